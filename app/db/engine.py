@@ -1,0 +1,26 @@
+"""Engine and session factory, built from Settings by whoever starts (API, worker, CLI)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        database_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        # Every timestamp the service writes or compares is UTC.
+        connect_args={"server_settings": {"timezone": "UTC", "application_name": "seven-numbers"}},
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # expire_on_commit=False: services return rows after committing them.
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,253 @@
+"""The tables. Postgres is the truth; every other store is derived from these rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, Timestamps
+
+NUMBER_STATES = ("ordering", "active", "deleting", "deleted", "failed")
+OPERATION_KINDS = ("order", "update", "delete", "sync")
+OPERATION_STATUSES = ("queued", "running", "succeeded", "failed")
+PAYMENT_INTERVALS = ("monthly", "annually")
+DRIFT_KINDS = ("added", "changed", "removed")
+KEY_SCOPES = ("admin", "tenant")
+# Operations that change one number at seven; at most one of them may be in flight per number.
+NUMBER_OPERATION_KINDS = ("order", "update", "delete")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Tenant(Timestamps, Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+
+
+class ApiKey(Base):
+    """A caller's key, stored only as its SHA-256 digest."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint(_one_of("scope", KEY_SCOPES), name="scope"),
+        # An admin key belongs to no tenant; a tenant key to exactly one.
+        CheckConstraint("(scope = 'admin') = (tenant_id IS NULL)", name="tenant_matches_scope"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    scope: Mapped[str] = mapped_column(Text)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(Text, default="")
+    prefix: Mapped[str] = mapped_column(Text)
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class Pool(Timestamps, Base):
+    __tablename__ = "pools"
+    __table_args__ = (CheckConstraint("cooldown_days >= 0", name="cooldown_not_negative"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+    # Features every number of the pool must have (any of "sms", "a2p_sms", "voice").
+    features: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'")
+    )
+    cooldown_days: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+
+
+class Number(Base):
+    """The mirror of one of the account's numbers, with seven's fields and our own."""
+
+    __tablename__ = "numbers"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", NUMBER_STATES), name="state"),
+        CheckConstraint(_one_of("payment_interval", PAYMENT_INTERVALS), name="payment_interval"),
+        Index(
+            "ix_numbers_number_trgm",
+            "number",
+            postgresql_using="gin",
+            postgresql_ops={"number": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_numbers_friendly_name_trgm",
+            "friendly_name",
+            postgresql_using="gin",
+            postgresql_ops={"friendly_name": "gin_trgm_ops"},
+        ),
+    )
+
+    # seven's fields. The number is digits only, country code first, as seven shows it.
+    number: Mapped[str] = mapped_column(Text, primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    friendly_name: Mapped[str] = mapped_column(Text, default="", server_default="")
+    payment_interval: Mapped[str] = mapped_column(Text)
+    # Fees are unknown while a number is being ordered; seven's answer fills them in.
+    fee_setup: Mapped[Decimal | None]
+    fee_basic_charge: Mapped[Decimal | None]
+    fee_sms_mo: Mapped[Decimal | None]
+    fee_voice_mo: Mapped[Decimal | None]
+    feature_sms: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    feature_a2p_sms: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    feature_voice: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    forward_sms_mo: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    # seven's strings exactly as received ("YYYY-MM-DD HH:MM:SS", Europe/Berlin) ...
+    created: Mapped[str | None] = mapped_column(Text)
+    expires: Mapped[str | None] = mapped_column(Text)
+    # ... and the same instants in UTC, for queries and the cost model.
+    seven_created_at: Mapped[datetime | None]
+    seven_expires_at: Mapped[datetime | None]
+
+    # The service's own fields.
+    state: Mapped[str] = mapped_column(Text, index=True)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id"), index=True)
+    pool_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("pools.id"), index=True)
+    pending_operation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("operations.id", ondelete="SET NULL")
+    )
+    synced_at: Mapped[datetime | None]
+    inserted_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class Operation(Timestamps, Base):
+    """A durable request to change something at seven, carried out by a worker job."""
+
+    __tablename__ = "operations"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", OPERATION_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", OPERATION_STATUSES), name="status"),
+        # One decisive guard against two operations racing on one number: the second
+        # insert fails on this index, whatever the timing.
+        Index(
+            "uq_operations_number_in_flight",
+            "number",
+            unique=True,
+            postgresql_where=text(
+                f"{_one_of('status', ('queued', 'running'))} "
+                f"AND {_one_of('kind', NUMBER_OPERATION_KINDS)}"
+            ),
+        ),
+        Index("ix_operations_status_updated_at", "status", "updated_at"),
+        Index("ix_operations_kind_created_at", "kind", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, default="queued", server_default="queued")
+    number: Mapped[str | None] = mapped_column(Text, index=True)
+    # What the caller asked for (payment_interval, friendly_name, forwards, ...).
+    params: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    error_code: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    # The recovery point: set and committed just before a paid or destructive call.
+    # An operation found with this set and no outcome is settled by asking seven.
+    submitted_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
+    request_hash: Mapped[str | None] = mapped_column(Text)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id"), index=True)
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    request_id: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+Index(
+    "uq_operations_idempotency_key",
+    Operation.idempotency_key,
+    unique=True,
+    postgresql_where=Operation.idempotency_key.is_not(None),
+)
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+    __table_args__ = (CheckConstraint(_one_of("status", OPERATION_STATUSES), name="status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    operation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("operations.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(Text, default="running")
+    started_at: Mapped[datetime] = mapped_column(server_default=text("now()"), index=True)
+    finished_at: Mapped[datetime | None]
+    fetched: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    added: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    changed: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    removed: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    unchanged: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class SyncDrift(Base):
+    """A difference a sync found that none of our operations explains."""
+
+    __tablename__ = "sync_drift"
+    __table_args__ = (CheckConstraint(_one_of("kind", DRIFT_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sync_runs.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class Allocation(Base):
+    """Who held which number from when to when; cost reports attribute charges with it."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        Index(
+            "uq_allocations_number_open",
+            "number",
+            unique=True,
+            postgresql_where=text("released_at IS NULL"),
+        ),
+        CheckConstraint(
+            "released_at IS NULL OR released_at >= allocated_at", name="released_after_allocated"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    number: Mapped[str] = mapped_column(ForeignKey("numbers.number"), index=True)
+    pool_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("pools.id"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    allocated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    released_at: Mapped[datetime | None]
+    # End of the pool's cool-down after release: nobody else gets the number before it.
+    available_at: Mapped[datetime | None]

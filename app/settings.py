@@ -1,0 +1,195 @@
+"""One Settings object, read from the environment once at start-up.
+
+Nothing here runs at import time: callers build ``Settings.from_env()`` when they
+start. A missing or malformed variable raises :class:`SettingsError`, whose message
+is one line that names the variable and says what a good value looks like; the
+entry points print that line and exit instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+T = TypeVar("T")
+
+DEFAULT_SEVEN_BASE_URL = "https://gateway.seven.io/api"
+
+
+class SettingsError(Exception):
+    """A setting is missing or unusable; ``str()`` is the one line to show."""
+
+    def __init__(self, name: str, problem: str, expected: str) -> None:
+        self.name = name
+        super().__init__(f"{name} {problem}: {expected}")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    """SQLAlchemy URL with the asyncpg driver (converted from ``postgresql://``)."""
+    redis_url: str
+    seven_api_key: str
+    seven_base_url: str = DEFAULT_SEVEN_BASE_URL
+    seven_signing_secret: str | None = None
+    admin_api_key: str | None = None
+    sync_interval_seconds: int = 300
+    search_cache_seconds: int = 60
+    seven_connect_timeout: float = 5.0
+    seven_read_timeout: float = 30.0
+    seven_total_timeout: float = 60.0
+    log_level: str = "INFO"
+
+    def __repr__(self) -> str:
+        # Secrets never reach a log line or a traceback through repr().
+        return (
+            f"Settings(database_url={redact_url(self.database_url)!r}, "
+            f"redis_url={redact_url(self.redis_url)!r}, seven_base_url={self.seven_base_url!r}, "
+            f"sync_interval_seconds={self.sync_interval_seconds})"
+        )
+
+    __str__ = __repr__
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, env_file: Path | None = Path(".env")
+    ) -> Settings:
+        """Read every setting; a ``.env`` file fills in what the environment lacks."""
+        env = _merged_env(environ, env_file)
+        return cls(
+            database_url=database_url_from(env),
+            redis_url=_required(
+                env, "REDIS_URL", _redis_url, "a redis:// URL such as redis://127.0.0.1:6379/0"
+            ),
+            seven_api_key=_required(
+                env,
+                "SEVEN_API_KEY",
+                _non_empty,
+                "your seven.io API key (or run `make run`, which starts the sandbox)",
+            ),
+            seven_base_url=_optional(
+                env, "SEVEN_BASE_URL", _http_url, "an http(s) URL such as " + DEFAULT_SEVEN_BASE_URL
+            )
+            or DEFAULT_SEVEN_BASE_URL,
+            seven_signing_secret=_optional(
+                env, "SEVEN_SIGNING_SECRET", _non_empty, "a non-empty string"
+            ),
+            admin_api_key=_optional(
+                env, "ADMIN_API_KEY", _admin_key, "a random string of at least 16 characters"
+            ),
+            sync_interval_seconds=_optional(
+                env,
+                "SYNC_INTERVAL_SECONDS",
+                _positive_int,
+                "a whole number of seconds >= 1, e.g. 300",
+            )
+            or 300,
+            search_cache_seconds=_optional(
+                env,
+                "SEARCH_CACHE_SECONDS",
+                _positive_int,
+                "a whole number of seconds >= 1, e.g. 60",
+            )
+            or 60,
+            log_level=_optional(env, "LOG_LEVEL", _log_level, "one of DEBUG, INFO, WARNING, ERROR")
+            or "INFO",
+        )
+
+
+def database_url_from(environ: Mapping[str, str]) -> str:
+    """``DATABASE_URL`` alone (Alembic needs nothing else)."""
+    return _required(
+        environ,
+        "DATABASE_URL",
+        _postgres_url,
+        "a postgresql:// URL such as postgresql://user:password@127.0.0.1:5432/seven_numbers",
+    )
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _merged_env(environ: Mapping[str, str] | None, env_file: Path | None) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    return merged
+
+
+def _required(env: Mapping[str, str], name: str, parse: Callable[[str], T], expected: str) -> T:
+    raw = env.get(name, "").strip()
+    if not raw:
+        raise SettingsError(name, "is missing", f"set it to {expected}")
+    return _parse(name, raw, parse, expected)
+
+
+def _optional(
+    env: Mapping[str, str], name: str, parse: Callable[[str], T], expected: str
+) -> T | None:
+    raw = env.get(name, "").strip()
+    return _parse(name, raw, parse, expected) if raw else None
+
+
+def _parse(name: str, raw: str, parse: Callable[[str], T], expected: str) -> T:
+    try:
+        return parse(raw)
+    except ValueError:
+        raise SettingsError(name, "is not usable", f"expected {expected}") from None
+
+
+def _postgres_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme not in {"postgresql", "postgres"} or not (parts.netloc or parts.path):
+        raise ValueError(raw)
+    return parts._replace(scheme="postgresql+asyncpg").geturl()
+
+
+def _redis_url(raw: str) -> str:
+    if urlsplit(raw).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError(raw)
+    return raw
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(raw)
+    return raw.rstrip("/")
+
+
+def _non_empty(raw: str) -> str:
+    return raw
+
+
+def _admin_key(raw: str) -> str:
+    if len(raw) < 16:
+        raise ValueError("too short")
+    return raw
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError(raw)
+    return value
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError(raw)
+    return level
