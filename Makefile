@@ -1,0 +1,36 @@
+# The two commands a person needs: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-fast lint format bench-sync bench-reads bench-operations clean
+
+install: $(STAMP)
+
+# Reinstall when the dependencies change; the stamp keeps repeated runs instant.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+## Start the whole service (API, worker, sync, and the sandbox when SEVEN_API_KEY is unset).
+run: install
+	$(PY) -m app.devserver
+
+## Run the whole test suite against real PostgreSQL and Redis.
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf .data .pytest_cache .ruff_cache

@@ -1,0 +1,96 @@
+"""The ASGI application: ``app.asgi:app`` (built on first access) and ``create_app()``.
+
+Importing this module does nothing; uvicorn's ``getattr(module, "app")`` builds the
+app, which reads the settings once. A settings problem ends start-up with its one line.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.config.compression import CompressionConfig
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from app.health.controller import HealthController
+from app.lib.auth import PUBLIC_PATHS, ApiKeyAuthentication
+from app.lib.dependencies import DEPENDENCIES
+from app.lib.errors import EXCEPTION_HANDLERS
+from app.lib.logging import configure_logging
+from app.resources import Resources
+from app.settings import Settings, SettingsError
+from app.v1 import V1_HANDLERS
+
+API_KEY_SCHEME = "ApiKey"
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with Resources.open(settings) as resources:
+            resources.install(app.state)
+            yield
+
+    v1 = Router(
+        path="/v1",
+        route_handlers=V1_HANDLERS,
+        security=[{API_KEY_SCHEME: []}],
+    )
+    return Litestar(
+        route_handlers=[HealthController, v1],
+        lifespan=[lifespan],
+        middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=list(PUBLIC_PATHS))],
+        dependencies={name: Provide(fn) for name, fn in DEPENDENCIES.items()},
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=_openapi_config(),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        state=None,
+        debug=False,
+    )
+
+
+def _openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="seven-numbers",
+        version="1.0.0",
+        description=(
+            "Search, order, manage, share and account for the phone numbers the company "
+            "rents from seven.io. Every `/v1` request needs `X-Api-Key` (or "
+            "`Authorization: Bearer`)."
+        ),
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        components=Components(
+            security_schemes={
+                API_KEY_SCHEME: SecurityScheme(
+                    type="apiKey", name="X-Api-Key", security_scheme_in="header"
+                )
+            }
+        ),
+    )
+
+
+_app: Litestar | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """Build ``app`` on first access (uvicorn's), not at import."""
+    global _app
+    if name != "app":
+        raise AttributeError(name)
+    if _app is None:
+        try:
+            _app = create_app()
+        except SettingsError as error:
+            sys.exit(f"seven-numbers cannot start: {error}")
+    return _app

@@ -1,0 +1,53 @@
+"""Liveness and readiness; no key needed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Controller, Response, get
+from litestar.datastructures import State
+from sqlalchemy import text
+
+# A dependency that does not answer within this time is reported as not ready.
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["health"]
+
+    @get("/live", summary="The process is up")
+    async def live(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/ready", summary="Postgres and Redis are reachable")
+    async def ready(self, state: State) -> Response[dict[str, Any]]:
+        checks = dict(
+            zip(
+                ("postgres", "redis"),
+                await asyncio.gather(_check_postgres(state), _check_redis(state)),
+                strict=True,
+            )
+        )
+        ready = all(status == "ok" for status in checks.values())
+        body = {"status": "ok" if ready else "unavailable", "checks": checks}
+        return Response(body, status_code=200 if ready else 503)
+
+
+async def _check_postgres(state: State) -> str:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure means "not ready"; say which kind
+        return f"unavailable: {type(error).__name__}"
+    return "ok"
+
+
+async def _check_redis(state: State) -> str:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            await state.queue.ping()
+    except Exception as error:
+        return f"unavailable: {type(error).__name__}"
+    return "ok"

@@ -1,0 +1,45 @@
+"""Litestar dependencies: thin accessors over the process's Resources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from arq import ArqRedis
+from litestar import Request
+from litestar.datastructures import State
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.lib.auth import Principal
+from app.settings import Settings
+from app.seven.client import SevenClient
+
+
+async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
+    async with state.sessions() as session:
+        yield session
+
+
+def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
+    return request.user
+
+
+def provide_settings(state: State) -> Settings:
+    return state.settings  # type: ignore[no-any-return]
+
+
+def provide_seven(state: State) -> SevenClient:
+    return state.seven  # type: ignore[no-any-return]
+
+
+def provide_queue(state: State) -> ArqRedis:
+    return state.queue  # type: ignore[no-any-return]
+
+
+DEPENDENCIES: dict[str, Callable[..., Any]] = {
+    "db_session": provide_db_session,
+    "principal": provide_principal,
+    "settings": provide_settings,
+    "seven": provide_seven,
+    "queue": provide_queue,
+}

@@ -1,0 +1,165 @@
+"""The one error shape every endpoint answers with, and the handlers that produce it.
+
+Body: ``{"status": 409, "code": "number_active", "message": "...", "details": ...}``.
+``code`` is stable and machine-readable; ``message`` is for a person. A 500 never
+carries the exception's text (it may hold a key or a query); it is logged instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
+
+log = structlog.get_logger(__name__)
+
+
+class ServiceError(Exception):
+    """A failure a caller can act on; services raise it, the API renders it."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+
+class InvalidInput(ServiceError):
+    status_code = 422
+    code = "validation_error"
+
+
+class NotFound(ServiceError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unauthorized(ServiceError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status_code = 403
+    code = "forbidden"
+
+
+class UpstreamError(ServiceError):
+    """seven could not answer; ``status_code`` is 502, 503 or 504."""
+
+    status_code = 502
+    code = "upstream_error"
+
+    def __init__(self, message: str, *, status_code: int, code: str, details: Any = None) -> None:
+        super().__init__(message, code=code, details=details)
+        self.status_code = status_code
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"status": status_code, "code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers)
+
+
+def _service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[dict[str, Any]]:
+    return error_response(exc.status_code, exc.code, exc.message, exc.details)
+
+
+def _validation_error(
+    _: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    # Litestar's extra is a list of {"message", "key", "source"}; name each parameter.
+    problems = [
+        {k: v for k, v in item.items() if k in {"key", "message", "source"}}
+        for item in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(item, dict)
+    ]
+    names = ", ".join(str(p["key"]) for p in problems if p.get("key"))
+    message = f"invalid {names}: {problems[0]['message']}" if names else exc.detail
+    return error_response(422, "validation_error", message, problems or None)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    if status >= 500:
+        return _internal_error(_, exc)
+    code = _HTTP_CODES.get(status, "http_error")
+    return error_response(status, code, exc.detail, headers=exc.headers)
+
+
+def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.error(
+        "unhandled_error",
+        path=request.url.path,
+        method=request.method,
+        error_type=type(exc).__name__,
+        exc_info=exc,
+    )
+    return error_response(
+        HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side."
+    )
+
+
+def _not_authorized(
+    _: Request[Any, Any, Any], exc: NotAuthorizedException
+) -> Response[dict[str, Any]]:
+    return error_response(401, "unauthorized", exc.detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _not_found(_: Request[Any, Any, Any], exc: NotFoundException) -> Response[dict[str, Any]]:
+    return error_response(404, "not_found", exc.detail)
+
+
+def _forbidden(
+    _: Request[Any, Any, Any], exc: PermissionDeniedException
+) -> Response[dict[str, Any]]:
+    return error_response(403, "forbidden", exc.detail)
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    ServiceError: _service_error,
+    ValidationException: _validation_error,
+    NotAuthorizedException: _not_authorized,
+    PermissionDeniedException: _forbidden,
+    NotFoundException: _not_found,
+    HTTPException: _http_error,
+    Exception: _internal_error,
+}

@@ -1,0 +1,84 @@
+"""The number as callers see it: seven's ActiveNumber fields plus the service's own."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Literal
+
+import msgspec
+
+from app.db.models import Number
+from app.seven.types import Features
+
+NumberState = Literal["ordering", "active", "deleting", "deleted", "failed"]
+CENT = Decimal("0.01")
+
+
+class FeesOut(msgspec.Struct):
+    setup: Decimal | None
+    basic_charge: Decimal | None
+    sms_mo: Decimal | None
+    voice_mo: Decimal | None
+
+
+class BillingOut(msgspec.Struct):
+    fees: FeesOut
+    payment_interval: Literal["monthly", "annually"]
+
+
+class NumberOut(msgspec.Struct):
+    """One number. Money is a decimal string in EUR; ``number`` is digits, as seven shows it."""
+
+    country: str
+    number: str
+    friendly_name: str
+    billing: BillingOut
+    features: Features
+    forward_sms_mo: dict[str, Any]
+    expires: str | None
+    created: str | None
+    state: NumberState
+    tenant: uuid.UUID | None
+    pool: uuid.UUID | None
+    monthly_cost: Decimal | None
+    synced_at: datetime | None
+    pending_operation: uuid.UUID | None
+
+
+def monthly_cost(basic_charge: Decimal | None, payment_interval: str) -> Decimal | None:
+    """The basic charge as a monthly equivalent, in cents (an annual charge over 12 months)."""
+    if basic_charge is None:
+        return None
+    months = 12 if payment_interval == "annually" else 1
+    return (basic_charge / months).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def number_out(row: Number) -> NumberOut:
+    return NumberOut(
+        country=row.country,
+        number=row.number,
+        friendly_name=row.friendly_name,
+        billing=BillingOut(
+            fees=FeesOut(
+                setup=row.fee_setup,
+                basic_charge=row.fee_basic_charge,
+                sms_mo=row.fee_sms_mo,
+                voice_mo=row.fee_voice_mo,
+            ),
+            payment_interval=row.payment_interval,  # type: ignore[arg-type]
+        ),
+        features=Features(
+            sms=row.feature_sms, a2p_sms=row.feature_a2p_sms, voice=row.feature_voice
+        ),
+        forward_sms_mo=row.forward_sms_mo,
+        expires=row.expires,
+        created=row.created,
+        state=row.state,  # type: ignore[arg-type]
+        tenant=row.tenant_id,
+        pool=row.pool_id,
+        monthly_cost=monthly_cost(row.fee_basic_charge, row.payment_interval),
+        synced_at=row.synced_at,
+        pending_operation=row.pending_operation_id,
+    )

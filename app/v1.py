@@ -1,0 +1,9 @@
+"""Every /v1 route handler, in one list the app mounts behind the key check."""
+
+from __future__ import annotations
+
+from litestar.types import ControllerRouterHandler
+
+from app.tenants.whoami import whoami
+
+V1_HANDLERS: list[ControllerRouterHandler] = [whoami]

@@ -1,0 +1,148 @@
+"""Shared fixtures: real PostgreSQL and Redis, the schema built by the real migrations.
+
+Servers: ``TEST_DATABASE_URL``/``TEST_REDIS_URL`` when set, else the local servers on
+127.0.0.1:5432 and :6379 when they answer, else embedded ones (app.lib.embedded) with
+their data under ``.data/test-*``. Each pytest process (xdist worker) gets its own
+database, migrated once with ``alembic upgrade head``, and its own Redis database
+index; every test that asks for them starts from empty tables and an empty Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import redis.asyncio as redis
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from app.asgi import create_app
+from app.settings import Settings
+from tests.support.db import ROOT, Servers, create_database, run_alembic
+from tests.support.sandbox import SandboxProcess
+
+ADMIN_KEY = "sn_admin_test_key_0123456789abcdef"
+
+
+def _port_open(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw") or 0)
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    started = []
+    postgres_url = os.environ.get(
+        "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if not _port_open(postgres_url, 5432):
+        from app.lib.embedded import start_postgres
+
+        service = start_postgres(ROOT / ".data" / "test-postgres")
+        started.append(service)
+        postgres_url = service.url
+    if not _port_open(redis_url, 6379):
+        from app.lib.embedded import start_redis
+
+        service = start_redis(ROOT / ".data" / "test-redis")
+        started.append(service)
+        redis_url = service.url
+    yield Servers(postgres_url=postgres_url, redis_url=redis_url)
+    for service in started:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+async def migrated_database(servers: Servers) -> str:
+    """This process's test database, built by ``alembic upgrade head``."""
+    url = await create_database(servers, f"sn_test_{_worker_index()}")
+    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+    return url
+
+
+@pytest.fixture
+async def database_url(migrated_database: str) -> str:
+    """The migrated database with every table emptied: each test starts clean."""
+    connection = await asyncpg.connect(migrated_database)
+    try:
+        tables = await connection.fetch(
+            "SELECT tablename FROM pg_tables"
+            " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        )
+        names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+        await connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await connection.close()
+    return migrated_database
+
+
+@pytest.fixture
+async def redis_url(servers: Servers) -> AsyncIterator[str]:
+    """This process's own Redis database index, flushed before each test."""
+    url = urlunsplit(urlsplit(servers.redis_url)._replace(path=f"/{1 + _worker_index()}"))
+    client = redis.from_url(url)
+    await client.flushdb()
+    await client.aclose()
+    yield url
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxProcess]:
+    process = SandboxProcess.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def fresh_sandbox(sandbox: SandboxProcess) -> SandboxProcess:
+    """The sandbox with its inventory reset and no faults switched on."""
+    sandbox.reset()
+    sandbox.clear_faults()
+    return sandbox
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, fresh_sandbox: SandboxProcess) -> Settings:
+    return Settings(
+        database_url=database_url.replace("postgresql://", "postgresql+asyncpg://", 1),
+        redis_url=redis_url,
+        seven_api_key=fresh_sandbox.api_key,
+        seven_base_url=fresh_sandbox.base_url,
+        admin_api_key=ADMIN_KEY,
+        seven_connect_timeout=2.0,
+        seven_read_timeout=5.0,
+        seven_total_timeout=8.0,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"X-Api-Key": ADMIN_KEY}

@@ -1,0 +1,68 @@
+"""Health, the schema, and the key check every /v1 route sits behind."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from app.asgi import create_app
+from app.settings import Settings
+from tests.conftest import ADMIN_KEY
+
+Client = AsyncTestClient[Litestar]
+
+
+async def test_live_and_ready(client: Client) -> None:
+    assert (await client.get("/health/live")).json() == {"status": "ok"}
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+
+
+async def test_ready_names_the_part_that_is_down(settings: Settings) -> None:
+    broken = Settings(**{**_fields(settings), "redis_url": "redis://127.0.0.1:1/0"})
+    async with AsyncTestClient(app=create_app(broken)) as client:
+        ready = await client.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["postgres"] == "ok"
+    assert ready.json()["checks"]["redis"].startswith("unavailable")
+
+
+async def test_openapi_schema_and_docs_need_no_key(client: Client) -> None:
+    schema = await client.get("/schema/openapi.json")
+    assert schema.status_code == 200
+    assert "/v1/whoami" in schema.json()["paths"]
+    assert "ApiKey" in schema.json()["components"]["securitySchemes"]
+    docs = await client.get("/schema")
+    assert docs.status_code == 200
+    assert "text/html" in docs.headers["content-type"]
+
+
+async def test_v1_without_a_key_is_401_json(client: Client) -> None:
+    response = await client.get("/v1/whoami")
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized"
+    assert response.json()["status"] == 401
+
+
+async def test_v1_with_a_wrong_key_is_401_and_does_not_echo_it(client: Client) -> None:
+    response = await client.get("/v1/whoami", headers={"X-Api-Key": "sn_wrong_key_123456"})
+    assert response.status_code == 401
+    assert "sn_wrong_key_123456" not in response.text
+
+
+async def test_admin_key_by_header_or_bearer(client: Client) -> None:
+    for headers in ({"X-Api-Key": ADMIN_KEY}, {"Authorization": f"Bearer {ADMIN_KEY}"}):
+        response = await client.get("/v1/whoami", headers=headers)
+        assert response.status_code == 200
+        assert response.json()["scope"] == "admin"
+
+
+async def test_unknown_route_is_a_json_404(client: Client) -> None:
+    response = await client.get("/v1/nothing-here", headers={"X-Api-Key": ADMIN_KEY})
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def _fields(settings: Settings) -> dict[str, object]:
+    return {name: getattr(settings, name) for name in Settings.__slots__}

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from app.settings import Settings, SettingsError
+from tests.support.db import ROOT
+
+GOOD = {
+    "DATABASE_URL": "postgresql://app:s3cret-pw@db.internal:5432/seven_numbers",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "SEVEN_API_KEY": "live-key-must-not-leak",
+    "ADMIN_API_KEY": "admin-key-must-not-leak-0123",
+}
+
+
+def load(**overrides: str) -> Settings:
+    env = {k: v for k, v in {**GOOD, **overrides}.items() if v != "<unset>"}
+    return Settings.from_env(env, env_file=None)
+
+
+def test_reads_every_setting_and_converts_the_database_driver() -> None:
+    settings = load(SYNC_INTERVAL_SECONDS="120", SEVEN_BASE_URL="http://127.0.0.1:9/api/")
+    assert settings.database_url.startswith("postgresql+asyncpg://app:s3cret-pw@db.internal")
+    assert settings.sync_interval_seconds == 120
+    assert settings.seven_base_url == "http://127.0.0.1:9/api"
+    assert settings.seven_signing_secret is None
+
+
+def test_missing_database_url_names_it_and_shows_a_good_value() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(DATABASE_URL="<unset>")
+    message = str(caught.value)
+    assert message.startswith("DATABASE_URL is missing")
+    assert "postgresql://" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "mysql://root@localhost/db"),
+        ("REDIS_URL", "http://localhost:6379"),
+        ("SYNC_INTERVAL_SECONDS", "often"),
+        ("SYNC_INTERVAL_SECONDS", "0"),
+        ("SEVEN_BASE_URL", "gateway.seven.io"),
+        ("ADMIN_API_KEY", "short"),
+    ],
+)
+def test_malformed_values_are_refused_by_name(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(**{name: value})
+    assert str(caught.value).startswith(f"{name} is not usable: expected ")
+    assert value not in str(caught.value) or name != "ADMIN_API_KEY"
+
+
+def test_repr_shows_no_secret() -> None:
+    text = repr(load())
+    for secret in ("s3cret-pw", GOOD["SEVEN_API_KEY"], GOOD["ADMIN_API_KEY"]):
+        assert secret not in text
+
+
+def test_the_api_stops_with_one_line_when_a_setting_is_missing() -> None:
+    env = {k: v for k, v in GOOD.items() if k != "DATABASE_URL"}
+    env["PATH"] = "/usr/bin:/bin"
+    result = subprocess.run(
+        [sys.executable, "-c", "import app.asgi; app.asgi.app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines == [lines[-1]]
+    assert lines[0].startswith("seven-numbers cannot start: DATABASE_URL is missing")
+
+
+def test_importing_the_app_module_reads_no_setting() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import app.asgi, workers"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr

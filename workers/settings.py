@@ -1,0 +1,61 @@
+"""The arq worker: ``arq workers.settings.WorkerSettings``.
+
+arq reads this class's attributes when the worker starts, so the Redis address is
+read here, at that moment (arq offers no later hook for it); everything else is
+built in ``startup`` from the same Settings and Resources the API uses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import AsyncExitStack
+from typing import Any, ClassVar
+
+from arq.connections import RedisSettings
+
+from app.lib.logging import configure_logging
+from app.lib.queue import deserialize_job, redis_settings, serialize_job
+from app.resources import Resources
+from app.settings import Settings, SettingsError, redis_url_from
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    stack = AsyncExitStack()
+    resources = await stack.enter_async_context(Resources.open(settings))
+    resources.install(ctx)
+    ctx["exit_stack"] = stack
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    stack: AsyncExitStack | None = ctx.get("exit_stack")
+    if stack is not None:
+        await stack.aclose()
+
+
+async def noop(ctx: dict[str, Any]) -> None:
+    """Does nothing: the queue benchmark's baseline and a probe that the worker runs jobs."""
+
+
+def _redis_settings_from_env() -> RedisSettings:
+    try:
+        return redis_settings(redis_url_from(os.environ))
+    except SettingsError as error:
+        sys.exit(f"seven-numbers worker cannot start: {error}")
+
+
+class WorkerSettings:
+    functions: ClassVar[list[Any]] = [noop]
+    cron_jobs: ClassVar[list[Any]] = []
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = _redis_settings_from_env()
+    job_serializer = staticmethod(serialize_job)
+    job_deserializer = staticmethod(deserialize_job)
+    # Jobs are safe to repeat (see architecture.md): a job cut off by shutdown is
+    # handed back to the queue rather than lost.
+    allow_abort_jobs = True
+    health_check_interval = 10
+    max_jobs = 20
