@@ -46,6 +46,24 @@ class Settings:
     seven_total_timeout: float = 60.0
     log_level: str = "INFO"
 
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in another process."""
+        values = {
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "SEVEN_API_KEY": self.seven_api_key,
+            "SEVEN_BASE_URL": self.seven_base_url,
+            "SEVEN_SIGNING_SECRET": self.seven_signing_secret,
+            "ADMIN_API_KEY": self.admin_api_key,
+            "SYNC_INTERVAL_SECONDS": self.sync_interval_seconds,
+            "SEARCH_CACHE_SECONDS": self.search_cache_seconds,
+            "SEVEN_CONNECT_TIMEOUT": self.seven_connect_timeout,
+            "SEVEN_READ_TIMEOUT": self.seven_read_timeout,
+            "SEVEN_TOTAL_TIMEOUT": self.seven_total_timeout,
+            "LOG_LEVEL": self.log_level,
+        }
+        return {name: str(value) for name, value in values.items() if value is not None}
+
     def __repr__(self) -> str:
         # Secrets never reach a log line or a traceback through repr().
         return (
@@ -64,9 +82,7 @@ class Settings:
         env = _merged_env(environ, env_file)
         return cls(
             database_url=database_url_from(env),
-            redis_url=_required(
-                env, "REDIS_URL", _redis_url, "a redis:// URL such as redis://127.0.0.1:6379/0"
-            ),
+            redis_url=redis_url_from(env),
             seven_api_key=_required(
                 env,
                 "SEVEN_API_KEY",
@@ -97,9 +113,28 @@ class Settings:
                 "a whole number of seconds >= 1, e.g. 60",
             )
             or 60,
+            seven_connect_timeout=_optional(
+                env, "SEVEN_CONNECT_TIMEOUT", _positive_float, "seconds, e.g. 5"
+            )
+            or 5.0,
+            seven_read_timeout=_optional(
+                env, "SEVEN_READ_TIMEOUT", _positive_float, "seconds, e.g. 30"
+            )
+            or 30.0,
+            seven_total_timeout=_optional(
+                env, "SEVEN_TOTAL_TIMEOUT", _positive_float, "seconds, e.g. 60"
+            )
+            or 60.0,
             log_level=_optional(env, "LOG_LEVEL", _log_level, "one of DEBUG, INFO, WARNING, ERROR")
             or "INFO",
         )
+
+
+def redis_url_from(environ: Mapping[str, str]) -> str:
+    """``REDIS_URL`` alone (the worker needs it before anything else)."""
+    return _required(
+        environ, "REDIS_URL", _redis_url, "a redis:// URL such as redis://127.0.0.1:6379/0"
+    )
 
 
 def database_url_from(environ: Mapping[str, str]) -> str:
@@ -184,6 +219,13 @@ def _admin_key(raw: str) -> str:
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
+        raise ValueError(raw)
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
         raise ValueError(raw)
     return value
 
