@@ -1,0 +1,1 @@
+"""Test helpers shared by every suite (sandbox process, databases, workers)."""

@@ -1,0 +1,459 @@
+"""The sandbox's HTTP surface: seven's six numbers endpoints plus the ``/_sandbox`` control API.
+
+Every ``/api`` request passes :func:`_guard` first (request log, base latency, API key,
+signature, lazily expiring numbers, scripted faults); the handlers then do the work on
+:class:`~app.seven.sandbox.state.SandboxState` and answer through :func:`_finish`, which
+applies the faults that must strike *after* the change was made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+from litestar import Litestar, Request, Response, Router, delete, get, patch, post, put
+from litestar.response.base import ASGIResponse
+from litestar.types import Receive, Scope, Send
+
+from app.seven.sandbox.state import (
+    ENCODER,
+    Fault,
+    OrderRefused,
+    RequestRecord,
+    SandboxState,
+    UpdateRejected,
+)
+from app.seven.signing import verify_signature
+
+JSON = "application/json"
+_TRUE = {"true", "1"}
+_FALSE = {"false", "0", ""}
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    api_key: str
+    signing_secret: str | None = None
+    latency_ms: int = 0
+
+
+class BadRequest(Exception):
+    """A request seven would answer with a JSON validation error (HTTP 422)."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _sandbox(request: Request[Any, Any, Any]) -> SandboxState:
+    return request.app.state["sandbox"]  # type: ignore[no-any-return]
+
+
+def _config(request: Request[Any, Any, Any]) -> SandboxConfig:
+    return request.app.state["config"]  # type: ignore[no-any-return]
+
+
+def _json(
+    payload: object, status: int = 200, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    body = payload if isinstance(payload, bytes) else ENCODER.encode(payload)
+    return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+def _bare(code: int | str) -> Response[bytes]:
+    """seven's error style: HTTP 200 and the whole body is a code, e.g. ``900``."""
+    body = f'"{code}"' if isinstance(code, str) else str(code)
+    return Response(body.encode(), status_code=200, media_type=JSON)
+
+
+def _error(message: str, status: int) -> Response[bytes]:
+    return _json({"success": False, "error": message}, status)
+
+
+def _not_found(request: Request[Any, Any, Any]) -> Response[bytes]:
+    status = 200 if _sandbox(request).not_found == "error_200" else 404
+    return _error("Number not found.", status)
+
+
+def _boolean(value: Any, name: str) -> bool:
+    """seven's booleans: JSON true/false, or ``true/false/1/0`` in query and form."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise BadRequest(f"The {name} field must be true or false.")
+
+
+def _parse_form(text: str) -> dict[str, Any]:
+    """PHP-style form fields: ``a[0]=x&a[1]=y``, ``a[]=x&a[]=y`` and repeated ``a=x&a=y``."""
+    fields: dict[str, Any] = {}
+    indexed: dict[str, list[tuple[int, int, str]]] = {}
+    for position, (key, value) in enumerate(parse_qsl(text, keep_blank_values=True)):
+        name, bracket, rest = key.partition("[")
+        if bracket and rest.endswith("]"):
+            index = rest[:-1]
+            order = int(index) if index.isdigit() else position
+            indexed.setdefault(name, []).append((order, position, value))
+        elif name in fields:
+            previous = fields[name]
+            fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            fields[name] = value
+    for name, items in indexed.items():
+        fields[name] = [value for _, _, value in sorted(items)]
+    return fields
+
+
+async def _params(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Query string and body merged, body winning, as seven's PHP backend reads input."""
+    params = _parse_form(request.scope["query_string"].decode("latin-1"))
+    body = await request.body()
+    if not body.strip():
+        return params
+    content_type = request.headers.get("content-type", "").lower()
+    if "json" in content_type or (not content_type and body.lstrip()[:1] == b"{"):
+        try:
+            decoded = msgspec.json.decode(body)
+        except msgspec.DecodeError as exc:
+            raise BadRequest(f"The body is not valid JSON: {exc}") from None
+        if not isinstance(decoded, dict):
+            raise BadRequest("The JSON body must be an object.")
+        return params | decoded
+    return params | _parse_form(body.decode("utf-8", "replace"))
+
+
+def _full_url(request: Request[Any, Any, Any]) -> str:
+    """The URL as the client sent it, which is what seven's signature covers."""
+    scope = request.scope
+    host = request.headers.get("host", "")
+    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    query = scope["query_string"].decode("latin-1")
+    return f"{scope['scheme']}://{host}{path}" + (f"?{query}" if query else "")
+
+
+def _presented_key(request: Request[Any, Any, Any]) -> str | None:
+    if key := request.headers.get("x-api-key"):
+        return key
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    # seven takes the raw key after "Basic" (not base64 of user:pass), and OAuth tokens.
+    return value.strip() if scheme.lower() in ("basic", "bearer") else None
+
+
+def _signature_ok(request: Request[Any, Any, Any], secret: str, body: bytes) -> bool:
+    sandbox = _sandbox(request)
+    if not verify_signature(secret, request.method, _full_url(request), body, request.headers):
+        return False
+    # verify_signature leaves replays to us: a nonce counts once inside its 30 s window.
+    now = int(time.time())
+    nonce = request.headers["x-nonce"]
+    if nonce in sandbox.seen_nonces:
+        return False
+    if len(sandbox.seen_nonces) > 10_000:
+        sandbox.seen_nonces = {n: t for n, t in sandbox.seen_nonces.items() if now - t < 61}
+    sandbox.seen_nonces[nonce] = now
+    return True
+
+
+class _DropConnection(ASGIResponse):
+    """Starts a response and stops halfway: the client sees a broken connection.
+
+    uvicorn closes the socket when an app returns without finishing its response
+    (and logs "ASGI callable returned without completing response"); httpx then
+    raises ``RemoteProtocolError`` for the incomplete body.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", JSON.encode()), (b"content-length", b"64")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"succ', "more_body": True})
+
+
+class _DroppedResponse(Response[bytes]):
+    def __init__(self) -> None:
+        super().__init__(b"")
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:  # type: ignore[override]
+        return _DropConnection()
+
+
+# --------------------------------------------------------------------------- the guard
+
+
+async def _guard(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    """Runs before every ``/api`` handler; a returned response replaces the handler's."""
+    sandbox, config = _sandbox(request), _config(request)
+    endpoint: str = request.route_handler.opt["endpoint"]
+    body = await request.body()  # Litestar caches it, so handlers can read it again
+    record = RequestRecord(
+        method=request.method,
+        endpoint=endpoint,
+        path=request.url.path,
+        query=request.scope["query_string"].decode("latin-1"),
+        content_type=request.headers.get("content-type", ""),
+        body=body[:4000].decode("utf-8", "replace"),
+    )
+    sandbox.requests.append(record)
+    if config.latency_ms:
+        await asyncio.sleep(config.latency_ms / 1000)
+    presented = _presented_key(request)
+    if presented is None or not hmac.compare_digest(presented.encode(), config.api_key.encode()):
+        record.outcome = "900"
+        return _bare(900)
+    if config.signing_secret and not _signature_ok(request, config.signing_secret, body):
+        record.outcome = "901"
+        return _bare(901)
+    sandbox.expire_due()
+    fault = sandbox.take_fault(endpoint)
+    if fault is None:
+        return None
+    record.outcome = f"fault:{fault.kind}"
+    return await _strike_before(request, fault)
+
+
+async def _strike_before(request: Request[Any, Any, Any], fault: Fault) -> Response[bytes] | None:
+    """Faults that hit before any change is made (``None`` = go on to the handler)."""
+    match fault.kind:
+        case "latency":
+            await asyncio.sleep(fault.ms / 1000)
+            return None
+        case "rate_limit":
+            seconds = fault.retry_after
+            headers = None if seconds is None else {"Retry-After": str(seconds)}
+            return _json({"message": "Too Many Attempts."}, 429, headers)
+        case "server_error":
+            return _json({"message": "Server Error"}, fault.status)
+        case "bare_code":
+            return _bare(str(fault.code) if fault.as_string else fault.code)
+        case "drop_before_commit":
+            return _DroppedResponse()
+        case "hang" if not fault.after_commit:
+            await asyncio.sleep(fault.seconds)
+            # Nothing was done; whoever still listens learns so from a gateway timeout.
+            return _json({"message": "Gateway Timeout"}, 504)
+        case _:  # drop_after_commit, hang after commit: the handler works first
+            request.state["post_fault"] = fault
+            return None
+
+
+async def _finish(request: Request[Any, Any, Any], response: Response[bytes]) -> Response[bytes]:
+    """Deliver a handler's answer, unless a fault says to lose it after the change."""
+    fault: Fault | None = request.state.get("post_fault")
+    if fault is None:
+        return response
+    if fault.kind == "hang":
+        await asyncio.sleep(fault.seconds)
+        return response
+    return _DroppedResponse()
+
+
+# --------------------------------------------------------------------------- seven's API
+
+
+@get("/numbers/available", opt={"endpoint": "available"})
+async def list_available(request: Request[Any, Any, Any]) -> Response[bytes]:
+    query = _parse_form(request.scope["query_string"].decode("latin-1"))
+    try:
+        flags = [
+            _boolean(query.get(f"features_{f}", False), f"features_{f}")
+            for f in ("sms", "a2p_sms", "voice")
+        ]
+    except BadRequest as exc:
+        return _error(str(exc), 422)
+    country = query.get("country")
+    found = _sandbox(request).list_available(str(country) if country else None, *flags)
+    return await _finish(request, _json({"availableNumbers": found}))
+
+
+@post("/numbers/order", opt={"endpoint": "order"}, status_code=200)
+async def order_number(request: Request[Any, Any, Any]) -> Response[bytes]:
+    try:
+        params = await _params(request)
+        number = str(params.get("number") or "").strip()
+        _sandbox(request).order(number, str(params.get("payment_interval") or "annually"))
+    except BadRequest as exc:
+        return _error(str(exc), 422)
+    except OrderRefused as exc:
+        return await _finish(request, _json({"success": False, "error": str(exc)}))
+    return await _finish(request, _json({"success": True, "error": None}))
+
+
+@get("/numbers/active", opt={"endpoint": "active_list"})
+async def list_active(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return await _finish(request, _json(_sandbox(request).active_json()))
+
+
+@get("/numbers/active/{number:str}", opt={"endpoint": "active_get"})
+async def get_active(request: Request[Any, Any, Any], number: str) -> Response[bytes]:
+    found = _sandbox(request).active.get(number)
+    if found is None:
+        return await _finish(request, _not_found(request))
+    return await _finish(request, _json(found))
+
+
+@patch("/numbers/active/{number:str}", opt={"endpoint": "update"})
+async def update_active(request: Request[Any, Any, Any], number: str) -> Response[bytes]:
+    sandbox = _sandbox(request)
+    if number not in sandbox.active:
+        return await _finish(request, _not_found(request))
+    try:
+        updated = sandbox.update(number, await _params(request))
+    except (BadRequest, UpdateRejected) as exc:
+        return _error(str(exc), 422)
+    return await _finish(request, _json(updated))
+
+
+@delete("/numbers/active/{number:str}", opt={"endpoint": "delete"}, status_code=200)
+async def delete_active(request: Request[Any, Any, Any], number: str) -> Response[bytes]:
+    sandbox = _sandbox(request)
+    if number not in sandbox.active:
+        return await _finish(request, _not_found(request))
+    try:
+        params = await _params(request)
+        immediately = _boolean(params.get("delete_immediately", False), "delete_immediately")
+    except BadRequest as exc:
+        return _error(str(exc), 422)
+    sandbox.delete(number, immediately)
+    return await _finish(request, _json({"success": True}))
+
+
+# --------------------------------------------------------------------------- control API
+
+
+class ConfigUpdate(msgspec.Struct):
+    not_found: str = "http_404"
+
+
+@post("/faults", status_code=201)
+async def add_fault(request: Request[Any, Any, Any]) -> Response[bytes]:
+    try:
+        fault = msgspec.json.decode(await request.body(), type=Fault)
+    except msgspec.DecodeError as exc:
+        return _error(str(exc), 400)
+    if fault.times is not None and fault.times < 1:
+        return _error("times must be at least 1, or null for forever", 400)
+    return _json(_sandbox(request).add_fault(fault), 201)
+
+
+@get("/faults")
+async def list_faults(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return _json(_sandbox(request).faults)
+
+
+@delete("/faults", status_code=200)
+async def clear_faults(request: Request[Any, Any, Any]) -> Response[bytes]:
+    sandbox = _sandbox(request)
+    cleared, sandbox.faults = len(sandbox.faults), []
+    return _json({"cleared": cleared})
+
+
+@get("/ledger")
+async def ledger(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return _json(_sandbox(request).ledger)
+
+
+@get("/requests")
+async def requests_log(request: Request[Any, Any, Any]) -> Response[bytes]:
+    endpoint = request.query_params.get("endpoint")
+    records = [r for r in _sandbox(request).requests if endpoint in (None, r.endpoint)]
+    return _json(records)
+
+
+@post("/reset", status_code=200)
+async def reset(request: Request[Any, Any, Any]) -> Response[bytes]:
+    _sandbox(request).reset()
+    return _json(_sandbox(request).summary())
+
+
+@get("/state")
+async def state(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return _json(_sandbox(request).summary())
+
+
+@put("/config")
+async def set_config(request: Request[Any, Any, Any]) -> Response[bytes]:
+    try:
+        update = msgspec.json.decode(await request.body(), type=ConfigUpdate)
+    except msgspec.DecodeError as exc:
+        return _error(str(exc), 400)
+    if update.not_found not in ("http_404", "error_200"):
+        return _error("not_found must be http_404 or error_200", 400)
+    _sandbox(request).not_found = update.not_found  # type: ignore[assignment]
+    return _json(_sandbox(request).summary())
+
+
+@post("/active", status_code=200)
+async def put_active(request: Request[Any, Any, Any]) -> Response[bytes]:
+    try:
+        fields = msgspec.json.decode(await request.body(), type=dict[str, Any])
+        return _json(_sandbox(request).put_active(fields))
+    except (msgspec.DecodeError, msgspec.ValidationError, UpdateRejected) as exc:
+        return _error(str(exc), 400)
+
+
+@delete("/active/{number:str}", status_code=200)
+async def remove_active(request: Request[Any, Any, Any], number: str) -> Response[bytes]:
+    if not _sandbox(request).remove_active(number):
+        return _error("Number not found.", 404)
+    return _json({"removed": number})
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def create_sandbox_app(
+    api_key: str,
+    *,
+    signing_secret: str | None = None,
+    seed: int = 7,
+    active_count: int = 0,
+    available_per_country: int = 25,
+    latency_ms: int = 0,
+) -> Litestar:
+    """A Litestar app that behaves like seven's numbers API (see the package docstring)."""
+    api = Router(
+        path="/api",
+        route_handlers=[
+            list_available,
+            order_number,
+            list_active,
+            get_active,
+            update_active,
+            delete_active,
+        ],
+        before_request=_guard,
+    )
+    control = Router(
+        path="/_sandbox",
+        route_handlers=[
+            add_fault,
+            list_faults,
+            clear_faults,
+            ledger,
+            requests_log,
+            reset,
+            state,
+            set_config,
+            put_active,
+            remove_active,
+        ],
+    )
+    app = Litestar(route_handlers=[api, control], openapi_config=None)
+    app.state["config"] = SandboxConfig(api_key, signing_secret, latency_ms)
+    app.state["sandbox"] = SandboxState(
+        seed=seed, active_count=active_count, available_per_country=available_per_country
+    )
+    return app

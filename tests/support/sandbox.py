@@ -1,0 +1,221 @@
+"""``SandboxProcess``: seven's imitation (``app.seven.sandbox``) as a real server process.
+
+Every suite that talks to "seven" uses this, so all of them meet the same HTTP stack
+(uvicorn, real sockets, dropped connections) that production code meets::
+
+    sandbox = SandboxProcess.start(active=1000)        # free port, waits until it answers
+    client = SevenClient(api_key=sandbox.api_key, base_url=sandbox.base_url)
+    sandbox.add_fault("drop_after_commit", endpoint="order")
+    ...
+    assert len(sandbox.ledger()[number]) == 1          # ordered (and paid) exactly once
+    sandbox.stop()
+
+The control helpers are synchronous (httpx.Client), so they work from sync tests and
+from async tests alike (each is one short local request).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_API_KEY = "sandbox-test-key"
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the OS picks it, so parallel runs don't clash)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SandboxError(RuntimeError):
+    """The sandbox did not start, or a control call failed."""
+
+
+class SandboxProcess:
+    """One ``python -m app.seven.sandbox`` subprocess and its control API."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        signing_secret: str | None = None,
+        active: int = 0,
+        available: int = 25,
+        seed: int = 7,
+        latency_ms: int = 0,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.signing_secret = signing_secret
+        self.host = host
+        self.port = port or free_port()
+        self.root_url = f"http://{host}:{self.port}"
+        #: What production calls ``https://gateway.seven.io/api``.
+        self.base_url = f"{self.root_url}/api"
+        self.control_url = f"{self.root_url}/_sandbox"
+        self._argv = [
+            sys.executable,
+            "-m",
+            "app.seven.sandbox",
+            "--host",
+            host,
+            "--port",
+            str(self.port),
+            "--api-key",
+            api_key,
+            "--active",
+            str(active),
+            "--available",
+            str(available),
+            "--seed",
+            str(seed),
+            "--latency-ms",
+            str(latency_ms),
+        ]
+        if signing_secret:
+            self._argv += ["--signing-secret", signing_secret]
+        # A file, not a pipe: a chatty server must never block on a full pipe buffer.
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
+            prefix="sandbox-", suffix=".log", delete=False
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+        self._http = httpx.Client(base_url=self.control_url, timeout=30)
+
+    @classmethod
+    def start(cls, *, startup_timeout: float = 60, **options: Any) -> SandboxProcess:
+        """Start a sandbox (options as for ``__init__``) and wait until it answers."""
+        sandbox = cls(**options)
+        sandbox._spawn(startup_timeout)
+        return sandbox
+
+    def __enter__(self) -> SandboxProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ process
+
+    def _spawn(self, timeout: float) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        self._process = subprocess.Popen(
+            self._argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise SandboxError(f"sandbox exited with {self._process.returncode}:\n{self.log()}")
+            try:
+                if self._http.get("/state", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise SandboxError(f"sandbox did not answer within {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        """What the server printed (uvicorn errors, e.g. about dropped responses)."""
+        return Path(self._log.name).read_text(errors="replace")
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self) -> None:
+        """Terminate the server (killing it if it lingers) and remove its log file."""
+        self._http.close()
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        self._log.close()
+        Path(self._log.name).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ control API
+
+    def _call(self, method: str, path: str, json: Any = None, **params: Any) -> Any:
+        response = self._http.request(method, path, json=json, params=params or None)
+        if response.status_code >= 400:
+            raise SandboxError(f"{method} {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def add_fault(
+        self, kind: str, endpoint: str = "*", times: int | None = 1, **params: Any
+    ) -> dict[str, Any]:
+        """Script a fault, e.g. ``add_fault("rate_limit", "order", retry_after=2)``.
+
+        Kinds: latency(ms), rate_limit(retry_after), server_error(status),
+        hang(seconds, after_commit), drop_after_commit, drop_before_commit,
+        bare_code(code, as_string). ``times=None`` keeps it until cleared.
+        """
+        fault = {"kind": kind, "endpoint": endpoint, "times": times, **params}
+        return self._call("POST", "/faults", json=fault)  # type: ignore[no-any-return]
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/faults")  # type: ignore[no-any-return]
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def ledger(self) -> dict[str, list[dict[str, Any]]]:
+        """Every accepted order per number (``number, payment_interval, setup, ...``)."""
+        return self._call("GET", "/ledger")  # type: ignore[no-any-return]
+
+    def orders_of(self, number: str) -> int:
+        return len(self.ledger().get(number, []))
+
+    def requests(self, endpoint: str | None = None) -> list[dict[str, Any]]:
+        """The ``/api`` requests the sandbox saw, oldest first, optionally of one endpoint."""
+        params = {"endpoint": endpoint} if endpoint else {}
+        return self._call("GET", "/requests", **params)  # type: ignore[no-any-return]
+
+    def reset(self) -> None:
+        """Back to the generated inventory; ledger, faults and request log emptied."""
+        self._call("POST", "/reset")
+
+    def state(self) -> dict[str, Any]:
+        return self._call("GET", "/state")  # type: ignore[no-any-return]
+
+    def set_not_found(self, style: str) -> None:
+        """``http_404`` (default) or ``error_200``: how unknown numbers are answered."""
+        self._call("PUT", "/config", json={"not_found": style})
+
+    def put_active(self, number: str, **fields: Any) -> dict[str, Any]:
+        """Add or change an active number behind the service's back (nested dicts merge)."""
+        return self._call("POST", "/active", json={"number": number, **fields})  # type: ignore[no-any-return]
+
+    def remove_active(self, number: str) -> None:
+        self._call("DELETE", f"/active/{number}")
+
+    # ------------------------------------------------------------------ seven's API, raw
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One authenticated request to the imitation of seven (for tests and setup)."""
+        headers = {"X-Api-Key": self.api_key, **kwargs.pop("headers", {})}
+        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+            return client.request(method, path, headers=headers, **kwargs)
+
+    def available(self, **query: Any) -> list[dict[str, Any]]:
+        found = self.api("GET", "/numbers/available", params=query).json()
+        return found["availableNumbers"]  # type: ignore[no-any-return]
+
+    def active(self) -> list[dict[str, Any]]:
+        return self.api("GET", "/numbers/active").json()["activeNumbers"]  # type: ignore[no-any-return]
