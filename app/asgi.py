@@ -13,7 +13,6 @@ from typing import Any
 
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
-from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -21,7 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from app.health.controller import HealthController
 from app.lib.auth import PUBLIC_PATHS, ApiKeyAuthentication
-from app.lib.dependencies import DEPENDENCIES
+from app.lib.dependencies import provide_all
 from app.lib.errors import EXCEPTION_HANDLERS
 from app.lib.logging import configure_logging
 from app.resources import Resources
@@ -50,7 +49,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[HealthController, v1],
         lifespan=[lifespan],
         middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=list(PUBLIC_PATHS))],
-        dependencies={name: Provide(fn) for name, fn in DEPENDENCIES.items()},
+        dependencies=provide_all(),
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=_openapi_config(),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),

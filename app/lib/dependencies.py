@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from arq import ArqRedis
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.lib.auth import Principal
@@ -43,3 +45,13 @@ DEPENDENCIES: dict[str, Callable[..., Any]] = {
     "seven": provide_seven,
     "queue": provide_queue,
 }
+
+
+def provide_all() -> dict[str, Provide]:
+    # The plain accessors only read attributes: no thread is needed to call them.
+    return {
+        name: Provide(fn, sync_to_thread=False)
+        if not inspect.isasyncgenfunction(fn) and not inspect.iscoroutinefunction(fn)
+        else Provide(fn)
+        for name, fn in DEPENDENCIES.items()
+    }
