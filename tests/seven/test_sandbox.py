@@ -1,0 +1,728 @@
+"""The sandbox over real HTTP: seven's shapes, bodies, auth, signature, faults and ledger.
+
+The doc examples below are copied from docs/seven-api.md (seven's own page); responses
+must match them key by key and JSON type by JSON type, so a client written against the
+sandbox parses seven's real answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import phonenumbers
+import pytest
+
+from app.seven.sandbox.inventory import Inventory, now_berlin
+from tests.seven.conftest import SIGNING_SECRET
+from tests.support.sandbox import SandboxProcess
+
+DOC_AVAILABLE = {
+    "country": "DK",
+    "number": "4523854818",
+    "number_parsed": "+45 23 85 48 18",
+    "fees": {
+        "monthly": {"basic_charge": 29.9, "setup": 19.9},
+        "annually": {"basic_charge": 238.8, "setup": 9.9},
+        "sms_mo": 0,
+        "voice_mo": 0.01,
+    },
+    "features": {"sms": True, "a2p_sms": True, "voice": True},
+}
+DOC_ACTIVE = {
+    "country": "DE",
+    "number": "4915170264838",
+    "friendly_name": "",
+    "billing": {
+        "fees": {"setup": 19.9, "basic_charge": 238.8, "sms_mo": 0, "voice_mo": 0},
+        "payment_interval": "annually",
+    },
+    "features": {"sms": True, "a2p_sms": False, "voice": True},
+    "forward_sms_mo": {
+        "sms": {"number": ["4917612345678"], "enabled": True},
+        "email": {"address": ["j.doe@acme.inc", "john@doe.com"], "enabled": True},
+    },
+    "expires": None,
+    "created": "2024-01-31 17:06:27",
+}
+DOC_ORDER = {"success": True, "error": None}
+DOC_DELETE = {"success": True}
+SEVEN_TIME = "%Y-%m-%d %H:%M:%S"
+DROPPED = (httpx.RemoteProtocolError, httpx.ReadError)
+
+
+def shape(value: Any) -> Any:
+    """The JSON type skeleton of a value: keys kept, leaves replaced by their JSON type."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    if isinstance(value, bool):  # before int: bool is an int in Python, not in JSON
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", type(None): "null"}[type(value)]
+
+
+def assert_same_shape(actual: Any, expected: Any) -> None:
+    assert shape(actual) == shape(expected)
+
+
+@pytest.fixture
+def api(sandbox: SandboxProcess) -> httpx.Client:
+    with httpx.Client(
+        base_url=sandbox.base_url, headers={"X-Api-Key": sandbox.api_key}, timeout=10
+    ) as client:
+        yield client  # type: ignore[misc]
+
+
+def offer(sandbox: SandboxProcess, **query: Any) -> dict[str, Any]:
+    return sandbox.available(**({"country": "DE"} | query))[0]
+
+
+def ordered(api: httpx.Client, sandbox: SandboxProcess, interval: str = "annually") -> str:
+    number = offer(sandbox)["number"]
+    answer = api.post("/numbers/order", json={"number": number, "payment_interval": interval})
+    assert answer.json() == DOC_ORDER
+    return number
+
+
+def forwarding(api: httpx.Client, number: str) -> dict[str, Any]:
+    return api.get(f"/numbers/active/{number}").json()["forward_sms_mo"]
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def test_available_numbers_have_the_doc_shape_and_are_valid(api: httpx.Client) -> None:
+    answer = api.get("/numbers/available")
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert list(body) == ["availableNumbers"]
+    numbers = body["availableNumbers"]
+    assert len({n["country"] for n in numbers}) >= 8
+    for item in numbers:
+        assert_same_shape(item, DOC_AVAILABLE)
+        parsed = phonenumbers.parse("+" + item["number"])
+        assert phonenumbers.is_valid_number(parsed)
+        assert phonenumbers.region_code_for_number(parsed) == item["country"]
+        assert item["number_parsed"] == phonenumbers.format_number(
+            parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+    # Realistic variety, not one template repeated.
+    assert len({str(n["fees"]) for n in numbers}) > 10
+    assert len({str(n["features"]) for n in numbers}) >= 3
+
+
+def test_fees_are_json_numbers_with_seven_spelling(api: httpx.Client) -> None:
+    text = api.get("/numbers/available", params={"country": "DE"}).text
+    assert '"basic_charge":' in text and '"basic_charge":"' not in text
+    assert "E+" not in text  # Decimal exponents would be valid JSON but not seven's style
+
+
+def test_every_answer_matches_the_doc_examples(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    number = offer(sandbox)["number"]
+    order = api.post("/numbers/order", data={"number": number})
+    assert order.json() == DOC_ORDER
+    patched = api.patch(
+        f"/numbers/active/{number}",
+        json={"sms_forward": ["4917612345678"], "email_forward": ["j.doe@acme.inc"]},
+    ).json()
+    assert_same_shape(patched, DOC_ACTIVE)
+    assert_same_shape(api.get(f"/numbers/active/{number}").json(), DOC_ACTIVE)
+    listed = api.get("/numbers/active").json()
+    assert list(listed) == ["activeNumbers"]
+    for item in listed["activeNumbers"]:
+        assert_same_shape(item, DOC_ACTIVE)
+    deleted = api.delete(f"/numbers/active/{number}", params={"delete_immediately": "true"})
+    assert deleted.json() == DOC_DELETE
+
+
+def test_prepopulated_active_numbers_have_the_doc_shape() -> None:
+    with SandboxProcess.start(active=300, seed=11) as other:
+        numbers = other.active()
+    assert len(numbers) == 300
+    unconfigured = {
+        "sms": {"number": [], "enabled": False},
+        "email": {"address": [], "enabled": False},
+    }
+    for item in numbers:
+        expected = dict(DOC_ACTIVE)
+        if item["expires"] is not None:
+            expected["expires"] = "2030-01-01 00:00:00"
+        if item["forward_sms_mo"] == unconfigured:
+            expected["forward_sms_mo"] = unconfigured
+        assert_same_shape(item, expected)
+        assert datetime.strptime(item["created"], SEVEN_TIME) < now_berlin()
+    assert {n["billing"]["payment_interval"] for n in numbers} == {"monthly", "annually"}
+    assert any(n["forward_sms_mo"] != unconfigured for n in numbers)
+
+
+def test_inventory_is_deterministic_per_seed() -> None:
+    def first(seed: int) -> list[str]:
+        return [n.number for n in Inventory(seed).available(3)]
+
+    assert first(7) == first(7)
+    assert first(7) != first(8)
+
+
+def test_hundred_thousand_active_numbers_start_and_list_fast() -> None:
+    started = time.monotonic()
+    with SandboxProcess.start(active=100_000) as big:
+        startup = time.monotonic() - started
+        listed_at = time.monotonic()
+        numbers = big.active()
+        listing = time.monotonic() - listed_at
+    assert len(numbers) == 100_000 == len({n["number"] for n in numbers})
+    assert startup < 15, startup
+    assert listing < 5, listing
+
+
+# --------------------------------------------------------------------------- available
+
+
+@pytest.mark.parametrize(
+    ("flag", "on", "off"),
+    [
+        ("features_sms", "true", "false"),
+        ("features_voice", "1", "0"),
+        ("features_a2p_sms", "TRUE", ""),
+    ],
+)
+def test_available_filters(sandbox: SandboxProcess, flag: str, on: str, off: str) -> None:
+    feature = flag.removeprefix("features_")
+    everything = sandbox.available(country="dk")
+    assert everything and {n["country"] for n in everything} == {"DK"}
+    only = sandbox.available(country="DK", **{flag: on})
+    assert only and all(n["features"][feature] for n in only)
+    assert len(only) < len(everything)  # the filter removed something
+    assert sandbox.available(country="DK", **{flag: off}) == everything
+
+
+def test_available_unknown_country_is_empty_and_bad_boolean_is_422(
+    api: httpx.Client, sandbox: SandboxProcess
+) -> None:
+    assert sandbox.available(country="ZZ") == []
+    answer = api.get("/numbers/available", params={"features_sms": "maybe"})
+    assert answer.status_code == 422
+    assert answer.json()["success"] is False
+
+
+# --------------------------------------------------------------------------- order
+
+
+@pytest.mark.parametrize("encoding", ["json", "form"])
+@pytest.mark.parametrize("interval", ["monthly", "annually"])
+def test_order_moves_number_with_interval_fees(
+    api: httpx.Client, sandbox: SandboxProcess, encoding: str, interval: str
+) -> None:
+    item = offer(sandbox)
+    body = {"number": item["number"], "payment_interval": interval}
+    kwargs = {"json": body} if encoding == "json" else {"data": body}
+    assert api.post("/numbers/order", **kwargs).json() == DOC_ORDER
+    active = api.get(f"/numbers/active/{item['number']}").json()
+    fees = item["fees"][interval]
+    assert active["billing"] == {
+        "fees": {
+            "setup": fees["setup"],
+            "basic_charge": fees["basic_charge"],
+            "sms_mo": item["fees"]["sms_mo"],
+            "voice_mo": item["fees"]["voice_mo"],
+        },
+        "payment_interval": interval,
+    }
+    assert active["features"] == item["features"]
+    assert active["expires"] is None and active["friendly_name"] == ""
+    created = datetime.strptime(active["created"], SEVEN_TIME)
+    berlin_now = datetime.now(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
+    assert abs(berlin_now - created) < timedelta(seconds=5)
+    assert item["number"] not in {n["number"] for n in sandbox.available(country="DE")}
+    assert [e["payment_interval"] for e in sandbox.ledger()[item["number"]]] == [interval]
+
+
+def test_order_defaults_to_annually(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    number = offer(sandbox)["number"]
+    api.post("/numbers/order", json={"number": number})
+    assert sandbox.ledger()[number][0]["payment_interval"] == "annually"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"number": "4915170264838"},  # valid but not on offer
+        {"number": "+49 151 70264838"},  # seven wants digits
+        {"number": ""},
+        {},
+        {"number": "OFFER", "payment_interval": "weekly"},
+    ],
+)
+def test_refused_orders_are_http_200_with_error(
+    api: httpx.Client, sandbox: SandboxProcess, body: dict[str, str]
+) -> None:
+    if body.get("number") == "OFFER":
+        body = body | {"number": offer(sandbox)["number"]}
+    answer = api.post("/numbers/order", json=body)
+    assert answer.status_code == 200
+    assert answer.json()["success"] is False
+    assert isinstance(answer.json()["error"], str) and answer.json()["error"]
+    assert sandbox.ledger() == {}
+
+
+def test_second_order_of_same_number_is_refused_and_not_charged(
+    api: httpx.Client, sandbox: SandboxProcess
+) -> None:
+    number = ordered(api, sandbox)
+    again = api.post("/numbers/order", json={"number": number}).json()
+    assert again["success"] is False
+    assert sandbox.orders_of(number) == 1
+
+
+def test_ledger_survives_deletion_and_counts_reorders(
+    api: httpx.Client, sandbox: SandboxProcess
+) -> None:
+    number = ordered(api, sandbox, "monthly")
+    api.delete(f"/numbers/active/{number}", params={"delete_immediately": 1})
+    assert sandbox.orders_of(number) == 1
+    # A released number is back on sale; ordering it again is a second, paid order.
+    assert api.post("/numbers/order", json={"number": number}).json() == DOC_ORDER
+    entries = sandbox.ledger()[number]
+    assert [e["payment_interval"] for e in entries] == ["monthly", "annually"]
+    assert all(isinstance(e["basic_charge"], int | float) for e in entries)
+
+
+# --------------------------------------------------------------------------- active
+
+
+def test_unknown_number_is_404_with_error_body_or_200(
+    api: httpx.Client, sandbox: SandboxProcess
+) -> None:
+    for method in ("GET", "PATCH", "DELETE"):
+        answer = api.request(method, "/numbers/active/4915170264838")
+        assert answer.status_code == 404
+        assert answer.json() == {"success": False, "error": "Number not found."}
+    sandbox.set_not_found("error_200")
+    answer = api.get("/numbers/active/4915170264838")
+    assert (answer.status_code, answer.json()["success"]) == (200, False)
+
+
+def test_patch_json_changes_only_given_fields(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    number = ordered(api, sandbox)
+    before = api.get(f"/numbers/active/{number}").json()
+    answer = api.patch(
+        f"/numbers/active/{number}",
+        json={"friendly_name": "Support", "sms_forward": ["4917612345678", "4917612345679"]},
+    )
+    updated = answer.json()
+    assert updated["friendly_name"] == "Support"
+    assert updated["forward_sms_mo"]["sms"] == {
+        "number": ["4917612345678", "4917612345679"],
+        "enabled": True,
+    }
+    assert updated["forward_sms_mo"]["email"] == before["forward_sms_mo"]["email"]
+    assert {k: v for k, v in updated.items() if k not in ("friendly_name", "forward_sms_mo")} == {
+        k: v for k, v in before.items() if k not in ("friendly_name", "forward_sms_mo")
+    }
+    assert api.get(f"/numbers/active/{number}").json() == updated
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "sms_forward[0]=4917612345678&sms_forward[1]=4917612345679&email_forward[0]=a%40b.de",
+        "sms_forward[]=4917612345678&sms_forward[]=4917612345679&email_forward[]=a%40b.de",
+        "sms_forward=4917612345678&sms_forward=4917612345679&email_forward=a%40b.de",
+        "sms_forward[1]=4917612345679&sms_forward[0]=4917612345678&email_forward=a%40b.de",
+    ],
+)
+def test_patch_form_arrays(api: httpx.Client, sandbox: SandboxProcess, form: str) -> None:
+    number = ordered(api, sandbox)
+    answer = api.patch(
+        f"/numbers/active/{number}",
+        content=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.json()["forward_sms_mo"] == {
+        "sms": {"number": ["4917612345678", "4917612345679"], "enabled": True},
+        "email": {"address": ["a@b.de"], "enabled": True},
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        ('{"sms_forward": [], "email_forward": []}', "application/json"),
+        ("sms_forward=&email_forward=", "application/x-www-form-urlencoded"),
+        ("sms_forward[]=&email_forward[]=", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_patch_empty_array_disables_forwarding(
+    api: httpx.Client, sandbox: SandboxProcess, content: str, content_type: str
+) -> None:
+    number = ordered(api, sandbox)
+    api.patch(
+        f"/numbers/active/{number}",
+        json={"sms_forward": ["4917612345678"], "email_forward": ["a@b.de"]},
+    )
+    answer = api.patch(
+        f"/numbers/active/{number}", content=content, headers={"Content-Type": content_type}
+    )
+    assert answer.json()["forward_sms_mo"] == {
+        "sms": {"number": [], "enabled": False},
+        "email": {"address": [], "enabled": False},
+    }
+
+
+def test_patch_slack_and_validation(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    number = ordered(api, sandbox)
+    slack = api.patch(f"/numbers/active/{number}", json={"slack_forward": "https://hooks.x/1"})
+    assert slack.json()["forward_sms_mo"]["slack"] == {"uri": "https://hooks.x/1", "enabled": True}
+    for bad in ({"sms_forward": ["+49 176"]}, {"email_forward": ["nobody"]}, {"friendly_name": 5}):
+        answer = api.patch(f"/numbers/active/{number}", json=bad)
+        assert answer.status_code == 422 and answer.json()["success"] is False
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        {"params": {"delete_immediately": "true"}},
+        {"params": {"delete_immediately": "1"}},
+        {"json": {"delete_immediately": True}},
+        {"data": {"delete_immediately": "1"}},
+    ],
+)
+def test_delete_immediately_from_query_or_body(
+    api: httpx.Client, sandbox: SandboxProcess, how: dict[str, Any]
+) -> None:
+    number = ordered(api, sandbox)
+    answer = api.request("DELETE", f"/numbers/active/{number}", **how)
+    assert answer.json() == DOC_DELETE
+    assert number not in {n["number"] for n in sandbox.active()}
+    assert api.get(f"/numbers/active/{number}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "how",
+    [{}, {"params": {"delete_immediately": "false"}}, {"json": {"delete_immediately": False}}],
+)
+def test_delete_at_period_end_sets_expires_and_keeps_number(
+    api: httpx.Client, sandbox: SandboxProcess, how: dict[str, Any]
+) -> None:
+    number = ordered(api, sandbox, "monthly")
+    # Pretend it was ordered on 31 Jan 2024: monthly periods end on the 29th of Feb etc.
+    sandbox.put_active(number, created="2024-01-31 17:06:27")
+    assert api.request("DELETE", f"/numbers/active/{number}", **how).json() == DOC_DELETE
+    active = api.get(f"/numbers/active/{number}").json()
+    expires = datetime.strptime(active["expires"], SEVEN_TIME)
+    assert now_berlin() < expires <= now_berlin() + timedelta(days=31)
+    assert expires.time() == datetime.strptime("17:06:27", "%H:%M:%S").time()
+    assert number in {n["number"] for n in sandbox.active()}
+    # Asking again does not move the date.
+    api.request("DELETE", f"/numbers/active/{number}", **how)
+    assert api.get(f"/numbers/active/{number}").json()["expires"] == active["expires"]
+
+
+def test_annual_period_end_and_expiry(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    number = ordered(api, sandbox, "annually")
+    created = (now_berlin() - timedelta(days=400)).strftime(SEVEN_TIME)
+    sandbox.put_active(number, created=created)
+    api.delete(f"/numbers/active/{number}")
+    expires = datetime.strptime(api.get(f"/numbers/active/{number}").json()["expires"], SEVEN_TIME)
+    assert expires.strftime("%m-%d %H:%M:%S") == created[5:]
+    assert now_berlin() < expires < now_berlin() + timedelta(days=366)
+    # When the date has passed, the number is gone at the next request.
+    sandbox.put_active(number, expires=(now_berlin() - timedelta(seconds=1)).strftime(SEVEN_TIME))
+    assert api.get(f"/numbers/active/{number}").status_code == 404
+
+
+# --------------------------------------------------------------------------- auth
+
+
+ENDPOINTS = [
+    ("GET", "/numbers/available"),
+    ("POST", "/numbers/order"),
+    ("GET", "/numbers/active"),
+    ("GET", "/numbers/active/4915170264838"),
+    ("PATCH", "/numbers/active/4915170264838"),
+    ("DELETE", "/numbers/active/4915170264838"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-Api-Key": "wrong"}, {"Authorization": "Basic wrong"}, {"Authorization": "wrong"}],
+)
+def test_wrong_or_missing_key_is_bare_900_with_http_200(
+    sandbox: SandboxProcess, method: str, path: str, headers: dict[str, str]
+) -> None:
+    answer = httpx.request(method, sandbox.base_url + path, headers=headers)
+    assert answer.status_code == 200
+    assert answer.content == b"900"
+    assert answer.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("header", ["X-Api-Key", "Basic", "basic", "Bearer"])
+def test_accepted_key_headers(sandbox: SandboxProcess, header: str) -> None:
+    headers = (
+        {"X-Api-Key": sandbox.api_key}
+        if header == "X-Api-Key"
+        else {"Authorization": f"{header} {sandbox.api_key}"}
+    )
+    answer = httpx.get(sandbox.base_url + "/numbers/active", headers=headers)
+    assert answer.json() == {"activeNumbers": []}
+
+
+def test_order_with_wrong_key_changes_nothing(sandbox: SandboxProcess) -> None:
+    number = offer(sandbox)["number"]
+    answer = httpx.post(
+        sandbox.base_url + "/numbers/order", json={"number": number}, headers={"X-Api-Key": "wrong"}
+    )
+    assert answer.content == b"900"
+    assert sandbox.ledger() == {}
+    assert sandbox.requests("order")[-1]["outcome"] == "900"
+
+
+# --------------------------------------------------------------------------- signature
+
+
+def signed(
+    secret: str, request: httpx.Request, *, timestamp: int | None = None, nonce: str | None = None
+) -> httpx.Request:
+    """seven's signature computed here, independently of app.seven.signing."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    nonce = nonce or secrets.token_hex(16)
+    digest = hashlib.md5(request.content).hexdigest()  # noqa: S324 - seven's choice
+    message = "\n".join([stamp, nonce, request.method, str(request.url), digest])
+    signature = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    request.headers.update({"X-Signature": signature, "X-Timestamp": stamp, "X-Nonce": nonce})
+    return request
+
+
+@pytest.fixture
+def signed_client(signed_sandbox: SandboxProcess) -> httpx.Client:
+    with httpx.Client(
+        base_url=signed_sandbox.base_url, headers={"X-Api-Key": signed_sandbox.api_key}
+    ) as client:
+        yield client  # type: ignore[misc]
+
+
+def test_signed_requests_pass(signed_client: httpx.Client, signed_sandbox: SandboxProcess) -> None:
+    query = signed_client.build_request(
+        "GET", "/numbers/available", params={"country": "DE", "features_sms": "true"}
+    )
+    number = signed_client.send(signed(SIGNING_SECRET, query)).json()["availableNumbers"][0]
+    order = signed_client.build_request("POST", "/numbers/order", json={"number": number["number"]})
+    assert signed_client.send(signed(SIGNING_SECRET, order)).json() == DOC_ORDER
+    form = signed_client.build_request(
+        "PATCH", f"/numbers/active/{number['number']}", data={"friendly_name": "signed"}
+    )
+    assert signed_client.send(signed(SIGNING_SECRET, form)).json()["friendly_name"] == "signed"
+
+
+def test_bad_signatures_are_bare_901(
+    signed_client: httpx.Client, signed_sandbox: SandboxProcess
+) -> None:
+    def attempt(request: httpx.Request) -> bytes:
+        answer = signed_client.send(request)
+        assert answer.status_code == 200
+        return answer.content
+
+    def build() -> httpx.Request:
+        return signed_client.build_request("GET", "/numbers/active")
+
+    assert attempt(build()) == b"901"  # unsigned
+    assert attempt(signed("other-secret", build())) == b"901"
+    assert attempt(signed(SIGNING_SECRET, build(), timestamp=int(time.time()) - 31)) == b"901"
+    reused = "n" * 32
+    assert attempt(signed(SIGNING_SECRET, build(), nonce=reused)).startswith(b"{")
+    assert attempt(signed(SIGNING_SECRET, build(), nonce=reused)) == b"901"  # replay
+    tampered = signed(
+        SIGNING_SECRET,
+        signed_client.build_request("POST", "/numbers/order", json={"number": "4915170264838"}),
+    )
+    tampered.stream = httpx.ByteStream(b'{"number":"4915170264839"}')
+    assert attempt(tampered) == b"901"
+    wrong_url = signed(SIGNING_SECRET, build())
+    wrong_url.url = wrong_url.url.copy_with(query=b"x=1")
+    assert attempt(wrong_url) == b"901"
+    assert signed_sandbox.ledger() == {}
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def test_latency_fault(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    sandbox.add_fault("latency", "active_list", ms=400)
+    started = time.monotonic()
+    assert api.get("/numbers/active").status_code == 200
+    assert time.monotonic() - started >= 0.4
+    started = time.monotonic()
+    api.get("/numbers/active")
+    assert time.monotonic() - started < 0.4  # used up
+
+
+@pytest.mark.parametrize("retry_after", [3, None])
+def test_rate_limit_fault(api: httpx.Client, sandbox: SandboxProcess, retry_after: Any) -> None:
+    sandbox.add_fault("rate_limit", "order", retry_after=retry_after)
+    number = offer(sandbox)["number"]
+    answer = api.post("/numbers/order", json={"number": number})
+    assert answer.status_code == 429
+    assert answer.headers.get("retry-after") == (None if retry_after is None else "3")
+    assert sandbox.ledger() == {}
+    assert api.post("/numbers/order", json={"number": number}).json() == DOC_ORDER
+
+
+def test_server_error_fault_counts_down(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    sandbox.add_fault("server_error", "available", times=2, status=503)
+    assert [api.get("/numbers/available").status_code for _ in range(3)] == [503, 503, 200]
+
+
+def test_fault_forever_until_cleared_and_only_for_its_endpoint(
+    api: httpx.Client, sandbox: SandboxProcess
+) -> None:
+    sandbox.add_fault("server_error", "active_list", times=None)
+    assert [api.get("/numbers/active").status_code for _ in range(3)] == [500] * 3
+    assert api.get("/numbers/available").status_code == 200
+    sandbox.clear_faults()
+    assert api.get("/numbers/active").status_code == 200
+
+
+def test_faults_are_consumed_in_order(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    sandbox.add_fault("rate_limit", "*")
+    sandbox.add_fault("bare_code", "active_list", code=903)
+    sandbox.add_fault("server_error", "*")
+    answers = [api.get("/numbers/active") for _ in range(4)]
+    assert [(a.status_code, a.content[:3]) for a in answers[:3]] == [
+        (429, b'{"m'),
+        (200, b"903"),
+        (500, b'{"m'),
+    ]
+    assert answers[3].json() == {"activeNumbers": []}
+    assert sandbox.faults() == []
+
+
+@pytest.mark.parametrize(
+    ("code", "as_string", "body"),
+    [(900, False, b"900"), (900, True, b'"900"'), (500, False, b"500")],
+)
+def test_bare_code_fault(
+    api: httpx.Client, sandbox: SandboxProcess, code: int, as_string: bool, body: bytes
+) -> None:
+    sandbox.add_fault("bare_code", "order", code=code, as_string=as_string)
+    answer = api.post("/numbers/order", json={"number": offer(sandbox)["number"]})
+    assert (answer.status_code, answer.content) == (200, body)
+    assert sandbox.ledger() == {}
+
+
+def test_hang_fault_times_out_and_changes_nothing(
+    api: httpx.Client, sandbox: SandboxProcess
+) -> None:
+    sandbox.add_fault("hang", "order", seconds=2)
+    number = offer(sandbox)["number"]
+    with pytest.raises(httpx.ReadTimeout):
+        api.post("/numbers/order", json={"number": number}, timeout=0.5)
+    assert sandbox.ledger() == {}
+
+
+def test_hang_after_commit_times_out_but_order_went_through(
+    api: httpx.Client, sandbox: SandboxProcess
+) -> None:
+    sandbox.add_fault("hang", "order", seconds=2, after_commit=True)
+    number = offer(sandbox)["number"]
+    with pytest.raises(httpx.ReadTimeout):
+        api.post("/numbers/order", json={"number": number}, timeout=0.5)
+    assert sandbox.orders_of(number) == 1
+
+
+def test_drop_after_commit_on_order(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    sandbox.add_fault("drop_after_commit", "order")
+    number = offer(sandbox)["number"]
+    with pytest.raises(DROPPED):
+        api.post("/numbers/order", json={"number": number})
+    # The answer was lost but the money is gone: the read-before-write check sees it.
+    assert sandbox.orders_of(number) == 1
+    assert api.get(f"/numbers/active/{number}").status_code == 200
+    assert "without completing response" in sandbox.log()
+
+
+def test_drop_after_commit_on_update_and_delete(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    number = ordered(api, sandbox)
+    sandbox.add_fault("drop_after_commit", "update")
+    with pytest.raises(DROPPED):
+        api.patch(f"/numbers/active/{number}", json={"friendly_name": "lost answer"})
+    assert api.get(f"/numbers/active/{number}").json()["friendly_name"] == "lost answer"
+    sandbox.add_fault("drop_after_commit", "delete")
+    with pytest.raises(DROPPED):
+        api.delete(f"/numbers/active/{number}", params={"delete_immediately": "true"})
+    assert api.get(f"/numbers/active/{number}").status_code == 404
+
+
+def test_drop_before_commit_changes_nothing(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    sandbox.add_fault("drop_before_commit", "order")
+    number = offer(sandbox)["number"]
+    with pytest.raises(DROPPED):
+        api.post("/numbers/order", json={"number": number})
+    assert sandbox.ledger() == {}
+
+
+async def test_drop_is_seen_by_async_httpx_too(sandbox: SandboxProcess) -> None:
+    sandbox.add_fault("drop_after_commit", "active_list")
+    async with httpx.AsyncClient(base_url=sandbox.base_url) as client:
+        with pytest.raises(DROPPED):
+            await client.get("/numbers/active", headers={"X-Api-Key": sandbox.api_key})
+
+
+def test_unknown_fault_kind_or_parameter_is_refused(sandbox: SandboxProcess) -> None:
+    for bad in (
+        {"kind": "explode"},
+        {"kind": "latency", "millis": 5},
+        {"kind": "latency", "times": 0},
+    ):
+        answer = httpx.post(sandbox.control_url + "/faults", json=bad)
+        assert answer.status_code == 400
+
+
+# --------------------------------------------------------------------------- control
+
+
+def test_changes_outside_the_service(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    added = sandbox.put_active("4915112345678", friendly_name="from the web UI")
+    assert added["country"] == "DE" and added["friendly_name"] == "from the web UI"
+    assert_same_shape(added | {"forward_sms_mo": DOC_ACTIVE["forward_sms_mo"]}, DOC_ACTIVE)
+    changed = sandbox.put_active("4915112345678", billing={"payment_interval": "monthly"})
+    assert changed["billing"]["payment_interval"] == "monthly"
+    assert changed["billing"]["fees"] == added["billing"]["fees"]  # nested merge
+    assert api.get("/numbers/active/4915112345678").json() == changed
+    sandbox.remove_active("4915112345678")
+    assert api.get("/numbers/active").json() == {"activeNumbers": []}
+    assert sandbox.ledger() == {}  # not ordered through the API
+
+
+def test_put_active_refuses_invalid_number(sandbox: SandboxProcess) -> None:
+    answer = httpx.post(sandbox.control_url + "/active", json={"number": "12"})
+    assert answer.status_code == 400
+
+
+def test_reset_restores_the_generated_state(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    before = sandbox.available()
+    ordered(api, sandbox)
+    sandbox.add_fault("server_error", times=None)
+    sandbox.reset()
+    assert sandbox.available() == before
+    assert sandbox.ledger() == {} and sandbox.faults() == []
+    state = sandbox.state()
+    assert state["active"] == 0 and state["available"] == len(before)
+
+
+def test_request_log_records_what_clients_sent(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    api.patch("/numbers/active/4915170264838", data={"friendly_name": "x"})
+    [record] = sandbox.requests("update")
+    assert record["method"] == "PATCH"
+    assert record["content_type"] == "application/x-www-form-urlencoded"
+    assert record["body"] == "friendly_name=x"
