@@ -251,3 +251,31 @@ class Allocation(Base):
     released_at: Mapped[datetime | None]
     # End of the pool's cool-down after release: nobody else gets the number before it.
     available_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """One request that changed (or tried to change) something. Append-only: a trigger
+    refuses UPDATE and DELETE, so a row, once written, says what happened for good."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_action_at", "action", "at"),
+        Index("ix_audit_log_target_at", "target", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    # The key's id, never the key; None for the bootstrap ADMIN_API_KEY (or the CLI).
+    # No foreign keys: an audit row must outlive whatever it names.
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    scope: Mapped[str] = mapped_column(Text)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(Text)
+    target: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    # "ok", or the stable error code the request was refused with.
+    outcome: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
