@@ -23,6 +23,7 @@ from app.lib.auth import PUBLIC_PATHS, ApiKeyAuthentication
 from app.lib.dependencies import provide_all
 from app.lib.errors import EXCEPTION_HANDLERS
 from app.lib.logging import configure_logging
+from app.lib.request_context import RequestContextMiddleware
 from app.resources import Resources
 from app.settings import Settings, SettingsError
 from app.v1 import V1_HANDLERS
@@ -48,7 +49,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[HealthController, v1],
         lifespan=[lifespan],
-        middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=list(PUBLIC_PATHS))],
+        middleware=[
+            RequestContextMiddleware(),
+            DefineMiddleware(ApiKeyAuthentication, exclude=list(PUBLIC_PATHS)),
+        ],
         dependencies=provide_all(),
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=_openapi_config(),

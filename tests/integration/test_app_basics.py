@@ -66,3 +66,12 @@ async def test_unknown_route_is_a_json_404(client: Client) -> None:
 
 def _fields(settings: Settings) -> dict[str, object]:
     return {name: getattr(settings, name) for name in Settings.__slots__}
+
+
+async def test_every_response_carries_a_request_id(client: Client) -> None:
+    generated = await client.get("/health/live")
+    assert len(generated.headers["x-request-id"]) == 32
+    echoed = await client.get("/health/live", headers={"X-Request-Id": "caller-id-1"})
+    assert echoed.headers["x-request-id"] == "caller-id-1"
+    refused = await client.get("/health/live", headers={"X-Request-Id": "bad id\twith spaces"})
+    assert refused.headers["x-request-id"] != "bad id\twith spaces"
