@@ -45,6 +45,13 @@ class Settings:
     seven_read_timeout: float = 30.0
     seven_total_timeout: float = 60.0
     log_level: str = "INFO"
+    # Operations (app/operations): retry policy and the reconciler.
+    operation_max_attempts: int = 8
+    operation_retry_budget_seconds: float = 600.0
+    operation_backoff_initial_seconds: float = 1.0
+    operation_backoff_max_seconds: float = 60.0
+    operation_stale_seconds: int = 120
+    reconcile_interval_seconds: int = 30
 
     def to_env(self) -> dict[str, str]:
         """The environment that reproduces these settings in another process."""
@@ -61,6 +68,12 @@ class Settings:
             "SEVEN_READ_TIMEOUT": self.seven_read_timeout,
             "SEVEN_TOTAL_TIMEOUT": self.seven_total_timeout,
             "LOG_LEVEL": self.log_level,
+            "OPERATION_MAX_ATTEMPTS": self.operation_max_attempts,
+            "OPERATION_RETRY_BUDGET_SECONDS": self.operation_retry_budget_seconds,
+            "OPERATION_BACKOFF_INITIAL_SECONDS": self.operation_backoff_initial_seconds,
+            "OPERATION_BACKOFF_MAX_SECONDS": self.operation_backoff_max_seconds,
+            "OPERATION_STALE_SECONDS": self.operation_stale_seconds,
+            "RECONCILE_INTERVAL_SECONDS": self.reconcile_interval_seconds,
         }
         return {name: str(value) for name, value in values.items() if value is not None}
 
@@ -127,6 +140,27 @@ class Settings:
             or 60.0,
             log_level=_optional(env, "LOG_LEVEL", _log_level, "one of DEBUG, INFO, WARNING, ERROR")
             or "INFO",
+            operation_max_attempts=_optional(
+                env, "OPERATION_MAX_ATTEMPTS", _positive_int, "a whole number >= 1, e.g. 8"
+            )
+            or 8,
+            operation_retry_budget_seconds=_optional(
+                env, "OPERATION_RETRY_BUDGET_SECONDS", _positive_float, "seconds, e.g. 600"
+            )
+            or 600.0,
+            operation_backoff_initial_seconds=_optional(
+                env, "OPERATION_BACKOFF_INITIAL_SECONDS", _positive_float, "seconds, e.g. 1"
+            )
+            or 1.0,
+            operation_backoff_max_seconds=_optional(
+                env, "OPERATION_BACKOFF_MAX_SECONDS", _positive_float, "seconds, e.g. 60"
+            )
+            or 60.0,
+            operation_stale_seconds=_optional(
+                env, "OPERATION_STALE_SECONDS", _positive_int, "a whole number of seconds, e.g. 120"
+            )
+            or 120,
+            reconcile_interval_seconds=reconcile_interval_from(env),
         )
 
 
@@ -134,6 +168,19 @@ def redis_url_from(environ: Mapping[str, str]) -> str:
     """``REDIS_URL`` alone (the worker needs it before anything else)."""
     return _required(
         environ, "REDIS_URL", _redis_url, "a redis:// URL such as redis://127.0.0.1:6379/0"
+    )
+
+
+def reconcile_interval_from(environ: Mapping[str, str]) -> int:
+    """``RECONCILE_INTERVAL_SECONDS`` alone (the worker's cron schedule needs it at import)."""
+    return (
+        _optional(
+            environ,
+            "RECONCILE_INTERVAL_SECONDS",
+            _seconds_in_minute,
+            "a whole number of seconds from 1 to 60 (a divisor of 60), e.g. 30",
+        )
+        or 30
     )
 
 
@@ -226,6 +273,13 @@ def _positive_int(raw: str) -> int:
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if not value > 0:
+        raise ValueError(raw)
+    return value
+
+
+def _seconds_in_minute(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 60:
         raise ValueError(raw)
     return value
 
