@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from app.seven.signing import sign_headers
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_API_KEY = "sandbox-test-key"
 
@@ -208,10 +210,15 @@ class SandboxProcess:
     # ------------------------------------------------------------------ seven's API, raw
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One authenticated request to the imitation of seven (for tests and setup)."""
+        """One authenticated (and, with a secret, signed) request to the imitation of seven."""
         headers = {"X-Api-Key": self.api_key, **kwargs.pop("headers", {})}
         with httpx.Client(base_url=self.base_url, timeout=30) as client:
-            return client.request(method, path, headers=headers, **kwargs)
+            request = client.build_request(method, path, headers=headers, **kwargs)
+            if self.signing_secret:
+                request.headers.update(
+                    sign_headers(self.signing_secret, method, str(request.url), request.content)
+                )
+            return client.send(request)
 
     def available(self, **query: Any) -> list[dict[str, Any]]:
         found = self.api("GET", "/numbers/available", params=query).json()
