@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -279,3 +279,48 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default=text("'{}'::jsonb")
     )
+
+
+class NumberFeeVersion(Base):
+    """A number's fees from ``valid_from`` on. Written only by the trigger
+    ``numbers_fee_versions`` (migration 0003) when a number's fees change, so the cost
+    reports keep charging the days before a change at the old fee."""
+
+    __tablename__ = "number_fee_versions"
+    __table_args__ = (Index("ix_number_fee_versions_number_valid_from", "number", "valid_from"),)
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    number: Mapped[str] = mapped_column(Text)
+    valid_from: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    payment_interval: Mapped[str] = mapped_column(Text)
+    fee_setup: Mapped[Decimal]
+    fee_basic_charge: Mapped[Decimal]
+    fee_sms_mo: Mapped[Decimal]
+    fee_voice_mo: Mapped[Decimal]
+
+
+class NumberUsageDaily(Base):
+    """Inbound use of a number on one Europe/Berlin day, counted from seven's webhooks.
+    No foreign key: usage seven reports for a number the mirror has not caught up with
+    yet must not be lost."""
+
+    __tablename__ = "number_usage_daily"
+    __table_args__ = (
+        CheckConstraint("sms_mo >= 0 AND voice_mo_minutes >= 0", name="not_negative"),
+        Index("ix_number_usage_daily_day", "day"),
+    )
+
+    number: Mapped[str] = mapped_column(Text, primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    sms_mo: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    voice_mo_minutes: Mapped[Decimal] = mapped_column(default=0, server_default=text("0"))
+
+
+class WebhookEvent(Base):
+    """A webhook event already counted: seven retries, a replay must change nothing."""
+
+    __tablename__ = "webhook_events"
+
+    event_type: Mapped[str] = mapped_column(Text, primary_key=True)
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
