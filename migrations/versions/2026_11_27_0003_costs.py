@@ -104,8 +104,10 @@ def upgrade() -> None:
     # Numbers already mirrored get their current fees as their first version; the cost
     # model applies a number's first version to every day before it as well.
     op.execute(
-        f"""
-        INSERT INTO number_fee_versions (number, valid_from, {_FEE_COLUMNS})
+        """
+        INSERT INTO number_fee_versions
+            (number, valid_from, fee_setup, fee_basic_charge, fee_sms_mo, fee_voice_mo,
+             payment_interval)
         SELECT number, COALESCE(seven_created_at, now()), COALESCE(fee_setup, 0),
                fee_basic_charge, COALESCE(fee_sms_mo, 0), COALESCE(fee_voice_mo, 0),
                payment_interval
