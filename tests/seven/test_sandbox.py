@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,11 +76,11 @@ def assert_same_shape(actual: Any, expected: Any) -> None:
 
 
 @pytest.fixture
-def api(sandbox: SandboxProcess) -> httpx.Client:
+def api(sandbox: SandboxProcess) -> Iterator[httpx.Client]:
     with httpx.Client(
         base_url=sandbox.base_url, headers={"X-Api-Key": sandbox.api_key}, timeout=10
     ) as client:
-        yield client  # type: ignore[misc]
+        yield client
 
 
 def offer(sandbox: SandboxProcess, **query: Any) -> dict[str, Any]:
@@ -224,8 +225,11 @@ def test_order_moves_number_with_interval_fees(
 ) -> None:
     item = offer(sandbox)
     body = {"number": item["number"], "payment_interval": interval}
-    kwargs = {"json": body} if encoding == "json" else {"data": body}
-    assert api.post("/numbers/order", **kwargs).json() == DOC_ORDER
+    if encoding == "json":
+        answer = api.post("/numbers/order", json=body)
+    else:
+        answer = api.post("/numbers/order", data=body)
+    assert answer.json() == DOC_ORDER
     active = api.get(f"/numbers/active/{item['number']}").json()
     fees = item["fees"][interval]
     assert active["billing"] == {
@@ -505,11 +509,11 @@ def signed(
 
 
 @pytest.fixture
-def signed_client(signed_sandbox: SandboxProcess) -> httpx.Client:
+def signed_client(signed_sandbox: SandboxProcess) -> Iterator[httpx.Client]:
     with httpx.Client(
         base_url=signed_sandbox.base_url, headers={"X-Api-Key": signed_sandbox.api_key}
     ) as client:
-        yield client  # type: ignore[misc]
+        yield client
 
 
 def test_signed_requests_pass(signed_client: httpx.Client, signed_sandbox: SandboxProcess) -> None:

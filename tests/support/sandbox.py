@@ -169,17 +169,17 @@ class SandboxProcess:
         bare_code(code, as_string). ``times=None`` keeps it until cleared.
         """
         fault = {"kind": kind, "endpoint": endpoint, "times": times, **params}
-        return self._call("POST", "/faults", json=fault)  # type: ignore[no-any-return]
+        return self._call("POST", "/faults", json=fault)
 
     def faults(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/faults")  # type: ignore[no-any-return]
+        return self._call("GET", "/faults")
 
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
     def ledger(self) -> dict[str, list[dict[str, Any]]]:
         """Every accepted order per number (``number, payment_interval, setup, ...``)."""
-        return self._call("GET", "/ledger")  # type: ignore[no-any-return]
+        return self._call("GET", "/ledger")
 
     def orders_of(self, number: str) -> int:
         return len(self.ledger().get(number, []))
@@ -187,14 +187,14 @@ class SandboxProcess:
     def requests(self, endpoint: str | None = None) -> list[dict[str, Any]]:
         """The ``/api`` requests the sandbox saw, oldest first, optionally of one endpoint."""
         params = {"endpoint": endpoint} if endpoint else {}
-        return self._call("GET", "/requests", **params)  # type: ignore[no-any-return]
+        return self._call("GET", "/requests", **params)
 
     def reset(self) -> None:
         """Back to the generated inventory; ledger, faults and request log emptied."""
         self._call("POST", "/reset")
 
     def state(self) -> dict[str, Any]:
-        return self._call("GET", "/state")  # type: ignore[no-any-return]
+        return self._call("GET", "/state")
 
     def set_not_found(self, style: str) -> None:
         """``http_404`` (default) or ``error_200``: how unknown numbers are answered."""
@@ -202,7 +202,7 @@ class SandboxProcess:
 
     def put_active(self, number: str, **fields: Any) -> dict[str, Any]:
         """Add or change an active number behind the service's back (nested dicts merge)."""
-        return self._call("POST", "/active", json={"number": number, **fields})  # type: ignore[no-any-return]
+        return self._call("POST", "/active", json={"number": number, **fields})
 
     def remove_active(self, number: str) -> None:
         self._call("DELETE", f"/active/{number}")
@@ -222,7 +222,7 @@ class SandboxProcess:
 
     def available(self, **query: Any) -> list[dict[str, Any]]:
         found = self.api("GET", "/numbers/available", params=query).json()
-        return found["availableNumbers"]  # type: ignore[no-any-return]
+        return found["availableNumbers"]
 
     def active(self) -> list[dict[str, Any]]:
-        return self.api("GET", "/numbers/active").json()["activeNumbers"]  # type: ignore[no-any-return]
+        return self.api("GET", "/numbers/active").json()["activeNumbers"]

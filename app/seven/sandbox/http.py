@@ -50,11 +50,11 @@ class BadRequest(Exception):
 
 
 def _sandbox(request: Request[Any, Any, Any]) -> SandboxState:
-    return request.app.state["sandbox"]  # type: ignore[no-any-return]
+    return request.app.state["sandbox"]
 
 
 def _config(request: Request[Any, Any, Any]) -> SandboxConfig:
-    return request.app.state["config"]  # type: ignore[no-any-return]
+    return request.app.state["config"]
 
 
 def _json(
@@ -186,7 +186,7 @@ class _DroppedResponse(Response[bytes]):
     def __init__(self) -> None:
         super().__init__(b"")
 
-    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:  # type: ignore[override]
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
         return _DropConnection()
 
 

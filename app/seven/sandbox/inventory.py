@@ -201,8 +201,8 @@ class Inventory:
                 annually=IntervalFees(
                     basic_charge=eur(annual_per_month * 12), setup=eur(setup_monthly // 2)
                 ),
-                sms_mo=key[3],  # type: ignore[arg-type]
-                voice_mo=key[4],  # type: ignore[arg-type]
+                sms_mo=key[3],
+                voice_mo=key[4],
             )
         return self._fee_cache[key]
 
