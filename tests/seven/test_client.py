@@ -92,7 +92,7 @@ ACTIVE = {
     "some_new_field": {"seven": "adds fields without notice"},
 }
 
-Handler = Callable[[httpx.Request], Awaitable[httpx.Response] | httpx.Response]
+Handler = Callable[[httpx.Request], httpx.Response]
 E = TypeVar("E", bound=SevenError)
 
 
@@ -103,6 +103,14 @@ def _client(handler: Handler, **kwargs: Any) -> SevenClient:
 
 def _json(data: Any, status: int = 200, **kwargs: Any) -> httpx.Response:
     return httpx.Response(status, json=data, **kwargs)
+
+
+def _recording(seen: list[httpx.Request], data: Any) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return _json(data)
+
+    return handler
 
 
 def _raw(body: bytes | str, status: int = 200, **kwargs: Any) -> Handler:
@@ -167,7 +175,7 @@ async def test_order_sends_normalized_number_as_json() -> None:
         return _json({"success": True, "error": None})
 
     async with _client(handler) as client:
-        assert await client.order("+45 23 85 48 18", "monthly") is None
+        await client.order("+45 23 85 48 18", "monthly")
     assert seen[0].method == "POST"
     assert seen[0].url.path == "/api/numbers/order"
     assert seen[0].headers["content-type"] == "application/json"
@@ -186,7 +194,7 @@ async def test_order_refused_carries_sevens_message() -> None:
 
 async def test_order_rejects_bad_input_before_any_request() -> None:
     calls: list[httpx.Request] = []
-    async with _client(lambda r: calls.append(r) or _json({})) as client:
+    async with _client(_recording(calls, {})) as client:
         with pytest.raises(ValueError, match="not a valid phone number"):
             await client.order("12")
         with pytest.raises(ValueError, match="payment_interval"):
@@ -247,7 +255,7 @@ async def test_delete_sends_flag_in_query_and_body(flag: bool, query: str) -> No
         return _json({"success": True})
 
     async with _client(handler) as client:
-        assert await client.delete(NUMBER, delete_immediately=flag) is None
+        await client.delete(NUMBER, delete_immediately=flag)
     request = seen[0]
     assert request.method == "DELETE"
     assert request.url.path == f"/api/numbers/active/{NUMBER}"
@@ -573,7 +581,7 @@ async def test_requests_are_signed_over_the_url_as_sent() -> None:
 
 async def test_unsigned_without_secret() -> None:
     seen: list[httpx.Request] = []
-    async with _client(lambda r: seen.append(r) or _json(AVAILABLE)) as client:
+    async with _client(_recording(seen, AVAILABLE)) as client:
         await client.search_available()
     assert "X-Signature" not in seen[0].headers
 
