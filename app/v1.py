@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
+from app.operations.controller import OperationController
 from app.tenants.whoami import whoami
 
-V1_HANDLERS: list[ControllerRouterHandler] = [whoami]
+V1_HANDLERS: list[ControllerRouterHandler] = [whoami, OperationController]

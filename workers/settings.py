@@ -16,6 +16,7 @@ from arq.connections import RedisSettings
 
 from app.lib.logging import configure_logging
 from app.lib.queue import deserialize_job, redis_settings, serialize_job
+from app.operations.jobs import process_operation_function, reconciler_cron
 from app.resources import Resources
 from app.settings import Settings, SettingsError, redis_url_from
 
@@ -47,8 +48,8 @@ def _redis_settings_from_env() -> RedisSettings:
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [noop]
-    cron_jobs: ClassVar[list[Any]] = []
+    functions: ClassVar[list[Any]] = [noop, process_operation_function()]
+    cron_jobs: ClassVar[list[Any]] = [reconciler_cron()]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = _redis_settings_from_env()

@@ -1,22 +1,33 @@
 """Who is calling: every /v1 request carries a key, resolved here to a Principal.
 
-Keys are compared by their SHA-256 digest (the database stores nothing else), and
-the bootstrap ``ADMIN_API_KEY`` with ``hmac.compare_digest``, so neither lookup
-leaks the key through timing. No key or a wrong key is a 401.
+Key format: ``sn_admin_`` or ``sn_tenant_`` (so a leaked key is recognisable, e.g. by
+secret scanners) followed by 43 URL-safe characters holding 256 bits from ``secrets``.
+The database stores only the SHA-256 digest; the lookup is by digest and the stored
+digest is compared again with ``hmac.compare_digest``, and the bootstrap
+``ADMIN_API_KEY`` is compared the same way, so no comparison leaks the key through
+timing. No key, a wrong key or a revoked key is a 401.
+
+Revocation takes effect on the next request: a key is looked up in Postgres on every
+request (one indexed read) and never cached. ``last_used_at`` is written at most once
+per ``LAST_USED_INTERVAL`` per key and process, so reads do not turn into writes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import ApiKey
 
@@ -25,12 +36,20 @@ Scope = Literal["admin", "tenant"]
 # Paths that need no key: health, metrics and the schema (see the contract).
 PUBLIC_PATHS = ("^/health", "^/metrics", "^/schema")
 
+KEY_PREFIXES: dict[Scope, str] = {"admin": "sn_admin_", "tenant": "sn_tenant_"}
+KEY_SECRET_BYTES = 32  # 256 bits
+# How much of a key is kept in clear (``prefix`` column) so people can tell keys apart.
+SHOWN_SECRET_CHARS = 6
+LAST_USED_INTERVAL = 60.0  # seconds
+
+_UNAUTHORIZED = "The API key is not valid or has been revoked."
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     scope: Scope
     key_id: uuid.UUID | None
-    """None for the bootstrap ADMIN_API_KEY, which has no row."""
+    """None for the bootstrap ADMIN_API_KEY (and the CLI), which have no row."""
     tenant_id: uuid.UUID | None
 
     @property
@@ -41,8 +60,23 @@ class Principal:
 BOOTSTRAP_ADMIN = Principal(scope="admin", key_id=None, tenant_id=None)
 
 
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A freshly generated key: ``plaintext`` is shown once and then forgotten."""
+
+    plaintext: str
+    prefix: str
+    digest: bytes
+
+
 def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
+
+
+def generate_key(scope: Scope) -> NewKey:
+    plaintext = KEY_PREFIXES[scope] + secrets.token_urlsafe(KEY_SECRET_BYTES)
+    shown = len(KEY_PREFIXES[scope]) + SHOWN_SECRET_CHARS
+    return NewKey(plaintext=plaintext, prefix=plaintext[:shown], digest=hash_key(plaintext))
 
 
 def key_from_headers(headers: Any) -> str | None:
@@ -56,6 +90,51 @@ def key_from_headers(headers: Any) -> str | None:
     return None
 
 
+class LastUsedThrottle:
+    """Remembers, per process, when each key's ``last_used_at`` was last written."""
+
+    def __init__(self, interval: float = LAST_USED_INTERVAL) -> None:
+        self.interval = interval
+        self._written: dict[uuid.UUID, float] = {}
+
+    def due(self, key_id: uuid.UUID) -> bool:
+        now = time.monotonic()
+        last = self._written.get(key_id)
+        if last is not None and now - last < self.interval:
+            return False
+        self._written[key_id] = now
+        return True
+
+
+_last_used = LastUsedThrottle()
+
+
+async def principal_for_key(
+    sessions: async_sessionmaker[AsyncSession],
+    key: str,
+    *,
+    throttle: LastUsedThrottle = _last_used,
+) -> Principal | None:
+    """The principal a stored, unrevoked key stands for, or None."""
+    digest = hash_key(key)
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(ApiKey.id, ApiKey.scope, ApiKey.tenant_id, ApiKey.key_hash).where(
+                    ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)
+                )
+            )
+        ).first()
+        if row is None or not hmac.compare_digest(row.key_hash, digest):
+            return None
+        if throttle.due(row.id):
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=func.now())
+            )
+            await session.commit()
+    return Principal(scope=row.scope, key_id=row.id, tenant_id=row.tenant_id)
+
+
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
@@ -67,21 +146,15 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         admin_key: str | None = state.settings.admin_api_key
         if admin_key is not None and hmac.compare_digest(key.encode(), admin_key.encode()):
             return AuthenticationResult(user=BOOTSTRAP_ADMIN, auth=None)
-        principal = await _principal_for(state.sessions, key)
+        principal = await principal_for_key(state.sessions, key)
         if principal is None:
-            raise NotAuthorizedException("The API key is not valid or has been revoked.")
+            raise NotAuthorizedException(_UNAUTHORIZED)
         return AuthenticationResult(user=principal, auth=principal.key_id)
 
 
-async def _principal_for(sessions: Any, key: str) -> Principal | None:
-    async with sessions() as session:
-        row = (
-            await session.execute(
-                select(ApiKey.id, ApiKey.scope, ApiKey.tenant_id).where(
-                    ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
-                )
-            )
-        ).first()
-    if row is None:
-        return None
-    return Principal(scope=row.scope, key_id=row.id, tenant_id=row.tenant_id)
+def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard for admin routes. A tenant key gets the same 404 as a path that does not
+    exist (the contract: tenant keys learn nothing, never a 403)."""
+    user = connection.scope.get("user")
+    if not isinstance(user, Principal) or not user.is_admin:
+        raise NotFoundException(f"Not found: {connection.url.path}")

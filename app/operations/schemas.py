@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -48,6 +48,40 @@ def operation_out(row: Operation) -> OperationOut:
         updated_at=row.updated_at,
         params=row.params,
     )
+
+
+class OperationPage(msgspec.Struct):
+    """A page of ``GET /v1/operations``, newest first; ``next_cursor`` is null on the last."""
+
+    items: list[OperationOut]
+    next_cursor: str | None
+
+
+# Request bodies. Sizes are checked here (422 before any work); phone numbers and
+# e-mail addresses are checked by the service, which answers with precise codes.
+MAX_FRIENDLY_NAME = 255
+MAX_FORWARDS = 10
+MAX_ENTRY = 320  # the longest e-mail address RFC 5321 allows, and far above any number
+Entry = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ENTRY)]
+FriendlyName = Annotated[str, msgspec.Meta(max_length=MAX_FRIENDLY_NAME)]
+
+
+class OrderCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /v1/orders``: order ``number`` from seven."""
+
+    number: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    payment_interval: Literal["monthly", "annually"] = "annually"
+    pool: uuid.UUID | None = None
+    tenant: uuid.UUID | None = None
+    friendly_name: FriendlyName | None = None
+
+
+class NumberChange(msgspec.Struct, forbid_unknown_fields=True):
+    """``PATCH /v1/numbers/{number}``: absent = leave as it is, ``[]`` = stop forwarding."""
+
+    friendly_name: FriendlyName | None = None
+    sms_forward: Annotated[list[Entry], msgspec.Meta(max_length=MAX_FORWARDS)] | None = None
+    email_forward: Annotated[list[Entry], msgspec.Meta(max_length=MAX_FORWARDS)] | None = None
 
 
 def operation_location(operation_id: uuid.UUID) -> str:

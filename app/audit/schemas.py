@@ -1,0 +1,44 @@
+"""The audit row as admins see it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from app.db.models import AuditEntry
+
+
+class AuditEntryOut(msgspec.Struct):
+    id: int
+    at: datetime
+    key: uuid.UUID | None
+    scope: str
+    tenant: uuid.UUID | None
+    action: str
+    target: str | None
+    request_id: str | None
+    outcome: str
+    details: dict[str, Any]
+
+
+class AuditPage(msgspec.Struct):
+    items: list[AuditEntryOut]
+    next_cursor: str | None
+
+
+def audit_entry_out(row: AuditEntry) -> AuditEntryOut:
+    return AuditEntryOut(
+        id=row.id,
+        at=row.at,
+        key=row.api_key_id,
+        scope=row.scope,
+        tenant=row.tenant_id,
+        action=row.action,
+        target=row.target,
+        request_id=row.request_id,
+        outcome=row.outcome,
+        details=row.details,
+    )

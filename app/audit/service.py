@@ -1,0 +1,116 @@
+"""The audit trail: one append-only row per request that changes something.
+
+Services write the row in their own transaction, so a change and its audit row
+commit together or not at all. ``audited`` wraps a verb: on success it adds the
+``ok`` row before the commit; on a refusal it rolls the change back and commits a
+row with the refusal's code instead, so attempts are on record too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import AuditEntry
+from app.lib.auth import Principal
+from app.lib.errors import ServiceError
+
+OK = "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks for a change, and in which request (for the audit row)."""
+
+    principal: Principal
+    request_id: str | None = None
+
+
+@dataclass(slots=True)
+class AuditNote:
+    """What a verb learns while it runs and wants on its audit row."""
+
+    target: str | None = None
+    # The tenant acted for, when an admin acts for one; else the caller's own tenant.
+    tenant_id: uuid.UUID | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def record(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    target: str | None,
+    outcome: str = OK,
+    details: dict[str, Any] | None = None,
+    tenant_id: uuid.UUID | None = None,
+) -> None:
+    """Add an audit row to ``session``'s transaction (the caller commits)."""
+    session.add(
+        AuditEntry(
+            api_key_id=actor.principal.key_id,
+            scope=actor.principal.scope,
+            tenant_id=tenant_id or actor.principal.tenant_id,
+            action=action,
+            target=target,
+            request_id=actor.request_id,
+            outcome=outcome,
+            details=details or {},
+        )
+    )
+
+
+@asynccontextmanager
+async def audited(
+    session: AsyncSession, actor: Actor, action: str, target: str | None = None
+) -> AsyncIterator[AuditNote]:
+    """Run a change, then commit it with its ``ok`` audit row; record refusals too."""
+    note = AuditNote(target=target)
+    try:
+        yield note
+    except ServiceError as error:
+        await session.rollback()
+        record(session, actor, action, note.target, error.code, note.details, note.tenant_id)
+        await session.commit()
+        raise
+    record(session, actor, action, note.target, OK, note.details, note.tenant_id)
+    await session.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    api_key_id: uuid.UUID | None = None
+    tenant_id: uuid.UUID | None = None
+    action: str | None = None
+    target: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before_id: int | None = None
+    limit: int = 100
+
+
+async def list_entries(session: AsyncSession, query: AuditFilter) -> list[AuditEntry]:
+    """Newest first; ``before_id`` continues a page (ids only grow)."""
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(query.limit)
+    conditions = [
+        (query.api_key_id, AuditEntry.api_key_id == query.api_key_id),
+        (query.tenant_id, AuditEntry.tenant_id == query.tenant_id),
+        (query.action, AuditEntry.action == query.action),
+        (query.target, AuditEntry.target == query.target),
+        (query.outcome, AuditEntry.outcome == query.outcome),
+        (query.since, AuditEntry.at >= query.since),
+        (query.until, AuditEntry.at < query.until),
+        (query.before_id, AuditEntry.id < query.before_id),
+    ]
+    for value, condition in conditions:
+        if value is not None:
+            stmt = stmt.where(condition)
+    return list((await session.scalars(stmt)).all())

@@ -1,0 +1,139 @@
+"""HTTP for operations: ``POST /v1/orders``, ``PATCH``/``DELETE /v1/numbers/{number}``
+and ``GET /v1/operations[/{id}]``.
+
+A write answers 202 with the operation and its ``Location`` once the operation is
+committed. The job is enqueued after the commit; if Redis is down at that moment the
+caller still gets its 202, because the reconciler enqueues every operation Redis lacks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import structlog
+from arq import ArqRedis
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.params import Parameter
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.lib.auth import Principal
+from app.lib.queue import enqueue_operation
+from app.operations import reads, service
+from app.operations.idempotency import HEADER
+from app.operations.schemas import (
+    NumberChange,
+    OperationOut,
+    OperationPage,
+    OrderCreate,
+    operation_location,
+    operation_out,
+)
+
+log = structlog.get_logger(__name__)
+
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header=HEADER,
+        required=False,
+        description="Send the same key again to get the first operation back instead of a new one.",
+    ),
+]
+
+
+async def _accepted(submitted: service.Submitted, queue: ArqRedis) -> Response[OperationOut]:
+    operation = submitted.operation
+    headers = {"Location": operation_location(operation.id)}
+    if submitted.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    else:
+        try:
+            await enqueue_operation(queue, operation.id, operation.kind)
+        except (RedisError, OSError) as error:
+            log.warning("enqueue_failed", operation=str(operation.id), error=type(error).__name__)
+    return Response(operation_out(operation), status_code=202, headers=headers)
+
+
+class OperationController(Controller):
+    tags = ["operations"]
+
+    @post(
+        "/orders",
+        status_code=202,
+        summary="Order a number",
+        description="202 with an `order` operation; the number appears as `ordering` at once.",
+    )
+    async def order(
+        self,
+        data: OrderCreate,
+        db_session: AsyncSession,
+        principal: Principal,
+        queue: ArqRedis,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[OperationOut]:
+        submitted = await service.submit_order(db_session, principal, data, idempotency_key)
+        return await _accepted(submitted, queue)
+
+    @patch(
+        "/numbers/{number:str}",
+        status_code=202,
+        summary="Change a number's name or forwarding",
+        description="Absent fields stay as they are; an empty list stops that forwarding.",
+    )
+    async def change_number(
+        self,
+        number: str,
+        data: NumberChange,
+        db_session: AsyncSession,
+        principal: Principal,
+        queue: ArqRedis,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[OperationOut]:
+        submitted = await service.submit_update(
+            db_session, principal, number, data, idempotency_key
+        )
+        return await _accepted(submitted, queue)
+
+    @delete(
+        "/numbers/{number:str}",
+        status_code=202,
+        summary="Delete a number",
+        description="At the end of its billing period, or at once with `delete_immediately`.",
+    )
+    async def delete_number(
+        self,
+        number: str,
+        db_session: AsyncSession,
+        principal: Principal,
+        queue: ArqRedis,
+        delete_immediately: bool = False,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[OperationOut]:
+        submitted = await service.submit_delete(
+            db_session, principal, number, delete_immediately, idempotency_key
+        )
+        return await _accepted(submitted, queue)
+
+    @get("/operations/{operation_id:uuid}", summary="One operation")
+    async def get_operation(
+        self, operation_id: uuid.UUID, db_session: AsyncSession, principal: Principal
+    ) -> OperationOut:
+        return operation_out(await reads.get_operation(db_session, principal, operation_id))
+
+    @get("/operations", summary="Operations, newest first")
+    async def list_operations(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        status: str | None = None,
+        kind: str | None = None,
+        number: str | None = None,
+        limit: int | None = None,
+        cursor: Annotated[
+            str | None, Parameter(description="next_cursor of the previous page")
+        ] = None,
+    ) -> OperationPage:
+        query = reads.OperationQuery.parse(status, kind, number, limit, cursor)
+        return await reads.list_operations(db_session, principal, query)

@@ -1,0 +1,308 @@
+"""Carrying out one operation at seven: the worker's half of order, update and delete.
+
+How the ground truths (architecture.md) are kept:
+
+* **One runner per operation.** A session-level advisory lock on the operation is held on
+  the run's own connection from start to end (commits do not release it; a killed
+  worker's connection closes and Postgres releases it at once). A second copy of the job
+  finds it taken and stops. The reconciler reads the same lock to tell a live run from
+  a dead one.
+* **Jobs run at least once.** A finished operation is left as it is.
+* **Money leaves only once.** ``submitted_at`` is committed just before each write to
+  seven. A run that finds it set asks seven first (``GET /numbers/active/:number``) and
+  writes again only when seven's answer shows the write did not happen.
+* **Retries in one place**, decided by :mod:`app.operations.policy`; every attempt is
+  counted and committed before it is made, so a crash loop cannot retry forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import structlog
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.db.models import Number, Operation
+from app.numbers.mirror import columns_from_active, state_for
+from app.operations.policy import (
+    Failure,
+    RetryPolicy,
+    exhausted,
+    failure_for,
+    may_have_been_processed,
+    verdict,
+)
+from app.seven.client import SevenClient
+from app.seven.errors import NumberNotOnAccount, OutcomeUnknown, SevenError
+from app.seven.types import ActiveNumber, NumberUpdate
+
+log = structlog.get_logger(__name__)
+
+FINISHED = ("succeeded", "failed")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def lock_key(operation_id: uuid.UUID) -> int:
+    """The advisory-lock key of an operation: 63 bits of its id, never negative, so
+    ``pg_locks``' two 32-bit halves (classid, objid) compose back into it."""
+    return int.from_bytes(operation_id.bytes[:8], "big") >> 1
+
+
+_LOCK_HELD = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND objsubid = 1 AND database = (SELECT oid FROM pg_database"
+    " WHERE datname = current_database())"
+    " AND ((classid::bigint << 32) | objid::bigint) = :key)"
+)
+
+
+async def lock_held(session: AsyncSession, operation_id: uuid.UUID) -> bool:
+    """Is some process carrying out this operation right now? (Reads, never takes, the lock.)"""
+    return bool(await session.scalar(_LOCK_HELD, {"key": lock_key(operation_id)}))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OperationRunner:
+    """Runs operations by id; one instance per worker process."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        seven: SevenClient,
+        policy: RetryPolicy,
+        *,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._engine = engine
+        self._seven = seven
+        self._policy = policy
+        self._sleep = sleep
+
+    async def run(self, operation_id: uuid.UUID) -> str:
+        """Carry the operation out; returns its status, or ``busy`` if another run has it."""
+        key = lock_key(operation_id)
+        async with self._engine.connect() as connection:
+            locked = await connection.scalar(select(func.pg_try_advisory_lock(key)))
+            await connection.commit()
+            if not locked:
+                return "busy"
+            try:
+                async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+                    operation = await session.get(Operation, operation_id)
+                    if operation is None or operation.kind == "sync":
+                        return "not_found"
+                    if operation.status in FINISHED:
+                        return operation.status
+                    run = _Run(session, self._seven, self._policy, self._sleep, operation)
+                    return await run.execute()
+            finally:
+                await connection.execute(select(func.pg_advisory_unlock(key)))
+                await connection.commit()
+
+
+class _Run:
+    """One run of one operation, on a session whose connection holds its lock."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        seven: SevenClient,
+        policy: RetryPolicy,
+        sleep: Sleep,
+        operation: Operation,
+    ) -> None:
+        self.session = session
+        self.seven = seven
+        self.policy = policy
+        self.sleep = sleep
+        self.op = operation
+        self.number: str = operation.number or ""
+        self.log = log.bind(operation=str(operation.id), kind=operation.kind, number=self.number)
+
+    # -- the loop --------------------------------------------------------------------
+
+    async def execute(self) -> str:
+        op = self.op
+        op.started_at = op.started_at or _now()
+        op.status = "running"
+        await self.session.commit()
+        last: SevenError | None = None
+        while (
+            op.attempts < self.policy.max_attempts and self._elapsed() < self.policy.budget_seconds
+        ):
+            op.attempts += 1
+            await self.session.commit()  # counted before it is made: a crash loop ends too
+            try:
+                await self._attempt()
+                return op.status
+            except SevenError as error:
+                last = error
+                self.log.info("attempt_failed", attempt=op.attempts, code=error.code)
+                if await self._decided_by(error):
+                    return op.status
+            delay = self.policy.delay(op.attempts, last)
+            if op.attempts >= self.policy.max_attempts or (
+                self._elapsed() + delay > self.policy.budget_seconds
+            ):
+                break
+            # While it waits, the operation shows what went wrong last (status running).
+            op.error_code, op.error_message = last.code, last.message
+            await self.session.commit()
+            await self.sleep(delay)
+        await self._give_up(last)
+        return op.status
+
+    async def _attempt(self) -> None:
+        op = self.op
+        if op.submitted_at is not None and await self._settle():
+            return
+        op.submitted_at = _now()
+        await self.session.commit()  # the recovery point: from here on, ask before resending
+        try:
+            await self._write()
+        except SevenError as error:
+            if not may_have_been_processed(error):
+                op.submitted_at = None  # provably nothing happened at seven
+            raise
+
+    async def _decided_by(self, error: SevenError) -> bool:
+        """Finish the operation if ``error`` decides it; False = retry."""
+        if isinstance(error, NumberNotOnAccount):
+            if self.op.kind == "delete":
+                await self._deleted(None)  # the goal (not on the account) is reached
+                return True
+            if self.op.kind == "update":
+                await self._fail(
+                    Failure(
+                        "number_not_on_account",
+                        "seven no longer has this number on the account; the next sync "
+                        "will show it as removed.",
+                    )
+                )
+                return True
+            return False  # an order seven accepted but does not list yet: ask again
+        if verdict(error) == "fail":
+            await self._fail(failure_for(error))
+            return True
+        return False
+
+    async def _give_up(self, last: SevenError | None) -> None:
+        unsettled = self.op.submitted_at is not None and self.op.kind != "update"
+        if unsettled:
+            try:  # one last look: a write that went through must not be reported failed
+                if await self._settle():
+                    return
+            except SevenError as error:
+                last = error
+        if last is None:  # the budget ran out across earlier runs
+            message = self.op.error_message or "no answer from seven"
+            last = OutcomeUnknown(message) if unsettled else SevenError(message)
+        await self._fail(exhausted(last, self.op.attempts, self._elapsed(), unsettled=unsettled))
+
+    def _elapsed(self) -> float:
+        started = self.op.started_at or _now()
+        return (_now() - started).total_seconds()
+
+    # -- talking to seven ------------------------------------------------------------
+
+    async def _write(self) -> None:
+        params = self.op.params
+        if self.op.kind == "order":
+            await self.seven.order(self.number, params.get("payment_interval", "annually"))
+            # seven said yes: from now on only reading is safe, never ordering again.
+            self.op.result = {"accepted": True}
+            await self.session.commit()
+            await self._ordered(await self.seven.get_active(self.number))
+        elif self.op.kind == "update":
+            changes = msgspec.convert(params, NumberUpdate)
+            await self._succeed(await self.seven.update(self.number, changes))
+        else:
+            immediately = bool(params.get("delete_immediately"))
+            await self.seven.delete(self.number, delete_immediately=immediately)
+            await self._deleted(None if immediately else await self.seven.get_active(self.number))
+
+    async def _settle(self) -> bool:
+        """Ask seven what became of an earlier write; True = settled (and recorded)."""
+        if self.op.kind == "update":
+            return False  # PATCH sets absolute values: sending it again is harmless
+        try:
+            active = await self.seven.get_active(self.number)
+        except NumberNotOnAccount:
+            if self.op.kind == "delete":
+                await self._deleted(None)
+                return True
+            if (self.op.result or {}).get("accepted"):
+                raise OutcomeUnknown("seven accepted the order but does not list it yet") from None
+            return False  # the order never happened: ordering again is safe
+        self.log.info("settled_by_reading", state=state_for(active))
+        if self.op.kind == "order":
+            await self._ordered(active)
+            return True
+        if not self.op.params.get("delete_immediately") and active.expires:
+            await self._deleted(active)
+            return True
+        return False
+
+    async def _ordered(self, active: ActiveNumber) -> None:
+        wanted = self.op.params.get("friendly_name")
+        if wanted and active.friendly_name != wanted:
+            # seven's order takes no name; PATCH is idempotent, so any run may send it.
+            active = await self.seven.update(self.number, NumberUpdate(friendly_name=wanted))
+        await self._succeed(active)
+
+    # -- recording outcomes ----------------------------------------------------------
+
+    async def _succeed(self, active: ActiveNumber) -> None:
+        columns = columns_from_active(active)
+        del columns["number"]
+        await self._finish_number(state=state_for(active), synced_at=_now(), **columns)
+        self._finish("succeeded", result=msgspec.to_builtins(active))
+        await self.session.commit()
+        self.log.info("operation_succeeded", attempts=self.op.attempts)
+
+    async def _deleted(self, active: ActiveNumber | None) -> None:
+        if active is None:
+            await self._finish_number(state="deleted", synced_at=_now())
+            result: dict[str, Any] = {"deleted": True}
+        else:
+            columns = columns_from_active(active)
+            del columns["number"]
+            await self._finish_number(state=state_for(active), synced_at=_now(), **columns)
+            result = {"deleted": False, "expires": active.expires}
+        self._finish("succeeded", result=result)
+        await self.session.commit()
+        self.log.info("operation_succeeded", attempts=self.op.attempts)
+
+    async def _fail(self, failure: Failure) -> None:
+        changes: dict[str, Any] = {"state": "failed"} if self.op.kind == "order" else {}
+        await self._finish_number(**changes)
+        self._finish("failed", error=failure)
+        await self.session.commit()
+        self.log.warning("operation_failed", code=failure.code, attempts=self.op.attempts)
+
+    async def _finish_number(self, **values: Any) -> None:
+        await self.session.execute(
+            update(Number)
+            .where(Number.number == self.number)
+            .values(pending_operation_id=None, updated_at=func.now(), **values)
+        )
+
+    def _finish(
+        self, status: str, *, result: dict[str, Any] | None = None, error: Failure | None = None
+    ) -> None:
+        op = self.op
+        op.status = status
+        op.finished_at = _now()
+        op.error_code = error.code if error else None
+        op.error_message = error.message if error else None
+        if result is not None:
+            op.result = result

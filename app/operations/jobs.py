@@ -1,0 +1,69 @@
+"""arq adapters for operations: ``process_operation`` and the reconciler cron job.
+
+Thin on purpose: the work is in :mod:`app.operations.executor` and
+:mod:`app.operations.reconciler`, which know nothing of arq's ``ctx``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import structlog
+from arq import func
+from arq.cron import CronJob, cron
+from arq.worker import Function
+
+from app.operations.executor import OperationRunner
+from app.operations.policy import RetryPolicy
+from app.operations.reconciler import reconcile
+from app.settings import Settings, reconcile_interval_from
+
+# Longer than any retry budget worth configuring; a run cut off by it is resumed by the
+# reconciler and still ends within the operation's own budget (counted from its start).
+JOB_TIMEOUT_SECONDS = 3600
+# arq counts a re-run after a dead worker as a try; the real bound is the operation's
+# attempts and budget, so arq's own limit only has to stay out of the way.
+JOB_MAX_TRIES = 1000
+
+
+def _runner(ctx: dict[str, Any]) -> OperationRunner:
+    runner: OperationRunner | None = ctx.get("operation_runner")
+    if runner is None:
+        settings: Settings = ctx["settings"]
+        runner = OperationRunner(ctx["engine"], ctx["seven"], RetryPolicy.from_settings(settings))
+        ctx["operation_runner"] = runner
+    return runner
+
+
+async def process_operation(ctx: dict[str, Any], operation_id: str) -> str:
+    """Carry out one order, update or delete (safe to run any number of times)."""
+    structlog.contextvars.bind_contextvars(operation=operation_id)
+    try:
+        return await _runner(ctx).run(uuid.UUID(operation_id))
+    finally:
+        structlog.contextvars.unbind_contextvars("operation")
+
+
+async def reconcile_operations(ctx: dict[str, Any]) -> dict[str, int]:
+    settings: Settings = ctx["settings"]
+    report = await reconcile(ctx["sessions"], ctx["queue"], settings.operation_stale_seconds)
+    return {"checked": report.checked, "enqueued": report.enqueued, "revived": report.revived}
+
+
+def process_operation_function() -> Function:
+    return func(process_operation, timeout=JOB_TIMEOUT_SECONDS, max_tries=JOB_MAX_TRIES)
+
+
+def reconciler_cron() -> CronJob:
+    """Every ``RECONCILE_INTERVAL_SECONDS`` (read when the worker imports its settings,
+    like arq's Redis address), and once at start-up: a restarted worker picks up what its
+    predecessor left at once."""
+    interval = reconcile_interval_from(os.environ)
+    return cron(
+        reconcile_operations,
+        second=set(range(0, 60, interval)),
+        run_at_startup=True,
+        timeout=60,
+    )

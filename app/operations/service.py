@@ -1,0 +1,303 @@
+"""Submitting orders, updates and deletes, and reading operations back.
+
+Each submit verb validates, then writes the operation and the number's new state in one
+transaction and returns the committed operation; the caller hands its id to the queue.
+Two requests racing for one number are decided by the database, not by timing: the
+number's row is locked (``FOR UPDATE``) while its state is checked, a brand-new number
+is claimed by inserting its row (primary key), and ``uq_operations_number_in_flight``
+allows one queued or running operation per number whatever happens above it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Number, Operation, Pool, Tenant
+from app.lib.auth import Principal
+from app.lib.errors import Conflict, InvalidInput, NotFound
+from app.lib.phone import InvalidPhoneNumber, normalize_number, region_of
+from app.lib.tenancy import scope_numbers
+from app.numbers.mirror import SEVEN_COLUMNS
+from app.operations import idempotency
+from app.operations.schemas import NumberChange, OrderCreate
+
+# Mirror columns that only seven's answer fills in; cleared when a number is ordered again.
+_FROM_SEVEN = tuple(
+    c for c in SEVEN_COLUMNS if c not in {"country", "friendly_name", "payment_interval"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    operation: Operation
+    replayed: bool
+    """True when an ``Idempotency-Key`` returned an earlier operation: enqueue nothing."""
+
+
+# -- the three write verbs ---------------------------------------------------------
+
+
+async def submit_order(
+    session: AsyncSession, principal: Principal, order: OrderCreate, key: str | None
+) -> Submitted:
+    number = _phone(order.number, "number")
+    country = region_of(number)
+    if country is None:
+        raise _invalid_number("number", order.number, "it belongs to no country")
+    tenant = await _tenant_for(session, principal, order.tenant)
+    if order.pool is not None and await session.get(Pool, order.pool) is None:
+        raise InvalidInput(f"There is no pool {order.pool}.", code="unknown_pool")
+    params: dict[str, Any] = {
+        "payment_interval": order.payment_interval,
+        "friendly_name": order.friendly_name,
+        "pool": str(order.pool) if order.pool else None,
+        "tenant": str(tenant) if tenant else None,
+    }
+
+    async def create() -> Operation:
+        row = await session.scalar(select(Number).where(Number.number == number).with_for_update())
+        if row is not None:
+            _check_orderable(row)
+        operation = await _add_operation(session, principal, "order", number, params, tenant)
+        values: dict[str, Any] = {
+            "country": country,
+            "payment_interval": order.payment_interval,
+            "friendly_name": order.friendly_name or "",
+            "state": "ordering",
+            "tenant_id": tenant,
+            "pool_id": order.pool,
+            "pending_operation_id": operation.id,
+        }
+        if row is None:
+            session.add(Number(number=number, **values))
+        else:
+            # A deleted or failed number is ordered again in its old row: seven's
+            # previous answer no longer describes it.
+            for name, value in {**dict.fromkeys(_FROM_SEVEN), **values}.items():
+                setattr(row, name, value)
+        return operation
+
+    fingerprint = idempotency.request_hash("POST", "/v1/orders", {"number": number, **params})
+    return await _submit(session, principal, key, fingerprint, create)
+
+
+async def submit_update(
+    session: AsyncSession,
+    principal: Principal,
+    number_text: str,
+    change: NumberChange,
+    key: str | None,
+) -> Submitted:
+    number = _phone(number_text, "number")
+    params = _change_params(change)
+
+    async def create() -> Operation:
+        row = await _changeable(session, principal, number)
+        operation = await _add_operation(
+            session, principal, "update", number, params, row.tenant_id
+        )
+        row.pending_operation_id = operation.id
+        return operation
+
+    fingerprint = idempotency.request_hash("PATCH", f"/v1/numbers/{number}", params)
+    return await _submit(session, principal, key, fingerprint, create)
+
+
+async def submit_delete(
+    session: AsyncSession,
+    principal: Principal,
+    number_text: str,
+    delete_immediately: bool,
+    key: str | None,
+) -> Submitted:
+    number = _phone(number_text, "number")
+    params = {"delete_immediately": delete_immediately}
+
+    async def create() -> Operation:
+        row = await _changeable(session, principal, number)
+        operation = await _add_operation(
+            session, principal, "delete", number, params, row.tenant_id
+        )
+        row.pending_operation_id = operation.id
+        return operation
+
+    fingerprint = idempotency.request_hash("DELETE", f"/v1/numbers/{number}", params)
+    return await _submit(session, principal, key, fingerprint, create)
+
+
+# -- the shared transaction --------------------------------------------------------
+
+
+async def _submit(
+    session: AsyncSession,
+    principal: Principal,
+    raw_key: str | None,
+    fingerprint: str,
+    create: Callable[[], Awaitable[Operation]],
+) -> Submitted:
+    key = idempotency.scoped_key(principal, raw_key)
+    if (earlier := await idempotency.replayed(session, key, fingerprint)) is not None:
+        return Submitted(earlier, replayed=True)
+    try:
+        operation = await create()
+        operation.idempotency_key = key
+        operation.request_hash = fingerprint if key else None
+        await session.commit()
+    except IntegrityError as error:
+        await session.rollback()
+        # The same key sent twice at once: the loser returns the winner's operation.
+        if (earlier := await idempotency.replayed(session, key, fingerprint)) is not None:
+            return Submitted(earlier, replayed=True)
+        raise _conflict_for(error) from None
+    await session.refresh(operation)  # created_at/updated_at come from the database
+    return Submitted(operation, replayed=False)
+
+
+async def _add_operation(
+    session: AsyncSession,
+    principal: Principal,
+    kind: str,
+    number: str,
+    params: dict[str, Any],
+    tenant: uuid.UUID | None,
+) -> Operation:
+    operation = Operation(
+        id=uuid.uuid4(),
+        kind=kind,
+        status="queued",
+        number=number,
+        params=params,
+        tenant_id=tenant,
+        api_key_id=principal.key_id,
+    )
+    session.add(operation)
+    await session.flush()  # before the number row that points at it
+    return operation
+
+
+def _conflict_for(error: IntegrityError) -> Conflict:
+    text = str(error.orig)
+    if "uq_operations_number_in_flight" in text:
+        return Conflict(
+            "Another operation on this number is still in progress; wait for it to finish.",
+            code="number_busy",
+        )
+    if "pk_numbers" in text:
+        return Conflict("This number is already being ordered.", code="number_being_ordered")
+    raise error
+
+
+# -- checks ------------------------------------------------------------------------
+
+
+def _check_orderable(row: Number) -> None:
+    if row.pending_operation_id is not None and row.state != "ordering":
+        raise Conflict(
+            "Another operation on this number is still in progress; wait for it to finish.",
+            code="number_busy",
+        )
+    problems = {
+        "active": ("number_active", "This number is already active on the account."),
+        "ordering": ("number_being_ordered", "This number is already being ordered."),
+        "deleting": (
+            "number_deleting",
+            "This number is still on the account until its deletion at period end.",
+        ),
+    }
+    if row.state in problems:
+        code, message = problems[row.state]
+        raise Conflict(message, code=code)
+
+
+async def _changeable(session: AsyncSession, principal: Principal, number: str) -> Number:
+    """The number's row, locked, if the caller may change it now; else 404 or 409."""
+    row = await session.scalar(
+        scope_numbers(select(Number).where(Number.number == number), principal).with_for_update()
+    )
+    if row is None:
+        raise NotFound(f"There is no number {number} on the account.", code="number_not_found")
+    problems = {
+        "deleted": ("number_deleted", "This number has been deleted."),
+        "deleting": ("number_deleting", "This number is scheduled for deletion."),
+        "ordering": ("number_not_active", "This number is still being ordered."),
+        "failed": ("number_not_active", "This number's order failed; it is not on the account."),
+    }
+    if row.state in problems:
+        code, message = problems[row.state]
+        raise Conflict(message, code=code, details={"state": row.state})
+    if row.pending_operation_id is not None:
+        raise Conflict(
+            "Another operation on this number is still in progress; wait for it to finish.",
+            code="number_busy",
+            details={"operation": str(row.pending_operation_id)},
+        )
+    return row
+
+
+async def _tenant_for(
+    session: AsyncSession, principal: Principal, requested: uuid.UUID | None
+) -> uuid.UUID | None:
+    """A tenant key orders for its own tenant; an admin for any tenant, or none."""
+    if not principal.is_admin:
+        if requested not in (None, principal.tenant_id):
+            raise InvalidInput(
+                "A tenant key orders for its own tenant only.", code="invalid_tenant"
+            )
+        return principal.tenant_id
+    if requested is not None and await session.get(Tenant, requested) is None:
+        raise InvalidInput(f"There is no tenant {requested}.", code="unknown_tenant")
+    return requested
+
+
+def _change_params(change: NumberChange) -> dict[str, Any]:
+    params: dict[str, Any] = msgspec.to_builtins(change)  # omits nothing: None = unchanged
+    params = {name: value for name, value in params.items() if value is not None}
+    if not params:
+        raise InvalidInput(
+            "Nothing to change: give friendly_name, sms_forward or email_forward.",
+            code="nothing_to_change",
+        )
+    if change.sms_forward is not None:
+        params["sms_forward"] = [
+            _phone(entry, f"sms_forward[{i}]") for i, entry in enumerate(change.sms_forward)
+        ]
+    if change.email_forward is not None:
+        params["email_forward"] = [
+            _email(entry, f"email_forward[{i}]") for i, entry in enumerate(change.email_forward)
+        ]
+    return params
+
+
+def _phone(text: str, field: str) -> str:
+    try:
+        return normalize_number(text)
+    except InvalidPhoneNumber as error:
+        raise _invalid_number(field, text, error.reason) from None
+
+
+def _invalid_number(field: str, text: str, reason: str) -> InvalidInput:
+    return InvalidInput(
+        f"{field}: {text[:40]!r} is not a valid phone number ({reason}).",
+        code="invalid_number",
+        details={"field": field},
+    )
+
+
+def _email(text: str, field: str) -> str:
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise InvalidInput(
+            f"{field}: {text[:60]!r} is not a valid e-mail address ({error}).",
+            code="invalid_email",
+            details={"field": field},
+        ) from None

@@ -1,0 +1,80 @@
+"""Admin routes for tenants and keys (thin: the verbs live in app.tenants.service)."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, delete, get, post
+from litestar.params import FromQuery
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.dependencies import ACTOR_DEPENDENCY
+from app.audit.service import Actor
+from app.lib.auth import admin_only
+from app.tenants import service
+from app.tenants.schemas import (
+    IssuedKey,
+    KeyCreate,
+    KeyOut,
+    TenantCreate,
+    TenantOut,
+    issued_key,
+    key_out,
+    tenant_out,
+)
+
+
+class TenantController(Controller):
+    path = "/tenants"
+    guards = [admin_only]
+    dependencies = ACTOR_DEPENDENCY
+    tags = ["tenants"]
+
+    @post("/", summary="Create a tenant (admin)")
+    async def create_tenant(
+        self, db_session: AsyncSession, actor: Actor, data: TenantCreate
+    ) -> TenantOut:
+        return tenant_out(await service.create_tenant(db_session, actor, data.name))
+
+    @get("/", summary="All tenants (admin)")
+    async def list_tenants(self, db_session: AsyncSession) -> list[TenantOut]:
+        return [tenant_out(row) for row in await service.list_tenants(db_session)]
+
+    @get("/{tenant_id:uuid}", summary="One tenant (admin)")
+    async def get_tenant(self, db_session: AsyncSession, tenant_id: uuid.UUID) -> TenantOut:
+        return tenant_out(await service.get_tenant(db_session, tenant_id))
+
+    @post("/{tenant_id:uuid}/keys", summary="Issue a key for a tenant; shown once (admin)")
+    async def issue_tenant_key(
+        self, db_session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, data: KeyCreate
+    ) -> IssuedKey:
+        row, plaintext = await service.issue_key(db_session, actor, "tenant", tenant_id, data.name)
+        return issued_key(row, plaintext)
+
+
+class KeyController(Controller):
+    path = "/keys"
+    guards = [admin_only]
+    dependencies = ACTOR_DEPENDENCY
+    tags = ["keys"]
+
+    @post("/", summary="Issue an admin key; shown once (admin)")
+    async def issue_admin_key(
+        self, db_session: AsyncSession, actor: Actor, data: KeyCreate
+    ) -> IssuedKey:
+        row, plaintext = await service.issue_key(db_session, actor, "admin", None, data.name)
+        return issued_key(row, plaintext)
+
+    @get("/", summary="Keys without their secrets (admin)")
+    async def list_keys(
+        self,
+        db_session: AsyncSession,
+        tenant: FromQuery[uuid.UUID | None] = None,
+        revoked: FromQuery[bool] = False,
+    ) -> list[KeyOut]:
+        rows = await service.list_keys(db_session, tenant, include_revoked=revoked)
+        return [key_out(row) for row in rows]
+
+    @delete("/{key_id:uuid}", status_code=200, summary="Revoke a key at once (admin)")
+    async def revoke_key(self, db_session: AsyncSession, actor: Actor, key_id: uuid.UUID) -> KeyOut:
+        return key_out(await service.revoke_key(db_session, actor, key_id))
