@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
 import msgspec
+from sqlalchemy import Row
 
 from app.db.models import Number
 from app.seven.types import Features
@@ -55,7 +56,15 @@ def monthly_cost(basic_charge: Decimal | None, payment_interval: str) -> Decimal
     return (basic_charge / months).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
-def number_out(row: Number) -> NumberOut:
+class NumberPage(msgspec.Struct):
+    """A page of ``GET /v1/numbers``; ``next_cursor`` is null on the last page."""
+
+    items: list[NumberOut]
+    next_cursor: str | None
+
+
+def number_out(row: Number | Row[Any]) -> NumberOut:
+    """From an ORM row or a Core row over the ``numbers`` columns (same attribute names)."""
     return NumberOut(
         country=row.country,
         number=row.number,

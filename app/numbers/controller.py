@@ -1,0 +1,80 @@
+"""``GET /v1/numbers`` and ``GET /v1/numbers/{number}``: thin HTTP over the read service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import PathParameter, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.lib.auth import Principal
+from app.numbers import service
+from app.numbers.params import number_query, parse_number
+from app.numbers.schemas import NumberOut, NumberPage
+
+
+class NumberReadController(Controller):
+    path = "/numbers"
+    tags = ["numbers"]
+
+    @get(
+        "/",
+        summary="The mirror, filtered and paginated",
+        description=(
+            "Ordered by number. Pass `next_cursor` back as `cursor` for the next page; it "
+            "is null on the last one. Pages stay stable while numbers are added."
+        ),
+    )
+    async def list_numbers(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        # Every parameter arrives as text and is checked by app.numbers.params, so each
+        # bad value answers 422 with a code that names it (invalid_country, ...).
+        country: Annotated[str | None, QueryParameter(description="ISO 3166-1 alpha-2")] = None,
+        feature: Annotated[
+            list[str] | None,
+            QueryParameter(description="Repeatable: sms, a2p_sms, voice (all must be present)"),
+        ] = None,
+        tenant: Annotated[str | None, QueryParameter(description="Tenant id")] = None,
+        pool: Annotated[str | None, QueryParameter(description="Pool id")] = None,
+        # "state" is a reserved name in Litestar handlers; the query parameter keeps it.
+        number_state: Annotated[
+            str | None,
+            QueryParameter(
+                name="state", description="ordering, active, deleting, deleted or failed"
+            ),
+        ] = None,
+        q: Annotated[
+            str | None, QueryParameter(description="Substring of the number or the friendly name")
+        ] = None,
+        limit: Annotated[str | None, QueryParameter(description="1 to 500, default 50")] = None,
+        cursor: Annotated[
+            str | None, QueryParameter(description="next_cursor of the previous page")
+        ] = None,
+    ) -> NumberPage:
+        query = number_query(
+            country=country,
+            feature=feature,
+            tenant=tenant,
+            pool=pool,
+            state=number_state,
+            q=q,
+            limit=limit,
+            cursor=cursor,
+        )
+        return await service.list_numbers(db_session, principal, query)
+
+    @get(
+        "/{number:str}",
+        summary="One number from the mirror",
+        description="Any common written form: `+49 151 702 648 38`, `004915170264838`, ...",
+    )
+    async def get_number(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        number: Annotated[str, PathParameter(description="The number, in any written form")],
+    ) -> NumberOut:
+        return await service.get_number(db_session, principal, parse_number(number))

@@ -1,0 +1,1 @@
+"""``GET /v1/available-numbers``: live search at seven, briefly cached in Redis."""

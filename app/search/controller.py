@@ -1,0 +1,55 @@
+"""``GET /v1/available-numbers``: thin HTTP over the search service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from arq import ArqRedis
+from litestar import Request, Response, get
+from litestar.params import QueryParameter
+
+from app.lib.errors import error_response
+from app.numbers.params import parse_country, parse_flag
+from app.search.schemas import AvailableNumbers, SearchQuery
+from app.search.service import UpstreamRateLimited, search_available
+from app.settings import Settings
+from app.seven.client import SevenClient
+
+
+def _rate_limited(_: Request[Any, Any, Any], exc: UpstreamRateLimited) -> Response[Any]:
+    headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, headers=headers)
+
+
+@get(
+    "/available-numbers",
+    summary="Live search for numbers to order at seven (briefly cached)",
+    description=(
+        "Each item is seven's AvailableNumber plus `monthly_equivalent`: what each payment "
+        "interval costs per month (monthly: basic_charge; annually: basic_charge / 12)."
+    ),
+    tags=["numbers"],
+    exception_handlers={UpstreamRateLimited: _rate_limited},
+)
+async def available_numbers(
+    seven: SevenClient,
+    queue: ArqRedis,
+    settings: Settings,
+    country: Annotated[str | None, QueryParameter(description="ISO 3166-1 alpha-2")] = None,
+    features_sms: Annotated[str | None, QueryParameter(description="true: must have SMS")] = None,
+    features_a2p_sms: Annotated[
+        str | None, QueryParameter(description="true: must have A2P SMS")
+    ] = None,
+    features_voice: Annotated[
+        str | None, QueryParameter(description="true: must have voice")
+    ] = None,
+) -> AvailableNumbers:
+    query = SearchQuery(
+        country=parse_country(country),
+        sms=parse_flag(features_sms, "features_sms"),
+        a2p_sms=parse_flag(features_a2p_sms, "features_a2p_sms"),
+        voice=parse_flag(features_voice, "features_voice"),
+    )
+    # The queue's connection is the process's Redis client; the cache shares it.
+    items = await search_available(seven, queue, settings.search_cache_seconds, query)
+    return AvailableNumbers(items=items)

@@ -1,0 +1,85 @@
+"""Searching seven's available numbers, with each distinct query cached in Redis.
+
+seven's list changes slowly and every search is a round trip to it, so an answer is
+kept for ``search_cache_seconds``: the same query again within that time does not
+reach seven. Redis is only a courier here: when it is down the search still works,
+uncached.
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.lib.errors import UpstreamError
+from app.search.schemas import AvailableNumberOut, SearchQuery, available_out
+from app.seven.client import SevenClient
+from app.seven.errors import OutcomeUnknown, RateLimited, SevenError, UpstreamUnavailable
+
+log = structlog.get_logger(__name__)
+
+_ENCODE = msgspec.json.Encoder()
+_DECODE = msgspec.json.Decoder(list[AvailableNumberOut])
+
+
+class UpstreamRateLimited(UpstreamError):
+    """seven asked us to slow down; ``retry_after`` (seconds) is passed on when known."""
+
+    def __init__(self, message: str, *, retry_after: int | None) -> None:
+        super().__init__(message, status_code=503, code="rate_limited")
+        self.retry_after = retry_after
+
+
+async def search_available(
+    seven: SevenClient, cache: Redis, ttl_seconds: int, query: SearchQuery
+) -> list[AvailableNumberOut]:
+    key = query.cache_key()
+    cached = await _cached(cache, key)
+    if cached is not None:
+        return _DECODE.decode(cached)
+    try:
+        found = await seven.search_available(
+            query.country, sms=query.sms, a2p_sms=query.a2p_sms, voice=query.voice
+        )
+    except SevenError as exc:
+        raise upstream_error(exc) from None
+    items = [available_out(number) for number in found]
+    await _store(cache, key, _ENCODE.encode(items), ttl_seconds)
+    return items
+
+
+def upstream_error(exc: SevenError) -> UpstreamError:
+    """seven's failure as the answer a caller gets: 503 try later, 504 no answer, else 502.
+
+    The message is the client's, which never contains the API key.
+    """
+    message = f"seven could not answer: {exc.message}"
+    if isinstance(exc, RateLimited):
+        retry_after = None if exc.retry_after is None else max(1, math.ceil(exc.retry_after))
+        return UpstreamRateLimited(message, retry_after=retry_after)
+    if isinstance(exc, UpstreamUnavailable):
+        return UpstreamError(message, status_code=503, code=exc.code)
+    if isinstance(exc, OutcomeUnknown):
+        return UpstreamError(message, status_code=504, code=exc.code)
+    # Refused credentials, a garbled body, an unknown error: seven answered, but not usefully.
+    return UpstreamError(message, status_code=502, code=exc.code)
+
+
+async def _cached(cache: Redis, key: str) -> bytes | None:
+    try:
+        value: bytes | None = await cache.get(key)
+    except RedisError as exc:
+        log.warning("search_cache_unavailable", error_type=type(exc).__name__)
+        return None
+    return value
+
+
+async def _store(cache: Redis, key: str, value: bytes, ttl_seconds: int) -> None:
+    try:
+        await cache.set(key, value, ex=ttl_seconds)
+    except RedisError as exc:
+        log.warning("search_cache_unavailable", error_type=type(exc).__name__)
