@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format bench-sync bench-reads bench-operations clean
+.PHONY: install js-sdk run test test-fast lint format bench-sync bench-reads bench-operations clean
 
 install: $(STAMP)
 
@@ -21,8 +21,15 @@ run: install
 	$(PY) -m app.devserver
 
 ## Run the whole test suite against real PostgreSQL and Redis.
-test: install
+test: install js-sdk
 	$(PY) -m pytest
+
+# seven's official JS SDK, run against the sandbox by tests/seven/test_sandbox_js_sdk.py.
+# Optional: without node/npm (or the registry) those tests skip and the rest still run.
+JS_SDK := .data/js-sdk/node_modules/@seven.io/client/dist/seven-client.js
+js-sdk: $(if $(shell command -v npm),$(JS_SDK))
+$(JS_SDK):
+	-npm install --silent --no-audit --no-fund --prefix .data/js-sdk @seven.io/client@5.6.0
 
 lint: install
 	$(VENV)/bin/ruff check .
