@@ -5,14 +5,21 @@ from __future__ import annotations
 from litestar.types import ControllerRouterHandler
 
 from app.audit.controller import AuditController
+from app.numbers.controller import NumberReadController
 from app.operations.controller import OperationController
+from app.pools.controller import AllocationController, PoolController
+from app.search.controller import available_numbers
 from app.tenants.controller import KeyController, TenantController
 from app.tenants.whoami import whoami
 
 V1_HANDLERS: list[ControllerRouterHandler] = [
     whoami,
+    NumberReadController,
     OperationController,
+    available_numbers,
     TenantController,
     KeyController,
+    PoolController,
+    AllocationController,
     AuditController,
 ]

@@ -1,0 +1,138 @@
+"""Pools (admin) and allocations (admin and tenants): thin adapters over app.pools.service."""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from arq import ArqRedis
+from litestar import Controller, Response, delete, get, post
+from litestar.params import FromQuery
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.dependencies import ACTOR_DEPENDENCY
+from app.audit.service import Actor
+from app.lib.auth import Principal, admin_only
+from app.lib.errors import Conflict
+from app.lib.queue import enqueue_operation
+from app.numbers.schemas import NumberOut, number_out
+from app.operations.schemas import OperationOut, operation_location, operation_out
+from app.pools import ordering, service
+from app.pools.schemas import (
+    AllocationCreate,
+    AllocationOut,
+    PoolCreate,
+    PoolNumber,
+    PoolOut,
+    allocation_out,
+    pool_out,
+)
+from app.seven.client import SevenClient
+
+log = structlog.get_logger(__name__)
+
+
+class PoolController(Controller):
+    path = "/pools"
+    guards = [admin_only]
+    dependencies = ACTOR_DEPENDENCY
+    tags = ["pools"]
+
+    @post("/", summary="Create a pool (admin)")
+    async def create_pool(
+        self, db_session: AsyncSession, actor: Actor, data: PoolCreate
+    ) -> PoolOut:
+        pool = await service.create_pool(
+            db_session, actor, data.name, data.country, data.features, data.cooldown_days
+        )
+        return pool_out(pool)
+
+    @get("/", summary="All pools (admin)")
+    async def list_pools(self, db_session: AsyncSession) -> list[PoolOut]:
+        return [pool_out(row) for row in await service.list_pools(db_session)]
+
+    @get("/{pool_id:uuid}", summary="One pool (admin)")
+    async def get_pool(self, db_session: AsyncSession, pool_id: uuid.UUID) -> PoolOut:
+        return pool_out(await service.get_pool(db_session, pool_id))
+
+    @post("/{pool_id:uuid}/numbers", status_code=200, summary="Put a number into the pool (admin)")
+    async def add_number(
+        self, db_session: AsyncSession, actor: Actor, pool_id: uuid.UUID, data: PoolNumber
+    ) -> NumberOut:
+        return number_out(await service.add_number(db_session, actor, pool_id, data.number))
+
+    @delete(
+        "/{pool_id:uuid}/numbers/{number:str}",
+        status_code=200,
+        summary="Take a number out of the pool (admin)",
+    )
+    async def remove_number(
+        self, db_session: AsyncSession, actor: Actor, pool_id: uuid.UUID, number: str
+    ) -> NumberOut:
+        return number_out(await service.remove_number(db_session, actor, pool_id, number))
+
+
+class AllocationController(Controller):
+    path = "/allocations"
+    dependencies = ACTOR_DEPENDENCY
+    tags = ["allocations"]
+
+    @post(
+        "/",
+        summary="Give a tenant a free number of a pool",
+        description=(
+            "201 with the number. None free: 409 `pool_exhausted`, or with `order_if_empty` "
+            "202 with an `order` operation; the number is allocated when it becomes active."
+        ),
+    )
+    async def allocate(
+        self,
+        db_session: AsyncSession,
+        actor: Actor,
+        seven: SevenClient,
+        queue: ArqRedis,
+        data: AllocationCreate,
+    ) -> Response[NumberOut | OperationOut]:
+        try:
+            number = await service.allocate(
+                db_session, actor, data.pool, data.tenant, data.country, data.features
+            )
+        except Conflict as error:
+            if error.code != "pool_exhausted" or not data.order_if_empty:
+                raise
+        else:
+            return Response(number_out(number), status_code=201)
+        submitted = await ordering.order_for_pool(
+            db_session, actor, seven, data.pool, data.tenant, data.country, data.features
+        )
+        operation = submitted.operation
+        try:
+            await enqueue_operation(queue, operation.id, operation.kind)
+        except (RedisError, OSError) as error:
+            # Committed already: the reconciler enqueues operations Redis lacks.
+            log.warning("enqueue_failed", operation=str(operation.id), error=type(error).__name__)
+        return Response(
+            operation_out(operation),
+            status_code=202,
+            headers={"Location": operation_location(operation.id)},
+        )
+
+    @get("/", summary="What is allocated to whom (a tenant key: its own)")
+    async def list_allocations(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        tenant: FromQuery[uuid.UUID | None] = None,
+        pool: FromQuery[uuid.UUID | None] = None,
+        number: FromQuery[str | None] = None,
+        current: FromQuery[bool] = True,
+    ) -> list[AllocationOut]:
+        rows = await service.list_allocations(
+            db_session, principal, tenant_id=tenant, pool_id=pool, number=number, current=current
+        )
+        return [allocation_out(row) for row in rows]
+
+    @delete("/{number:str}", status_code=200, summary="Release a number back to its pool")
+    async def release(self, db_session: AsyncSession, actor: Actor, number: str) -> AllocationOut:
+        return allocation_out(await service.release(db_session, actor, number))

@@ -1,0 +1,129 @@
+"""Allocation by ordering: ``order_if_empty`` and the hook that allocates the new number.
+
+When a pool has no free number, a fitting one is picked from seven's available list
+and ordered through the operations machinery (app.operations.service.submit_order),
+with the tenant and the pool in the order's params. The worker calls
+``allocate_ordered_number`` when the order succeeds; it opens the tenant's allocation
+interval, so the cost reports attribute the number from the day it became active.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import Actor, audited, record
+from app.db.models import Allocation, Number, Operation
+from app.lib.errors import Conflict
+from app.operations.schemas import OrderCreate
+from app.operations.service import Submitted, submit_order
+from app.pools.service import get_pool, parse_country, parse_features, resolve_tenant
+from app.search.service import upstream_error
+from app.seven.client import SevenClient
+from app.seven.errors import SevenError
+
+# Candidates tried when the first ones turn out to be taken meanwhile (409 from ordering).
+MAX_CANDIDATES = 5
+
+
+async def order_for_pool(
+    session: AsyncSession,
+    actor: Actor,
+    seven: SevenClient,
+    pool_id: uuid.UUID,
+    tenant_id: uuid.UUID | None = None,
+    country: str | None = None,
+    features: Sequence[str] | None = None,
+) -> Submitted:
+    """Order a number that fits the pool (and the request) for the tenant."""
+    tenant = resolve_tenant(actor.principal, tenant_id)
+    pool = await get_pool(session, pool_id)
+    wanted_country = parse_country(country)
+    if pool.country and wanted_country and wanted_country != pool.country:
+        raise Conflict(
+            f"pool {pool.name!r} holds only {pool.country} numbers", code="pool_exhausted"
+        )
+    wanted_country = wanted_country or pool.country
+    wanted = set(parse_features(features)) | set(pool.features)
+    try:
+        offered = await seven.search_available(
+            wanted_country,
+            sms=("sms" in wanted) or None,
+            a2p_sms=("a2p_sms" in wanted) or None,
+            voice=("voice" in wanted) or None,
+        )
+    except SevenError as error:
+        raise upstream_error(error) from None
+    known = set(
+        await session.scalars(
+            select(Number.number).where(Number.number.in_([n.number for n in offered]))
+        )
+    )
+    candidates = [
+        n
+        for n in offered
+        if n.number not in known
+        and (wanted_country is None or n.country.upper() == wanted_country)
+        and all(getattr(n.features, name) for name in wanted)
+    ]
+    await session.commit()  # end the read transaction before the order's own
+    for candidate in candidates[:MAX_CANDIDATES]:
+        order = OrderCreate(number=candidate.number, pool=pool.id, tenant=tenant)
+        # Pending in the session, so it commits with the operation (or not at all).
+        record(
+            session,
+            actor,
+            "allocation.order",
+            f"number:{candidate.number}",
+            details={"pool": str(pool.id)},
+            tenant_id=tenant,
+        )
+        try:
+            return await submit_order(session, actor.principal, order, None)
+        except Conflict:
+            # Ordered by someone else since the search: try the next one.
+            await session.rollback()
+    async with audited(session, actor, "allocation.order", f"pool:{pool.id}") as note:
+        note.tenant_id = tenant
+        raise Conflict(
+            f"pool {pool.name!r} has no free number and seven offers none that fits",
+            code="pool_exhausted",
+        )
+
+
+async def allocate_ordered_number(session: AsyncSession, operation: Operation) -> None:
+    """Open the tenant's allocation interval for a number its order just made active.
+
+    For the worker, on an ``order`` operation's success, inside the transaction that
+    records the success. Safe to repeat (jobs run at least once): an open interval is
+    left as it is. Orders without a tenant allocate nothing.
+    """
+    tenant = operation.params.get("tenant")
+    if operation.kind != "order" or not tenant or operation.number is None:
+        return
+    number = await session.get(Number, operation.number, with_for_update=True)
+    if number is None:
+        return
+    open_interval = await session.scalar(
+        select(Allocation.id).where(
+            Allocation.number == number.number, Allocation.released_at.is_(None)
+        )
+    )
+    if open_interval is not None:
+        return
+    pool = operation.params.get("pool")
+    number.tenant_id = uuid.UUID(tenant)
+    if pool:
+        number.pool_id = uuid.UUID(pool)
+    session.add(
+        Allocation(
+            number=number.number,
+            pool_id=number.pool_id,
+            tenant_id=number.tenant_id,
+            allocated_at=await session.scalar(select(func.now())),
+        )
+    )
+    await session.flush()

@@ -1,0 +1,76 @@
+"""Pools and allocations as callers see them (numbers use app.numbers.schemas)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from app.db.models import Allocation, Pool
+
+Feature = Literal["sms", "a2p_sms", "voice"]
+
+
+class PoolCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    country: str | None = None
+    features: list[Feature] = msgspec.field(default_factory=list)
+    cooldown_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 0
+
+
+class PoolOut(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    country: str | None
+    features: list[str]
+    cooldown_days: int
+    created_at: datetime
+
+
+class PoolNumber(msgspec.Struct, forbid_unknown_fields=True):
+    number: str
+
+
+class AllocationCreate(msgspec.Struct, forbid_unknown_fields=True):
+    pool: uuid.UUID
+    tenant: uuid.UUID | None = None
+    country: str | None = None
+    features: list[Feature] = msgspec.field(default_factory=list)
+    order_if_empty: bool = False
+
+
+class AllocationOut(msgspec.Struct):
+    """One interval: ``tenant`` held ``number`` from ``allocated_at`` to ``released_at``."""
+
+    id: uuid.UUID
+    number: str
+    pool: uuid.UUID | None
+    tenant: uuid.UUID
+    allocated_at: datetime
+    released_at: datetime | None
+    available_at: datetime | None
+
+
+def pool_out(row: Pool) -> PoolOut:
+    return PoolOut(
+        id=row.id,
+        name=row.name,
+        country=row.country,
+        features=list(row.features),
+        cooldown_days=row.cooldown_days,
+        created_at=row.created_at,
+    )
+
+
+def allocation_out(row: Allocation) -> AllocationOut:
+    return AllocationOut(
+        id=row.id,
+        number=row.number,
+        pool=row.pool_id,
+        tenant=row.tenant_id,
+        allocated_at=row.allocated_at,
+        released_at=row.released_at,
+        available_at=row.available_at,
+    )

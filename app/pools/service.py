@@ -1,0 +1,359 @@
+"""Pools of account numbers and their allocation to tenants: the domain verbs.
+
+Allocation is a single ``SELECT ... FOR UPDATE SKIP LOCKED`` over the pool's free
+numbers: concurrent requests lock different rows (or find none), so no number is
+ever handed out twice, and nobody waits on a row someone else is taking. The chosen
+number's ``tenant_id`` (the denormalized current holder that app.lib.tenancy reads)
+and its ``allocations`` row (the interval the cost reports use) change in one
+transaction.
+
+Time: every verb that reads or writes a moment takes ``at``; None means the
+database's ``now()``. Tests pass ``at`` to step through a cool-down.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import Actor, audited
+from app.db.models import Allocation, Number, Operation, Pool, Tenant
+from app.lib.auth import Principal
+from app.lib.errors import Conflict, InvalidInput, NotFound
+from app.lib.phone import InvalidPhoneNumber, normalize_number
+from app.lib.tenancy import visible_numbers
+
+FEATURE_COLUMNS = {
+    "sms": Number.feature_sms,
+    "a2p_sms": Number.feature_a2p_sms,
+    "voice": Number.feature_voice,
+}
+IN_FLIGHT = ("queued", "running")
+MAX_COOLDOWN_DAYS = 3650
+
+
+# ------------------------------------------------------------------ input checks
+
+
+def parse_number(raw: str) -> str:
+    """Any common form of a number as digits; lenient, so seven's numbers always pass."""
+    try:
+        return normalize_number(raw, strict=False)
+    except InvalidPhoneNumber as error:
+        raise InvalidInput(str(error), code="invalid_number") from None
+
+
+def parse_country(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    country = raw.strip().upper()
+    if len(country) != 2 or not country.isalpha():
+        raise InvalidInput(
+            f"country must be a two-letter ISO code such as DE, not {raw!r}", code="invalid_country"
+        )
+    return country
+
+
+def parse_features(raw: Sequence[str] | None) -> list[str]:
+    features = sorted({name.strip().lower() for name in raw or ()})
+    unknown = [name for name in features if name not in FEATURE_COLUMNS]
+    if unknown:
+        raise InvalidInput(
+            f"unknown features {unknown}; use any of {sorted(FEATURE_COLUMNS)}",
+            code="invalid_features",
+        )
+    return features
+
+
+async def db_now(session: AsyncSession) -> datetime:
+    return (await session.execute(select(func.now()))).scalar_one()
+
+
+# ------------------------------------------------------------------ pools
+
+
+async def create_pool(
+    session: AsyncSession,
+    actor: Actor,
+    name: str,
+    country: str | None = None,
+    features: Sequence[str] | None = None,
+    cooldown_days: int = 0,
+) -> Pool:
+    async with audited(session, actor, "pool.create") as note:
+        cleaned = " ".join(name.split())
+        if not cleaned or len(cleaned) > 200:
+            raise InvalidInput("pool name must be 1 to 200 characters", code="invalid_name")
+        if not 0 <= cooldown_days <= MAX_COOLDOWN_DAYS:
+            raise InvalidInput(
+                f"cooldown_days must be between 0 and {MAX_COOLDOWN_DAYS}", code="invalid_cooldown"
+            )
+        pool = Pool(
+            id=uuid.uuid4(),
+            name=cleaned,
+            country=parse_country(country),
+            features=parse_features(features),
+            cooldown_days=cooldown_days,
+        )
+        note.target = f"pool:{pool.id}"
+        note.details = {"name": cleaned}
+        session.add(pool)
+        try:
+            await session.flush()
+        except IntegrityError:
+            raise Conflict(
+                f"a pool named {cleaned!r} exists already", code="pool_name_taken"
+            ) from None
+        await session.refresh(pool)
+    return pool
+
+
+async def list_pools(session: AsyncSession) -> list[Pool]:
+    return list((await session.scalars(select(Pool).order_by(Pool.name))).all())
+
+
+async def get_pool(session: AsyncSession, pool_id: uuid.UUID, *, lock: bool = False) -> Pool:
+    pool = await session.get(Pool, pool_id, with_for_update=lock or None)
+    if pool is None:
+        raise NotFound(f"no pool {pool_id}", code="pool_not_found")
+    return pool
+
+
+def _constraint_problems(pool: Pool, number: Number) -> list[str]:
+    problems = []
+    if pool.country and number.country != pool.country:
+        problems.append(f"it is in {number.country}, the pool takes only {pool.country}")
+    missing = [name for name in pool.features if not getattr(number, f"feature_{name}")]
+    if missing:
+        problems.append(f"it lacks the pool's features {missing}")
+    return problems
+
+
+async def add_number(
+    session: AsyncSession, actor: Actor, pool_id: uuid.UUID, raw_number: str
+) -> Number:
+    """Put an active account number into a pool (again into the same pool: no change)."""
+    async with audited(session, actor, "pool.add_number", f"pool:{pool_id}") as note:
+        digits = parse_number(raw_number)
+        note.details = {"number": digits}
+        pool = await get_pool(session, pool_id)
+        number = await session.get(Number, digits, with_for_update=True)
+        if number is None:
+            raise InvalidInput(
+                f"number {digits} is not on the account (not in the mirror)",
+                code="number_not_on_account",
+            )
+        if number.state != "active":
+            raise InvalidInput(
+                f"number {digits} is {number.state}, only active numbers go into pools",
+                code="number_not_active",
+            )
+        if number.pool_id not in (None, pool.id):
+            raise Conflict(
+                f"number {digits} belongs to another pool; take it out of that one first",
+                code="number_in_other_pool",
+            )
+        problems = _constraint_problems(pool, number)
+        if problems:
+            raise InvalidInput(
+                f"number {digits} does not fit pool {pool.name!r}: {'; '.join(problems)}",
+                code="pool_constraints_not_met",
+                details={"problems": problems},
+            )
+        number.pool_id = pool.id
+    return number
+
+
+async def remove_number(
+    session: AsyncSession, actor: Actor, pool_id: uuid.UUID, raw_number: str
+) -> Number:
+    """Take a number out of its pool; refused while a tenant holds it."""
+    async with audited(session, actor, "pool.remove_number", f"pool:{pool_id}") as note:
+        digits = parse_number(raw_number)
+        note.details = {"number": digits}
+        await get_pool(session, pool_id)
+        number = await session.get(Number, digits, with_for_update=True)
+        if number is None or number.pool_id != pool_id:
+            raise NotFound(f"number {digits} is not in pool {pool_id}", code="number_not_in_pool")
+        if number.tenant_id is not None:
+            raise Conflict(
+                f"number {digits} is allocated to a tenant; release it first",
+                code="number_allocated",
+            )
+        number.pool_id = None
+    return number
+
+
+# ------------------------------------------------------------------ allocations
+
+
+def visible_allocations(principal: Principal) -> ColumnElement[bool]:
+    """A tenant sees its own allocation intervals; an admin every one."""
+    if principal.is_admin:
+        return Allocation.id.is_not(None)
+    return Allocation.tenant_id == principal.tenant_id
+
+
+def resolve_tenant(principal: Principal, named: uuid.UUID | None) -> uuid.UUID:
+    """The tenant a request acts for: a tenant key's own, or the one an admin names."""
+    if principal.is_admin:
+        if named is None:
+            raise InvalidInput(
+                "an admin must name the tenant to allocate to", code="tenant_required"
+            )
+        return named
+    if named is not None and named != principal.tenant_id:
+        # Another tenant's id: as if it did not exist.
+        raise NotFound(f"no tenant {named}", code="tenant_not_found")
+    assert principal.tenant_id is not None  # a check constraint binds tenant keys to one
+    return principal.tenant_id
+
+
+def free_numbers(
+    pool_id: uuid.UUID, at: datetime, country: str | None, features: Sequence[str]
+) -> list[ColumnElement[bool]]:
+    """Conditions on numbers of the pool that nobody holds, rests in or is deleting right now."""
+    held_or_resting = exists().where(
+        Allocation.number == Number.number,
+        or_(Allocation.released_at.is_(None), Allocation.available_at > at),
+    )
+    being_deleted = exists().where(
+        Operation.number == Number.number,
+        Operation.kind == "delete",
+        Operation.status.in_(IN_FLIGHT),
+    )
+    conditions = [
+        Number.pool_id == pool_id,
+        Number.state == "active",
+        Number.tenant_id.is_(None),
+        ~held_or_resting,
+        ~being_deleted,
+        *(FEATURE_COLUMNS[name].is_(True) for name in features),
+    ]
+    if country is not None:
+        conditions.append(Number.country == country)
+    return conditions
+
+
+async def allocate(
+    session: AsyncSession,
+    actor: Actor,
+    pool_id: uuid.UUID,
+    tenant_id: uuid.UUID | None = None,
+    country: str | None = None,
+    features: Sequence[str] | None = None,
+    *,
+    at: datetime | None = None,
+) -> Number:
+    """Give the tenant a free number of the pool; ``Conflict(pool_exhausted)`` if none."""
+    async with audited(session, actor, "allocation.create", f"pool:{pool_id}") as note:
+        tenant = resolve_tenant(actor.principal, tenant_id)
+        note.tenant_id = tenant
+        wanted_country, wanted_features = parse_country(country), parse_features(features)
+        pool = await get_pool(session, pool_id)
+        await _require_tenant(session, tenant)
+        at = at or await db_now(session)
+        number = await session.scalar(
+            select(Number)
+            .where(*free_numbers(pool.id, at, wanted_country, wanted_features))
+            .order_by(Number.number)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=Number)
+        )
+        if number is None:
+            raise Conflict(
+                f"pool {pool.name!r} has no free number that fits the request",
+                code="pool_exhausted",
+            )
+        _hand_over(session, number, tenant, pool.id, at)
+        note.target = f"number:{number.number}"
+        note.details = {"pool": str(pool.id)}
+        await session.flush()
+    return number
+
+
+def _hand_over(
+    session: AsyncSession,
+    number: Number,
+    tenant_id: uuid.UUID,
+    pool_id: uuid.UUID | None,
+    at: datetime,
+) -> None:
+    number.tenant_id = tenant_id
+    number.updated_at = at
+    session.add(
+        Allocation(number=number.number, pool_id=pool_id, tenant_id=tenant_id, allocated_at=at)
+    )
+
+
+async def _require_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    if await session.get(Tenant, tenant_id) is None:
+        raise NotFound(f"no tenant {tenant_id}", code="tenant_not_found")
+
+
+async def release(
+    session: AsyncSession, actor: Actor, raw_number: str, *, at: datetime | None = None
+) -> Allocation:
+    """End the holder's interval; the number rests in its pool for the pool's cool-down."""
+    async with audited(session, actor, "allocation.release") as note:
+        digits = parse_number(raw_number)
+        note.target = f"number:{digits}"
+        number = await session.scalar(
+            select(Number)
+            .where(Number.number == digits, visible_numbers(actor.principal))
+            .with_for_update()
+        )
+        allocation = (
+            await session.scalar(
+                select(Allocation)
+                .where(Allocation.number == digits, Allocation.released_at.is_(None))
+                .with_for_update()
+            )
+            if number is not None
+            else None
+        )
+        if number is None or allocation is None:
+            raise NotFound(f"number {digits} is not allocated to you", code="not_allocated")
+        note.tenant_id = allocation.tenant_id
+        at = at or await db_now(session)
+        pool_id = allocation.pool_id or number.pool_id
+        cooldown = (await get_pool(session, pool_id)).cooldown_days if pool_id else 0
+        allocation.released_at = at
+        allocation.available_at = at + timedelta(days=cooldown)
+        number.tenant_id = None
+        number.updated_at = at
+        note.details = {"available_at": allocation.available_at.isoformat()}
+    return allocation
+
+
+async def list_allocations(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    tenant_id: uuid.UUID | None = None,
+    pool_id: uuid.UUID | None = None,
+    number: str | None = None,
+    current: bool = True,
+    limit: int = 500,
+) -> list[Allocation]:
+    """Allocation intervals, newest first; ``current`` keeps only the ones still held."""
+    stmt = (
+        select(Allocation)
+        .where(visible_allocations(principal))
+        .order_by(Allocation.allocated_at.desc(), Allocation.id)
+        .limit(limit)
+    )
+    if current:
+        stmt = stmt.where(Allocation.released_at.is_(None))
+    if tenant_id is not None:
+        stmt = stmt.where(Allocation.tenant_id == tenant_id)
+    if pool_id is not None:
+        stmt = stmt.where(Allocation.pool_id == pool_id)
+    if number is not None:
+        stmt = stmt.where(Allocation.number == parse_number(number))
+    return list((await session.scalars(stmt)).all())

@@ -1,0 +1,136 @@
+"""Pools: admins create them and move account numbers in and out, with 422s that say why."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from app.settings import Settings
+from tests.support.tenancy import (
+    create_pool,
+    create_tenant,
+    german_numbers,
+    key_headers,
+    seed_numbers,
+    session_factory,
+)
+
+Client = AsyncTestClient[Litestar]
+
+
+async def test_create_and_list_pools(client: Client, admin_headers: dict[str, str]) -> None:
+    created = await client.post(
+        "/v1/pools",
+        json={"name": "support", "country": "de", "features": ["sms"], "cooldown_days": 3},
+        headers=admin_headers,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json() | {"id": None, "created_at": None} == {
+        "id": None,
+        "name": "support",
+        "country": "DE",
+        "features": ["sms"],
+        "cooldown_days": 3,
+        "created_at": None,
+    }
+    listed = await client.get("/v1/pools", headers=admin_headers)
+    assert [pool["name"] for pool in listed.json()] == ["support"]
+
+    taken = await client.post("/v1/pools", json={"name": "support"}, headers=admin_headers)
+    assert (taken.status_code, taken.json()["code"]) == (409, "pool_name_taken")
+    for bad, code in [
+        ({"name": "x", "country": "Germany"}, "invalid_country"),
+        ({"name": "x", "features": ["fax"]}, "validation_error"),
+        ({"name": "x", "cooldown_days": -1}, "validation_error"),
+        ({"name": ""}, "invalid_name"),
+    ]:
+        refused = await client.post("/v1/pools", json=bad, headers=admin_headers)
+        assert (refused.status_code, refused.json()["code"]) == (422, code), bad
+
+
+async def test_numbers_go_in_and_out_with_reasons_for_refusals(
+    client: Client, admin_headers: dict[str, str], settings: Settings
+) -> None:
+    ok, voice, ordering, austrian = german_numbers(4)
+    async with session_factory(settings) as sessions:
+        await seed_numbers(sessions, [ok])
+        await seed_numbers(sessions, [voice], voice=True)
+        await seed_numbers(sessions, [ordering], state="ordering")
+        await seed_numbers(sessions, [austrian], country="AT")
+    pool = await create_pool(client, admin_headers, country="DE", features=["sms"])
+    other = await create_pool(client, admin_headers, name="other")
+
+    def add(pool_id: str, number: str):  # type: ignore[no-untyped-def]
+        return client.post(
+            f"/v1/pools/{pool_id}/numbers", json={"number": number}, headers=admin_headers
+        )
+
+    added = await add(pool, f"+{ok[:2]} {ok[2:5]} {ok[5:]}")  # any written form
+    assert added.status_code == 200, added.text
+    assert (added.json()["number"], added.json()["pool"]) == (ok, pool)
+    assert (await add(pool, ok)).status_code == 200  # again: no change
+
+    in_other = await add(other, ok)
+    assert (in_other.status_code, in_other.json()["code"]) == (409, "number_in_other_pool")
+
+    not_active = await add(pool, ordering)
+    assert (not_active.status_code, not_active.json()["code"]) == (422, "number_not_active")
+    assert "ordering" in not_active.json()["message"]
+
+    unknown = await add(pool, "4915199999999")
+    assert (unknown.status_code, unknown.json()["code"]) == (422, "number_not_on_account")
+
+    wrong_country = await add(pool, austrian)
+    assert (wrong_country.status_code, wrong_country.json()["code"]) == (
+        422,
+        "pool_constraints_not_met",
+    )
+    assert "AT" in wrong_country.json()["message"]
+
+    strict = await create_pool(client, admin_headers, name="voice", features=["voice"])
+    no_voice = await add(strict, ok)
+    assert no_voice.json()["code"] == "number_in_other_pool"
+    lacks = await add(strict, austrian)
+    assert (lacks.status_code, lacks.json()["code"]) == (422, "pool_constraints_not_met")
+    assert "voice" in lacks.json()["message"]
+    assert (await add(strict, voice)).status_code == 200
+
+    garbage = await add(pool, "not a number")
+    assert (garbage.status_code, garbage.json()["code"]) == (422, "invalid_number")
+
+    removed = await client.delete(f"/v1/pools/{pool}/numbers/{ok}", headers=admin_headers)
+    assert (removed.status_code, removed.json()["pool"]) == (200, None)
+    gone = await client.delete(f"/v1/pools/{pool}/numbers/{ok}", headers=admin_headers)
+    assert (gone.status_code, gone.json()["code"]) == (404, "number_not_in_pool")
+    assert (await add(other, ok)).status_code == 200
+
+
+async def test_an_allocated_number_cannot_leave_its_pool(
+    client: Client, admin_headers: dict[str, str], settings: Settings
+) -> None:
+    async with session_factory(settings) as sessions:
+        (number,) = await seed_numbers(sessions, german_numbers(1))
+    pool = await create_pool(client, admin_headers)
+    await client.post(f"/v1/pools/{pool}/numbers", json={"number": number}, headers=admin_headers)
+    _, key = await create_tenant(client, admin_headers, "acme")
+    assert (
+        await client.post("/v1/allocations", json={"pool": pool}, headers=key_headers(key))
+    ).status_code == 201
+    refused = await client.delete(f"/v1/pools/{pool}/numbers/{number}", headers=admin_headers)
+    assert (refused.status_code, refused.json()["code"]) == (409, "number_allocated")
+
+
+async def test_pools_are_admin_only(client: Client, admin_headers: dict[str, str]) -> None:
+    pool = await create_pool(client, admin_headers)
+    _, key = await create_tenant(client, admin_headers, "acme")
+    for method, path in [
+        ("GET", "/v1/pools"),
+        ("GET", f"/v1/pools/{pool}"),
+        ("POST", "/v1/pools"),
+        ("POST", f"/v1/pools/{pool}/numbers"),
+        ("DELETE", f"/v1/pools/{pool}/numbers/4915170000000"),
+    ]:
+        response = await client.request(
+            method, path, json={"name": "x", "number": "1"}, headers=key_headers(key)
+        )
+        assert (response.status_code, response.json()["code"]) == (404, "not_found"), path
