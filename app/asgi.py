@@ -17,12 +17,14 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig
 
 from app.health.controller import HealthController
 from app.lib.auth import PUBLIC_PATHS, ApiKeyAuthentication
 from app.lib.dependencies import provide_all
 from app.lib.errors import EXCEPTION_HANDLERS
 from app.lib.logging import configure_logging
+from app.lib.metrics import MetricsController
 from app.lib.request_context import RequestContextMiddleware
 from app.resources import Resources
 from app.settings import Settings, SettingsError
@@ -47,10 +49,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=[{API_KEY_SCHEME: []}],
     )
     return Litestar(
-        route_handlers=[HealthController, v1],
+        route_handlers=[HealthController, MetricsController, v1],
         lifespan=[lifespan],
         middleware=[
             RequestContextMiddleware(),
+            PrometheusConfig(
+                app_name="seven_numbers",
+                prefix="seven_numbers",
+                group_path=True,
+                exclude=["^/metrics"],
+            ).middleware,
             DefineMiddleware(ApiKeyAuthentication, exclude=list(PUBLIC_PATHS)),
         ],
         dependencies=provide_all(),

@@ -15,6 +15,7 @@ from arq import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db.engine import create_engine, create_session_factory
+from app.lib.metrics import observe_upstream_call
 from app.lib.queue import create_queue
 from app.settings import Settings
 from app.seven.client import SevenClient
@@ -40,6 +41,7 @@ class Resources:
             connect_timeout=settings.seven_connect_timeout,
             read_timeout=settings.seven_read_timeout,
             total_timeout=settings.seven_total_timeout,
+            observer=observe_upstream_call,
         )
         try:
             yield cls(

@@ -45,6 +45,9 @@ class Settings:
     seven_read_timeout: float = 30.0
     seven_total_timeout: float = 60.0
     log_level: str = "INFO"
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = 9101
+    """0 switches the worker's own /metrics listener off."""
     # Operations (app/operations): retry policy and the reconciler.
     operation_max_attempts: int = 8
     operation_retry_budget_seconds: float = 600.0
@@ -68,6 +71,8 @@ class Settings:
             "SEVEN_READ_TIMEOUT": self.seven_read_timeout,
             "SEVEN_TOTAL_TIMEOUT": self.seven_total_timeout,
             "LOG_LEVEL": self.log_level,
+            "WORKER_METRICS_HOST": self.worker_metrics_host,
+            "WORKER_METRICS_PORT": self.worker_metrics_port,
             "OPERATION_MAX_ATTEMPTS": self.operation_max_attempts,
             "OPERATION_RETRY_BUDGET_SECONDS": self.operation_retry_budget_seconds,
             "OPERATION_BACKOFF_INITIAL_SECONDS": self.operation_backoff_initial_seconds,
@@ -103,63 +108,67 @@ class Settings:
                 "your seven.io API key (or run `make run`, which starts the sandbox)",
             ),
             seven_base_url=_optional(
-                env, "SEVEN_BASE_URL", _http_url, "an http(s) URL such as " + DEFAULT_SEVEN_BASE_URL
-            )
-            or DEFAULT_SEVEN_BASE_URL,
+                env,
+                "SEVEN_BASE_URL",
+                _http_url,
+                "an http(s) URL such as " + DEFAULT_SEVEN_BASE_URL,
+                DEFAULT_SEVEN_BASE_URL,
+            ),
             seven_signing_secret=_optional(
-                env, "SEVEN_SIGNING_SECRET", _non_empty, "a non-empty string"
+                env, "SEVEN_SIGNING_SECRET", _non_empty, "a non-empty string", None
             ),
             admin_api_key=_optional(
-                env, "ADMIN_API_KEY", _admin_key, "a random string of at least 16 characters"
+                env, "ADMIN_API_KEY", _admin_key, "a random string of at least 16 characters", None
             ),
             sync_interval_seconds=_optional(
                 env,
                 "SYNC_INTERVAL_SECONDS",
                 _positive_int,
                 "a whole number of seconds >= 1, e.g. 300",
-            )
-            or 300,
+                300,
+            ),
             search_cache_seconds=_optional(
                 env,
                 "SEARCH_CACHE_SECONDS",
                 _positive_int,
                 "a whole number of seconds >= 1, e.g. 60",
-            )
-            or 60,
+                60,
+            ),
             seven_connect_timeout=_optional(
-                env, "SEVEN_CONNECT_TIMEOUT", _positive_float, "seconds, e.g. 5"
-            )
-            or 5.0,
+                env, "SEVEN_CONNECT_TIMEOUT", _positive_float, "seconds, e.g. 5", 5.0
+            ),
             seven_read_timeout=_optional(
-                env, "SEVEN_READ_TIMEOUT", _positive_float, "seconds, e.g. 30"
-            )
-            or 30.0,
+                env, "SEVEN_READ_TIMEOUT", _positive_float, "seconds, e.g. 30", 30.0
+            ),
             seven_total_timeout=_optional(
-                env, "SEVEN_TOTAL_TIMEOUT", _positive_float, "seconds, e.g. 60"
-            )
-            or 60.0,
-            log_level=_optional(env, "LOG_LEVEL", _log_level, "one of DEBUG, INFO, WARNING, ERROR")
-            or "INFO",
+                env, "SEVEN_TOTAL_TIMEOUT", _positive_float, "seconds, e.g. 60", 60.0
+            ),
+            worker_metrics_host=env.get("WORKER_METRICS_HOST", "").strip() or "127.0.0.1",
+            worker_metrics_port=_optional(
+                env, "WORKER_METRICS_PORT", _port, "a TCP port 1-65535, or 0 for none", 9101
+            ),
+            log_level=_optional(
+                env, "LOG_LEVEL", _log_level, "one of DEBUG, INFO, WARNING, ERROR", "INFO"
+            ),
             operation_max_attempts=_optional(
-                env, "OPERATION_MAX_ATTEMPTS", _positive_int, "a whole number >= 1, e.g. 8"
-            )
-            or 8,
+                env, "OPERATION_MAX_ATTEMPTS", _positive_int, "a whole number >= 1, e.g. 8", 8
+            ),
             operation_retry_budget_seconds=_optional(
-                env, "OPERATION_RETRY_BUDGET_SECONDS", _positive_float, "seconds, e.g. 600"
-            )
-            or 600.0,
+                env, "OPERATION_RETRY_BUDGET_SECONDS", _positive_float, "seconds, e.g. 600", 600.0
+            ),
             operation_backoff_initial_seconds=_optional(
-                env, "OPERATION_BACKOFF_INITIAL_SECONDS", _positive_float, "seconds, e.g. 1"
-            )
-            or 1.0,
+                env, "OPERATION_BACKOFF_INITIAL_SECONDS", _positive_float, "seconds, e.g. 1", 1.0
+            ),
             operation_backoff_max_seconds=_optional(
-                env, "OPERATION_BACKOFF_MAX_SECONDS", _positive_float, "seconds, e.g. 60"
-            )
-            or 60.0,
+                env, "OPERATION_BACKOFF_MAX_SECONDS", _positive_float, "seconds, e.g. 60", 60.0
+            ),
             operation_stale_seconds=_optional(
-                env, "OPERATION_STALE_SECONDS", _positive_int, "a whole number of seconds, e.g. 120"
-            )
-            or 120,
+                env,
+                "OPERATION_STALE_SECONDS",
+                _positive_int,
+                "a whole number of seconds, e.g. 120",
+                120,
+            ),
             reconcile_interval_seconds=reconcile_interval_from(env),
         )
 
@@ -173,14 +182,12 @@ def redis_url_from(environ: Mapping[str, str]) -> str:
 
 def reconcile_interval_from(environ: Mapping[str, str]) -> int:
     """``RECONCILE_INTERVAL_SECONDS`` alone (the worker's cron schedule needs it at import)."""
-    return (
-        _optional(
-            environ,
-            "RECONCILE_INTERVAL_SECONDS",
-            _seconds_in_minute,
-            "a whole number of seconds from 1 to 60 (a divisor of 60), e.g. 30",
-        )
-        or 30
+    return _optional(
+        environ,
+        "RECONCILE_INTERVAL_SECONDS",
+        _seconds_in_minute,
+        "a whole number of seconds from 1 to 60 (a divisor of 60), e.g. 30",
+        30,
     )
 
 
@@ -219,10 +226,10 @@ def _required(env: Mapping[str, str], name: str, parse: Callable[[str], T], expe
 
 
 def _optional(
-    env: Mapping[str, str], name: str, parse: Callable[[str], T], expected: str
-) -> T | None:
+    env: Mapping[str, str], name: str, parse: Callable[[str], T], expected: str, default: T
+) -> T:
     raw = env.get(name, "").strip()
-    return _parse(name, raw, parse, expected) if raw else None
+    return _parse(name, raw, parse, expected) if raw else default
 
 
 def _parse(name: str, raw: str, parse: Callable[[str], T], expected: str) -> T:
@@ -280,6 +287,13 @@ def _positive_float(raw: str) -> float:
 def _seconds_in_minute(raw: str) -> int:
     value = int(raw)
     if not 1 <= value <= 60:
+        raise ValueError(raw)
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
         raise ValueError(raw)
     return value
 

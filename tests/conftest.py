@@ -129,6 +129,8 @@ def settings(database_url: str, redis_url: str, fresh_sandbox: SandboxProcess) -
         seven_connect_timeout=2.0,
         seven_read_timeout=5.0,
         seven_total_timeout=8.0,
+        # Test workers run side by side; none of them needs its own metrics port.
+        worker_metrics_port=0,
     )
 
 

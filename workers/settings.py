@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from arq.connections import RedisSettings
 
 from app.lib.logging import configure_logging
+from app.lib.metrics import serve_worker_metrics
 from app.lib.queue import deserialize_job, redis_settings, serialize_job
 from app.operations.jobs import process_operation_function, reconciler_cron
 from app.resources import Resources
@@ -24,6 +25,7 @@ from app.settings import Settings, SettingsError, redis_url_from
 async def startup(ctx: dict[str, Any]) -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    serve_worker_metrics(settings.worker_metrics_host, settings.worker_metrics_port)
     stack = AsyncExitStack()
     resources = await stack.enter_async_context(Resources.open(settings))
     resources.install(ctx)

@@ -37,7 +37,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,7 +73,7 @@ from app.seven.types import (
     SuccessResponse,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "SevenClient", "parse_retry_after"]
+__all__ = ["DEFAULT_BASE_URL", "CallObserver", "SevenClient", "parse_retry_after"]
 
 DEFAULT_BASE_URL = "https://gateway.seven.io/api"
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -82,6 +82,10 @@ DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_TOTAL_TIMEOUT = 60.0
 
 _log = logging.getLogger("app.seven.client")
+
+# Told of every call: (endpoint such as "POST /numbers/order", "ok" or the error's code,
+# seconds). The service hangs its metrics here; the client knows nothing of them.
+CallObserver = Callable[[str, str, float], None]
 _T = TypeVar("_T")
 
 # Typed decoders built once: bytes go straight into structs, fees straight into Decimal.
@@ -121,6 +125,12 @@ class _Call:
     def is_write(self) -> bool:
         return self.method in _WRITE_METHODS
 
+    @property
+    def endpoint(self) -> str:
+        """``METHOD /path`` with the number as ``:number``: a label with few values."""
+        path = self.path.replace(self.number, ":number") if self.number else self.path
+        return f"{self.method} {path}"
+
     def context(self, **extra: Any) -> dict[str, Any]:
         return {"method": self.method, "path": self.path, **extra}
 
@@ -158,6 +168,7 @@ class SevenClient:
         total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
         http_client: httpx.AsyncClient | None = None,
         logger: logging.Logger | None = _log,
+        observer: CallObserver | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -171,6 +182,7 @@ class SevenClient:
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self._timeout)
         self._logger = logger
+        self._observer = observer
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -335,17 +347,23 @@ class SevenClient:
         request.extensions["trace"] = progress.trace
         started = time.monotonic()
         outcome = "error"
+        result = "transport_error"
         try:
             response = await self._exchange(call, request, progress)
             outcome = str(response.status_code)
             body = response.content
             self._raise_for_answer(call, response.status_code, response.headers, body, allow_empty)
+            result = "ok"
             return body
         except SevenError as exc:
             outcome = f"{outcome} {exc.code}"
+            result = exc.code
             raise
         finally:
-            self._log_call(call, outcome, time.monotonic() - started)
+            seconds = time.monotonic() - started
+            self._log_call(call, outcome, seconds)
+            if self._observer is not None:
+                self._observer(call.endpoint, result, seconds)
 
     async def _exchange(
         self, call: _Call, request: httpx.Request, progress: _Progress

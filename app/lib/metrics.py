@@ -1,0 +1,156 @@
+"""Prometheus metrics: what each process counts, and the gauges read at scrape time.
+
+Counters and histograms live in the process that does the work (HTTP in the API, jobs,
+retries and sync in the worker, upstream calls in both). Figures that are facts about
+the whole system (operations by state, the oldest unfinished one, the queue depth) are
+read from Postgres and Redis when ``/metrics`` is scraped, so every API replica reports
+the same truth and nothing has to be kept in step.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from arq.constants import default_queue_name
+from litestar import Controller, Response, get
+from litestar.datastructures import State
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+from sqlalchemy import text
+
+log = structlog.get_logger(__name__)
+
+UPSTREAM_CALLS = Counter(
+    "seven_numbers_upstream_calls_total",
+    "Calls to seven by endpoint and outcome (ok, or the error's code).",
+    ["endpoint", "outcome"],
+)
+UPSTREAM_LATENCY = Histogram(
+    "seven_numbers_upstream_call_seconds",
+    "Duration of calls to seven by endpoint.",
+    ["endpoint"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+JOB_DURATION = Histogram(
+    "seven_numbers_job_seconds",
+    "Duration of worker jobs by job and outcome.",
+    ["job", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+JOB_RETRIES = Counter(
+    "seven_numbers_job_retries_total",
+    "Retries scheduled by workers, by job and the reason (the error's code).",
+    ["job", "reason"],
+)
+SYNC_DURATION = Histogram(
+    "seven_numbers_sync_seconds",
+    "Duration of mirror syncs.",
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+SYNC_NUMBERS = Counter(
+    "seven_numbers_sync_numbers_total",
+    "Numbers seen by syncs, by outcome (fetched, added, changed, removed, unchanged).",
+    ["outcome"],
+)
+SYNC_DRIFT = Counter(
+    "seven_numbers_sync_drift_total",
+    "Differences found by syncs that no operation of ours explains, by kind.",
+    ["kind"],
+)
+OPERATIONS = Gauge(
+    "seven_numbers_operations",
+    "Operations in the database by kind and status (read at scrape time).",
+    ["kind", "status"],
+)
+OLDEST_UNFINISHED = Gauge(
+    "seven_numbers_oldest_unfinished_operation_age_seconds",
+    "Age of the oldest queued or running operation; 0 when there is none.",
+)
+QUEUE_DEPTH = Gauge("seven_numbers_queue_depth", "Jobs waiting in the arq queue.")
+
+
+def observe_upstream_call(endpoint: str, outcome: str, seconds: float) -> None:
+    """The seven client's CallObserver."""
+    UPSTREAM_CALLS.labels(endpoint, outcome).inc()
+    UPSTREAM_LATENCY.labels(endpoint).observe(seconds)
+
+
+def observe_sync(seconds: float, counts: dict[str, int], drift: dict[str, int]) -> None:
+    SYNC_DURATION.observe(seconds)
+    for outcome, count in counts.items():
+        SYNC_NUMBERS.labels(outcome).inc(count)
+    for kind, count in drift.items():
+        SYNC_DRIFT.labels(kind).inc(count)
+
+
+class JobTimer:
+    """``with JobTimer("process_operation") as timer: ...; timer.outcome = "failed"``."""
+
+    def __init__(self, job: str) -> None:
+        self.job = job
+        self.outcome = "ok"
+        self._started = 0.0
+
+    def __enter__(self) -> JobTimer:
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: Any) -> None:
+        outcome = self.outcome if exc_type is None else "error"
+        JOB_DURATION.labels(self.job, outcome).observe(time.perf_counter() - self._started)
+
+
+_OPERATIONS_BY_STATE = text("SELECT kind, status, count(*) AS n FROM operations GROUP BY 1, 2")
+_OLDEST_UNFINISHED = text(
+    "SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+    "FROM operations WHERE status IN ('queued', 'running')"
+)
+
+
+async def refresh_system_gauges(state: State) -> None:
+    """Read the system-wide figures; a part that is down leaves its gauges as they were."""
+    try:
+        async with state.engine.connect() as connection:
+            rows = (await connection.execute(_OPERATIONS_BY_STATE)).all()
+            oldest = (await connection.execute(_OLDEST_UNFINISHED)).scalar_one()
+        OPERATIONS.clear()
+        for kind, status, count in rows:
+            OPERATIONS.labels(kind, status).set(count)
+        OLDEST_UNFINISHED.set(float(oldest))
+    except Exception as error:  # metrics must answer even when Postgres does not
+        log.warning("metrics_postgres_unavailable", error_type=type(error).__name__)
+    try:
+        QUEUE_DEPTH.set(await state.queue.zcard(default_queue_name))
+    except Exception as error:
+        log.warning("metrics_redis_unavailable", error_type=type(error).__name__)
+
+
+class MetricsController(Controller):
+    path = "/metrics"
+    include_in_schema = False
+
+    @get("/", media_type=CONTENT_TYPE_LATEST)
+    async def metrics(self, state: State) -> Response[bytes]:
+        await refresh_system_gauges(state)
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+def serve_worker_metrics(host: str, port: int) -> None:
+    """The worker's own /metrics; a taken port is logged, not fatal (metrics are optional)."""
+    if port <= 0:
+        return
+    try:
+        start_http_server(port, addr=host)
+    except OSError as error:
+        log.warning("worker_metrics_port_unavailable", port=port, error=str(error))
+    else:
+        log.info("worker_metrics_listening", port=port)
