@@ -5,12 +5,14 @@ from __future__ import annotations
 from litestar.types import ControllerRouterHandler
 
 from app.audit.controller import AuditController
+from app.costs.controller import CostController
 from app.numbers.controller import NumberReadController
 from app.operations.controller import OperationController
 from app.pools.controller import AllocationController, PoolController
 from app.search.controller import available_numbers
 from app.tenants.controller import KeyController, TenantController
 from app.tenants.whoami import whoami
+from app.webhooks.controller import seven_webhook
 
 V1_HANDLERS: list[ControllerRouterHandler] = [
     whoami,
@@ -22,4 +24,6 @@ V1_HANDLERS: list[ControllerRouterHandler] = [
     PoolController,
     AllocationController,
     AuditController,
+    CostController,
+    seven_webhook,
 ]

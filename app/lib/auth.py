@@ -33,8 +33,9 @@ from app.db.models import ApiKey
 
 Scope = Literal["admin", "tenant"]
 
-# Paths that need no key: health, metrics and the schema (see the contract).
-PUBLIC_PATHS = ("^/health", "^/metrics", "^/schema")
+# Paths that need no key: health, metrics and the schema (see the contract), and seven's
+# webhook, which cannot carry our key (its signature proves the sender instead).
+PUBLIC_PATHS = ("^/health", "^/metrics", "^/schema", "^/v1/webhooks/seven$")
 
 KEY_PREFIXES: dict[Scope, str] = {"admin": "sn_admin_", "tenant": "sn_tenant_"}
 KEY_SECRET_BYTES = 32  # 256 bits

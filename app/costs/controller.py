@@ -1,0 +1,93 @@
+"""``GET /v1/costs`` and ``GET /v1/costs/forecast``: validate, scope to the caller, render."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, cast
+
+from litestar import Controller, MediaType, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.costs import service
+from app.costs.model import BASES, GROUPINGS, Basis, GroupBy, Month
+from app.costs.schemas import CostReportOut, ForecastOut, forecast_out, report_csv, report_out
+from app.lib.auth import Principal
+from app.lib.errors import InvalidInput, NotFound
+
+
+def _tenant_scope(principal: Principal) -> uuid.UUID | None:
+    """None (everything) for an admin; a tenant key sees only its tenant's days."""
+    if principal.is_admin:
+        return None
+    if principal.tenant_id is None:  # a check constraint forbids it; fail closed anyway
+        raise NotFound("Nothing here.")
+    return principal.tenant_id
+
+
+def _parse_month(month: str | None) -> Month:
+    try:
+        return Month.parse(month or "")
+    except ValueError:
+        raise InvalidInput(
+            "month must be a calendar month written YYYY-MM, such as 2026-03.",
+            code="invalid_month",
+            details={"parameter": "month", "value": month},
+        ) from None
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InvalidInput(
+            f"{name} must be one of {', '.join(allowed)}.",
+            code=f"invalid_{name}",
+            details={"parameter": name, "value": value, "allowed": list(allowed)},
+        )
+    return value
+
+
+def _wants_csv(request: Request[Any, Any, Any]) -> bool:
+    return request.accept.best_match([MediaType.JSON, "text/csv"]) == "text/csv"
+
+
+class CostController(Controller):
+    path = "/costs"
+    tags = ["costs"]
+
+    @get(
+        "/",
+        summary="What the numbers cost in a month, grouped by tenant, pool, country or number",
+        responses={200: ResponseSpec(CostReportOut, description="The report (or CSV)")},
+    )
+    async def report(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        principal: Principal,
+        month: str | None = None,
+        group_by: str = "tenant",
+        basis: str = "cash",
+    ) -> Response[Any]:
+        """``Accept: text/csv`` answers the same rows as CSV, the totals as the last row."""
+        parsed = _parse_month(month)
+        grouping = cast(GroupBy, _one_of("group_by", group_by, GROUPINGS))
+        chosen = cast(Basis, _one_of("basis", basis, BASES))
+        tenant = _tenant_scope(principal)
+        result = await service.cost_report(db_session, parsed, chosen, grouping, tenant)
+        if _wants_csv(request):
+            return Response(report_csv(result), media_type="text/csv; charset=utf-8")
+        return Response(report_out(str(parsed), chosen, grouping, result))
+
+    @get("/forecast", summary="Cash charges to come, from the mirror as it is now")
+    async def forecast(
+        self, db_session: AsyncSession, principal: Principal, months: str = "12"
+    ) -> ForecastOut:
+        if not months.isdigit() or int(months) not in service.FORECAST_MONTHS:
+            raise InvalidInput(
+                "months must be a whole number from 1 to 24.",
+                code="invalid_months",
+                details={"parameter": "months", "value": months},
+            )
+        tenant = _tenant_scope(principal)
+        found = await service.forecast(db_session, int(months), service.berlin_today(), tenant)
+        return forecast_out(found)

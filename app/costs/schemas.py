@@ -1,0 +1,113 @@
+"""What ``GET /v1/costs`` and ``GET /v1/costs/forecast`` answer. Money is a decimal string."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+from app.costs.model import Basis, GroupBy, Report, Row
+from app.costs.service import ForecastMonth
+
+
+class CostRowOut(msgspec.Struct):
+    key: str
+    numbers: int
+    recurring: Decimal
+    setup: Decimal
+    usage: Decimal
+    total: Decimal
+
+
+class CostTotalsOut(msgspec.Struct):
+    numbers: int
+    recurring: Decimal
+    setup: Decimal
+    usage: Decimal
+    total: Decimal
+
+
+class CostReportOut(msgspec.Struct):
+    """Rows keyed by ``group_by``. For ``tenant``: the tenant's id; days no tenant held go
+    to ``pool:<pool id>`` or ``unassigned``. For ``pool``: the pool's id or ``unassigned``."""
+
+    month: str
+    basis: Basis
+    group_by: GroupBy
+    currency: Literal["EUR"]
+    rows: list[CostRowOut]
+    totals: CostTotalsOut
+
+
+class ForecastMonthOut(msgspec.Struct):
+    month: str
+    numbers: int
+    recurring: Decimal
+    setup: Decimal
+    total: Decimal
+    unpriced: int
+
+
+class ForecastOut(msgspec.Struct):
+    """Cash charges to come, this month first. ``unpriced`` counts numbers being ordered
+    whose fees seven has not quoted yet: they are included at zero. Usage is not projected."""
+
+    currency: Literal["EUR"]
+    basis: Literal["cash"]
+    months: list[ForecastMonthOut]
+    totals: CostTotalsOut
+
+
+def _row(row: Row) -> CostRowOut:
+    return CostRowOut(row.key, row.numbers, row.recurring, row.setup, row.usage, row.total)
+
+
+def _totals(row: Row) -> CostTotalsOut:
+    return CostTotalsOut(row.numbers, row.recurring, row.setup, row.usage, row.total)
+
+
+def report_out(month: str, basis: Basis, group_by: GroupBy, report: Report) -> CostReportOut:
+    return CostReportOut(
+        month=month,
+        basis=basis,
+        group_by=group_by,
+        currency="EUR",
+        rows=[_row(row) for row in report.rows],
+        totals=_totals(report.totals),
+    )
+
+
+CSV_COLUMNS = ("key", "numbers", "recurring", "setup", "usage", "total")
+
+
+def report_csv(report: Report) -> str:
+    """The same rows as the JSON, then the totals as a last row keyed ``total``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in [*report.rows, report.totals]:
+        writer.writerow([getattr(row, column) for column in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def forecast_out(months: list[ForecastMonth]) -> ForecastOut:
+    recurring = sum((m.recurring for m in months), Decimal(0))
+    setup = sum((m.setup for m in months), Decimal(0))
+    return ForecastOut(
+        currency="EUR",
+        basis="cash",
+        months=[
+            ForecastMonthOut(m.month, m.numbers, m.recurring, m.setup, m.total, m.unpriced)
+            for m in months
+        ],
+        totals=CostTotalsOut(
+            numbers=max((m.numbers for m in months), default=0),
+            recurring=recurring,
+            setup=setup,
+            usage=Decimal("0.00"),
+            total=recurring + setup,
+        ),
+    )

@@ -1,0 +1,100 @@
+"""Cost reports and the forecast: load with one statement each, shape with the model.
+
+The arithmetic runs in Postgres (``sql.py``), exactly, over numeric; Python only turns
+the exact sums into rows, rounding each figure once (``model.make_row``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.costs.model import Basis, GroupBy, Month, Report, Row, add_months, cents, make_row
+from app.costs.sql import FORECAST_SQL, report_sql
+from app.numbers.mirror import SEVEN_TIME_ZONE
+
+FORECAST_MONTHS = range(1, 25)
+
+
+async def cost_report(
+    session: AsyncSession,
+    month: Month,
+    basis: Basis,
+    group_by: GroupBy,
+    tenant_id: uuid.UUID | None = None,
+) -> Report:
+    """The month's report; with ``tenant_id``, only the days that tenant held."""
+    result = await session.execute(
+        text(report_sql(group_by)),
+        {
+            "m0": month.start,
+            "m1": month.stop,
+            "accrual": basis == "accrual",
+            "tenant": tenant_id,
+        },
+    )
+    rows: list[Row] = []
+    totals = make_row("total", 0, Decimal(0), Decimal(0), Decimal(0))
+    for record in result:
+        row = make_row(
+            record.key or "total", record.numbers, record.recurring, record.setup, record.usage
+        )
+        if record.is_total:
+            totals = row
+        else:
+            rows.append(row)
+    rows.sort(key=lambda row: row.key)
+    return Report(rows, totals)
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastMonth:
+    month: str
+    numbers: int
+    recurring: Decimal
+    setup: Decimal
+    total: Decimal
+    unpriced: int
+    """Numbers being ordered whose fees seven has not told us yet (counted at zero)."""
+
+
+def berlin_today() -> date:
+    return datetime.now(SEVEN_TIME_ZONE).date()
+
+
+async def forecast(
+    session: AsyncSession,
+    months: int,
+    today: date,
+    tenant_id: uuid.UUID | None = None,
+) -> list[ForecastMonth]:
+    """Cash charges per month, this month first, from the mirror as it is now."""
+    start = Month.of(today).start
+    stop = add_months(start, months)
+    result = await session.execute(
+        text(FORECAST_SQL), {"m0": start, "m1": stop, "today": today, "tenant": tenant_id}
+    )
+    found = {record.month: record for record in result}
+    out = []
+    month = Month.of(today)
+    for _ in range(months):
+        record = found.get(str(month))
+        recurring = record.recurring if record else Decimal(0)
+        setup = record.setup if record else Decimal(0)
+        out.append(
+            ForecastMonth(
+                month=str(month),
+                numbers=record.numbers if record else 0,
+                recurring=cents(recurring),
+                setup=cents(setup),
+                total=cents(recurring + setup),
+                unpriced=record.unpriced if record else 0,
+            )
+        )
+        month = month.next()
+    return out

@@ -1,0 +1,52 @@
+"""``POST /v1/webhooks/seven``: seven's inbound-SMS events, the one /v1 route without a key.
+
+seven cannot send our API key; when ``SEVEN_SIGNING_SECRET`` is set, its signature
+(over the URL as seven called it and the raw body, at most 30 s old) is what proves the
+sender instead. Behind a proxy that rewrites the host or scheme the signed URL differs
+from what we see: forward the original Host and scheme (uvicorn ``--proxy-headers``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from litestar import Request, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.lib.errors import InvalidInput, Unauthorized
+from app.settings import Settings
+from app.seven.signing import verify_signature
+from app.webhooks.service import BadEvent, WebhookPayload, count_sms_mo, parse_sms_mo
+
+WEBHOOK_PATH = "/webhooks/seven"
+
+
+class WebhookOut(msgspec.Struct):
+    status: Literal["counted", "duplicate", "ignored"]
+
+
+@post(WEBHOOK_PATH, status_code=200, summary="seven's webhook events (sms_mo)", tags=["webhooks"])
+async def seven_webhook(
+    request: Request[Any, Any, Any], db_session: AsyncSession, settings: Settings
+) -> WebhookOut:
+    body = await request.body()
+    secret = settings.seven_signing_secret
+    if secret and not verify_signature(
+        secret, request.method, str(request.url), body, request.headers
+    ):
+        raise Unauthorized(
+            "The webhook's signature is missing, wrong or older than 30 seconds.",
+            code="invalid_signature",
+        )
+    try:
+        payload = msgspec.json.decode(body, type=WebhookPayload)
+        if payload.webhook_event != "sms_mo":
+            return WebhookOut("ignored")
+        event_id, number, day = parse_sms_mo(payload.data)
+    except (msgspec.DecodeError, BadEvent) as error:
+        raise InvalidInput(
+            f"Not a webhook event seven sends: {error}", code="invalid_event"
+        ) from None
+    counted = await count_sms_mo(db_session, event_id, number, day)
+    return WebhookOut("counted" if counted else "duplicate")

@@ -1,0 +1,273 @@
+"""``GET /v1/costs`` and ``/v1/costs/forecast`` over real Postgres, against hand-worked figures.
+
+The inventories are the unit tests' cases (tests/unit/test_cost_model.py), written into
+the tables the way the service writes them: fee changes go through the ``numbers``
+trigger, allocations are rows with timestamps, usage is the webhook's daily table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from app.costs.model import Month, NumberFacts, add_months, report
+from app.costs.service import berlin_today
+from app.lib.auth import hash_key
+from app.numbers.mirror import SEVEN_TIME_ZONE, format_seven_time
+from tests.unit.test_cost_model import CASES, MOVED, TENANT_A, TENANT_B, Case, FeeVersion
+
+Client = AsyncTestClient[Litestar]
+
+
+def berlin(day: date, hour: int = 12) -> datetime:
+    return datetime.combine(day, time(hour), SEVEN_TIME_ZONE)
+
+
+async def store(conn: asyncpg.Connection, inventory: list[NumberFacts]) -> None:
+    """Write ``inventory`` into the mirror, the fee history, allocations and usage."""
+    tenants = {h.tenant for f in inventory for h in f.holdings}
+    pools = {f.pool for f in inventory} | {h.pool for f in inventory for h in f.holdings}
+    for tenant in tenants:
+        await conn.execute(
+            "INSERT INTO tenants (id, name) VALUES ($1, $2)", uuid.UUID(tenant), tenant
+        )
+    for pool in pools - {None}:
+        await conn.execute(
+            "INSERT INTO pools (id, name) VALUES ($1, $2)", uuid.UUID(str(pool)), pool
+        )
+    for facts in inventory:
+        await _store_number(conn, facts)
+
+
+async def _set_fees(conn: asyncpg.Connection, number: str, version: FeeVersion) -> None:
+    """Change the mirror's fees as the sync does; the trigger records the version,
+    which is then back-dated to when the change is meant to have been seen."""
+    await conn.execute(
+        "UPDATE numbers SET fee_setup = $2, fee_basic_charge = $3, fee_sms_mo = $4,"
+        " fee_voice_mo = $5 WHERE number = $1",
+        number,
+        version.setup,
+        version.basic_charge,
+        version.sms_mo,
+        version.voice_mo,
+    )
+    await conn.execute(
+        "UPDATE number_fee_versions SET valid_from = $2 WHERE id ="
+        " (SELECT max(id) FROM number_fee_versions WHERE number = $1)",
+        number,
+        berlin(version.valid_from),
+    )
+
+
+async def _store_number(conn: asyncpg.Connection, facts: NumberFacts) -> None:
+    created = berlin(facts.created)
+    expires = berlin(facts.ends) if facts.ends else None
+    await conn.execute(
+        "INSERT INTO numbers (number, country, payment_interval, state, pool_id, created,"
+        " seven_created_at, expires, seven_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        facts.number,
+        facts.country,
+        facts.payment_interval,
+        "deleting" if expires else "active",
+        uuid.UUID(facts.pool) if facts.pool else None,
+        format_seven_time(created),
+        created,
+        format_seven_time(expires) if expires else None,
+        expires,
+    )
+    for version in facts.fees:
+        await _set_fees(conn, facts.number, version)
+    for holding in facts.holdings:
+        await conn.execute(
+            "INSERT INTO allocations (id, number, tenant_id, pool_id, allocated_at, released_at)"
+            " VALUES (gen_random_uuid(), $1, $2, $3, $4, $5)",
+            facts.number,
+            uuid.UUID(holding.tenant),
+            uuid.UUID(holding.pool) if holding.pool else None,
+            berlin(holding.start, 9),
+            berlin(holding.end, 9) if holding.end else None,
+        )
+    for day, used in facts.usage.items():
+        await conn.execute(
+            "INSERT INTO number_usage_daily (number, day, sms_mo, voice_mo_minutes)"
+            " VALUES ($1, $2, $3, $4)",
+            facts.number,
+            day,
+            used.sms_mo,
+            used.voice_mo_minutes,
+        )
+
+
+@pytest.fixture
+async def conn(database_url: str) -> Any:
+    connection = await asyncpg.connect(database_url)
+    yield connection
+    await connection.close()
+
+
+def figures(body: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    return {
+        row["key"]: (row["recurring"], row["setup"], row["usage"], row["total"])
+        for row in body["rows"]
+    }
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_hand_computed_figures_on_both_bases(
+    case: Case, conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str]
+) -> None:
+    await store(conn, [case.facts])
+    for basis in ("cash", "accrual"):
+        response = await client.get(
+            "/v1/costs",
+            params={"month": case.month, "group_by": case.group_by, "basis": basis},
+            headers=admin_headers,
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["month"], body["basis"], body["currency"]) == (case.month, basis, "EUR")
+        assert figures(body) == case.expected[basis], basis
+        expected_total = sum((Decimal(t[3]) for t in case.expected[basis].values()), Decimal(0))
+        assert Decimal(body["totals"]["total"]) == expected_total
+
+
+async def test_fee_changes_are_versioned_by_the_trigger(conn: asyncpg.Connection) -> None:
+    facts = CASES[0].facts
+    await store(conn, [facts])
+    await conn.execute("UPDATE numbers SET friendly_name = 'x' WHERE number = $1", facts.number)
+    await conn.execute("UPDATE numbers SET fee_basic_charge = 12 WHERE number = $1", facts.number)
+    versions = await conn.fetch(
+        "SELECT fee_basic_charge FROM number_fee_versions WHERE number = $1 ORDER BY id",
+        facts.number,
+    )
+    # Insert, then the fee change; the friendly-name update wrote nothing.
+    assert [v["fee_basic_charge"] for v in versions] == [Decimal(10), Decimal(12)]
+
+
+async def test_csv_has_the_same_rows_as_json(
+    conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str]
+) -> None:
+    await store(conn, list({case.facts.number: case.facts for case in CASES}.values()))
+    params = {"month": "2026-03", "group_by": "tenant", "basis": "accrual"}
+    as_json = (await client.get("/v1/costs", params=params, headers=admin_headers)).json()
+    response = await client.get(
+        "/v1/costs", params=params, headers={**admin_headers, "Accept": "text/csv"}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    records = list(csv.DictReader(io.StringIO(response.text)))
+    totals = records.pop()
+    assert totals["key"] == "total"
+    columns = ("key", "numbers", "recurring", "setup", "usage", "total")
+    assert [tuple(r[c] for c in columns) for r in records] == [
+        tuple(str(row[c]) for c in columns) for row in as_json["rows"]
+    ]
+    assert tuple(totals[c] for c in columns[1:]) == tuple(
+        str(as_json["totals"][c]) for c in columns[1:]
+    )
+    assert len(records) == 4  # tenants A and B, pool:P and unassigned
+
+
+async def _tenant_key(conn: asyncpg.Connection, tenant: str) -> dict[str, str]:
+    key = f"sn_tenant_test_{tenant[-4:]}"
+    await conn.execute(
+        "INSERT INTO api_keys (id, scope, tenant_id, prefix, key_hash, name)"
+        " VALUES ($1, 'tenant', $2, 'sn_tenant_', $3, 'test')",
+        uuid.uuid4(),
+        uuid.UUID(tenant),
+        hash_key(key),
+    )
+    return {"X-Api-Key": key}
+
+
+async def test_a_tenant_key_sees_only_its_own_days(
+    conn: asyncpg.Connection, client: Client
+) -> None:
+    await store(conn, [MOVED])
+    headers = await _tenant_key(conn, TENANT_B)
+    for group_by, key in (("tenant", TENANT_B), ("number", MOVED.number), ("pool", None)):
+        response = await client.get(
+            "/v1/costs",
+            params={"month": "2026-03", "group_by": group_by, "basis": "accrual"},
+            headers=headers,
+        )
+        body = response.json()
+        assert body["totals"]["total"] == "11.00"
+        assert [row["total"] for row in body["rows"]] == ["11.00"]
+        if key:
+            assert body["rows"][0]["key"] == key
+    cash = await client.get(
+        "/v1/costs", params={"month": "2026-03", "group_by": "tenant"}, headers=headers
+    )
+    assert cash.json()["rows"] == []  # billed on 1 March, while tenant A held it
+    assert TENANT_A not in cash.text
+
+
+async def test_malformed_queries_are_422_with_a_code(
+    client: Client, admin_headers: dict[str, str]
+) -> None:
+    for params, code in [
+        ({"month": "2026-13"}, "invalid_month"),
+        ({"month": "March"}, "invalid_month"),
+        ({}, "invalid_month"),
+        ({"month": "2026-03", "group_by": "colour"}, "invalid_group_by"),
+        ({"month": "2026-03", "basis": "hope"}, "invalid_basis"),
+    ]:
+        response = await client.get("/v1/costs", params=params, headers=admin_headers)
+        assert (response.status_code, response.json()["code"]) == (422, code), params
+    for months in ["0", "25", "x", "-1", "1.5"]:
+        response = await client.get(
+            "/v1/costs/forecast", params={"months": months}, headers=admin_headers
+        )
+        assert (response.status_code, response.json()["code"]) == (422, "invalid_months")
+
+
+async def test_costs_need_a_key(client: Client) -> None:
+    response = await client.get("/v1/costs", params={"month": "2026-03"})
+    assert response.status_code == 401
+
+
+async def test_forecast_counts_scheduled_deletions_and_orders_in_flight(
+    conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str]
+) -> None:
+    today = berlin_today()
+    this_month = Month.of(today)
+    fees = (FeeVersion(date(2020, 1, 1), Decimal("4"), Decimal("10")),)
+    running = NumberFacts("4915100000201", "DE", "monthly", add_months(today, -5), fees)
+    # Deletion scheduled at the end of the period after next.
+    ends = add_months(running.created, 7)
+    deleting = NumberFacts("4915100000202", "DE", "monthly", running.created, fees, ends=ends)
+    annual = NumberFacts("4915100000203", "DE", "annually", add_months(today, -13), fees)
+    await store(conn, [running, deleting, annual])
+    # Two orders in flight: one with the fees seven quoted, one not yet priced.
+    for number, basic in (("4915100000204", Decimal("10")), ("4915100000205", None)):
+        await conn.execute(
+            "INSERT INTO numbers (number, country, payment_interval, state, fee_setup,"
+            " fee_basic_charge) VALUES ($1, 'DE', 'monthly', 'ordering', $2, $3)",
+            number,
+            Decimal("4") if basic else None,
+            basic,
+        )
+    response = await client.get(
+        "/v1/costs/forecast", params={"months": "12"}, headers=admin_headers
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["months"]) == 12
+    ordered = NumberFacts("4915100000204", "DE", "monthly", today, fees)
+    month = this_month
+    for projected in body["months"]:
+        expected = report([running, deleting, annual, ordered], month, "cash", "country")
+        assert projected["month"] == str(month)
+        assert Decimal(projected["total"]) == expected.totals.total, projected
+        assert projected["unpriced"] == 1  # the unpriced order, billed monthly from today
+        month = month.next()
