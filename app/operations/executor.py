@@ -201,6 +201,7 @@ class _Run:
             try:  # one last look: a write that went through must not be reported failed
                 if await self._settle():
                     return
+                unsettled = False  # seven's answer shows the write did not happen
             except SevenError as error:
                 last = error
         if last is None:  # the budget ran out across earlier runs

@@ -30,10 +30,15 @@ from app.numbers.mirror import SEVEN_COLUMNS
 from app.operations import idempotency
 from app.operations.schemas import NumberChange, OrderCreate
 
-# Mirror columns that only seven's answer fills in; cleared when a number is ordered again.
-_FROM_SEVEN = tuple(
-    c for c in SEVEN_COLUMNS if c not in {"country", "friendly_name", "payment_interval"}
-)
+# Mirror columns that only seven's answer fills in, as they are before it arrives; a number
+# ordered again starts from these, not from what seven said about it last time.
+_BEFORE_SEVEN: dict[str, Any] = {
+    **dict.fromkeys(SEVEN_COLUMNS),
+    "feature_sms": False,
+    "feature_a2p_sms": False,
+    "feature_voice": False,
+    "forward_sms_mo": {},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +87,7 @@ async def submit_order(
         else:
             # A deleted or failed number is ordered again in its old row: seven's
             # previous answer no longer describes it.
-            for name, value in {**dict.fromkeys(_FROM_SEVEN), **values}.items():
+            for name, value in {**_BEFORE_SEVEN, **values}.items():
                 setattr(row, name, value)
         return operation
 

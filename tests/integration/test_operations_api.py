@@ -1,0 +1,321 @@
+"""The write endpoints and operation reads, without a worker: what the API promises at once.
+
+Every 409 and 422 of issue 4 is here; each test checks a row, a job or a stable code,
+so none passes with the feature removed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from arq.jobs import Job, JobStatus
+from redis.asyncio import Redis
+
+from app.lib.queue import create_queue, operation_job_id
+from app.settings import Settings
+from tests.integration.operations_support import Client, available_numbers, order
+from tests.support.sandbox import SandboxProcess
+from tests.support.tenancy import create_tenant, key_headers, seed_numbers, session_factory
+
+Headers = dict[str, str]
+
+
+async def _queued_jobs(settings: Settings) -> int:
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        return int(await redis.zcard("arq:queue"))
+    finally:
+        await redis.aclose()
+
+
+async def _job_status(settings: Settings, operation_id: str) -> JobStatus:
+    queue = create_queue(settings.redis_url)
+    try:
+        return await Job(operation_job_id(uuid.UUID(operation_id)), queue).status()
+    finally:
+        await queue.aclose()
+
+
+async def test_order_answers_202_writes_ordering_and_enqueues_the_id(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    number = available_numbers(fresh_sandbox, 1)[0]
+    response = await client.post(
+        "/v1/orders",
+        json={"number": f"+{number}", "payment_interval": "monthly", "friendly_name": "desk"},
+        headers=admin_headers,
+    )
+    assert response.status_code == 202
+    operation = response.json()
+    assert operation["kind"] == "order"
+    assert operation["status"] == "queued"
+    assert operation["number"] == number
+    assert operation["attempts"] == 0
+    assert response.headers["location"] == f"/v1/operations/{operation['id']}"
+
+    mirrored = (await client.get(f"/v1/numbers/{number}", headers=admin_headers)).json()
+    assert mirrored["state"] == "ordering"
+    assert mirrored["pending_operation"] == operation["id"]
+    assert mirrored["billing"]["payment_interval"] == "monthly"
+    assert await _job_status(settings, operation["id"]) is JobStatus.queued
+    assert (await client.get(response.headers["location"], headers=admin_headers)).json()[
+        "id"
+    ] == operation["id"]
+
+
+async def test_same_idempotency_key_and_body_returns_the_first_operation_and_enqueues_nothing(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    number = available_numbers(fresh_sandbox, 1)[0]
+    headers = {**admin_headers, "Idempotency-Key": "order-1"}
+    first = await client.post("/v1/orders", json={"number": number}, headers=headers)
+    # The same request, the number written another way: the same canonical body.
+    again = await client.post("/v1/orders", json={"number": f"00{number}"}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await _queued_jobs(settings) == 1
+
+    other = await client.post(
+        "/v1/orders", json={"number": number, "payment_interval": "monthly"}, headers=headers
+    )
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+
+
+async def test_idempotency_keys_are_scoped_to_the_calling_key(
+    client: Client, admin_headers: Headers, fresh_sandbox: SandboxProcess
+) -> None:
+    first, second = available_numbers(fresh_sandbox, 2)
+    _, tenant_key = await create_tenant(client, admin_headers, "acme")
+    a = await client.post(
+        "/v1/orders", json={"number": first}, headers={**admin_headers, "Idempotency-Key": "k"}
+    )
+    b = await client.post(
+        "/v1/orders",
+        json={"number": second},
+        headers={**key_headers(tenant_key), "Idempotency-Key": "k"},
+    )
+    assert a.status_code == b.status_code == 202
+    assert a.json()["id"] != b.json()["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"number": "12"}, "invalid_number"),
+        ({"number": "+999 123456"}, "invalid_number"),
+        ({"number": "4915170264838", "payment_interval": "weekly"}, "validation_error"),
+        ({"number": "4915170264838", "friendly_name": "x" * 256}, "validation_error"),
+        ({"number": "4915170264838", "colour": "red"}, "validation_error"),
+        ({"number": "4915170264838", "pool": "not-a-uuid"}, "validation_error"),
+        ({"number": "4915170264838", "pool": str(uuid.uuid4())}, "unknown_pool"),
+        ({"number": "4915170264838", "tenant": str(uuid.uuid4())}, "unknown_tenant"),
+        ({}, "validation_error"),
+    ],
+)
+async def test_order_input_is_validated(
+    client: Client, admin_headers: Headers, settings: Settings, body: dict[str, Any], code: str
+) -> None:
+    response = await client.post("/v1/orders", json=body, headers=admin_headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == code
+    assert await _queued_jobs(settings) == 0
+
+
+async def test_a_bad_idempotency_key_is_422(client: Client, admin_headers: Headers) -> None:
+    response = await client.post(
+        "/v1/orders",
+        json={"number": "4915170264838"},
+        headers={**admin_headers, "Idempotency-Key": "has spaces"},
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_idempotency_key"
+
+
+@pytest.mark.parametrize(
+    ("state", "code"),
+    [("active", "number_active"), ("deleting", "number_deleting")],
+)
+async def test_ordering_a_number_on_the_account_is_409(
+    client: Client, admin_headers: Headers, settings: Settings, state: str, code: str
+) -> None:
+    async with session_factory(settings) as sessions:
+        [number] = await seed_numbers(sessions, ["4915170264838"], state=state)
+    response = await client.post("/v1/orders", json={"number": number}, headers=admin_headers)
+    assert response.status_code == 409
+    assert response.json()["code"] == code
+
+
+async def test_ordering_a_number_twice_is_409_and_a_deleted_one_may_be_ordered_again(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    number = available_numbers(fresh_sandbox, 1)[0]
+    await order(client, admin_headers, number)
+    second = await client.post("/v1/orders", json={"number": number}, headers=admin_headers)
+    assert second.status_code == 409
+    assert second.json()["code"] == "number_being_ordered"
+
+    async with session_factory(settings) as sessions:
+        [old] = await seed_numbers(sessions, ["4915170264839"], state="deleted")
+    again = await client.post("/v1/orders", json={"number": old}, headers=admin_headers)
+    assert again.status_code == 202
+    mirrored = (await client.get(f"/v1/numbers/{old}", headers=admin_headers)).json()
+    assert mirrored["state"] == "ordering"
+    assert mirrored["billing"]["fees"]["basic_charge"] is None  # the old fees are gone
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({}, "nothing_to_change"),
+        ({"sms_forward": ["not a number"]}, "invalid_number"),
+        ({"sms_forward": ["4915170264838"] * 11}, "validation_error"),
+        ({"email_forward": ["nobody"]}, "invalid_email"),
+        ({"email_forward": ["a@b"]}, "invalid_email"),
+        ({"email_forward": ["a@example.com"] * 11}, "validation_error"),
+        ({"friendly_name": "x" * 256}, "validation_error"),
+        ({"friendly_name": 5}, "validation_error"),
+    ],
+)
+async def test_patch_input_is_validated(
+    client: Client, admin_headers: Headers, settings: Settings, body: dict[str, Any], code: str
+) -> None:
+    async with session_factory(settings) as sessions:
+        [number] = await seed_numbers(sessions, ["4915170264838"])
+    response = await client.patch(f"/v1/numbers/{number}", json=body, headers=admin_headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("state", "code"),
+    [
+        ("deleted", "number_deleted"),
+        ("deleting", "number_deleting"),
+        ("ordering", "number_not_active"),
+        ("failed", "number_not_active"),
+    ],
+)
+async def test_changing_or_deleting_a_number_that_is_not_active_is_409(
+    client: Client, admin_headers: Headers, settings: Settings, state: str, code: str
+) -> None:
+    async with session_factory(settings) as sessions:
+        [number] = await seed_numbers(sessions, ["4915170264838"], state=state)
+    patched = await client.patch(
+        f"/v1/numbers/{number}", json={"friendly_name": "x"}, headers=admin_headers
+    )
+    deleted = await client.delete(f"/v1/numbers/{number}", headers=admin_headers)
+    assert (patched.status_code, patched.json()["code"]) == (409, code)
+    assert (deleted.status_code, deleted.json()["code"]) == (409, code)
+
+
+async def test_a_second_change_while_one_is_in_flight_is_409_busy(
+    client: Client, admin_headers: Headers, settings: Settings
+) -> None:
+    async with session_factory(settings) as sessions:
+        [number] = await seed_numbers(sessions, ["4915170264838"])
+    first = await client.patch(
+        f"/v1/numbers/+{number}", json={"email_forward": ["Ops@Example.com"]}, headers=admin_headers
+    )
+    assert first.status_code == 202
+    assert first.json()["kind"] == "update"
+    assert first.json()["params"] == {"email_forward": ["Ops@example.com"]}
+    deleted = await client.delete(
+        f"/v1/numbers/{number}?delete_immediately=true", headers=admin_headers
+    )
+    assert deleted.status_code == 409
+    assert deleted.json()["code"] == "number_busy"
+    mirrored = (await client.get(f"/v1/numbers/{number}", headers=admin_headers)).json()
+    assert mirrored["pending_operation"] == first.json()["id"]
+
+
+async def test_unknown_numbers_and_other_tenants_numbers_are_404(
+    client: Client, admin_headers: Headers, settings: Settings
+) -> None:
+    _, tenant_key = await create_tenant(client, admin_headers, "acme")
+    async with session_factory(settings) as sessions:
+        [number] = await seed_numbers(sessions, ["4915170264838"])
+    for headers, target in ((admin_headers, "4915170264839"), (key_headers(tenant_key), number)):
+        response = await client.delete(f"/v1/numbers/{target}", headers=headers)
+        assert response.status_code == 404
+        assert response.json()["code"] == "number_not_found"
+    bad = await client.delete("/v1/numbers/abc?delete_immediately=maybe", headers=admin_headers)
+    assert bad.status_code in (400, 422)
+
+
+async def test_delete_writes_its_flag_and_tenant_keys_see_only_their_operations(
+    client: Client, admin_headers: Headers, settings: Settings
+) -> None:
+    tenant_id, tenant_key = await create_tenant(client, admin_headers, "acme")
+    async with session_factory(settings) as sessions:
+        [ours] = await seed_numbers(sessions, ["4915170264838"], tenant_id=uuid.UUID(tenant_id))
+        [theirs] = await seed_numbers(sessions, ["4915170264839"])
+    mine = await client.delete(
+        f"/v1/numbers/{ours}?delete_immediately=true", headers=key_headers(tenant_key)
+    )
+    assert mine.status_code == 202
+    assert mine.json()["params"] == {"delete_immediately": True}
+    other = await client.delete(f"/v1/numbers/{theirs}", headers=admin_headers)
+    assert other.json()["params"] == {"delete_immediately": False}
+
+    seen = await client.get("/v1/operations", headers=key_headers(tenant_key))
+    assert [item["id"] for item in seen.json()["items"]] == [mine.json()["id"]]
+    hidden = await client.get(
+        f"/v1/operations/{other.json()['id']}", headers=key_headers(tenant_key)
+    )
+    assert hidden.status_code == 404
+    assert hidden.json()["code"] == "operation_not_found"
+
+
+async def test_operations_list_filters_and_pages_newest_first(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    numbers = available_numbers(fresh_sandbox, 3)
+    ids = [(await order(client, admin_headers, n))["id"] for n in numbers]
+    async with session_factory(settings) as sessions:
+        [active] = await seed_numbers(sessions, ["4915170264838"])
+    update = await client.patch(
+        f"/v1/numbers/{active}", json={"friendly_name": "x"}, headers=admin_headers
+    )
+
+    page = (await client.get("/v1/operations?kind=order&limit=2", headers=admin_headers)).json()
+    assert [item["id"] for item in page["items"]] == ids[::-1][:2]
+    rest = await client.get(
+        f"/v1/operations?kind=order&limit=2&cursor={page['next_cursor']}", headers=admin_headers
+    )
+    assert [item["id"] for item in rest.json()["items"]] == [ids[0]]
+    assert rest.json()["next_cursor"] is None
+
+    by_number = await client.get(f"/v1/operations?number=%2B{active}", headers=admin_headers)
+    assert [item["id"] for item in by_number.json()["items"]] == [update.json()["id"]]
+    queued = await client.get("/v1/operations?status=queued", headers=admin_headers)
+    assert len(queued.json()["items"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("status=done", "invalid_status"),
+        ("kind=buy", "invalid_kind"),
+        ("number=abc", "invalid_number"),
+        ("limit=0", "invalid_limit"),
+        ("limit=1000", "invalid_limit"),
+        ("cursor=!!!", "invalid_cursor"),
+        ("limit=ten", "validation_error"),
+    ],
+)
+async def test_operations_list_validates_its_query(
+    client: Client, admin_headers: Headers, query: str, code: str
+) -> None:
+    response = await client.get(f"/v1/operations?{query}", headers=admin_headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == code
+
+
+async def test_an_unknown_operation_is_404(client: Client, admin_headers: Headers) -> None:
+    response = await client.get(f"/v1/operations/{uuid.uuid4()}", headers=admin_headers)
+    assert response.status_code == 404
+    assert response.json()["code"] == "operation_not_found"
