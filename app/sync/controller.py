@@ -1,0 +1,79 @@
+"""``POST /v1/sync`` and ``GET /v1/sync/runs[/{id}]``: thin HTTP over the sync (admin only)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from arq import ArqRedis
+from litestar import Controller, Response, get, post
+from litestar.params import QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.lib.auth import admin_only
+from app.lib.queue import enqueue_operation
+from app.operations.schemas import OperationOut, operation_location, operation_out
+from app.sync import runs
+from app.sync.schemas import SyncRunOut, SyncRunPage
+from app.sync.service import request_sync
+
+
+class SyncController(Controller):
+    path = "/sync"
+    tags = ["sync"]
+    # A tenant key gets 404, as for anything it may not see (the contract: never 403).
+    guards = [admin_only]
+
+    @post(
+        "/",
+        status_code=202,
+        summary="Start a sync of the mirror with seven",
+        description=(
+            "Answers 202 with a `sync` operation (and its `Location`). If a sync is "
+            "already running when this one starts, this one ends at once as `succeeded` "
+            "without a run of its own: the running one covers it. The run a sync operation "
+            "made lists the operation's id as `operation`."
+        ),
+    )
+    async def start_sync(self, db_session: AsyncSession, queue: ArqRedis) -> Response[OperationOut]:
+        operation = await request_sync(db_session)
+        await enqueue_operation(queue, operation.id, "sync")
+        return Response(
+            operation_out(operation),
+            status_code=202,
+            headers={"Location": operation_location(operation.id)},
+        )
+
+    @get(
+        "/runs",
+        summary="Past sync runs, newest first",
+        description=(
+            f"Each run shows its first {runs.DRIFT_IN_LIST} drift items and `drift_total`; "
+            "`GET /v1/sync/runs/{id}` pages through all of them."
+        ),
+    )
+    async def list_runs(
+        self,
+        db_session: AsyncSession,
+        limit: Annotated[
+            str | None, QueryParameter(description=f"1 to {runs.MAX_RUNS}, default 20")
+        ] = None,
+        cursor: Annotated[
+            str | None, QueryParameter(description="next_cursor of the previous page")
+        ] = None,
+    ) -> SyncRunPage:
+        return await runs.list_runs(db_session, runs.runs_query(limit, cursor))
+
+    @get("/runs/{run_id:uuid}", summary="One sync run with all its drift, paginated")
+    async def get_run(
+        self,
+        db_session: AsyncSession,
+        run_id: uuid.UUID,
+        drift_limit: Annotated[
+            str | None, QueryParameter(description=f"1 to {runs.MAX_DRIFT}, default 1000")
+        ] = None,
+        drift_cursor: Annotated[
+            str | None, QueryParameter(description="next_drift_cursor of the previous page")
+        ] = None,
+    ) -> SyncRunOut:
+        return await runs.get_run(db_session, run_id, runs.drift_query(drift_limit, drift_cursor))

@@ -1,0 +1,237 @@
+"""The set-based diff between seven's list (a temporary table) and the mirror.
+
+Everything here runs inside one transaction on one connection: seven's list is COPYed
+into ``sync_incoming`` (dropped at commit), then three statements write the
+difference: new numbers, changed numbers, numbers gone from seven. Each statement
+also records its drift and returns counts, so a run costs a handful of round trips
+whatever the size of the account. A row that needs no change is not written at all.
+
+Rules (see ``app/sync/service.py`` for the reasons):
+
+* A number is **busy**, and left alone, while its mirror row has a pending operation,
+  while an order/update/delete of it is queued or running, or when such an operation
+  changed after this run started fetching (its write may be newer than our list).
+* A mirror row in ``ordering``, ``deleted`` or ``failed`` that seven lists is **added**
+  (back); one in ``active``/``deleting`` whose seven columns or state differ is
+  **changed**; one in ``active``/``deleting`` that seven no longer lists is **removed**
+  (state ``deleted``; the sync never deletes anything at seven).
+* Drift is not recorded when one of our operations explains the difference: our order
+  for an added number, any of our operations on the number for a change (finished
+  since the previous run started), our delete (during this rental) or a scheduled
+  end of period that has passed for a removal. A baseline run records no drift.
+"""
+
+# The SQL below is assembled from this module's own constants (table and column names,
+# never input); every value travels as a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.numbers.mirror import SEVEN_COLUMNS
+from app.sync.rows import INCOMING_COLUMNS, RowCounter
+
+INCOMING_TABLE = "sync_incoming"
+BUSY_TABLE = "sync_busy"
+
+# Drift shows seven's fields as seven names them; the UTC copies of created/expires
+# would only repeat them.
+_DRIFT_FIELDS = tuple(c for c in SEVEN_COLUMNS if c not in {"seven_created_at", "seven_expires_at"})
+_ABSENT_STATES = "('ordering', 'deleted', 'failed')"
+_PRESENT_STATES = "('active', 'deleting')"
+_NUMBER_KINDS = "('order', 'update', 'delete')"
+
+
+def _cols(alias: str, columns: tuple[str, ...] = SEVEN_COLUMNS) -> str:
+    return ", ".join(f"{alias}.{c}" for c in columns)
+
+
+def _json(alias: str) -> str:
+    pairs = ", ".join(f"'{c}', {alias}.{c}" for c in _DRIFT_FIELDS)
+    return f"jsonb_build_object({pairs})"
+
+
+def _state(alias: str) -> str:
+    """``app.numbers.mirror.state_for``: a number with an ``expires`` is being deleted."""
+    return f"CASE WHEN coalesce({alias}.expires, '') = '' THEN 'active' ELSE 'deleting' END"
+
+
+def _busy(number: str) -> str:
+    return f"EXISTS (SELECT 1 FROM {BUSY_TABLE} b WHERE b.number = {number})"
+
+
+def _ours(number: str, kinds: str, since: str = ":previous_started") -> str:
+    """One of our operations reached seven (succeeded, or was submitted) since ``since``."""
+    return f"""EXISTS (
+        SELECT 1 FROM operations o
+        WHERE o.number = {number} AND o.kind IN {kinds}
+          AND (o.status = 'succeeded' OR o.submitted_at IS NOT NULL)
+          AND greatest(o.updated_at, o.finished_at) >= {since})"""
+
+
+def _diff_keys(before: str, after: str) -> str:
+    """Only the fields that differ, so a changed friendly name is one short line."""
+    return f"""coalesce((SELECT jsonb_object_agg(f.key, f.value) FROM jsonb_each({before}) f
+        WHERE f.value IS DISTINCT FROM {after} -> f.key), '{{}}'::jsonb)"""
+
+
+_INSERT_NEW = f"""
+WITH inserted AS (
+    INSERT INTO numbers (number, {", ".join(SEVEN_COLUMNS)}, state, synced_at)
+    SELECT s.number, {_cols("s")}, {_state("s")}, now()
+    FROM {INCOMING_TABLE} s
+    WHERE NOT EXISTS (SELECT 1 FROM numbers m WHERE m.number = s.number)
+      AND NOT {_busy("s.number")}
+    ON CONFLICT (number) DO NOTHING
+    RETURNING number
+), drift AS (
+    INSERT INTO sync_drift (run_id, number, kind, before, after)
+    SELECT :run_id, s.number, 'added', NULL, {_json("s")}
+    FROM inserted i JOIN {INCOMING_TABLE} s USING (number)
+    WHERE :record_drift AND NOT {_ours("s.number", "('order')")}
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted) AS added, (SELECT count(*) FROM drift) AS drift
+"""
+
+_UPDATE_EXISTING = f"""
+WITH candidates AS (
+    SELECT s.*, {_state("s")} AS new_state,
+           CASE WHEN m.state IN {_ABSENT_STATES} THEN 'added' ELSE 'changed' END AS kind,
+           m.state = 'ordering' AS ordered_by_us,
+           {_json("m")} AS before_json, {_json("s")} AS after_json
+    FROM {INCOMING_TABLE} s JOIN numbers m USING (number)
+    WHERE m.pending_operation_id IS NULL
+      AND (ROW({_cols("m")}) IS DISTINCT FROM ROW({_cols("s")})
+           OR m.state IS DISTINCT FROM {_state("s")})
+      AND NOT {_busy("m.number")}
+), updated AS (
+    UPDATE numbers m
+    SET {", ".join(f"{c} = c.{c}" for c in SEVEN_COLUMNS)},
+        state = c.new_state, synced_at = now(), updated_at = now()
+    FROM candidates c
+    -- Re-checked on the row as it is now: an operation may have claimed it meanwhile.
+    WHERE m.number = c.number AND m.pending_operation_id IS NULL
+    RETURNING m.number
+), written AS (
+    SELECT c.* FROM candidates c JOIN updated u USING (number)
+), drift AS (
+    INSERT INTO sync_drift (run_id, number, kind, before, after)
+    SELECT :run_id, w.number, w.kind,
+           CASE WHEN w.kind = 'added' THEN w.before_json
+                ELSE {_diff_keys("w.before_json", "w.after_json")} END,
+           CASE WHEN w.kind = 'added' THEN w.after_json
+                ELSE {_diff_keys("w.after_json", "w.before_json")} END
+    FROM written w
+    WHERE :record_drift
+      AND NOT (w.kind = 'added' AND (w.ordered_by_us OR {_ours("w.number", "('order')")}))
+      AND NOT (w.kind = 'changed' AND {_ours("w.number", _NUMBER_KINDS)})
+    RETURNING 1
+)
+SELECT count(*) FILTER (WHERE kind = 'added') AS added,
+       count(*) FILTER (WHERE kind = 'changed') AS changed,
+       (SELECT count(*) FROM drift) AS drift
+FROM written
+"""
+
+_MARK_REMOVED = f"""
+WITH removed AS (
+    UPDATE numbers m SET state = 'deleted', synced_at = now(), updated_at = now()
+    WHERE m.state IN {_PRESENT_STATES} AND m.pending_operation_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM {INCOMING_TABLE} s WHERE s.number = m.number)
+      AND NOT {_busy("m.number")}
+    RETURNING m.number, m.seven_created_at, m.seven_expires_at, {_json("m")} AS before_json
+), drift AS (
+    INSERT INTO sync_drift (run_id, number, kind, before, after)
+    SELECT :run_id, r.number, 'removed', r.before_json, NULL
+    FROM removed r
+    WHERE :record_drift
+      AND NOT coalesce(r.seven_expires_at <= now(), false)
+      AND NOT {_ours("r.number", "('delete')", "coalesce(r.seven_created_at, '-infinity')")}
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM drift) AS drift
+"""
+
+# The numbers this run leaves alone, collected once: a few rows, probed by every statement.
+_COLLECT_BUSY = f"""
+CREATE TEMPORARY TABLE {BUSY_TABLE} ON COMMIT DROP AS
+SELECT number FROM numbers WHERE pending_operation_id IS NOT NULL
+UNION
+SELECT number FROM operations
+WHERE number IS NOT NULL AND kind IN {_NUMBER_KINDS}
+  AND (status IN ('queued', 'running') OR greatest(updated_at, finished_at) >= :run_started)
+"""
+
+_COUNT_BUSY = f"""
+SELECT count(*) FROM {INCOMING_TABLE} s WHERE {_busy("s.number")}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DiffCounts:
+    fetched: int
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    drift: int
+
+
+async def load_incoming(conn: AsyncConnection, rows: RowCounter) -> int:
+    """COPY seven's list into a temporary table shaped like the mirror's columns.
+
+    Must run inside the transaction that diffs: the table is dropped at its commit.
+    ``CREATE TABLE AS ... WITH NO DATA`` copies the column types (numeric scale,
+    jsonb, timestamptz) without the mirror's constraints.
+    """
+    columns = ", ".join(INCOMING_COLUMNS)
+    await conn.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {INCOMING_TABLE} ON COMMIT DROP AS "
+            f"SELECT {columns} FROM numbers WITH NO DATA"
+        )
+    )
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(INCOMING_TABLE, records=rows, columns=INCOMING_COLUMNS)
+    return rows.count
+
+
+async def apply_diff(
+    conn: AsyncConnection,
+    *,
+    run_id: uuid.UUID,
+    run_started: datetime,
+    previous_started: datetime | None,
+    fetched: int,
+) -> DiffCounts:
+    """Write the difference between ``sync_incoming`` and the mirror; count it."""
+    params = {
+        "run_id": run_id,
+        "run_started": run_started,
+        # Drift needs something to drift from: the first run is the baseline.
+        "record_drift": previous_started is not None,
+        "previous_started": previous_started or datetime.min.replace(tzinfo=run_started.tzinfo),
+    }
+    await conn.execute(text(_COLLECT_BUSY), {"run_started": run_started})
+    busy = (await conn.execute(text(_COUNT_BUSY))).scalar_one()
+    new = (await conn.execute(text(_INSERT_NEW), params)).one()
+    existing = (await conn.execute(text(_UPDATE_EXISTING), params)).one()
+    gone = (await conn.execute(text(_MARK_REMOVED), params)).one()
+    added = new.added + existing.added
+    return DiffCounts(
+        fetched=fetched,
+        added=added,
+        changed=existing.changed,
+        removed=gone.removed,
+        unchanged=fetched - added - existing.changed - busy,
+        drift=new.drift + existing.drift + gone.drift,
+    )

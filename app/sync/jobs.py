@@ -1,0 +1,104 @@
+"""arq adapters of the sync: the ``sync_mirror`` job and its cron schedule.
+
+arq's cron matches wall-clock fields (second, minute, hour), it does not count an
+interval, so ``SYNC_INTERVAL_SECONDS`` becomes a set of those fields:
+
+* below 60 s: every ``n`` seconds within each minute (``n`` = the interval);
+* below an hour: every ``n`` minutes within each hour (``n`` = interval / 60, rounded);
+* below a day: every ``n`` hours within each day (``n`` = interval / 3600, rounded);
+* a day or more: once a day, at 00:00 UTC.
+
+An interval that does not divide the minute, hour or day has one shorter gap where
+the count restarts (every 7 s runs at :56 and again at :00). The default, 300 s, runs
+at :00, :05, :10, ... of every hour. ``unique=True`` lets one worker enqueue each tick
+however many run; the advisory lock in the service keeps overlapping runs apart.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from arq.cron import CronJob, cron
+from arq.worker import Function, func
+from dotenv import dotenv_values
+
+from app.settings import SettingsError
+from app.sync.service import run_sync
+
+#: A sync of 100,000 numbers takes seconds; this bounds a seven that stops answering.
+SYNC_JOB_TIMEOUT_SECONDS = 600
+DEFAULT_SYNC_INTERVAL_SECONDS = 300
+
+
+async def sync_mirror(ctx: dict[str, Any], operation_id: str | None = None) -> str:
+    """Run one sync (for a ``sync`` operation, or for the cron when ``operation_id`` is None).
+
+    Returns ``ran``, ``skipped`` or ``failed``; failures at seven are recorded on the run
+    and the operation rather than raised, so arq does not retry them.
+    """
+    outcome = await run_sync(
+        ctx["engine"],
+        ctx["seven"],
+        operation_id=uuid.UUID(operation_id) if operation_id else None,
+    )
+    return outcome.outcome
+
+
+def sync_mirror_function() -> Function:
+    """``sync_mirror`` as the queue knows it (``app.lib.queue.JOB_FOR_KIND["sync"]``)."""
+    return func(sync_mirror, name="sync_mirror", timeout=SYNC_JOB_TIMEOUT_SECONDS)
+
+
+def cron_fields(interval_seconds: int) -> dict[str, Any]:
+    """arq cron fields approximating "every ``interval_seconds``" (see the module docstring)."""
+    if interval_seconds < 1:
+        raise ValueError("the sync interval must be at least one second")
+    if interval_seconds < 60:
+        return {"second": set(range(0, 60, interval_seconds))}
+    if interval_seconds < 3600:
+        step = max(1, round(interval_seconds / 60))
+        return {"minute": set(range(0, 60, step)), "second": 0}
+    if interval_seconds < 86400:
+        step = max(1, round(interval_seconds / 3600))
+        return {"hour": set(range(0, 24, step)), "minute": 0, "second": 0}
+    return {"hour": 0, "minute": 0, "second": 0}
+
+
+def sync_interval_from(environ: Mapping[str, str]) -> int:
+    """``SYNC_INTERVAL_SECONDS``, checked as ``Settings.from_env`` checks it."""
+    raw = environ.get("SYNC_INTERVAL_SECONDS", "").strip()
+    if not raw:
+        return DEFAULT_SYNC_INTERVAL_SECONDS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingsError(
+            "SYNC_INTERVAL_SECONDS", "is not usable", "expected a whole number of seconds >= 1"
+        )
+    return value
+
+
+def sync_cron_job(env_file: Path = Path(".env")) -> CronJob:
+    """The cron entry for ``WorkerSettings``; read when the worker module is imported,
+    as arq reads its settings class then. A bad interval stops the worker with one line."""
+    environ = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    environ.update(os.environ)
+    try:
+        interval = sync_interval_from(environ)
+    except SettingsError as error:
+        sys.exit(f"seven-numbers worker cannot start: {error}")
+    return cron(
+        sync_mirror,
+        name="cron:sync_mirror",
+        unique=True,
+        timeout=SYNC_JOB_TIMEOUT_SECONDS,
+        max_tries=1,
+        **cron_fields(interval),
+    )

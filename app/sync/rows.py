@@ -1,0 +1,88 @@
+"""seven's active numbers as rows for COPY: the sync's fast path to ``columns_from_active``.
+
+The values are exactly those of :func:`app.numbers.mirror.columns_from_active` (a test
+holds the two together), in the order of :data:`INCOMING_COLUMNS`. It exists because
+the general mapping builds a dict and parses times with ``strptime``; for 100,000
+numbers that is 2.8 s, more than fetching and decoding the whole list. Here a row is a
+tuple and seven's usual ``YYYY-MM-DD HH:MM:SS`` goes through ``fromisoformat``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from app.numbers.mirror import SEVEN_COLUMNS, SEVEN_TIME_ZONE, parse_seven_time
+from app.seven.types import ActiveNumber
+
+#: The columns of a COPY row: the number, then seven's columns as the mirror names them.
+INCOMING_COLUMNS = ("number", *SEVEN_COLUMNS)
+
+_encode_json = msgspec.json.Encoder().encode
+
+
+def seven_instant(raw: str | None) -> datetime | None:
+    """``parse_seven_time(raw)``, about ten times faster for seven's two usual forms.
+
+    Only ``YYYY-MM-DD HH:MM:SS`` / ``YYYY-MM-DDTHH:MM:SS`` and ``YYYY-MM-DD`` take the
+    fast path (``fromisoformat`` accepts more, e.g. offsets or week dates, which
+    ``parse_seven_time`` refuses); anything else is left to ``parse_seven_time``.
+    """
+    if not raw:
+        return None
+    if (len(raw) == 19 or len(raw) == 10) and raw[4] == "-" and raw[7] == "-":
+        try:
+            local = datetime.fromisoformat(raw)
+        except ValueError:
+            return parse_seven_time(raw)
+        if local.tzinfo is None:
+            return local.replace(tzinfo=SEVEN_TIME_ZONE).astimezone(UTC)
+    return parse_seven_time(raw)
+
+
+def incoming_row(active: ActiveNumber) -> tuple[Any, ...]:
+    """One COPY row; the JSON column is text (the driver's jsonb codec takes text)."""
+    fees = active.billing.fees
+    features = active.features
+    return (
+        active.number,
+        active.country.upper(),
+        active.friendly_name,
+        active.billing.payment_interval,
+        fees.setup,
+        fees.basic_charge,
+        fees.sms_mo,
+        fees.voice_mo,
+        features.sms,
+        features.a2p_sms,
+        features.voice,
+        _encode_json(active.forward_sms_mo).decode(),
+        active.created,
+        active.expires,
+        seven_instant(active.created),
+        seven_instant(active.expires),
+    )
+
+
+class RowCounter:
+    """Yields COPY rows for a list of numbers, skipping repeats, and counts them.
+
+    seven should list each number once; if it ever lists one twice, the first wins
+    rather than the whole sync failing on the mirror's primary key.
+    """
+
+    def __init__(self, numbers: Iterable[ActiveNumber]) -> None:
+        self._numbers = numbers
+        self.count = 0
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        seen: set[str] = set()
+        for active in self._numbers:
+            if active.number in seen:
+                continue
+            seen.add(active.number)
+            self.count += 1
+            yield incoming_row(active)

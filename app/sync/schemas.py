@@ -1,0 +1,56 @@
+"""Sync runs as callers see them (``GET /v1/sync/runs``, ``GET /v1/sync/runs/{id}``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+RunStatus = Literal["queued", "running", "succeeded", "failed"]
+DriftKind = Literal["added", "changed", "removed"]
+
+
+class SyncCounts(msgspec.Struct):
+    fetched: int
+    """Numbers in seven's list."""
+    added: int
+    """New to the mirror, or back at seven after the mirror had them deleted or failed."""
+    changed: int
+    removed: int
+    """Marked ``deleted``: gone from seven (the sync never deletes at seven)."""
+    unchanged: int
+    skipped: int
+    """Listed by seven but left alone: an operation on them was in flight."""
+
+
+class DriftOut(msgspec.Struct):
+    """A difference none of our operations explains. ``changed`` items hold only the
+    fields that differ; ``added`` has no ``before``, ``removed`` no ``after``."""
+
+    number: str
+    kind: DriftKind
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class SyncRunOut(msgspec.Struct):
+    id: uuid.UUID
+    started_at: datetime
+    finished_at: datetime | None
+    status: RunStatus
+    counts: SyncCounts
+    drift: list[DriftOut]
+    drift_total: int
+    """All drift items of the run; ``drift`` may hold fewer (see ``next_drift_cursor``)."""
+    baseline: bool
+    """The first succeeded run: it has nothing to drift from, so it records no drift."""
+    operation: uuid.UUID | None
+    error: str | None
+    next_drift_cursor: str | None = None
+
+
+class SyncRunPage(msgspec.Struct):
+    items: list[SyncRunOut]
+    next_cursor: str | None

@@ -1,0 +1,268 @@
+"""The sync's domain verbs: request a sync, run one, read past runs.
+
+How a run goes (``run_sync``):
+
+1. **One at a time.** A session-level ``pg_try_advisory_lock`` is taken on a connection
+   held for the whole run (arq's unique cron already keeps two workers from enqueuing
+   the same tick; the lock also covers ``POST /v1/sync`` and cron ticks that overlap a
+   slow run). A sync that finds the lock taken does not wait and does not record a
+   run: its operation, if it has one, succeeds at once with
+   ``result = {"outcome": "skipped", "reason": ..., "running_run": id}``, because the
+   sync already running does the same work.
+2. A ``sync_runs`` row is committed as ``running`` (runs left ``running`` by a killed
+   worker are marked ``failed`` first: holding the lock proves they are dead).
+3. seven's whole list is fetched and decoded by the client, then COPYed into a
+   temporary table and diffed in SQL (``app/sync/diff.py``), all in one transaction
+   with the run's counts, so a run's numbers and its record never disagree.
+4. A failure at seven marks the run and the operation ``failed`` with seven's error
+   code and message; the sync is not retried in the job (reading is harmless to repeat,
+   and the next tick, at most ``SYNC_INTERVAL_SECONDS`` away, is the retry).
+
+``synced_at`` on a number is the last time a sync *wrote* it (it appeared, changed or
+went away at seven). Confirming an unchanged number writes nothing, so "when did we
+last check" is the newest succeeded run's ``finished_at``, not a column per number.
+
+Jobs run at least once: a sync is idempotent by nature (a repeat finds nothing to
+write), and a job for an operation that already finished returns without running.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.db.models import Operation, SyncRun
+from app.seven.client import SevenClient
+from app.seven.errors import SevenError
+from app.sync.diff import DiffCounts, apply_diff, load_incoming
+from app.sync.rows import RowCounter
+
+log = structlog.get_logger(__name__)
+
+#: ``pg_advisory_lock`` key of the sync (an arbitrary constant: "sync" in ASCII).
+SYNC_LOCK_KEY = 0x73796E63
+SKIPPED_REASON = "another sync was already running; it covers this request"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    """What one call of ``run_sync`` did: ``ran``, ``skipped`` or ``failed``."""
+
+    outcome: str
+    run_id: uuid.UUID | None = None
+    counts: DiffCounts | None = None
+    error_code: str | None = None
+
+
+async def request_sync(session: AsyncSession) -> Operation:
+    """A queued ``sync`` operation, committed (the caller hands its id to a worker)."""
+    operation = Operation(kind="sync", status="queued", params={})
+    session.add(operation)
+    await session.commit()
+    return operation
+
+
+async def run_sync(
+    engine: AsyncEngine, seven: SevenClient, *, operation_id: uuid.UUID | None = None
+) -> SyncOutcome:
+    """Bring the mirror in line with seven's list (see the module docstring)."""
+    async with engine.connect() as conn:
+        if operation_id is not None and not await _claim_operation(conn, operation_id):
+            return SyncOutcome("skipped")
+        locked = (await conn.execute(select(func.pg_try_advisory_lock(SYNC_LOCK_KEY)))).scalar_one()
+        await conn.commit()
+        if not locked:
+            return await _skip(conn, operation_id)
+        try:
+            outcome = await _run_locked(conn, seven, operation_id)
+        except BaseException:
+            # The connection may be mid-transaction or broken: close it rather than
+            # return it to the pool, which also ends the session and its lock.
+            await conn.invalidate()
+            raise
+        await conn.execute(select(func.pg_advisory_unlock(SYNC_LOCK_KEY)))
+        await conn.commit()
+        return outcome
+
+
+async def _claim_operation(conn: AsyncConnection, operation_id: uuid.UUID) -> bool:
+    """Mark the operation running; False if it is unknown or already finished (a repeat)."""
+    claimed = (
+        await conn.execute(
+            update(Operation)
+            .where(
+                Operation.id == operation_id,
+                Operation.kind == "sync",
+                Operation.status.in_(("queued", "running")),
+            )
+            .values(
+                status="running",
+                attempts=Operation.attempts + 1,
+                started_at=func.coalesce(Operation.started_at, func.now()),
+            )
+            .returning(Operation.id)
+        )
+    ).first()
+    await conn.commit()
+    if claimed is None:
+        log.info("sync_operation_not_runnable", operation_id=str(operation_id))
+    return claimed is not None
+
+
+async def _skip(conn: AsyncConnection, operation_id: uuid.UUID | None) -> SyncOutcome:
+    running = (
+        await conn.execute(
+            select(SyncRun.id)
+            .where(SyncRun.status == "running")
+            .order_by(SyncRun.started_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if operation_id is not None:
+        result = {
+            "outcome": "skipped",
+            "reason": SKIPPED_REASON,
+            "running_run": str(running) if running else None,
+        }
+        await _finish_operation(conn, operation_id, "succeeded", result=result)
+        await conn.commit()
+    log.info("sync_skipped", operation_id=str(operation_id), running_run=str(running))
+    return SyncOutcome("skipped", run_id=running)
+
+
+async def _run_locked(
+    conn: AsyncConnection, seven: SevenClient, operation_id: uuid.UUID | None
+) -> SyncOutcome:
+    run_id, run_started, previous_started = await _open_run(conn, operation_id)
+    try:
+        numbers = await seven.list_active()
+    except SevenError as error:
+        await _close_run_failed(conn, run_id, operation_id, error.code, error.message)
+        log.warning("sync_failed", run_id=str(run_id), code=error.code, error=error.message)
+        return SyncOutcome("failed", run_id=run_id, error_code=error.code)
+    try:
+        fetched = await load_incoming(conn, RowCounter(numbers))
+        counts = await apply_diff(
+            conn,
+            run_id=run_id,
+            run_started=run_started,
+            previous_started=previous_started,
+            fetched=fetched,
+        )
+        await _close_run(conn, run_id, counts)
+        if operation_id is not None:
+            result = {"outcome": "ran", "run_id": str(run_id)}
+            await _finish_operation(conn, operation_id, "succeeded", result=result)
+        await conn.commit()
+    except Exception as error:
+        await conn.rollback()
+        await _close_run_failed(
+            conn, run_id, operation_id, "sync_error", f"{type(error).__name__}: the diff failed"
+        )
+        raise
+    log.info("sync_finished", run_id=str(run_id), **_counts_dict(counts))
+    return SyncOutcome("ran", run_id=run_id, counts=counts)
+
+
+async def _open_run(
+    conn: AsyncConnection, operation_id: uuid.UUID | None
+) -> tuple[uuid.UUID, datetime, datetime | None]:
+    """Record the run as running; return its id, its start and the previous run's start."""
+    # We hold the lock, so a run still marked running belongs to a worker that died.
+    await conn.execute(
+        update(SyncRun)
+        .where(SyncRun.status == "running")
+        .values(
+            status="failed",
+            finished_at=func.now(),
+            error_message="interrupted: the worker stopped before the run finished",
+        )
+    )
+    previous_started = (
+        await conn.execute(
+            select(func.max(SyncRun.started_at)).where(SyncRun.status == "succeeded")
+        )
+    ).scalar_one()
+    row = (
+        await conn.execute(
+            insert(SyncRun)
+            .values(id=uuid.uuid4(), status="running", operation_id=operation_id)
+            .returning(SyncRun.id, SyncRun.started_at)
+        )
+    ).one()
+    await conn.commit()
+    return row.id, row.started_at, previous_started
+
+
+async def _close_run(conn: AsyncConnection, run_id: uuid.UUID, counts: DiffCounts) -> None:
+    await conn.execute(
+        update(SyncRun)
+        .where(SyncRun.id == run_id)
+        .values(
+            status="succeeded",
+            finished_at=func.clock_timestamp(),
+            fetched=counts.fetched,
+            added=counts.added,
+            changed=counts.changed,
+            removed=counts.removed,
+            unchanged=counts.unchanged,
+        )
+    )
+
+
+async def _close_run_failed(
+    conn: AsyncConnection,
+    run_id: uuid.UUID,
+    operation_id: uuid.UUID | None,
+    code: str,
+    message: str,
+) -> None:
+    await conn.execute(
+        update(SyncRun)
+        .where(SyncRun.id == run_id)
+        .values(status="failed", finished_at=func.clock_timestamp(), error_message=message)
+    )
+    if operation_id is not None:
+        await _finish_operation(
+            conn, operation_id, "failed", error_code=code, error_message=message
+        )
+    await conn.commit()
+
+
+async def _finish_operation(
+    conn: AsyncConnection,
+    operation_id: uuid.UUID,
+    status: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> None:
+    await conn.execute(
+        update(Operation)
+        .where(Operation.id == operation_id)
+        .values(
+            status=status,
+            result=result,
+            error_code=error_code,
+            error_message=error_message,
+            finished_at=func.clock_timestamp(),
+        )
+    )
+
+
+def _counts_dict(counts: DiffCounts) -> dict[str, int]:
+    return {
+        "fetched": counts.fetched,
+        "added": counts.added,
+        "changed": counts.changed,
+        "removed": counts.removed,
+        "unchanged": counts.unchanged,
+        "drift": counts.drift,
+    }

@@ -1,0 +1,361 @@
+"""The sync's diff rules, one at a time, against the sandbox and a real Postgres.
+
+These call the service verb ``run_sync`` directly (the rules are about what it writes);
+``test_sync_worker.py`` runs the same verb through the real arq worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import pytest
+from sqlalchemy import select, text, update
+
+from app.db.models import Number, Operation, SyncDrift, SyncRun
+from app.numbers.mirror import SEVEN_COLUMNS, columns_from_active
+from app.resources import Resources
+from app.settings import Settings
+from app.seven.types import ActiveNumber
+from app.sync.service import SyncOutcome, run_sync
+from tests.support.sandbox import SandboxProcess
+
+
+@pytest.fixture
+async def resources(settings: Settings) -> AsyncIterator[Resources]:
+    async with Resources.open(settings) as opened:
+        yield opened
+
+
+async def sync(resources: Resources) -> SyncOutcome:
+    outcome = await run_sync(resources.engine, resources.seven)
+    assert outcome.outcome == "ran", outcome
+    return outcome
+
+
+def on_sale(sandbox: SandboxProcess, count: int) -> list[str]:
+    numbers = [n["number"] for n in sandbox.available()]
+    assert len(numbers) >= count
+    return numbers[:count]
+
+
+def rent(sandbox: SandboxProcess, count: int, **fields: Any) -> list[str]:
+    """Numbers put on the account at seven, as if bought in seven's web interface."""
+    numbers = on_sale(sandbox, count)
+    for number in numbers:
+        sandbox.put_active(number, **fields)
+    return numbers
+
+
+async def mirror(resources: Resources, number: str) -> Number:
+    async with resources.sessions() as session:
+        row = await session.get(Number, number)
+    assert row is not None, f"{number} is not in the mirror"
+    return row
+
+
+async def row_versions(resources: Resources) -> dict[str, str]:
+    """Each mirror row's ``xmin``: it changes whenever the row is written, even to equal values."""
+    async with resources.sessions() as session:
+        rows = await session.execute(text("SELECT number, xmin::text FROM numbers"))
+    return dict(rows.tuples().all())
+
+
+async def drift_of(resources: Resources, run_id: uuid.UUID | None) -> list[SyncDrift]:
+    async with resources.sessions() as session:
+        found = await session.execute(
+            select(SyncDrift).where(SyncDrift.run_id == run_id).order_by(SyncDrift.number)
+        )
+    return list(found.scalars())
+
+
+async def add_operation(resources: Resources, number: str, kind: str, status: str) -> uuid.UUID:
+    """One of *our* operations, as the operations worker would have left it."""
+    finished = status in ("succeeded", "failed")
+    async with resources.sessions() as session:
+        operation = Operation(kind=kind, status=status, number=number, attempts=1)
+        session.add(operation)
+        await session.flush()
+        await session.execute(
+            update(Operation)
+            .where(Operation.id == operation.id)
+            .values(
+                submitted_at=text("now()") if status != "queued" else None,
+                finished_at=text("now()") if finished else None,
+            )
+        )
+        await session.commit()
+        return operation.id
+
+
+def seven_view(sandbox: SandboxProcess, number: str) -> dict[str, Any]:
+    found = sandbox.api("GET", f"/numbers/active/{number}").content
+    return columns_from_active(msgspec.json.decode(found, type=ActiveNumber))
+
+
+async def test_a_first_sync_fills_the_mirror_as_seven_shows_it_and_records_no_drift(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    plain, cancelled = rent(fresh_sandbox, 2)
+    fresh_sandbox.put_active(cancelled, expires="2031-02-28 10:00:00", friendly_name="Hotline")
+
+    outcome = await sync(resources)
+
+    assert outcome.counts is not None
+    assert (outcome.counts.fetched, outcome.counts.added, outcome.counts.unchanged) == (2, 2, 0)
+    assert await drift_of(resources, outcome.run_id) == []  # the baseline: nothing to drift from
+    for number, state in ((plain, "active"), (cancelled, "deleting")):
+        row = await mirror(resources, number)
+        assert row.state == state
+        assert row.synced_at is not None
+        expected = seven_view(fresh_sandbox, number)
+        assert {c: getattr(row, c) for c in SEVEN_COLUMNS} == {
+            c: expected[c] for c in SEVEN_COLUMNS
+        }
+
+
+async def test_a_number_new_at_seven_is_added_and_reported_as_drift(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    await sync(resources)  # the baseline
+    (number,) = rent(fresh_sandbox, 1)
+
+    outcome = await sync(resources)
+
+    assert outcome.counts is not None and outcome.counts.added == 1
+    (drift,) = await drift_of(resources, outcome.run_id)
+    assert (drift.number, drift.kind, drift.before) == (number, "added", None)
+    seven = seven_view(fresh_sandbox, number)
+    assert drift.after is not None
+    assert (drift.after["country"], drift.after["created"]) == (seven["country"], seven["created"])
+    assert (await mirror(resources, number)).state == "active"
+
+
+async def test_numbers_our_orders_explain_are_added_without_drift(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    await sync(resources)
+    ordering, lost = rent(fresh_sandbox, 2)
+    # Ours, still shown as being ordered (the worker's mirror write was lost) ...
+    async with resources.sessions() as session:
+        session.add(
+            Number(number=ordering, country="DE", payment_interval="annually", state="ordering")
+        )
+        await session.commit()
+    await add_operation(resources, ordering, "order", "succeeded")
+    # ... and an order we gave up on (outcome unknown) that seven carried out after all.
+    await add_operation(resources, lost, "order", "failed")
+
+    outcome = await sync(resources)
+
+    assert outcome.counts is not None and outcome.counts.added == 2
+    assert await drift_of(resources, outcome.run_id) == []
+    assert (await mirror(resources, ordering)).state == "active"
+    assert (await mirror(resources, ordering)).fee_basic_charge is not None
+    assert (await mirror(resources, lost)).state == "active"
+
+
+async def test_a_change_at_seven_is_written_and_its_drift_holds_only_the_changed_fields(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    renamed, rescheduled, untouched = rent(fresh_sandbox, 3, friendly_name="Support")
+    await sync(resources)
+    before = await mirror(resources, renamed)
+    versions = await row_versions(resources)
+    fresh_sandbox.put_active(renamed, friendly_name="Sales")
+    fresh_sandbox.put_active(rescheduled, expires="2031-01-31 00:00:00")
+
+    outcome = await sync(resources)
+
+    assert outcome.counts is not None
+    assert (outcome.counts.changed, outcome.counts.unchanged) == (2, 1)
+    drift = {d.number: d for d in await drift_of(resources, outcome.run_id)}
+    assert (drift[renamed].kind, drift[renamed].before, drift[renamed].after) == (
+        "changed",
+        {"friendly_name": "Support"},
+        {"friendly_name": "Sales"},
+    )
+    assert (drift[rescheduled].before, drift[rescheduled].after) == (
+        {"expires": None},
+        {"expires": "2031-01-31 00:00:00"},
+    )
+    after = await mirror(resources, renamed)
+    assert after.friendly_name == "Sales"
+    assert after.synced_at is not None and before.synced_at is not None
+    assert after.synced_at > before.synced_at
+    # Expiry dates: a number seven will delete at period end is "deleting", in UTC too.
+    scheduled = await mirror(resources, rescheduled)
+    assert scheduled.state == "deleting"
+    assert scheduled.seven_expires_at is not None
+    assert scheduled.seven_expires_at.isoformat() == "2031-01-30T23:00:00+00:00"
+    assert (await row_versions(resources))[untouched] == versions[untouched]
+
+
+async def test_changes_our_operations_explain_are_written_without_drift(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    updated, deleted = rent(fresh_sandbox, 2)
+    await sync(resources)
+    # Our update timed out (failed, but submitted) and our delete succeeded; seven did both.
+    await add_operation(resources, updated, "update", "failed")
+    await add_operation(resources, deleted, "delete", "succeeded")
+    fresh_sandbox.put_active(updated, friendly_name="Renamed by us")
+    fresh_sandbox.put_active(deleted, expires="2031-01-31 00:00:00")
+
+    outcome = await sync(resources)
+
+    assert outcome.counts is not None and outcome.counts.changed == 2
+    assert await drift_of(resources, outcome.run_id) == []
+    assert (await mirror(resources, updated)).friendly_name == "Renamed by us"
+    assert (await mirror(resources, deleted)).state == "deleting"
+
+
+async def test_a_number_gone_from_seven_is_marked_deleted_and_reported(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    gone, kept = rent(fresh_sandbox, 2)
+    await sync(resources)
+    fresh_sandbox.remove_active(gone)
+
+    outcome = await sync(resources)
+
+    assert outcome.counts is not None
+    assert (outcome.counts.removed, outcome.counts.unchanged) == (1, 1)
+    (drift,) = await drift_of(resources, outcome.run_id)
+    assert (drift.number, drift.kind, drift.after) == (gone, "removed", None)
+    assert (
+        drift.before is not None
+        and drift.before["country"] == (await mirror(resources, gone)).country
+    )
+    assert (await mirror(resources, gone)).state == "deleted"
+    assert (await mirror(resources, kept)).state == "active"
+
+
+async def test_numbers_we_deleted_are_removed_without_drift(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    deleted_now, expired = rent(fresh_sandbox, 2)
+    await sync(resources)
+    await add_operation(resources, deleted_now, "delete", "succeeded")
+    # A deletion at period end whose day has come: seven drops the number, as announced.
+    async with resources.sessions() as session:
+        await session.execute(
+            update(Number)
+            .where(Number.number == expired)
+            .values(state="deleting", seven_expires_at=text("now() - interval '1 hour'"))
+        )
+        await session.commit()
+    fresh_sandbox.remove_active(deleted_now)
+    fresh_sandbox.remove_active(expired)
+
+    outcome = await sync(resources)
+
+    assert outcome.counts is not None and outcome.counts.removed == 2
+    assert await drift_of(resources, outcome.run_id) == []
+    assert (await mirror(resources, deleted_now)).state == "deleted"
+    assert (await mirror(resources, expired)).state == "deleted"
+
+
+async def test_an_unchanged_resync_writes_no_number_row(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    rent(fresh_sandbox, 5)
+    rent_cancelled = on_sale(fresh_sandbox, 6)[5]
+    fresh_sandbox.put_active(rent_cancelled, expires="2031-02-28 10:00:00")
+    await sync(resources)
+    versions = await row_versions(resources)
+
+    outcome = await sync(resources)
+
+    assert outcome.counts is not None
+    assert (outcome.counts.fetched, outcome.counts.unchanged) == (6, 6)
+    assert (outcome.counts.added, outcome.counts.changed, outcome.counts.removed) == (0, 0, 0)
+    assert await row_versions(resources) == versions
+    assert await drift_of(resources, outcome.run_id) == []
+
+
+async def test_numbers_with_an_operation_in_flight_are_left_alone(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    pending, queued, deleting, plain = rent(fresh_sandbox, 4)
+    await sync(resources)
+    # The worker has claimed an update of `pending` (the mirror row points at it) ...
+    operation_id = await add_operation(resources, pending, "update", "running")
+    async with resources.sessions() as session:
+        await session.execute(
+            update(Number).where(Number.number == pending).values(pending_operation_id=operation_id)
+        )
+        await session.commit()
+    # ... an update of `queued` waits for a worker, a delete of `deleting` is running.
+    await add_operation(resources, queued, "update", "queued")
+    await add_operation(resources, deleting, "delete", "running")
+    versions = await row_versions(resources)
+    for number in (pending, queued, plain):
+        fresh_sandbox.put_active(number, friendly_name="changed at seven")
+    fresh_sandbox.remove_active(deleting)
+
+    outcome = await sync(resources)
+
+    assert outcome.counts is not None
+    assert (outcome.counts.changed, outcome.counts.removed) == (1, 0)
+    assert outcome.counts.unchanged == 0  # three fetched numbers were busy, one changed
+    after = await row_versions(resources)
+    assert {n: after[n] == versions[n] for n in (pending, queued, deleting, plain)} == {
+        pending: True,
+        queued: True,
+        deleting: True,
+        plain: False,
+    }
+    assert (await mirror(resources, deleting)).state == "active"
+    assert [d.number for d in await drift_of(resources, outcome.run_id)] == [plain]
+
+
+async def test_an_ordering_number_whose_order_is_in_flight_is_not_touched(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    await sync(resources)
+    (number,) = rent(fresh_sandbox, 1)
+    async with resources.sessions() as session:
+        session.add(
+            Number(number=number, country="DE", payment_interval="annually", state="ordering")
+        )
+        await session.commit()
+    await add_operation(resources, number, "order", "running")
+
+    outcome = await sync(resources)
+
+    assert outcome.counts is not None and outcome.counts.added == 0
+    assert (await mirror(resources, number)).state == "ordering"
+    assert await drift_of(resources, outcome.run_id) == []
+
+
+async def test_a_failure_at_seven_fails_the_run_with_its_code_and_writes_nothing(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    rent(fresh_sandbox, 2)
+    fresh_sandbox.add_fault("server_error", "active_list", status=503)
+
+    outcome = await run_sync(resources.engine, resources.seven)
+
+    assert (outcome.outcome, outcome.error_code) == ("failed", "upstream_unavailable")
+    async with resources.sessions() as session:
+        run = await session.get(SyncRun, outcome.run_id)
+        assert run is not None and run.status == "failed" and run.finished_at is not None
+        assert (await session.execute(select(Number))).first() is None
+
+
+async def test_a_run_left_running_by_a_dead_worker_is_closed_by_the_next_sync(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    async with resources.sessions() as session:
+        stale = SyncRun(status="running")
+        session.add(stale)
+        await session.commit()
+
+    await sync(resources)
+
+    async with resources.sessions() as session:
+        row = await session.get(SyncRun, stale.id)
+        assert row is not None and row.status == "failed" and row.error_message
