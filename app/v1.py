@@ -10,6 +10,7 @@ from app.numbers.controller import NumberReadController
 from app.operations.controller import OperationController
 from app.pools.controller import AllocationController, PoolController
 from app.search.controller import available_numbers
+from app.sync.controller import SyncController
 from app.tenants.controller import KeyController, TenantController
 from app.tenants.whoami import whoami
 from app.webhooks.controller import seven_webhook
@@ -26,4 +27,5 @@ V1_HANDLERS: list[ControllerRouterHandler] = [
     AuditController,
     CostController,
     seven_webhook,
+    SyncController,
 ]
