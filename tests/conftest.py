@@ -23,7 +23,7 @@ from litestar.testing import AsyncTestClient
 
 from app.asgi import create_app
 from app.settings import Settings
-from tests.support.db import ROOT, Servers, create_database, run_alembic
+from tests.support.db import ROOT, Servers, create_database, drop_database, run_alembic
 from tests.support.sandbox import SandboxProcess
 
 ADMIN_KEY = "sn_admin_test_key_0123456789abcdef"
@@ -40,9 +40,8 @@ def _port_open(url: str, default_port: int) -> bool:
         return False
 
 
-def _worker_index() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(worker.removeprefix("gw") or 0)
+# Redis database indexes handed to test processes; 0 holds the claims themselves.
+_REDIS_DB_INDEXES = range(1, 16)
 
 
 @pytest.fixture(scope="session")
@@ -70,11 +69,17 @@ def servers() -> Iterator[Servers]:
 
 
 @pytest.fixture(scope="session")
-async def migrated_database(servers: Servers) -> str:
-    """This process's test database, built by ``alembic upgrade head``."""
-    url = await create_database(servers, f"sn_test_{_worker_index()}")
+async def migrated_database(servers: Servers) -> AsyncIterator[str]:
+    """This process's own test database, built by ``alembic upgrade head``, dropped after.
+
+    Named by process id, so test runs side by side (xdist workers, two checkouts) never
+    share one.
+    """
+    name = f"sn_test_{os.getpid()}"
+    url = await create_database(servers, name)
     await asyncio.to_thread(run_alembic, url, "upgrade", "head")
-    return url
+    yield url
+    await drop_database(servers, name)
 
 
 @pytest.fixture
@@ -94,13 +99,32 @@ async def database_url(migrated_database: str) -> str:
 
 
 @pytest.fixture
-async def redis_url(servers: Servers) -> AsyncIterator[str]:
-    """This process's own Redis database index, flushed before each test."""
-    url = urlunsplit(urlsplit(servers.redis_url)._replace(path=f"/{1 + _worker_index()}"))
-    client = redis.from_url(url)
+async def redis_url(redis_db_index: str) -> AsyncIterator[str]:
+    """This process's own Redis database, flushed before each test."""
+    client = redis.from_url(redis_db_index)
     await client.flushdb()
     await client.aclose()
-    yield url
+    yield redis_db_index
+
+
+@pytest.fixture(scope="session")
+async def redis_db_index(servers: Servers) -> AsyncIterator[str]:
+    """Claim a Redis database index no other test process uses; its URL.
+
+    Claims are keys in database 0 that expire, so a crashed run frees its index.
+    """
+    claims = redis.from_url(servers.redis_url)
+    claim = None
+    for index in _REDIS_DB_INDEXES:
+        if await claims.set(f"sn_test_claim:{index}", os.getpid(), nx=True, ex=3600):
+            claim = index
+            break
+    if claim is None:
+        await claims.aclose()
+        pytest.fail("every Redis test database is claimed by another test run")
+    yield urlunsplit(urlsplit(servers.redis_url)._replace(path=f"/{claim}"))
+    await claims.delete(f"sn_test_claim:{claim}")
+    await claims.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -60,5 +60,6 @@ class WorkerSettings:
     # Jobs are safe to repeat (see architecture.md): a job cut off by shutdown is
     # handed back to the queue rather than lost.
     allow_abort_jobs = True
-    health_check_interval = 10
+    # Short, so /health/ready notices a dead worker within seconds.
+    health_check_interval = 5
     max_jobs = 20

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from arq.constants import default_queue_name, health_check_key_suffix
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 from sqlalchemy import text
 
 # A dependency that does not answer within this time is reported as not ready.
 CHECK_TIMEOUT_SECONDS = 2.0
+WORKER_HEARTBEAT_KEY = default_queue_name + health_check_key_suffix
 
 
 class HealthController(Controller):
@@ -21,12 +23,14 @@ class HealthController(Controller):
     async def live(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/ready", summary="Postgres and Redis are reachable")
+    @get("/ready", summary="Postgres, Redis and a worker's heartbeat are there")
     async def ready(self, state: State) -> Response[dict[str, Any]]:
         checks = dict(
             zip(
-                ("postgres", "redis"),
-                await asyncio.gather(_check_postgres(state), _check_redis(state)),
+                ("postgres", "redis", "worker"),
+                await asyncio.gather(
+                    _check_postgres(state), _check_redis(state), _check_worker(state)
+                ),
                 strict=True,
             )
         )
@@ -51,3 +55,14 @@ async def _check_redis(state: State) -> str:
     except Exception as error:
         return f"unavailable: {type(error).__name__}"
     return "ok"
+
+
+async def _check_worker(state: State) -> str:
+    """A worker writes arq's health-check key every few seconds; the key expiring means
+    no worker has been alive since."""
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            beating = await state.queue.exists(WORKER_HEARTBEAT_KEY)
+    except Exception as error:
+        return f"unavailable: {type(error).__name__}"
+    return "ok" if beating else "unavailable: no worker heartbeat"

@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.asgi import create_app
 from app.settings import Settings
 from tests.conftest import ADMIN_KEY
+from tests.support.worker import WorkerProcess
 
 Client = AsyncTestClient[Litestar]
 
 
-async def test_live_and_ready(client: Client) -> None:
+async def test_ready_waits_for_a_worker_heartbeat(client: Client, settings: Settings) -> None:
     assert (await client.get("/health/live")).json() == {"status": "ok"}
-    ready = await client.get("/health/ready")
-    assert ready.status_code == 200
-    assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+    without_worker = await client.get("/health/ready")
+    assert without_worker.status_code == 503
+    assert without_worker.json()["checks"] == {
+        "postgres": "ok",
+        "redis": "ok",
+        "worker": "unavailable: no worker heartbeat",
+    }
+
+    with WorkerProcess(settings):
+        ready = await _poll_ready(client)
+    assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok", "worker": "ok"}
+
+
+async def _poll_ready(client: Client) -> Response:
+    for _ in range(300):  # up to 30 s for the worker to start and beat
+        response = await client.get("/health/ready")
+        if response.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    return response
 
 
 async def test_ready_names_the_part_that_is_down(settings: Settings) -> None:

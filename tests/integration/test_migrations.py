@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import asyncpg
 from alembic.autogenerate import compare_metadata
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import models  # noqa: F401  (registers the tables)
 from app.db.base import Base
-from tests.support.db import Servers, create_database, run_alembic
+from tests.support.db import Servers, create_database, drop_database, run_alembic
 
 
 async def _tables(url: str) -> set[str]:
@@ -37,7 +38,8 @@ async def _differences(url: str) -> list[object]:
 
 
 async def test_upgrade_downgrade_and_agreement_with_the_models(servers: Servers) -> None:
-    url = await create_database(servers, "sn_test_migrations")
+    name = f"sn_test_migrations_{os.getpid()}"
+    url = await create_database(servers, name)
 
     await asyncio.to_thread(run_alembic, url, "upgrade", "head")
     assert set(Base.metadata.tables) <= await _tables(url)
@@ -48,3 +50,4 @@ async def test_upgrade_downgrade_and_agreement_with_the_models(servers: Servers)
 
     await asyncio.to_thread(run_alembic, url, "upgrade", "head")
     assert await _differences(url) == []
+    await drop_database(servers, name)

@@ -49,3 +49,11 @@ async def create_database(servers: Servers, name: str) -> str:
     finally:
         await connection.close()
     return _with_database(servers.postgres_url, name)
+
+
+async def drop_database(servers: Servers, name: str) -> None:
+    connection = await asyncpg.connect(servers.postgres_url)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
