@@ -1,0 +1,89 @@
+"""The sync's pure parts: COPY rows equal to the mirror mapping, and the cron schedule."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import msgspec
+import pytest
+
+from app.numbers.mirror import columns_from_active, parse_seven_time
+from app.settings import SettingsError
+from app.seven.sandbox.inventory import Inventory
+from app.seven.types import ActiveNumber
+from app.sync.jobs import cron_fields, sync_interval_from
+from app.sync.rows import INCOMING_COLUMNS, RowCounter, incoming_row, seven_instant
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2026-11-27 17:05:56",
+        "2026-11-27T17:05:56",
+        "2026-11-27",
+        "2026-03-29 02:30:00",  # does not exist in Berlin (clocks jump 02:00 -> 03:00)
+        "2026-10-25 02:30:00",  # exists twice in Berlin (03:00 -> 02:00)
+        "2024-02-29 23:59:59",
+        " 2026-11-27 17:05:56 ",
+        "2026-11-27 17:05",
+        "2026-11-27T17:05:56+01:00",
+        "2026-W48-5",
+        "2026-02-30 10:00:00",
+        "27.11.2026",
+        "",
+        None,
+    ],
+)
+def test_the_fast_time_parse_agrees_with_the_mirror_mapping(raw: str | None) -> None:
+    assert seven_instant(raw) == parse_seven_time(raw)
+
+
+def test_copy_rows_hold_exactly_what_columns_from_active_maps() -> None:
+    generated = list(Inventory(seed=3).active(300, datetime(2026, 11, 27, 12, 0, 0)))
+    # A number with Slack forwarding and lower-case country, as seven may send them.
+    odd = msgspec.convert(
+        {
+            **msgspec.to_builtins(generated[0]),
+            "country": "de",
+            "forward_sms_mo": {"slack": {"uri": "https://hooks.example/x", "enabled": True}},
+        },
+        ActiveNumber,
+    )
+    for active in [*generated, odd]:
+        row = dict(zip(INCOMING_COLUMNS, incoming_row(active), strict=True))
+        row["forward_sms_mo"] = json.loads(row["forward_sms_mo"])
+        assert row == columns_from_active(active)
+
+
+def test_a_number_seven_lists_twice_is_copied_once() -> None:
+    first, second = Inventory(seed=4).active(2, datetime(2026, 11, 27))
+    rows = RowCounter([first, second, first])
+    assert [r[0] for r in rows] == [first.number, second.number]
+    assert rows.count == 2
+
+
+@pytest.mark.parametrize(
+    ("interval", "fields"),
+    [
+        (1, {"second": set(range(60))}),
+        (15, {"second": {0, 15, 30, 45}}),
+        (7, {"second": {0, 7, 14, 21, 28, 35, 42, 49, 56}}),
+        (60, {"minute": set(range(60)), "second": 0}),
+        (300, {"minute": set(range(0, 60, 5)), "second": 0}),
+        (330, {"minute": set(range(0, 60, 6)), "second": 0}),
+        (3600, {"hour": set(range(24)), "minute": 0, "second": 0}),
+        (21600, {"hour": {0, 6, 12, 18}, "minute": 0, "second": 0}),
+        (86400, {"hour": 0, "minute": 0, "second": 0}),
+    ],
+)
+def test_the_sync_interval_becomes_cron_fields(interval: int, fields: dict[str, object]) -> None:
+    assert cron_fields(interval) == fields
+
+
+def test_the_sync_interval_is_read_like_the_settings() -> None:
+    assert sync_interval_from({}) == 300
+    assert sync_interval_from({"SYNC_INTERVAL_SECONDS": " 60 "}) == 60
+    for bad in ("0", "-5", "five", "1.5"):
+        with pytest.raises(SettingsError, match="SYNC_INTERVAL_SECONDS"):
+            sync_interval_from({"SYNC_INTERVAL_SECONDS": bad})
