@@ -20,6 +20,7 @@ from app.lib.queue import deserialize_job, redis_settings, serialize_job
 from app.operations.jobs import process_operation_function, reconciler_cron
 from app.resources import Resources
 from app.settings import Settings, SettingsError, redis_url_from
+from app.sync.jobs import sync_cron_job, sync_mirror_function
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -50,8 +51,8 @@ def _redis_settings_from_env() -> RedisSettings:
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [noop, process_operation_function()]
-    cron_jobs: ClassVar[list[Any]] = [reconciler_cron()]
+    functions: ClassVar[list[Any]] = [noop, process_operation_function(), sync_mirror_function()]
+    cron_jobs: ClassVar[list[Any]] = [reconciler_cron(), sync_cron_job()]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = _redis_settings_from_env()
