@@ -100,17 +100,18 @@ class AuditFilter:
 async def list_entries(session: AsyncSession, query: AuditFilter) -> list[AuditEntry]:
     """Newest first; ``before_id`` continues a page (ids only grow)."""
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(query.limit)
-    conditions = [
-        (query.api_key_id, AuditEntry.api_key_id == query.api_key_id),
-        (query.tenant_id, AuditEntry.tenant_id == query.tenant_id),
-        (query.action, AuditEntry.action == query.action),
-        (query.target, AuditEntry.target == query.target),
-        (query.outcome, AuditEntry.outcome == query.outcome),
-        (query.since, AuditEntry.at >= query.since),
-        (query.until, AuditEntry.at < query.until),
-        (query.before_id, AuditEntry.id < query.before_id),
-    ]
-    for value, condition in conditions:
-        if value is not None:
-            stmt = stmt.where(condition)
+    equal = {
+        AuditEntry.api_key_id: query.api_key_id,
+        AuditEntry.tenant_id: query.tenant_id,
+        AuditEntry.action: query.action,
+        AuditEntry.target: query.target,
+        AuditEntry.outcome: query.outcome,
+    }
+    stmt = stmt.where(*(column == value for column, value in equal.items() if value is not None))
+    if query.since is not None:
+        stmt = stmt.where(AuditEntry.at >= query.since)
+    if query.until is not None:
+        stmt = stmt.where(AuditEntry.at < query.until)
+    if query.before_id is not None:
+        stmt = stmt.where(AuditEntry.id < query.before_id)
     return list((await session.scalars(stmt)).all())

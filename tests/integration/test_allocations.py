@@ -11,11 +11,13 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from app.audit.service import Actor
-from app.db.models import Allocation, Number, Pool, Tenant
+from app.db.models import Allocation, Number, Operation, Pool, Tenant
 from app.lib.auth import BOOTSTRAP_ADMIN
 from app.lib.errors import Conflict
 from app.pools import service
+from app.pools.ordering import allocate_ordered_number
 from app.settings import Settings
+from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import (
     create_pool,
     create_tenant,
@@ -25,6 +27,7 @@ from tests.support.tenancy import (
     seed_numbers,
     session_factory,
 )
+from tests.support.worker import run_burst
 
 Client = AsyncTestClient[Litestar]
 ADMIN = Actor(BOOTSTRAP_ADMIN, request_id="test")
@@ -191,3 +194,81 @@ async def test_a_released_number_rests_for_the_cooldown(settings: Settings) -> N
             (acme.id, t0, t0 + timedelta(days=2)),
             (globex.id, t0 + timedelta(days=9), None),
         ]
+
+
+async def _order_through_an_empty_pool(
+    client: Client, admin_headers: dict[str, str], settings: Settings, sandbox: SandboxProcess
+) -> tuple[str, str, str, dict[str, str]]:
+    """An empty pool, an allocation with ``order_if_empty``, the worker run: (number, ...)."""
+    pool = await create_pool(client, admin_headers, country="DE", features=["sms"])
+    tenant, key = await create_tenant(client, admin_headers, "acme")
+    exhausted = await client.post("/v1/allocations", json={"pool": pool}, headers=key_headers(key))
+    assert (exhausted.status_code, exhausted.json()["code"]) == (409, "pool_exhausted")
+
+    accepted = await client.post(
+        "/v1/allocations", json={"pool": pool, "order_if_empty": True}, headers=key_headers(key)
+    )
+    assert accepted.status_code == 202, accepted.text
+    operation = accepted.json()
+    assert accepted.headers["location"] == f"/v1/operations/{operation['id']}"
+    assert (operation["kind"], operation["params"]["tenant"], operation["params"]["pool"]) == (
+        "order",
+        tenant,
+        pool,
+    )
+    number = operation["number"]
+    offered = {n["number"]: n for n in sandbox.available(country="DE")}
+    assert offered[number]["features"]["sms"]
+
+    run_burst(settings)
+
+    done = await client.get(f"/v1/operations/{operation['id']}", headers=key_headers(key))
+    assert done.json()["status"] == "succeeded", done.text
+    assert sandbox.orders_of(number) == 1
+    return number, tenant, pool, key_headers(key)
+
+
+async def test_order_if_empty_ends_with_the_new_number_allocated_to_the_tenant(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+) -> None:
+    number, tenant, pool, headers = await _order_through_an_empty_pool(
+        client, admin_headers, settings, fresh_sandbox
+    )
+    mine = await client.get(f"/v1/numbers/{number}", headers=headers)
+    assert (mine.json()["state"], mine.json()["tenant"], mine.json()["pool"]) == (
+        "active",
+        tenant,
+        pool,
+    )
+
+
+async def test_the_order_hook_opens_the_interval_once(settings: Settings) -> None:
+    """``allocate_ordered_number``, as the worker calls it on an order's success (twice:
+    jobs run at least once): one interval, for the order's tenant and pool."""
+    async with session_factory(settings) as sessions, sessions() as session:
+        tenant, pool = Tenant(id=uuid.uuid4(), name="acme"), Pool(id=uuid.uuid4(), name="p")
+        session.add_all([tenant, pool])
+        await session.commit()
+        (number,) = await seed_numbers(sessions, german_numbers(1))
+        order = Operation(
+            id=uuid.uuid4(),
+            kind="order",
+            status="succeeded",
+            number=number,
+            params={"tenant": str(tenant.id), "pool": str(pool.id)},
+        )
+        unowned = Operation(id=uuid.uuid4(), kind="order", number=number, params={"tenant": None})
+        session.add_all([order, unowned])
+        await session.commit()
+        for operation in (order, order, unowned):
+            await allocate_ordered_number(session, operation)
+            await session.commit()
+        intervals = (await session.scalars(select(Allocation))).all()
+        assert [(a.number, a.tenant_id, a.pool_id, a.released_at) for a in intervals] == [
+            (number, tenant.id, pool.id, None)
+        ]
+        row = await session.get_one(Number, number, populate_existing=True)
+        assert (row.tenant_id, row.pool_id) == (tenant.id, pool.id)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import re
+import subprocess
+import sys
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -11,6 +15,7 @@ from sqlalchemy import select, text
 
 from app.db.models import ApiKey
 from app.settings import Settings
+from tests.support.db import ROOT
 from tests.support.tenancy import create_tenant, key_headers, session_factory
 
 Client = AsyncTestClient[Litestar]
@@ -127,3 +132,43 @@ async def test_bad_input_is_a_422_with_a_code(
         "/v1/tenants", json={"name": "x", "admin": True}, headers=admin_headers
     )
     assert extra.status_code in (400, 422)
+
+
+def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": settings.database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_the_cli_creates_admin_keys_tenants_and_keys_and_revokes_them(
+    client: Client, settings: Settings
+) -> None:
+    made = await asyncio.to_thread(_cli, settings, "create-admin-key", "--name", "alice")
+    assert made.returncode == 0, made.stderr
+    admin_key = made.stdout.strip()
+    assert ADMIN_KEY.match(admin_key)
+    assert admin_key not in made.stderr
+    me = await client.get("/v1/whoami", headers=key_headers(admin_key))
+    assert me.json()["scope"] == "admin"
+
+    tenant = (await asyncio.to_thread(_cli, settings, "create-tenant", "acme")).stdout.strip()
+    issued = await asyncio.to_thread(_cli, settings, "issue-key", tenant, "--name", "ci")
+    tenant_key = issued.stdout.strip()
+    assert TENANT_KEY.match(tenant_key)
+    who = (await client.get("/v1/whoami", headers=key_headers(tenant_key))).json()
+    assert who["tenant_id"] == tenant
+
+    revoked = await asyncio.to_thread(_cli, settings, "revoke-key", who["key_id"])
+    assert revoked.returncode == 0, revoked.stderr
+    assert (await client.get("/v1/whoami", headers=key_headers(tenant_key))).status_code == 401
+
+    refused = await asyncio.to_thread(_cli, settings, "create-tenant", "acme")
+    assert refused.returncode == 1
+    assert "tenant_name_taken" in refused.stderr

@@ -1,0 +1,98 @@
+"""The audit trail: a row per change (and per refusal), by key id, never the key; admin-only."""
+
+from __future__ import annotations
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from app.settings import Settings
+from tests.support.tenancy import (
+    create_pool,
+    create_tenant,
+    fill_pool,
+    german_numbers,
+    key_headers,
+    seed_numbers,
+    session_factory,
+)
+
+Client = AsyncTestClient[Litestar]
+
+
+async def test_changes_and_refusals_are_on_record_with_key_id_tenant_and_request_id(
+    client: Client, admin_headers: dict[str, str], settings: Settings
+) -> None:
+    async with session_factory(settings) as sessions:
+        (number,) = await seed_numbers(sessions, german_numbers(1))
+    pool = await create_pool(client, admin_headers)
+    await fill_pool(client, admin_headers, pool, [number])
+    tenant, key = await create_tenant(client, admin_headers, "acme")
+    key_id = (await client.get("/v1/whoami", headers=key_headers(key))).json()["key_id"]
+
+    headers = {**key_headers(key), "X-Request-Id": "req-allocate-1"}
+    assert (await client.post("/v1/allocations", json={"pool": pool}, headers=headers)).is_success
+    refused = await client.post(
+        "/v1/allocations", json={"pool": pool}, headers={**headers, "X-Request-Id": "req-2"}
+    )
+    assert refused.json()["code"] == "pool_exhausted"
+
+    trail = await client.get("/v1/audit", params={"key": key_id}, headers=admin_headers)
+    assert trail.status_code == 200
+    rows = trail.json()["items"]
+    assert [(r["action"], r["outcome"], r["request_id"]) for r in rows] == [
+        ("allocation.create", "pool_exhausted", "req-2"),
+        ("allocation.create", "ok", "req-allocate-1"),
+    ]
+    assert rows[1]["target"] == f"number:{number}"
+    assert {(r["key"], r["tenant"], r["scope"]) for r in rows} == {(key_id, tenant, "tenant")}
+
+    everything = await client.get("/v1/audit", headers=admin_headers)
+    actions = [r["action"] for r in everything.json()["items"]]
+    assert actions[-4:] == ["key.issue_tenant", "tenant.create", "pool.add_number", "pool.create"]
+    assert key not in everything.text  # the key's id, never the key
+
+    by_tenant = await client.get(
+        "/v1/audit", params={"tenant": tenant, "action": "key.issue_tenant"}, headers=admin_headers
+    )
+    assert [r["action"] for r in by_tenant.json()["items"]] == ["key.issue_tenant"]
+    paged = await client.get("/v1/audit", params={"limit": 2}, headers=admin_headers)
+    rest = await client.get(
+        "/v1/audit", params={"cursor": paged.json()["next_cursor"]}, headers=admin_headers
+    )
+    assert len(paged.json()["items"]) + len(rest.json()["items"]) == len(actions)
+    future = await client.get(
+        "/v1/audit", params={"since": "2999-01-01T00:00:00Z"}, headers=admin_headers
+    )
+    assert future.json()["items"] == []
+    past = await client.get(
+        "/v1/audit", params={"until": "2999-01-01T00:00:00Z", "limit": 1000}, headers=admin_headers
+    )
+    assert len(past.json()["items"]) == len(actions)
+    bad_cursor = await client.get("/v1/audit", params={"cursor": "x"}, headers=admin_headers)
+    assert (bad_cursor.status_code, bad_cursor.json()["code"]) == (422, "invalid_cursor")
+
+
+async def test_a_refused_change_leaves_no_change_and_an_audit_row_saying_so(
+    client: Client, admin_headers: dict[str, str], settings: Settings
+) -> None:
+    await client.post("/v1/tenants", json={"name": "acme"}, headers=admin_headers)
+    twice = await client.post("/v1/tenants", json={"name": "acme"}, headers=admin_headers)
+    assert twice.status_code == 409
+    trail = await client.get("/v1/audit", params={"action": "tenant.create"}, headers=admin_headers)
+    assert [r["outcome"] for r in trail.json()["items"]] == ["tenant_name_taken", "ok"]
+    assert len((await client.get("/v1/tenants", headers=admin_headers)).json()) == 1
+
+
+async def test_the_audit_log_is_append_only_and_admin_only(
+    client: Client, admin_headers: dict[str, str], settings: Settings
+) -> None:
+    _, key = await create_tenant(client, admin_headers, "acme")
+    assert (await client.get("/v1/audit", headers=key_headers(key))).status_code == 404
+    async with session_factory(settings) as sessions:
+        for statement in ("UPDATE audit_log SET outcome = 'ok'", "DELETE FROM audit_log"):
+            async with sessions() as session:
+                with pytest.raises(DBAPIError, match="append-only"):
+                    await session.execute(text(statement))
