@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -69,37 +70,42 @@ async def test_a_connection_dropped_after_seven_ordered_is_settled_by_reading(
     assert mirrored["pending_operation"] is None
 
 
-@pytest.mark.parametrize("seven_ordered_before_the_kill", [True, False])
-async def test_a_worker_killed_mid_order_and_restarted_orders_once(
+async def test_a_worker_killed_mid_order_and_restarted_orders_each_number_once(
     client: Client,
     admin_headers: Headers,
     settings: Settings,
     fresh_sandbox: SandboxProcess,
     db: asyncpg.Connection,
-    seven_ordered_before_the_kill: bool,
 ) -> None:
-    number = available_numbers(fresh_sandbox, 1)[0]
-    fresh_sandbox.add_fault("hang", "order", seconds=30, after_commit=seven_ordered_before_the_kill)
-    operation = await order(client, admin_headers, number)
+    # Two orders in flight at the kill: seven has carried out one (it hangs after
+    # committing) and not the other (it hangs before). The restarted worker must ask
+    # seven and order only the second.
+    numbers = available_numbers(fresh_sandbox, 2)
+    fresh_sandbox.add_fault("hang", "order", seconds=30, after_commit=True)
+    fresh_sandbox.add_fault("hang", "order", seconds=30, after_commit=False)
+    operations = [await order(client, admin_headers, n) for n in numbers]
+    ids = [uuid.UUID(op["id"]) for op in operations]
     worker = WorkerProcess(fast(settings)).start()
     try:
         await _until(
             lambda: db.fetchval(
-                "SELECT submitted_at IS NOT NULL FROM operations WHERE id = $1",
-                __import__("uuid").UUID(operation["id"]),
+                "SELECT count(*) = 2 FROM operations"
+                " WHERE id = ANY($1) AND submitted_at IS NOT NULL",
+                ids,
             )
         )
-        await _until(lambda: fresh_sandbox.requests("order"))  # the order call is in flight
+        await _until(lambda: len(fresh_sandbox.requests("order")) == 2)  # both calls in flight
         worker.kill()
     finally:
         worker.stop()
-    assert fresh_sandbox.orders_of(number) == (1 if seven_ordered_before_the_kill else 0)
+    assert sum(fresh_sandbox.orders_of(n) for n in numbers) == 1
 
     with WorkerProcess(fast(settings)):
-        done = await wait_finished(client, admin_headers, operation["id"])
-    assert done["status"] == "succeeded", done
-    assert fresh_sandbox.orders_of(number) == 1
-    assert (await number_of(client, admin_headers, number))["state"] == "active"
+        done = [await wait_finished(client, admin_headers, op["id"]) for op in operations]
+    assert [op["status"] for op in done] == ["succeeded"] * 2, done
+    assert {n: fresh_sandbox.orders_of(n) for n in numbers} == dict.fromkeys(numbers, 1)
+    for number in numbers:
+        assert (await number_of(client, admin_headers, number))["state"] == "active"
 
 
 async def test_operations_survive_a_flushed_redis_and_run_once_each(
@@ -142,37 +148,37 @@ async def test_three_429s_then_success_waits_what_retry_after_asks(
     assert fresh_sandbox.orders_of(number) == 1
 
 
-@pytest.mark.parametrize(
-    ("fault", "overrides", "code"),
-    [
-        (None, {"seven_api_key": "a-key-seven-rejects"}, "seven_key_rejected"),
-        ({"kind": "bare_code", "code": 500}, {}, "insufficient_credit"),
-        ({"kind": "bare_code", "code": 902}, {}, "seven_key_rejected"),
-    ],
-)
-async def test_a_rejected_key_or_no_credit_fails_after_one_attempt(
-    client: Client,
-    admin_headers: Headers,
-    settings: Settings,
-    fresh_sandbox: SandboxProcess,
-    fault: dict[str, Any] | None,
-    overrides: dict[str, Any],
-    code: str,
+async def test_a_rejected_key_fails_after_one_attempt(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
 ) -> None:
     number = available_numbers(fresh_sandbox, 1)[0]
-    if fault:
-        fresh_sandbox.add_fault(endpoint="order", **fault)
     operation = await order(client, admin_headers, number)
-    with WorkerProcess(fast(settings, **overrides)):
+    with WorkerProcess(fast(settings, seven_api_key="a-key-seven-rejects")):
         done = await wait_finished(client, admin_headers, operation["id"])
-    assert done["status"] == "failed"
-    assert done["attempts"] == 1
-    assert done["error"]["code"] == code
+    assert (done["status"], done["attempts"]) == ("failed", 1)
+    assert done["error"]["code"] == "seven_key_rejected"
+    assert "SEVEN_API_KEY" in done["error"]["message"]
     assert "a-key-seven-rejects" not in done["error"]["message"]
-    assert len(fresh_sandbox.requests("order")) == 1
+    assert [r["outcome"] for r in fresh_sandbox.requests("order")] == ["900"]
     assert fresh_sandbox.orders_of(number) == 0
     mirrored = await number_of(client, admin_headers, number)
     assert (mirrored["state"], mirrored["pending_operation"]) == ("failed", None)
+
+
+async def test_no_credit_or_a_key_without_access_fails_after_one_attempt(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    numbers = available_numbers(fresh_sandbox, 2)
+    expected = {500: "insufficient_credit", 902: "seven_key_rejected"}
+    with WorkerProcess(fast(settings)):
+        for number, (bare_code, code) in zip(numbers, expected.items(), strict=True):
+            fresh_sandbox.add_fault("bare_code", "order", code=bare_code)
+            operation = await order(client, admin_headers, number)
+            done = await wait_finished(client, admin_headers, operation["id"])
+            assert (done["status"], done["attempts"]) == ("failed", 1)
+            assert done["error"]["code"] == code
+    assert len(fresh_sandbox.requests("order")) == 2
+    assert sum(fresh_sandbox.orders_of(n) for n in numbers) == 0
 
 
 async def test_seven_down_for_good_fails_with_an_actionable_code_after_the_attempts(
