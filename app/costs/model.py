@@ -12,7 +12,8 @@ Rules (the contract's "Costs" section, made precise):
 - ``basic_charge`` falls on every billing day before ``ends``: ``created`` and then the
   same day of each following month (the month's last day when shorter; always counted
   from ``created``, so 31 Jan gives 28 Feb, then 31 Mar) or of each following year.
-- ``usage``: inbound SMS times ``sms_mo`` plus voice minutes times ``voice_mo``, on its day.
+- ``usage``: inbound SMS times ``sms_mo`` plus voice minutes times ``voice_mo``, on its day
+  (only days from ``created`` up to ``ends``: usage seen outside them is not charged).
 - Fees are versioned: a charge uses the version in effect on its day (the latest one
   whose ``valid_from`` is not after the day; days before the first known version use
   the first). A basic charge is priced on its billing day, so a fee change takes effect
@@ -215,7 +216,8 @@ def charges(facts: NumberFacts, month: Month, basis: Basis) -> Iterator[Charge]:
             amount = fee * days / length
             yield Charge(facts.number, facts.country, "recurring", amount, tenant, pool)
     for day, used in facts.usage.items():
-        if month.start <= day < month.stop and (facts.ends is None or day < facts.ends):
+        alive = facts.created <= day and (facts.ends is None or day < facts.ends)
+        if alive and month.start <= day < month.stop:
             version = fee_on(facts.fees, day)
             amount = used.sms_mo * version.sms_mo + used.voice_mo_minutes * version.voice_mo
             yield _on_day(facts, "usage", amount, day)

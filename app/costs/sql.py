@@ -99,7 +99,7 @@ charges AS (
     SELECT u.number, 'usage', u.sms_mo * f.fee_sms_mo + u.voice_mo_minutes * f.fee_voice_mo,
            u.day, u.day + 1, 1
     FROM number_usage_daily u
-    JOIN nums n ON n.number = u.number AND u.day < n.e
+    JOIN nums n ON n.number = u.number AND u.day >= n.c AND u.day < n.e
     JOIN fees f ON f.number = u.number AND u.day >= f.f AND u.day < f.t
     WHERE u.day >= {M0} AND u.day < {M1}
 ),
