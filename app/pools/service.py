@@ -308,19 +308,20 @@ async def release(
             .where(Number.number == digits, visible_numbers(actor.principal))
             .with_for_update()
         )
-        allocation = (
-            await session.scalar(
-                select(Allocation)
-                .where(Allocation.number == digits, Allocation.released_at.is_(None))
-                .with_for_update()
-            )
-            if number is not None
-            else None
-        )
-        if number is None or allocation is None:
+        if number is None or number.tenant_id is None:
             raise NotFound(f"number {digits} is not allocated to you", code="not_allocated")
-        note.tenant_id = allocation.tenant_id
+        if number.state == "ordering":
+            raise Conflict(
+                f"number {digits} is still being ordered; release it once it is active",
+                code="number_being_ordered",
+            )
         at = at or await db_now(session)
+        allocation = await session.scalar(
+            select(Allocation)
+            .where(Allocation.number == digits, Allocation.released_at.is_(None))
+            .with_for_update()
+        ) or _interval_since_creation(session, number, at)
+        note.tenant_id = allocation.tenant_id
         pool_id = allocation.pool_id or number.pool_id
         cooldown = (await get_pool(session, pool_id)).cooldown_days if pool_id else 0
         allocation.released_at = at
@@ -328,6 +329,17 @@ async def release(
         number.tenant_id = None
         number.updated_at = at
         note.details = {"available_at": allocation.available_at.isoformat()}
+    return allocation
+
+
+def _interval_since_creation(session: AsyncSession, number: Number, at: datetime) -> Allocation:
+    """The interval of a number held without one (ordered straight for a tenant before
+    the order hook opened intervals): held since it was created, as far as we know."""
+    since = min(number.seven_created_at or number.inserted_at, at)
+    allocation = Allocation(
+        number=number.number, pool_id=number.pool_id, tenant_id=number.tenant_id, allocated_at=since
+    )
+    session.add(allocation)
     return allocation
 
 

@@ -243,6 +243,17 @@ async def test_order_if_empty_ends_with_the_new_number_allocated_to_the_tenant(
         tenant,
         pool,
     )
+    # Released, it rests in its pool like any other number and can be allocated again;
+    # the tenant's interval is on record either way.
+    released = await client.delete(f"/v1/allocations/{number}", headers=headers)
+    assert (released.status_code, released.json()["tenant"]) == (200, tenant), released.text
+    again = await client.post("/v1/allocations", json={"pool": pool}, headers=headers)
+    assert (again.status_code, again.json()["number"]) == (201, number)
+    history = await client.get("/v1/allocations", params={"current": False}, headers=headers)
+    assert [(a["number"], a["released_at"] is None) for a in history.json()] == [
+        (number, True),
+        (number, False),
+    ]
 
 
 async def test_the_order_hook_opens_the_interval_once(settings: Settings) -> None:
