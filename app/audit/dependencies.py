@@ -7,8 +7,7 @@ from typing import Any
 from litestar import Request
 from litestar.di import Provide
 
-from app.audit.service import Actor
-from app.lib.auth import Principal
+from app.lib.auth import Actor, Principal
 from app.lib.request_context import request_id_of
 
 

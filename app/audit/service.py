@@ -19,18 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AuditEntry
-from app.lib.auth import Principal
+from app.lib.auth import Actor
 from app.lib.errors import ServiceError
 
 OK = "ok"
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who asks for a change, and in which request (for the audit row)."""
-
-    principal: Principal
-    request_id: str | None = None
 
 
 @dataclass(slots=True)

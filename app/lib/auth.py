@@ -19,6 +19,7 @@ import hmac
 import secrets
 import time
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,6 +31,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import ApiKey
+from app.lib.request_context import request_id_of
 
 Scope = Literal["admin", "tenant"]
 
@@ -59,6 +61,19 @@ class Principal:
 
 
 BOOTSTRAP_ADMIN = Principal(scope="admin", key_id=None, tenant_id=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks for a change, and in which request (what an audit row records)."""
+
+    principal: Principal
+    request_id: str | None = None
+
+
+# The caller of the request being handled, for code that records changes without being
+# handed one (app.audit.capture). Set per request; each request runs in its own context.
+current_actor: ContextVar[Actor | None] = ContextVar("current_actor", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +161,12 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         state = connection.app.state
         admin_key: str | None = state.settings.admin_api_key
         if admin_key is not None and hmac.compare_digest(key.encode(), admin_key.encode()):
-            return AuthenticationResult(user=BOOTSTRAP_ADMIN, auth=None)
-        principal = await principal_for_key(state.sessions, key)
+            principal: Principal | None = BOOTSTRAP_ADMIN
+        else:
+            principal = await principal_for_key(state.sessions, key)
         if principal is None:
             raise NotAuthorizedException(_UNAUTHORIZED)
+        current_actor.set(Actor(principal, request_id_of(connection.scope)))
         return AuthenticationResult(user=principal, auth=principal.key_id)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.settings import Settings
+from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import (
     create_pool,
     create_tenant,
@@ -96,3 +97,27 @@ async def test_the_audit_log_is_append_only_and_admin_only(
             async with sessions() as session:
                 with pytest.raises(DBAPIError, match="append-only"):
                     await session.execute(text(statement))
+
+
+async def test_operations_are_audited_in_their_own_transaction(
+    client: Client, admin_headers: dict[str, str], fresh_sandbox: SandboxProcess
+) -> None:
+    """Orders, updates, deletes and syncs are audited by app.audit.capture, whichever
+    service creates them; a refused request leaves no ``ok`` row behind."""
+    tenant, key = await create_tenant(client, admin_headers, "acme")
+    key_id = (await client.get("/v1/whoami", headers=key_headers(key))).json()["key_id"]
+    number = fresh_sandbox.available(country="DE")[0]["number"]
+    headers = {**key_headers(key), "X-Request-Id": "order-1"}
+
+    accepted = await client.post("/v1/orders", json={"number": number}, headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    twice = await client.post("/v1/orders", json={"number": number}, headers=headers)
+    assert twice.status_code == 409
+
+    trail = await client.get(
+        "/v1/audit", params={"action": "operation.order"}, headers=admin_headers
+    )
+    assert [
+        (r["key"], r["tenant"], r["target"], r["request_id"], r["details"]["operation"])
+        for r in trail.json()["items"]
+    ] == [(key_id, tenant, f"number:{number}", "order-1", accepted.json()["id"])]

@@ -9,10 +9,13 @@ import re
 import subprocess
 import sys
 
+from click.testing import Result
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, text
+from typer.testing import CliRunner
 
+from app.cli import cli
 from app.db.models import ApiKey
 from app.settings import Settings
 from tests.support.db import ROOT
@@ -134,7 +137,8 @@ async def test_bad_input_is_a_422_with_a_code(
     assert extra.status_code in (400, 422)
 
 
-def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli_process(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m app.cli ...`` exactly as an operator runs it."""
     env = {**os.environ, "DATABASE_URL": settings.database_url}
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
@@ -147,10 +151,17 @@ def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+async def _cli(settings: Settings, *args: str) -> Result:
+    """The same commands in-process (a thread: the CLI runs its own event loop)."""
+    runner = CliRunner()
+    env = {"DATABASE_URL": settings.database_url}
+    return await asyncio.to_thread(runner.invoke, cli, list(args), env=env)
+
+
 async def test_the_cli_creates_admin_keys_tenants_and_keys_and_revokes_them(
     client: Client, settings: Settings
 ) -> None:
-    made = await asyncio.to_thread(_cli, settings, "create-admin-key", "--name", "alice")
+    made = await asyncio.to_thread(_cli_process, settings, "create-admin-key", "--name", "alice")
     assert made.returncode == 0, made.stderr
     admin_key = made.stdout.strip()
     assert ADMIN_KEY.match(admin_key)
@@ -158,17 +169,16 @@ async def test_the_cli_creates_admin_keys_tenants_and_keys_and_revokes_them(
     me = await client.get("/v1/whoami", headers=key_headers(admin_key))
     assert me.json()["scope"] == "admin"
 
-    tenant = (await asyncio.to_thread(_cli, settings, "create-tenant", "acme")).stdout.strip()
-    issued = await asyncio.to_thread(_cli, settings, "issue-key", tenant, "--name", "ci")
-    tenant_key = issued.stdout.strip()
+    tenant = (await _cli(settings, "create-tenant", "acme")).stdout.strip()
+    tenant_key = (await _cli(settings, "issue-key", tenant, "--name", "ci")).stdout.strip()
     assert TENANT_KEY.match(tenant_key)
     who = (await client.get("/v1/whoami", headers=key_headers(tenant_key))).json()
     assert who["tenant_id"] == tenant
 
-    revoked = await asyncio.to_thread(_cli, settings, "revoke-key", who["key_id"])
-    assert revoked.returncode == 0, revoked.stderr
+    revoked = await _cli(settings, "revoke-key", who["key_id"])
+    assert revoked.exit_code == 0, revoked.output
     assert (await client.get("/v1/whoami", headers=key_headers(tenant_key))).status_code == 401
 
-    refused = await asyncio.to_thread(_cli, settings, "create-tenant", "acme")
-    assert refused.returncode == 1
-    assert "tenant_name_taken" in refused.stderr
+    refused = await _cli(settings, "create-tenant", "acme")
+    assert refused.exit_code == 1
+    assert "tenant_name_taken" in refused.output
