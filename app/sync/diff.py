@@ -40,6 +40,7 @@ from app.sync.rows import INCOMING_COLUMNS, RowCounter
 
 INCOMING_TABLE = "sync_incoming"
 BUSY_TABLE = "sync_busy"
+SYNC_WORK_MEM = "64MB"
 
 # Drift shows seven's fields as seven names them; the UTC copies of created/expires
 # would only repeat them.
@@ -193,6 +194,9 @@ async def load_incoming(conn: AsyncConnection, rows: RowCounter) -> int:
     jsonb, timestamptz) without the mirror's constraints.
     """
     columns = ", ".join(INCOMING_COLUMNS)
+    # The comparison hashes the whole mirror (100,000 rows is about 25 MB); with the
+    # default 4 MB it spills to disk in batches. Only this transaction gets more.
+    await conn.execute(text(f"SET LOCAL work_mem = '{SYNC_WORK_MEM}'"))
     await conn.execute(
         text(
             f"CREATE TEMPORARY TABLE {INCOMING_TABLE} ON COMMIT DROP AS "

@@ -28,6 +28,7 @@ write), and a job for an operation that already finished returns without running
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -140,14 +141,20 @@ async def _run_locked(
     conn: AsyncConnection, seven: SevenClient, operation_id: uuid.UUID | None
 ) -> SyncOutcome:
     run_id, run_started, previous_started = await _open_run(conn, operation_id)
+    clock = time.perf_counter()
     try:
         numbers = await seven.list_active()
     except SevenError as error:
         await _close_run_failed(conn, run_id, operation_id, error.code, error.message)
         log.warning("sync_failed", run_id=str(run_id), code=error.code, error=error.message)
         return SyncOutcome("failed", run_id=run_id, error_code=error.code)
+    # Phase times go to the log line: where a slow sync spends its time.
+    seconds = {"fetch_seconds": time.perf_counter() - clock}
     try:
+        clock = time.perf_counter()
         fetched = await load_incoming(conn, RowCounter(numbers))
+        seconds["load_seconds"] = time.perf_counter() - clock
+        clock = time.perf_counter()
         counts = await apply_diff(
             conn,
             run_id=run_id,
@@ -160,13 +167,15 @@ async def _run_locked(
             result = {"outcome": "ran", "run_id": str(run_id)}
             await _finish_operation(conn, operation_id, "succeeded", result=result)
         await conn.commit()
+        seconds["diff_seconds"] = time.perf_counter() - clock
     except Exception as error:
         await conn.rollback()
         await _close_run_failed(
             conn, run_id, operation_id, "sync_error", f"{type(error).__name__}: the diff failed"
         )
         raise
-    log.info("sync_finished", run_id=str(run_id), **_counts_dict(counts))
+    timings = {name: round(value, 3) for name, value in seconds.items()}
+    log.info("sync_finished", run_id=str(run_id), **_counts_dict(counts), **timings)
     return SyncOutcome("ran", run_id=run_id, counts=counts)
 
 

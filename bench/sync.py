@@ -1,0 +1,410 @@
+"""Sync benchmark: 100,000 active numbers at the sandbox, synced by the real worker.
+
+    .venv/bin/python bench/sync.py            (or: make bench-sync)
+
+What it does, in one run:
+
+1. creates a scratch database (``bench_sync``), migrated with ``alembic upgrade head``,
+   and starts the sandbox with ``--active 100000`` as a subprocess;
+2. **the floor**, three times (the best counts): fetch seven's list with httpx, decode
+   it with msgspec into the client's types, build the COPY rows and COPY them into a
+   scratch table without indexes (``bench_floor``) - the least any sync must do;
+3. **three syncs**, each a ``sync`` operation run by the real worker
+   (``arq workers.settings.WorkerSettings --burst``, one process per sync):
+   a first sync into the empty mirror, an unchanged re-sync, and one after 1% of the
+   numbers changed at seven (a third each: friendly name, basic charge, a deletion
+   scheduled at period end);
+4. for each: the run's own time (``sync_runs.finished_at - started_at``), its phases
+   (from the worker's ``sync_finished`` log line), the worker's peak RSS (``ru_maxrss``
+   of the child process from ``wait4``), and the mirror rows written, counted twice:
+   ``pg_stat_user_tables`` (inserted/updated/deleted) and rows whose ``xmin`` is newer
+   than the sync (written by it, even with equal values);
+5. prints the figures against the targets (issue 3): first sync <= 2x the floor and
+   under 10 s, the unchanged re-sync writing 0 rows, peak memory under 400 MB.
+
+The sandbox's list is fetched once before anything is measured, and again after the
+changes: the sandbox encodes its list once per change, which seven's side would do in
+its own time, not ours. Environment: ``BENCH_POSTGRES_URL`` (maintenance database,
+default ``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL``
+(default ``redis://127.0.0.1:6379/13``), ``BENCH_NUMBERS`` (default 100000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+import msgspec  # noqa: E402
+import redis.asyncio as redis  # noqa: E402
+
+from app.lib.queue import create_queue, enqueue_operation  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from app.seven.types import ActiveNumbersResponse  # noqa: E402
+from app.sync.rows import INCOMING_COLUMNS, RowCounter  # noqa: E402
+from tests.support.sandbox import SandboxProcess  # noqa: E402
+
+NUMBERS = int(os.environ.get("BENCH_NUMBERS", "100000"))
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+DATABASE = "bench_sync"
+FLOOR_REPEATS = 3
+CHANGED_SHARE = 100  # every 100th number: 1%
+TARGET_RATIO = 2.0
+TARGET_SECONDS = 10.0
+TARGET_MEMORY_MB = 400
+
+
+@dataclass
+class SyncFigures:
+    name: str
+    process_seconds: float
+    run_seconds: float
+    phases: dict[str, float]
+    peak_mb: float
+    counts: dict[str, int]
+    drift: int
+    stat_writes: dict[str, int]
+    xmin_rows: int
+
+
+def database_url(name: str) -> str:
+    return urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
+
+
+async def create_database() -> str:
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{DATABASE}"')
+    finally:
+        await admin.close()
+    url = database_url(DATABASE)
+    await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+    )
+    return url
+
+
+async def drop_database() -> None:
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def floor_once(sandbox: SandboxProcess, url: str) -> dict[str, float]:
+    """Fetch, decode, build rows, COPY into a table with no index: the least a sync does."""
+    decoder = msgspec.json.Decoder(ActiveNumbersResponse)
+    conn = await asyncpg.connect(url)
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda s: b"\x01" + s.encode(),
+        decoder=bytes,
+        schema="pg_catalog",
+        format="binary",
+    )
+    try:
+        await conn.execute("DROP TABLE IF EXISTS bench_floor")
+        columns = ", ".join(INCOMING_COLUMNS)  # constants, not input
+        scratch = f"CREATE TABLE bench_floor AS SELECT {columns} FROM numbers WITH NO DATA"  # noqa: S608
+        await conn.execute(scratch)
+        async with httpx.AsyncClient(timeout=60) as client:
+            started = time.perf_counter()
+            response = await client.get(
+                f"{sandbox.base_url}/numbers/active", headers={"X-Api-Key": sandbox.api_key}
+            )
+            fetched = time.perf_counter()
+            # As the client does: the cyclic GC paused while msgspec builds 100,000 structs.
+            gc.disable()
+            try:
+                numbers = decoder.decode(response.content).active_numbers
+            finally:
+                gc.enable()
+            decoded = time.perf_counter()
+            rows = list(RowCounter(numbers))
+            built = time.perf_counter()
+            await conn.copy_records_to_table("bench_floor", records=rows, columns=INCOMING_COLUMNS)
+            copied = time.perf_counter()
+        assert len(rows) == NUMBERS, len(rows)
+    finally:
+        await conn.execute("DROP TABLE IF EXISTS bench_floor")
+        await conn.close()
+    return {
+        "total": copied - started,
+        "fetch": fetched - started,
+        "decode": decoded - fetched,
+        "rows": built - decoded,
+        "copy": copied - built,
+    }
+
+
+async def mirror_writes(conn: asyncpg.Connection) -> dict[str, int]:
+    """Inserted/updated/deleted tuples of ``numbers``, once the worker's sessions are gone."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        others = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        if others == 0:
+            break
+        await asyncio.sleep(0.05)
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = await conn.fetchrow(
+        "SELECT n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables WHERE relname = 'numbers'"
+    )
+    return {"inserted": row["n_tup_ins"], "updated": row["n_tup_upd"], "deleted": row["n_tup_del"]}
+
+
+async def run_worker_sync(name: str, settings: Settings, conn: asyncpg.Connection) -> SyncFigures:
+    """One sync operation, carried out by a fresh burst worker; its figures."""
+    before_writes = await mirror_writes(conn)
+    since_xid = await conn.fetchval("SELECT txid_current()")
+    operation_id = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO operations (id, kind, status, params) VALUES ($1, 'sync', 'queued', '{}')",
+        operation_id,
+    )
+    queue = create_queue(settings.redis_url)
+    try:
+        await enqueue_operation(queue, operation_id, "sync")
+    finally:
+        await queue.aclose()
+
+    with tempfile.NamedTemporaryFile(prefix="bench-sync-worker-", suffix=".log") as log:
+        started = time.perf_counter()
+        code, peak_kb = await run_measured(settings, log)
+        elapsed = time.perf_counter() - started
+        output = await asyncio.to_thread(Path(log.name).read_text, errors="replace")
+    if code != 0:
+        raise SystemExit(f"the worker exited with {code}:\n{output[-3000:]}")
+
+    operation = await conn.fetchrow(
+        "SELECT status, result, error_message FROM operations WHERE id = $1", operation_id
+    )
+    if operation["status"] != "succeeded":
+        raise SystemExit(f"{name}: the sync operation {operation['status']}:\n{output[-3000:]}")
+    run = await conn.fetchrow(
+        "SELECT *, extract(epoch FROM finished_at - started_at) AS seconds,"
+        " (SELECT count(*) FROM sync_drift d WHERE d.run_id = r.id) AS drift"
+        " FROM sync_runs r WHERE operation_id = $1",
+        operation_id,
+    )
+    written = await conn.fetchval(
+        "SELECT count(*) FROM numbers WHERE xmin::text::bigint > $1", since_xid
+    )
+    after_writes = await mirror_writes(conn)
+    return SyncFigures(
+        name=name,
+        process_seconds=elapsed,
+        run_seconds=float(run["seconds"]),
+        phases=_phases(output),
+        peak_mb=peak_kb / 1024,
+        counts={k: run[k] for k in ("fetched", "added", "changed", "removed", "unchanged")},
+        drift=run["drift"],
+        stat_writes={k: after_writes[k] - before_writes[k] for k in after_writes},
+        xmin_rows=written,
+    )
+
+
+def _phases(worker_output: str) -> dict[str, float]:
+    for line in worker_output.splitlines():
+        if '"sync_finished"' in line:
+            record = json.loads(line)
+            return {
+                k.removesuffix("_seconds"): v for k, v in record.items() if k.endswith("_seconds")
+            }
+    return {}
+
+
+def change_one_percent(sandbox: SandboxProcess) -> int:
+    """Change every 100th number at seven, through the sandbox's control API; each change
+    differs from what the number had (a name, a higher basic charge, a new expiry)."""
+    numbers = sandbox.active()[::CHANGED_SHARE]
+    with httpx.Client(base_url=sandbox.control_url, timeout=30) as control:
+        for index, number in enumerate(numbers):
+            change: dict[str, Any]
+            if index % 3 == 0:
+                change = {"friendly_name": f"Renamed {index}"}
+            elif index % 3 == 1:
+                fee = Decimal(str(number["billing"]["fees"]["basic_charge"])) + 1
+                change = {"billing": {"fees": {"basic_charge": float(fee)}}}
+            else:
+                expires = "2031-01-31 00:00:00" if number["expires"] is None else None
+                change = {"expires": expires}
+            control.post("/active", json={"number": number["number"], **change}).raise_for_status()
+    return len(numbers)
+
+
+def warm(sandbox: SandboxProcess) -> None:
+    """Let the sandbox encode its list now, so no measurement pays for seven's side."""
+    sandbox.api("GET", "/numbers/active").raise_for_status()
+
+
+async def flush_redis() -> None:
+    client = redis.from_url(REDIS_URL)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def report(floor: dict[str, float], syncs: list[SyncFigures], idle_worker_mb: float) -> bool:
+    print(f"\nsync benchmark: {NUMBERS:,} active numbers, {os.cpu_count()} CPUs\n")
+    print(
+        f"floor (best of {FLOOR_REPEATS}): {floor['total']:.2f} s = fetch {floor['fetch']:.2f}"
+        f" + decode {floor['decode']:.2f} + rows {floor['rows']:.2f} + COPY {floor['copy']:.2f}"
+    )
+    print(f"idle burst worker peak RSS: {idle_worker_mb:.0f} MB\n")
+    header = (
+        f"{'sync':<14}{'run s':>7}{'worker s':>9}{'peak MB':>9}  "
+        f"{'fetched':>8}{'added':>8}{'changed':>8}{'removed':>8}{'unchgd':>8}{'drift':>7}"
+        f"  {'ins/upd/del (pg_stat)':>22}{'xmin rows':>10}  phases (s)"
+    )
+    print(header)
+    print("-" * len(header))
+    for s in syncs:
+        c = s.counts
+        writes = (
+            f"{s.stat_writes['inserted']}/{s.stat_writes['updated']}/{s.stat_writes['deleted']}"
+        )
+        phases = " ".join(f"{k} {v:.2f}" for k, v in s.phases.items())
+        print(
+            f"{s.name:<14}{s.run_seconds:>7.2f}{s.process_seconds:>9.2f}{s.peak_mb:>9.0f}  "
+            f"{c['fetched']:>8}{c['added']:>8}{c['changed']:>8}{c['removed']:>8}"
+            f"{c['unchanged']:>8}{s.drift:>7}  {writes:>22}{s.xmin_rows:>10}  {phases}"
+        )
+    first, unchanged, changed = syncs
+    ratio = first.run_seconds / floor["total"]
+    peak = max(s.peak_mb for s in syncs)
+    unchanged_writes = sum(unchanged.stat_writes.values()) + unchanged.xmin_rows
+    checks = [
+        (f"first sync / floor = {ratio:.2f}x (target <= {TARGET_RATIO:g}x)", ratio <= TARGET_RATIO),
+        (
+            f"first sync {first.run_seconds:.2f} s (target < {TARGET_SECONDS:g} s)",
+            first.run_seconds < TARGET_SECONDS,
+        ),
+        (f"unchanged re-sync wrote {unchanged_writes} rows (target 0)", unchanged_writes == 0),
+        (
+            f"1% changed: {changed.counts['changed']} changed, "
+            f"{sum(changed.stat_writes.values())} rows written",
+            changed.counts["changed"] == NUMBERS // CHANGED_SHARE,
+        ),
+        (
+            f"worker peak RSS {peak:.0f} MB (target < {TARGET_MEMORY_MB} MB)",
+            peak < TARGET_MEMORY_MB,
+        ),
+    ]
+    print()
+    for text, ok in checks:
+        print(f"  [{verdict(ok)}] {text}")
+    return all(ok for _, ok in checks)
+
+
+async def main() -> int:
+    url = await create_database()
+    await flush_redis()
+    sandbox = SandboxProcess.start(active=NUMBERS, startup_timeout=120)
+    try:
+        warm(sandbox)
+        floors = [await floor_once(sandbox, url) for _ in range(FLOOR_REPEATS)]
+        floor = min(floors, key=lambda f: f["total"])
+        settings = Settings(
+            database_url=url.replace("postgresql://", "postgresql+asyncpg://", 1),
+            redis_url=REDIS_URL,
+            seven_api_key=sandbox.api_key,
+            seven_base_url=sandbox.base_url,
+            # Once a day at midnight: no cron sync may sneak into a measurement.
+            sync_interval_seconds=86400,
+            log_level="INFO",
+        )
+        conn = await asyncpg.connect(url)
+        try:
+            idle = await idle_worker_peak(settings)
+            syncs = [await run_worker_sync("first (empty)", settings, conn)]
+            syncs.append(await run_worker_sync("unchanged", settings, conn))
+            change_one_percent(sandbox)
+            warm(sandbox)
+            syncs.append(await run_worker_sync("1% changed", settings, conn))
+        finally:
+            await conn.close()
+    finally:
+        sandbox.stop()
+        await drop_database()
+        await flush_redis()
+    return 0 if report(floor, syncs, idle) else 1
+
+
+async def idle_worker_peak(settings: Settings) -> float:
+    """Peak RSS of a burst worker that finds nothing to do: what the sync adds is the rest."""
+    _, peak_kb = await run_measured(settings, subprocess.DEVNULL)
+    return peak_kb / 1024
+
+
+async def run_measured(settings: Settings, output: Any) -> tuple[int, int]:
+    """Run one burst worker; its exit code and peak RSS in kB.
+
+    The peak is the kernel's ``VmHWM`` of the worker's own address space, read until it
+    exits. ``ru_maxrss`` from ``wait4`` would not do: a forked child inherits its parent's
+    high-water mark, and this process holds 100,000 decoded numbers from the floor.
+    """
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "arq",
+        "workers.settings.WorkerSettings",
+        "--burst",
+        cwd=ROOT,
+        env={**os.environ, **settings.to_env()},
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    peak_kb = 0
+    while process.returncode is None:
+        peak_kb = max(peak_kb, high_water_kb(process.pid))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), 0.02)
+    return process.returncode, peak_kb
+
+
+def high_water_kb(pid: int) -> int:
+    """``VmHWM`` of a running process (0 once it is gone): a short read from /proc."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
