@@ -39,5 +39,9 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+## Sync benchmark: 100,000 numbers at the sandbox; first, unchanged and 1%-changed syncs vs the floor.
+bench-sync: install
+	$(PY) bench/sync.py
+
 clean:
 	rm -rf .data .pytest_cache .ruff_cache
