@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+import structlog
 from arq import ArqRedis
 from litestar import Controller, Response, get, post
 from litestar.params import QueryParameter
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.lib.auth import admin_only
@@ -16,6 +18,8 @@ from app.operations.schemas import OperationOut, operation_location, operation_o
 from app.sync import runs
 from app.sync.schemas import SyncRunOut, SyncRunPage
 from app.sync.service import request_sync
+
+log = structlog.get_logger(__name__)
 
 
 class SyncController(Controller):
@@ -37,7 +41,11 @@ class SyncController(Controller):
     )
     async def start_sync(self, db_session: AsyncSession, queue: ArqRedis) -> Response[OperationOut]:
         operation = await request_sync(db_session)
-        await enqueue_operation(queue, operation.id, "sync")
+        try:
+            await enqueue_operation(queue, operation.id, "sync")
+        except (RedisError, OSError) as error:
+            # The operation is committed: the reconciler enqueues what Redis lacks.
+            log.warning("enqueue_failed", operation=str(operation.id), error=type(error).__name__)
         return Response(
             operation_out(operation),
             status_code=202,

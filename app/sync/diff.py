@@ -55,7 +55,11 @@ def _cols(alias: str, columns: tuple[str, ...] = SEVEN_COLUMNS) -> str:
 
 
 def _json(alias: str) -> str:
-    pairs = ", ".join(f"'{c}', {alias}.{c}" for c in _DRIFT_FIELDS)
+    # Money stays a decimal string in JSON too, never a JSON number a client reads as float.
+    pairs = ", ".join(
+        f"'{c}', {alias}.{c}::text" if c.startswith("fee_") else f"'{c}', {alias}.{c}"
+        for c in _DRIFT_FIELDS
+    )
     return f"jsonb_build_object({pairs})"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -160,17 +161,19 @@ async def test_numbers_our_orders_explain_are_added_without_drift(
 async def test_a_change_at_seven_is_written_and_its_drift_holds_only_the_changed_fields(
     resources: Resources, fresh_sandbox: SandboxProcess
 ) -> None:
-    renamed, rescheduled, untouched = rent(fresh_sandbox, 3, friendly_name="Support")
+    renamed, rescheduled, repriced, untouched = rent(fresh_sandbox, 4, friendly_name="Support")
     await sync(resources)
     before = await mirror(resources, renamed)
+    old_price = (await mirror(resources, repriced)).fee_basic_charge
     versions = await row_versions(resources)
     fresh_sandbox.put_active(renamed, friendly_name="Sales")
     fresh_sandbox.put_active(rescheduled, expires="2031-01-31 00:00:00")
+    fresh_sandbox.put_active(repriced, billing={"fees": {"basic_charge": 123.45}})
 
     outcome = await sync(resources)
 
     assert outcome.counts is not None
-    assert (outcome.counts.changed, outcome.counts.unchanged) == (2, 1)
+    assert (outcome.counts.changed, outcome.counts.unchanged) == (3, 1)
     drift = {d.number: d for d in await drift_of(resources, outcome.run_id)}
     assert (drift[renamed].kind, drift[renamed].before, drift[renamed].after) == (
         "changed",
@@ -181,6 +184,12 @@ async def test_a_change_at_seven_is_written_and_its_drift_holds_only_the_changed
         {"expires": None},
         {"expires": "2031-01-31 00:00:00"},
     )
+    # Money is a decimal string in drift too, never a JSON number.
+    assert (drift[repriced].before, drift[repriced].after) == (
+        {"fee_basic_charge": str(old_price)},
+        {"fee_basic_charge": "123.4500"},
+    )
+    assert (await mirror(resources, repriced)).fee_basic_charge == Decimal("123.45")
     after = await mirror(resources, renamed)
     assert after.friendly_name == "Sales"
     assert after.synced_at is not None and before.synced_at is not None
