@@ -9,17 +9,18 @@ caller still gets its 202, because the reconciler enqueues every operation Redis
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from arq import ArqRedis
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.lib.auth import Principal
 from app.lib.queue import enqueue_operation
+from app.lib.request_context import request_id_of
 from app.operations import reads, service
 from app.operations.idempotency import HEADER
 from app.operations.schemas import (
@@ -67,13 +68,16 @@ class OperationController(Controller):
     )
     async def order(
         self,
+        request: Request[Principal, Any, Any],
         data: OrderCreate,
         db_session: AsyncSession,
         principal: Principal,
         queue: ArqRedis,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:
-        submitted = await service.submit_order(db_session, principal, data, idempotency_key)
+        submitted = await service.submit_order(
+            db_session, principal, data, idempotency_key, request_id_of(request.scope)
+        )
         return await _accepted(submitted, queue)
 
     @patch(
@@ -84,6 +88,7 @@ class OperationController(Controller):
     )
     async def change_number(
         self,
+        request: Request[Principal, Any, Any],
         number: str,
         data: NumberChange,
         db_session: AsyncSession,
@@ -92,7 +97,7 @@ class OperationController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:
         submitted = await service.submit_update(
-            db_session, principal, number, data, idempotency_key
+            db_session, principal, number, data, idempotency_key, request_id_of(request.scope)
         )
         return await _accepted(submitted, queue)
 
@@ -104,6 +109,7 @@ class OperationController(Controller):
     )
     async def delete_number(
         self,
+        request: Request[Principal, Any, Any],
         number: str,
         db_session: AsyncSession,
         principal: Principal,
@@ -112,7 +118,12 @@ class OperationController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:
         submitted = await service.submit_delete(
-            db_session, principal, number, delete_immediately, idempotency_key
+            db_session,
+            principal,
+            number,
+            delete_immediately,
+            idempotency_key,
+            request_id_of(request.scope),
         )
         return await _accepted(submitted, queue)
 

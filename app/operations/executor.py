@@ -126,7 +126,12 @@ class _Run:
         self.sleep = sleep
         self.op = operation
         self.number: str = operation.number or ""
-        self.log = log.bind(operation=str(operation.id), kind=operation.kind, number=self.number)
+        self.log = log.bind(
+            operation=str(operation.id),
+            kind=operation.kind,
+            number=self.number,
+            request_id=operation.request_id,
+        )
 
     # -- the loop --------------------------------------------------------------------
 
@@ -134,13 +139,12 @@ class _Run:
         op = self.op
         op.started_at = op.started_at or _now()
         op.status = "running"
-        await self.session.commit()
         last: SevenError | None = None
         while (
             op.attempts < self.policy.max_attempts and self._elapsed() < self.policy.budget_seconds
         ):
+            # Committed with the recovery point, before the write: a crash loop ends too.
             op.attempts += 1
-            await self.session.commit()  # counted before it is made: a crash loop ends too
             try:
                 await self._attempt()
                 return op.status
@@ -166,7 +170,8 @@ class _Run:
         if op.submitted_at is not None and await self._settle():
             return
         op.submitted_at = _now()
-        await self.session.commit()  # the recovery point: from here on, ask before resending
+        # The recovery point (with status and attempts): from here on, ask before resending.
+        await self.session.commit()
         try:
             await self._write()
         except SevenError as error:
@@ -219,9 +224,9 @@ class _Run:
         params = self.op.params
         if self.op.kind == "order":
             await self.seven.order(self.number, params.get("payment_interval", "annually"))
-            # seven said yes: from now on only reading is safe, never ordering again.
+            # seven said yes: from now on only reading is safe, never ordering again. Kept
+            # in memory and committed with the outcome, or with the error if the read fails.
             self.op.result = {"accepted": True}
-            await self.session.commit()
             await self._ordered(await self.seven.get_active(self.number))
         elif self.op.kind == "update":
             changes = msgspec.convert(params, NumberUpdate)

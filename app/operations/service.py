@@ -52,7 +52,11 @@ class Submitted:
 
 
 async def submit_order(
-    session: AsyncSession, principal: Principal, order: OrderCreate, key: str | None
+    session: AsyncSession,
+    principal: Principal,
+    order: OrderCreate,
+    key: str | None,
+    request_id: str | None = None,
 ) -> Submitted:
     number = _phone(order.number, "number")
     country = region_of(number)
@@ -72,7 +76,9 @@ async def submit_order(
         row = await session.scalar(select(Number).where(Number.number == number).with_for_update())
         if row is not None:
             _check_orderable(row)
-        operation = await _add_operation(session, principal, "order", number, params, tenant)
+        operation = await _add_operation(
+            session, principal, "order", number, params, tenant, request_id
+        )
         values: dict[str, Any] = {
             "country": country,
             "payment_interval": order.payment_interval,
@@ -101,6 +107,7 @@ async def submit_update(
     number_text: str,
     change: NumberChange,
     key: str | None,
+    request_id: str | None = None,
 ) -> Submitted:
     number = _phone(number_text, "number")
     params = _change_params(change)
@@ -108,7 +115,7 @@ async def submit_update(
     async def create() -> Operation:
         row = await _changeable(session, principal, number)
         operation = await _add_operation(
-            session, principal, "update", number, params, row.tenant_id
+            session, principal, "update", number, params, row.tenant_id, request_id
         )
         row.pending_operation_id = operation.id
         return operation
@@ -123,6 +130,7 @@ async def submit_delete(
     number_text: str,
     delete_immediately: bool,
     key: str | None,
+    request_id: str | None = None,
 ) -> Submitted:
     number = _phone(number_text, "number")
     params = {"delete_immediately": delete_immediately}
@@ -130,7 +138,7 @@ async def submit_delete(
     async def create() -> Operation:
         row = await _changeable(session, principal, number)
         operation = await _add_operation(
-            session, principal, "delete", number, params, row.tenant_id
+            session, principal, "delete", number, params, row.tenant_id, request_id
         )
         row.pending_operation_id = operation.id
         return operation
@@ -174,6 +182,7 @@ async def _add_operation(
     number: str,
     params: dict[str, Any],
     tenant: uuid.UUID | None,
+    request_id: str | None,
 ) -> Operation:
     operation = Operation(
         id=uuid.uuid4(),
@@ -183,6 +192,7 @@ async def _add_operation(
         params=params,
         tenant_id=tenant,
         api_key_id=principal.key_id,
+        request_id=request_id,  # the worker logs with it: one id from the API to seven
     )
     session.add(operation)
     await session.flush()  # before the number row that points at it

@@ -1,0 +1,209 @@
+"""Operations benchmark: orders from the 202 to ``succeeded``, against a no-op arq job.
+
+    .venv/bin/python bench/operations.py            (or: make bench-operations)
+
+What it does, in one run:
+
+1. creates a scratch database (``bench_operations``) on the local PostgreSQL, migrates it
+   with ``alembic upgrade head`` and starts the sandbox (answering at once, no faults);
+2. for 1 and then 2 worker processes (the real ``arq workers.settings.WorkerSettings``):
+   a. submits ``BENCH_OPERATIONS`` orders through the API (in process, 32 at a time) and
+      waits until every operation has succeeded; the rate is operations over the time
+      from the first operation's creation (its 202) to the last one's ``finished_at``,
+      and each operation's latency is ``finished_at - created_at``;
+   b. enqueues as many ``noop`` jobs on the same Redis and the same workers and times
+      them until the queue is empty: what arq itself costs per job;
+3. checks the sandbox's ledger (one order per number, no more), prints both rates and
+   their ratio, and drops the scratch database.
+
+Environment: ``BENCH_POSTGRES_URL`` (maintenance database, default
+``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL`` (default
+``redis://127.0.0.1:6379/14``, flushed), ``BENCH_OPERATIONS`` (default 600).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.asgi import create_app  # noqa: E402
+from app.lib.queue import create_queue  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from tests.support.db import run_alembic  # noqa: E402
+from tests.support.sandbox import SandboxProcess  # noqa: E402
+from tests.support.worker import WorkerProcess  # noqa: E402
+
+DATABASE = "bench_operations"
+ADMIN_KEY = "sn_admin_bench_operations_0123456789"
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+COUNT = int(os.environ.get("BENCH_OPERATIONS", "600"))
+CONCURRENCY = 32
+COUNTRIES = 12  # the sandbox offers numbers of 12 countries
+
+
+@dataclass(frozen=True)
+class Run:
+    workers: int
+    operations_per_second: float
+    p50_ms: float
+    p99_ms: float
+    noop_per_second: float
+
+    @property
+    def ratio(self) -> float:
+        return self.operations_per_second / self.noop_per_second
+
+
+def _with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+async def _recreate_database() -> str:
+    connection = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{DATABASE}"')
+    finally:
+        await connection.close()
+    url = _with_database(POSTGRES_URL, DATABASE)
+    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+    return url
+
+
+async def _drop_database() -> None:
+    connection = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def _clean(db: asyncpg.Connection, redis: Redis, sandbox: SandboxProcess) -> None:
+    await db.execute("TRUNCATE operations, numbers, sync_runs RESTART IDENTITY CASCADE")
+    await redis.flushdb()
+    sandbox.reset()
+
+
+async def _workers_ready(settings: Settings, count: int) -> list[WorkerProcess]:
+    """Start the workers and return once each has run a job (imports and pools done)."""
+    workers = [WorkerProcess(settings).start() for _ in range(count)]
+    queue = create_queue(settings.redis_url)
+    try:
+        for _ in range(20 * count):
+            job = await queue.enqueue_job("noop")
+            assert job is not None
+            await job.result(timeout=60, poll_delay=0.05)
+        await asyncio.sleep(1.0)  # let the second process finish starting, too
+        await queue.flushdb()
+    finally:
+        await queue.aclose()
+    return workers
+
+
+async def _orders(
+    client: AsyncTestClient[Litestar], db: asyncpg.Connection, numbers: list[str]
+) -> tuple[float, float, float]:
+    """Submit one order per number; (orders/s, p50 ms, p99 ms) from the 202s to success."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+    headers = {"X-Api-Key": ADMIN_KEY}
+
+    async def submit(number: str) -> None:
+        async with gate:
+            response = await client.post("/v1/orders", json={"number": number}, headers=headers)
+            assert response.status_code == 202, response.text
+
+    await asyncio.gather(*(submit(n) for n in numbers))
+    while True:
+        done = await db.fetchval("SELECT count(*) FROM operations WHERE status = 'succeeded'")
+        failed = await db.fetchval("SELECT count(*) FROM operations WHERE status = 'failed'")
+        assert failed == 0, f"{failed} operations failed"
+        if done == len(numbers):
+            break
+        await asyncio.sleep(0.05)
+    row = await db.fetchrow(
+        "WITH t AS (SELECT created_at, finished_at,"
+        " extract(epoch FROM finished_at - created_at) AS latency FROM operations)"
+        " SELECT extract(epoch FROM max(finished_at) - min(created_at)) AS seconds,"
+        " percentile_cont(0.5) WITHIN GROUP (ORDER BY latency) AS p50,"
+        " percentile_cont(0.99) WITHIN GROUP (ORDER BY latency) AS p99 FROM t"
+    )
+    return len(numbers) / float(row["seconds"]), float(row["p50"]) * 1000, float(row["p99"]) * 1000
+
+
+async def _noops(settings: Settings, count: int) -> float:
+    queue = create_queue(settings.redis_url)
+    try:
+        started = time.monotonic()
+        for _ in range(count):
+            await queue.enqueue_job("noop")
+        while True:  # arq removes a job from its queue when the job has finished
+            if not await queue.zcard("arq:queue"):
+                return count / (time.monotonic() - started)
+            await asyncio.sleep(0.01)
+    finally:
+        await queue.aclose()
+
+
+async def main() -> None:
+    database_url = await _recreate_database()
+    sandbox = SandboxProcess.start(available=COUNT // COUNTRIES + 20)
+    settings = Settings(
+        database_url=database_url.replace("postgresql://", "postgresql+asyncpg://", 1),
+        redis_url=REDIS_URL,
+        seven_api_key=sandbox.api_key,
+        seven_base_url=sandbox.base_url,
+        admin_api_key=ADMIN_KEY,
+        log_level="WARNING",
+    )
+    numbers = [n["number"] for n in sandbox.available()][:COUNT]
+    assert len(numbers) == COUNT, f"the sandbox offers only {len(numbers)} numbers"
+    db = await asyncpg.connect(database_url)
+    redis = Redis.from_url(REDIS_URL)
+    runs: list[Run] = []
+    try:
+        async with AsyncTestClient(app=create_app(settings)) as client:
+            for worker_count in (1, 2):
+                await _clean(db, redis, sandbox)
+                workers = await _workers_ready(settings, worker_count)
+                try:
+                    rate, p50, p99 = await _orders(client, db, numbers)
+                    orders = sum(len(v) for v in sandbox.ledger().values())
+                    assert orders == COUNT, f"seven saw {orders} orders for {COUNT} numbers"
+                    noop = await _noops(settings, COUNT)
+                finally:
+                    for worker in workers:
+                        worker.stop()
+                runs.append(Run(worker_count, rate, p50, p99, noop))
+    finally:
+        await db.close()
+        await redis.aclose()
+        sandbox.stop()
+        await _drop_database()
+
+    print(f"operations benchmark: {COUNT} orders per run, sandbox answering at once")
+    print(
+        f"{'workers':>7}  {'orders/s':>9}  {'p50 ms':>7}  {'p99 ms':>7}  {'noop jobs/s':>11}  ratio"
+    )
+    for run in runs:
+        print(
+            f"{run.workers:>7}  {run.operations_per_second:>9.1f}  {run.p50_ms:>7.0f}  "
+            f"{run.p99_ms:>7.0f}  {run.noop_per_second:>11.1f}  {run.ratio:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
