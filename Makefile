@@ -43,5 +43,9 @@ format: install
 bench-sync: install
 	$(PY) bench/sync.py
 
+## Operations benchmark: orders/s from the 202 to succeeded with 1 and 2 workers vs a no-op arq job.
+bench-operations: install
+	$(PY) bench/operations.py
+
 clean:
 	rm -rf .data .pytest_cache .ruff_cache
