@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from app.lib.queue import create_queue
 from app.settings import Settings
 from tests.integration.operations_support import (
     Client,
@@ -271,3 +272,27 @@ async def test_update_and_delete_carry_seven_answers_into_the_mirror(
         assert (await wait_finished(client, admin_headers, again["id"]))["status"] == "succeeded"
     assert fresh_sandbox.orders_of(dropped) == 2
     assert dropped not in {n["number"] for n in fresh_sandbox.available()}
+
+
+async def test_copies_of_one_job_running_at_once_order_once(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    # Jobs run at least once: here six copies of one operation's job run side by side in
+    # two workers while seven takes its time. The advisory lock lets one of them act.
+    number = available_numbers(fresh_sandbox, 1)[0]
+    fresh_sandbox.add_fault("latency", "order", ms=500)
+    operation = await order(client, admin_headers, number)
+    queue = create_queue(settings.redis_url)
+    try:
+        for copy in range(5):
+            job = await queue.enqueue_job(
+                "process_operation", operation["id"], _job_id=f"copy-{copy}"
+            )
+            assert job is not None
+    finally:
+        await queue.aclose()
+    with WorkerProcess(fast(settings)), WorkerProcess(fast(settings)):
+        done = await wait_finished(client, admin_headers, operation["id"])
+    assert (done["status"], done["attempts"]) == ("succeeded", 1)
+    assert len(fresh_sandbox.requests("order")) == 1
+    assert fresh_sandbox.orders_of(number) == 1
