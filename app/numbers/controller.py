@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get
+from litestar.datastructures import State
 from litestar.params import PathParameter, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.lib.auth import Principal
 from app.numbers import service
@@ -28,7 +28,7 @@ class NumberReadController(Controller):
     )
     async def list_numbers(
         self,
-        db_session: AsyncSession,
+        state: State,
         principal: Principal,
         # Every parameter arrives as text and is checked by app.numbers.params, so each
         # bad value answers 422 with a code that names it (invalid_country, ...).
@@ -64,7 +64,8 @@ class NumberReadController(Controller):
             limit=limit,
             cursor=cursor,
         )
-        return await service.list_numbers(db_session, principal, query)
+        async with service.reading(state.engine) as connection:
+            return await service.list_numbers(connection, principal, query)
 
     @get(
         "/{number:str}",
@@ -73,8 +74,10 @@ class NumberReadController(Controller):
     )
     async def get_number(
         self,
-        db_session: AsyncSession,
+        state: State,
         principal: Principal,
         number: Annotated[str, PathParameter(description="The number, in any written form")],
     ) -> NumberOut:
-        return await service.get_number(db_session, principal, parse_number(number))
+        digits = parse_number(number)
+        async with service.reading(state.engine) as connection:
+            return await service.get_number(connection, principal, digits)

@@ -7,8 +7,11 @@ number is simply not found.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import ColumnElement, bindparam, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.models import Number
 from app.lib.auth import Principal
@@ -27,17 +30,31 @@ _FEATURE_COLUMNS = {
 _NUMBER_SEPARATORS = str.maketrans("", "", " +-./()")
 
 
-async def get_number(session: AsyncSession, principal: Principal, number: str) -> NumberOut:
+# Built once: building a select costs more than running it on the primary key.
+_BY_NUMBER = select(*_COLUMNS).where(Number.number == bindparam("number"))
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads: autocommit, so no BEGIN/ROLLBACK round trips and no
+    session bookkeeping (each read is one statement, consistent on its own)."""
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
+async def get_number(
+    db: AsyncConnection | AsyncSession, principal: Principal, number: str
+) -> NumberOut:
     """The mirrored number (digits, already normalized) or ``NotFound``."""
-    stmt = scope_numbers(select(*_COLUMNS).where(Number.number == number), principal)
-    row = (await session.execute(stmt)).first()
+    row = (await db.execute(scope_numbers(_BY_NUMBER, principal), {"number": number})).first()
     if row is None:
         raise NotFound(f"number {number} is not on the account", code="number_not_found")
     return number_out(row)
 
 
 async def list_numbers(
-    session: AsyncSession, principal: Principal, query: NumberQuery
+    db: AsyncConnection | AsyncSession, principal: Principal, query: NumberQuery
 ) -> NumberPage:
     """One page in ``number`` order (keyset pagination: stable while rows are inserted)."""
     stmt = scope_numbers(select(*_COLUMNS), principal).where(*_conditions(query))
@@ -45,7 +62,7 @@ async def list_numbers(
         stmt = stmt.where(Number.number > query.after)
     # One row more than asked tells whether another page follows.
     stmt = stmt.order_by(Number.number).limit(query.limit + 1)
-    rows = (await session.execute(stmt)).all()
+    rows = (await db.execute(stmt)).all()
     items = [number_out(row) for row in rows[: query.limit]]
     more = len(rows) > query.limit
     return NumberPage(items=items, next_cursor=encode_cursor(items[-1].number) if more else None)
