@@ -25,79 +25,89 @@ from app.costs.model import GroupBy
 
 BERLIN = "'Europe/Berlin'"
 # The window [m0, m1) and the basis, typed once here so every use is unambiguous.
+# :i0 and :i1 are the month indexes (year * 12 + month - 1) of the window's first and
+# last month: billing arithmetic runs on integers, which is what makes it fast.
 M0 = "CAST(:m0 AS date)"
 M1 = "CAST(:m1 AS date)"
+I0 = "CAST(:i0 AS integer)"
+I1 = "CAST(:i1 AS integer)"
 ACCRUAL = "CAST(:accrual AS boolean)"
+_DAY = f"AT TIME ZONE {BERLIN})::date"
 
-# Billing periods of ``src`` (a CTE with number, pi, c, e) overlapping [:m0, :m1).
+
+def _billing_day(index: str) -> str:
+    """SQL for the billing day in month ``index`` of a number created on day ``s.cd``:
+    that day, or the month's last when the month is shorter (leap years included)."""
+    year, month = f"(({index}) / 12)", f"(({index}) % 12 + 1)"
+    last = (
+        f"CASE WHEN {month} = 2 THEN CASE WHEN {year} % 4 = 0 AND"
+        f" ({year} % 100 <> 0 OR {year} % 400 = 0) THEN 29 ELSE 28 END"
+        f" WHEN {month} IN (4, 6, 9, 11) THEN 30 ELSE 31 END"
+    )
+    return f"make_date({year}, {month}, LEAST(s.cd, {last}))"
+
+
+# Columns every source of billing periods provides, computed once per number.
+_SCHEDULE_COLUMNS = """
+           (date_part('year', c)::int * 12 + date_part('month', c)::int - 1) AS cm,
+           date_part('day', c)::int AS cd,
+           CASE WHEN pi = 'monthly' THEN 1 ELSE 12 END AS step"""
+
+# Billing periods of ``src`` (number, pi, c, e, cm, cd, step, ...) overlapping [m0, m1):
+# period k starts in month cm + step * k; only the period running when the window opens
+# up to the one running when it closes can overlap it.
 _PERIODS = f"""
 periods AS (
-    SELECT s.number, p.b, p.b_next
+    SELECT s.*, p.b, p.b_next
     FROM {{src}} s
     CROSS JOIN LATERAL (
-        SELECT (s.c + CASE WHEN s.pi = 'monthly' THEN make_interval(months => k)
-                           ELSE make_interval(years => k) END)::date AS b,
-               (s.c + CASE WHEN s.pi = 'monthly' THEN make_interval(months => k + 1)
-                           ELSE make_interval(years => k + 1) END)::date AS b_next
-        FROM generate_series(
-            GREATEST(0, CASE WHEN s.pi = 'monthly'
-                THEN (EXTRACT(YEAR FROM {M0})::int - EXTRACT(YEAR FROM s.c)::int) * 12
-                     + EXTRACT(MONTH FROM {M0})::int - EXTRACT(MONTH FROM s.c)::int - 1
-                ELSE EXTRACT(YEAR FROM {M0})::int - EXTRACT(YEAR FROM s.c)::int - 1 END),
-            CASE WHEN s.pi = 'monthly'
-                THEN (EXTRACT(YEAR FROM {M1})::int - EXTRACT(YEAR FROM s.c)::int) * 12
-                     + EXTRACT(MONTH FROM {M1})::int - EXTRACT(MONTH FROM s.c)::int
-                ELSE EXTRACT(YEAR FROM {M1})::int - EXTRACT(YEAR FROM s.c)::int END
-        ) AS k
+        SELECT {_billing_day("s.cm + s.step * k")} AS b,
+               {_billing_day("s.cm + s.step * (k + 1)")} AS b_next
+        FROM generate_series(GREATEST(0, ({I0} - s.cm) / s.step - 1), ({I1} - s.cm) / s.step) k
     ) p
     WHERE p.b < {M1} AND p.b_next > {M0} AND p.b < s.e
 )"""  # noqa: S608  (module constants only)
 
-_DAY = f"AT TIME ZONE {BERLIN})::date"
-
 _REPORT_CTES = f"""
 WITH
 nums AS (
-    SELECT n.number, n.country, n.pool_id, n.payment_interval AS pi,
-           (n.seven_created_at {_DAY} AS c,
-           COALESCE((n.seven_expires_at {_DAY},
-                    CASE WHEN n.state = 'deleted' THEN (n.updated_at {_DAY} END,
-                    'infinity'::date) AS e
-    FROM numbers n
-    WHERE n.seven_created_at IS NOT NULL
-      AND n.seven_created_at < ({M1})::timestamp AT TIME ZONE {BERLIN}
-),
-versions AS (
-    SELECT DISTINCT ON (v.number, d) v.number, (v.valid_from {_DAY} AS d,
-           v.fee_setup, v.fee_basic_charge, v.fee_sms_mo, v.fee_voice_mo
-    FROM number_fee_versions v
-    ORDER BY v.number, d, v.valid_from DESC, v.id DESC
+    SELECT *, {_SCHEDULE_COLUMNS}
+    FROM (
+        SELECT n.number, n.country, n.pool_id, n.payment_interval AS pi,
+               (n.seven_created_at {_DAY} AS c,
+               COALESCE((n.seven_expires_at {_DAY},
+                        CASE WHEN n.state = 'deleted' THEN (n.updated_at {_DAY} END,
+                        'infinity'::date) AS e
+        FROM numbers n
+        WHERE n.seven_created_at IS NOT NULL
+          AND n.seven_created_at < ({M1})::timestamp AT TIME ZONE {BERLIN}
+    ) mirror
 ),
 fees AS (
+    -- Two versions seen on one day: the earlier gets the empty range [d, d).
     SELECT number, fee_setup, fee_basic_charge, fee_sms_mo, fee_voice_mo,
            CASE WHEN lag(d) OVER w IS NULL THEN '-infinity'::date ELSE d END AS f,
            COALESCE(lead(d) OVER w, 'infinity'::date) AS t
-    FROM versions
-    WINDOW w AS (PARTITION BY number ORDER BY d)
+    FROM (SELECT *, (valid_from {_DAY} AS d FROM number_fee_versions) v
+    WINDOW w AS (PARTITION BY number ORDER BY valid_from, id)
 ),
 {_PERIODS.format(src="nums")},
 charges AS (
-    SELECT p.number, 'recurring' AS kind, f.fee_basic_charge AS amount,
+    SELECT p.number, p.country, p.pool_id, 'recurring' AS kind, f.fee_basic_charge AS amount,
            CASE WHEN {ACCRUAL} THEN GREATEST(p.b, {M0}) ELSE p.b END AS lo,
-           CASE WHEN {ACCRUAL} THEN LEAST(p.b_next, n.e, {M1}) ELSE p.b + 1 END AS hi,
-           CASE WHEN {ACCRUAL} THEN LEAST(p.b_next, n.e) - p.b ELSE 1 END AS span
+           CASE WHEN {ACCRUAL} THEN LEAST(p.b_next, p.e, {M1}) ELSE p.b + 1 END AS hi,
+           CASE WHEN {ACCRUAL} THEN LEAST(p.b_next, p.e) - p.b ELSE 1 END AS span
     FROM periods p
-    JOIN nums n ON n.number = p.number
     JOIN fees f ON f.number = p.number AND p.b >= f.f AND p.b < f.t
     WHERE {ACCRUAL} OR p.b >= {M0}
     UNION ALL
-    SELECT n.number, 'setup', f.fee_setup, n.c, n.c + 1, 1
+    SELECT n.number, n.country, n.pool_id, 'setup', f.fee_setup, n.c, n.c + 1, 1
     FROM nums n
     JOIN fees f ON f.number = n.number AND n.c >= f.f AND n.c < f.t
     WHERE n.c >= {M0} AND n.c < {M1} AND n.c < n.e
     UNION ALL
-    SELECT u.number, 'usage', u.sms_mo * f.fee_sms_mo + u.voice_mo_minutes * f.fee_voice_mo,
-           u.day, u.day + 1, 1
+    SELECT n.number, n.country, n.pool_id, 'usage',
+           u.sms_mo * f.fee_sms_mo + u.voice_mo_minutes * f.fee_voice_mo, u.day, u.day + 1, 1
     FROM number_usage_daily u
     JOIN nums n ON n.number = u.number AND u.day >= n.c AND u.day < n.e
     JOIN fees f ON f.number = u.number AND u.day >= f.f AND u.day < f.t
@@ -125,14 +135,13 @@ segments AS (
     SELECT number, NULL, NULL, t, {M1} FROM ordered WHERE next_f IS NULL AND t < {M1}
 ),
 pieces AS (
-    SELECT ch.number, ch.kind, n.country, s.tenant_id,
-           COALESCE(s.pool_id, n.pool_id) AS pool_id,
+    SELECT ch.number, ch.kind, ch.country, s.tenant_id,
+           COALESCE(s.pool_id, ch.pool_id) AS pool_id,
            CASE WHEN ch.span = 1 THEN ch.amount
                 ELSE ch.amount * (LEAST(ch.hi, COALESCE(s.t, ch.hi))
                                   - GREATEST(ch.lo, COALESCE(s.f, ch.lo))) / ch.span
            END AS amount
     FROM charges ch
-    JOIN nums n ON n.number = ch.number
     LEFT JOIN segments s ON s.number = ch.number AND s.f < ch.hi AND s.t > ch.lo
 )"""  # noqa: S608  (module constants only)
 
@@ -167,22 +176,24 @@ GROUP BY GROUPING SETS (({key}), ())
 FORECAST_SQL = f"""
 WITH
 live AS (
-    SELECT n.number, n.payment_interval AS pi, n.fee_setup, n.fee_basic_charge,
-           COALESCE((n.seven_created_at {_DAY}, CAST(:today AS date)) AS c,
-           COALESCE((n.seven_expires_at {_DAY}, 'infinity'::date) AS e
-    FROM numbers n
-    WHERE n.state IN ('active', 'deleting', 'ordering')
-      AND (CAST(:tenant AS uuid) IS NULL OR n.tenant_id = CAST(:tenant AS uuid))
+    SELECT *, {_SCHEDULE_COLUMNS}
+    FROM (
+        SELECT n.number, n.payment_interval AS pi, n.fee_setup, n.fee_basic_charge,
+               COALESCE((n.seven_created_at {_DAY}, CAST(:today AS date)) AS c,
+               COALESCE((n.seven_expires_at {_DAY}, 'infinity'::date) AS e
+        FROM numbers n
+        WHERE n.state IN ('active', 'deleting', 'ordering')
+          AND (CAST(:tenant AS uuid) IS NULL OR n.tenant_id = CAST(:tenant AS uuid))
+    ) mirror
 ),
 {_PERIODS.format(src="live")}
-SELECT to_char(p.b, 'YYYY-MM') AS month,
-       COUNT(DISTINCT p.number) AS numbers,
-       COALESCE(SUM(l.fee_basic_charge), 0) AS recurring,
-       COALESCE(SUM(l.fee_setup) FILTER (WHERE p.b = l.c), 0) AS setup,
-       COUNT(DISTINCT p.number) FILTER (WHERE l.fee_basic_charge IS NULL) AS unpriced
-FROM periods p
-JOIN live l ON l.number = p.number
-WHERE p.b >= {M0}
+SELECT to_char(b, 'YYYY-MM') AS month,
+       COUNT(DISTINCT number) AS numbers,
+       COALESCE(SUM(fee_basic_charge), 0) AS recurring,
+       COALESCE(SUM(fee_setup) FILTER (WHERE b = c), 0) AS setup,
+       COUNT(DISTINCT number) FILTER (WHERE fee_basic_charge IS NULL) AS unpriced
+FROM periods
+WHERE b >= {M0}
 GROUP BY 1
 ORDER BY 1
 """  # noqa: S608  (only module constants are spliced in)

@@ -1,0 +1,353 @@
+"""Cost report benchmark: the service's report against one hand-written SQL aggregate.
+
+    .venv/bin/python bench/costs.py            (or: make bench-costs)
+
+In one run:
+
+1. creates a scratch database (``bench_costs``) on the local PostgreSQL, migrates it with
+   ``alembic upgrade head`` and COPYs in 100,000 numbers created over the 12 months up to
+   the report month (90 % monthly, 10 % annual, 5 % deleted at period end, fee changes on
+   5 %), 10,000 allocation changes over 4,000 of them, 200 tenants, 20 pools and 200,000
+   days of inbound usage; fee versions come from the ``numbers`` trigger, back-dated;
+2. times ``app.costs.service.cost_report`` (the SQL plus building the rounded rows in
+   Python) for the report month by tenant and by number, on both bases, and one
+   hand-written SQL aggregate of the same cash report by tenant and by number (billing day
+   by date arithmetic, the fee by a LATERAL lookup, the holder by a range join);
+3. checks the hand-written query's totals equal the service's, prints the medians and
+   the ratios, and drops the scratch database.
+
+Targets (issue 6): every report under 1 s and within 3x the hand-written query.
+Environment: ``BENCH_POSTGRES_URL`` (maintenance database, default
+``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_RUNS`` (default 5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.costs.model import Month  # noqa: E402
+from app.costs.service import cost_report  # noqa: E402
+from app.numbers.mirror import SEVEN_TIME_ZONE, format_seven_time  # noqa: E402
+
+NUMBERS = 100_000
+ALLOCATION_CHANGES = 10_000
+ALLOCATED_NUMBERS = 4_000
+USAGE_DAYS = 200_000
+TENANTS = 200
+POOLS = 20
+MONTH = Month.parse("2026-10")
+HISTORY_START = date(2025, 10, 1)
+DATABASE = "bench_costs"
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+TARGET_SECONDS = 1.0
+TARGET_RATIO = 3.0
+
+# The cash report by tenant, as a person would write it for this one question.
+HAND_WRITTEN = """
+WITH n AS (
+    SELECT number, country, pool_id, payment_interval,
+           (seven_created_at AT TIME ZONE 'Europe/Berlin')::date AS c,
+           COALESCE((seven_expires_at AT TIME ZONE 'Europe/Berlin')::date, 'infinity') AS e
+    FROM numbers WHERE seven_created_at IS NOT NULL
+),
+billed AS (  -- this month's billing day: the created day, clamped to the month's length
+    SELECT n.*, make_date($3::int, $4::int, LEAST(EXTRACT(DAY FROM n.c)::int,
+                                       EXTRACT(DAY FROM $2::date - 1)::int)) AS day
+    FROM n
+    WHERE n.payment_interval = 'monthly' OR EXTRACT(MONTH FROM n.c)::int = $4::int
+),
+charges AS (
+    SELECT number, country, pool_id, day, 'recurring' AS kind FROM billed
+    WHERE day >= c AND day < e
+    UNION ALL
+    SELECT number, country, pool_id, c, 'setup' FROM n WHERE c >= $1 AND c < $2 AND c < e
+),
+priced AS (
+    SELECT ch.number, ch.country, ch.pool_id, ch.day,
+           CASE WHEN ch.kind = 'setup' THEN f.fee_setup ELSE f.fee_basic_charge END AS amount
+    FROM charges ch
+    CROSS JOIN LATERAL (
+        SELECT fee_setup, fee_basic_charge FROM number_fee_versions v
+        WHERE v.number = ch.number
+        ORDER BY (v.valid_from AT TIME ZONE 'Europe/Berlin')::date <= ch.day DESC,
+                 v.valid_from DESC
+        LIMIT 1
+    ) f
+    UNION ALL
+    SELECT u.number, n.country, n.pool_id, u.day,
+           u.sms_mo * f.fee_sms_mo + u.voice_mo_minutes * f.fee_voice_mo
+    FROM number_usage_daily u
+    JOIN n ON n.number = u.number AND u.day >= n.c AND u.day < n.e
+    CROSS JOIN LATERAL (
+        SELECT fee_sms_mo, fee_voice_mo FROM number_fee_versions v
+        WHERE v.number = u.number
+        ORDER BY (v.valid_from AT TIME ZONE 'Europe/Berlin')::date <= u.day DESC,
+                 v.valid_from DESC
+        LIMIT 1
+    ) f
+    WHERE u.day >= $1 AND u.day < $2
+)
+SELECT {key} AS key, COUNT(DISTINCT p.number) AS numbers, SUM(p.amount) AS total
+FROM priced p
+LEFT JOIN allocations a
+  ON a.number = p.number
+ AND (a.allocated_at AT TIME ZONE 'Europe/Berlin')::date <= p.day
+ AND (a.released_at IS NULL OR (a.released_at AT TIME ZONE 'Europe/Berlin')::date > p.day)
+GROUP BY 1
+"""
+HAND_KEYS = {
+    "tenant": "COALESCE(a.tenant_id::text, 'pool:' || p.pool_id::text, 'unassigned')",
+    "number": "p.number",
+}
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def berlin(day: date, hour: int = 12) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=SEVEN_TIME_ZONE).astimezone(UTC)
+
+
+def _money(rng: random.Random, low: float, high: float) -> Decimal:
+    return Decimal(rng.randint(int(low * 100), int(high * 100))) / 100
+
+
+async def generate(conn: asyncpg.Connection, rng: random.Random) -> None:
+    tenants = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(TENANTS)]
+    pools = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(POOLS)]
+    await conn.copy_records_to_table(
+        "tenants",
+        records=[(t, f"tenant {i}") for i, t in enumerate(tenants)],
+        columns=["id", "name"],
+    )
+    await conn.copy_records_to_table(
+        "pools", records=[(p, f"pool {i}") for i, p in enumerate(pools)], columns=["id", "name"]
+    )
+    span = (MONTH.stop - HISTORY_START).days
+    numbers, created_on = [], {}
+    for i in range(NUMBERS):
+        number = f"49151{i:08d}"
+        created = HISTORY_START + timedelta(days=rng.randrange(span))
+        interval = "annually" if rng.random() < 0.1 else "monthly"
+        expires = None
+        if rng.random() < 0.05:
+            expires = berlin(created + timedelta(days=rng.randint(30, 300)))
+        created_at = berlin(created)
+        created_on[number] = created
+        numbers.append(
+            (
+                number,
+                rng.choice(["DE", "DE", "AT", "FR", "NL", "DK", "GB"]),
+                interval,
+                _money(rng, 0, 20),
+                _money(rng, 1, 30) * (12 if interval == "annually" else 1),
+                _money(rng, 0, 0.1),
+                _money(rng, 0, 0.05),
+                format_seven_time(created_at),
+                created_at,
+                format_seven_time(expires) if expires else None,
+                expires,
+                "deleting" if expires else "active",
+                rng.choice(pools) if rng.random() < 0.6 else None,
+            )
+        )
+    await conn.copy_records_to_table(
+        "numbers",
+        records=numbers,
+        columns=[
+            "number",
+            "country",
+            "payment_interval",
+            "fee_setup",
+            "fee_basic_charge",
+            "fee_sms_mo",
+            "fee_voice_mo",
+            "created",
+            "seven_created_at",
+            "expires",
+            "seven_expires_at",
+            "state",
+            "pool_id",
+        ],
+    )
+    # The trigger wrote each number's first version "now": date it back to creation, and
+    # add fee changes the sync saw later on 5 % of the numbers.
+    await conn.execute(
+        "UPDATE number_fee_versions v SET valid_from = n.seven_created_at"
+        " FROM numbers n WHERE n.number = v.number"
+    )
+    changes = []
+    for number, *_ in rng.sample(numbers, NUMBERS // 20):
+        seen = created_on[number] + timedelta(days=rng.randint(10, 200))
+        changes.append(
+            (
+                number,
+                berlin(seen),
+                "monthly",
+                Decimal(0),
+                _money(rng, 1, 30),
+                Decimal(0),
+                Decimal(0),
+            )
+        )
+    await conn.copy_records_to_table(
+        "number_fee_versions",
+        records=changes,
+        columns=[
+            "number",
+            "valid_from",
+            "payment_interval",
+            "fee_setup",
+            "fee_basic_charge",
+            "fee_sms_mo",
+            "fee_voice_mo",
+        ],
+    )
+    allocations = []
+    held = rng.sample(numbers, ALLOCATED_NUMBERS)
+    per_number = ALLOCATION_CHANGES // ALLOCATED_NUMBERS
+    for index, (number, *_) in enumerate(held):
+        count = per_number + (1 if index < ALLOCATION_CHANGES % ALLOCATED_NUMBERS else 0)
+        cursor = berlin(created_on[number], 9)
+        for k in range(count):
+            start = cursor + timedelta(days=rng.randint(0, 30), hours=rng.randint(0, 8))
+            end = (
+                None
+                if k == count - 1 and rng.random() < 0.5
+                else start + timedelta(days=rng.randint(1, 120))
+            )
+            allocations.append((uuid.uuid4(), number, rng.choice(tenants), None, start, end))
+            if end is None:
+                break
+            cursor = end
+    await conn.copy_records_to_table(
+        "allocations",
+        records=allocations,
+        columns=["id", "number", "tenant_id", "pool_id", "allocated_at", "released_at"],
+    )
+    usage = {}
+    for _ in range(USAGE_DAYS):
+        number = numbers[rng.randrange(NUMBERS)][0]
+        day = created_on[number] + timedelta(days=rng.randint(0, 365))
+        usage[(number, day)] = (number, day, rng.randint(1, 40), Decimal(rng.randint(0, 30)))
+    await conn.copy_records_to_table(
+        "number_usage_daily",
+        records=list(usage.values()),
+        columns=["number", "day", "sms_mo", "voice_mo_minutes"],
+    )
+    await conn.execute("ANALYZE")
+    print(
+        f"data: {NUMBERS:,} numbers, {len(changes):,} fee changes, {len(allocations):,}"
+        f" allocation changes, {len(usage):,} usage days; report month {MONTH}"
+    )
+
+
+async def median(run: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
+    await run()  # warm-up: plans and caches
+    times, result = [], None
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        result = await run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+async def main() -> int:
+    admin = await asyncpg.connect(POSTGRES_URL)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{DATABASE}"')
+    url = _with_database(POSTGRES_URL, DATABASE)
+    ok = True
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "alembic", "upgrade", "head"],
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": url},
+            check=True,
+            capture_output=True,
+        )
+        conn = await asyncpg.connect(url)
+        try:
+            started = time.perf_counter()
+            await generate(conn, random.Random(6))
+            print(f"generated in {time.perf_counter() - started:.1f} s")
+        finally:
+            await conn.close()
+        engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://", 1))
+        try:
+            raw = await asyncpg.connect(url)
+            try:
+                async with AsyncSession(engine) as session:
+                    ok = await compare(session, raw)
+            finally:
+                await raw.close()
+        finally:
+            await engine.dispose()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        await admin.close()
+    return 0 if ok else 1
+
+
+async def compare(session: AsyncSession, raw: asyncpg.Connection) -> bool:
+    ok = True
+    args = {
+        "m0": MONTH.start,
+        "m1": MONTH.stop,
+        "year": MONTH.start.year,
+        "month": MONTH.start.month,
+    }
+    print(f"{'report':<28}{'median':>10}{'vs hand-written':>18}   target")
+    for group_by in ("tenant", "number"):
+        sql = HAND_WRITTEN.replace("{key}", HAND_KEYS[group_by])
+
+        async def hand(sql: str = sql) -> list[Any]:
+            return await raw.fetch(sql, *args.values())
+
+        baseline, rows = await median(hand)
+        print(f"{'hand-written SQL, cash':<28}{baseline * 1000:>8.0f}ms{'1.00x':>18}")
+        hand_total = sum((row["total"] for row in rows), Decimal(0))
+        for basis in ("cash", "accrual"):
+
+            async def service(basis: str = basis, group_by: str = group_by) -> Any:
+                return await cost_report(session, MONTH, basis, group_by)  # type: ignore[arg-type]
+
+            seconds, report = await median(service)
+            ratio = seconds / baseline
+            good = seconds < TARGET_SECONDS and ratio <= TARGET_RATIO
+            ok &= good
+            print(
+                f"{f'service, {basis}, by {group_by}':<28}{seconds * 1000:>8.0f}ms"
+                f"{ratio:>17.2f}x   {'ok' if good else 'MISSED'}"
+            )
+            if basis == "cash" and report.totals.total != hand_total.quantize(Decimal("0.01")):
+                print(f"  totals differ: service {report.totals.total}, hand-written {hand_total}")
+                ok = False
+            if basis == "cash":
+                print(f"  {len(report.rows):,} rows, total {report.totals.total} EUR (both agree)")
+    return ok
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
