@@ -6,7 +6,7 @@ difference: new numbers, changed numbers, numbers gone from seven. Each statemen
 also records its drift and returns counts, so a run costs a handful of round trips
 whatever the size of the account. A row that needs no change is not written at all.
 
-Rules (see ``app/sync/service.py`` for the reasons):
+Rules:
 
 * A number is **busy**, and left alone, while its mirror row has a pending operation,
   while an order/update/delete of it is queued or running, or when such an operation
@@ -19,6 +19,12 @@ Rules (see ``app/sync/service.py`` for the reasons):
   for an added number, any of our operations on the number for a change (finished
   since the previous run started), our delete (during this rental) or a scheduled
   end of period that has passed for a removal. A baseline run records no drift.
+  The windows: an operation that finished after the previous run started may have
+  changed seven after that run read it; a deletion at period end shows months later.
+
+Drift JSON uses the mirror's column names (``fee_basic_charge``, ``feature_sms``, ...),
+fees as decimal strings, plus ``state``; a ``changed`` item holds only the fields that
+differ, an ``added`` one only ``after``, a ``removed`` one only ``before``.
 """
 
 # The SQL below is assembled from this module's own constants (table and column names,
@@ -54,13 +60,16 @@ def _cols(alias: str, columns: tuple[str, ...] = SEVEN_COLUMNS) -> str:
     return ", ".join(f"{alias}.{c}" for c in columns)
 
 
-def _json(alias: str) -> str:
+def _json(alias: str, state: str | None = None) -> str:
+    """seven's fields of a row as drift JSON, with the mirror's ``state`` when given."""
     # Money stays a decimal string in JSON too, never a JSON number a client reads as float.
-    pairs = ", ".join(
+    pairs = [
         f"'{c}', {alias}.{c}::text" if c.startswith("fee_") else f"'{c}', {alias}.{c}"
         for c in _DRIFT_FIELDS
-    )
-    return f"jsonb_build_object({pairs})"
+    ]
+    if state is not None:
+        pairs.append(f"'state', {state}")
+    return f"jsonb_build_object({', '.join(pairs)})"
 
 
 def _state(alias: str) -> str:
@@ -98,7 +107,7 @@ WITH inserted AS (
     RETURNING number
 ), drift AS (
     INSERT INTO sync_drift (run_id, number, kind, before, after)
-    SELECT :run_id, s.number, 'added', NULL, {_json("s")}
+    SELECT :run_id, s.number, 'added', NULL, {_json("s", _state("s"))}
     FROM inserted i JOIN {INCOMING_TABLE} s USING (number)
     WHERE :record_drift AND NOT {_ours("s.number", "('order')")}
     RETURNING 1
@@ -111,7 +120,7 @@ WITH candidates AS (
     SELECT s.*, {_state("s")} AS new_state,
            CASE WHEN m.state IN {_ABSENT_STATES} THEN 'added' ELSE 'changed' END AS kind,
            m.state = 'ordering' AS ordered_by_us,
-           {_json("m")} AS before_json, {_json("s")} AS after_json
+           {_json("m", "m.state")} AS before_json, {_json("s", _state("s"))} AS after_json
     FROM {INCOMING_TABLE} s JOIN numbers m USING (number)
     WHERE m.pending_operation_id IS NULL
       AND (ROW({_cols("m")}) IS DISTINCT FROM ROW({_cols("s")})

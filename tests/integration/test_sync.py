@@ -181,8 +181,8 @@ async def test_a_change_at_seven_is_written_and_its_drift_holds_only_the_changed
         {"friendly_name": "Sales"},
     )
     assert (drift[rescheduled].before, drift[rescheduled].after) == (
-        {"expires": None},
-        {"expires": "2031-01-31 00:00:00"},
+        {"expires": None, "state": "active"},
+        {"expires": "2031-01-31 00:00:00", "state": "deleting"},
     )
     # Money is a decimal string in drift too, never a JSON number.
     assert (drift[repriced].before, drift[repriced].after) == (
