@@ -1,4 +1,4 @@
-"""The sync's domain verbs: request a sync, run one, read past runs.
+"""The sync's domain verbs: request a sync and run one (past runs are read in runs.py).
 
 How a run goes (``run_sync``):
 
