@@ -221,6 +221,20 @@ async def test_changes_our_operations_explain_are_written_without_drift(
     assert (await mirror(resources, deleted)).state == "deleting"
 
 
+async def test_an_operation_older_than_the_previous_run_explains_nothing(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    (number,) = rent(fresh_sandbox, 1)
+    await sync(resources)
+    await add_operation(resources, number, "update", "succeeded")
+    await sync(resources)  # saw the number after our update: the update is accounted for
+    fresh_sandbox.put_active(number, friendly_name="Changed by someone else")
+
+    outcome = await sync(resources)
+
+    assert [d.kind for d in await drift_of(resources, outcome.run_id)] == ["changed"]
+
+
 async def test_a_number_gone_from_seven_is_marked_deleted_and_reported(
     resources: Resources, fresh_sandbox: SandboxProcess
 ) -> None:
