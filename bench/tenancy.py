@@ -96,7 +96,7 @@ def _waiting_locks() -> Iterator[None]:
     """``FOR UPDATE`` without ``SKIP LOCKED`` for the duration (the comparison run)."""
     original = Select.with_for_update
 
-    def waiting(self: Select, **kwargs: object) -> Select:  # type: ignore[type-arg]
+    def waiting(self: Select, **kwargs: object) -> Select:
         kwargs.pop("skip_locked", None)
         return original(self, **kwargs)  # type: ignore[arg-type]
 

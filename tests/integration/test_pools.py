@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -60,8 +61,8 @@ async def test_numbers_go_in_and_out_with_reasons_for_refusals(
     pool = await create_pool(client, admin_headers, country="DE", features=["sms"])
     other = await create_pool(client, admin_headers, name="other")
 
-    def add(pool_id: str, number: str):  # type: ignore[no-untyped-def]
-        return client.post(
+    async def add(pool_id: str, number: str) -> httpx.Response:
+        return await client.post(
             f"/v1/pools/{pool_id}/numbers", json={"number": number}, headers=admin_headers
         )
 
