@@ -50,11 +50,15 @@ class PoolController(Controller):
 
     @get("/", summary="All pools (admin)")
     async def list_pools(self, db_session: AsyncSession) -> list[PoolOut]:
-        return [pool_out(row) for row in await service.list_pools(db_session)]
+        pools = await service.list_pools(db_session)
+        counts = await service.pool_counts(db_session, [pool.id for pool in pools])
+        return [pool_out(pool, counts.get(pool.id)) for pool in pools]
 
     @get("/{pool_id:uuid}", summary="One pool (admin)")
     async def get_pool(self, db_session: AsyncSession, pool_id: uuid.UUID) -> PoolOut:
-        return pool_out(await service.get_pool(db_session, pool_id))
+        pool = await service.get_pool(db_session, pool_id)
+        counts = await service.pool_counts(db_session, [pool.id])
+        return pool_out(pool, counts.get(pool.id))
 
     @post("/{pool_id:uuid}/numbers", status_code=200, summary="Put a number into the pool (admin)")
     async def add_number(

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from app.db.models import Allocation, Pool
+from app.pools.service import PoolCounts
 
 Feature = Literal["sms", "a2p_sms", "voice"]
 
@@ -27,6 +28,10 @@ class PoolOut(msgspec.Struct):
     features: list[str]
     cooldown_days: int
     created_at: datetime
+    numbers: int
+    """Account numbers in the pool; ``allocated`` of them held by tenants, ``free`` to take now."""
+    allocated: int
+    free: int
 
 
 class PoolNumber(msgspec.Struct, forbid_unknown_fields=True):
@@ -53,7 +58,8 @@ class AllocationOut(msgspec.Struct):
     available_at: datetime | None
 
 
-def pool_out(row: Pool) -> PoolOut:
+def pool_out(row: Pool, counts: PoolCounts | None = None) -> PoolOut:
+    counts = counts or PoolCounts()
     return PoolOut(
         id=row.id,
         name=row.name,
@@ -61,6 +67,9 @@ def pool_out(row: Pool) -> PoolOut:
         features=list(row.features),
         cooldown_days=row.cooldown_days,
         created_at=row.created_at,
+        numbers=counts.numbers,
+        allocated=counts.allocated,
+        free=counts.free,
     )
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -117,8 +118,8 @@ async def list_pools(session: AsyncSession) -> list[Pool]:
     return list((await session.scalars(select(Pool).order_by(Pool.name))).all())
 
 
-async def get_pool(session: AsyncSession, pool_id: uuid.UUID, *, lock: bool = False) -> Pool:
-    pool = await session.get(Pool, pool_id, with_for_update=lock or None)
+async def get_pool(session: AsyncSession, pool_id: uuid.UUID) -> Pool:
+    pool = await session.get(Pool, pool_id)
     if pool is None:
         raise NotFound(f"no pool {pool_id}", code="pool_not_found")
     return pool
@@ -217,7 +218,16 @@ def resolve_tenant(principal: Principal, named: uuid.UUID | None) -> uuid.UUID:
 def free_numbers(
     pool_id: uuid.UUID, at: datetime, country: str | None, features: Sequence[str]
 ) -> list[ColumnElement[bool]]:
-    """Conditions on numbers of the pool that nobody holds, rests in or is deleting right now."""
+    """Conditions on numbers of the pool that nobody holds, rests in or is deleting now."""
+    conditions = [Number.pool_id == pool_id, *_free(at, features)]
+    if country is not None:
+        conditions.append(Number.country == country)
+    return conditions
+
+
+def _free(
+    at: datetime | ColumnElement[datetime], features: Sequence[str] = ()
+) -> list[ColumnElement[bool]]:
     held_or_resting = exists().where(
         Allocation.number == Number.number,
         or_(Allocation.released_at.is_(None), Allocation.available_at > at),
@@ -227,17 +237,37 @@ def free_numbers(
         Operation.kind == "delete",
         Operation.status.in_(IN_FLIGHT),
     )
-    conditions = [
-        Number.pool_id == pool_id,
+    return [
         Number.state == "active",
         Number.tenant_id.is_(None),
         ~held_or_resting,
         ~being_deleted,
         *(FEATURE_COLUMNS[name].is_(True) for name in features),
     ]
-    if country is not None:
-        conditions.append(Number.country == country)
-    return conditions
+
+
+@dataclass(frozen=True, slots=True)
+class PoolCounts:
+    numbers: int = 0
+    allocated: int = 0
+    free: int = 0
+
+
+async def pool_counts(
+    session: AsyncSession, pool_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, PoolCounts]:
+    """How many numbers each pool has, how many are held and how many are free now."""
+    rows = await session.execute(
+        select(
+            Number.pool_id,
+            func.count(),
+            func.count().filter(Number.tenant_id.is_not(None)),
+            func.count().filter(and_(*_free(func.now()))),
+        )
+        .where(Number.pool_id.in_(pool_ids))
+        .group_by(Number.pool_id)
+    )
+    return {pool_id: PoolCounts(*counts) for pool_id, *counts in rows}
 
 
 async def allocate(

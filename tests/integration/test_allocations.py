@@ -50,6 +50,8 @@ async def test_a_tenant_gets_a_free_number_and_gives_it_back(
     assert voice.json()["number"] == german_numbers(1, start=50)[0]
     assert voice.json()["tenant"] == tenant
     got = voice.json()["number"]
+    counts = (await client.get(f"/v1/pools/{pool}", headers=admin_headers)).json()
+    assert (counts["numbers"], counts["allocated"], counts["free"]) == (3, 1, 2)
     # The tenant now sees the number in the mirror; allocations list it.
     assert (await client.get(f"/v1/numbers/{got}", headers=key_headers(key))).status_code == 200
     held = await client.get("/v1/allocations", headers=key_headers(key))

@@ -33,6 +33,9 @@ async def test_create_and_list_pools(client: Client, admin_headers: dict[str, st
         "features": ["sms"],
         "cooldown_days": 3,
         "created_at": None,
+        "numbers": 0,
+        "allocated": 0,
+        "free": 0,
     }
     listed = await client.get("/v1/pools", headers=admin_headers)
     assert [pool["name"] for pool in listed.json()] == ["support"]
