@@ -38,6 +38,7 @@ from app.operations.policy import (
     may_have_been_processed,
     verdict,
 )
+from app.pools.ordering import allocate_ordered_number
 from app.seven.client import SevenClient
 from app.seven.errors import NumberNotOnAccount, OutcomeUnknown, SevenError
 from app.seven.types import ActiveNumber, NumberUpdate
@@ -271,6 +272,10 @@ class _Run:
         columns = columns_from_active(active)
         del columns["number"]
         await self._finish_number(state=state_for(active), synced_at=_now(), **columns)
+        if self.op.kind == "order":
+            # An order placed for a tenant opens its allocation in the same transaction,
+            # so the cost reports attribute the number from the day it became active.
+            await allocate_ordered_number(self.session, self.op)
         self._finish("succeeded", result=msgspec.to_builtins(active))
         await self.session.commit()
         self.log.info("operation_succeeded", attempts=self.op.attempts)

@@ -29,6 +29,7 @@ from tests.integration.operations_support import (
     wait_finished,
 )
 from tests.support.sandbox import SandboxProcess
+from tests.support.tenancy import create_tenant
 from tests.support.worker import WorkerProcess
 
 Headers = dict[str, str]
@@ -55,17 +56,27 @@ async def _until(check: Any, within: float = 15.0) -> None:
 
 
 async def test_a_connection_dropped_after_seven_ordered_is_settled_by_reading(
-    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+    client: Client,
+    admin_headers: Headers,
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+    db: asyncpg.Connection,
 ) -> None:
     number = available_numbers(fresh_sandbox, 1)[0]
+    tenant_id, _ = await create_tenant(client, admin_headers, "acme")
     fresh_sandbox.add_fault("drop_after_commit", "order")
-    operation = await order(client, admin_headers, number)
+    operation = await order(client, admin_headers, number, tenant=tenant_id)
     with WorkerProcess(fast(settings)):
         done = await wait_finished(client, admin_headers, operation["id"])
     assert done["status"] == "succeeded", done
     assert fresh_sandbox.orders_of(number) == 1
     mirrored = await number_of(client, admin_headers, number)
-    assert mirrored["state"] == "active"
+    assert (mirrored["state"], mirrored["tenant"]) == ("active", tenant_id)
+    # The tenant holds the number from today: its allocation opened with the success.
+    holder = await db.fetchval(
+        "SELECT tenant_id FROM allocations WHERE number = $1 AND released_at IS NULL", number
+    )
+    assert str(holder) == tenant_id
     assert mirrored["created"] is not None
     assert mirrored["billing"]["fees"]["basic_charge"] is not None
     assert mirrored["pending_operation"] is None
