@@ -280,7 +280,8 @@ async def main() -> int:
     url = _with_database(POSTGRES_URL, DATABASE)
     ok = True
     try:
-        subprocess.run(
+        await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "alembic", "upgrade", "head"],
             cwd=ROOT,
             env={**os.environ, "DATABASE_URL": url},

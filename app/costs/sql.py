@@ -54,16 +54,20 @@ _SCHEDULE_COLUMNS = """
            CASE WHEN pi = 'monthly' THEN 1 ELSE 12 END AS step"""
 
 # Billing periods of ``src`` (number, pi, c, e, cm, cd, step, ...) overlapping [m0, m1):
-# period k starts in month cm + step * k; only the period running when the window opens
-# up to the one running when it closes can overlap it.
+# period k starts in month cm + step * k; only the periods from the one running when the
+# window opens (k_lo) to the one running when it closes can overlap it. ``:spread`` is
+# the most periods that can overlap the window, less one (1 for a single month): a cross
+# join with that many offsets is cheaper than a set-returning function per number.
 _PERIODS = f"""
 periods AS (
     SELECT s.*, p.b, p.b_next
     FROM {{src}} s
+    CROSS JOIN generate_series(0, CAST(:spread AS integer)) o
     CROSS JOIN LATERAL (
         SELECT {_billing_day("s.cm + s.step * k")} AS b,
                {_billing_day("s.cm + s.step * (k + 1)")} AS b_next
-        FROM generate_series(GREATEST(0, ({I0} - s.cm) / s.step - 1), ({I1} - s.cm) / s.step) k
+        FROM (SELECT GREATEST(0, ({I0} - s.cm) / s.step - 1) + o AS k) kk
+        WHERE k <= ({I1} - s.cm) / s.step
     ) p
     WHERE p.b < {M1} AND p.b_next > {M0} AND p.b < s.e
 )"""  # noqa: S608  (module constants only)
@@ -154,19 +158,44 @@ GROUP_KEYS: dict[GroupBy, str] = {
 }
 
 
+def _cents(expr: str) -> str:
+    """SQL rounding ``expr`` half-even to cents (Postgres' round() goes half away from 0)."""
+    scaled = f"(({expr}) * 100)"
+    return (
+        f"CAST(CASE WHEN abs({scaled} - trunc({scaled})) = 0.5 AND trunc({scaled}) % 2 = 0"
+        f" THEN trunc({scaled}) / 100 ELSE round({expr}, 2) END AS numeric(16, 2))"
+    )
+
+
 def report_sql(group_by: GroupBy) -> str:
-    """One row per key plus a totals row (``key`` NULL), sums exact, nothing rounded."""
+    """One row per key plus a totals row (``is_total``), each figure rounded half-even to
+    cents once, from exact sums (Postgres numeric) -- ``model.make_row``, in SQL.
+
+    Summed per (key, number) first, by hashing, so that counting a row's numbers needs
+    no sort; the totals count each number once even when two tenants shared it."""
     key = GROUP_KEYS[group_by]
-    return f"""{_REPORT_CTES}
-SELECT {key} AS key,
-       COUNT(DISTINCT number) AS numbers,
-       COALESCE(SUM(amount) FILTER (WHERE kind = 'recurring'), 0) AS recurring,
-       COALESCE(SUM(amount) FILTER (WHERE kind = 'setup'), 0) AS setup,
-       COALESCE(SUM(amount) FILTER (WHERE kind = 'usage'), 0) AS usage,
-       GROUPING({key}) = 1 AS is_total
-FROM pieces
-WHERE CAST(:tenant AS uuid) IS NULL OR tenant_id = CAST(:tenant AS uuid)
-GROUP BY GROUPING SETS (({key}), ())
+    return f"""{_REPORT_CTES},
+per_number AS (
+    SELECT {key} AS key, number,
+           COALESCE(SUM(amount) FILTER (WHERE kind = 'recurring'), 0) AS recurring,
+           COALESCE(SUM(amount) FILTER (WHERE kind = 'setup'), 0) AS setup,
+           COALESCE(SUM(amount) FILTER (WHERE kind = 'usage'), 0) AS usage
+    FROM pieces
+    WHERE CAST(:tenant AS uuid) IS NULL OR tenant_id = CAST(:tenant AS uuid)
+    GROUP BY 1, 2
+),
+exact AS (
+    SELECT key, COUNT(*) AS numbers, SUM(recurring) AS recurring, SUM(setup) AS setup,
+           SUM(usage) AS usage, false AS is_total
+    FROM per_number GROUP BY key
+    UNION ALL
+    SELECT 'total', (SELECT COUNT(*) FROM (SELECT number FROM per_number GROUP BY number) n),
+           COALESCE(SUM(recurring), 0), COALESCE(SUM(setup), 0), COALESCE(SUM(usage), 0), true
+    FROM per_number
+)
+SELECT key, numbers, is_total, {_cents("recurring")} AS recurring, {_cents("setup")} AS setup,
+       {_cents("usage")} AS usage, {_cents("recurring + setup + usage")} AS total
+FROM exact
 """  # noqa: S608  (key comes from GROUP_KEYS, a constant)
 
 

@@ -271,3 +271,22 @@ async def test_forecast_counts_scheduled_deletions_and_orders_in_flight(
         assert Decimal(projected["total"]) == expected.totals.total, projected
         assert projected["unpriced"] == 1  # the unpriced order, billed monthly from today
         month = month.next()
+
+
+async def test_rows_are_rounded_half_even_once(
+    conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str]
+) -> None:
+    # Setups of 0.005: alone, half-even gives 0.00; two on one row give 0.01 (not 0.00 + 0.00).
+    fees = (FeeVersion(date(2020, 1, 1), Decimal("0.005"), Decimal(0)),)
+    await store(
+        conn,
+        [
+            NumberFacts("4915100000401", "DE", "monthly", date(2026, 3, 1), fees),
+            NumberFacts("4915100000402", "DE", "monthly", date(2026, 3, 1), fees),
+            NumberFacts("4915100000403", "AT", "monthly", date(2026, 3, 1), fees),
+        ],
+    )
+    params = {"month": "2026-03", "group_by": "country"}
+    body = (await client.get("/v1/costs", params=params, headers=admin_headers)).json()
+    assert {row["key"]: row["setup"] for row in body["rows"]} == {"AT": "0.00", "DE": "0.01"}
+    assert body["totals"]["setup"] == "0.02"  # 0.015, half-even
