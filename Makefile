@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install js-sdk run test test-fast lint format bench-sync bench-reads bench-operations clean
+.PHONY: install js-sdk run test test-fast lint format bench-sync bench-reads bench-operations bench-costs clean
 
 install: $(STAMP)
 
@@ -46,6 +46,10 @@ bench-sync: install
 ## Operations benchmark: orders/s from the 202 to succeeded with 1 and 2 workers vs a no-op arq job.
 bench-operations: install
 	$(PY) bench/operations.py
+
+## Cost report benchmark: one month over 100,000 numbers, by tenant and by number, vs hand-written SQL.
+bench-costs: install
+	$(PY) bench/costs.py
 
 clean:
 	rm -rf .data .pytest_cache .ruff_cache
