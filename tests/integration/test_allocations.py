@@ -245,8 +245,10 @@ async def test_order_if_empty_ends_with_the_new_number_allocated_to_the_tenant(
         tenant,
         pool,
     )
-    # Released, it rests in its pool like any other number and can be allocated again;
-    # the tenant's interval is on record either way.
+    # The worker opened the tenant's interval when the order succeeded.
+    held = await client.get("/v1/allocations", headers=headers)
+    assert [(a["number"], a["tenant"], a["pool"]) for a in held.json()] == [(number, tenant, pool)]
+    # Released, it rests in its pool like any other number and can be allocated again.
     released = await client.delete(f"/v1/allocations/{number}", headers=headers)
     assert (released.status_code, released.json()["tenant"]) == (200, tenant), released.text
     again = await client.post("/v1/allocations", json={"pool": pool}, headers=headers)
@@ -285,3 +287,22 @@ async def test_the_order_hook_opens_the_interval_once(settings: Settings) -> Non
         ]
         row = await session.get_one(Number, number, populate_existing=True)
         assert (row.tenant_id, row.pool_id) == (tenant.id, pool.id)
+
+
+async def test_a_number_held_without_an_interval_is_released_with_one(
+    client: Client, admin_headers: dict[str, str], settings: Settings
+) -> None:
+    """A holder set outside the allocation verbs (data from before intervals existed)."""
+    tenant, key = await create_tenant(client, admin_headers, "acme")
+    created = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
+    async with session_factory(settings) as sessions:
+        (number,) = await seed_numbers(
+            sessions, german_numbers(1), tenant_id=uuid.UUID(tenant), seven_created_at=created
+        )
+    released = await client.delete(f"/v1/allocations/{number}", headers=key_headers(key))
+    assert released.status_code == 200, released.text
+    assert (released.json()["tenant"], released.json()["allocated_at"]) == (
+        tenant,
+        "2026-10-01T08:00:00Z",
+    )
+    assert (await client.get(f"/v1/numbers/{number}", headers=key_headers(key))).status_code == 404
