@@ -43,6 +43,10 @@ format: install
 bench-sync: install
 	$(PY) bench/sync.py
 
+## Reads benchmark: GET /v1/numbers/{number} and ?limit=50 over 100,000 numbers vs a bare Litestar endpoint (needs wrk).
+bench-reads: install
+	$(PY) bench/reads.py
+
 ## Operations benchmark: orders/s from the 202 to succeeded with 1 and 2 workers vs a no-op arq job.
 bench-operations: install
 	$(PY) bench/operations.py

@@ -1,0 +1,395 @@
+"""Reads benchmark: the mirror's two reads against a bare Litestar endpoint.
+
+    .venv/bin/python bench/reads.py            (or: make bench-reads)
+
+What it does, in one run:
+
+1. creates a scratch database (``bench_reads``) on the local PostgreSQL, migrates it with
+   ``alembic upgrade head`` and COPYs 100,000 realistic mirrored numbers into it;
+2. serves the service exactly as the README serves production
+   (``uvicorn app.asgi:app --workers 2 --no-access-log``, settings from the environment,
+   default log level), and a bare Litestar app that returns a constant JSON document of
+   the same size as one number, served the same way (2 workers: the machine has 2 cores);
+3. loads each with ``wrk`` on loopback at concurrency 32 for a fixed time:
+   the bare endpoint, ``GET /v1/numbers/{number}`` (a random number of the 100,000 per
+   request, through a Lua script) and ``GET /v1/numbers?limit=50``;
+4. prints requests/s, p50/p99 latency, errors and the ratio to the bare endpoint, and
+   drops the scratch database.
+
+Targets (issue 3): the single-number read at >= 25 % of the bare endpoint's requests/s,
+p99 under 20 ms, no errors. Needs ``wrk`` (Debian: ``apt-get install wrk``).
+Environment: ``BENCH_POSTGRES_URL`` (maintenance database, default
+``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL`` (default
+``redis://127.0.0.1:6379/15``), ``BENCH_DURATION`` seconds per run (default 10).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+from litestar import Litestar, Response, get
+
+ROOT = Path(__file__).resolve().parents[1]
+COUNT = 100_000
+CONCURRENCY = 32
+WORKERS = 2  # one per core of the 2-core reference machine, as the README runs it
+DATABASE = "bench_reads"
+ADMIN_KEY = "sn_admin_bench_reads_0123456789"
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+WARMUP = 3
+BARE_BODY_ENV = "BENCH_BARE_BODY_FILE"
+
+# Mobile ranges with the lengths libphonenumber accepts: (country, prefix, digits after it).
+RANGES = [
+    ("DE", "49151", 8),
+    ("DE", "49160", 7),
+    ("DE", "49176", 8),
+    ("AT", "43664", 7),
+    ("GB", "447700", 6),
+    ("DK", "452", 7),
+    ("FR", "336", 8),
+    ("NL", "316", 8),
+]
+NAMES = ["", "", "Support", "Sales hotline", "2FA sender", "Berlin office", "Alerts"]
+
+
+def create_bare_app() -> Litestar:
+    """The baseline: one route, a constant JSON document, nothing else (uvicorn --factory)."""
+    body = Path(os.environ[BARE_BODY_ENV]).read_bytes()
+
+    @get("/bare", sync_to_thread=False)
+    def bare() -> Response[bytes]:
+        return Response(body, media_type="application/json")
+
+    return Litestar(route_handlers=[bare], openapi_config=None)
+
+
+# ---------------------------------------------------------------- the data
+
+
+def numbers(seed: int = 3) -> Iterator[tuple[str, str]]:
+    """``COUNT`` distinct (country, number) pairs, spread over the ranges."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    while len(seen) < COUNT:
+        country, prefix, digits = rng.choice(RANGES)
+        number = prefix + str(rng.randrange(10**digits)).zfill(digits)
+        if number not in seen:
+            seen.add(number)
+            yield country, number
+
+
+def records(rng: random.Random) -> Iterator[tuple[object, ...]]:
+    now = datetime.now(UTC)
+    for country, number in numbers():
+        monthly = rng.random() < 0.3
+        basic = Decimal("29.9") if monthly else Decimal("238.8")
+        created = datetime(2024, rng.randint(1, 12), rng.randint(1, 28), 12, 0, tzinfo=UTC)
+        state = rng.choices(["active", "deleting", "deleted"], [90, 5, 5])[0]
+        forward = {
+            "sms": {"number": ["4917612345678"] if rng.random() < 0.2 else [], "enabled": False},
+            "email": {"address": [], "enabled": False},
+        }
+        yield (
+            number,
+            country,
+            rng.choice(NAMES),
+            "monthly" if monthly else "annually",
+            Decimal("19.9"),
+            basic,
+            Decimal("0"),
+            Decimal("0.01"),
+            True,
+            rng.random() < 0.5,
+            rng.random() < 0.7,
+            json.dumps(forward),
+            created.strftime("%Y-%m-%d %H:%M:%S"),
+            None,
+            created,
+            None,
+            state,
+            now,
+        )
+
+
+COLUMNS = [
+    "number",
+    "country",
+    "friendly_name",
+    "payment_interval",
+    "fee_setup",
+    "fee_basic_charge",
+    "fee_sms_mo",
+    "fee_voice_mo",
+    "feature_sms",
+    "feature_a2p_sms",
+    "feature_voice",
+    "forward_sms_mo",
+    "created",
+    "expires",
+    "seven_created_at",
+    "seven_expires_at",
+    "state",
+    "synced_at",
+]
+
+
+def _with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+async def _recreate_database() -> str:
+    connection = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{DATABASE}"')
+    finally:
+        await connection.close()
+    return _with_database(POSTGRES_URL, DATABASE)
+
+
+async def _drop_database() -> None:
+    connection = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def _fill(database_url: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = list(records(random.Random(11)))
+        await connection.copy_records_to_table("numbers", records=rows, columns=COLUMNS)
+        await connection.execute("ANALYZE numbers")
+    finally:
+        await connection.close()
+
+
+def prepare() -> str:
+    """A migrated scratch database holding ``COUNT`` numbers; its URL."""
+    url = asyncio.run(_recreate_database())
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+    )
+    started = time.perf_counter()
+    asyncio.run(_fill(url))
+    print(f"mirrored {COUNT:,} numbers in {time.perf_counter() - started:.1f} s (COPY)")
+    return url
+
+
+# ---------------------------------------------------------------- serving
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve(app: str, env: dict[str, str], log: Path, *extra: str) -> Iterator[str]:
+    """``uvicorn APP --workers 2 --no-access-log`` on a free port; yields its base URL."""
+    port = _free_port()
+    argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--workers", str(WORKERS), "--no-access-log", *extra]
+    with log.open("ab") as sink:
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(process, base, log)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"server exited with {process.returncode}:\n{log.read_text()[-2000:]}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{base}/health/live", timeout=1).status_code < 500:
+                return
+        time.sleep(0.1)
+    sys.exit(f"server did not answer within 60 s:\n{log.read_text()[-2000:]}")
+
+
+# ---------------------------------------------------------------- load
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str | None) -> float:
+    """wrk's ``812.00us`` / ``1.23ms`` / ``2.01s`` in milliseconds (NaN when absent)."""
+    found = re.fullmatch(r"([\d.]+)(us|ms|s)", text or "")
+    return float(found.group(1)) * _UNITS[found.group(2)] if found else math.nan
+
+
+def _number(pattern: str, text: str) -> float:
+    found = re.search(pattern, text)
+    return float(found.group(1)) if found else 0.0
+
+
+def wrk(name: str, url: str, script: Path, duration: int) -> Result:
+    argv = ["wrk", "-t2", f"-c{CONCURRENCY}", f"-d{duration}s", "--latency", "-s", str(script)]
+    out = subprocess.run([*argv, url], check=True, capture_output=True, text=True).stdout
+    percentiles = dict(re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", out, re.MULTILINE))
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    # wrk counts a request still unanswered after 2 s as a timeout: an error here too.
+    errors = sum(map(int, socket_errors.groups())) if socket_errors else 0
+    errors += int(_number(r"Non-2xx or 3xx responses: (\d+)", out))
+    return Result(
+        name=name,
+        rps=_number(r"Requests/sec:\s+([\d.]+)", out),
+        p50_ms=_ms(percentiles.get("50")),
+        p99_ms=_ms(percentiles.get("99")),
+        requests=int(_number(r"(\d+) requests in", out)),
+        errors=errors,
+    )
+
+
+def lua_script(directory: Path, path: str, numbers_file: Path | None = None) -> Path:
+    """A wrk script: the admin key on every request, and a random number if asked."""
+    lines = [f'wrk.headers["X-Api-Key"] = "{ADMIN_KEY}"']
+    if numbers_file is None:
+        lines.append(f'wrk.path = "{path}"')
+    else:
+        lines += [
+            "local numbers = {}",
+            f'for line in io.lines("{numbers_file}") do numbers[#numbers + 1] = line end',
+            "math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))",
+            "request = function()",
+            f'  return wrk.format("GET", "{path}" .. numbers[math.random(#numbers)])',
+            "end",
+        ]
+    script = directory / f"{abs(hash((path, numbers_file)))}.lua"
+    script.write_text("\n".join(lines) + "\n")
+    return script
+
+
+def measure(name: str, url: str, script: Path) -> Result:
+    wrk(name, url, script, WARMUP)  # warm caches, pools and compiled statements first
+    return wrk(name, url, script, DURATION)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("bench/reads.py needs wrk: apt-get install -y wrk (Debian/Ubuntu)")
+    database_url = prepare()
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        # The reads never call seven; the client only needs a well-formed setting.
+        "SEVEN_API_KEY": "bench-unused",
+        "SEVEN_BASE_URL": "http://127.0.0.1:9/api",
+        "ADMIN_API_KEY": ADMIN_KEY,
+    }
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-reads-") as tmp:
+            results, size = run_loads(Path(tmp), env)
+    finally:
+        asyncio.run(_drop_database())
+    report(results, size)
+
+
+def run_loads(work: Path, env: dict[str, str]) -> tuple[list[Result], int]:
+    """Both servers up at once, loaded one after the other (an idle server costs nothing)."""
+    numbers_file = work / "numbers.txt"
+    numbers_file.write_text("\n".join(number for _, number in numbers()) + "\n")
+    with serve("app.asgi:app", env, work / "api.log") as base:
+        sample = next(numbers())[1]
+        document = httpx.get(f"{base}/v1/numbers/{sample}", headers={"X-Api-Key": ADMIN_KEY})
+        document.raise_for_status()
+        (work / "bare.json").write_bytes(document.content)
+        bare_env = {BARE_BODY_ENV: str(work / "bare.json")}
+        bare_app = ("reads:create_bare_app", "--factory", "--app-dir", str(ROOT / "bench"))
+        with serve(bare_app[0], bare_env, work / "bare.log", *bare_app[1:]) as bare_base:
+            results = [
+                measure("bare Litestar (same JSON)", bare_base, lua_script(work, "/bare")),
+                measure(
+                    "GET /v1/numbers/{number}",
+                    base,
+                    lua_script(work, "/v1/numbers/", numbers_file),
+                ),
+                measure("GET /v1/numbers?limit=50", base, lua_script(work, "/v1/numbers?limit=50")),
+                # No database at all: what the service's middleware stack alone allows.
+                measure("GET /v1/whoami (no DB)", base, lua_script(work, "/v1/whoami")),
+            ]
+    return results, len(document.content)
+
+
+def report(results: list[Result], size: int) -> None:
+    baseline = results[0].rps
+    print(
+        f"\nwrk, {CONCURRENCY} connections, 2 threads, {DURATION} s each (after {WARMUP} s "
+        f"warm-up); uvicorn --workers {WORKERS} --no-access-log; {os.cpu_count()} CPUs; "
+        f"document {size} bytes; {COUNT:,} numbers mirrored"
+    )
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"load average at the end (1, 5, 15 min): {load}")
+    print(f"{'endpoint':32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8}")
+    for r in results:
+        print(
+            f"{r.name:32} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d} "
+            f"{r.rps / baseline:8.1%}"
+        )
+    single = results[1]
+    ok = single.rps >= 0.25 * baseline and single.p99_ms < 20 and single.errors == 0
+    print(
+        f"\ntarget (single read >= 25% of bare, p99 < 20 ms, no errors): "
+        f"{'met' if ok else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
