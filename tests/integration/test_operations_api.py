@@ -6,12 +6,15 @@ so none passes with the feature removed.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
 from arq.jobs import Job, JobStatus
+from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
+from app.asgi import create_app
 from app.lib.queue import create_queue, operation_job_id
 from app.settings import Settings
 from tests.integration.operations_support import Client, available_numbers, order
@@ -314,3 +317,37 @@ async def test_an_unknown_operation_is_404(client: Client, admin_headers: Header
     response = await client.get(f"/v1/operations/{uuid.uuid4()}", headers=admin_headers)
     assert response.status_code == 404
     assert response.json()["code"] == "operation_not_found"
+
+
+async def test_idempotency_keys_work_on_patch_and_delete_too(
+    client: Client, admin_headers: Headers, settings: Settings
+) -> None:
+    async with session_factory(settings) as sessions:
+        [number] = await seed_numbers(sessions, ["4915170264838"])
+    headers = {**admin_headers, "Idempotency-Key": "rename-1"}
+    first = await client.patch(
+        f"/v1/numbers/{number}", json={"friendly_name": "a"}, headers=headers
+    )
+    again = await client.patch(
+        f"/v1/numbers/+{number}", json={"friendly_name": "a"}, headers=headers
+    )
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert await _queued_jobs(settings) == 1
+    reused = await client.delete(f"/v1/numbers/{number}", headers=headers)
+    assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")
+
+
+async def test_an_order_is_accepted_while_redis_is_down(
+    settings: Settings, admin_headers: Headers, fresh_sandbox: SandboxProcess
+) -> None:
+    # Postgres is the truth: the operation is committed, and the reconciler enqueues it
+    # once Redis is back, so a caller is not refused because the courier is away.
+    number = available_numbers(fresh_sandbox, 1)[0]
+    broken = dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0")
+    async with AsyncTestClient(app=create_app(broken)) as client:
+        response = await client.post("/v1/orders", json={"number": number}, headers=admin_headers)
+        assert response.status_code == 202
+        assert response.json()["status"] == "queued"
+        mirrored = (await client.get(f"/v1/numbers/{number}", headers=admin_headers)).json()
+        assert mirrored["state"] == "ordering"
