@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, false, true
 from app.db.models import Number
 from app.lib.auth import Principal
 
-_S = TypeVar("_S", bound=Select)  # type: ignore[type-arg]
+_S = TypeVar("_S", bound=Select)
 
 
 def visible_numbers(principal: Principal) -> ColumnElement[bool]:

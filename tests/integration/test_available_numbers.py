@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -19,10 +20,11 @@ Client = AsyncTestClient[Litestar]
 CENT = Decimal("0.01")
 
 
-async def search(client: Client, headers: dict[str, str], **params: str) -> list[dict]:
+async def search(client: Client, headers: dict[str, str], **params: str) -> list[dict[str, Any]]:
     response = await client.get("/v1/available-numbers", params=params, headers=headers)
     assert response.status_code == 200, response.text
-    return response.json()["items"]  # type: ignore[no-any-return]
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
 
 
 async def test_items_are_sevens_fields_plus_monthly_equivalents(

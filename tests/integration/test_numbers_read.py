@@ -212,9 +212,10 @@ async def test_limit_defaults_to_50_and_the_last_page_has_no_cursor(
     client: Client, admin_headers: dict[str, str], engine: AsyncEngine
 ) -> None:
     await put(engine, *(row(f"49151{i:08d}") for i in range(120)))
-    sizes, cursor = [], None
+    sizes: list[int] = []
+    cursor: str | None = None
     while True:
-        params = {"cursor": cursor} if cursor else {}
+        params: dict[str, str] = {"cursor": cursor} if cursor else {}
         page = (await client.get("/v1/numbers", params=params, headers=admin_headers)).json()
         sizes.append(len(page["items"]))
         cursor = page["next_cursor"]
