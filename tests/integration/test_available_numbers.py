@@ -159,3 +159,13 @@ async def test_no_answer_from_seven_is_504(
     )
     assert response.status_code == 504, response.text
     assert response.json()["code"] == "outcome_unknown"
+
+
+async def test_without_redis_the_search_still_answers_uncached(
+    settings: Settings, admin_headers: dict[str, str], fresh_sandbox: SandboxProcess
+) -> None:
+    no_redis = dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0")
+    async with AsyncTestClient(app=create_app(no_redis)) as client:
+        for _ in range(2):
+            assert await search(client, admin_headers, country="DE")
+    assert len(fresh_sandbox.requests("available")) == 2
