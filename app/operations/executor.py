@@ -17,9 +17,8 @@ How the ground truths (architecture.md) are kept:
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,7 +45,17 @@ from app.seven.types import ActiveNumber, NumberUpdate
 log = structlog.get_logger(__name__)
 
 FINISHED = ("succeeded", "failed")
-Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """The run stopped to wait before its next attempt; run the operation again after it.
+
+    Waiting happens outside the run (the arq adapter defers the job): no worker slot, no
+    database connection and no lock is held while seven asks us to wait.
+    """
+
+    seconds: float
 
 
 def lock_key(operation_id: uuid.UUID) -> int:
@@ -80,16 +89,14 @@ class OperationRunner:
         engine: AsyncEngine,
         seven: SevenClient,
         policy: RetryPolicy,
-        *,
-        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._engine = engine
         self._seven = seven
         self._policy = policy
-        self._sleep = sleep
 
-    async def run(self, operation_id: uuid.UUID) -> str:
-        """Carry the operation out; returns its status, or ``busy`` if another run has it."""
+    async def run(self, operation_id: uuid.UUID) -> str | Wait:
+        """Make the operation's next attempt; its status, a :class:`Wait`, or ``busy`` if
+        another run has it."""
         key = lock_key(operation_id)
         async with self._engine.connect() as connection:
             locked = await connection.scalar(select(func.pg_try_advisory_lock(key)))
@@ -103,7 +110,7 @@ class OperationRunner:
                         return "not_found"
                     if operation.status in FINISHED:
                         return operation.status
-                    run = _Run(session, self._seven, self._policy, self._sleep, operation)
+                    run = _Run(session, self._seven, self._policy, operation)
                     return await run.execute()
             finally:
                 await connection.execute(select(func.pg_advisory_unlock(key)))
@@ -118,13 +125,11 @@ class _Run:
         session: AsyncSession,
         seven: SevenClient,
         policy: RetryPolicy,
-        sleep: Sleep,
         operation: Operation,
     ) -> None:
         self.session = session
         self.seven = seven
         self.policy = policy
-        self.sleep = sleep
         self.op = operation
         self.number: str = operation.number or ""
         self.log = log.bind(
@@ -134,37 +139,36 @@ class _Run:
             request_id=operation.request_id,
         )
 
-    # -- the loop --------------------------------------------------------------------
+    # -- one attempt ------------------------------------------------------------------
 
-    async def execute(self) -> str:
+    async def execute(self) -> str | Wait:
+        """One attempt: the operation's final status, or how long to wait before the next."""
         op = self.op
         op.started_at = op.started_at or _now()
         op.status = "running"
-        last: SevenError | None = None
-        while (
-            op.attempts < self.policy.max_attempts and self._elapsed() < self.policy.budget_seconds
-        ):
-            # Committed with the recovery point, before the write: a crash loop ends too.
-            op.attempts += 1
-            try:
-                await self._attempt()
+        if op.attempts >= self.policy.max_attempts or self._elapsed() >= self.policy.budget_seconds:
+            await self._give_up(None)
+            return op.status
+        # Committed with the recovery point, before the write: a crash loop ends too.
+        op.attempts += 1
+        try:
+            await self._attempt()
+            return op.status
+        except SevenError as error:
+            self.log.info("attempt_failed", attempt=op.attempts, code=error.code)
+            if await self._decided_by(error):
                 return op.status
-            except SevenError as error:
-                last = error
-                self.log.info("attempt_failed", attempt=op.attempts, code=error.code)
-                if await self._decided_by(error):
-                    return op.status
-            delay = self.policy.delay(op.attempts, last)
+            delay = self.policy.delay(op.attempts, error)
             if op.attempts >= self.policy.max_attempts or (
                 self._elapsed() + delay > self.policy.budget_seconds
             ):
-                break
-            # While it waits, the operation shows what went wrong last (status running).
-            op.error_code, op.error_message = last.code, last.message
+                await self._give_up(error)
+                return op.status
+            # While it waits, the operation shows what went wrong last (status running);
+            # the next run also learns from it why the budget may run out.
+            op.error_code, op.error_message = error.code, error.message
             await self.session.commit()
-            await self.sleep(delay)
-        await self._give_up(last)
-        return op.status
+            return Wait(delay)
 
     async def _attempt(self) -> None:
         op = self.op
@@ -210,10 +214,12 @@ class _Run:
                 unsettled = False  # seven's answer shows the write did not happen
             except SevenError as error:
                 last = error
-        if last is None:  # the budget ran out across earlier runs
-            message = self.op.error_message or "no answer from seven"
-            last = OutcomeUnknown(message) if unsettled else SevenError(message)
-        await self._fail(exhausted(last, self.op.attempts, self._elapsed(), unsettled=unsettled))
+        # Without an error from this run, the last one an earlier run recorded.
+        code = last.code if last else self.op.error_code or "outcome_unknown"
+        message = last.message if last else self.op.error_message or "no answer from seven"
+        await self._fail(
+            exhausted(code, message, self.op.attempts, self._elapsed(), unsettled=unsettled)
+        )
 
     def _elapsed(self) -> float:
         started = self.op.started_at or _now()

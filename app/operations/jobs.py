@@ -11,20 +11,21 @@ import uuid
 from typing import Any
 
 import structlog
-from arq import func
+from arq import Retry, func
 from arq.cron import CronJob, cron
 from arq.worker import Function
 
-from app.operations.executor import OperationRunner
+from app.operations.executor import OperationRunner, Wait
 from app.operations.policy import RetryPolicy
 from app.operations.reconciler import reconcile
 from app.settings import Settings, reconcile_interval_from
 
-# Longer than any retry budget worth configuring; a run cut off by it is resumed by the
-# reconciler and still ends within the operation's own budget (counted from its start).
-JOB_TIMEOUT_SECONDS = 3600
-# arq counts a re-run after a dead worker as a try; the real bound is the operation's
-# attempts and budget, so arq's own limit only has to stay out of the way.
+# One run is one attempt (a read, the write, a read and perhaps a PATCH, each bounded by
+# SEVEN_TOTAL_TIMEOUT); waits between attempts are deferrals, not part of a run. A run cut
+# off by this is resumed by the reconciler, within the operation's own budget.
+JOB_TIMEOUT_SECONDS = 600
+# arq counts every deferral (a retry's wait) and every re-run after a dead worker as a try;
+# the real bound is the operation's attempts and budget, so arq's limit stays out of the way.
 JOB_MAX_TRIES = 1000
 
 
@@ -41,9 +42,13 @@ async def process_operation(ctx: dict[str, Any], operation_id: str) -> str:
     """Carry out one order, update or delete (safe to run any number of times)."""
     structlog.contextvars.bind_contextvars(operation=operation_id)
     try:
-        return await _runner(ctx).run(uuid.UUID(operation_id))
+        outcome = await _runner(ctx).run(uuid.UUID(operation_id))
     finally:
         structlog.contextvars.unbind_contextvars("operation")
+    if isinstance(outcome, Wait):
+        # The same job again after the wait; its state is in Postgres, not in the job.
+        raise Retry(defer=outcome.seconds)
+    return outcome
 
 
 async def reconcile_operations(ctx: dict[str, Any]) -> dict[str, int]:

@@ -10,7 +10,9 @@ every failed call. Three answers:
 * ``settle``: seven may have carried the request out (timeout after sending, dropped
   connection, garbled answer to a write); ask seven before anything is sent again.
 
-Waits are capped exponential backoff with "equal jitter" (half fixed, half random, so two
+The worker does not sleep through a wait: the job is deferred (arq's ``Retry``), so a
+``Retry-After`` of minutes holds no worker slot and no database connection. Waits are
+capped exponential backoff with "equal jitter" (half fixed, half random, so two
 workers never retry in lockstep and no wait collapses to zero), never shorter than a
 ``Retry-After``. Attempts and total time are both bounded; the total runs from the
 operation's first start, so worker restarts do not reset it.
@@ -112,23 +114,24 @@ def failure_for(error: SevenError) -> Failure:
     return Failure("seven_error", f"seven could not carry out the request: {error.message}")
 
 
-def exhausted(error: SevenError, attempts: int, seconds: float, unsettled: bool) -> Failure:
-    """The operation's error once the attempts or the time budget are used up."""
+def exhausted(code: str, message: str, attempts: int, seconds: float, unsettled: bool) -> Failure:
+    """The operation's error once the attempts or the time budget are used up; ``code``
+    and ``message`` are the last error's."""
     spent = f"after {attempts} attempt(s) over {seconds:.0f}s"
     if unsettled:
         return Failure(
             "outcome_unknown",
             f"seven did not confirm whether the request was carried out ({spent}; last: "
-            f"{error.message}). The next sync shows the number as seven has it; check it "
+            f"{message}). The next sync shows the number as seven has it; check it "
             "before submitting again.",
         )
-    if isinstance(error, RateLimited):
+    if code == RateLimited.default_code:
         return Failure(
             "seven_rate_limited",
             f"seven kept rate limiting the service ({spent}); submit the operation again later.",
         )
     return Failure(
         "seven_unavailable",
-        f"seven could not be reached or kept failing ({spent}; last: {error.message}); "
+        f"seven could not be reached or kept failing ({spent}; last: {message}); "
         "submit the operation again once seven is back.",
     )

@@ -49,5 +49,8 @@ def test_failures_say_what_to_do_and_never_hold_the_key() -> None:
         "order_refused",
         "seven refused the order: Number is not available.",
     )
-    assert exhausted(RateLimited("429"), 8, 600, unsettled=False).code == "seven_rate_limited"
-    assert exhausted(OutcomeUnknown("t"), 8, 600, unsettled=True).code == "outcome_unknown"
+    assert exhausted("rate_limited", "429", 8, 600, unsettled=False).code == "seven_rate_limited"
+    assert exhausted("upstream_unavailable", "503", 8, 600, unsettled=False).code == (
+        "seven_unavailable"
+    )
+    assert exhausted("outcome_unknown", "t", 8, 600, unsettled=True).code == "outcome_unknown"
