@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.costs import service
@@ -64,9 +65,9 @@ class CostController(Controller):
         request: Request[Any, Any, Any],
         db_session: AsyncSession,
         principal: Principal,
-        month: str | None = None,
-        group_by: str = "tenant",
-        basis: str = "cash",
+        month: FromQuery[str | None] = None,
+        group_by: FromQuery[str] = "tenant",
+        basis: FromQuery[str] = "cash",
     ) -> Response[Any]:
         """``Accept: text/csv`` answers the same rows as CSV, the totals as the last row."""
         parsed = _parse_month(month)
@@ -80,7 +81,7 @@ class CostController(Controller):
 
     @get("/forecast", summary="Cash charges to come, from the mirror as it is now")
     async def forecast(
-        self, db_session: AsyncSession, principal: Principal, months: str = "12"
+        self, db_session: AsyncSession, principal: Principal, months: FromQuery[str] = "12"
     ) -> ForecastOut:
         if not months.isdigit() or int(months) not in service.FORECAST_MONTHS:
             raise InvalidInput(

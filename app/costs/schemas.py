@@ -51,6 +51,12 @@ class ForecastMonthOut(msgspec.Struct):
     unpriced: int
 
 
+class ForecastTotalsOut(msgspec.Struct):
+    recurring: Decimal
+    setup: Decimal
+    total: Decimal
+
+
 class ForecastOut(msgspec.Struct):
     """Cash charges to come, this month first. ``unpriced`` counts numbers being ordered
     whose fees seven has not quoted yet: they are included at zero. Usage is not projected."""
@@ -58,7 +64,7 @@ class ForecastOut(msgspec.Struct):
     currency: Literal["EUR"]
     basis: Literal["cash"]
     months: list[ForecastMonthOut]
-    totals: CostTotalsOut
+    totals: ForecastTotalsOut
 
 
 def _row(row: Row) -> CostRowOut:
@@ -103,11 +109,5 @@ def forecast_out(months: list[ForecastMonth]) -> ForecastOut:
             ForecastMonthOut(m.month, m.numbers, m.recurring, m.setup, m.total, m.unpriced)
             for m in months
         ],
-        totals=CostTotalsOut(
-            numbers=max((m.numbers for m in months), default=0),
-            recurring=recurring,
-            setup=setup,
-            usage=Decimal("0.00"),
-            total=recurring + setup,
-        ),
+        totals=ForecastTotalsOut(recurring=recurring, setup=setup, total=recurring + setup),
     )

@@ -37,14 +37,17 @@ _DAY = f"AT TIME ZONE {BERLIN})::date"
 
 def _billing_day(index: str) -> str:
     """SQL for the billing day in month ``index`` of a number created on day ``s.cd``:
-    that day, or the month's last when the month is shorter (leap years included)."""
+    that day, or the month's last when the month is shorter (leap years included).
+    Days up to the 28th exist in every month, so only the 29th to 31st need the check."""
     year, month = f"(({index}) / 12)", f"(({index}) % 12 + 1)"
     last = (
         f"CASE WHEN {month} = 2 THEN CASE WHEN {year} % 4 = 0 AND"
         f" ({year} % 100 <> 0 OR {year} % 400 = 0) THEN 29 ELSE 28 END"
         f" WHEN {month} IN (4, 6, 9, 11) THEN 30 ELSE 31 END"
     )
-    return f"make_date({year}, {month}, LEAST(s.cd, {last}))"
+    return (
+        f"make_date({year}, {month}, CASE WHEN s.cd <= 28 THEN s.cd ELSE LEAST(s.cd, {last}) END)"
+    )
 
 
 # Columns every source of billing periods provides, computed once per number.
@@ -68,6 +71,7 @@ periods AS (
                {_billing_day("s.cm + s.step * (k + 1)")} AS b_next
         FROM (SELECT GREATEST(0, ({I0} - s.cm) / s.step - 1) + o AS k) kk
         WHERE k <= ({I1} - s.cm) / s.step
+        OFFSET 0  -- computes b and b_next once, instead of again in each filter below
     ) p
     WHERE p.b < {M1} AND p.b_next > {M0} AND p.b < s.e
 )"""  # noqa: S608  (module constants only)

@@ -271,6 +271,7 @@ async def test_forecast_counts_scheduled_deletions_and_orders_in_flight(
         assert Decimal(projected["total"]) == expected.totals.total, projected
         assert projected["unpriced"] == 1  # the unpriced order, billed monthly from today
         month = month.next()
+    assert Decimal(body["totals"]["total"]) == sum(Decimal(m["total"]) for m in body["months"])
 
 
 async def test_rows_are_rounded_half_even_once(
