@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, exists, func, select, tuple_
+from sqlalchemy import ColumnElement, Row, exists, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -95,7 +95,7 @@ def _cursor(run: Row[tuple[SyncRun, bool]]) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode()
 
 
-def _baseline_column():  # type: ignore[no-untyped-def]
+def _baseline_column() -> ColumnElement[bool]:
     """True for a run with no succeeded run before it (see ``diff.apply_diff``)."""
     earlier = aliased(SyncRun)
     return ~exists().where(earlier.status == "succeeded", earlier.started_at < SyncRun.started_at)
@@ -108,7 +108,10 @@ async def list_runs(session: AsyncSession, query: RunsQuery) -> SyncRunPage:
         .limit(query.limit + 1)
     )
     if query.after is not None:
-        stmt = stmt.where(tuple_(SyncRun.started_at, SyncRun.id) < tuple_(*query.after))
+        started, run_id = query.after
+        stmt = stmt.where(
+            tuple_(SyncRun.started_at, SyncRun.id) < tuple_(literal(started), literal(run_id))
+        )
     rows = (await session.execute(stmt)).all()
     page, more = rows[: query.limit], len(rows) > query.limit
     drift, totals = await _drift_heads([row.SyncRun.id for row in page], DRIFT_IN_LIST, session)
@@ -172,15 +175,12 @@ async def _drift_heads(
         .scalars()
         .all()
     )
-    totals = dict(
-        (
-            await session.execute(
-                select(SyncDrift.run_id, func.count())
-                .where(SyncDrift.run_id.in_(run_ids))
-                .group_by(SyncDrift.run_id)
-            )
-        ).all()
+    counted = await session.execute(
+        select(SyncDrift.run_id, func.count())
+        .where(SyncDrift.run_id.in_(run_ids))
+        .group_by(SyncDrift.run_id)
     )
+    totals: dict[uuid.UUID, int] = {run_id: count for run_id, count in counted.tuples()}
     grouped: dict[uuid.UUID, list[DriftOut]] = defaultdict(list)
     for item in heads:
         grouped[item.run_id].append(_drift_out(item))

@@ -34,7 +34,7 @@ async def sync(resources: Resources) -> str:
 async def runs(client: Client, headers: dict[str, str], **params: Any) -> dict[str, Any]:
     response = await client.get("/v1/sync/runs", params=params, headers=headers)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 async def test_runs_are_listed_newest_first_with_counts_and_drift(
