@@ -13,6 +13,9 @@ What it does, in one run:
       and each operation's latency is ``finished_at - created_at``;
    b. enqueues as many ``noop`` jobs on the same Redis and the same workers and times
       them until the queue is empty: what arq itself costs per job;
+   c. for reference, the workers alone ("drain"): the orders are queued first, the
+      workers started after, and the rate runs from the first run's start to the last
+      success, so neither the API nor worker start-up is in the window;
 3. checks the sandbox's ledger (one order per number, no more), prints both rates and
    their ratio, and drops the scratch database.
 
@@ -62,6 +65,7 @@ class Run:
     p50_ms: float
     p99_ms: float
     noop_per_second: float
+    drain_per_second: float
 
     @property
     def ratio(self) -> float:
@@ -114,10 +118,8 @@ async def _workers_ready(settings: Settings, count: int) -> list[WorkerProcess]:
     return workers
 
 
-async def _orders(
-    client: AsyncTestClient[Litestar], db: asyncpg.Connection, numbers: list[str]
-) -> tuple[float, float, float]:
-    """Submit one order per number; (orders/s, p50 ms, p99 ms) from the 202s to success."""
+async def _submit(client: AsyncTestClient[Litestar], numbers: list[str]) -> None:
+    """One order per number through the API, ``CONCURRENCY`` at a time; all must be 202."""
     gate = asyncio.Semaphore(CONCURRENCY)
     headers = {"X-Api-Key": ADMIN_KEY}
 
@@ -127,13 +129,24 @@ async def _orders(
             assert response.status_code == 202, response.text
 
     await asyncio.gather(*(submit(n) for n in numbers))
+
+
+async def _all_succeeded(db: asyncpg.Connection, count: int) -> None:
     while True:
         done = await db.fetchval("SELECT count(*) FROM operations WHERE status = 'succeeded'")
         failed = await db.fetchval("SELECT count(*) FROM operations WHERE status = 'failed'")
         assert failed == 0, f"{failed} operations failed"
-        if done == len(numbers):
-            break
+        if done == count:
+            return
         await asyncio.sleep(0.05)
+
+
+async def _orders(
+    client: AsyncTestClient[Litestar], db: asyncpg.Connection, numbers: list[str]
+) -> tuple[float, float, float]:
+    """Submit while the workers run; (orders/s, p50 ms, p99 ms) from the 202s to success."""
+    await _submit(client, numbers)
+    await _all_succeeded(db, len(numbers))
     row = await db.fetchrow(
         "WITH t AS (SELECT created_at, finished_at,"
         " extract(epoch FROM finished_at - created_at) AS latency FROM operations)"
@@ -142,6 +155,28 @@ async def _orders(
         " percentile_cont(0.99) WITHIN GROUP (ORDER BY latency) AS p99 FROM t"
     )
     return len(numbers) / float(row["seconds"]), float(row["p50"]) * 1000, float(row["p99"]) * 1000
+
+
+async def _drain(
+    client: AsyncTestClient[Litestar],
+    db: asyncpg.Connection,
+    settings: Settings,
+    numbers: list[str],
+    worker_count: int,
+) -> float:
+    """The workers alone: orders queued first, then the rate from the first run's start
+    to the last success (the API and worker start-up are outside the window)."""
+    await _submit(client, numbers)
+    workers = [WorkerProcess(settings).start() for _ in range(worker_count)]
+    try:
+        await _all_succeeded(db, len(numbers))
+    finally:
+        for worker in workers:
+            worker.stop()
+    seconds = await db.fetchval(
+        "SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM operations"
+    )
+    return len(numbers) / float(seconds)
 
 
 async def _noops(settings: Settings, count: int) -> float:
@@ -187,7 +222,9 @@ async def main() -> None:
                 finally:
                     for worker in workers:
                         worker.stop()
-                runs.append(Run(worker_count, rate, p50, p99, noop))
+                await _clean(db, redis, sandbox)
+                drain = await _drain(client, db, settings, numbers, worker_count)
+                runs.append(Run(worker_count, rate, p50, p99, noop, drain))
     finally:
         await db.close()
         await redis.aclose()
@@ -196,12 +233,14 @@ async def main() -> None:
 
     print(f"operations benchmark: {COUNT} orders per run, sandbox answering at once")
     print(
-        f"{'workers':>7}  {'orders/s':>9}  {'p50 ms':>7}  {'p99 ms':>7}  {'noop jobs/s':>11}  ratio"
+        f"{'workers':>7}  {'orders/s':>9}  {'p50 ms':>7}  {'p99 ms':>7}  "
+        f"{'noop jobs/s':>11}  {'ratio':>5}  {'drain orders/s':>14}"
     )
     for run in runs:
         print(
             f"{run.workers:>7}  {run.operations_per_second:>9.1f}  {run.p50_ms:>7.0f}  "
-            f"{run.p99_ms:>7.0f}  {run.noop_per_second:>11.1f}  {run.ratio:.3f}"
+            f"{run.p99_ms:>7.0f}  {run.noop_per_second:>11.1f}  {run.ratio:>5.3f}  "
+            f"{run.drain_per_second:>14.1f}"
         )
 
 
