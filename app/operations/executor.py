@@ -12,7 +12,9 @@ How the ground truths (architecture.md) are kept:
   seven. A run that finds it set asks seven first (``GET /numbers/active/:number``) and
   writes again only when seven's answer shows the write did not happen.
 * **Retries in one place**, decided by :mod:`app.operations.policy`; every attempt is
-  counted and committed before it is made, so a crash loop cannot retry forever.
+  counted and committed before it is made, so a crash loop cannot retry forever. A run
+  makes one attempt; the wait before the next is a :class:`Wait` the job adapter turns
+  into a deferred job, so nothing is held while seven asks us to wait.
 """
 
 from __future__ import annotations
@@ -186,6 +188,8 @@ class _Run:
 
     async def _decided_by(self, error: SevenError) -> bool:
         """Finish the operation if ``error`` decides it; False = retry."""
+        if (self.op.result or {}).get("accepted"):
+            return False  # seven took the order: only reading it back is left to do
         if isinstance(error, NumberNotOnAccount):
             if self.op.kind == "delete":
                 await self._deleted(None)  # the goal (not on the account) is reached
@@ -199,7 +203,7 @@ class _Run:
                     )
                 )
                 return True
-            return False  # an order seven accepted but does not list yet: ask again
+            return False  # settled by reading on the next attempt
         if verdict(error) == "fail":
             await self._fail(failure_for(error))
             return True

@@ -307,3 +307,20 @@ async def test_copies_of_one_job_running_at_once_order_once(
     assert (done["status"], done["attempts"]) == ("succeeded", 1)
     assert len(fresh_sandbox.requests("order")) == 1
     assert fresh_sandbox.orders_of(number) == 1
+
+
+async def test_an_order_whose_read_back_fails_is_not_ordered_again(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    # seven accepted the order, then the read of the new number failed: the next attempt
+    # must read again, not order again (and a 902 on the read must not fail the order).
+    number = available_numbers(fresh_sandbox, 1)[0]
+    fresh_sandbox.add_fault("server_error", "active_get", status=502)
+    fresh_sandbox.add_fault("bare_code", "active_get", code=902)
+    operation = await order(client, admin_headers, number)
+    with WorkerProcess(fast(settings)):
+        done = await wait_finished(client, admin_headers, operation["id"])
+    assert (done["status"], done["attempts"], done["error"]) == ("succeeded", 3, None)
+    assert len(fresh_sandbox.requests("order")) == 1
+    assert fresh_sandbox.orders_of(number) == 1
+    assert (await number_of(client, admin_headers, number))["state"] == "active"
