@@ -42,7 +42,7 @@ async def order(
 ) -> dict[str, Any]:
     response = await client.post("/v1/orders", json={"number": number, **body}, headers=headers)
     assert response.status_code == 202, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 async def wait_finished(
@@ -53,11 +53,11 @@ async def wait_finished(
     while True:
         body = (await client.get(f"/v1/operations/{operation_id}", headers=headers)).json()
         if body["status"] in FINISHED or time.monotonic() > deadline:
-            return body  # type: ignore[no-any-return]
+            return body
         await asyncio.sleep(0.05)
 
 
 async def number_of(client: Client, headers: dict[str, str], number: str) -> dict[str, Any]:
     response = await client.get(f"/v1/numbers/{number}", headers=headers)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()

@@ -16,9 +16,11 @@ from typing import Any
 
 import asyncpg
 import pytest
+from arq.jobs import Job, JobStatus
 from redis.asyncio import Redis
 
-from app.lib.queue import create_queue
+from app.lib.queue import create_queue, deserialize_job, operation_job_id
+from app.operations.executor import lock_key
 from app.settings import Settings
 from tests.integration.operations_support import (
     Client,
@@ -324,3 +326,35 @@ async def test_an_order_whose_read_back_fails_is_not_ordered_again(
     assert len(fresh_sandbox.requests("order")) == 1
     assert fresh_sandbox.orders_of(number) == 1
     assert (await number_of(client, admin_headers, number))["state"] == "active"
+
+
+async def test_an_operation_whose_job_ended_without_it_is_enqueued_again(
+    client: Client,
+    admin_headers: Headers,
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+    db: asyncpg.Connection,
+) -> None:
+    # The job runs while another process holds the operation (here: this test holds its
+    # lock), so it ends as "busy" and arq keeps its result. Once the lock is free, the
+    # reconciler must see a queued operation with a finished job and enqueue it again.
+    number = available_numbers(fresh_sandbox, 1)[0]
+    operation = await order(client, admin_headers, number)
+    operation_id = uuid.UUID(operation["id"])
+    await db.execute("SELECT pg_advisory_lock($1)", lock_key(operation_id))
+    queue = create_queue(settings.redis_url)
+    try:
+        with WorkerProcess(fast(settings)):
+            job = Job(operation_job_id(operation_id), queue, _deserializer=deserialize_job)
+            await _until(lambda: _status_is(job, JobStatus.complete))
+            assert (await job.result()) == "busy"
+            await db.execute("SELECT pg_advisory_unlock($1)", lock_key(operation_id))
+            done = await wait_finished(client, admin_headers, operation["id"])
+    finally:
+        await queue.aclose()
+    assert (done["status"], done["attempts"]) == ("succeeded", 1)
+    assert fresh_sandbox.orders_of(number) == 1
+
+
+async def _status_is(job: Job, status: JobStatus) -> bool:
+    return await job.status() is status
