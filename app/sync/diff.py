@@ -48,16 +48,16 @@ INCOMING_TABLE = "sync_incoming"
 BUSY_TABLE = "sync_busy"
 SYNC_WORK_MEM = "64MB"
 
-# Drift shows seven's fields as seven names them; the UTC copies of created/expires
-# would only repeat them.
+# Drift shows seven's fields under the mirror's column names; the UTC copies of
+# created/expires would only repeat them.
 _DRIFT_FIELDS = tuple(c for c in SEVEN_COLUMNS if c not in {"seven_created_at", "seven_expires_at"})
 _ABSENT_STATES = "('ordering', 'deleted', 'failed')"
 _PRESENT_STATES = "('active', 'deleting')"
 _NUMBER_KINDS = "('order', 'update', 'delete')"
 
 
-def _cols(alias: str, columns: tuple[str, ...] = SEVEN_COLUMNS) -> str:
-    return ", ".join(f"{alias}.{c}" for c in columns)
+def _cols(alias: str) -> str:
+    return ", ".join(f"{alias}.{c}" for c in SEVEN_COLUMNS)
 
 
 def _json(alias: str, state: str | None = None) -> str:
