@@ -83,7 +83,10 @@ class CostController(Controller):
     async def forecast(
         self, db_session: AsyncSession, principal: Principal, months: FromQuery[str] = "12"
     ) -> ForecastOut:
-        if not months.isdigit() or int(months) not in service.FORECAST_MONTHS:
+        if (
+            not (months.isascii() and months.isdigit())
+            or int(months) not in service.FORECAST_MONTHS
+        ):
             raise InvalidInput(
                 "months must be a whole number from 1 to 24.",
                 code="invalid_months",

@@ -47,7 +47,7 @@ UNASSIGNED = "unassigned"
 POOL_KEY_PREFIX = "pool:"
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month:
         """``YYYY-MM``; ValueError for anything else."""
-        match = _MONTH.match(text)
+        match = _MONTH.fullmatch(text)
         if match is None:
             raise ValueError(f"expected a month as YYYY-MM, got {text!r}")
         return cls.of(date(int(match[1]), int(match[2]), 1))

@@ -178,6 +178,13 @@ def report_sql(group_by: GroupBy) -> str:
     Summed per (key, number) first, by hashing, so that counting a row's numbers needs
     no sort; the totals count each number once even when two tenants shared it."""
     key = GROUP_KEYS[group_by]
+    # By number, the (key, number) sums already are the rows.
+    rows = (
+        "SELECT key, 1::bigint, recurring, setup, usage, false FROM per_number"
+        if group_by == "number"
+        else "SELECT key, COUNT(*), SUM(recurring), SUM(setup), SUM(usage), false"
+        " FROM per_number GROUP BY key"
+    )
     return f"""{_REPORT_CTES},
 per_number AS (
     SELECT {key} AS key, number,
@@ -188,10 +195,8 @@ per_number AS (
     WHERE CAST(:tenant AS uuid) IS NULL OR tenant_id = CAST(:tenant AS uuid)
     GROUP BY 1, 2
 ),
-exact AS (
-    SELECT key, COUNT(*) AS numbers, SUM(recurring) AS recurring, SUM(setup) AS setup,
-           SUM(usage) AS usage, false AS is_total
-    FROM per_number GROUP BY key
+exact (key, numbers, recurring, setup, usage, is_total) AS (
+    {rows}
     UNION ALL
     SELECT 'total', (SELECT COUNT(*) FROM (SELECT number FROM per_number GROUP BY number) n),
            COALESCE(SUM(recurring), 0), COALESCE(SUM(setup), 0), COALESCE(SUM(usage), 0), true

@@ -218,13 +218,14 @@ async def test_malformed_queries_are_422_with_a_code(
     for params, code in [
         ({"month": "2026-13"}, "invalid_month"),
         ({"month": "March"}, "invalid_month"),
+        ({"month": "9999-12"}, "invalid_month"),
         ({}, "invalid_month"),
         ({"month": "2026-03", "group_by": "colour"}, "invalid_group_by"),
         ({"month": "2026-03", "basis": "hope"}, "invalid_basis"),
     ]:
         response = await client.get("/v1/costs", params=params, headers=admin_headers)
         assert (response.status_code, response.json()["code"]) == (422, code), params
-    for months in ["0", "25", "x", "-1", "1.5"]:
+    for months in ["0", "25", "x", "-1", "1.5", "²"]:
         response = await client.get(
             "/v1/costs/forecast", params={"months": months}, headers=admin_headers
         )

@@ -253,7 +253,19 @@ def test_billing_days_clamp_to_the_month_and_come_back() -> None:
     assert add_months(date(2026, 12, 15), 1) == date(2027, 1, 15)
 
 
-@pytest.mark.parametrize("text", ["2026-13", "2026-1", "26-01", "2026-01-01", "", "2026-00"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-13",
+        "2026-1",
+        "26-01",
+        "2026-01-01",
+        "",
+        "2026-00",
+        "2026-03\n",
+        "\uff12\uff10\uff12\uff16-03",
+    ],
+)
 def test_month_must_be_yyyy_mm(text: str) -> None:
     with pytest.raises(ValueError, match="YYYY-MM"):
         Month.parse(text)
