@@ -76,7 +76,7 @@ async def test_two_syncs_started_together_run_once(
 ) -> None:
     rent(fresh_sandbox, 2)
     # seven answers slowly, so the first sync still holds the lock when the second starts.
-    fresh_sandbox.add_fault("latency", "active_list", times=2, ms=1500)
+    fresh_sandbox.add_fault("latency", "active_list", times=2, ms=2000)
     first = await start_sync(client, admin_headers)
     second = await start_sync(client, admin_headers)
 
