@@ -292,3 +292,25 @@ async def test_rows_are_rounded_half_even_once(
     body = (await client.get("/v1/costs", params=params, headers=admin_headers)).json()
     assert {row["key"]: row["setup"] for row in body["rows"]} == {"AT": "0.00", "DE": "0.01"}
     assert body["totals"]["setup"] == "0.02"  # 0.015, half-even
+
+
+async def test_a_tenant_forecast_counts_only_its_numbers(
+    conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str]
+) -> None:
+    today = berlin_today()
+    fees = (FeeVersion(date(2020, 1, 1), Decimal(0), Decimal("10")),)
+    created = add_months(today, -2)
+    ours = NumberFacts("4915100000501", "DE", "monthly", created, fees)
+    theirs = NumberFacts("4915100000502", "DE", "monthly", created, (fees[0],))
+    await store(conn, [ours, theirs, MOVED])  # MOVED brings tenants A and B
+    await conn.execute(
+        "UPDATE numbers SET tenant_id = $1 WHERE number = $2", uuid.UUID(TENANT_B), ours.number
+    )
+    headers = await _tenant_key(conn, TENANT_B)
+    mine = (await client.get("/v1/costs/forecast", params={"months": "2"}, headers=headers)).json()
+    every = (
+        await client.get("/v1/costs/forecast", params={"months": "2"}, headers=admin_headers)
+    ).json()
+    assert [m["total"] for m in mine["months"]] == ["10.00", "10.00"]
+    assert [m["numbers"] for m in mine["months"]] == [1, 1]
+    assert all(Decimal(m["total"]) >= Decimal("51.00") for m in every["months"])
