@@ -40,10 +40,10 @@ class BadEvent(ValueError):
 def usage_day(unix_seconds: int | str) -> date:
     """The Europe/Berlin day of an event time (seven's billing days are German days)."""
     try:
-        seconds = int(unix_seconds)
-    except ValueError:
+        sent = datetime.fromtimestamp(int(unix_seconds), UTC)
+    except (ValueError, OverflowError, OSError):
         raise BadEvent("data.time must be unix seconds") from None
-    return datetime.fromtimestamp(seconds, UTC).astimezone(SEVEN_TIME_ZONE).date()
+    return sent.astimezone(SEVEN_TIME_ZONE).date()
 
 
 def parse_sms_mo(raw: msgspec.Raw) -> tuple[str, str, date]:

@@ -120,6 +120,7 @@ async def test_other_events_are_ignored_and_garbage_is_refused(
         b"not json",
         b'{"webhook_event": "sms_mo", "data": {"id": "x"}}',
         sms_mo("x", "abc"),
+        sms_mo("x", sent=10**20),
     ):
         response = await client.post(PATH, content=body)
         assert (response.status_code, response.json()["code"]) == (422, "invalid_event")
