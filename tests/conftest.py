@@ -155,6 +155,9 @@ def settings(database_url: str, redis_url: str, fresh_sandbox: SandboxProcess) -
         seven_total_timeout=8.0,
         # Test workers run side by side; none of them needs its own metrics port.
         worker_metrics_port=0,
+        # No cron sync during a test: it would mark numbers seeded straight into the
+        # mirror (not at the sandbox) as deleted. Sync tests start syncs themselves.
+        sync_interval_seconds=86400,
     )
 
 

@@ -14,7 +14,9 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         database_url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        # A worker runs up to 20 jobs at once, each holding a connection, and its cron
+        # jobs (sync, reconciler) need room beside them.
+        max_overflow=25,
         pool_pre_ping=True,
         # Every timestamp the service writes or compares is UTC.
         connect_args={"server_settings": {"timezone": "UTC", "application_name": "seven-numbers"}},
