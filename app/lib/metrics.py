@@ -9,6 +9,7 @@ the same truth and nothing has to be kept in step.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -98,6 +99,7 @@ class JobTimer:
     def __init__(self, job: str) -> None:
         self.job = job
         self.outcome = "ok"
+        self.seconds = 0.0
         self._started = 0.0
 
     def __enter__(self) -> JobTimer:
@@ -105,8 +107,16 @@ class JobTimer:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: Any) -> None:
-        outcome = self.outcome if exc_type is None else "error"
-        JOB_DURATION.labels(self.job, outcome).observe(time.perf_counter() - self._started)
+        if exc_type is not None:
+            # Cancelled = cut off by shutdown or arq's timeout (handed back or retried).
+            cancelled = issubclass(exc_type, asyncio.CancelledError)
+            self.outcome = "cancelled" if cancelled else "error"
+        self.seconds = time.perf_counter() - self._started
+        JOB_DURATION.labels(self.job, self.outcome).observe(self.seconds)
+
+    def elapsed(self) -> float:
+        """Seconds since the job started (while it runs)."""
+        return time.perf_counter() - self._started
 
 
 _OPERATIONS_BY_STATE = text("SELECT kind, status, count(*) AS n FROM operations GROUP BY 1, 2")

@@ -30,6 +30,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.models import Number, Operation
+from app.lib.metrics import JOB_RETRIES
 from app.numbers.mirror import columns_from_active, state_for
 from app.operations.policy import (
     Failure,
@@ -110,6 +111,8 @@ class OperationRunner:
                     operation = await session.get(Operation, operation_id)
                     if operation is None or operation.kind == "sync":
                         return "not_found"
+                    # The job's log line (app.lib.job_run) carries the API request's id.
+                    structlog.contextvars.bind_contextvars(request_id=operation.request_id)
                     if operation.status in FINISHED:
                         return operation.status
                     run = _Run(session, self._seven, self._policy, operation)
@@ -170,6 +173,7 @@ class _Run:
             # the next run also learns from it why the budget may run out.
             op.error_code, op.error_message = error.code, error.message
             await self.session.commit()
+            JOB_RETRIES.labels("process_operation", error.code).inc()
             return Wait(delay)
 
     async def _attempt(self) -> None:

@@ -10,11 +10,11 @@ import os
 import uuid
 from typing import Any
 
-import structlog
 from arq import Retry, func
 from arq.cron import CronJob, cron
 from arq.worker import Function
 
+from app.lib.job_run import job_run
 from app.operations.executor import OperationRunner, Wait
 from app.operations.policy import RetryPolicy
 from app.operations.reconciler import reconcile
@@ -40,11 +40,9 @@ def _runner(ctx: dict[str, Any]) -> OperationRunner:
 
 async def process_operation(ctx: dict[str, Any], operation_id: str) -> str:
     """Carry out one order, update or delete (safe to run any number of times)."""
-    structlog.contextvars.bind_contextvars(operation=operation_id)
-    try:
+    with job_run("process_operation", operation=operation_id) as run:
         outcome = await _runner(ctx).run(uuid.UUID(operation_id))
-    finally:
-        structlog.contextvars.unbind_contextvars("operation")
+        run.outcome = "retry" if isinstance(outcome, Wait) else outcome
     if isinstance(outcome, Wait):
         # The same job again after the wait; its state is in Postgres, not in the job.
         raise Retry(defer=outcome.seconds)

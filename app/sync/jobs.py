@@ -23,11 +23,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from arq.cron import CronJob, cron
 from arq.worker import Function, func
 from dotenv import dotenv_values
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db.models import SyncDrift
+from app.lib.job_run import job_run
+from app.lib.metrics import observe_sync
 from app.settings import SettingsError
+from app.sync.diff import DiffCounts
 from app.sync.service import run_sync
 
 #: A sync of 100,000 numbers takes seconds; this bounds a seven that stops answering.
@@ -41,12 +47,39 @@ async def sync_mirror(ctx: dict[str, Any], operation_id: str | None = None) -> s
     Returns ``ran``, ``skipped`` or ``failed``; failures at seven are recorded on the run
     and the operation rather than raised, so arq does not retry them.
     """
-    outcome = await run_sync(
-        ctx["engine"],
-        ctx["seven"],
-        operation_id=uuid.UUID(operation_id) if operation_id else None,
-    )
+    with job_run("sync_mirror", operation=operation_id) as run:
+        outcome = await run_sync(
+            ctx["engine"],
+            ctx["seven"],
+            operation_id=uuid.UUID(operation_id) if operation_id else None,
+        )
+        run.outcome = outcome.outcome
+        if outcome.counts is not None and outcome.run_id is not None:
+            await _observe_run(ctx["engine"], outcome.run_id, outcome.counts, run.elapsed())
     return outcome.outcome
+
+
+_DRIFT_BY_KIND = sa.select(SyncDrift.kind, sa.func.count()).group_by(SyncDrift.kind)
+
+
+async def _observe_run(
+    engine: AsyncEngine, run_id: uuid.UUID, counts: DiffCounts, seconds: float
+) -> None:
+    """The run's figures into the worker's metrics (drift by kind is read back from its rows)."""
+    async with engine.connect() as conn:
+        drift = await conn.execute(_DRIFT_BY_KIND.where(SyncDrift.run_id == run_id))
+        by_kind = {kind: count for kind, count in drift.tuples()}
+    observe_sync(
+        seconds,
+        {
+            "fetched": counts.fetched,
+            "added": counts.added,
+            "changed": counts.changed,
+            "removed": counts.removed,
+            "unchanged": counts.unchanged,
+        },
+        by_kind,
+    )
 
 
 def sync_mirror_function() -> Function:

@@ -1,0 +1,120 @@
+"""Metrics: the API's ``/metrics`` and the worker's own listener, after real traffic."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+import httpx
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.settings import Settings
+from tests.integration.operations_support import available_numbers, order, wait_finished
+from tests.support.sandbox import SandboxProcess, free_port
+from tests.support.worker import WorkerProcess
+
+Client = AsyncTestClient[Litestar]
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def parse(text: str) -> Samples:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of the samples named ``name`` whose labels include ``labels`` (0 if none)."""
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
+
+
+async def api_metrics(client: Client) -> Samples:
+    response = await client.get("/metrics")
+    assert response.status_code == 200, response.text
+    return parse(response.text)
+
+
+async def worker_metrics(port: int, until: str, within: float = 20.0) -> Samples:
+    """Scrape the worker's listener until ``until`` appears (it counts as jobs finish)."""
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient() as http:
+        while True:
+            try:
+                samples = parse((await http.get(f"http://127.0.0.1:{port}/metrics")).text)
+                if value(samples, until) > 0 or time.monotonic() > deadline:
+                    return samples
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.05)
+
+
+async def test_api_metrics_count_requests_operations_queue_and_upstream(
+    client: Client, admin_headers: dict[str, str], fresh_sandbox: SandboxProcess
+) -> None:
+    search = await client.get("/v1/available-numbers", headers=admin_headers)
+    assert search.status_code == 200, search.text
+    assert (await client.get("/v1/numbers/+49x", headers=admin_headers)).status_code == 422
+    queued = await order(client, admin_headers, available_numbers(fresh_sandbox, 1)[0])
+
+    samples = await api_metrics(client)
+
+    requests = "seven_numbers_requests_total"
+    assert value(samples, requests, path="/v1/available-numbers", status_code="200") == 1
+    assert value(samples, requests, path="/v1/orders", method="POST", status_code="202") == 1
+    assert value(samples, requests, status_code="422") >= 1
+    latency = "seven_numbers_request_duration_seconds_count"
+    assert value(samples, latency, path="/v1/available-numbers") == 1
+    # No worker runs: the order waits, in Postgres and in the queue.
+    assert value(samples, "seven_numbers_operations", kind="order", status="queued") == 1
+    assert value(samples, "seven_numbers_oldest_unfinished_operation_age_seconds") > 0
+    assert value(samples, "seven_numbers_queue_depth") == 1
+    assert value(samples, "seven_numbers_upstream_calls_total", outcome="ok") >= 1
+    assert value(samples, "seven_numbers_upstream_call_seconds_count") >= 1
+    assert queued["status"] == "queued"
+
+
+async def test_worker_metrics_show_jobs_retries_upstream_calls_and_syncs(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+) -> None:
+    port = free_port()
+    number = available_numbers(fresh_sandbox, 1)[0]
+    fresh_sandbox.add_fault("rate_limit", "order", retry_after=0)
+    fast = dataclasses.replace(
+        settings,
+        worker_metrics_port=port,
+        operation_backoff_initial_seconds=0.05,
+        operation_backoff_max_seconds=0.1,
+    )
+    with WorkerProcess(fast):
+        ordered = await order(client, admin_headers, number)
+        assert (await wait_finished(client, admin_headers, ordered["id"]))["status"] == "succeeded"
+        # Two syncs: the first is the baseline, the second finds a number added behind
+        # our back (drift).
+        for run in range(2):
+            if run:
+                fresh_sandbox.put_active(available_numbers(fresh_sandbox, 2)[1])
+            sync = (await client.post("/v1/sync", headers=admin_headers)).json()
+            assert (await wait_finished(client, admin_headers, sync["id"]))["status"] == "succeeded"
+        samples = await worker_metrics(port, "seven_numbers_sync_drift_total")
+
+    jobs = "seven_numbers_job_seconds_count"
+    assert value(samples, jobs, job="process_operation", outcome="retry") == 1
+    assert value(samples, jobs, job="process_operation", outcome="succeeded") == 1
+    assert value(samples, jobs, job="sync_mirror", outcome="ran") == 2
+    assert value(samples, "seven_numbers_job_retries_total", job="process_operation") == 1
+    upstream = "seven_numbers_upstream_calls_total"
+    assert value(samples, upstream, outcome="ok") >= 3
+    assert value(samples, upstream, outcome="rate_limited") == 1
+    assert value(samples, "seven_numbers_sync_seconds_count") == 2
+    assert value(samples, "seven_numbers_sync_numbers_total", outcome="fetched") == 3
+    assert value(samples, "seven_numbers_sync_drift_total", kind="added") == 1
