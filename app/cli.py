@@ -9,36 +9,70 @@ id is ``cli:<command>``. A key's plaintext is printed once, on stdout, and nowhe
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from dotenv import dotenv_values
+from redis.exceptions import RedisError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor
+from app.costs import service as costs_service
+from app.costs.model import Basis, GroupBy, Month
+from app.costs.schemas import CSV_COLUMNS, report_csv
 from app.db.engine import create_engine, create_session_factory
+from app.db.models import Operation
 from app.lib.auth import BOOTSTRAP_ADMIN
 from app.lib.errors import ServiceError
-from app.settings import SettingsError, database_url_from
+from app.lib.queue import create_queue, enqueue_operation
+from app.settings import SettingsError, database_url_from, redis_url_from
+from app.sync import runs
+from app.sync.schemas import SyncRunOut
+from app.sync.service import request_sync
 from app.tenants import service
 
 T = TypeVar("T")
 
+
+class GroupByChoice(StrEnum):
+    tenant = "tenant"
+    pool = "pool"
+    country = "country"
+    number = "number"
+
+
+class BasisChoice(StrEnum):
+    cash = "cash"
+    accrual = "accrual"
+
+
 cli = typer.Typer(help="seven-numbers operator commands.", no_args_is_help=True)
+
+
+def _setting(read: Callable[[Mapping[str, str]], str]) -> str:
+    """One setting, read as the service reads it; a bad one is one line and exit code 2."""
+    # Like the service: the environment first, a .env file for what it lacks.
+    env = {**dotenv_values(".env"), **os.environ}
+    try:
+        return read({k: v for k, v in env.items() if v is not None})
+    except SettingsError as error:
+        typer.echo(f"seven-numbers: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _run(command: str, work: Callable[[AsyncSession, Actor], Awaitable[T]]) -> T:
     """Run one service verb in its own session; a refusal is one line and exit code 1."""
-    try:
-        # Like the service: the environment first, a .env file for what it lacks.
-        env = {**dotenv_values(".env"), **os.environ}
-        database_url = database_url_from({k: v for k, v in env.items() if v is not None})
-    except SettingsError as error:
-        typer.echo(f"seven-numbers: {error}", err=True)
-        raise typer.Exit(2) from None
+    database_url = _setting(database_url_from)
 
     async def main() -> T:
         engine = create_engine(database_url, pool_size=1)
@@ -90,6 +124,142 @@ def revoke_key(key_id: Annotated[uuid.UUID, typer.Argument(help="The key's id.")
     """Revoke a key; its next request answers 401."""
     row = _run("revoke-key", lambda s, a: service.revoke_key(s, a, key_id))
     typer.echo(f"revoked {row.id} at {row.revoked_at.isoformat() if row.revoked_at else '?'}")
+
+
+@cli.command("sync")
+def sync(
+    wait: Annotated[bool, typer.Option(help="Wait for the sync to finish.")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait at most.", min=1)] = 600,
+) -> None:
+    """Start a sync of the mirror with seven (a worker runs it); wait and print its counts."""
+    queue = create_queue(_setting(redis_url_from))
+
+    async def start(session: AsyncSession, _: Actor) -> uuid.UUID:
+        operation = await request_sync(session)
+        try:
+            await enqueue_operation(queue, operation.id, "sync")
+        except (RedisError, OSError):
+            # Committed all the same: the reconciler enqueues it when Redis is back.
+            typer.echo("Redis is unreachable: the reconciler will start the sync", err=True)
+        finally:
+            await queue.aclose()
+        return operation.id
+
+    operation_id = _run("sync", start)
+    typer.echo(f"sync operation {operation_id}", err=True)
+    if not wait:
+        typer.echo(operation_id)
+        return
+    operation = _run("sync", lambda s, _: _wait_finished(s, operation_id, timeout))
+    if operation.status == "failed":
+        typer.echo(f"sync failed ({operation.error_code}): {operation.error_message}", err=True)
+        raise typer.Exit(1)
+    if operation.status != "succeeded":
+        typer.echo(f"still {operation.status} after {timeout:g} s (no worker running?)", err=True)
+        raise typer.Exit(3)
+    result = operation.result or {}
+    if result.get("outcome") == "skipped":
+        typer.echo(f"skipped: {result.get('reason')} (run {result.get('running_run')})")
+        return
+    run = _run("sync", lambda s, _: runs.get_run(s, uuid.UUID(result["run_id"]), _NO_DRIFT))
+    _print_run(run)
+
+
+@cli.command("drift")
+def drift(
+    limit: Annotated[int, typer.Option(help="Drift items to show at most.", min=1)] = 100,
+) -> None:
+    """Show the newest sync run and the drift it found."""
+
+    async def newest(session: AsyncSession, _: Actor) -> SyncRunOut | None:
+        page = await runs.list_runs(session, runs.RunsQuery(limit=1, after=None))
+        if not page.items:
+            return None
+        query = runs.DriftQuery(limit=min(limit, runs.MAX_DRIFT), after=0)
+        return await runs.get_run(session, page.items[0].id, query)
+
+    run = _run("drift", newest)
+    if run is None:
+        typer.echo("no sync has run yet", err=True)
+        raise typer.Exit(1)
+    _print_run(run)
+    table = Table("number", "kind", "before", "after")
+    for item in run.drift:
+        table.add_row(item.number, item.kind, _json(item.before), _json(item.after))
+    Console().print(table)
+    if run.drift_total > len(run.drift):
+        typer.echo(f"... {run.drift_total - len(run.drift)} more (--limit)")
+
+
+@cli.command("costs")
+def costs(
+    month: Annotated[
+        str | None, typer.Option(help="YYYY-MM; default: this month (Europe/Berlin).")
+    ] = None,
+    group_by: Annotated[GroupByChoice, typer.Option(help="Rows per ...")] = GroupByChoice.tenant,
+    basis: Annotated[BasisChoice, typer.Option(help="cash or accrual.")] = BasisChoice.cash,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Write the report as CSV to this file.")
+    ] = None,
+) -> None:
+    """Print a month's cost report as a table, or export it as CSV (the API's columns)."""
+    try:
+        chosen = Month.parse(month) if month else Month.of(costs_service.berlin_today())
+    except ValueError:
+        typer.echo("seven-numbers: --month must be YYYY-MM, such as 2026-03", err=True)
+        raise typer.Exit(2) from None
+    report = _run(
+        "costs",
+        lambda s, _: costs_service.cost_report(
+            s, chosen, cast(Basis, basis.value), cast(GroupBy, group_by.value)
+        ),
+    )
+    if csv_file is not None:
+        csv_file.write_text(report_csv(report), encoding="utf-8")
+        typer.echo(f"{len(report.rows)} rows written to {csv_file}", err=True)
+        return
+    table = Table(*CSV_COLUMNS, title=f"{chosen} {basis.value} by {group_by.value}, EUR")
+    for row in [*report.rows, report.totals]:
+        table.add_row(*(str(getattr(row, column)) for column in CSV_COLUMNS))
+    Console().print(table)
+
+
+_NO_DRIFT = runs.DriftQuery(limit=1, after=0)
+
+
+_OPERATION_STATE = select(
+    Operation.status, Operation.result, Operation.error_code, Operation.error_message
+)
+
+
+async def _wait_finished(
+    session: AsyncSession, operation_id: uuid.UUID, within: float
+) -> Row[tuple[str, dict[str, Any] | None, str | None, str | None]]:
+    """Poll the operation (a worker finishes it) until it ends or ``within`` seconds pass."""
+    deadline = time.monotonic() + within
+    while True:
+        found = await session.execute(_OPERATION_STATE.where(Operation.id == operation_id))
+        operation = found.one()
+        await session.rollback()  # end the transaction: the next look sees new commits
+        if operation.status in ("succeeded", "failed") or time.monotonic() > deadline:
+            return operation
+        await asyncio.sleep(0.2)
+
+
+def _print_run(run: SyncRunOut) -> None:
+    counts = run.counts
+    typer.echo(
+        f"run {run.id} {run.status} at {run.started_at.isoformat()}: "
+        f"fetched {counts.fetched}, added {counts.added}, changed {counts.changed}, "
+        f"removed {counts.removed}, unchanged {counts.unchanged}, skipped {counts.skipped}, "
+        f"drift {run.drift_total}" + (" (baseline)" if run.baseline else "")
+    )
+    if run.error:
+        typer.echo(f"error: {run.error}")
+
+
+def _json(value: dict[str, Any] | None) -> str:
+    return "" if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
 if __name__ == "__main__":

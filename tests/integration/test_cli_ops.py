@@ -1,0 +1,100 @@
+"""Operator CLI: ``sync`` (through the real worker), ``drift`` and ``costs``."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from click.testing import Result
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.costs.service import berlin_today
+from app.settings import Settings
+from tests.support.sandbox import SandboxProcess
+from tests.support.worker import WorkerProcess
+
+Client = AsyncTestClient[Litestar]
+
+
+async def run_cli(settings: Settings, *args: str) -> Result:
+    """In-process, in a thread: the CLI runs its own event loop."""
+    env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
+    return await asyncio.to_thread(CliRunner().invoke, cli, list(args), env=env)
+
+
+def rent(sandbox: SandboxProcess, count: int) -> list[str]:
+    numbers = [n["number"] for n in sandbox.available()][:count]
+    for number in numbers:
+        sandbox.put_active(number)
+    return numbers
+
+
+async def test_sync_waits_for_the_worker_and_drift_shows_what_it_found(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+) -> None:
+    nothing = await run_cli(settings, "drift")
+    assert nothing.exit_code == 1 and "no sync has run yet" in nothing.output
+
+    first, second, third = rent(fresh_sandbox, 3)
+    fresh_sandbox.remove_active(third)
+    with WorkerProcess(settings):
+        baseline = await run_cli(settings, "sync", "--timeout", "30")
+        assert baseline.exit_code == 0, baseline.output
+        assert "succeeded" in baseline.stdout and "fetched 2, added 2" in baseline.stdout
+        fresh_sandbox.put_active(third)
+        again = await run_cli(settings, "sync", "--timeout", "30")
+        assert again.exit_code == 0, again.output
+        assert "fetched 3, added 1" in again.stdout and "drift 1" in again.stdout
+
+    shown = await run_cli(settings, "drift")
+    assert shown.exit_code == 0, shown.output
+    assert third in shown.stdout and "added" in shown.stdout
+    assert first not in shown.stdout and second not in shown.stdout
+
+    # Without a worker: --no-wait prints the queued operation's id, as POST /v1/sync does.
+    queued = await run_cli(settings, "sync", "--no-wait")
+    assert queued.exit_code == 0, queued.output
+    operation = await client.get(f"/v1/operations/{queued.stdout.strip()}", headers=admin_headers)
+    assert (operation.json()["kind"], operation.json()["status"]) == ("sync", "queued")
+    timed_out = await run_cli(settings, "sync", "--timeout", "1")
+    assert timed_out.exit_code == 3 and "still queued" in timed_out.output
+
+
+async def test_costs_prints_a_table_and_exports_the_apis_csv(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+    tmp_path: Path,
+) -> None:
+    numbers = rent(fresh_sandbox, 2)
+    with WorkerProcess(settings):
+        assert (await run_cli(settings, "sync", "--timeout", "30")).exit_code == 0
+    month = f"{berlin_today():%Y-%m}"
+
+    exported = tmp_path / "costs.csv"
+    args = ["costs", "--month", month, "--group-by", "number", "--basis", "accrual"]
+    written = await run_cli(settings, *args, "--csv", str(exported))
+    assert written.exit_code == 0, written.output
+    api = await client.get(
+        "/v1/costs",
+        params={"month": month, "group_by": "number", "basis": "accrual"},
+        headers={**admin_headers, "Accept": "text/csv"},
+    )
+    assert api.status_code == 200, api.text
+    assert exported.read_text() == api.text
+    assert all(number in api.text for number in numbers)
+
+    table = await run_cli(settings, "costs", "--group-by", "number")
+    assert table.exit_code == 0, table.output
+    assert "total" in table.stdout and numbers[0] in table.stdout
+
+    for bad in (["--month", "2026-13"], ["--group-by", "planet"], ["--basis", "x"]):
+        refused = await run_cli(settings, "costs", *bad)
+        assert refused.exit_code == 2, (bad, refused.output)
