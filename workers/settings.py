@@ -50,6 +50,16 @@ def _redis_settings_from_env() -> RedisSettings:
         sys.exit(f"seven-numbers worker cannot start: {error}")
 
 
+def _shutdown_wait_from_env() -> int:
+    raw = os.environ.get("WORKER_SHUTDOWN_WAIT_SECONDS", "").strip() or "20"
+    if not raw.isascii() or not raw.isdigit():
+        sys.exit(
+            "seven-numbers worker cannot start: WORKER_SHUTDOWN_WAIT_SECONDS is not usable"
+            " (expected a whole number of seconds >= 0)"
+        )
+    return int(raw)
+
+
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [noop, process_operation_function(), sync_mirror_function()]
     cron_jobs: ClassVar[list[Any]] = [reconciler_cron(), sync_cron_job()]
@@ -58,9 +68,12 @@ class WorkerSettings:
     redis_settings = _redis_settings_from_env()
     job_serializer = staticmethod(serialize_job)
     job_deserializer = staticmethod(deserialize_job)
-    # Jobs are safe to repeat (see architecture.md): a job cut off by shutdown is
-    # handed back to the queue rather than lost.
     allow_abort_jobs = True
+    # SIGTERM: stop taking jobs, let running ones finish for up to this long, then cancel
+    # the rest, which arq hands back to the queue (jobs are safe to repeat; an order cut
+    # off after it was sent is settled by reading seven first). Keep it below the
+    # orchestrator's grace period (docker-compose: 30 s) so the worker exits before SIGKILL.
+    job_completion_wait = _shutdown_wait_from_env()
     # Short, so /health/ready notices a dead worker within seconds.
     health_check_interval = 5
     max_jobs = 20

@@ -1,0 +1,74 @@
+"""The API served by a real uvicorn process, as production serves it (a socket, signals)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from app.settings import Settings
+from tests.support.db import ROOT
+from tests.support.sandbox import free_port
+
+
+class ApiProcess:
+    """``uvicorn app.asgi:app`` with the test's settings; stderr (the logs) to ``log_path``."""
+
+    def __init__(self, settings: Settings, *, log_path: Path | None = None) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_within: float = 30.0) -> ApiProcess:
+        env = {**os.environ, **self.settings.to_env()}
+        args = [
+            *(sys.executable, "-m", "uvicorn", "app.asgi:app"),
+            *("--host", "127.0.0.1", "--port", str(self.port)),
+            *("--timeout-graceful-shutdown", "20", "--no-access-log"),
+        ]
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + ready_within
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health/live", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not start (exit code {self.process.poll()})")
+            time.sleep(0.05)
+
+    def terminate(self) -> None:
+        """SIGTERM, as an orchestrator stops a container."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+    def __enter__(self) -> ApiProcess:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
