@@ -25,6 +25,7 @@ from app.lib.dependencies import provide_all
 from app.lib.errors import EXCEPTION_HANDLERS
 from app.lib.logging import configure_logging
 from app.lib.metrics import MetricsController
+from app.lib.openapi import document_errors
 from app.lib.request_context import RequestContextMiddleware
 from app.resources import Resources
 from app.settings import Settings, SettingsError
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=V1_HANDLERS,
         security=[{API_KEY_SCHEME: []}],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[HealthController, MetricsController, v1],
         lifespan=[lifespan],
         middleware=[
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=None,
         debug=False,
     )
+    document_errors(app)
+    return app
 
 
 def _openapi_config() -> OpenAPIConfig:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import (
@@ -18,6 +19,8 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
@@ -72,6 +75,43 @@ class UpstreamError(ServiceError):
     def __init__(self, message: str, *, status_code: int, code: str, details: Any = None) -> None:
         super().__init__(message, code=code, details=details)
         self.status_code = status_code
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """The body of every 4xx/5xx answer (documented in the OpenAPI schema)."""
+
+    status: int
+    code: str
+    message: str
+    # Per-error context: the invalid parameters of a 422, the blocking operation of a 409.
+    details: Any = None
+
+
+# What each documented error status means for any route, with a typical body.
+_ERROR_DOCS: dict[int, tuple[str, str, str]] = {
+    400: ("The request is malformed (e.g. the body is not JSON)", "bad_request", "Bad Request"),
+    401: ("No API key, or an unknown or revoked one", "unauthorized", "An API key is required."),
+    404: ("Not found, or not visible to this key", "not_found", "Not found."),
+    409: ("The resource's state does not allow this now", "conflict", "Conflict."),
+    422: ("A parameter or body field is invalid", "validation_error", "invalid limit"),
+    502: ("seven answered with an error", "upstream_error", "seven refused the call."),
+    503: ("seven (or a store) is unavailable; retry later", "upstream_unavailable", "Retry later."),
+    504: ("seven did not answer in time", "upstream_timeout", "seven timed out."),
+}
+
+
+def error_responses(*status_codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI responses for the given error statuses, each with the ``ErrorBody`` schema."""
+    responses = {}
+    for status in status_codes:
+        description, code, message = _ERROR_DOCS[status]
+        responses[status] = ResponseSpec(
+            ErrorBody,
+            description=description,
+            generate_examples=False,
+            examples=[Example(value={"status": status, "code": code, "message": message})],
+        )
+    return responses
 
 
 def error_response(
