@@ -8,6 +8,7 @@ from typing import Any
 from arq.constants import default_queue_name, health_check_key_suffix
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from sqlalchemy import text
 
 # A dependency that does not answer within this time is reported as not ready.
@@ -23,7 +24,18 @@ class HealthController(Controller):
     async def live(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/ready", summary="Postgres, Redis and a worker's heartbeat are there")
+    @get(
+        "/ready",
+        summary="Postgres, Redis and a worker's heartbeat are there",
+        description="200 when every check is `ok`; 503 names the part that is not ready.",
+        responses={
+            503: ResponseSpec(
+                dict[str, Any],
+                description="Not ready: `checks` says which part",
+                generate_examples=False,
+            )
+        },
+    )
     async def ready(self, state: State) -> Response[dict[str, Any]]:
         checks = dict(
             zip(

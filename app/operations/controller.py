@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.lib.auth import Principal
+from app.lib.errors import error_responses
 from app.lib.queue import enqueue_operation
 from app.lib.request_context import request_id_of
 from app.operations import reads, service
@@ -65,6 +66,7 @@ class OperationController(Controller):
         status_code=202,
         summary="Order a number",
         description="202 with an `order` operation; the number appears as `ordering` at once.",
+        responses=error_responses(409),
     )
     async def order(
         self,
@@ -85,6 +87,7 @@ class OperationController(Controller):
         status_code=202,
         summary="Change a number's name or forwarding",
         description="Absent fields stay as they are; an empty list stops that forwarding.",
+        responses=error_responses(409),
     )
     async def change_number(
         self,
@@ -106,6 +109,7 @@ class OperationController(Controller):
         status_code=202,
         summary="Delete a number",
         description="At the end of its billing period, or at once with `delete_immediately`.",
+        responses=error_responses(409),
     )
     async def delete_number(
         self,

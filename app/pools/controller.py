@@ -7,6 +7,7 @@ import uuid
 import structlog
 from arq import ArqRedis
 from litestar import Controller, Response, delete, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import FromQuery
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.audit.service import Actor
 from app.lib.auth import Principal, admin_only
-from app.lib.errors import Conflict
+from app.lib.errors import Conflict, error_responses
 from app.lib.queue import enqueue_operation
 from app.numbers.schemas import NumberOut, number_out
 from app.operations.schemas import OperationOut, operation_location, operation_out
@@ -39,7 +40,7 @@ class PoolController(Controller):
     dependencies = ACTOR_DEPENDENCY
     tags = ["pools"]
 
-    @post("/", summary="Create a pool (admin)")
+    @post("/", summary="Create a pool (admin)", responses=error_responses(409))
     async def create_pool(
         self, db_session: AsyncSession, actor: Actor, data: PoolCreate
     ) -> PoolOut:
@@ -60,7 +61,12 @@ class PoolController(Controller):
         counts = await service.pool_counts(db_session, [pool.id])
         return pool_out(pool, counts.get(pool.id))
 
-    @post("/{pool_id:uuid}/numbers", status_code=200, summary="Put a number into the pool (admin)")
+    @post(
+        "/{pool_id:uuid}/numbers",
+        status_code=200,
+        summary="Put a number into the pool (admin)",
+        responses=error_responses(409),
+    )
     async def add_number(
         self, db_session: AsyncSession, actor: Actor, pool_id: uuid.UUID, data: PoolNumber
     ) -> NumberOut:
@@ -70,6 +76,7 @@ class PoolController(Controller):
         "/{pool_id:uuid}/numbers/{number:str}",
         status_code=200,
         summary="Take a number out of the pool (admin)",
+        responses=error_responses(409),
     )
     async def remove_number(
         self, db_session: AsyncSession, actor: Actor, pool_id: uuid.UUID, number: str
@@ -89,6 +96,11 @@ class AllocationController(Controller):
             "201 with the number. None free: 409 `pool_exhausted`, or with `order_if_empty` "
             "202 with an `order` operation; the number is allocated when it becomes active."
         ),
+        # order_if_empty searches seven for a number to order, hence 502-504.
+        responses={
+            202: ResponseSpec(OperationOut, description="No number free: an order is queued"),
+            **error_responses(404, 409, 502, 503, 504),
+        },
     )
     async def allocate(
         self,
@@ -137,6 +149,11 @@ class AllocationController(Controller):
         )
         return [allocation_out(row) for row in rows]
 
-    @delete("/{number:str}", status_code=200, summary="Release a number back to its pool")
+    @delete(
+        "/{number:str}",
+        status_code=200,
+        summary="Release a number back to its pool",
+        responses=error_responses(409),
+    )
     async def release(self, db_session: AsyncSession, actor: Actor, number: str) -> AllocationOut:
         return allocation_out(await service.release(db_session, actor, number))

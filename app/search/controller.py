@@ -8,7 +8,7 @@ from arq import ArqRedis
 from litestar import Request, Response, get
 from litestar.params import QueryParameter
 
-from app.lib.errors import error_response
+from app.lib.errors import error_response, error_responses
 from app.numbers.params import parse_country, parse_flag
 from app.search.schemas import AvailableNumbers, SearchQuery
 from app.search.service import UpstreamRateLimited, search_available
@@ -30,6 +30,7 @@ def _rate_limited(_: Request[Any, Any, Any], exc: UpstreamRateLimited) -> Respon
     ),
     tags=["numbers"],
     exception_handlers={UpstreamRateLimited: _rate_limited},
+    responses=error_responses(502, 503, 504),
 )
 async def available_numbers(
     seven: SevenClient,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.audit.service import Actor
 from app.lib.auth import admin_only
+from app.lib.errors import error_responses
 from app.tenants import service
 from app.tenants.schemas import (
     IssuedKey,
@@ -30,7 +31,7 @@ class TenantController(Controller):
     dependencies = ACTOR_DEPENDENCY
     tags = ["tenants"]
 
-    @post("/", summary="Create a tenant (admin)")
+    @post("/", summary="Create a tenant (admin)", responses=error_responses(409))
     async def create_tenant(
         self, db_session: AsyncSession, actor: Actor, data: TenantCreate
     ) -> TenantOut:

@@ -14,7 +14,7 @@ import msgspec
 from litestar import Request, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.lib.errors import InvalidInput, Unauthorized
+from app.lib.errors import InvalidInput, Unauthorized, error_responses
 from app.settings import Settings
 from app.seven.signing import verify_signature
 from app.webhooks.service import BadEvent, WebhookPayload, count_sms_mo, parse_sms_mo
@@ -26,7 +26,18 @@ class WebhookOut(msgspec.Struct):
     status: Literal["counted", "duplicate", "ignored"]
 
 
-@post(WEBHOOK_PATH, status_code=200, summary="seven's webhook events (sms_mo)", tags=["webhooks"])
+@post(
+    WEBHOOK_PATH,
+    status_code=200,
+    summary="seven's webhook events (sms_mo)",
+    description=(
+        "Called by seven, not by services: signed with the signing secret (401 when the "
+        "signature is missing, stale or wrong), no API key needed. A replayed event is "
+        "counted once."
+    ),
+    tags=["webhooks"],
+    responses=error_responses(400, 422),
+)
 async def seven_webhook(
     request: Request[Any, Any, Any], db_session: AsyncSession, settings: Settings
 ) -> WebhookOut:
