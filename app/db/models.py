@@ -282,9 +282,10 @@ class AuditEntry(Base):
 
 
 class NumberFeeVersion(Base):
-    """A number's fees from ``valid_from`` on. Written only by the trigger
-    ``numbers_fee_versions`` (migration 0003) when a number's fees change, so the cost
-    reports keep charging the days before a change at the old fee."""
+    """A number's fees from ``valid_from`` on. Written only by the triggers on
+    ``numbers`` (migration 0003, inserts per statement since 0004) when a number is
+    inserted with fees or its fees change, so the cost reports keep charging the days
+    before a change at the old fee."""
 
     __tablename__ = "number_fee_versions"
     __table_args__ = (Index("ix_number_fee_versions_number_valid_from", "number", "valid_from"),)
