@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         state=None,
         debug=False,
+        # app.lib.logging configures logging; Litestar's default would take over the root.
+        logging_config=None,
     )
     document_errors(app)
     return app

@@ -20,9 +20,39 @@ def _render(event: Any, **_: Any) -> bytes:
     return _encoder.encode(event)
 
 
+#: Libraries that install their own handlers (uvicorn before it loads the app, arq's
+#: command line before the worker starts); their lines go through ours instead.
+_LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "arq")
+
+
+def _stdlib_handler() -> logging.Handler:
+    """Lines from the standard library's logging (httpx, uvicorn, arq) as JSON too, with
+    the request or job context bound when they were written."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    return handler
+
+
 def configure_logging(level: str = "INFO") -> None:
     numeric_level = logging.getLevelNamesMapping()[level]
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=numeric_level, force=True)
+    logging.basicConfig(handlers=[_stdlib_handler()], level=numeric_level, force=True)
+    for name in _LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
