@@ -51,7 +51,8 @@ async def process_operation(ctx: dict[str, Any], operation_id: str) -> str:
 
 async def reconcile_operations(ctx: dict[str, Any]) -> dict[str, int]:
     settings: Settings = ctx["settings"]
-    report = await reconcile(ctx["sessions"], ctx["queue"], settings.operation_stale_seconds)
+    with job_run("reconcile_operations"):
+        report = await reconcile(ctx["sessions"], ctx["queue"], settings.operation_stale_seconds)
     return {"checked": report.checked, "enqueued": report.enqueued, "revived": report.revived}
 
 
