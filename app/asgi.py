@@ -25,6 +25,7 @@ from app.lib.dependencies import provide_all
 from app.lib.errors import EXCEPTION_HANDLERS
 from app.lib.logging import configure_logging
 from app.lib.metrics import MetricsController
+from app.lib.nul_guard import reject_nul
 from app.lib.openapi import document_errors
 from app.lib.request_context import RequestContextMiddleware
 from app.resources import Resources
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(ApiKeyAuthentication, exclude=list(PUBLIC_PATHS)),
         ],
         dependencies=provide_all(),
+        before_request=reject_nul,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=_openapi_config(),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
