@@ -134,8 +134,8 @@ def sync(
     """Start a sync of the mirror with seven (a worker runs it); wait and print its counts."""
     queue = create_queue(_setting(redis_url_from))
 
-    async def start(session: AsyncSession, _: Actor) -> uuid.UUID:
-        operation = await request_sync(session)
+    async def start(session: AsyncSession, actor: Actor) -> uuid.UUID:
+        operation = await request_sync(session, actor.request_id)
         try:
             await enqueue_operation(queue, operation.id, "sync")
         except (RedisError, OSError):

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from arq import ArqRedis
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import QueryParameter
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.lib.auth import admin_only
 from app.lib.queue import enqueue_operation
+from app.lib.request_context import request_id_of
 from app.operations.schemas import OperationOut, operation_location, operation_out
 from app.sync import runs
 from app.sync.schemas import SyncRunOut, SyncRunPage
@@ -39,8 +40,10 @@ class SyncController(Controller):
             "made lists the operation's id as `operation`."
         ),
     )
-    async def start_sync(self, db_session: AsyncSession, queue: ArqRedis) -> Response[OperationOut]:
-        operation = await request_sync(db_session)
+    async def start_sync(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, queue: ArqRedis
+    ) -> Response[OperationOut]:
+        operation = await request_sync(db_session, request_id_of(request.scope))
         try:
             await enqueue_operation(queue, operation.id, "sync")
         except (RedisError, OSError) as error:

@@ -61,9 +61,9 @@ class SyncOutcome:
     error_code: str | None = None
 
 
-async def request_sync(session: AsyncSession) -> Operation:
+async def request_sync(session: AsyncSession, request_id: str | None = None) -> Operation:
     """A queued ``sync`` operation, committed (the caller hands its id to a worker)."""
-    operation = Operation(kind="sync", status="queued", params={})
+    operation = Operation(kind="sync", status="queued", params={}, request_id=request_id)
     session.add(operation)
     await session.commit()
     return operation
@@ -107,13 +107,16 @@ async def _claim_operation(conn: AsyncConnection, operation_id: uuid.UUID) -> bo
                 attempts=Operation.attempts + 1,
                 started_at=func.coalesce(Operation.started_at, func.now()),
             )
-            .returning(Operation.id)
+            .returning(Operation.request_id)
         )
     ).first()
     await conn.commit()
     if claimed is None:
         log.info("sync_operation_not_runnable", operation_id=str(operation_id))
-    return claimed is not None
+        return False
+    # The run's and the job's log lines carry the id of the request that asked for it.
+    structlog.contextvars.bind_contextvars(request_id=claimed.request_id)
+    return True
 
 
 async def _skip(conn: AsyncConnection, operation_id: uuid.UUID | None) -> SyncOutcome:

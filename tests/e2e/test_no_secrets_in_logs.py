@@ -95,6 +95,7 @@ async def test_a_full_flow_logs_no_key_or_secret(
             search = await http.get("/v1/available-numbers", headers=tenant_headers)
             assert search.status_code == 200, search.text
             sync = await http.post("/v1/sync", headers=admin)
+            sync_request_id = sync.headers["x-request-id"]
             assert (await finished(http, admin, sync.headers["location"]))["status"] == "succeeded"
             month = {"month": f"{berlin_today():%Y-%m}"}
             report = await http.get("/v1/costs", params=month, headers=tenant_headers)
@@ -138,8 +139,11 @@ async def test_a_full_flow_logs_no_key_or_secret(
         for line in api_lines
     )
     jobs = [line for line in worker_lines if line.get("event") == "job"]
-    assert any(
-        line.get("request_id") == order_request_id and line.get("job") == "process_operation"
-        for line in jobs
-    ), jobs
+    for request_id, job in [
+        (order_request_id, "process_operation"),
+        (sync_request_id, "sync_mirror"),
+    ]:
+        assert any(
+            line.get("request_id") == request_id and line.get("job") == job for line in jobs
+        ), (job, jobs)
     assert {line.get("outcome") for line in jobs} >= {"succeeded", "ran"}
