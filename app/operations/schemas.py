@@ -63,13 +63,23 @@ MAX_FRIENDLY_NAME = 255
 MAX_FORWARDS = 10
 MAX_ENTRY = 320  # the longest e-mail address RFC 5321 allows, and far above any number
 Entry = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ENTRY)]
-FriendlyName = Annotated[str, msgspec.Meta(max_length=MAX_FRIENDLY_NAME)]
+FriendlyName = Annotated[
+    str, msgspec.Meta(max_length=MAX_FRIENDLY_NAME, examples=["Support hotline"])
+]
 
 
 class OrderCreate(msgspec.Struct, forbid_unknown_fields=True):
     """``POST /v1/orders``: order ``number`` from seven."""
 
-    number: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    number: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=40,
+            description="As offered by GET /v1/available-numbers (E.164, with or without +)",
+            examples=["4915170000000"],
+        ),
+    ]
     payment_interval: Literal["monthly", "annually"] = "annually"
     pool: uuid.UUID | None = None
     tenant: uuid.UUID | None = None

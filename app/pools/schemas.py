@@ -15,8 +15,10 @@ Feature = Literal["sms", "a2p_sms", "voice"]
 
 
 class PoolCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    country: str | None = None
+    name: Annotated[str, msgspec.Meta(examples=["support-de"])]
+    country: (
+        Annotated[str, msgspec.Meta(description="ISO 3166-1 alpha-2", examples=["DE"])] | None
+    ) = None
     features: list[Feature] = msgspec.field(default_factory=list)
     cooldown_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 0
 
@@ -35,7 +37,7 @@ class PoolOut(msgspec.Struct):
 
 
 class PoolNumber(msgspec.Struct, forbid_unknown_fields=True):
-    number: str
+    number: Annotated[str, msgspec.Meta(examples=["4915170000000"])]
 
 
 class AllocationCreate(msgspec.Struct, forbid_unknown_fields=True):

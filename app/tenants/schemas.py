@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
@@ -12,7 +13,7 @@ from app.lib.auth import Scope
 
 
 class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: Annotated[str, msgspec.Meta(examples=["billing-service"])]
 
 
 class TenantOut(msgspec.Struct):
@@ -22,7 +23,7 @@ class TenantOut(msgspec.Struct):
 
 
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str = ""
+    name: Annotated[str, msgspec.Meta(examples=["billing-service production"])] = ""
 
 
 class KeyOut(msgspec.Struct):
