@@ -8,10 +8,12 @@ from what we see: forward the original Host and scheme (uvicorn ``--proxy-header
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
 from litestar import Request, post
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.lib.errors import InvalidInput, Unauthorized, error_responses
@@ -26,8 +28,46 @@ class WebhookOut(msgspec.Struct):
     status: Literal["counted", "duplicate", "ignored"]
 
 
+_STRING = Schema(type=OpenAPIType.STRING)
+_SMS_MO_EXAMPLE = {
+    "webhook_event": "sms_mo",
+    "webhook_timestamp": "2026-11-27 12:00:00",
+    "data": {"id": "123456", "system": "4915170000000", "time": 1795780800, "text": "Hi"},
+}
+
+
+@dataclass
+class _WebhookOperation(Operation):
+    """The handler reads the body raw (the signature covers its bytes), so Litestar sees
+    no body to document; this documents seven's event instead, and that no key is sent."""
+
+    def __post_init__(self) -> None:
+        self.security = []
+        self.request_body = RequestBody(
+            required=True,
+            description="seven's event; only `sms_mo` is counted, others are ignored",
+            content={
+                "application/json": OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        required=["webhook_event", "data"],
+                        properties={
+                            "webhook_event": _STRING,
+                            "webhook_timestamp": Schema(
+                                one_of=[_STRING, Schema(type=OpenAPIType.INTEGER)]
+                            ),
+                            "data": Schema(type=OpenAPIType.OBJECT),
+                        },
+                        examples=[_SMS_MO_EXAMPLE],
+                    )
+                )
+            },
+        )
+
+
 @post(
     WEBHOOK_PATH,
+    operation_class=_WebhookOperation,
     status_code=200,
     summary="seven's webhook events (sms_mo)",
     description=(
