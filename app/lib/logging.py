@@ -39,6 +39,7 @@ def _stdlib_handler() -> logging.Handler:
             ],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,  # a failed job's traceback as text
                 structlog.processors.JSONRenderer(),
             ],
         )
