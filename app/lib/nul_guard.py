@@ -17,6 +17,8 @@ from app.lib.errors import InvalidInput
 # A JSON string's NUL is the escape \u0000 (a raw NUL byte is not valid JSON); an even
 # run of backslashes before it means the backslash itself was escaped, not the NUL.
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+# Only these methods carry a body here; reads (the hot path) never wait for one.
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
 async def reject_nul(request: Request[Any, Any, Any]) -> None:
@@ -26,7 +28,7 @@ async def reject_nul(request: Request[Any, Any, Any]) -> None:
         where = "path"
     elif any("\x00" in k + v for k, v in request.query_params.multi_items()):
         where = "query"
-    else:
+    elif request.method in _WITH_BODY:
         body = await request.body()
         if b"\x00" in body or _JSON_NUL.search(body):
             where = "body"
