@@ -154,6 +154,11 @@ class _Run:
         if op.attempts >= self.policy.max_attempts or self._elapsed() >= self.policy.budget_seconds:
             await self._give_up(None)
             return op.status
+        in_flight_for = self._orphaned_write_age()
+        if in_flight_for is not None and in_flight_for < self.policy.settle_seconds:
+            # A run died while its write was under way; seven may still be carrying it out.
+            # Reading now could find nothing and order twice: ask once it must be over.
+            return Wait(self.policy.settle_seconds - in_flight_for)
         # Committed with the recovery point, before the write: a crash loop ends too.
         op.attempts += 1
         try:
@@ -181,6 +186,10 @@ class _Run:
         if op.submitted_at is not None and await self._settle():
             return
         op.submitted_at = _now()
+        # Cleared with the recovery point: every way the write can end sets an error or
+        # finishes the operation, so a later run that finds neither knows this run died
+        # mid-write (see _orphaned_write_age).
+        op.error_code = op.error_message = None
         # The recovery point (with status and attempts): from here on, ask before resending.
         await self.session.commit()
         try:
@@ -228,6 +237,13 @@ class _Run:
         await self._fail(
             exhausted(code, message, self.op.attempts, self._elapsed(), unsettled=unsettled)
         )
+
+    def _orphaned_write_age(self) -> float | None:
+        """Seconds since a write whose run died before it ended; None if there is none."""
+        op = self.op
+        if op.submitted_at is None or op.error_code is not None or op.kind == "update":
+            return None  # PATCH is safe to resend whenever
+        return (_now() - op.submitted_at).total_seconds()
 
     def _elapsed(self) -> float:
         started = self.op.started_at or _now()

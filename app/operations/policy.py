@@ -47,12 +47,18 @@ class Failure:
     message: str
 
 
+SETTLE_MARGIN_SECONDS = 5.0
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     max_attempts: int = 8
     budget_seconds: float = 600.0
     initial_seconds: float = 1.0
     max_seconds: float = 60.0
+    # How long a write sent by a run that then died may still be under way at seven: the
+    # client gives up on a call after its total timeout; a little more for seven itself.
+    settle_seconds: float = 65.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
@@ -61,6 +67,7 @@ class RetryPolicy:
             budget_seconds=settings.operation_retry_budget_seconds,
             initial_seconds=settings.operation_backoff_initial_seconds,
             max_seconds=settings.operation_backoff_max_seconds,
+            settle_seconds=settings.seven_total_timeout + SETTLE_MARGIN_SECONDS,
         )
 
     def delay(self, attempt: int, error: SevenError) -> float:

@@ -1,0 +1,82 @@
+"""A run that died mid-write leaves seven possibly still carrying the write out: the next
+run must not read seven (and order again) before that write can no longer be under way."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.db.engine import create_engine
+from app.db.models import Number, Operation
+from app.operations.executor import OperationRunner, Wait
+from app.operations.policy import RetryPolicy
+from app.settings import Settings
+from app.seven.client import SevenClient
+from tests.support.sandbox import SandboxProcess
+
+SETTLE = 30.0
+
+
+async def _orphaned_order(engine: AsyncEngine, number: str, sent_ago: float) -> uuid.UUID:
+    """An order whose run committed the recovery point, then died (no error, no outcome)."""
+    operation_id = uuid.uuid4()
+    async with AsyncSession(engine) as session:
+        session.add(
+            Operation(
+                id=operation_id,
+                kind="order",
+                status="running",
+                number=number,
+                attempts=1,
+                params={"payment_interval": "monthly"},
+                submitted_at=datetime.now(UTC) - timedelta(seconds=sent_ago),
+                started_at=datetime.now(UTC) - timedelta(seconds=sent_ago),
+            )
+        )
+        await session.flush()
+        session.add(
+            Number(
+                number=number,
+                country="DE",
+                payment_interval="monthly",
+                state="ordering",
+                pending_operation_id=operation_id,
+            )
+        )
+        await session.commit()
+    return operation_id
+
+
+async def _run(settings: Settings, sandbox: SandboxProcess, sent_ago: float) -> object:
+    engine = create_engine(settings.database_url)
+    number = sandbox.available()[0]["number"]
+    try:
+        operation_id = await _orphaned_order(engine, number, sent_ago)
+        async with SevenClient(sandbox.api_key, base_url=sandbox.base_url) as seven:
+            runner = OperationRunner(engine, seven, RetryPolicy(settle_seconds=SETTLE))
+            return await runner.run(operation_id)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_fresh_orphaned_order_waits_without_asking_or_ordering(
+    settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    outcome = await _run(settings, fresh_sandbox, sent_ago=5)
+    assert isinstance(outcome, Wait)
+    assert SETTLE - 6 < outcome.seconds <= SETTLE - 5
+    assert fresh_sandbox.requests("active_get") == []
+    assert fresh_sandbox.requests("order") == []
+
+
+async def test_an_old_orphaned_order_is_settled_by_asking_then_ordered_once(
+    settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    outcome = await _run(settings, fresh_sandbox, sent_ago=SETTLE + 1)
+    assert outcome == "succeeded"
+    endpoints = [request["endpoint"] for request in fresh_sandbox.requests()]
+    endpoints.remove("available")  # the test's own pick of a number
+    assert endpoints[0] == "active_get"  # asked first
+    assert endpoints.count("order") == 1
