@@ -120,13 +120,7 @@ class Settings:
             admin_api_key=_optional(
                 env, "ADMIN_API_KEY", _admin_key, "a random string of at least 16 characters", None
             ),
-            sync_interval_seconds=_optional(
-                env,
-                "SYNC_INTERVAL_SECONDS",
-                _positive_int,
-                "a whole number of seconds >= 1, e.g. 300",
-                300,
-            ),
+            sync_interval_seconds=sync_interval_from(env),
             search_cache_seconds=_optional(
                 env,
                 "SEARCH_CACHE_SECONDS",
@@ -177,6 +171,17 @@ def redis_url_from(environ: Mapping[str, str]) -> str:
     """``REDIS_URL`` alone (the worker needs it before anything else)."""
     return _required(
         environ, "REDIS_URL", _redis_url, "a redis:// URL such as redis://127.0.0.1:6379/0"
+    )
+
+
+def sync_interval_from(environ: Mapping[str, str]) -> int:
+    """``SYNC_INTERVAL_SECONDS`` alone (the worker's sync cron needs it at import)."""
+    return _optional(
+        environ,
+        "SYNC_INTERVAL_SECONDS",
+        _positive_int,
+        "a whole number of seconds >= 1, e.g. 300",
+        300,
     )
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db.models import SyncDrift
 from app.lib.job_run import job_run
 from app.lib.metrics import observe_sync
-from app.settings import SettingsError
+from app.settings import SettingsError, sync_interval_from
 from app.sync.diff import DiffCounts
 from app.sync.service import run_sync
 
 #: A sync of 100,000 numbers takes seconds; this bounds a seven that stops answering.
 SYNC_JOB_TIMEOUT_SECONDS = 600
-DEFAULT_SYNC_INTERVAL_SECONDS = 300
 
 
 async def sync_mirror(ctx: dict[str, Any], operation_id: str | None = None) -> str:
@@ -100,22 +98,6 @@ def cron_fields(interval_seconds: int) -> dict[str, Any]:
         step = max(1, round(interval_seconds / 3600))
         return {"hour": set(range(0, 24, step)), "minute": 0, "second": 0}
     return {"hour": 0, "minute": 0, "second": 0}
-
-
-def sync_interval_from(environ: Mapping[str, str]) -> int:
-    """``SYNC_INTERVAL_SECONDS``, checked as ``Settings.from_env`` checks it."""
-    raw = environ.get("SYNC_INTERVAL_SECONDS", "").strip()
-    if not raw:
-        return DEFAULT_SYNC_INTERVAL_SECONDS
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise SettingsError(
-            "SYNC_INTERVAL_SECONDS", "is not usable", "expected a whole number of seconds >= 1"
-        )
-    return value
 
 
 def sync_cron_job(env_file: Path = Path(".env")) -> CronJob:

@@ -9,10 +9,10 @@ import msgspec
 import pytest
 
 from app.numbers.mirror import columns_from_active, parse_seven_time
-from app.settings import SettingsError
+from app.settings import SettingsError, sync_interval_from
 from app.seven.sandbox.inventory import Inventory
 from app.seven.types import ActiveNumber
-from app.sync.jobs import cron_fields, sync_interval_from
+from app.sync.jobs import cron_fields
 from app.sync.rows import INCOMING_COLUMNS, RowCounter, incoming_row, seven_instant
 
 
