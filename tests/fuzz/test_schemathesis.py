@@ -61,7 +61,6 @@ PASSES = [
     ("admin", GenerationMode.NEGATIVE, 12),
 ]
 MINIMUM_CASES = 1000
-SEED = 20261127
 
 
 @dataclass
@@ -90,7 +89,6 @@ def _fuzz(schema: Any, headers: dict[str, dict[str, str]]) -> Run:
             if mode is GenerationMode.NEGATIVE and not _has_inputs(operation):
                 continue
             label = f"{operation.method.upper()} {operation.path} [{who}, {mode.value}]"
-
             fuzz = _fuzz_test(operation, mode, examples, headers[who], run, label)
             try:
                 fuzz()
@@ -110,6 +108,8 @@ def _fuzz_test(
     # No worker runs here, so readiness rightly answers its documented 503.
     checks = CHECKS[1:] if operation.path == "/health/ready" else CHECKS
 
+    # derandomize: the same cases on every run (a seed fixed per test function); no
+    # shrinking phase, so a failure is reported as generated, quickly.
     @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
     @hypothesis.settings(
         max_examples=examples,
@@ -137,7 +137,6 @@ async def test_the_fuzzed_api_never_fails_and_matches_its_schema(
     tenant_key = await _seed(client, admin_headers, settings)
     app = create_app(settings)
     schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
-    hypothesis.seed(SEED)
     try:
         run = await asyncio.to_thread(
             _fuzz, schema, {"admin": admin_headers, "tenant": key_headers(tenant_key)}
