@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import structlog
 from arq import ArqRedis
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,8 +37,8 @@ log = structlog.get_logger(__name__)
 
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(
-        header=HEADER,
+    HeaderParameter(
+        name=HEADER,
         required=False,
         description="Send the same key again to get the first operation back instead of a new one.",
     ),
