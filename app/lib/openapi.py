@@ -2,9 +2,10 @@
 
 Each route's decorator documents what is particular to it (a 409, seven's 502-504);
 what follows from the route's shape is added here, so no route can forget it: every
-``/v1`` route can answer 401, a route with inputs 400 and 422 (Litestar's own 400
-entry, with its different body, is replaced), and a route with a path parameter or
-behind the admin guard 404 (tenant keys get a 404 from admin routes, never a 403).
+``/v1`` route can answer 401 and 422 (app.lib.nul_guard refuses a NUL in any request),
+a route with inputs 400 (Litestar's own 400 entry, with its different body, is
+replaced), and a route with a path parameter or behind the admin guard 404 (tenant keys
+get a 404 from admin routes, never a 403).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ def document_errors(app: Litestar, api_prefix: str = "/v1") -> None:
 def _implied_statuses(handler: HTTPRouteHandler, route: HTTPRoute, api_prefix: str) -> list[int]:
     if not route.path.startswith(api_prefix) or "OPTIONS" in handler.http_methods:
         return []
-    codes = [401]
+    codes = [401, 422]
     if _takes_input(handler):
-        codes += [400, 422]
+        codes.append(400)
     if route.path_parameters or _admin_only(handler):
         codes.append(404)
     return codes

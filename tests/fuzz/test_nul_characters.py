@@ -71,6 +71,9 @@ async def test_a_nul_anywhere_is_refused_with_422(
         "GET /v1/audit outcome",
     ):
         assert answers[label] == 422, label
+    # Even where no parameter is expected (each /v1 route documents this 422).
+    stray = await client.get("/v1/whoami", params={"x": NUL}, headers=admin_headers)
+    assert (stray.status_code, stray.json()["code"]) == (422, "nul_character")
 
 
 async def test_an_escaped_backslash_before_u0000_is_not_a_nul(
