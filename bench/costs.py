@@ -27,7 +27,6 @@ import asyncio
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -36,7 +35,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -47,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from app.costs.model import Month  # noqa: E402
 from app.costs.service import cost_report  # noqa: E402
 from app.numbers.mirror import SEVEN_TIME_ZONE, format_seven_time  # noqa: E402
+from tests.support.db import create_database, drop_database  # noqa: E402
 
 NUMBERS = 100_000
 ALLOCATION_CHANGES = 10_000
@@ -121,10 +120,6 @@ HAND_KEYS = {
     "tenant": "COALESCE(a.tenant_id::text, 'pool:' || p.pool_id::text, 'unassigned')",
     "number": "p.number",
 }
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 def berlin(day: date, hour: int = 12) -> datetime:
@@ -281,20 +276,9 @@ async def medians(runs: dict[str, Callable[[], Awaitable[Any]]]) -> dict[str, tu
 
 
 async def main() -> int:
-    admin = await asyncpg.connect(POSTGRES_URL)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    url = _with_database(POSTGRES_URL, DATABASE)
+    url = await create_database(POSTGRES_URL, DATABASE, migrate=True)
     ok = True
     try:
-        await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "alembic", "upgrade", "head"],
-            cwd=ROOT,
-            env={**os.environ, "DATABASE_URL": url},
-            check=True,
-            capture_output=True,
-        )
         conn = await asyncpg.connect(url)
         try:
             started = time.perf_counter()
@@ -313,8 +297,7 @@ async def main() -> int:
         finally:
             await engine.dispose()
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(POSTGRES_URL, DATABASE)
     return 0 if ok else 1
 
 

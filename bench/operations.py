@@ -32,7 +32,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from litestar import Litestar
@@ -45,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from app.asgi import create_app  # noqa: E402
 from app.lib.queue import create_queue  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from tests.support.db import run_alembic  # noqa: E402
+from tests.support.db import create_database, drop_database  # noqa: E402
 from tests.support.sandbox import SandboxProcess  # noqa: E402
 from tests.support.worker import WorkerProcess  # noqa: E402
 
@@ -72,28 +71,12 @@ class Run:
         return self.operations_per_second / self.noop_per_second
 
 
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
-
-
 async def _recreate_database() -> str:
-    connection = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await connection.close()
-    url = _with_database(POSTGRES_URL, DATABASE)
-    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
-    return url
+    return await create_database(POSTGRES_URL, DATABASE, migrate=True)
 
 
 async def _drop_database() -> None:
-    connection = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    await drop_database(POSTGRES_URL, DATABASE)
 
 
 async def _clean(db: asyncpg.Connection, redis: Redis, sandbox: SandboxProcess) -> None:

@@ -43,13 +43,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 from litestar import Litestar, Response, get
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.db import create_database, drop_database  # noqa: E402
+
 COUNT = 100_000
 CONCURRENCY = 32
 WORKERS = 2  # one per core of the 2-core reference machine, as the README runs it
@@ -156,26 +159,12 @@ COLUMNS = [
 ]
 
 
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
-
-
 async def _recreate_database() -> str:
-    connection = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await connection.close()
-    return _with_database(POSTGRES_URL, DATABASE)
+    return await create_database(POSTGRES_URL, DATABASE, migrate=True)
 
 
 async def _drop_database() -> None:
-    connection = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    await drop_database(POSTGRES_URL, DATABASE)
 
 
 async def _fill(database_url: str) -> None:
@@ -191,13 +180,6 @@ async def _fill(database_url: str) -> None:
 def prepare() -> str:
     """A migrated scratch database holding ``COUNT`` numbers; its URL."""
     url = asyncio.run(_recreate_database())
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url},
-        check=True,
-        capture_output=True,
-    )
     started = time.perf_counter()
     asyncio.run(_fill(url))
     print(f"mirrored {COUNT:,} numbers in {time.perf_counter() - started:.1f} s (COPY)")

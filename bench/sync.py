@@ -45,7 +45,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -59,6 +58,7 @@ from app.lib.queue import create_queue, enqueue_operation  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.seven.types import ActiveNumbersResponse  # noqa: E402
 from app.sync.rows import INCOMING_COLUMNS, RowCounter  # noqa: E402
+from tests.support.db import create_database, drop_database  # noqa: E402
 from tests.support.sandbox import SandboxProcess  # noqa: E402
 
 NUMBERS = int(os.environ.get("BENCH_NUMBERS", "100000"))
@@ -85,35 +85,12 @@ class SyncFigures:
     xmin_rows: int
 
 
-def database_url(name: str) -> str:
-    return urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
+async def create_scratch_database() -> str:
+    return await create_database(POSTGRES_URL, DATABASE, migrate=True)
 
 
-async def create_database() -> str:
-    admin = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await admin.close()
-    url = database_url(DATABASE)
-    await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url},
-        check=True,
-        capture_output=True,
-    )
-    return url
-
-
-async def drop_database() -> None:
-    admin = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    finally:
-        await admin.close()
+async def drop_scratch_database() -> None:
+    await drop_database(POSTGRES_URL, DATABASE)
 
 
 async def floor_once(sandbox: SandboxProcess, url: str) -> dict[str, float]:
@@ -330,7 +307,7 @@ def report(floor: dict[str, float], syncs: list[SyncFigures], idle_worker_mb: fl
 
 
 async def main() -> int:
-    url = await create_database()
+    url = await create_scratch_database()
     await flush_redis()
     sandbox = SandboxProcess.start(active=NUMBERS, startup_timeout=120)
     try:
@@ -358,7 +335,7 @@ async def main() -> int:
             await conn.close()
     finally:
         sandbox.stop()
-        await drop_database()
+        await drop_scratch_database()
         await flush_redis()
     return 0 if report(floor, syncs, idle) else 1
 

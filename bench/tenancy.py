@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -32,9 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 from litestar.testing import AsyncTestClient
 from sqlalchemy import delete, update
 from sqlalchemy.sql import Select
@@ -49,6 +46,7 @@ from app.lib.auth import BOOTSTRAP_ADMIN, Actor  # noqa: E402
 from app.lib.errors import Conflict  # noqa: E402
 from app.pools import service  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from tests.support.db import create_database, drop_database  # noqa: E402
 
 COUNT = 600
 CONCURRENCY = 20
@@ -60,35 +58,13 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 ADMIN = Actor(BOOTSTRAP_ADMIN, request_id="bench")
 
 
-def _database_url() -> str:
-    return urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{DATABASE}"))
-
-
 async def _scratch_database() -> str:
-    connection = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await connection.close()
-    url = _database_url()
-    await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url},
-        check=True,
-        capture_output=True,
-    )
+    url = await create_database(POSTGRES_URL, DATABASE, migrate=True)
     return url.replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 async def _drop_database() -> None:
-    connection = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    await drop_database(POSTGRES_URL, DATABASE)
 
 
 @contextmanager

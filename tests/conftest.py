@@ -9,7 +9,6 @@ index; every test that asks for them starts from empty tables and an empty Redis
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -23,7 +22,7 @@ from litestar.testing import AsyncTestClient
 
 from app.asgi import create_app
 from app.settings import Settings
-from tests.support.db import ROOT, Servers, create_database, drop_database, run_alembic
+from tests.support.db import ROOT, Servers, create_database, drop_database
 from tests.support.sandbox import SandboxProcess
 
 ADMIN_KEY = "sn_admin_test_key_0123456789abcdef"
@@ -76,10 +75,9 @@ async def migrated_database(servers: Servers) -> AsyncIterator[str]:
     share one.
     """
     name = f"sn_test_{os.getpid()}"
-    url = await create_database(servers, name)
-    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+    url = await create_database(servers.postgres_url, name, migrate=True)
     yield url
-    await drop_database(servers, name)
+    await drop_database(servers.postgres_url, name)
 
 
 @pytest.fixture

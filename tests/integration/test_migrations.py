@@ -39,7 +39,7 @@ async def _differences(url: str) -> list[object]:
 
 async def test_upgrade_downgrade_and_agreement_with_the_models(servers: Servers) -> None:
     name = f"sn_test_migrations_{os.getpid()}"
-    url = await create_database(servers, name)
+    url = await create_database(servers.postgres_url, name)
 
     await asyncio.to_thread(run_alembic, url, "upgrade", "head")
     assert set(Base.metadata.tables) <= await _tables(url)
@@ -50,4 +50,4 @@ async def test_upgrade_downgrade_and_agreement_with_the_models(servers: Servers)
 
     await asyncio.to_thread(run_alembic, url, "upgrade", "head")
     assert await _differences(url) == []
-    await drop_database(servers, name)
+    await drop_database(servers.postgres_url, name)

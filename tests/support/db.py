@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -40,19 +41,24 @@ def run_alembic(database_url: str, *args: str) -> subprocess.CompletedProcess[st
     )
 
 
-async def create_database(servers: Servers, name: str) -> str:
-    """A new, empty database (dropped first if a previous run left it); its URL."""
-    connection = await asyncpg.connect(servers.postgres_url)
+async def create_database(postgres_url: str, name: str, *, migrate: bool = False) -> str:
+    """A new database (dropped first if a previous run left it), built by the migrations
+    when ``migrate``; its ``postgresql://`` URL. ``postgres_url`` names any database of
+    the server (tests and benchmarks use ``postgres``)."""
+    connection = await asyncpg.connect(postgres_url)
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
-    return _with_database(servers.postgres_url, name)
+    url = _with_database(postgres_url, name)
+    if migrate:
+        await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+    return url
 
 
-async def drop_database(servers: Servers, name: str) -> None:
-    connection = await asyncpg.connect(servers.postgres_url)
+async def drop_database(postgres_url: str, name: str) -> None:
+    connection = await asyncpg.connect(postgres_url)
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
