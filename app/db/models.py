@@ -228,7 +228,11 @@ class SyncDrift(Base):
 
 
 class Allocation(Base):
-    """Who held which number from when to when; cost reports attribute charges with it."""
+    """Who held which number from when to when; cost reports attribute charges with it.
+
+    An open interval ends when its number becomes ``deleted``, by whatever path: the
+    trigger ``numbers_release_deleted`` (migration 0005) closes it and clears the holder.
+    """
 
     __tablename__ = "allocations"
     __table_args__ = (
