@@ -19,7 +19,13 @@ from app.lib.queue import create_queue, operation_job_id
 from app.settings import Settings
 from tests.integration.operations_support import Client, available_numbers, order
 from tests.support.sandbox import SandboxProcess
-from tests.support.tenancy import create_tenant, key_headers, seed_numbers, session_factory
+from tests.support.tenancy import (
+    create_pool,
+    create_tenant,
+    key_headers,
+    seed_numbers,
+    session_factory,
+)
 
 Headers = dict[str, str]
 
@@ -124,6 +130,22 @@ async def test_order_input_is_validated(
         response = await client.post("/v1/orders", json=body, headers=admin_headers)
         assert (response.status_code, response.json()["code"]) == (422, code), body
     assert await _queued_jobs(settings) == 0
+
+
+async def test_an_order_into_a_pool_of_another_country_is_422(
+    client: Client, admin_headers: Headers, settings: Settings
+) -> None:
+    danish = await create_pool(client, admin_headers, name="dk-only", country="DK")
+    response = await client.post(
+        "/v1/orders", json={"number": "4915170264838", "pool": danish}, headers=admin_headers
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "pool_constraints_not_met"
+    assert "DK" in body["message"]
+    assert await _queued_jobs(settings) == 0
+    missing = await client.get("/v1/numbers/4915170264838", headers=admin_headers)
+    assert missing.status_code == 404
 
 
 async def test_a_bad_idempotency_key_is_422(client: Client, admin_headers: Headers) -> None:
