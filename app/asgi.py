@@ -15,13 +15,13 @@ from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig
 
 from app.health.controller import HealthController
 from app.lib.auth import PUBLIC_PATHS, ApiKeyAuthentication
 from app.lib.dependencies import provide_all
+from app.lib.docs_page import swagger_assets, swagger_page
 from app.lib.errors import EXCEPTION_HANDLERS
 from app.lib.logging import configure_logging
 from app.lib.metrics import MetricsController
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=[{API_KEY_SCHEME: []}],
     )
     app = Litestar(
-        route_handlers=[HealthController, MetricsController, v1],
+        route_handlers=[HealthController, MetricsController, swagger_assets(), v1],
         lifespan=[lifespan],
         middleware=[
             RequestContextMiddleware(),
@@ -87,7 +87,7 @@ def _openapi_config() -> OpenAPIConfig:
             "`Authorization: Bearer`)."
         ),
         path="/schema",
-        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        render_plugins=[swagger_page()],
         components=Components(
             security_schemes={
                 API_KEY_SCHEME: SecurityScheme(
