@@ -28,6 +28,7 @@ from app.lib.metrics import MetricsController
 from app.lib.nul_guard import reject_nul
 from app.lib.openapi import document_errors
 from app.lib.request_context import RequestContextMiddleware
+from app.numbers.listener import open_number_cache
 from app.resources import Resources
 from app.settings import Settings, SettingsError
 from app.v1 import V1_HANDLERS
@@ -41,8 +42,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with Resources.open(settings) as resources:
+        async with (
+            Resources.open(settings) as resources,
+            open_number_cache(settings, resources.engine) as cache,
+        ):
             resources.install(app.state)
+            app.state.number_cache = cache
             yield
 
     v1 = Router(

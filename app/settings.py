@@ -41,6 +41,9 @@ class Settings:
     admin_api_key: str | None = None
     sync_interval_seconds: int = 300
     search_cache_seconds: int = 60
+    # The API's in-process cache of single-number reads (app.numbers.cache); 0 = off.
+    number_cache_size: int = 100_000
+    number_cache_seconds: int = 300
     seven_connect_timeout: float = 5.0
     seven_read_timeout: float = 30.0
     seven_total_timeout: float = 60.0
@@ -67,6 +70,8 @@ class Settings:
             "ADMIN_API_KEY": self.admin_api_key,
             "SYNC_INTERVAL_SECONDS": self.sync_interval_seconds,
             "SEARCH_CACHE_SECONDS": self.search_cache_seconds,
+            "NUMBER_CACHE_SIZE": self.number_cache_size,
+            "NUMBER_CACHE_SECONDS": self.number_cache_seconds,
             "SEVEN_CONNECT_TIMEOUT": self.seven_connect_timeout,
             "SEVEN_READ_TIMEOUT": self.seven_read_timeout,
             "SEVEN_TOTAL_TIMEOUT": self.seven_total_timeout,
@@ -127,6 +132,20 @@ class Settings:
                 _positive_int,
                 "a whole number of seconds >= 1, e.g. 60",
                 60,
+            ),
+            number_cache_size=_optional(
+                env,
+                "NUMBER_CACHE_SIZE",
+                _non_negative_int,
+                "a whole number of numbers >= 0 (0 switches the cache off), e.g. 100000",
+                100_000,
+            ),
+            number_cache_seconds=_optional(
+                env,
+                "NUMBER_CACHE_SECONDS",
+                _positive_int,
+                "a whole number of seconds >= 1, e.g. 300",
+                300,
             ),
             seven_connect_timeout=_optional(
                 env, "SEVEN_CONNECT_TIMEOUT", _positive_float, "seconds, e.g. 5", 5.0
@@ -278,6 +297,13 @@ def _admin_key(raw: str) -> str:
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
+        raise ValueError(raw)
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
         raise ValueError(raw)
     return value
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get
+from litestar import Controller, MediaType, Response, get
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 
 from app.lib.auth import Principal
@@ -71,13 +72,21 @@ class NumberReadController(Controller):
         "/{number:str}",
         summary="One number from the mirror",
         description="Any common written form: `+49 151 702 648 38`, `004915170264838`, ...",
+        # The body is a NumberOut, encoded once and kept in the process's cache.
+        responses={
+            200: ResponseSpec(
+                NumberOut,
+                generate_examples=False,
+                description="Request fulfilled, document follows",
+            )
+        },
     )
     async def get_number(
         self,
         state: State,
         principal: Principal,
         number: Annotated[str, PathParameter(description="The number, in any written form")],
-    ) -> NumberOut:
+    ) -> Response[bytes]:
         digits = parse_number(number)
-        async with service.reading(state.engine) as connection:
-            return await service.get_number(connection, principal, digits)
+        body = await service.number_document(state.engine, state.number_cache, principal, digits)
+        return Response(body, media_type=MediaType.JSON)

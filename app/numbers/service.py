@@ -1,24 +1,29 @@
 """Reading the mirror: one number, or a filtered page of numbers.
 
 Both reads are single indexed Core queries (no ORM entity loading: the rows go
-straight into ``NumberOut``), scoped by :mod:`app.lib.tenancy`, so another tenant's
-number is simply not found.
+straight into ``NumberOut``). A page is scoped by :mod:`app.lib.tenancy` in its query;
+one number is read whole (its row is cached for every caller of the process, see
+app.numbers.cache) and then checked with the same rule, so another tenant's number is
+simply not found either way.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, or_, select
+import msgspec
+from sqlalchemy import ColumnElement, Row, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.models import Number
 from app.lib.auth import Principal
 from app.lib.errors import NotFound
-from app.lib.tenancy import scope_numbers
+from app.lib.tenancy import may_see, scope_numbers
+from app.numbers.cache import NumberCache
 from app.numbers.params import NumberQuery, encode_cursor
-from app.numbers.schemas import NumberOut, NumberPage, number_out
+from app.numbers.schemas import NumberPage, number_out
 
 _COLUMNS = tuple(Number.__table__.c)
 _FEATURE_COLUMNS = {
@@ -32,6 +37,7 @@ _NUMBER_SEPARATORS = str.maketrans("", "", " +-./()")
 
 # Built once: building a select costs more than running it on the primary key.
 _BY_NUMBER = select(*_COLUMNS).where(Number.number == bindparam("number"))
+_ALL = select(*_COLUMNS)
 
 
 @asynccontextmanager
@@ -43,14 +49,54 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         yield connection
 
 
-async def get_number(
-    db: AsyncConnection | AsyncSession, principal: Principal, number: str
-) -> NumberOut:
-    """The mirrored number (digits, already normalized) or ``NotFound``."""
-    row = (await db.execute(scope_numbers(_BY_NUMBER, principal), {"number": number})).first()
-    if row is None:
-        raise NotFound(f"number {number} is not on the account", code="number_not_found")
-    return number_out(row)
+async def number_document(
+    engine: AsyncEngine, cache: NumberCache, principal: Principal, number: str
+) -> bytes:
+    """The mirrored number (digits, already normalized) as its ``NumberOut`` JSON, or
+    ``NotFound`` when it is not there or not ``principal``'s to see.
+
+    From ``cache`` when it holds the number, else one primary-key read (kept in the
+    cache when no change was announced meanwhile). The row is read whole, whoever
+    asks, and the tenancy rule applied to it in memory.
+    """
+    cached = cache.get(number)
+    if cached is not None:
+        tenant_id, body = cached.tenant_id, cached.body
+    else:
+        ticket = cache.ticket()
+        async with reading(engine) as connection:
+            row = (await connection.execute(_BY_NUMBER, {"number": number})).first()
+        if row is None:
+            raise _not_found(number)
+        tenant_id, body = row.tenant_id, _document(row)
+        cache.put(ticket, number, tenant_id, body)
+    if not may_see(principal, tenant_id):
+        raise _not_found(number)
+    return body
+
+
+def _not_found(number: str) -> NotFound:
+    return NotFound(f"number {number} is not on the account", code="number_not_found")
+
+
+def _document(row: Row[Any]) -> bytes:
+    return msgspec.json.encode(number_out(row))
+
+
+async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
+    """Read the mirror (as many numbers as ``cache`` holds) into ``cache``; how many.
+
+    Streamed in batches, so the process goes on answering requests while it loads.
+    """
+    ticket = cache.ticket()
+    loaded = 0
+    async with engine.connect() as connection:
+        result = await connection.stream(_ALL.limit(cache.max_entries))
+        async for rows in result.partitions(500):
+            for row in rows:
+                cache.put(ticket, row.number, row.tenant_id, _document(row))
+            loaded += len(rows)
+    return loaded
 
 
 async def list_numbers(

@@ -1,0 +1,240 @@
+"""The API's cache of single-number reads follows the mirror: PostgreSQL's notices
+(migration 0006) drop what another connection changed, a lost listener drops everything,
+and the tenancy rule holds for cached rows as for fresh ones.
+
+Changes are made with raw SQL on a connection of their own, as the sync, the worker or
+an operator in psql would make them; nothing in the API is told about them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.numbers.cache import NumberCache
+from app.numbers.listener import APPLICATION_NAME, CHANNEL
+from app.settings import Settings
+from tests.integration.test_numbers_read import (  # noqa: F401  (engine: a fixture)
+    DE_MOBILE,
+    add_tenant,
+    engine,
+    put,
+    row,
+    tenant_key,
+)
+
+Client = AsyncTestClient[Litestar]
+OTHER = "4915170264839"
+
+
+@dataclass
+class Mirror:
+    """The API (with its cache listening) and a way to change the mirror behind its back."""
+
+    client: Client
+    admin: dict[str, str]
+    settings: Settings
+    engine: AsyncEngine
+    cache: NumberCache
+
+    async def read(self, number: str = DE_MOBILE, headers: dict[str, str] | None = None) -> Any:
+        """The number's document, or the status code when it is not a 200."""
+        response = await self.client.get(f"/v1/numbers/{number}", headers=headers or self.admin)
+        return response.json() if response.status_code == 200 else response.status_code
+
+    async def sql(self, statement: str, *args: Any) -> str:
+        """One statement committed on a connection of its own (not the API's pool)."""
+        dsn = self.settings.database_url.replace("+asyncpg", "", 1)
+        connection = await asyncpg.connect(dsn)
+        try:
+            return await connection.execute(statement, *args)
+        finally:
+            await connection.close()
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 10.0) -> None:
+    """Poll ``check`` until it holds; fail naming ``what`` after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def mirror(
+    client: Client,
+    app: Litestar,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    engine: AsyncEngine,  # noqa: F811  (the imported fixture)
+) -> Mirror:
+    """Once the app's listener is listening (it connects in the background)."""
+    cache: NumberCache = app.state.number_cache
+
+    async def listening() -> bool:
+        return cache.active
+
+    await until(listening, "the listener to start")
+    return Mirror(client, admin_headers, settings, engine, cache)
+
+
+async def test_a_change_committed_elsewhere_is_read_once_its_notice_arrives(
+    mirror: Mirror,
+) -> None:
+    await put(mirror.engine, row(DE_MOBILE, friendly_name="Support"))
+    assert (await mirror.read())["friendly_name"] == "Support"
+    # The read filled the cache: without the notice, the next reads would be this row.
+    assert mirror.cache.get(DE_MOBILE) is not None
+
+    await mirror.sql("UPDATE numbers SET friendly_name = 'Sales' WHERE number = $1", DE_MOBILE)
+
+    async def renamed() -> bool:
+        return (await mirror.read())["friendly_name"] == "Sales"
+
+    await until(renamed, "the renamed number to be read")
+
+
+async def test_a_deleted_row_is_not_found_once_its_notice_arrives(mirror: Mirror) -> None:
+    await put(mirror.engine, row(DE_MOBILE), row(OTHER))
+    assert (await mirror.read())["number"] == DE_MOBILE
+    assert (await mirror.read(OTHER))["number"] == OTHER
+
+    await mirror.sql("DELETE FROM numbers WHERE number = $1", DE_MOBILE)
+
+    async def gone() -> bool:
+        return await mirror.read() == 404
+
+    await until(gone, "the deleted number to be 404")
+    # Only the named number was dropped.
+    assert mirror.cache.get(OTHER) is not None
+
+
+async def test_a_statement_changing_thousands_of_rows_is_followed(mirror: Mirror) -> None:
+    # More rows than the notices name (5,000): one "*" stands for them, as for the sync's
+    # biggest writes; the cache is emptied and loaded again.
+    await mirror.sql(INSERT_NUMBERS, 1, 5001)
+    await put(mirror.engine, row(DE_MOBILE, friendly_name="Support"))
+    assert (await mirror.read())["friendly_name"] == "Support"
+    assert mirror.cache.get(DE_MOBILE) is not None
+
+    await mirror.sql("UPDATE numbers SET friendly_name = 'Bulk'")
+
+    async def renamed() -> bool:
+        return (await mirror.read())["friendly_name"] == "Bulk"
+
+    await until(renamed, "the bulk rename to be read")
+
+    async def loaded_again() -> bool:
+        return len(mirror.cache) == 5002
+
+    await until(loaded_again, "the mirror to be loaded again")
+
+
+# Bare mirror rows 4915100000001... for i from $1 to $2, inserted by one statement.
+INSERT_NUMBERS = (
+    "INSERT INTO numbers (number, country, payment_interval, state)"
+    " SELECT '4915100' || lpad(i::text, 6, '0'), 'DE', 'monthly', 'active'"
+    " FROM generate_series($1::int, $2::int) AS i"
+)
+
+
+async def test_the_triggers_name_the_changed_numbers_or_say_forget_all(mirror: Mirror) -> None:
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(mirror.settings.database_url.replace("+asyncpg", "", 1))
+    await listener.add_listener(CHANNEL, lambda *args: heard.put_nowait(args[-1]))
+
+    async def notices_after(statement: str, *args: Any) -> list[str]:
+        await mirror.sql(statement, *args)
+        # A statement that wrote nothing says nothing: a marker notice shows the end.
+        await mirror.sql(f"NOTIFY {CHANNEL}, 'end'")
+        said = []
+        while (payload := await asyncio.wait_for(heard.get(), 10)) != "end":
+            said.append(payload)
+        return said
+
+    try:
+        both = await notices_after(INSERT_NUMBERS, 1, 2)
+        assert both == ["4915100000001,4915100000002"]
+        assert await notices_after("UPDATE numbers SET friendly_name = 'x' WHERE false") == []
+        assert await notices_after("DELETE FROM numbers WHERE number = $1", "4915100000002") == [
+            "4915100000002"
+        ]
+        # 1,000 numbers in notices of at most 400 ...
+        thousand = await notices_after(INSERT_NUMBERS, 3, 1002)
+        named = [payload.split(",") for payload in thousand]
+        assert sorted(map(len, named)) == [200, 400, 400]
+        assert {number for names in named for number in names} == {
+            f"4915100{i:06d}" for i in range(3, 1003)
+        }
+        # ... more than 5,000 in one "*", as for a first sync ...
+        assert await notices_after(INSERT_NUMBERS, 1003, 6003) == ["*"]
+        # ... and so for TRUNCATE.
+        assert await notices_after("TRUNCATE numbers CASCADE") == ["*"]
+    finally:
+        await listener.close()
+
+
+async def test_cached_rows_keep_the_tenancy_rule_and_follow_reallocation(mirror: Mirror) -> None:
+    db = mirror.engine
+    acme, globex = await add_tenant(db, "acme"), await add_tenant(db, "globex")
+    acme_key, globex_key = await tenant_key(db, acme), await tenant_key(db, globex)
+    await put(db, row(DE_MOBILE, tenant_id=acme))
+
+    # The admin's read caches the row; each tenant key is judged against it.
+    assert (await mirror.read())["tenant"] == str(acme)
+    assert mirror.cache.get(DE_MOBILE) is not None
+    assert (await mirror.read(headers=acme_key))["tenant"] == str(acme)
+    forbidden = await mirror.client.get(f"/v1/numbers/{DE_MOBILE}", headers=globex_key)
+    assert forbidden.status_code == 404
+    assert forbidden.json()["code"] == "number_not_found"
+
+    await mirror.sql("UPDATE numbers SET tenant_id = $1 WHERE number = $2", globex, DE_MOBILE)
+
+    async def moved() -> bool:
+        return await mirror.read(headers=acme_key) == 404
+
+    await until(moved, "the old holder to lose the number")
+    assert (await mirror.read(headers=globex_key))["tenant"] == str(globex)
+
+
+async def test_losing_the_listener_connection_empties_the_cache_until_it_is_back(
+    mirror: Mirror,
+) -> None:
+    await put(mirror.engine, row(DE_MOBILE, friendly_name="Support"))
+    assert (await mirror.read())["friendly_name"] == "Support"
+    assert mirror.cache.get(DE_MOBILE) is not None
+
+    terminated = await mirror.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE application_name = $1 AND datname = current_database()",
+        APPLICATION_NAME,
+    )
+    assert terminated == "SELECT 1"
+
+    async def switched_off() -> bool:
+        return not mirror.cache.active
+
+    await until(switched_off, "the cache to be switched off")
+    assert len(mirror.cache) == 0
+    # A change nobody in this process hears of (no LISTEN now) ...
+    await mirror.sql("UPDATE numbers SET friendly_name = 'Sales' WHERE number = $1", DE_MOBILE)
+    # ... is read at once: the database answers while the listener is away ...
+    assert (await mirror.read())["friendly_name"] == "Sales"
+
+    async def back() -> bool:
+        return mirror.cache.active
+
+    await until(back, "the listener to reconnect")
+    # ... and after it is back, from the row read afresh.
+    assert (await mirror.read())["friendly_name"] == "Sales"
+    assert mirror.cache.get(DE_MOBILE) is not None
