@@ -47,11 +47,20 @@ def _stdlib_handler() -> logging.Handler:
     return handler
 
 
+def _switched_off(library: logging.Logger) -> bool:
+    """uvicorn's ``--no-access-log`` leaves ``uvicorn.access`` with no handler and not
+    propagating; routed to ours it would write a second line per request (uvicorn checks
+    ``hasHandlers()``, which the root's handler satisfies), about 15 % of a cached read."""
+    return library.name == "uvicorn.access" and not library.handlers and not library.propagate
+
+
 def configure_logging(level: str = "INFO") -> None:
     numeric_level = logging.getLevelNamesMapping()[level]
     logging.basicConfig(handlers=[_stdlib_handler()], level=numeric_level, force=True)
     for name in _LIBRARY_LOGGERS:
         library = logging.getLogger(name)
+        if _switched_off(library):
+            continue
         library.handlers.clear()
         library.propagate = True
     structlog.configure(

@@ -37,3 +37,21 @@ def test_structlog_and_library_lines_are_json_with_the_bound_context() -> None:
     assert all(line["request_id"] == "r-1" and line["timestamp"] for line in lines)
     assert lines[1]["logger"] == "uvicorn.error"
     assert "ZeroDivisionError" in lines[2]["exception"]
+
+
+ACCESS_LOG_OFF = """
+import logging
+from app.lib.logging import configure_logging
+access = logging.getLogger("uvicorn.access")
+access.handlers, access.propagate = [], False  # what uvicorn --no-access-log leaves
+configure_logging("INFO")
+access.info("GET / 200")
+logging.getLogger("uvicorn.error").info("still written")
+"""
+
+
+def test_uvicorn_no_access_log_stays_off() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", ACCESS_LOG_OFF], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert [json.loads(line)["event"] for line in done.stderr.splitlines()] == ["still written"]
