@@ -16,7 +16,6 @@ from litestar.config.compression import CompressionConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig
 
 from app.health.controller import HealthController
 from app.lib.auth import PUBLIC_PATHS, ApiKeyAuthentication
@@ -60,12 +59,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         middleware=[
             RequestContextMiddleware(),
-            PrometheusConfig(
-                app_name="seven_numbers",
-                prefix="seven_numbers",
-                group_path=True,
-                exclude=["^/metrics"],
-            ).middleware,
             DefineMiddleware(ApiKeyAuthentication, exclude=list(PUBLIC_PATHS)),
         ],
         dependencies=provide_all(),

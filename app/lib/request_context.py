@@ -1,4 +1,5 @@
-"""A request id for every request, bound to every log line, and one log line per request.
+"""A request id for every request, bound to every log line, one log line per request,
+and the request counted in the HTTP metrics (app.lib.metrics).
 
 The id comes from the caller's ``X-Request-Id`` when it is a sane token, else a new one;
 it is echoed in the response, stored on the operations a request creates, and bound
@@ -17,8 +18,12 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.lib.metrics import http_in_progress, observe_http_request
+
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Scrapes of /metrics are logged but not counted (as Litestar's middleware excluded them).
+_UNCOUNTED_PREFIX = "/metrics"
 
 log = structlog.get_logger("seven_numbers.request")
 
@@ -56,14 +61,29 @@ class RequestContextMiddleware(ASGIMiddleware):
                 message = {**message, "headers": headers}  # type: ignore[assignment]
             await send(message)
 
+        method: str = scope["method"]
+        # The route's template (Litestar's router sets it before any middleware runs).
+        path: str = scope["path_template"]  # type: ignore[typeddict-item]
+        in_progress = None if path.startswith(_UNCOUNTED_PREFIX) else http_in_progress(method, path)
+        if in_progress is not None:
+            in_progress.inc()
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await next_app(scope, receive, send_with_id)
+            except Exception as error:
+                # Raised outside the route (the key check's 401): the app's exception
+                # handler answers it after this middleware, with the error's status.
+                status = getattr(error, "status_code", 500)
+                raise
             finally:
+                seconds = time.perf_counter() - started
+                if in_progress is not None:
+                    in_progress.dec()
+                    observe_http_request(method, path, status, seconds)
                 log.info(
                     "request",
-                    method=scope.get("method"),
+                    method=method,
                     path=scope.get("path"),
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(seconds * 1000, 2),
                 )

@@ -63,6 +63,8 @@ async def test_api_metrics_count_requests_operations_queue_and_upstream(
     search = await client.get("/v1/available-numbers", headers=admin_headers)
     assert search.status_code == 200, search.text
     assert (await client.get("/v1/numbers/+49x", headers=admin_headers)).status_code == 422
+    # Refused before the route (the key check): counted with its own status too.
+    assert (await client.get("/v1/whoami")).status_code == 401
     queued = await order(client, admin_headers, available_numbers(fresh_sandbox, 1)[0])
 
     samples = await api_metrics(client)
@@ -74,6 +76,8 @@ async def test_api_metrics_count_requests_operations_queue_and_upstream(
     assert grew(requests, path="/v1/available-numbers", status_code="200") == 1
     assert grew(requests, path="/v1/orders", method="POST", status_code="202") == 1
     assert grew(requests, status_code="422") >= 1
+    assert grew(requests, path="/v1/whoami", status_code="401") == 1
+    assert value(samples, "seven_numbers_requests_in_progress", path="/v1/whoami") == 0
     assert grew("seven_numbers_request_duration_seconds_count", path="/v1/available-numbers") == 1
     # No worker runs: the order waits, in Postgres and in the queue.
     assert value(samples, "seven_numbers_operations", kind="order", status="queued") == 1
