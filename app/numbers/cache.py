@@ -58,6 +58,10 @@ class NumberCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, number: str) -> bool:
+        """Whether ``number`` is a stored number this cache would serve now."""
+        return self.get(number) is not None
+
     def get(self, number: str) -> CachedNumber | None:
         if not self._active:
             return None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, MediaType, Response, get
+from litestar import Controller, MediaType, get
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
+from litestar.response.base import ASGIResponse
 
 from app.lib.auth import Principal
 from app.numbers import service
@@ -86,7 +87,13 @@ class NumberReadController(Controller):
         state: State,
         principal: Principal,
         number: Annotated[str, PathParameter(description="The number, in any written form")],
-    ) -> Response[bytes]:
-        digits = parse_number(number)
-        body = await service.number_document(state.engine, state.number_cache, principal, digits)
-        return Response(body, media_type=MediaType.JSON)
+    ) -> ASGIResponse:
+        cache = state.number_cache
+        # Written exactly as the mirror stores it (digits, country code first), a number
+        # the cache holds is its own answer: libphonenumber's parse (~30 us, a tenth of
+        # the read) is for every other written form, and for numbers not cached.
+        digits = number if number in cache else parse_number(number)
+        body = await service.number_document(state.engine, cache, principal, digits)
+        # An ASGIResponse, not a Response: nothing to encode or resolve, so Litestar's
+        # response building (~5 % of a cached read) is skipped.
+        return ASGIResponse(body=body, media_type=MediaType.JSON)
