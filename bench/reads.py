@@ -230,6 +230,29 @@ def _wait_until_up(process: subprocess.Popen[bytes], base: str, log: Path) -> No
     sys.exit(f"server did not answer within 60 s:\n{log.read_text()[-2000:]}")
 
 
+def _wait_for_log(log: Path, event: str, count: int, within: float = 120) -> list[dict]:
+    """The first ``count`` JSON log lines of ``event`` in ``log``, waiting for them."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = [
+            line
+            for line in map(_json_or_none, log.read_text().splitlines())
+            if line is not None and line.get("event") == event
+        ]
+        if len(found) >= count:
+            return found[:count]
+        time.sleep(0.2)
+    sys.exit(f"no {count} {event} lines within {within} s:\n{log.read_text()[-2000:]}")
+
+
+def _json_or_none(line: str) -> dict | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 # ---------------------------------------------------------------- load
 
 
@@ -329,6 +352,10 @@ def run_loads(work: Path, env: dict[str, str]) -> tuple[list[Result], int]:
     numbers_file = work / "numbers.txt"
     numbers_file.write_text("\n".join(number for _, number in numbers()) + "\n")
     with serve("app.asgi:app", env, work / "api.log") as base:
+        # Each worker loads the mirror into its cache after start-up (seconds of CPU):
+        # nothing is measured until both are done, or the load would slow the bare run.
+        for line in _wait_for_log(work / "api.log", "number_cache_loaded", WORKERS):
+            print(f"worker cache loaded: {line['numbers']:,} numbers in {line['seconds']} s")
         sample = next(numbers())[1]
         document = httpx.get(f"{base}/v1/numbers/{sample}", headers={"X-Api-Key": ADMIN_KEY})
         document.raise_for_status()

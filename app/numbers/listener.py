@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -120,12 +121,14 @@ class ChangeListener:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._reload.wait(), self.cache.max_age / 2)
             self._reload.clear()
+            started = time.perf_counter()
             try:
                 loaded = await self._load(self.cache)
             except Exception as error:  # the reads fall back to the database meanwhile
                 log.warning("number_cache_load_failed", error_type=type(error).__name__)
             else:
-                log.info("number_cache_loaded", numbers=loaded)
+                seconds = round(time.perf_counter() - started, 2)
+                log.info("number_cache_loaded", numbers=loaded, seconds=seconds)
 
     def _on_notice(
         self, _connection: asyncpg.Connection, _pid: int, _channel: str, payload: str
