@@ -86,13 +86,14 @@ def _document(row: Row[Any]) -> bytes:
 async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
     """Read the mirror (as many numbers as ``cache`` holds) into ``cache``; how many.
 
-    Streamed in batches, so the process goes on answering requests while it loads.
+    Streamed in small batches: encoding one takes ~3 ms, and the process goes on
+    answering requests between them while it loads.
     """
     ticket = cache.ticket()
     loaded = 0
     async with engine.connect() as connection:
         result = await connection.stream(_ALL.limit(cache.max_entries))
-        async for rows in result.partitions(500):
+        async for rows in result.partitions(100):
             for row in rows:
                 cache.put(ticket, row.number, row.tenant_id, _document(row))
             loaded += len(rows)
