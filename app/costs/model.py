@@ -38,6 +38,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
+import msgspec
+
 Basis = Literal["cash", "accrual"]
 GroupBy = Literal["tenant", "pool", "country", "number"]
 ChargeKind = Literal["recurring", "setup", "usage"]
@@ -129,8 +131,10 @@ class Charge:
     pool: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(msgspec.Struct, frozen=True, gc=False):
+    """A report row. A msgspec struct: a report by number builds 100,000 of them, which
+    a frozen dataclass made six times slower."""
+
     key: str
     numbers: int
     recurring: Decimal

@@ -1,19 +1,25 @@
 """The cost model (``model.py``) as set-based SQL, so a month over 100,000 numbers is
 one statement instead of a Python loop per number and day.
 
-Shape of the report query, each step a CTE:
+Shape of the report query (one calendar month), each step a CTE:
 
-``nums``     the mirror's numbers with their created and end days (Europe/Berlin);
+``nums``     the mirror's numbers with their created and end days (Europe/Berlin), and
+             the month index and day of the created day for the billing arithmetic;
 ``fees``     fee versions as day ranges ``[from, to)``; the first reaches back forever;
-``periods``  billing periods overlapping the window, from ``generate_series`` over the
-             few period indexes that can overlap it (dates computed from ``created``,
-             so Postgres' month arithmetic clamps 31 Jan to 28 Feb and returns to 31 Mar);
-``charges``  recurring, setup and usage amounts as ``amount`` over the days ``[lo, hi)``
-             of a span of ``span`` days (cash: one day, span 1; accrual: the overlap
-             of the period with the window, span = the period's length);
-``segments`` who held each number when, inside the window: allocation days, and the
+``segments`` who held each number when, inside the month: allocation days, and the
              gaps between them (the pool's days); numbers never allocated have none;
-``pieces``   each charge cut by the segments: amount * overlap / span.
+``bills``    the (at most) two billing periods of each number that overlap the month,
+             side by side in one row: ``[b1, b2)`` and ``[b2, b3)``, cut short at ``e``;
+``slices``   each number with its fee versions on b1 and b2, once per segment (once,
+             for the whole month, when it has none);
+``usage``    inbound usage priced per day and summed per slice;
+``charged``  per slice: recurring (each period's fee times its days in the slice over
+             its length; cash: the fee when billed inside the slice), setup (on the
+             created day) and usage; slices without any charge are dropped.
+
+One row per number and slice instead of one per period, fee version and holder: most
+numbers have one slice, so the report needs no aggregation per number, which was the
+largest cost (a numeric sum's state per number and figure).
 
 Every fragment spliced into the text comes from the constants in this module, never
 from a request; values travel as bind parameters.
@@ -24,9 +30,10 @@ from __future__ import annotations
 from app.costs.model import GroupBy
 
 BERLIN = "'Europe/Berlin'"
-# The window [m0, m1) and the basis, typed once here so every use is unambiguous.
-# :i0 and :i1 are the month indexes (year * 12 + month - 1) of the window's first and
-# last month: billing arithmetic runs on integers, which is what makes it fast.
+# The window [m0, m1) and the basis, typed once here so every use is unambiguous (the
+# statements run on asyncpg itself, see ``numbered``). :i0 and :i1 are the month indexes
+# (year * 12 + month - 1) of the window's first and last month: billing arithmetic runs on
+# integers, which is what makes it fast.
 M0 = "CAST(:m0 AS date)"
 M1 = "CAST(:m1 AS date)"
 I0 = "CAST(:i0 AS integer)"
@@ -36,7 +43,7 @@ _DAY = f"AT TIME ZONE {BERLIN})::date"
 
 
 def _billing_day(index: str) -> str:
-    """SQL for the billing day in month ``index`` of a number created on day ``s.cd``:
+    """SQL for the billing day in month ``index`` of a number created on day ``cd``:
     that day, or the month's last when the month is shorter (leap years included).
     Days up to the 28th exist in every month, so only the 29th to 31st need the check."""
     year, month = f"(({index}) / 12)", f"(({index}) % 12 + 1)"
@@ -45,42 +52,47 @@ def _billing_day(index: str) -> str:
         f" ({year} % 100 <> 0 OR {year} % 400 = 0) THEN 29 ELSE 28 END"
         f" WHEN {month} IN (4, 6, 9, 11) THEN 30 ELSE 31 END"
     )
-    return (
-        f"make_date({year}, {month}, CASE WHEN s.cd <= 28 THEN s.cd ELSE LEAST(s.cd, {last}) END)"
-    )
+    return f"make_date({year}, {month}, CASE WHEN cd <= 28 THEN cd ELSE LEAST(cd, {last}) END)"
 
 
-# Columns every source of billing periods provides, computed once per number.
-_SCHEDULE_COLUMNS = """
-           (date_part('year', c)::int * 12 + date_part('month', c)::int - 1) AS cm,
+# The schedule of each number of ``source`` (number, pi, c, e, ...): the month index
+# ``cm`` and day ``cd`` of its created day and its billing step in months. The OFFSET 0
+# fences compute the days and the date_part() calls once per number; without them the
+# planner copies the expressions into every use.
+def _schedule(source: str) -> str:
+    return f"""
+    SELECT *, (date_part('year', c)::int * 12 + date_part('month', c)::int - 1) AS cm,
            date_part('day', c)::int AS cd,
-           CASE WHEN pi = 'monthly' THEN 1 ELSE 12 END AS step"""
+           CASE WHEN pi = 'monthly' THEN 1 ELSE 12 END AS step
+    FROM ({source} OFFSET 0) source
+    OFFSET 0"""  # noqa: S608  (module constants only)
 
-# Billing periods of ``src`` (number, pi, c, e, cm, cd, step, ...) overlapping [m0, m1):
-# period k starts in month cm + step * k; only the periods from the one running when the
-# window opens (k_lo) to the one running when it closes can overlap it. ``:spread`` is
-# the most periods that can overlap the window, less one (1 for a single month): a cross
-# join with that many offsets is cheaper than a set-returning function per number.
+
+# Period k starts in month cm + step * k, so which periods overlap the window [m0, m1)
+# follows from integer arithmetic alone. The first: on the cash basis the first billed
+# inside the window; on the accrual basis the first that ends after the window opens (a
+# period ends on the next billing day, which is the 1st of a month only for a number
+# created on a 1st). The last: the last billed before the window closes (a floor, and
+# negative when the number is younger than the window).
+_FIRST_CASH = f"GREATEST(0, ({I0} - cm + step - 1) / step)"
+_FIRST_ACCRUAL = f"GREATEST(0, ({I0} + (cd = 1)::int - cm + step - 1) / step - 1)"
+_LAST = f"(({I1} - cm + step) / step - 1)"
+
+# Billing periods of ``src`` billed inside a window of any length, for the forecast:
+# one set-returning call per number over its period indexes.
 _PERIODS = f"""
 periods AS (
-    SELECT s.*, p.b, p.b_next
-    FROM {{src}} s
-    CROSS JOIN generate_series(0, CAST(:spread AS integer)) o
-    CROSS JOIN LATERAL (
-        SELECT {_billing_day("s.cm + s.step * k")} AS b,
-               {_billing_day("s.cm + s.step * (k + 1)")} AS b_next
-        FROM (SELECT GREATEST(0, ({I0} - s.cm) / s.step - 1) + o AS k) kk
-        WHERE k <= ({I1} - s.cm) / s.step
-        OFFSET 0  -- computes b and b_next once, instead of again in each filter below
+    SELECT * FROM (
+        SELECT s.*, {_billing_day("m")} AS b
+        FROM (SELECT *, cm + step * generate_series({_FIRST_CASH}, {_LAST}) AS m FROM {{src}}) s
+        OFFSET 0  -- b once per period, not again in the filter below
     ) p
-    WHERE p.b < {M1} AND p.b_next > {M0} AND p.b < s.e
+    WHERE b < e
 )"""  # noqa: S608  (module constants only)
 
-_REPORT_CTES = f"""
-WITH
-nums AS (
-    SELECT *, {_SCHEDULE_COLUMNS}
-    FROM (
+# The mirror's numbers created before the window closes, with their created day and the
+# first day they are no longer charged.
+_MIRROR = f"""
         SELECT n.number, n.country, n.pool_id, n.payment_interval AS pi,
                (n.seven_created_at {_DAY} AS c,
                COALESCE((n.seven_expires_at {_DAY},
@@ -88,38 +100,40 @@ nums AS (
                         'infinity'::date) AS e
         FROM numbers n
         WHERE n.seven_created_at IS NOT NULL
-          AND n.seven_created_at < ({M1})::timestamp AT TIME ZONE {BERLIN}
-    ) mirror
+          AND n.seven_created_at < ({M1})::timestamp AT TIME ZONE {BERLIN}"""  # noqa: S608
+
+
+# The days of [lo, hi) inside the slice [sf, st) (slices lie inside the month).
+def _days_in_slice(lo: str, hi: str) -> str:
+    return f"GREATEST(0, LEAST({hi}, st) - GREATEST({lo}, sf))"
+
+
+# The charge of a period billed on ``b`` at ``fee``, running to ``end`` (the next billing
+# day or ``e``), in a slice: accrual, the fee times the period's days in the slice over
+# its length (exact numeric); cash, the fee when it is billed inside the slice.
+def _period_charge(has: str, b: str, end: str, fee: str) -> str:
+    return (
+        f"CASE WHEN NOT {has} THEN NULL"
+        f" WHEN {ACCRUAL} THEN CASE WHEN {_days_in_slice(b, end)} > 0"
+        f" THEN {fee} * {_days_in_slice(b, end)} / ({end} - {b}) END"
+        f" WHEN {b} >= sf AND {b} < st THEN {fee} END"
+    )
+
+
+_REPORT_CTES = f"""
+WITH
+nums AS (
+    SELECT * FROM ({_schedule(_MIRROR)}) mirror
+    WHERE e > {M0}  -- a number gone before the month owes nothing in it
 ),
 fees AS (
-    -- Two versions seen on one day: the earlier gets the empty range [d, d).
+    -- Two versions seen on one day: the earlier gets the empty range [d, d). Sorted
+    -- by the byte order of the number ("C"): the same partitions, a cheaper sort.
     SELECT number, fee_setup, fee_basic_charge, fee_sms_mo, fee_voice_mo,
            CASE WHEN lag(d) OVER w IS NULL THEN '-infinity'::date ELSE d END AS f,
            COALESCE(lead(d) OVER w, 'infinity'::date) AS t
     FROM (SELECT *, (valid_from {_DAY} AS d FROM number_fee_versions) v
-    WINDOW w AS (PARTITION BY number ORDER BY valid_from, id)
-),
-{_PERIODS.format(src="nums")},
-charges AS (
-    SELECT p.number, p.country, p.pool_id, 'recurring' AS kind, f.fee_basic_charge AS amount,
-           CASE WHEN {ACCRUAL} THEN GREATEST(p.b, {M0}) ELSE p.b END AS lo,
-           CASE WHEN {ACCRUAL} THEN LEAST(p.b_next, p.e, {M1}) ELSE p.b + 1 END AS hi,
-           CASE WHEN {ACCRUAL} THEN LEAST(p.b_next, p.e) - p.b ELSE 1 END AS span
-    FROM periods p
-    JOIN fees f ON f.number = p.number AND p.b >= f.f AND p.b < f.t
-    WHERE {ACCRUAL} OR p.b >= {M0}
-    UNION ALL
-    SELECT n.number, n.country, n.pool_id, 'setup', f.fee_setup, n.c, n.c + 1, 1
-    FROM nums n
-    JOIN fees f ON f.number = n.number AND n.c >= f.f AND n.c < f.t
-    WHERE n.c >= {M0} AND n.c < {M1} AND n.c < n.e
-    UNION ALL
-    SELECT n.number, n.country, n.pool_id, 'usage',
-           u.sms_mo * f.fee_sms_mo + u.voice_mo_minutes * f.fee_voice_mo, u.day, u.day + 1, 1
-    FROM number_usage_daily u
-    JOIN nums n ON n.number = u.number AND u.day >= n.c AND u.day < n.e
-    JOIN fees f ON f.number = u.number AND u.day >= f.f AND u.day < f.t
-    WHERE u.day >= {M0} AND u.day < {M1}
+    WINDOW w AS (PARTITION BY number COLLATE "C" ORDER BY valid_from, id)
 ),
 held AS (
     SELECT a.number, a.tenant_id, a.pool_id,
@@ -142,16 +156,75 @@ segments AS (
     UNION ALL
     SELECT number, NULL, NULL, t, {M1} FROM ordered WHERE next_f IS NULL AND t < {M1}
 ),
-pieces AS (
-    SELECT ch.number, ch.kind, ch.country, s.tenant_id,
-           COALESCE(s.pool_id, ch.pool_id) AS pool_id,
-           CASE WHEN ch.span = 1 THEN ch.amount
-                ELSE ch.amount * (LEAST(ch.hi, COALESCE(s.t, ch.hi))
-                                  - GREATEST(ch.lo, COALESCE(s.f, ch.lo))) / ch.span
-           END AS amount
-    FROM charges ch
-    LEFT JOIN segments s ON s.number = ch.number AND s.f < ch.hi AND s.t > ch.lo
+bills AS (
+    -- In one calendar month at most two periods overlap: the first one (see _FIRST_*)
+    -- and the next; on the cash basis only the first can be billed inside it.
+    SELECT *, k <= {_LAST} AND b1 < e AS has1, k + 1 <= {_LAST} AND b2 < e AS has2
+    FROM (
+        SELECT *, {_billing_day("cm + step * k")} AS b1,
+               {_billing_day("cm + step * (k + 1)")} AS b2,
+               {_billing_day("cm + step * (k + 2)")} AS b3
+        FROM (
+            SELECT *, CASE WHEN {ACCRUAL} THEN {_FIRST_ACCRUAL} ELSE {_FIRST_CASH} END AS k
+            FROM nums
+            OFFSET 0  -- k once per number, not in each use below
+        ) n
+        OFFSET 0  -- the billing days once per number
+    ) b
+),
+slices AS (
+    -- A basic charge is priced on its billing day; the setup fee falls on the created
+    -- day, which is b1 whenever it lies inside the month.
+    SELECT b.number, b.country, b.c, b.e, b.b1, b.b2, b.b3, b.has1, b.has2,
+           f1.fee_setup, f1.fee_basic_charge AS fee1, f2.fee_basic_charge AS fee2,
+           s.number IS NOT NULL AS shared, s.tenant_id, COALESCE(s.pool_id, b.pool_id) AS pool_id,
+           COALESCE(s.f, {M0}) AS sf, COALESCE(s.t, {M1}) AS st
+    FROM bills b
+    JOIN fees f1 ON f1.number = b.number AND b.b1 >= f1.f AND b.b1 < f1.t
+    LEFT JOIN fees f2 ON f2.number = b.number AND b.b2 >= f2.f AND b.b2 < f2.t
+    LEFT JOIN segments s ON s.number = b.number
+),
+usage AS (
+    SELECT u.number, COALESCE(s.f, {M0}) AS sf,
+           SUM(u.sms_mo * f.fee_sms_mo + u.voice_mo_minutes * f.fee_voice_mo) AS amount
+    FROM number_usage_daily u
+    JOIN nums n ON n.number = u.number AND u.day >= n.c AND u.day < n.e
+    JOIN fees f ON f.number = u.number AND u.day >= f.f AND u.day < f.t
+    LEFT JOIN segments s ON s.number = u.number AND u.day >= s.f AND u.day < s.t
+    WHERE u.day >= {M0} AND u.day < {M1}
+    GROUP BY 1, 2
+),
+charged AS (
+    SELECT sl.number, sl.country, sl.tenant_id, sl.pool_id, sl.shared,
+           COALESCE(r1, 0) + COALESCE(r2, 0) AS recurring, COALESCE(setup, 0) AS setup,
+           COALESCE(u.amount, 0) AS usage
+    FROM (
+        SELECT *,
+               {_period_charge("has1", "b1", "LEAST(b2, e)", "fee1")} AS r1,
+               {_period_charge("has2", "b2", "LEAST(b3, e)", "fee2")} AS r2,
+               CASE WHEN c >= {M0} AND c < e AND c >= sf AND c < st THEN fee_setup END AS setup
+        FROM slices
+        OFFSET 0  -- each charge once, not again in the filter below
+    ) sl
+    LEFT JOIN usage u ON u.number = sl.number AND u.sf = sl.sf
+    WHERE r1 IS NOT NULL OR r2 IS NOT NULL OR setup IS NOT NULL OR u.amount IS NOT NULL
 )"""  # noqa: S608  (module constants only)
+
+REPORT_PARAMETERS = ("m0", "m1", "i0", "i1", "accrual", "tenant")
+FORECAST_PARAMETERS = ("i0", "i1", "today", "tenant")
+
+
+def numbered(sql: str, names: tuple[str, ...]) -> str:
+    """``sql`` with asyncpg's ``$1, $2, ...`` for its ``CAST(:name AS ...)`` parameters,
+    numbered in the order of ``names``."""
+    for position, name in enumerate(names, 1):
+        if f"CAST(:{name} AS" not in sql:  # asyncpg could not type an unused one
+            raise ValueError(f"the statement does not use :{name}")
+        sql = sql.replace(f"CAST(:{name} AS", f"CAST(${position} AS")
+    if "CAST(:" in sql:
+        raise ValueError(f"the statement uses a parameter not among {names}")
+    return sql
+
 
 # How each grouping names its rows; see ``model.group_key`` for the meaning.
 GROUP_KEYS: dict[GroupBy, str] = {
@@ -163,11 +236,13 @@ GROUP_KEYS: dict[GroupBy, str] = {
 
 
 def _cents(expr: str) -> str:
-    """SQL rounding ``expr`` half-even to cents (Postgres' round() goes half away from 0)."""
+    """SQL rounding ``expr`` half-even to cents. Postgres' round() goes half away from
+    zero, which differs only on an exact half cent: a value of exactly three decimals
+    (``min_scale``), so only those take the longer way."""
     scaled = f"(({expr}) * 100)"
     return (
-        f"CAST(CASE WHEN abs({scaled} - trunc({scaled})) = 0.5 AND trunc({scaled}) % 2 = 0"
-        f" THEN trunc({scaled}) / 100 ELSE round({expr}, 2) END AS numeric(16, 2))"
+        f"CASE WHEN min_scale({expr}) = 3 AND abs({scaled} - trunc({scaled})) = 0.5"
+        f" AND trunc({scaled}) % 2 = 0 THEN trunc({expr}, 2) ELSE round({expr}, 2) END"
     )
 
 
@@ -175,32 +250,36 @@ def report_sql(group_by: GroupBy) -> str:
     """One row per key plus a totals row (``is_total``), each figure rounded half-even to
     cents once, from exact sums (Postgres numeric) -- ``model.make_row``, in SQL.
 
-    Summed per (key, number) first, by hashing, so that counting a row's numbers needs
-    no sort; the totals count each number once even when two tenants shared it."""
+    Only a number shared between holders in the month has several slices; those alone
+    are summed per (key, number), so that each key counts its numbers by counting rows.
+    The totals are summed from the slices directly, and count each number once even when
+    two tenants shared it."""
     key = GROUP_KEYS[group_by]
-    # By number, the (key, number) sums already are the rows.
     rows = (
-        "SELECT key, 1::bigint, recurring, setup, usage, false FROM per_number"
+        "SELECT key, 1::bigint, recurring, setup, usage FROM per_number"
         if group_by == "number"
-        else "SELECT key, COUNT(*), SUM(recurring), SUM(setup), SUM(usage), false"
+        else "SELECT key, COUNT(*), SUM(recurring), SUM(setup), SUM(usage)"
         " FROM per_number GROUP BY key"
     )
     return f"""{_REPORT_CTES},
-per_number AS (
-    SELECT {key} AS key, number,
-           COALESCE(SUM(amount) FILTER (WHERE kind = 'recurring'), 0) AS recurring,
-           COALESCE(SUM(amount) FILTER (WHERE kind = 'setup'), 0) AS setup,
-           COALESCE(SUM(amount) FILTER (WHERE kind = 'usage'), 0) AS usage
-    FROM pieces
+mine AS (
+    SELECT {key} AS key, number, shared, recurring, setup, usage FROM charged
     WHERE CAST(:tenant AS uuid) IS NULL OR tenant_id = CAST(:tenant AS uuid)
-    GROUP BY 1, 2
+),
+per_number AS (
+    SELECT key, number, recurring, setup, usage FROM mine WHERE NOT shared
+    UNION ALL
+    SELECT key, number, SUM(recurring), SUM(setup), SUM(usage) FROM mine WHERE shared
+    GROUP BY key, number
 ),
 exact (key, numbers, recurring, setup, usage, is_total) AS (
-    {rows}
+    SELECT *, false FROM ({rows}) r
     UNION ALL
-    SELECT 'total', (SELECT COUNT(*) FROM (SELECT number FROM per_number GROUP BY number) n),
+    SELECT 'total',
+           COUNT(*) FILTER (WHERE NOT shared)
+           + (SELECT COUNT(DISTINCT number) FROM mine WHERE shared),
            COALESCE(SUM(recurring), 0), COALESCE(SUM(setup), 0), COALESCE(SUM(usage), 0), true
-    FROM per_number
+    FROM mine
 )
 SELECT key, numbers, is_total, {_cents("recurring")} AS recurring, {_cents("setup")} AS setup,
        {_cents("usage")} AS usage, {_cents("recurring + setup + usage")} AS total
@@ -211,18 +290,16 @@ FROM exact
 # The forecast: cash basis from the current mirror, per month. Numbers being ordered
 # count from today with the interval asked for; their fees are NULL until seven's answer
 # fills them in, so they are counted as unpriced instead of guessed.
-FORECAST_SQL = f"""
-WITH
-live AS (
-    SELECT *, {_SCHEDULE_COLUMNS}
-    FROM (
+_LIVE = f"""
         SELECT n.number, n.payment_interval AS pi, n.fee_setup, n.fee_basic_charge,
                COALESCE((n.seven_created_at {_DAY}, CAST(:today AS date)) AS c,
                COALESCE((n.seven_expires_at {_DAY}, 'infinity'::date) AS e
         FROM numbers n
         WHERE n.state IN ('active', 'deleting', 'ordering')
-          AND (CAST(:tenant AS uuid) IS NULL OR n.tenant_id = CAST(:tenant AS uuid))
-    ) mirror
+          AND (CAST(:tenant AS uuid) IS NULL OR n.tenant_id = CAST(:tenant AS uuid))"""  # noqa: S608
+FORECAST_SQL = f"""
+WITH
+live AS ({_schedule(_LIVE)}
 ),
 {_PERIODS.format(src="live")}
 SELECT to_char(b, 'YYYY-MM') AS month,
@@ -231,7 +308,6 @@ SELECT to_char(b, 'YYYY-MM') AS month,
        COALESCE(SUM(fee_setup) FILTER (WHERE b = c), 0) AS setup,
        COUNT(DISTINCT number) FILTER (WHERE fee_basic_charge IS NULL) AS unpriced
 FROM periods
-WHERE b >= {M0}
 GROUP BY 1
 ORDER BY 1
 """  # noqa: S608  (only module constants are spliced in)

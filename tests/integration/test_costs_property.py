@@ -47,7 +47,14 @@ def number_facts(draw: st.DrawFn, index: int, month: Month) -> NumberFacts:
         fees.append(FeeVersion(changed, draw(money), draw(money), draw(money) / 100))
     ends = None
     if draw(st.booleans()):
-        ends = add_months(created, draw(st.integers(1, 14)) * (1 if interval == "monthly" else 12))
+        # A billing day (deleted at period end), or any day (a deleted number's last day).
+        step = 1 if interval == "monthly" else 12
+        ends = draw(
+            st.one_of(
+                st.integers(1, 14).map(lambda k: add_months(created, k * step)),
+                st.integers(1, 400).map(lambda days: created + timedelta(days=days)),
+            )
+        )
     # Allocation history: alternating held and free stretches, never overlapping.
     holdings, cursor = [], month.start - timedelta(days=draw(st.integers(0, 40)))
     for _ in range(draw(st.integers(0, 4))):

@@ -51,6 +51,10 @@ FIRST_MONTH = NumberFacts(
 DELETED = NumberFacts(
     "4915100000110", "DE", "monthly", date(2026, 1, 10), (_fees("0", "10"),), ends=date(2026, 4, 10)
 )
+# Deleted mid-period: a deleted number's end is the day it went, any day (here 20 March).
+DELETED_MID_PERIOD = NumberFacts(
+    "4915100000111", "DE", "monthly", date(2026, 1, 10), (_fees("0", "10"),), ends=date(2026, 3, 20)
+)
 # The sync saw the basic charge go from 10 to 13 on 20 March: 10 April is the first at 13.
 FEE_CHANGE = NumberFacts(
     "4915100000120",
@@ -174,6 +178,24 @@ CASES = [
         "deleted at period end: after it expired",
         DELETED,
         "2026-05",
+        "number",
+        {"cash": {}, "accrual": {}},
+    ),
+    Case(
+        "deleted mid-period: the month it ends",
+        DELETED_MID_PERIOD,
+        "2026-03",
+        "number",
+        {
+            "cash": {DELETED_MID_PERIOD.number: _total("10.00")},
+            # 9 days at 10/28, then [10 Mar, 20 Mar) is the whole last period: 10
+            "accrual": {DELETED_MID_PERIOD.number: _total("13.21")},
+        },
+    ),
+    Case(
+        "deleted mid-period: the month after it ended owes nothing",
+        DELETED_MID_PERIOD,
+        "2026-04",
         "number",
         {"cash": {}, "accrual": {}},
     ),
