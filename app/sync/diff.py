@@ -174,15 +174,17 @@ WITH removed AS (
 SELECT (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM drift) AS drift
 """
 
-# The numbers this run leaves alone, collected once: a few rows, probed by every statement.
-_COLLECT_BUSY = f"""
-CREATE TEMPORARY TABLE {BUSY_TABLE} ON COMMIT DROP AS
+#: The numbers a run leaves alone (see "busy" above); ``:run_started`` is the run's start.
+BUSY_NUMBERS = f"""
 SELECT number FROM numbers WHERE pending_operation_id IS NOT NULL
 UNION
 SELECT number FROM operations
 WHERE number IS NOT NULL AND kind IN {_NUMBER_KINDS}
   AND (status IN ('queued', 'running') OR greatest(updated_at, finished_at) >= :run_started)
 """
+
+# Collected once: a few rows, probed by every statement.
+_COLLECT_BUSY = f"CREATE TEMPORARY TABLE {BUSY_TABLE} ON COMMIT DROP AS {BUSY_NUMBERS}"
 
 _COUNT_BUSY = f"""
 SELECT count(*) FROM {INCOMING_TABLE} s WHERE {_busy("s.number")}

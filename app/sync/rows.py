@@ -1,7 +1,9 @@
 """seven's active numbers as rows for COPY: the sync's fast path to ``columns_from_active``.
 
 The values are exactly those of :func:`app.numbers.mirror.columns_from_active` (a test
-holds the two together), in the order of :data:`INCOMING_COLUMNS`. It exists because
+holds the two together), in the order of :data:`INCOMING_COLUMNS`; a mirror row
+(:data:`MIRROR_COLUMNS`, for the first sync's COPY straight into ``numbers``) adds the
+state (:func:`app.numbers.mirror.state_for`) and ``synced_at``. It exists because
 the general mapping builds a dict and parses times with ``strptime``; for 100,000
 numbers that is 2.8 s, more than fetching and decoding the whole list. Here a row is a
 tuple and seven's usual ``YYYY-MM-DD HH:MM:SS`` goes through ``fromisoformat``.
@@ -9,17 +11,19 @@ tuple and seven's usual ``YYYY-MM-DD HH:MM:SS`` goes through ``fromisoformat``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-from app.numbers.mirror import SEVEN_COLUMNS, SEVEN_TIME_ZONE, parse_seven_time
+from app.numbers.mirror import SEVEN_COLUMNS, SEVEN_TIME_ZONE, parse_seven_time, state_for
 from app.seven.types import ActiveNumber
 
 #: The columns of a COPY row: the number, then seven's columns as the mirror names them.
 INCOMING_COLUMNS = ("number", *SEVEN_COLUMNS)
+#: A row for ``numbers`` itself: the incoming columns, the state and when the sync wrote it.
+MIRROR_COLUMNS = (*INCOMING_COLUMNS, "state", "synced_at")
 
 _encode_json = msgspec.json.Encoder().encode
 
@@ -67,16 +71,35 @@ def incoming_row(active: ActiveNumber) -> tuple[Any, ...]:
     )
 
 
+def mirror_row_maker(synced_at: datetime) -> Callable[[ActiveNumber], tuple[Any, ...]]:
+    """Rows of :data:`MIRROR_COLUMNS`, all written at ``synced_at``."""
+
+    def mirror_row(active: ActiveNumber) -> tuple[Any, ...]:
+        return (*incoming_row(active), state_for(active), synced_at)
+
+    return mirror_row
+
+
 class RowCounter:
     """Yields COPY rows for a list of numbers, skipping repeats, and counts them.
 
     seven should list each number once; if it ever lists one twice, the first wins
-    rather than the whole sync failing on the mirror's primary key.
+    rather than the whole sync failing on the mirror's primary key. ``count`` is the
+    distinct numbers seen; those in ``skip`` are counted but yield no row.
     """
 
-    def __init__(self, numbers: Iterable[ActiveNumber]) -> None:
+    def __init__(
+        self,
+        numbers: Iterable[ActiveNumber],
+        *,
+        row: Callable[[ActiveNumber], tuple[Any, ...]] = incoming_row,
+        skip: Collection[str] = (),
+    ) -> None:
         self._numbers = numbers
+        self._row = row
+        self._skip = skip
         self.count = 0
+        self.skipped = 0
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         seen: set[str] = set()
@@ -85,4 +108,7 @@ class RowCounter:
                 continue
             seen.add(active.number)
             self.count += 1
-            yield incoming_row(active)
+            if active.number in self._skip:
+                self.skipped += 1
+                continue
+            yield self._row(active)

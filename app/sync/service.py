@@ -13,7 +13,8 @@ How a run goes (``run_sync``):
    worker are marked ``failed`` first: holding the lock proves they are dead).
 3. seven's whole list is fetched and decoded by the client, then COPYed into a
    temporary table and diffed in SQL (``app/sync/diff.py``), all in one transaction
-   with the run's counts, so a run's numbers and its record never disagree.
+   with the run's counts, so a run's numbers and its record never disagree. The
+   baseline run into an empty mirror COPYs straight into it (``app/sync/baseline.py``).
 4. A failure at seven marks the run and the operation ``failed`` with seven's error
    code and message; the sync is not retried in the job (reading is harmless to repeat,
    and the next tick, at most ``SYNC_INTERVAL_SECONDS`` away, is the retry).
@@ -41,6 +42,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from app.db.models import Operation, SyncRun
 from app.seven.client import SevenClient
 from app.seven.errors import SevenError
+from app.seven.types import ActiveNumber
+from app.sync.baseline import load_baseline
 from app.sync.diff import DiffCounts, apply_diff, load_incoming
 from app.sync.rows import RowCounter
 
@@ -59,6 +62,8 @@ class SyncOutcome:
     run_id: uuid.UUID | None = None
     counts: DiffCounts | None = None
     error_code: str | None = None
+    path: str | None = None
+    """How a run that ran wrote the mirror: ``baseline`` (one COPY) or ``diff``."""
 
 
 async def request_sync(session: AsyncSession, request_id: str | None = None) -> Operation:
@@ -154,23 +159,21 @@ async def _run_locked(
     # Phase times go to the log line: where a slow sync spends its time.
     seconds = {"fetch_seconds": time.perf_counter() - clock}
     try:
-        clock = time.perf_counter()
-        fetched = await load_incoming(conn, RowCounter(numbers))
-        seconds["load_seconds"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        counts = await apply_diff(
+        counts, path = await _write_difference(
             conn,
+            numbers,
             run_id=run_id,
             run_started=run_started,
             previous_started=previous_started,
-            fetched=fetched,
+            seconds=seconds,
         )
+        clock = time.perf_counter()
         await _close_run(conn, run_id, counts)
         if operation_id is not None:
             result = {"outcome": "ran", "run_id": str(run_id)}
             await _finish_operation(conn, operation_id, "succeeded", result=result)
         await conn.commit()
-        seconds["diff_seconds"] = time.perf_counter() - clock
+        seconds["commit_seconds"] = time.perf_counter() - clock
     except Exception as error:
         await conn.rollback()
         await _close_run_failed(
@@ -178,8 +181,39 @@ async def _run_locked(
         )
         raise
     timings = {name: round(value, 3) for name, value in seconds.items()}
-    log.info("sync_finished", run_id=str(run_id), **_counts_dict(counts), **timings)
-    return SyncOutcome("ran", run_id=run_id, counts=counts)
+    log.info("sync_finished", run_id=str(run_id), path=path, **_counts_dict(counts), **timings)
+    return SyncOutcome("ran", run_id=run_id, counts=counts, path=path)
+
+
+async def _write_difference(
+    conn: AsyncConnection,
+    numbers: list[ActiveNumber],
+    *,
+    run_id: uuid.UUID,
+    run_started: datetime,
+    previous_started: datetime | None,
+    seconds: dict[str, float],
+) -> tuple[DiffCounts, str]:
+    """Bring the mirror in line with ``numbers`` (uncommitted); the counts and the path
+    taken: ``baseline`` (one COPY into the empty mirror) or ``diff``."""
+    clock = time.perf_counter()
+    if previous_started is None:
+        counts = await load_baseline(conn, numbers, run_started=run_started)
+        if counts is not None:
+            seconds["load_seconds"] = time.perf_counter() - clock
+            return counts, "baseline"
+    fetched = await load_incoming(conn, RowCounter(numbers))
+    seconds["load_seconds"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    counts = await apply_diff(
+        conn,
+        run_id=run_id,
+        run_started=run_started,
+        previous_started=previous_started,
+        fetched=fetched,
+    )
+    seconds["diff_seconds"] = time.perf_counter() - clock
+    return counts, "diff"
 
 
 async def _open_run(

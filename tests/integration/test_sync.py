@@ -117,6 +117,61 @@ async def test_a_first_sync_fills_the_mirror_as_seven_shows_it_and_records_no_dr
         }
 
 
+async def test_the_first_sync_copies_into_the_empty_mirror_and_records_first_fee_versions(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    numbers = rent(fresh_sandbox, 3)
+
+    first = await sync(resources)
+    again = await sync(resources)
+
+    assert (first.path, again.path) == ("baseline", "diff")
+    assert again.counts is not None and again.counts.unchanged == 3
+    async with resources.sessions() as session:
+        versions = await session.execute(
+            text(
+                "SELECT v.number, v.valid_from = m.synced_at, v.fee_basic_charge"
+                " FROM number_fee_versions v JOIN numbers m USING (number) ORDER BY v.number"
+            )
+        )
+    expected = [(n, True, seven_view(fresh_sandbox, n)["fee_basic_charge"]) for n in numbers]
+    assert versions.tuples().all() == sorted(expected)
+
+
+async def test_the_first_sync_leaves_out_numbers_an_operation_is_busy_with(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    plain, busy = rent(fresh_sandbox, 2)
+    await add_operation(resources, busy, "order", "running")
+
+    outcome = await sync(resources)
+
+    assert outcome.path == "baseline" and outcome.counts is not None
+    counts = outcome.counts
+    assert (counts.fetched, counts.added, counts.unchanged) == (2, 1, 0)
+    assert set(await row_versions(resources)) == {plain}
+
+
+async def test_a_first_sync_into_a_mirror_that_has_rows_diffs_against_them(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    ordered, other = rent(fresh_sandbox, 2)
+    # Our order reached seven before any sync ran; the mirror still shows it being ordered.
+    async with resources.sessions() as session:
+        session.add(
+            Number(number=ordered, country="DE", payment_interval="annually", state="ordering")
+        )
+        await session.commit()
+
+    outcome = await sync(resources)
+
+    assert outcome.path == "diff" and outcome.counts is not None
+    assert (outcome.counts.fetched, outcome.counts.added) == (2, 2)
+    assert await drift_of(resources, outcome.run_id) == []
+    for number in (ordered, other):
+        assert (await mirror(resources, number)).state == "active"
+
+
 async def test_a_number_new_at_seven_is_added_and_reported_as_drift(
     resources: Resources, fresh_sandbox: SandboxProcess
 ) -> None:

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
 
-from app.numbers.mirror import columns_from_active, parse_seven_time
+from app.numbers.mirror import columns_from_active, parse_seven_time, state_for
 from app.settings import SettingsError, sync_interval_from
 from app.seven.sandbox.inventory import Inventory
 from app.seven.types import ActiveNumber
 from app.sync.jobs import cron_fields
-from app.sync.rows import INCOMING_COLUMNS, RowCounter, incoming_row, seven_instant
+from app.sync.rows import (
+    INCOMING_COLUMNS,
+    MIRROR_COLUMNS,
+    RowCounter,
+    incoming_row,
+    mirror_row_maker,
+    seven_instant,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,6 +61,25 @@ def test_copy_rows_hold_exactly_what_columns_from_active_maps() -> None:
         row = dict(zip(INCOMING_COLUMNS, incoming_row(active), strict=True))
         row["forward_sms_mo"] = json.loads(row["forward_sms_mo"])
         assert row == columns_from_active(active)
+
+
+def test_mirror_rows_add_the_state_and_when_the_sync_wrote_them() -> None:
+    plain, cancelled = Inventory(seed=5).active(2, datetime(2026, 11, 27))
+    cancelled = msgspec.structs.replace(cancelled, expires="2027-01-31 00:00:00")
+    synced_at = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    make = mirror_row_maker(synced_at)
+    for active in (plain, cancelled):
+        row = dict(zip(MIRROR_COLUMNS, make(active), strict=True))
+        assert row["number"] == active.number
+        assert (row["state"], row["synced_at"]) == (state_for(active), synced_at)
+    assert state_for(cancelled) == "deleting"
+
+
+def test_skipped_numbers_are_counted_but_not_copied() -> None:
+    first, second, third = Inventory(seed=6).active(3, datetime(2026, 11, 27))
+    rows = RowCounter([first, second, third, second], skip={second.number})
+    assert [r[0] for r in rows] == [first.number, third.number]
+    assert (rows.count, rows.skipped) == (3, 1)
 
 
 def test_a_number_seven_lists_twice_is_copied_once() -> None:
