@@ -115,7 +115,8 @@ async def floor_once(sandbox: SandboxProcess, url: str) -> dict[str, float]:
                 f"{sandbox.base_url}/numbers/active", headers={"X-Api-Key": sandbox.api_key}
             )
             fetched = time.perf_counter()
-            # As the client does: the cyclic GC paused while msgspec builds 100,000 structs.
+            # The whole list at once, the cyclic GC paused while msgspec builds 100,000
+            # structs: the quickest way to decode it (0.2 s instead of 0.7 s).
             gc.disable()
             try:
                 numbers = decoder.decode(response.content).active_numbers

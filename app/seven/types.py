@@ -99,6 +99,12 @@ class ActiveNumbersResponse(msgspec.Struct, frozen=True, rename="camel"):
     active_numbers: list[ActiveNumber]
 
 
+class ActiveNumbersItems(msgspec.Struct, frozen=True, rename="camel"):
+    """``ActiveNumbersResponse`` split into its items, each still JSON (``active_list.py``)."""
+
+    active_numbers: list[msgspec.Raw]
+
+
 class SuccessResponse(msgspec.Struct, frozen=True):
     """``POST /numbers/order`` and ``DELETE /numbers/active/:number``."""
 

@@ -40,9 +40,9 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.models import Operation, SyncRun
+from app.seven.active_list import ActiveList
 from app.seven.client import SevenClient
 from app.seven.errors import SevenError
-from app.seven.types import ActiveNumber
 from app.sync.baseline import load_baseline
 from app.sync.diff import DiffCounts, apply_diff, load_incoming
 from app.sync.rows import RowCounter
@@ -152,13 +152,8 @@ async def _run_locked(
     clock = time.perf_counter()
     try:
         numbers = await seven.list_active()
-    except SevenError as error:
-        await _close_run_failed(conn, run_id, operation_id, error.code, error.message)
-        log.warning("sync_failed", run_id=str(run_id), code=error.code, error=error.message)
-        return SyncOutcome("failed", run_id=run_id, error_code=error.code)
-    # Phase times go to the log line: where a slow sync spends its time.
-    seconds = {"fetch_seconds": time.perf_counter() - clock}
-    try:
+        # Phase times go to the log line: where a slow sync spends its time.
+        seconds = {"fetch_seconds": time.perf_counter() - clock}
         counts, path = await _write_difference(
             conn,
             numbers,
@@ -174,6 +169,13 @@ async def _run_locked(
             await _finish_operation(conn, operation_id, "succeeded", result=result)
         await conn.commit()
         seconds["commit_seconds"] = time.perf_counter() - clock
+    except SevenError as error:
+        # seven failed to answer, or a number in its answer was malformed (each is
+        # decoded as it is written): nothing of the run is kept.
+        await conn.rollback()
+        await _close_run_failed(conn, run_id, operation_id, error.code, error.message)
+        log.warning("sync_failed", run_id=str(run_id), code=error.code, error=error.message)
+        return SyncOutcome("failed", run_id=run_id, error_code=error.code)
     except Exception as error:
         await conn.rollback()
         await _close_run_failed(
@@ -187,7 +189,7 @@ async def _run_locked(
 
 async def _write_difference(
     conn: AsyncConnection,
-    numbers: list[ActiveNumber],
+    numbers: ActiveList,
     *,
     run_id: uuid.UUID,
     run_started: datetime,

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 from sqlalchemy import select, text, update
@@ -19,6 +20,7 @@ from app.db.models import Number, Operation, SyncDrift, SyncRun
 from app.numbers.mirror import SEVEN_COLUMNS, columns_from_active
 from app.resources import Resources
 from app.settings import Settings
+from app.seven.client import SevenClient
 from app.seven.types import ActiveNumber
 from app.sync.service import SyncOutcome, run_sync
 from tests.support.sandbox import SandboxProcess
@@ -422,6 +424,39 @@ async def test_a_failure_at_seven_fails_the_run_with_its_code_and_writes_nothing
         run = await session.get(SyncRun, outcome.run_id)
         assert run is not None and run.status == "failed" and run.finished_at is not None
         assert (await session.execute(select(Number))).first() is None
+
+
+def seven_listing(numbers: list[dict[str, Any]]) -> SevenClient:
+    """A client whose seven answers ``GET /numbers/active`` with exactly these numbers."""
+    body = msgspec.json.encode({"activeNumbers": numbers})
+    http = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, content=body))
+    )
+    return SevenClient("key", base_url="http://seven.invalid/api", http_client=http)
+
+
+@pytest.mark.parametrize("first_sync", [True, False], ids=["baseline", "diff"])
+async def test_a_malformed_number_in_the_list_fails_the_run_and_writes_nothing(
+    resources: Resources, fresh_sandbox: SandboxProcess, first_sync: bool
+) -> None:
+    (number,) = rent(fresh_sandbox, 1)
+    template = msgspec.json.decode(fresh_sandbox.api("GET", f"/numbers/active/{number}").content)
+    # Enough numbers that the COPY has sent rows before it meets the broken one.
+    listed = [{**template, "number": str(4915170000000 + i)} for i in range(4000)]
+    if not first_sync:
+        async with seven_listing(listed) as seven:
+            assert (await run_sync(resources.engine, seven)).outcome == "ran"
+    versions = await row_versions(resources)
+    listed[3500] = {**listed[3500], "billing": "monthly"}  # not seven's shape
+
+    async with seven_listing(listed) as seven:
+        outcome = await run_sync(resources.engine, seven)
+
+    assert (outcome.outcome, outcome.error_code) == ("failed", "malformed_response")
+    assert await row_versions(resources) == versions
+    async with resources.sessions() as session:
+        run = await session.get(SyncRun, outcome.run_id)
+    assert run is not None and run.status == "failed" and "billing" in (run.error_message or "")
 
 
 async def test_a_run_left_running_by_a_dead_worker_is_closed_by_the_next_sync(

@@ -8,7 +8,6 @@ traceback, nor in a chained cause.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import socket
@@ -37,7 +36,7 @@ from app.seven import (
     parse_retry_after,
 )
 from app.seven.signing import verify_signature
-from app.seven.types import NumberUpdate
+from app.seven.types import ActiveNumber, NumberUpdate
 
 KEY = "sk-live-DO-NOT-LEAK-4f1c2e"
 SECRET = "sig-DO-NOT-LEAK-9a8b"
@@ -354,12 +353,17 @@ async def test_5xx_is_upstream_unavailable_and_retryable(status: int) -> None:
     assert error.status == status
 
 
+async def _read_active(client: SevenClient) -> list[ActiveNumber]:
+    """Every number of ``list_active``, each decoded (the list decodes them when read)."""
+    return list(await client.list_active())
+
+
 @pytest.mark.parametrize(
     "body", ["{not json", '{"activeNumbers": [{"number": 1}]}', "[]", "<html></html>", ""]
 )
 async def test_malformed_bodies(body: str) -> None:
     async with _client(_raw(body)) as client:
-        error = await _raised(MalformedResponse, client.list_active())
+        error = await _raised(MalformedResponse, _read_active(client))
     assert error.code == "malformed_response"
     assert not error.retryable
     assert not error.maybe_processed  # a read: nothing can have happened
@@ -633,14 +637,37 @@ def test_empty_api_key_is_refused() -> None:
         SevenClient("")
 
 
-async def test_large_list_decodes_and_leaves_gc_enabled() -> None:
+async def test_list_active_decodes_each_number_when_it_is_read() -> None:
+    later, bad, earlier = "4915170264839", "4915170264838", "4915170264830"
+    body = {
+        "activeNumbers": [
+            {**ACTIVE, "number": later},
+            {**ACTIVE, "number": bad, "billing": "monthly"},
+            {**ACTIVE, "number": earlier},
+        ]
+    }
+    async with _client(lambda r: _json(body)) as client:
+        numbers = await client.list_active()  # the malformed number is not read yet
+    assert len(numbers) == 3
+    assert numbers[0].number == later
+    error = await _raised(MalformedResponse, _decoded(lambda: numbers[1]))
+    assert "billing" in error.message
+    ordered = numbers.by_number()
+    assert [ordered[i].number for i in (0, 2)] == [earlier, later]
+    with pytest.raises(MalformedResponse):
+        list(ordered)
+
+
+async def _decoded(read: Callable[[], ActiveNumber]) -> ActiveNumber:
+    return read()
+
+
+async def test_a_large_list_is_split_at_once_and_a_truncated_one_fails() -> None:
     items = [{**ACTIVE, "number": str(4915170000000 + i)} for i in range(3000)]
     body = json.dumps({"activeNumbers": items}).encode()
-    assert len(body) > 1_000_000  # large enough to take the GC-paused path
     async with _client(_raw(body)) as client:
         numbers = await client.list_active()
-        assert len(numbers) == 3000
-        assert gc.isenabled()
-    async with _client(_raw(body[:-10])) as client:  # truncated: fails mid-decode
+    assert len(numbers) == 3000
+    assert [n.number for n in numbers][-1] == "4915170002999"
+    async with _client(_raw(body[:-10])) as client:  # truncated: fails as it is split
         await _raised(MalformedResponse, client.list_active())
-    assert gc.isenabled()
