@@ -20,6 +20,8 @@ from dotenv import dotenv_values
 T = TypeVar("T")
 
 DEFAULT_SEVEN_BASE_URL = "https://gateway.seven.io/api"
+#: A sync may mark at most this share of the live numbers deleted unexplained (app/sync/diff.py).
+DEFAULT_SYNC_MAX_REMOVED_SHARE = 0.5
 
 
 class SettingsError(Exception):
@@ -40,6 +42,7 @@ class Settings:
     seven_signing_secret: str | None = None
     admin_api_key: str | None = None
     sync_interval_seconds: int = 300
+    sync_max_removed_share: float = DEFAULT_SYNC_MAX_REMOVED_SHARE
     search_cache_seconds: int = 60
     # The API's in-process cache of single-number reads (app.numbers.cache); 0 = off.
     number_cache_size: int = 100_000
@@ -69,6 +72,7 @@ class Settings:
             "SEVEN_SIGNING_SECRET": self.seven_signing_secret,
             "ADMIN_API_KEY": self.admin_api_key,
             "SYNC_INTERVAL_SECONDS": self.sync_interval_seconds,
+            "SYNC_MAX_REMOVED_SHARE": self.sync_max_removed_share,
             "SEARCH_CACHE_SECONDS": self.search_cache_seconds,
             "NUMBER_CACHE_SIZE": self.number_cache_size,
             "NUMBER_CACHE_SECONDS": self.number_cache_seconds,
@@ -126,6 +130,13 @@ class Settings:
                 env, "ADMIN_API_KEY", _admin_key, "a random string of at least 16 characters", None
             ),
             sync_interval_seconds=sync_interval_from(env),
+            sync_max_removed_share=_optional(
+                env,
+                "SYNC_MAX_REMOVED_SHARE",
+                _share,
+                "a fraction from 0 to 1, e.g. 0.5 (1 switches the guard off)",
+                DEFAULT_SYNC_MAX_REMOVED_SHARE,
+            ),
             search_cache_seconds=_optional(
                 env,
                 "SEARCH_CACHE_SECONDS",
@@ -269,6 +280,13 @@ def _postgres_url(raw: str) -> str:
     if scheme not in {"postgresql", "postgres"} or not (parts.netloc or parts.path):
         raise ValueError(raw)
     return parts._replace(scheme="postgresql+asyncpg").geturl()
+
+
+def _share(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 1:
+        raise ValueError(raw)
+    return value
 
 
 def _redis_url(raw: str) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
 from arq import ArqRedis
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.spec import Operation
 from litestar.params import QueryParameter
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,10 +19,19 @@ from app.lib.queue import enqueue_operation
 from app.lib.request_context import request_id_of
 from app.operations.schemas import OperationOut, operation_location, operation_out
 from app.sync import runs
-from app.sync.schemas import SyncRunOut, SyncRunPage
+from app.sync.schemas import SyncRunOut, SyncRunPage, SyncStart
 from app.sync.service import request_sync
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass
+class _OptionalBodyOperation(Operation):
+    """Litestar documents every body as required; ``POST /v1/sync`` works without one."""
+
+    def __post_init__(self) -> None:
+        if self.request_body is not None:
+            self.request_body.required = False
 
 
 class SyncController(Controller):
@@ -32,18 +43,29 @@ class SyncController(Controller):
     @post(
         "/",
         status_code=202,
+        operation_class=_OptionalBodyOperation,
         summary="Start a sync of the mirror with seven",
         description=(
             "Answers 202 with a `sync` operation (and its `Location`). If a sync is "
             "already running when this one starts, this one ends at once as `succeeded` "
             "without a run of its own: the running one covers it. The run a sync operation "
-            "made lists the operation's id as `operation`."
+            "made lists the operation's id as `operation`. A run that would mark more than "
+            "`SYNC_MAX_REMOVED_SHARE` (default 0.5) of the mirror's live numbers `deleted` "
+            "without one of our deletes explaining it writes nothing and fails with the "
+            "code `sync_guard_tripped` (seven answering with a short or empty list must not "
+            'release every number); the body `{"force": true}` applies such a run. '
+            "The body is optional."
         ),
     )
     async def start_sync(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, queue: ArqRedis
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        queue: ArqRedis,
+        data: SyncStart | None = None,
     ) -> Response[OperationOut]:
-        operation = await request_sync(db_session, request_id_of(request.scope))
+        force = data is not None and data.force
+        operation = await request_sync(db_session, request_id_of(request.scope), force=force)
         try:
             await enqueue_operation(queue, operation.id, "sync")
         except (RedisError, OSError) as error:

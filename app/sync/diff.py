@@ -155,23 +155,40 @@ SELECT count(*) FILTER (WHERE kind = 'added') AS added,
 FROM written
 """
 
+# A mirror row (alias m) the run marks deleted: live, not claimed, not listed, not busy.
+_REMOVABLE = f"""m.state IN {_PRESENT_STATES} AND m.pending_operation_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM {INCOMING_TABLE} s WHERE s.number = m.number)
+      AND NOT {_busy("m.number")}"""
+
+
+def _unexplained_removal(alias: str) -> str:
+    """Neither a scheduled end of period that has passed nor our delete explains it."""
+    rental_start = f"coalesce({alias}.seven_created_at, '-infinity')"
+    return f"""NOT coalesce({alias}.seven_expires_at <= now(), false)
+      AND NOT {_ours(f"{alias}.number", "('delete')", rental_start)}"""
+
+
 _MARK_REMOVED = f"""
 WITH removed AS (
     UPDATE numbers m SET state = 'deleted', synced_at = now(), updated_at = now()
-    WHERE m.state IN {_PRESENT_STATES} AND m.pending_operation_id IS NULL
-      AND NOT EXISTS (SELECT 1 FROM {INCOMING_TABLE} s WHERE s.number = m.number)
-      AND NOT {_busy("m.number")}
+    WHERE {_REMOVABLE}
     RETURNING m.number, m.seven_created_at, m.seven_expires_at, {_json("m")} AS before_json
 ), drift AS (
     INSERT INTO sync_drift (run_id, number, kind, before, after)
     SELECT :run_id, r.number, 'removed', r.before_json, NULL
     FROM removed r
-    WHERE :record_drift
-      AND NOT coalesce(r.seven_expires_at <= now(), false)
-      AND NOT {_ours("r.number", "('delete')", "coalesce(r.seven_created_at, '-infinity')")}
+    WHERE :record_drift AND {_unexplained_removal("r")}
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM drift) AS drift
+"""
+
+# The guard's figures, before anything is written (two queries, so each NOT EXISTS is
+# an anti-join rather than a subplan per row).
+_COUNT_REMOVALS = f"""
+SELECT (SELECT count(*) FROM numbers WHERE state IN {_PRESENT_STATES}) AS live,
+       (SELECT count(*) FROM numbers m
+        WHERE {_REMOVABLE} AND {_unexplained_removal("m")}) AS unexplained
 """
 
 #: The numbers a run leaves alone (see "busy" above); ``:run_started`` is the run's start.
@@ -189,6 +206,27 @@ _COLLECT_BUSY = f"CREATE TEMPORARY TABLE {BUSY_TABLE} ON COMMIT DROP AS {BUSY_NU
 _COUNT_BUSY = f"""
 SELECT count(*) FROM {INCOMING_TABLE} s WHERE {_busy("s.number")}
 """
+
+
+class RemovalsRefused(Exception):
+    """The run would mark more of the mirror's live numbers deleted than it may.
+
+    seven answering with a short or empty list (a glitch on its side) would otherwise
+    mark every number deleted and end every tenant's holding of it. Only removals
+    nothing of ours explains count (our deletes and passed ends of period are expected).
+    """
+
+    code = "sync_guard_tripped"
+
+    def __init__(self, unexplained: int, live: int, max_share: float) -> None:
+        self.unexplained = unexplained
+        self.live = live
+        super().__init__(
+            f"{self.code}: seven no longer lists {unexplained} of the mirror's {live} live"
+            f" numbers, more than SYNC_MAX_REMOVED_SHARE ({max_share:g}) allows; nothing"
+            " was written. If seven's list is right, POST /v1/sync with"
+            ' {"force": true} applies it.'
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +269,13 @@ async def apply_diff(
     run_started: datetime,
     previous_started: datetime | None,
     fetched: int,
+    max_removed_share: float | None,
 ) -> DiffCounts:
-    """Write the difference between ``sync_incoming`` and the mirror; count it."""
+    """Write the difference between ``sync_incoming`` and the mirror; count it.
+
+    Raises :class:`RemovalsRefused`, having written nothing, when more than
+    ``max_removed_share`` of the live numbers would be removed unexplained (None: no limit).
+    """
     params = {
         "run_id": run_id,
         "run_started": run_started,
@@ -242,6 +285,10 @@ async def apply_diff(
     }
     await conn.execute(text(_COLLECT_BUSY), {"run_started": run_started})
     busy = (await conn.execute(text(_COUNT_BUSY))).scalar_one()
+    if max_removed_share is not None:
+        removals = (await conn.execute(text(_COUNT_REMOVALS))).one()
+        if removals.unexplained > max_removed_share * removals.live:
+            raise RemovalsRefused(removals.unexplained, removals.live, max_removed_share)
     # Existing rows first: into an empty mirror (the first sync) this join is instant,
     # where after the insert it would compare 100,000 rows just written.
     existing = (await conn.execute(text(_UPDATE_EXISTING), params)).one()

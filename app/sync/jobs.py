@@ -50,6 +50,7 @@ async def sync_mirror(ctx: dict[str, Any], operation_id: str | None = None) -> s
             ctx["engine"],
             ctx["seven"],
             operation_id=uuid.UUID(operation_id) if operation_id else None,
+            max_removed_share=ctx["settings"].sync_max_removed_share,
         )
         run.outcome = outcome.outcome
         if outcome.counts is not None and outcome.run_id is not None:

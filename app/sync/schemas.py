@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 RunStatus = Literal["queued", "running", "succeeded", "failed"]
 DriftKind = Literal["added", "changed", "removed"]
+
+
+class SyncStart(msgspec.Struct, forbid_unknown_fields=True):
+    """The optional body of ``POST /v1/sync``."""
+
+    force: Annotated[
+        bool,
+        msgspec.Meta(
+            description=(
+                "Apply the run even if seven no longer lists more than "
+                "SYNC_MAX_REMOVED_SHARE of the mirror's live numbers (without it such a "
+                "run is refused with `sync_guard_tripped` and writes nothing). For when "
+                "the numbers really are gone."
+            ),
+            examples=[True],
+        ),
+    ] = False
 
 
 class SyncCounts(msgspec.Struct):

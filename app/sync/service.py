@@ -18,6 +18,11 @@ How a run goes (``run_sync``):
 4. A failure at seven marks the run and the operation ``failed`` with seven's error
    code and message; the sync is not retried in the job (reading is harmless to repeat,
    and the next tick, at most ``SYNC_INTERVAL_SECONDS`` away, is the retry).
+5. **The removal guard.** A run that would mark more than ``SYNC_MAX_REMOVED_SHARE`` of
+   the mirror's live numbers ``deleted`` with nothing of ours explaining it (seven
+   answering with a short or empty list) writes nothing: the run and its operation
+   fail with ``sync_guard_tripped``. Every later tick is refused the same way until
+   seven's list is whole again or someone asks for ``POST /v1/sync {"force": true}``.
 
 ``synced_at`` on a number is the last time a sync *wrote* it (it appeared, changed or
 went away at seven). Confirming an unchanged number writes nothing, so "when did we
@@ -40,11 +45,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.models import Operation, SyncRun
+from app.settings import DEFAULT_SYNC_MAX_REMOVED_SHARE
 from app.seven.active_list import ActiveList
 from app.seven.client import SevenClient
 from app.seven.errors import SevenError
 from app.sync.baseline import load_baseline
-from app.sync.diff import DiffCounts, apply_diff, load_incoming
+from app.sync.diff import DiffCounts, RemovalsRefused, apply_diff, load_incoming
 from app.sync.rows import RowCounter
 
 log = structlog.get_logger(__name__)
@@ -66,27 +72,40 @@ class SyncOutcome:
     """How a run that ran wrote the mirror: ``baseline`` (one COPY) or ``diff``."""
 
 
-async def request_sync(session: AsyncSession, request_id: str | None = None) -> Operation:
-    """A queued ``sync`` operation, committed (the caller hands its id to a worker)."""
-    operation = Operation(kind="sync", status="queued", params={}, request_id=request_id)
+async def request_sync(
+    session: AsyncSession, request_id: str | None = None, *, force: bool = False
+) -> Operation:
+    """A queued ``sync`` operation, committed (the caller hands its id to a worker).
+    ``force`` lets its run remove more than the guard allows (see ``RemovalsRefused``)."""
+    params = {"force": True} if force else {}
+    operation = Operation(kind="sync", status="queued", params=params, request_id=request_id)
     session.add(operation)
     await session.commit()
     return operation
 
 
 async def run_sync(
-    engine: AsyncEngine, seven: SevenClient, *, operation_id: uuid.UUID | None = None
+    engine: AsyncEngine,
+    seven: SevenClient,
+    *,
+    operation_id: uuid.UUID | None = None,
+    max_removed_share: float = DEFAULT_SYNC_MAX_REMOVED_SHARE,
 ) -> SyncOutcome:
     """Bring the mirror in line with seven's list (see the module docstring)."""
     async with engine.connect() as conn:
-        if operation_id is not None and not await _claim_operation(conn, operation_id):
-            return SyncOutcome("skipped")
+        force = False
+        if operation_id is not None:
+            claimed = await _claim_operation(conn, operation_id)
+            if claimed is None:
+                return SyncOutcome("skipped")
+            force = claimed
         locked = (await conn.execute(select(func.pg_try_advisory_lock(SYNC_LOCK_KEY)))).scalar_one()
         await conn.commit()
         if not locked:
             return await _skip(conn, operation_id)
         try:
-            outcome = await _run_locked(conn, seven, operation_id)
+            limit = None if force else max_removed_share
+            outcome = await _run_locked(conn, seven, operation_id, limit)
         except BaseException:
             # The connection may be mid-transaction or broken: close it rather than
             # return it to the pool, which also ends the session and its lock.
@@ -97,8 +116,9 @@ async def run_sync(
         return outcome
 
 
-async def _claim_operation(conn: AsyncConnection, operation_id: uuid.UUID) -> bool:
-    """Mark the operation running; False if it is unknown or already finished (a repeat)."""
+async def _claim_operation(conn: AsyncConnection, operation_id: uuid.UUID) -> bool | None:
+    """Mark the operation running and return whether it forces the run past the removal
+    guard; None if it is unknown or already finished (a repeat)."""
     claimed = (
         await conn.execute(
             update(Operation)
@@ -112,16 +132,16 @@ async def _claim_operation(conn: AsyncConnection, operation_id: uuid.UUID) -> bo
                 attempts=Operation.attempts + 1,
                 started_at=func.coalesce(Operation.started_at, func.now()),
             )
-            .returning(Operation.request_id)
+            .returning(Operation.request_id, Operation.params)
         )
     ).first()
     await conn.commit()
     if claimed is None:
         log.info("sync_operation_not_runnable", operation_id=str(operation_id))
-        return False
+        return None
     # The run's and the job's log lines carry the id of the request that asked for it.
     structlog.contextvars.bind_contextvars(request_id=claimed.request_id)
-    return True
+    return bool((claimed.params or {}).get("force"))
 
 
 async def _skip(conn: AsyncConnection, operation_id: uuid.UUID | None) -> SyncOutcome:
@@ -146,7 +166,10 @@ async def _skip(conn: AsyncConnection, operation_id: uuid.UUID | None) -> SyncOu
 
 
 async def _run_locked(
-    conn: AsyncConnection, seven: SevenClient, operation_id: uuid.UUID | None
+    conn: AsyncConnection,
+    seven: SevenClient,
+    operation_id: uuid.UUID | None,
+    max_removed_share: float | None,
 ) -> SyncOutcome:
     run_id, run_started, previous_started = await _open_run(conn, operation_id)
     clock = time.perf_counter()
@@ -160,6 +183,7 @@ async def _run_locked(
             run_id=run_id,
             run_started=run_started,
             previous_started=previous_started,
+            max_removed_share=max_removed_share,
             seconds=seconds,
         )
         clock = time.perf_counter()
@@ -176,6 +200,17 @@ async def _run_locked(
         await _close_run_failed(conn, run_id, operation_id, error.code, error.message)
         log.warning("sync_failed", run_id=str(run_id), code=error.code, error=error.message)
         return SyncOutcome("failed", run_id=run_id, error_code=error.code)
+    except RemovalsRefused as refused:
+        await conn.rollback()
+        await _close_run_failed(conn, run_id, operation_id, refused.code, str(refused))
+        log.warning(
+            "sync_refused",
+            run_id=str(run_id),
+            code=refused.code,
+            unexplained_removals=refused.unexplained,
+            live=refused.live,
+        )
+        return SyncOutcome("failed", run_id=run_id, error_code=refused.code)
     except Exception as error:
         await conn.rollback()
         await _close_run_failed(
@@ -194,6 +229,7 @@ async def _write_difference(
     run_id: uuid.UUID,
     run_started: datetime,
     previous_started: datetime | None,
+    max_removed_share: float | None,
     seconds: dict[str, float],
 ) -> tuple[DiffCounts, str]:
     """Bring the mirror in line with ``numbers`` (uncommitted); the counts and the path
@@ -213,6 +249,7 @@ async def _write_difference(
         run_started=run_started,
         previous_started=previous_started,
         fetched=fetched,
+        max_removed_share=max_removed_share,
     )
     seconds["diff_seconds"] = time.perf_counter() - clock
     return counts, "diff"

@@ -426,6 +426,50 @@ async def test_a_failure_at_seven_fails_the_run_with_its_code_and_writes_nothing
         assert (await session.execute(select(Number))).first() is None
 
 
+async def test_a_run_that_would_remove_most_live_numbers_is_refused_and_writes_nothing(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    numbers = rent(fresh_sandbox, 4)
+    await sync(resources)
+    versions = await row_versions(resources)
+    # seven glitches: its list comes back empty although nobody deleted anything.
+    for number in numbers:
+        fresh_sandbox.remove_active(number)
+    fresh_sandbox.put_active(on_sale(fresh_sandbox, 1)[0])  # and the refused run adds nothing
+
+    outcome = await run_sync(resources.engine, resources.seven)
+
+    assert (outcome.outcome, outcome.error_code) == ("failed", "sync_guard_tripped")
+    assert await row_versions(resources) == versions
+    async with resources.sessions() as session:
+        run = await session.get(SyncRun, outcome.run_id)
+    assert run is not None and run.status == "failed"
+    assert "4 of the mirror's 4 live numbers" in (run.error_message or "")
+    assert await drift_of(resources, outcome.run_id) == []
+
+    applied = await run_sync(resources.engine, resources.seven, max_removed_share=1.0)
+
+    assert applied.counts is not None
+    assert (applied.counts.removed, applied.counts.added) == (4, 1)
+
+
+async def test_the_guard_counts_only_removals_nothing_of_ours_explains(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    ours, gone, kept = rent(fresh_sandbox, 3)
+    await sync(resources)
+    await add_operation(resources, ours, "delete", "succeeded")
+    fresh_sandbox.remove_active(ours)
+    fresh_sandbox.remove_active(gone)
+
+    # Two of three live numbers go, one of them by our own delete: 1/3 is unexplained.
+    outcome = await run_sync(resources.engine, resources.seven, max_removed_share=0.4)
+
+    assert outcome.outcome == "ran" and outcome.counts is not None
+    assert outcome.counts.removed == 2
+    assert (await mirror(resources, kept)).state == "active"
+
+
 def seven_listing(numbers: list[dict[str, Any]]) -> SevenClient:
     """A client whose seven answers ``GET /numbers/active`` with exactly these numbers."""
     body = msgspec.json.encode({"activeNumbers": numbers})

@@ -159,3 +159,12 @@ async def test_tenant_keys_cannot_see_or_start_syncs(
         response = await client.request(method, path, headers=key_headers(key))
         assert response.status_code == 404, (method, path, response.text)
     assert (await client.post("/v1/sync")).status_code == 401
+
+
+async def test_the_schema_documents_the_optional_force_body(client: Client) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    start = spec["paths"]["/v1/sync"]["post"]
+    assert start["requestBody"]["required"] is False
+    assert "sync_guard_tripped" in start["description"]
+    force = spec["components"]["schemas"]["SyncStart"]["properties"]["force"]
+    assert (force["type"], force["default"]) == ("boolean", False)

@@ -108,3 +108,76 @@ async def test_a_cron_sync_runs_without_an_operation(
             await asyncio.sleep(0.1)
             _, runs = await operations_and_runs(settings)
     assert any(r.status == "succeeded" and r.operation_id is None for r in runs)
+
+
+async def mirrored(
+    client: Client,
+    headers: dict[str, str],
+    settings: Settings,
+    sandbox: SandboxProcess,
+    count: int,
+) -> list[str]:
+    """``count`` numbers rented at seven and mirrored by a first sync through the worker."""
+    numbers = rent(sandbox, count)
+    await start_sync(client, headers)
+    await asyncio.to_thread(run_burst, settings)
+    return numbers
+
+
+async def test_a_sync_the_guard_refuses_fails_its_operation_until_forced(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+) -> None:
+    gone, also_gone, kept = await mirrored(client, admin_headers, settings, fresh_sandbox, 3)
+    fresh_sandbox.remove_active(gone)
+    fresh_sandbox.remove_active(also_gone)  # two of three: more than the default half
+
+    refused = await start_sync(client, admin_headers)
+    await asyncio.to_thread(run_burst, settings)
+
+    done = (await client.get(f"/v1/operations/{refused['id']}", headers=admin_headers)).json()
+    assert done["status"] == "failed"
+    assert done["error"]["code"] == "sync_guard_tripped"
+    assert '{"force": true}' in done["error"]["message"]
+    latest = (await client.get("/v1/sync/runs", headers=admin_headers)).json()["items"][0]
+    assert latest["status"] == "failed" and "sync_guard_tripped" in latest["error"]
+    number = await client.get(f"/v1/numbers/{gone}", headers=admin_headers)
+    assert number.json()["state"] == "active"
+
+    forced = await client.post("/v1/sync", json={"force": True}, headers=admin_headers)
+    assert forced.status_code == 202, forced.text
+    await asyncio.to_thread(run_burst, settings)
+
+    done = (await client.get(forced.headers["location"], headers=admin_headers)).json()
+    assert done["status"] == "succeeded", done
+    for number, state in ((gone, "deleted"), (also_gone, "deleted"), (kept, "active")):
+        row = await client.get(f"/v1/numbers/{number}", headers=admin_headers)
+        assert row.json()["state"] == state
+
+
+async def test_the_worker_reads_the_guard_share_from_its_settings(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+) -> None:
+    numbers = await mirrored(client, admin_headers, settings, fresh_sandbox, 2)
+    for number in numbers:
+        fresh_sandbox.remove_active(number)
+
+    operation = await start_sync(client, admin_headers)
+    unguarded = dataclasses.replace(settings, sync_max_removed_share=1.0)
+    await asyncio.to_thread(run_burst, unguarded)
+
+    done = (await client.get(f"/v1/operations/{operation['id']}", headers=admin_headers)).json()
+    assert done["status"] == "succeeded", done
+
+
+async def test_post_sync_refuses_a_body_it_does_not_know(
+    client: Client, admin_headers: dict[str, str]
+) -> None:
+    response = await client.post("/v1/sync", json={"forse": True}, headers=admin_headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error" and "forse" in response.json()["message"]

@@ -22,9 +22,16 @@ def load(**overrides: str) -> Settings:
 
 
 def test_reads_every_setting_and_converts_the_database_driver() -> None:
-    settings = load(SYNC_INTERVAL_SECONDS="120", SEVEN_BASE_URL="http://127.0.0.1:9/api/")
+    settings = load(
+        SYNC_INTERVAL_SECONDS="120",
+        SEVEN_BASE_URL="http://127.0.0.1:9/api/",
+        SYNC_MAX_REMOVED_SHARE="0.25",
+    )
     assert settings.database_url.startswith("postgresql+asyncpg://app:s3cret-pw@db.internal")
     assert settings.sync_interval_seconds == 120
+    assert settings.sync_max_removed_share == 0.25
+    assert load().sync_max_removed_share == 0.5
+    assert Settings.from_env(settings.to_env(), env_file=None) == settings
     assert settings.seven_base_url == "http://127.0.0.1:9/api"
     assert settings.seven_signing_secret is None
 
@@ -45,6 +52,10 @@ def test_missing_database_url_names_it_and_shows_a_good_value() -> None:
         ("REDIS_URL", "http://localhost:6379"),
         ("SYNC_INTERVAL_SECONDS", "often"),
         ("SYNC_INTERVAL_SECONDS", "0"),
+        ("SYNC_MAX_REMOVED_SHARE", "1.5"),
+        ("SYNC_MAX_REMOVED_SHARE", "-0.1"),
+        ("SYNC_MAX_REMOVED_SHARE", "half"),
+        ("SYNC_MAX_REMOVED_SHARE", "nan"),
         ("SEVEN_BASE_URL", "gateway.seven.io"),
         ("ADMIN_API_KEY", "short"),
     ],
