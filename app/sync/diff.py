@@ -180,16 +180,12 @@ WITH removed AS (
     WHERE :record_drift AND {_unexplained_removal("r")}
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM drift) AS drift
+SELECT (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM drift) AS drift,
+       (SELECT count(*) FROM removed r WHERE {_unexplained_removal("r")}) AS unexplained
 """
 
-# The guard's figures, before anything is written (two queries, so each NOT EXISTS is
-# an anti-join rather than a subplan per row).
-_COUNT_REMOVALS = f"""
-SELECT (SELECT count(*) FROM numbers WHERE state IN {_PRESENT_STATES}) AS live,
-       (SELECT count(*) FROM numbers m
-        WHERE {_REMOVABLE} AND {_unexplained_removal("m")}) AS unexplained
-"""
+# The guard's denominator, taken before the run writes anything.
+_COUNT_LIVE = f"SELECT count(*) FROM numbers WHERE state IN {_PRESENT_STATES}"
 
 #: The numbers a run leaves alone (see "busy" above); ``:run_started`` is the run's start.
 BUSY_NUMBERS = f"""
@@ -273,8 +269,9 @@ async def apply_diff(
 ) -> DiffCounts:
     """Write the difference between ``sync_incoming`` and the mirror; count it.
 
-    Raises :class:`RemovalsRefused`, having written nothing, when more than
-    ``max_removed_share`` of the live numbers would be removed unexplained (None: no limit).
+    Raises :class:`RemovalsRefused` when more than ``max_removed_share`` of the live
+    numbers were removed unexplained (None: no limit); the caller must then roll back,
+    so that the run writes nothing.
     """
     params = {
         "run_id": run_id,
@@ -285,15 +282,17 @@ async def apply_diff(
     }
     await conn.execute(text(_COLLECT_BUSY), {"run_started": run_started})
     busy = (await conn.execute(text(_COUNT_BUSY))).scalar_one()
-    if max_removed_share is not None:
-        removals = (await conn.execute(text(_COUNT_REMOVALS))).one()
-        if removals.unexplained > max_removed_share * removals.live:
-            raise RemovalsRefused(removals.unexplained, removals.live, max_removed_share)
+    live = (await conn.execute(text(_COUNT_LIVE))).scalar_one()
     # Existing rows first: into an empty mirror (the first sync) this join is instant,
     # where after the insert it would compare 100,000 rows just written.
     existing = (await conn.execute(text(_UPDATE_EXISTING), params)).one()
     new = (await conn.execute(text(_INSERT_NEW), params)).one()
     gone = (await conn.execute(text(_MARK_REMOVED), params)).one()
+    # Checked on what the removal statement did (counting beforehand would cost another
+    # anti-join over the whole mirror on every run); raising discards all of it, as the
+    # caller rolls the transaction back.
+    if max_removed_share is not None and gone.unexplained > max_removed_share * live:
+        raise RemovalsRefused(gone.unexplained, live, max_removed_share)
     added = new.added + existing.added
     return DiffCounts(
         fetched=fetched,
