@@ -15,8 +15,8 @@ What it does, in one run:
    numbers changed at seven (a third each: friendly name, basic charge, a deletion
    scheduled at period end);
 4. for each: the run's own time (``sync_runs.finished_at - started_at``), its phases
-   (from the worker's ``sync_finished`` log line), the worker's peak RSS (``ru_maxrss``
-   of the child process from ``wait4``), and the mirror rows written, counted twice:
+   (from the worker's ``sync_finished`` log line), the worker's peak RSS (``VmHWM``
+   from ``/proc``, see ``run_measured``), and the mirror rows written, counted twice:
    ``pg_stat_user_tables`` (inserted/updated/deleted) and rows whose ``xmin`` is newer
    than the sync (written by it, even with equal values);
 5. prints the figures against the targets (issue 3): first sync <= 2x the floor and
