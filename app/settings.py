@@ -46,7 +46,7 @@ class Settings:
     search_cache_seconds: int = 60
     # The API's in-process cache of single-number reads (app.numbers.cache); 0 = off.
     number_cache_size: int = 100_000
-    number_cache_seconds: int = 300
+    number_cache_seconds: int = 1800
     seven_connect_timeout: float = 5.0
     seven_read_timeout: float = 30.0
     seven_total_timeout: float = 60.0
@@ -155,8 +155,8 @@ class Settings:
                 env,
                 "NUMBER_CACHE_SECONDS",
                 _positive_int,
-                "a whole number of seconds >= 1, e.g. 300",
-                300,
+                "a whole number of seconds >= 1, e.g. 1800",
+                1800,
             ),
             seven_connect_timeout=_optional(
                 env, "SEVEN_CONNECT_TIMEOUT", _positive_float, "seconds, e.g. 5", 5.0
