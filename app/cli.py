@@ -130,12 +130,19 @@ def revoke_key(key_id: Annotated[uuid.UUID, typer.Argument(help="The key's id.")
 def sync(
     wait: Annotated[bool, typer.Option(help="Wait for the sync to finish.")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait at most.", min=1)] = 600,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Apply the run even if seven no longer lists more than "
+            "SYNC_MAX_REMOVED_SHARE of the live numbers (refused otherwise)."
+        ),
+    ] = False,
 ) -> None:
     """Start a sync of the mirror with seven (a worker runs it); wait and print its counts."""
     queue = create_queue(_setting(redis_url_from))
 
     async def start(session: AsyncSession, actor: Actor) -> uuid.UUID:
-        operation = await request_sync(session, actor.request_id)
+        operation = await request_sync(session, actor.request_id, force=force)
         try:
             await enqueue_operation(queue, operation.id, "sync")
         except (RedisError, OSError):

@@ -221,7 +221,7 @@ class RemovalsRefused(Exception):
             f"{self.code}: seven no longer lists {unexplained} of the mirror's {live} live"
             f" numbers, more than SYNC_MAX_REMOVED_SHARE ({max_share:g}) allows; nothing"
             " was written. If seven's list is right, POST /v1/sync with"
-            ' {"force": true} applies it.'
+            ' {"force": true} (or `python -m app.cli sync --force`) applies it.'
         )
 
 

@@ -66,6 +66,22 @@ async def test_sync_waits_for_the_worker_and_drift_shows_what_it_found(
     assert timed_out.exit_code == 3 and "still queued" in timed_out.output
 
 
+async def test_sync_force_applies_a_run_the_removal_guard_refused(
+    settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    numbers = rent(fresh_sandbox, 2)
+    with WorkerProcess(settings):
+        assert (await run_cli(settings, "sync", "--timeout", "30")).exit_code == 0
+        for number in numbers:
+            fresh_sandbox.remove_active(number)
+        refused = await run_cli(settings, "sync", "--timeout", "30")
+        assert refused.exit_code == 1, refused.output
+        assert "sync_guard_tripped" in refused.output and "--force" in refused.output
+        forced = await run_cli(settings, "sync", "--force", "--timeout", "30")
+        assert forced.exit_code == 0, forced.output
+        assert "removed 2" in forced.stdout
+
+
 async def test_costs_prints_a_table_and_exports_the_apis_csv(
     client: Client,
     admin_headers: dict[str, str],
