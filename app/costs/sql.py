@@ -176,12 +176,18 @@ slices AS (
     -- A basic charge is priced on its billing day; the setup fee falls on the created
     -- day, which is b1 whenever it lies inside the month.
     SELECT b.number, b.country, b.c, b.e, b.b1, b.b2, b.b3, b.has1, b.has2,
-           f1.fee_setup, f1.fee_basic_charge AS fee1, f2.fee_basic_charge AS fee2,
+           f1.fee_setup, f1.fee_basic_charge AS fee1,
+           -- b2 priced by b1's version unless a later one starts by then (rare): the
+           -- latest of those, looked up by the index on (number, valid_from).
+           CASE WHEN b.b2 < f1.t THEN f1.fee_basic_charge ELSE (
+               SELECT v.fee_basic_charge FROM number_fee_versions v
+               WHERE v.number = b.number AND (v.valid_from {_DAY} <= b.b2
+               ORDER BY v.valid_from DESC, v.id DESC LIMIT 1
+           ) END AS fee2,
            s.number IS NOT NULL AS shared, s.tenant_id, COALESCE(s.pool_id, b.pool_id) AS pool_id,
            COALESCE(s.f, {M0}) AS sf, COALESCE(s.t, {M1}) AS st
     FROM bills b
     JOIN fees f1 ON f1.number = b.number AND b.b1 >= f1.f AND b.b1 < f1.t
-    LEFT JOIN fees f2 ON f2.number = b.number AND b.b2 >= f2.f AND b.b2 < f2.t
     LEFT JOIN segments s ON s.number = b.number
 ),
 usage AS (
