@@ -1,7 +1,7 @@
 """The cost model: what seven charges for a number, on which day, and to whom.
 
 Plain functions over plain data, Decimal throughout. This is the specification the
-SQL in ``service.py`` implements for speed; the tests hold both to the same figures.
+SQL in ``sql.py`` implements for speed; the tests hold both to the same figures.
 
 Rules (the contract's "Costs" section, made precise):
 
