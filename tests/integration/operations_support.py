@@ -37,6 +37,14 @@ def available_numbers(sandbox: SandboxProcess, count: int) -> list[str]:
     return numbers[:count]
 
 
+def rent(sandbox: SandboxProcess, count: int, **fields: Any) -> list[str]:
+    """Numbers put on the account at seven, as if bought in seven's web interface."""
+    numbers = available_numbers(sandbox, count)
+    for number in numbers:
+        sandbox.put_active(number, **fields)
+    return numbers
+
+
 async def order(
     client: Client, headers: dict[str, str], number: str, **body: Any
 ) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.costs.service import berlin_today
 from app.settings import Settings
+from tests.integration.operations_support import rent
 from tests.support.sandbox import SandboxProcess
 from tests.support.worker import WorkerProcess
 
@@ -23,13 +24,6 @@ async def run_cli(settings: Settings, *args: str) -> Result:
     """In-process, in a thread: the CLI runs its own event loop."""
     env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
     return await asyncio.to_thread(CliRunner().invoke, cli, list(args), env=env)
-
-
-def rent(sandbox: SandboxProcess, count: int) -> list[str]:
-    numbers = [n["number"] for n in sandbox.available()][:count]
-    for number in numbers:
-        sandbox.put_active(number)
-    return numbers
 
 
 async def test_sync_waits_for_the_worker_and_drift_shows_what_it_found(

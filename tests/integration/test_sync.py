@@ -23,6 +23,7 @@ from app.settings import Settings
 from app.seven.client import SevenClient
 from app.seven.types import ActiveNumber
 from app.sync.service import SyncOutcome, run_sync
+from tests.integration.operations_support import available_numbers, rent
 from tests.support.sandbox import SandboxProcess
 
 
@@ -36,20 +37,6 @@ async def sync(resources: Resources) -> SyncOutcome:
     outcome = await run_sync(resources.engine, resources.seven)
     assert outcome.outcome == "ran", outcome
     return outcome
-
-
-def on_sale(sandbox: SandboxProcess, count: int) -> list[str]:
-    numbers = [n["number"] for n in sandbox.available()]
-    assert len(numbers) >= count
-    return numbers[:count]
-
-
-def rent(sandbox: SandboxProcess, count: int, **fields: Any) -> list[str]:
-    """Numbers put on the account at seven, as if bought in seven's web interface."""
-    numbers = on_sale(sandbox, count)
-    for number in numbers:
-        sandbox.put_active(number, **fields)
-    return numbers
 
 
 async def mirror(resources: Resources, number: str) -> Number:
@@ -342,7 +329,7 @@ async def test_an_unchanged_resync_writes_no_number_row(
     resources: Resources, fresh_sandbox: SandboxProcess
 ) -> None:
     rent(fresh_sandbox, 5)
-    rent_cancelled = on_sale(fresh_sandbox, 6)[5]
+    rent_cancelled = available_numbers(fresh_sandbox, 6)[5]
     fresh_sandbox.put_active(rent_cancelled, expires="2031-02-28 10:00:00")
     await sync(resources)
     versions = await row_versions(resources)
@@ -435,7 +422,8 @@ async def test_a_run_that_would_remove_most_live_numbers_is_refused_and_writes_n
     # seven glitches: its list comes back empty although nobody deleted anything.
     for number in numbers:
         fresh_sandbox.remove_active(number)
-    fresh_sandbox.put_active(on_sale(fresh_sandbox, 1)[0])  # and the refused run adds nothing
+    # ... and one new number appears, which the refused run does not add either.
+    fresh_sandbox.put_active(available_numbers(fresh_sandbox, 1)[0])
 
     outcome = await run_sync(resources.engine, resources.seven)
 

@@ -14,17 +14,11 @@ from sqlalchemy import select
 from app.db.engine import create_engine, create_session_factory
 from app.db.models import Operation, SyncRun
 from app.settings import Settings
+from tests.integration.operations_support import rent
 from tests.support.sandbox import SandboxProcess
 from tests.support.worker import WorkerProcess, run_burst
 
 Client = AsyncTestClient[Litestar]
-
-
-def rent(sandbox: SandboxProcess, count: int) -> list[str]:
-    numbers = [n["number"] for n in sandbox.available()][:count]
-    for number in numbers:
-        sandbox.put_active(number)
-    return numbers
 
 
 async def start_sync(client: Client, headers: dict[str, str]) -> dict[str, Any]:
