@@ -29,6 +29,7 @@ from app.lib.tenancy import scope_numbers
 from app.numbers.mirror import SEVEN_COLUMNS
 from app.operations import idempotency
 from app.operations.schemas import NumberChange, OrderCreate
+from app.pools.service import check_fits
 
 # Mirror columns that only seven's answer fills in, as they are before it arrives; a number
 # ordered again starts from these, not from what seven said about it last time.
@@ -48,26 +49,6 @@ class Submitted:
     """True when an ``Idempotency-Key`` returned an earlier operation: enqueue nothing."""
 
 
-async def _check_pool_takes(
-    session: AsyncSession, pool_id: uuid.UUID, number: str, country: str
-) -> None:
-    """The pool exists and takes numbers of this country.
-
-    Its features cannot be checked yet: seven tells a number's features only once it is
-    ordered (``order_if_empty`` picks candidates from seven's search, which lists them).
-    """
-    pool = await session.get(Pool, pool_id)
-    if pool is None:
-        raise InvalidInput(f"There is no pool {pool_id}.", code="unknown_pool")
-    if pool.country and pool.country != country:
-        problem = f"it is in {country}, the pool takes only {pool.country}"
-        raise InvalidInput(
-            f"number {number} does not fit pool {pool.name!r}: {problem}",
-            code="pool_constraints_not_met",
-            details={"problems": [problem]},
-        )
-
-
 # -- the three write verbs ---------------------------------------------------------
 
 
@@ -84,7 +65,10 @@ async def submit_order(
         raise _invalid_number("number", order.number, "it belongs to no country")
     tenant = await _tenant_for(session, principal, order.tenant)
     if order.pool is not None:
-        await _check_pool_takes(session, order.pool, number, country)
+        pool = await session.get(Pool, order.pool)
+        if pool is None:
+            raise InvalidInput(f"There is no pool {order.pool}.", code="unknown_pool")
+        check_fits(pool, number, country)
     params: dict[str, Any] = {
         "payment_interval": order.payment_interval,
         "friendly_name": order.friendly_name,

@@ -125,14 +125,26 @@ async def get_pool(session: AsyncSession, pool_id: uuid.UUID) -> Pool:
     return pool
 
 
-def _constraint_problems(pool: Pool, number: Number) -> list[str]:
+def check_fits(pool: Pool, digits: str, country: str | None, number: Number | None = None) -> None:
+    """Raise ``pool_constraints_not_met`` unless a number of ``country`` fits ``pool``.
+
+    Its features are checked only with its mirror row (``number``): seven tells a number's
+    features once it is ordered, so an order into a pool is held to the country alone
+    (``order_if_empty`` picks candidates from seven's search, which lists them).
+    """
     problems = []
-    if pool.country and number.country != pool.country:
-        problems.append(f"it is in {number.country}, the pool takes only {pool.country}")
-    missing = [name for name in pool.features if not getattr(number, f"feature_{name}")]
-    if missing:
-        problems.append(f"it lacks the pool's features {missing}")
-    return problems
+    if pool.country and country != pool.country:
+        problems.append(f"it is in {country}, the pool takes only {pool.country}")
+    if number is not None:
+        missing = [name for name in pool.features if not getattr(number, f"feature_{name}")]
+        if missing:
+            problems.append(f"it lacks the pool's features {missing}")
+    if problems:
+        raise InvalidInput(
+            f"number {digits} does not fit pool {pool.name!r}: {'; '.join(problems)}",
+            code="pool_constraints_not_met",
+            details={"problems": problems},
+        )
 
 
 async def add_number(
@@ -159,13 +171,7 @@ async def add_number(
                 f"number {digits} belongs to another pool; take it out of that one first",
                 code="number_in_other_pool",
             )
-        problems = _constraint_problems(pool, number)
-        if problems:
-            raise InvalidInput(
-                f"number {digits} does not fit pool {pool.name!r}: {'; '.join(problems)}",
-                code="pool_constraints_not_met",
-                details={"problems": problems},
-            )
+        check_fits(pool, digits, number.country, number)
         number.pool_id = pool.id
     return number
 
