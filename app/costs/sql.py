@@ -78,18 +78,6 @@ _FIRST_CASH = f"GREATEST(0, ({I0} - cm + step - 1) / step)"
 _FIRST_ACCRUAL = f"GREATEST(0, ({I0} + (cd = 1)::int - cm + step - 1) / step - 1)"
 _LAST = f"(({I1} - cm + step) / step - 1)"
 
-# Billing periods of ``src`` billed inside a window of any length, for the forecast:
-# one set-returning call per number over its period indexes.
-_PERIODS = f"""
-periods AS (
-    SELECT * FROM (
-        SELECT s.*, {_billing_day("m")} AS b
-        FROM (SELECT *, cm + step * generate_series({_FIRST_CASH}, {_LAST}) AS m FROM {{src}}) s
-        OFFSET 0  -- b once per period, not again in the filter below
-    ) p
-    WHERE b < e
-)"""  # noqa: S608  (module constants only)
-
 # The mirror's numbers created before the window closes, with their created day and the
 # first day they are no longer charged.
 _MIRROR = f"""
@@ -307,7 +295,16 @@ FORECAST_SQL = f"""
 WITH
 live AS ({_schedule(_LIVE)}
 ),
-{_PERIODS.format(src="live")}
+-- The periods billed inside the window (of any length): one set-returning call per number
+-- over its period indexes.
+periods AS (
+    SELECT * FROM (
+        SELECT s.*, {_billing_day("m")} AS b
+        FROM (SELECT *, cm + step * generate_series({_FIRST_CASH}, {_LAST}) AS m FROM live) s
+        OFFSET 0  -- b once per period, not again in the filter below
+    ) p
+    WHERE b < e
+)
 SELECT to_char(b, 'YYYY-MM') AS month,
        COUNT(DISTINCT number) AS numbers,
        COALESCE(SUM(fee_basic_charge), 0) AS recurring,
