@@ -160,28 +160,26 @@ _REMOVABLE = f"""m.state IN {_PRESENT_STATES} AND m.pending_operation_id IS NULL
       AND NOT EXISTS (SELECT 1 FROM {INCOMING_TABLE} s WHERE s.number = m.number)
       AND NOT {_busy("m.number")}"""
 
-
-def _unexplained_removal(alias: str) -> str:
-    """Neither a scheduled end of period that has passed nor our delete explains it."""
-    rental_start = f"coalesce({alias}.seven_created_at, '-infinity')"
-    return f"""NOT coalesce({alias}.seven_expires_at <= now(), false)
-      AND NOT {_ours(f"{alias}.number", "('delete')", rental_start)}"""
-
+# ... and one of those neither a scheduled end of period that has passed nor our delete
+# (during this rental) explains: drift, and what the removal guard counts.
+_UNEXPLAINED_REMOVAL = f"""NOT coalesce(m.seven_expires_at <= now(), false)
+      AND NOT {_ours("m.number", "('delete')", "coalesce(m.seven_created_at, '-infinity')")}"""
 
 _MARK_REMOVED = f"""
 WITH removed AS (
     UPDATE numbers m SET state = 'deleted', synced_at = now(), updated_at = now()
     WHERE {_REMOVABLE}
-    RETURNING m.number, m.seven_created_at, m.seven_expires_at, {_json("m")} AS before_json
+    RETURNING m.number, {_json("m")} AS before_json,
+              {_UNEXPLAINED_REMOVAL} AS unexplained
 ), drift AS (
     INSERT INTO sync_drift (run_id, number, kind, before, after)
     SELECT :run_id, r.number, 'removed', r.before_json, NULL
     FROM removed r
-    WHERE :record_drift AND {_unexplained_removal("r")}
+    WHERE :record_drift AND r.unexplained
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM drift) AS drift,
-       (SELECT count(*) FROM removed r WHERE {_unexplained_removal("r")}) AS unexplained
+       (SELECT count(*) FROM removed WHERE unexplained) AS unexplained
 """
 
 # The guard's denominator, taken before the run writes anything.
