@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -35,8 +35,6 @@ APPLICATION_NAME = "seven-numbers-cache-listener"
 
 log = structlog.get_logger(__name__)
 
-Loader = Callable[[NumberCache], Awaitable[int]]
-
 
 class ChangeListener:
     """Keeps ``cache`` in step with ``numbers`` for as long as :meth:`run` runs."""
@@ -45,7 +43,7 @@ class ChangeListener:
         self,
         database_url: str,
         cache: NumberCache,
-        load: Loader,
+        engine: AsyncEngine,
         *,
         probe_interval: float = 10.0,
         probe_timeout: float = 5.0,
@@ -54,7 +52,7 @@ class ChangeListener:
         # asyncpg takes the plain postgresql:// form of SQLAlchemy's postgresql+asyncpg://.
         self._dsn = urlsplit(database_url)._replace(scheme="postgresql").geturl()
         self.cache = cache
-        self._load = load
+        self._engine = engine
         self._reload = asyncio.Event()
         self.probe_interval = probe_interval
         self.probe_timeout = probe_timeout
@@ -123,7 +121,7 @@ class ChangeListener:
             self._reload.clear()
             started = time.perf_counter()
             try:
-                loaded = await self._load(self.cache)
+                loaded = await load_numbers(self._engine, self.cache)
             except Exception as error:  # the reads fall back to the database meanwhile
                 log.warning("number_cache_load_failed", error_type=type(error).__name__)
             else:
@@ -150,9 +148,5 @@ async def open_number_cache(settings: Settings, engine: AsyncEngine) -> AsyncIte
     if cache.max_entries == 0:
         yield cache
         return
-
-    async def load(into: NumberCache) -> int:
-        return await load_numbers(engine, into)
-
-    async with ChangeListener(settings.database_url, cache, load).running():
+    async with ChangeListener(settings.database_url, cache, engine).running():
         yield cache
