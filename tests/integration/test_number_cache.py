@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.numbers.cache import NumberCache
 from app.numbers.listener import APPLICATION_NAME, CHANNEL
-from app.settings import Settings
 from tests.integration.test_numbers_read import (  # noqa: F401  (engine: a fixture)
     DE_MOBILE,
     add_tenant,
@@ -42,7 +41,8 @@ class Mirror:
 
     client: Client
     admin: dict[str, str]
-    settings: Settings
+    database_url: str
+    """The plain ``postgresql://`` URL asyncpg takes (the ``database_url`` fixture)."""
     engine: AsyncEngine
     cache: NumberCache
 
@@ -66,8 +66,7 @@ class Mirror:
 
     async def sql(self, statement: str, *args: Any) -> str:
         """One statement committed on a connection of its own (not the API's pool)."""
-        dsn = self.settings.database_url.replace("+asyncpg", "", 1)
-        connection = await asyncpg.connect(dsn)
+        connection = await asyncpg.connect(self.database_url)
         try:
             return await connection.execute(statement, *args)
         finally:
@@ -88,7 +87,7 @@ async def mirror(
     client: Client,
     app: Litestar,
     admin_headers: dict[str, str],
-    settings: Settings,
+    database_url: str,
     engine: AsyncEngine,  # noqa: F811  (the imported fixture)
 ) -> Mirror:
     """Once the app's listener is listening (it connects in the background)."""
@@ -98,7 +97,7 @@ async def mirror(
         return cache.active
 
     await until(listening, "the listener to start")
-    return Mirror(client, admin_headers, settings, engine, cache)
+    return Mirror(client, admin_headers, database_url, engine, cache)
 
 
 async def test_a_change_committed_elsewhere_is_read_once_its_notice_arrives(
@@ -161,7 +160,7 @@ INSERT_NUMBERS = (
 
 async def test_the_triggers_name_the_changed_numbers_or_say_forget_all(mirror: Mirror) -> None:
     heard: asyncio.Queue[str] = asyncio.Queue()
-    listener = await asyncpg.connect(mirror.settings.database_url.replace("+asyncpg", "", 1))
+    listener = await asyncpg.connect(mirror.database_url)
     await listener.add_listener(CHANNEL, lambda *args: heard.put_nowait(args[-1]))
 
     async def notices_after(statement: str, *args: Any) -> list[str]:
