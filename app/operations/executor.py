@@ -151,14 +151,15 @@ class _Run:
         op = self.op
         op.started_at = op.started_at or _now()
         op.status = "running"
-        if op.attempts >= self.policy.max_attempts or self._elapsed() >= self.policy.budget_seconds:
-            await self._give_up(None)
-            return op.status
         in_flight_for = self._orphaned_write_age()
         if in_flight_for is not None and in_flight_for < self.policy.settle_seconds:
             # A run died while its write was under way; seven may still be carrying it out.
-            # Reading now could find nothing and order twice: ask once it must be over.
+            # Reading now could find nothing and order twice, or give up on an order that
+            # still goes through (giving up reads seven too): ask once it must be over.
             return Wait(self.policy.settle_seconds - in_flight_for)
+        if op.attempts >= self.policy.max_attempts or self._elapsed() >= self.policy.budget_seconds:
+            await self._give_up(None)
+            return op.status
         # Committed with the recovery point, before the write: a crash loop ends too.
         op.attempts += 1
         try:

@@ -49,13 +49,17 @@ async def _orphaned_order(engine: AsyncEngine, number: str, sent_ago: float) -> 
     return operation_id
 
 
-async def _run(settings: Settings, sandbox: SandboxProcess, sent_ago: float) -> object:
+async def _run(
+    settings: Settings, sandbox: SandboxProcess, sent_ago: float, max_attempts: int = 8
+) -> object:
     engine = create_engine(settings.database_url)
     number = sandbox.available()[0]["number"]
     try:
         operation_id = await _orphaned_order(engine, number, sent_ago)
         async with SevenClient(sandbox.api_key, base_url=sandbox.base_url) as seven:
-            runner = OperationRunner(engine, seven, RetryPolicy(settle_seconds=SETTLE))
+            runner = OperationRunner(
+                engine, seven, RetryPolicy(max_attempts=max_attempts, settle_seconds=SETTLE)
+            )
             return await runner.run(operation_id)
     finally:
         await engine.dispose()
@@ -67,6 +71,17 @@ async def test_a_fresh_orphaned_order_waits_without_asking_or_ordering(
     outcome = await _run(settings, fresh_sandbox, sent_ago=5)
     assert isinstance(outcome, Wait)
     assert SETTLE - 6 < outcome.seconds <= SETTLE - 5
+    assert fresh_sandbox.requests("active_get") == []
+    assert fresh_sandbox.requests("order") == []
+
+
+async def test_a_fresh_orphaned_order_out_of_attempts_waits_before_giving_up(
+    settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    # Giving up reads seven as well: it must not read (and fail an order that seven may
+    # still carry out) before the orphaned write is over either.
+    outcome = await _run(settings, fresh_sandbox, sent_ago=5, max_attempts=1)
+    assert isinstance(outcome, Wait)
     assert fresh_sandbox.requests("active_get") == []
     assert fresh_sandbox.requests("order") == []
 
