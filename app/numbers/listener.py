@@ -74,11 +74,11 @@ class ChangeListener:
             try:
                 await self._listen_once()
             # Whatever ended it (a refused connection, a dropped one, a failed probe), the
-            # cache is off until a new LISTEN is in place: log, wait, connect again.
+            # cache is off (_listen_once switches it off on every way out, and a refused
+            # connection never switched it on) until a new LISTEN is in place: log, wait,
+            # connect again.
             except Exception as error:
                 log.warning("number_cache_listener_lost", error_type=type(error).__name__)
-            finally:
-                self.cache.deactivate()
             await asyncio.sleep(self.retry_delay)
 
     async def _listen_once(self) -> None:
