@@ -18,7 +18,14 @@ from redis.exceptions import RedisError
 from app.lib.errors import UpstreamError
 from app.search.schemas import AvailableNumberOut, SearchQuery, available_out
 from app.seven.client import SevenClient
-from app.seven.errors import OutcomeUnknown, RateLimited, SevenError, UpstreamUnavailable
+from app.seven.errors import (
+    MalformedResponse,
+    OutcomeUnknown,
+    RateLimited,
+    SevenError,
+    SevenServerError,
+    UpstreamUnavailable,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -61,9 +68,9 @@ def upstream_error(exc: SevenError) -> UpstreamError:
     if isinstance(exc, RateLimited):
         retry_after = None if exc.retry_after is None else max(1, math.ceil(exc.retry_after))
         return UpstreamRateLimited(message, retry_after=retry_after)
-    if isinstance(exc, UpstreamUnavailable):
+    if isinstance(exc, UpstreamUnavailable | SevenServerError):
         return UpstreamError(message, status_code=503, code=exc.code)
-    if isinstance(exc, OutcomeUnknown):
+    if isinstance(exc, OutcomeUnknown) and not isinstance(exc, MalformedResponse):
         return UpstreamError(message, status_code=504, code=exc.code)
     # Refused credentials, a garbled body, an unknown error: seven answered, but not usefully.
     return UpstreamError(message, status_code=502, code=exc.code)

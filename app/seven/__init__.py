@@ -11,9 +11,11 @@ from app.seven.errors import (
     OrderRefused,
     OutcomeUnknown,
     RateLimited,
+    Refused,
+    RequestRefused,
     SevenAuthError,
     SevenError,
-    UpstreamError,
+    SevenServerError,
     UpstreamUnavailable,
 )
 
@@ -25,10 +27,12 @@ __all__ = [
     "OrderRefused",
     "OutcomeUnknown",
     "RateLimited",
+    "Refused",
+    "RequestRefused",
     "SevenAuthError",
     "SevenClient",
     "SevenError",
-    "UpstreamError",
+    "SevenServerError",
     "UpstreamUnavailable",
     "parse_retry_after",
 ]

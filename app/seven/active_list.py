@@ -51,6 +51,13 @@ class ActiveList:
     def __iter__(self) -> Iterator[ActiveNumber]:
         return map(self._decode, self._items)
 
+    def find(self, number: str) -> ActiveNumber | None:
+        """The one number of the list, decoded, or None when seven does not list it."""
+        for item in self._items:
+            if _number_of(item) == number:
+                return self._decode(item)
+        return None
+
     def by_number(self) -> ActiveList:
         """The same items ordered by number (a stable sort: repeats keep seven's order).
 

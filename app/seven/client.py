@@ -5,22 +5,28 @@ and closed by ``aclose()`` / ``async with``). It imports nothing of the service.
 
 Decisions worth knowing:
 
-* **No retries here.** Every failure becomes one typed :mod:`app.seven.errors` error
-  with ``retryable`` and ``maybe_processed``; the worker is the single layer that
-  retries (with backoff and the read-before-write check for orders and deletes).
-  Retrying in two layers multiplies attempts and can order a number twice.
-* **Never trust HTTP 200.** seven answers errors as a bare number (``900`` or
-  ``"900"``) with status 200, so every body is checked before it is decoded.
+* **Three kinds of answer, decided here and nowhere else.** Every answer is a clear
+  success (the documented success shape of that call: the method returns), a clear
+  refusal (a :class:`~app.seven.errors.Refused`: seven's documented refusal shapes,
+  bare auth/credit codes, 429, or a request that provably never went out) or unknown
+  (an :class:`~app.seven.errors.OutcomeUnknown`: everything else, from a timeout after
+  sending to an HTML page with HTTP 200, ``{}``, an unknown bare code or a number
+  that is not the one asked about). Never trust HTTP 200 alone: seven answers errors
+  as a bare number (``900`` or ``"900"``) with status 200, and a proxy's page may come
+  with it too.
+* **No retries here.** The worker is the single layer that retries (with backoff, and
+  by reading seven before a paid or destructive write is sent again). Retrying in two
+  layers multiplies attempts and can order a number twice.
 * **Timeouts:** ``connect`` (TCP/TLS, also the pool wait), ``read`` (gap between
   bytes, also the write timeout) and ``total`` (``asyncio.timeout`` around the whole
   call, body included). A total timeout before the request headers went out is
   reported as :class:`UpstreamUnavailable`; after that (or when the transport does
   not report progress) as :class:`OutcomeUnknown`.
-* **DELETE sends ``delete_immediately`` twice**: in the query string as ``1``/``0``
-  (exactly what seven's PHP SDK sends) and in a JSON body as a boolean (what the JS
-  SDK sends). Both SDKs work in production, so whichever of the two seven reads, it
-  reads the right value; a ``false`` silently dropped would keep a number (and its
-  fees) until the end of the billing period, a ``true`` dropped the other way round.
+* **DELETE sends ``delete_immediately`` as seven's own SDKs do**: the PHP SDK appends
+  ``?delete_immediately=true`` when it is true (and nothing otherwise: false is seven's
+  default), the JS SDK sends a JSON body with the boolean. Both go out, so whichever
+  seven reads, it reads a value its backend is known to understand; a true that seven
+  did not read would keep the number, and its charges, until the end of the period.
 * **Numbers** go out as digits via :func:`app.lib.phone.normalize_number` in lenient
   mode: a number seven offered must never be refused by our older metadata.
 * **The API key** is sent per request (never set on a shared httpx client), redacted
@@ -56,9 +62,10 @@ from app.seven.errors import (
     OrderRefused,
     OutcomeUnknown,
     RateLimited,
+    RequestRefused,
     SevenAuthError,
     SevenError,
-    UpstreamError,
+    SevenServerError,
     UpstreamUnavailable,
 )
 from app.seven.signing import sign_headers
@@ -94,11 +101,12 @@ _DECODE_ACTIVE = msgspec.json.Decoder(ActiveNumber)
 _DECODE_SUCCESS = msgspec.json.Decoder(SuccessResponse)
 _DECODE_ANY = msgspec.json.Decoder()
 _ENCODE = msgspec.json.Encoder()
+_NOT_DIGITS = re.compile(r"\D")
+_REFUSAL_CODES = {"PATCH": "update_refused", "DELETE": "delete_refused"}
 
 # A whole body that is just a number, optionally as a JSON string: ``900``, ``"900"``.
 _BARE_CODE = re.compile(rb'\s*"?\s*(\d{1,6})\s*"?\s*')
 _BARE_CODE_MAX_LEN = 32
-_WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _NOT_SENT_ERRORS = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
@@ -116,11 +124,8 @@ class _Call:
     method: str
     path: str
     number: str | None = None  # set for /numbers/active/:number
-    is_order: bool = False
-
-    @property
-    def is_write(self) -> bool:
-        return self.method in _WRITE_METHODS
+    refusal: type[RequestRefused] = RequestRefused
+    refusal_code: str | None = None  # the refusal's code when not the class's own
 
     @property
     def endpoint(self) -> str:
@@ -247,17 +252,10 @@ class SevenClient:
         if payment_interval not in ("monthly", "annually"):
             raise ValueError(f"payment_interval must be monthly or annually: {payment_interval!r}")
         digits = _digits(number)
-        call = _Call("POST", "/numbers/order", is_order=True)
+        call = _Call("POST", "/numbers/order", refusal=OrderRefused)
         payload = {"number": digits, "payment_interval": payment_interval}
         body = await self._send(call, json=payload)
-        result = self._decode(call, body, _DECODE_SUCCESS)
-        if not result.success:
-            text = self._redact(result.error or "no reason given")
-            raise OrderRefused(
-                f"seven refused to order {digits}: {text[:_MAX_MESSAGE]}",
-                seven_message=result.error,
-                **call.context(status=200),
-            )
+        self._expect_success(call, body)
 
     async def list_active(self) -> ActiveList:
         """``GET /numbers/active``: every number on the account, in one response.
@@ -275,7 +273,7 @@ class SevenClient:
         """``GET /numbers/active/:number``; :class:`NumberNotOnAccount` when it isn't."""
         call = self._number_call("GET", number)
         body = await self._send(call)
-        return self._decode(call, body, _DECODE_ACTIVE)
+        return self._decode_number(call, body)
 
     async def update(self, number: str, changes: NumberUpdate) -> ActiveNumber:
         """``PATCH /numbers/active/:number``; returns the number as seven now has it."""
@@ -285,32 +283,28 @@ class SevenClient:
                 changes, sms_forward=[_digits(n) for n in changes.sms_forward]
             )
         body = await self._send(call, content=_ENCODE.encode(changes))
-        return self._decode(call, body, _DECODE_ACTIVE)
+        return self._decode_number(call, body)
 
     async def delete(self, number: str, *, delete_immediately: bool) -> None:
         """``DELETE /numbers/active/:number``.
 
         ``delete_immediately=False`` keeps the number until the end of its billing
-        period. The flag goes in the query string and the JSON body (module docstring).
+        period. The flag goes as seven's SDKs send it (module docstring).
         """
         call = self._number_call("DELETE", number)
         body = await self._send(
             call,
-            params={"delete_immediately": "1" if delete_immediately else "0"},
+            params={"delete_immediately": "true"} if delete_immediately else None,
             json={"delete_immediately": delete_immediately},
-            allow_empty=True,
         )
-        if not body.strip():
-            return  # 204 No Content: nothing to contradict success
-        result = self._decode(call, body, _DECODE_SUCCESS)
-        if not result.success:
-            raise self._not_on_account(call, 200, result.error)
+        self._expect_success(call, body)
 
     # -- transport ---------------------------------------------------------------
 
     def _number_call(self, method: str, number: str) -> _Call:
         digits = _digits(number)
-        return _Call(method, f"/numbers/active/{digits}", number=digits)
+        refusal_code = _REFUSAL_CODES.get(method)
+        return _Call(method, f"/numbers/active/{digits}", number=digits, refusal_code=refusal_code)
 
     def _build(
         self, call: _Call, params: dict[str, str] | None, content: bytes | None
@@ -340,7 +334,6 @@ class SevenClient:
         params: dict[str, str] | None = None,
         json: Any = None,
         content: bytes | None = None,
-        allow_empty: bool = False,
     ) -> bytes:
         """Send one request; return the body of a non-error answer, else raise."""
         if json is not None:
@@ -355,7 +348,7 @@ class SevenClient:
             response = await self._exchange(call, request, progress)
             outcome = str(response.status_code)
             body = response.content
-            self._raise_for_answer(call, response.status_code, response.headers, body, allow_empty)
+            self._raise_for_answer(call, response.status_code, response.headers, body)
             result = "ok"
             return body
         except SevenError as exc:
@@ -389,49 +382,54 @@ class SevenClient:
         message = f"seven did not answer within {self._total_timeout:g}s"
         if progress.surely_unsent:
             return UpstreamUnavailable(f"{message} (request not sent)", **call.context())
-        return OutcomeUnknown(message, retryable=not call.is_write, **call.context())
+        return OutcomeUnknown(message, **call.context())
 
     def _transport_error(self, call: _Call, exc: httpx.TransportError) -> SevenError:
         detail = self._redact(f"{type(exc).__name__}: {exc}")[:_MAX_MESSAGE]
         if isinstance(exc, _NOT_SENT_ERRORS):
             return UpstreamUnavailable(f"seven is unreachable ({detail})", **call.context())
-        return OutcomeUnknown(
-            f"no complete answer from seven ({detail})",
-            retryable=not call.is_write,
-            **call.context(),
-        )
+        return OutcomeUnknown(f"no complete answer from seven ({detail})", **call.context())
 
-    # -- answers -----------------------------------------------------------------
+    # -- answers: success, refusal or unknown ----------------------------------------
 
     def _raise_for_answer(
-        self,
-        call: _Call,
-        status: int,
-        headers: httpx.Headers,
-        body: bytes,
-        allow_empty: bool,
+        self, call: _Call, status: int, headers: httpx.Headers, body: bytes
     ) -> None:
-        """Raise the right error for a non-success answer; return for a success."""
-        code = _bare_code(body)
+        """Raise the refusal or unknown an answer is; return when only the body's shape
+        is left to decide (HTTP 2xx, no bare code)."""
         if status == 429:
             retry_after = parse_retry_after(headers.get("Retry-After"))
             raise RateLimited(
                 "seven is rate limiting"
                 + (f"; retry after {retry_after:g}s" if retry_after is not None else ""),
                 retry_after=retry_after,
-                **call.context(status=status, seven_code=code),
+                **call.context(status=status),
             )
         if status >= 500:
-            raise UpstreamUnavailable(
-                f"seven answered HTTP {status}", **call.context(status=status, seven_code=code)
-            )
+            raise SevenServerError(f"seven answered HTTP {status}", **call.context(status=status))
+        code = _bare_code(body)
         if code is not None:
             raise self._bare_code_error(call, status, code)
+        if status in (401, 403):
+            reason = "invalid_api_key" if status == 401 else "access_denied"
+            raise SevenAuthError(
+                f"seven refused the request: {reason} (HTTP {status})",
+                code=reason,
+                **call.context(status=status),
+            )
         if 200 <= status < 300:
-            if not body.strip() and not (allow_empty and status == 204):
-                raise self._malformed(call, status, "empty body")
             return
-        raise self._status_error(call, status, body)
+        text = self._error_text(body)
+        if text is None:
+            # A proxy's page, a redirect, an empty body: nothing says seven saw the request.
+            raise self._malformed(call, status, f"HTTP {status} without seven's error body")
+        if status == 404 and call.number is not None:
+            raise NumberNotOnAccount(
+                f"number {call.number} is not on the seven account: {text}",
+                number=call.number,
+                **call.context(status=status),
+            )
+        raise self._refused(call, status, text)
 
     def _bare_code_error(self, call: _Call, status: int, code: int) -> SevenError:
         ctx = call.context(status=status, seven_code=code)
@@ -442,58 +440,52 @@ class SevenClient:
             )
         if code == INSUFFICIENT_CREDIT_CODE:
             return InsufficientCredit("seven: insufficient credit on the account (500)", **ctx)
-        if call.number is not None:
-            return self._not_on_account(call, status, f"seven error code {code}", seven_code=code)
-        return UpstreamError(f"seven answered with error code {code}", **ctx)
+        return MalformedResponse(f"seven answered with the unknown code {code}", **ctx)
 
-    def _status_error(self, call: _Call, status: int, body: bytes) -> SevenError:
-        text = self._error_text(body)
-        ctx = call.context(status=status)
-        if status in (401, 403):
-            reason = "invalid_api_key" if status == 401 else "access_denied"
-            return SevenAuthError(
-                f"seven refused the request: {reason} (HTTP {status})", code=reason, **ctx
-            )
-        if status == 404 and call.number is not None:
-            return self._not_on_account(call, status, text)
-        if call.is_order and 400 <= status < 500:
-            return OrderRefused(
-                f"seven refused the order (HTTP {status}): {text or 'no reason given'}",
-                seven_message=text,
-                **ctx,
-            )
-        return UpstreamError(f"seven answered HTTP {status}: {text or 'no details'}", **ctx)
-
-    def _not_on_account(
-        self, call: _Call, status: int, detail: str | None, *, seven_code: int | None = None
-    ) -> NumberNotOnAccount:
-        why = f": {self._redact(detail)[:_MAX_MESSAGE]}" if detail else ""
-        return NumberNotOnAccount(
-            f"number {call.number} is not on the seven account{why}",
-            number=call.number,
-            **call.context(status=status, seven_code=seven_code),
+    def _refused(self, call: _Call, status: int, seven_message: str) -> RequestRefused:
+        text = self._redact(seven_message)[:_MAX_MESSAGE]
+        return call.refusal(
+            f"seven refused the request (HTTP {status}): {text}",
+            seven_message=text,
+            code=call.refusal_code,
+            **call.context(status=status),
         )
+
+    def _expect_success(self, call: _Call, body: bytes) -> None:
+        """``{"success": true}`` returns; ``{"success": false, "error": "<text>"}`` is a
+        refusal; any other shape (``success: false`` without seven's text too) is unknown."""
+        result = self._decode(call, body, _DECODE_SUCCESS)
+        if result.success:
+            return
+        if result.error and result.error.strip():
+            raise self._refused(call, 200, result.error)
+        raise self._malformed(call, 200, "success false without seven's error text")
+
+    def _decode_number(self, call: _Call, body: bytes) -> ActiveNumber:
+        """An ActiveNumber, and the one asked about: an answer about another number says
+        nothing about this one."""
+        active = self._decode(call, body, _DECODE_ACTIVE)
+        if _NOT_DIGITS.sub("", active.number) != call.number:
+            raise self._malformed(call, 200, "the answer is about another number")
+        return active
 
     def _decode(
         self, call: _Call, body: bytes | msgspec.Raw, decoder: msgspec.json.Decoder[_T]
     ) -> _T:
-        """Decode a success body; an unexpected shape becomes a precise error."""
+        """Decode a 2xx body into the call's success shape; anything else is unknown."""
         try:
             return decoder.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            if call.number is not None and _looks_like_error(body):
-                raise self._not_on_account(call, 200, self._error_text(body)) from None
             raise self._malformed(call, 200, str(exc)) from None
 
     def _malformed(self, call: _Call, status: int, detail: str) -> MalformedResponse:
         return MalformedResponse(
             f"unexpected answer from seven: {self._redact(detail)[:_MAX_MESSAGE]}",
-            maybe_processed=call.is_write,
             **call.context(status=status),
         )
 
     def _error_text(self, body: bytes) -> str | None:
-        """seven's human error text from an error body, redacted and shortened."""
+        """seven's error text from its JSON error body, redacted and shortened."""
         text = _error_field(body)
         return self._redact(text)[:_MAX_MESSAGE] if text else None
 
@@ -546,26 +538,16 @@ def _loads(body: bytes) -> Any:
         return None
 
 
-def _looks_like_error(body: bytes) -> bool:
-    """An error-ish JSON answer: null, empty, ``success: false`` or an error field."""
-    data = _loads(body)
-    if data in (None, {}, [], ""):
-        return True
-    return isinstance(data, dict) and (
-        data.get("success") is False or bool(data.get("error")) or bool(data.get("message"))
-    )
-
-
 def _error_field(body: bytes) -> str | None:
+    """The text of seven's JSON error body (an object with an ``error`` or ``message``
+    string), or None when the body is not one."""
     data = _loads(body)
-    if isinstance(data, dict):
-        for key in ("error", "message", "detail"):
-            value = data.get(key)
-            if value:
-                return str(value)
+    if not isinstance(data, dict):
         return None
-    if isinstance(data, str):
-        return data
+    for key in ("error", "message"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
     return None
 
 

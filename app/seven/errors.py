@@ -1,19 +1,22 @@
-"""Every way a call to seven can fail, as one typed hierarchy.
+"""Every way a call to seven can fail, as one typed hierarchy of two kinds.
 
-Each error has:
+An answer from seven is a clear success (the client returns it), a **clear refusal**
+(:class:`Refused`: seven's documented refusal shape, or an answer that proves the request
+was not processed) or **unknown** (:class:`OutcomeUnknown`: anything else, including
+timeouts and dropped connections after the request went out). The client decides which,
+in one place; callers act on the kind:
 
+* ``outcome``: ``"refused"`` (nothing happened at seven) or ``"unknown"`` (it may have).
+  An unknown answer to a paid or destructive write is settled by reading seven, never by
+  guessing; an unknown answer to a read only says "ask again".
+* ``transient``: asking again later may get another answer (429, unreachable, unknown).
 * ``code``: a stable, machine-readable string (stored on failed operations, shown to
-  people, matched by the worker). Never changes once released.
-* ``retryable``: True when sending the *same request again* is safe and may succeed
-  (nothing was processed, or the request only reads). The client itself never
-  retries: the worker is the one layer that does, so backoff and budgets live in one
-  place.
-* ``maybe_processed``: True when seven may have carried the request out even though
-  we did not get an answer. For an order or a delete the worker must read before it
-  writes again (``GET /numbers/active/:number``), because seven has no idempotency key.
-* ``method``, ``path``, ``status``: safe context. Messages never contain the API key,
-  request headers or httpx request objects; errors are raised ``from None`` so a
-  traceback cannot print a chained httpx exception that carries the headers.
+  people, used as a metrics label). Never changes once released.
+* ``method``, ``path``, ``status``, ``seven_code``: safe context. Messages never contain
+  the API key, request headers or httpx request objects; errors are raised ``from None``
+  so a traceback cannot print a chained httpx exception that carries the headers.
+
+The client itself never retries: the worker is the one layer that does.
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ __all__ = [
     "OrderRefused",
     "OutcomeUnknown",
     "RateLimited",
+    "Refused",
+    "RequestRefused",
     "SevenAuthError",
     "SevenError",
-    "UpstreamError",
+    "SevenServerError",
     "UpstreamUnavailable",
 ]
 
+Outcome = Literal["refused", "unknown"]
 AuthReason = Literal["invalid_api_key", "signature_invalid", "access_denied", "ip_not_whitelisted"]
 
 #: seven's bare numeric auth codes and what they mean.
@@ -51,7 +57,8 @@ class SevenError(Exception):
     """Base of every error the seven client raises."""
 
     default_code: ClassVar[str] = "seven_error"
-    default_retryable: ClassVar[bool] = False
+    outcome: ClassVar[Outcome] = "unknown"
+    transient: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -62,8 +69,6 @@ class SevenError(Exception):
         path: str | None = None,
         status: int | None = None,
         seven_code: int | None = None,
-        retryable: bool | None = None,
-        maybe_processed: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -72,8 +77,11 @@ class SevenError(Exception):
         self.path = path
         self.status = status
         self.seven_code = seven_code
-        self.retryable = self.default_retryable if retryable is None else retryable
-        self.maybe_processed = maybe_processed
+
+    @property
+    def refused(self) -> bool:
+        """seven (or the network, before sending) proves the request was not carried out."""
+        return self.outcome == "refused"
 
     def __str__(self) -> str:
         where = f" ({self.method} {self.path})" if self.method and self.path else ""
@@ -83,7 +91,17 @@ class SevenError(Exception):
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
 
 
-class SevenAuthError(SevenError):
+# -- clear refusals: nothing happened at seven ---------------------------------------
+
+
+class Refused(SevenError):
+    """seven clearly did not carry the request out."""
+
+    default_code = "seven_refused"
+    outcome = "refused"
+
+
+class SevenAuthError(Refused):
     """seven refused the credentials (bare 900-903 or HTTP 401/403). Fix config, not retry.
 
     ``code`` is the reason: ``invalid_api_key``, ``signature_invalid``,
@@ -97,24 +115,33 @@ class SevenAuthError(SevenError):
         return self.code
 
 
-class InsufficientCredit(SevenError):
+class InsufficientCredit(Refused):
     """The account cannot pay (bare ``500`` body). A person has to top up."""
 
     default_code = "insufficient_credit"
 
 
-class OrderRefused(SevenError):
-    """seven answered an order with ``success: false``; ``seven_message`` says why."""
+class RequestRefused(Refused):
+    """seven refused this request in its documented shape: ``{"success": false, "error":
+    "<text>"}`` with HTTP 200, or a 4xx carrying its JSON error body. ``seven_message``
+    is seven's text."""
 
-    default_code = "order_refused"
+    default_code = "request_refused"
 
     def __init__(self, message: str, *, seven_message: str | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.seven_message = seven_message
 
 
-class NumberNotOnAccount(SevenError):
-    """The number is not (or no longer) on the account: 404, error body or bare code."""
+class OrderRefused(RequestRefused):
+    """seven refused an order (the number is taken, the interval invalid, ...)."""
+
+    default_code = "order_refused"
+
+
+class NumberNotOnAccount(Refused):
+    """The documented not-found answer on a per-number call: HTTP 404 with seven's JSON
+    error body. Nothing else is read as "not on the account"."""
 
     default_code = "number_not_on_account"
 
@@ -123,49 +150,44 @@ class NumberNotOnAccount(SevenError):
         self.number = number
 
 
-class RateLimited(SevenError):
-    """HTTP 429. ``retry_after`` is seconds to wait (from ``Retry-After``) or None."""
+class RateLimited(Refused):
+    """HTTP 429: seven did not process the request. ``retry_after`` is seconds to wait
+    (from ``Retry-After``) or None."""
 
     default_code = "rate_limited"
-    default_retryable = True
+    transient = True
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
 
 
-class UpstreamUnavailable(SevenError):
-    """seven could not be reached or answered 5xx; nothing was processed. Safe to retry."""
+class UpstreamUnavailable(Refused):
+    """seven could not be reached: the request provably never went out."""
 
     default_code = "upstream_unavailable"
-    default_retryable = True
+    transient = True
+
+
+# -- unknown: seven may have carried it out -------------------------------------------
 
 
 class OutcomeUnknown(SevenError):
-    """The request was sent but no answer came (timeout, connection lost).
-
-    seven may have carried it out. ``retryable`` is True only for reads; for writes the
-    worker must check seven's state first (``maybe_processed`` is always True).
-    """
+    """No answer that says what happened: the request went out and the connection was
+    lost or timed out. For a write, read seven before sending it again."""
 
     default_code = "outcome_unknown"
-
-    def __init__(self, message: str, **kw: Any) -> None:
-        kw.setdefault("maybe_processed", True)
-        super().__init__(message, **kw)
+    transient = True
 
 
-class MalformedResponse(SevenError):
-    """seven's body could not be parsed or had an unexpected shape.
+class SevenServerError(OutcomeUnknown):
+    """HTTP 5xx: a gateway or seven failed, possibly after seven committed the request."""
 
-    A garbled 2xx answer to a write does not tell whether the write happened, so the
-    client sets ``maybe_processed`` for writes; treat it like :class:`OutcomeUnknown`.
-    """
+    default_code = "seven_server_error"
+
+
+class MalformedResponse(OutcomeUnknown):
+    """An answer that fits no documented shape for the call: HTML or other non-JSON (even
+    with HTTP 200), ``{}``, an unknown bare code, a success shape with missing fields."""
 
     default_code = "malformed_response"
-
-
-class UpstreamError(SevenError):
-    """seven reported an error we do not recognise (other 4xx, unknown bare code)."""
-
-    default_code = "upstream_error"

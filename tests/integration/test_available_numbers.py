@@ -114,7 +114,7 @@ async def test_malformed_parameter_is_422_and_never_reaches_seven(
     ("fault", "status", "code"),
     [
         ({"kind": "rate_limit", "retry_after": 7}, 503, "rate_limited"),
-        ({"kind": "server_error", "status": 503}, 503, "upstream_unavailable"),
+        ({"kind": "server_error", "status": 503}, 503, "seven_server_error"),
         ({"kind": "bare_code", "code": 900}, 502, "invalid_api_key"),
         ({"kind": "bare_code", "code": 902, "as_string": True}, 502, "access_denied"),
     ],

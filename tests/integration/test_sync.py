@@ -406,7 +406,7 @@ async def test_a_failure_at_seven_fails_the_run_with_its_code_and_writes_nothing
 
     outcome = await run_sync(resources.engine, resources.seven)
 
-    assert (outcome.outcome, outcome.error_code) == ("failed", "upstream_unavailable")
+    assert (outcome.outcome, outcome.error_code) == ("failed", "seven_server_error")
     async with resources.sessions() as session:
         run = await session.get(SyncRun, outcome.run_id)
         assert run is not None and run.status == "failed" and run.finished_at is not None

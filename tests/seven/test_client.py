@@ -28,10 +28,11 @@ from app.seven import (
     OrderRefused,
     OutcomeUnknown,
     RateLimited,
+    RequestRefused,
     SevenAuthError,
     SevenClient,
     SevenError,
-    UpstreamError,
+    SevenServerError,
     UpstreamUnavailable,
     parse_retry_after,
 )
@@ -188,7 +189,7 @@ async def test_order_refused_carries_sevens_message() -> None:
     assert error.code == "order_refused"
     assert error.seven_message == "Number no longer available"
     assert "Number no longer available" in str(error)
-    assert not error.retryable
+    assert error.refused and not error.transient
 
 
 async def test_order_rejects_bad_input_before_any_request() -> None:
@@ -245,8 +246,10 @@ async def test_update_sends_only_given_fields_and_normalized_forwards() -> None:
     assert updated.friendly_name == "Support"
 
 
-@pytest.mark.parametrize(("flag", "query"), [(True, "1"), (False, "0")])
-async def test_delete_sends_flag_in_query_and_body(flag: bool, query: str) -> None:
+@pytest.mark.parametrize(("flag", "query"), [(True, "true"), (False, None)])
+async def test_delete_sends_the_flag_as_sevens_sdks_do(flag: bool, query: str | None) -> None:
+    # The PHP SDK appends ?delete_immediately=true (nothing for false, seven's default);
+    # the JS SDK sends the boolean in a JSON body.
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -258,16 +261,158 @@ async def test_delete_sends_flag_in_query_and_body(flag: bool, query: str) -> No
     request = seen[0]
     assert request.method == "DELETE"
     assert request.url.path == f"/api/numbers/active/{NUMBER}"
-    assert request.url.params["delete_immediately"] == query
+    assert request.url.params.get("delete_immediately") == query
     assert json.loads(request.content) == {"delete_immediately": flag}
 
 
-async def test_delete_accepts_204() -> None:
-    async with _client(_raw(b"", 204)) as client:
-        await client.delete(NUMBER, delete_immediately=True)
+# -- every answer is a success, a refusal or unknown ---------------------------------
+
+CALLS = ("search_available", "order", "list_active", "get_active", "update", "delete")
+PER_NUMBER = ("get_active", "update", "delete")
+SUCCESS_BODIES: dict[str, Any] = {
+    "search_available": AVAILABLE,
+    "order": {"success": True, "error": None},
+    "list_active": {"activeNumbers": [ACTIVE]},
+    "get_active": ACTIVE,
+    "update": ACTIVE,
+    "delete": {"success": True},
+}
+HTML = "<html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>"
+SEVEN_ERROR = '{"success": false, "error": "The number field is invalid."}'
 
 
-# -- errors from answers -------------------------------------------------------------
+def _call(client: SevenClient, name: str) -> Awaitable[Any]:
+    """One call of each method, reading every item a list holds."""
+    if name == "search_available":
+        return client.search_available("DE")
+    if name == "order":
+        return client.order(NUMBER)
+    if name == "list_active":
+        return _read_active(client)
+    if name == "get_active":
+        return client.get_active(NUMBER)
+    if name == "update":
+        return client.update(NUMBER, NumberUpdate(friendly_name="x"))
+    return client.delete(NUMBER, delete_immediately=True)
+
+
+async def _read_active(client: SevenClient) -> list[ActiveNumber]:
+    """Every number of ``list_active``, each decoded (the list decodes them when read)."""
+    return list(await client.list_active())
+
+
+@pytest.mark.parametrize("name", CALLS)
+async def test_the_documented_success_shape_is_success(name: str) -> None:
+    async with _client(lambda r: _json(SUCCESS_BODIES[name])) as client:
+        await _call(client, name)
+
+
+# Answers that say nothing about what seven did: unknown on every call.
+UNKNOWN_ANSWERS: dict[str, tuple[int, str, type[SevenError]]] = {
+    "http 200 html": (200, HTML, MalformedResponse),
+    "http 200 {}": (200, "{}", MalformedResponse),
+    "http 200 null": (200, "null", MalformedResponse),
+    "http 200 []": (200, "[]", MalformedResponse),
+    "http 200 empty": (200, "", MalformedResponse),
+    "http 200 not json": (200, "{garbled", MalformedResponse),
+    "http 200 json string": (200, '"Number not found"', MalformedResponse),
+    "unknown bare code": (200, "999", MalformedResponse),
+    "unknown bare code as string": (200, '"1001"', MalformedResponse),
+    "http 204": (204, "", MalformedResponse),
+    "http 301": (301, "", MalformedResponse),
+    "http 500 json": (500, '{"message": "Server Error"}', SevenServerError),
+    "http 502 html": (502, HTML, SevenServerError),
+    "http 503": (503, "", SevenServerError),
+    "http 504 html": (504, HTML, SevenServerError),
+    "http 422 html": (422, HTML, MalformedResponse),
+    "http 404 html": (404, HTML, MalformedResponse),
+    "http 404 {}": (404, "{}", MalformedResponse),
+}
+
+
+@pytest.mark.parametrize("name", CALLS)
+@pytest.mark.parametrize("answer", UNKNOWN_ANSWERS)
+async def test_an_answer_of_no_documented_shape_is_unknown(name: str, answer: str) -> None:
+    status, body, expected = UNKNOWN_ANSWERS[answer]
+    async with _client(_raw(body, status)) as client:
+        error = await _raised(expected, _call(client, name))
+    assert error.outcome == "unknown" and not error.refused
+    assert error.transient  # ask again; for a write, read seven first
+
+
+@pytest.mark.parametrize("name", ["order", "delete"])
+@pytest.mark.parametrize("body", ['{"success": false}', '{"success": false, "error": ""}'])
+async def test_success_false_without_sevens_text_is_unknown(name: str, body: str) -> None:
+    async with _client(_raw(body)) as client:
+        await _raised(MalformedResponse, _call(client, name))
+
+
+@pytest.mark.parametrize("name", ["get_active", "update"])
+async def test_an_answer_about_another_number_is_unknown(name: str) -> None:
+    other = {**ACTIVE, "number": "4915170264839"}
+    async with _client(lambda r: _json(other)) as client:
+        await _raised(MalformedResponse, _call(client, name))
+
+
+@pytest.mark.parametrize(
+    ("name", "expected", "code"),
+    [("order", OrderRefused, "order_refused"), ("delete", RequestRefused, "delete_refused")],
+)
+async def test_success_false_with_sevens_text_is_a_refusal(
+    name: str, expected: type[RequestRefused], code: str
+) -> None:
+    async with _client(_raw(SEVEN_ERROR)) as client:
+        error = await _raised(expected, _call(client, name))
+    assert (error.code, error.seven_message) == (code, "The number field is invalid.")
+    assert error.refused and not error.transient
+
+
+@pytest.mark.parametrize("name", ["search_available", "list_active", "get_active"])
+async def test_success_false_on_a_read_is_unknown(name: str) -> None:
+    # The documented refusal shape of order and delete; a read has its own success shape.
+    async with _client(_raw(SEVEN_ERROR)) as client:
+        await _raised(MalformedResponse, _call(client, name))
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("search_available", "request_refused"),
+        ("order", "order_refused"),
+        ("list_active", "request_refused"),
+        ("get_active", "request_refused"),
+        ("update", "update_refused"),
+        ("delete", "delete_refused"),
+    ],
+)
+@pytest.mark.parametrize("status", [400, 409, 422])
+async def test_a_4xx_with_sevens_error_body_is_a_refusal(name: str, code: str, status: int) -> None:
+    async with _client(_raw('{"message": "number is invalid"}', status)) as client:
+        error = await _raised(RequestRefused, _call(client, name))
+    assert (error.code, error.seven_message, error.status) == (code, "number is invalid", status)
+    assert error.refused and not error.transient
+
+
+@pytest.mark.parametrize("name", PER_NUMBER)
+async def test_a_404_with_sevens_error_body_is_number_not_on_account(name: str) -> None:
+    async with _client(_raw('{"success": false, "error": "Number not found."}', 404)) as client:
+        error = await _raised(NumberNotOnAccount, _call(client, name))
+    assert (error.code, error.number, error.status) == ("number_not_on_account", NUMBER, 404)
+    assert error.refused
+    assert "Number not found." in str(error)
+
+
+@pytest.mark.parametrize("name", PER_NUMBER)
+@pytest.mark.parametrize(
+    "body", ['{"success": false, "error": "Number not found"}', '"404"', "1001", "null", "{}"]
+)
+async def test_nothing_but_the_documented_404_says_not_on_the_account(name: str, body: str) -> None:
+    async with _client(_raw(body)) as client:
+        error = await _raised(SevenError, _call(client, name))
+    assert not isinstance(error, NumberNotOnAccount)
+    # seven's refusal of a DELETE: the number stays, whatever the text says.
+    refused_delete = name == "delete" and body.startswith('{"success"')
+    assert error.outcome == ("refused" if refused_delete else "unknown")
 
 
 @pytest.mark.parametrize(
@@ -280,21 +425,19 @@ async def test_delete_accepts_204() -> None:
         (" 903 ", "ip_not_whitelisted"),
     ],
 )
-async def test_bare_auth_codes_with_http_200_are_errors(body: str, reason: str) -> None:
+async def test_bare_auth_codes_with_http_200_are_refusals(body: str, reason: str) -> None:
     async with _client(_raw(body)) as client:
         error = await _raised(SevenAuthError, client.list_active())
     assert error.code == reason == error.reason
     assert error.status == 200
     assert error.seven_code == int(body.strip().strip('"'))
-    assert not error.retryable
+    assert error.refused and not error.transient
 
 
-@pytest.mark.parametrize("method", ["search_available", "list_active", "get_active", "order"])
-async def test_bare_code_never_becomes_data_on_any_endpoint(method: str) -> None:
+@pytest.mark.parametrize("name", CALLS)
+async def test_bare_code_never_becomes_data_on_any_call(name: str) -> None:
     async with _client(_raw('"900"')) as client:
-        call = getattr(client, method)
-        args = (NUMBER,) if method in ("get_active", "order") else ()
-        await _raised(SevenAuthError, call(*args))
+        await _raised(SevenAuthError, _call(client, name))
 
 
 @pytest.mark.parametrize("body", ["500", '"500"'])
@@ -302,7 +445,7 @@ async def test_bare_500_is_insufficient_credit(body: str) -> None:
     async with _client(_raw(body)) as client:
         error = await _raised(InsufficientCredit, client.order(NUMBER))
     assert error.code == "insufficient_credit"
-    assert not error.retryable
+    assert error.refused and not error.transient
 
 
 @pytest.mark.parametrize(("status", "reason"), [(401, "invalid_api_key"), (403, "access_denied")])
@@ -310,13 +453,14 @@ async def test_http_auth_statuses(status: int, reason: str) -> None:
     async with _client(_raw("Unauthorized", status)) as client:
         error = await _raised(SevenAuthError, client.list_active())
     assert error.code == reason
+    assert error.refused
 
 
 async def test_429_with_retry_after_seconds() -> None:
     async with _client(_raw("slow down", 429, headers={"Retry-After": "7"})) as client:
         error = await _raised(RateLimited, client.list_active())
     assert error.retry_after == 7.0
-    assert error.retryable
+    assert error.refused and error.transient  # not processed: safe to send again
     assert error.code == "rate_limited"
     assert error.status == 429
 
@@ -343,83 +487,6 @@ def test_parse_retry_after_edge_cases() -> None:
     assert parse_retry_after(None) is None
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 504])
-async def test_5xx_is_upstream_unavailable_and_retryable(status: int) -> None:
-    async with _client(_raw("<html>oops</html>", status)) as client:
-        error = await _raised(UpstreamUnavailable, client.order(NUMBER))
-    assert error.code == "upstream_unavailable"
-    assert error.retryable
-    assert not error.maybe_processed
-    assert error.status == status
-
-
-async def _read_active(client: SevenClient) -> list[ActiveNumber]:
-    """Every number of ``list_active``, each decoded (the list decodes them when read)."""
-    return list(await client.list_active())
-
-
-@pytest.mark.parametrize(
-    "body", ["{not json", '{"activeNumbers": [{"number": 1}]}', "[]", "<html></html>", ""]
-)
-async def test_malformed_bodies(body: str) -> None:
-    async with _client(_raw(body)) as client:
-        error = await _raised(MalformedResponse, _read_active(client))
-    assert error.code == "malformed_response"
-    assert not error.retryable
-    assert not error.maybe_processed  # a read: nothing can have happened
-
-
-async def test_malformed_answer_to_an_order_may_have_been_processed() -> None:
-    async with _client(_raw("{garbled")) as client:
-        error = await _raised(MalformedResponse, client.order(NUMBER))
-    assert error.maybe_processed
-
-
-@pytest.mark.parametrize("method", ["get_active", "update", "delete"])
-async def test_404_is_number_not_on_account(method: str) -> None:
-    handler = _raw('{"error": "Not Found"}', 404)
-    async with _client(handler) as client:
-        error = await _raised(NumberNotOnAccount, _call_number_endpoint(client, method))
-    assert error.code == "number_not_on_account"
-    assert error.number == NUMBER
-    assert error.status == 404
-    assert "Not Found" in str(error)
-
-
-@pytest.mark.parametrize("method", ["get_active", "update", "delete"])
-@pytest.mark.parametrize(
-    "body",
-    ['{"success": false, "error": "Number not found"}', '"404"', "1001", "null", "{}"],
-)
-async def test_error_body_or_bare_code_is_number_not_on_account(method: str, body: str) -> None:
-    async with _client(_raw(body)) as client:
-        error = await _raised(NumberNotOnAccount, _call_number_endpoint(client, method))
-    assert error.number == NUMBER
-
-
-async def test_unknown_bare_code_elsewhere_is_upstream_error() -> None:
-    async with _client(_raw("1001")) as client:
-        error = await _raised(UpstreamError, client.list_active())
-    assert error.seven_code == 1001
-    assert error.code == "upstream_error"
-
-
-async def test_order_4xx_is_refusal_other_4xx_is_upstream_error() -> None:
-    async with _client(_raw('{"message": "number is invalid"}', 422)) as client:
-        refused = await _raised(OrderRefused, client.order(NUMBER))
-        other = await _raised(UpstreamError, client.list_active())
-    assert refused.seven_message == "number is invalid"
-    assert other.status == 422
-
-
-def _call_number_endpoint(client: SevenClient, method: str) -> Awaitable[Any]:
-    if method == "get_active":
-        return client.get_active(NUMBER)
-    if method == "update":
-        return client.update(NUMBER, NumberUpdate(friendly_name="x"))
-    return client.delete(NUMBER, delete_immediately=True)
-
-
 # -- errors from the transport --------------------------------------------------------
 
 
@@ -437,8 +504,7 @@ def _raising(exc_type: type[httpx.TransportError]) -> Handler:
 async def test_not_sent_failures_are_unavailable(exc_type: type[httpx.TransportError]) -> None:
     async with _client(_raising(exc_type)) as client:
         error = await _raised(UpstreamUnavailable, client.order(NUMBER))
-    assert error.retryable
-    assert not error.maybe_processed
+    assert error.refused and error.transient  # nothing went out
 
 
 @pytest.mark.parametrize(
@@ -456,8 +522,7 @@ async def test_sent_failures_are_outcome_unknown(exc_type: type[httpx.TransportE
         write = await _raised(OutcomeUnknown, client.order(NUMBER))
         read = await _raised(OutcomeUnknown, client.get_active(NUMBER))
     assert write.code == read.code == "outcome_unknown"
-    assert write.maybe_processed and not write.retryable  # check before ordering again
-    assert read.retryable  # a read can simply be repeated
+    assert write.outcome == read.outcome == "unknown"  # a write: read seven before resending
 
 
 class _TracingHangTransport(httpx.AsyncBaseTransport):
@@ -534,14 +599,14 @@ async def test_connection_refused_on_closed_port_is_unavailable() -> None:
     base = f"http://127.0.0.1:{_closed_port()}/api"
     async with SevenClient(KEY, base_url=base, connect_timeout=1) as client:
         error = await _raised(UpstreamUnavailable, client.order(NUMBER))
-    assert error.retryable
+    assert error.refused
 
 
 async def test_hang_past_total_timeout_is_outcome_unknown(raw_server: Any) -> None:
     base = await raw_server("hang")
     async with SevenClient(KEY, base_url=base, read_timeout=10, total_timeout=0.3) as client:
         error = await _raised(OutcomeUnknown, client.order(NUMBER))
-    assert error.maybe_processed
+    assert error.outcome == "unknown"
     assert "0.3s" in str(error)
 
 
@@ -556,7 +621,7 @@ async def test_dropped_connection_after_request_is_outcome_unknown(raw_server: A
     base = await raw_server("drop")
     async with SevenClient(KEY, base_url=base) as client:
         error = await _raised(OutcomeUnknown, client.order(NUMBER))
-    assert error.maybe_processed and not error.retryable
+    assert error.outcome == "unknown"
 
 
 # -- signing, secrets, lifecycle ----------------------------------------------------

@@ -1,8 +1,8 @@
 """SevenClient against the sandbox over real HTTP: every method and the scripted faults.
 
 The fault tests check the sandbox's ledger too: an order whose answer was lost after
-the sandbox committed it *did* happen, which is why OutcomeUnknown is not retryable
-for writes and the worker reads before it orders again.
+the sandbox committed it *did* happen, which is why an unknown answer to a write is
+settled by reading seven before the worker orders again.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from app.seven import (
     SevenAuthError,
     SevenClient,
     SevenError,
-    UpstreamUnavailable,
+    SevenServerError,
 )
 from app.seven.types import AvailableNumber, NumberUpdate
 from tests.seven.conftest import SIGNING_SECRET
@@ -127,7 +127,8 @@ async def test_unknown_number_404_and_200_error_body(
         assert error.status == 404
     fresh_sandbox.set_not_found("error_200")
     try:
-        error = await _raised(NumberNotOnAccount, client.get_active(unknown), fresh_sandbox.api_key)
+        # Not the documented not-found answer: it says nothing about the number.
+        error = await _raised(OutcomeUnknown, client.get_active(unknown), fresh_sandbox.api_key)
         assert error.status == 200
     finally:
         fresh_sandbox.set_not_found("http_404")
@@ -149,16 +150,17 @@ async def test_rate_limit_with_retry_after(
     fresh_sandbox.add_fault("rate_limit", "available", retry_after=3)
     error = await _raised(RateLimited, client.search_available(), fresh_sandbox.api_key)
     assert error.retry_after == 3.0
-    assert error.retryable
+    assert error.refused and error.transient
 
 
-async def test_server_error_is_unavailable_and_nothing_happened(
+async def test_a_server_error_is_unknown_whether_or_not_anything_happened(
     client: SevenClient, fresh_sandbox: SandboxProcess
 ) -> None:
     offer = await _an_available(client)
     fresh_sandbox.add_fault("server_error", "order", status=503)
-    error = await _raised(UpstreamUnavailable, client.order(offer.number), fresh_sandbox.api_key)
-    assert error.retryable and error.status == 503
+    error = await _raised(SevenServerError, client.order(offer.number), fresh_sandbox.api_key)
+    assert error.outcome == "unknown" and error.status == 503
+    # Here nothing happened; a gateway could as well have answered 503 after seven ordered.
     assert offer.number not in fresh_sandbox.ledger()
 
 
@@ -184,14 +186,15 @@ async def test_bare_codes(
     fresh_sandbox.add_fault("bare_code", "order", code=code, as_string=as_string)
     error = await _raised(expected, client.order(offer.number), fresh_sandbox.api_key)
     assert error.code == reason
-    assert not error.retryable
+    assert error.refused and not error.transient
 
 
-async def test_bare_code_for_a_number_is_not_on_account(
+async def test_an_unknown_bare_code_for_a_number_says_nothing_about_it(
     client: SevenClient, fresh_sandbox: SandboxProcess
 ) -> None:
     fresh_sandbox.add_fault("bare_code", "active_get", code=404, as_string=True)
-    await _raised(NumberNotOnAccount, client.get_active("4915170264838"), fresh_sandbox.api_key)
+    error = await _raised(OutcomeUnknown, client.get_active("4915170264838"), fresh_sandbox.api_key)
+    assert error.seven_code == 404
 
 
 async def test_hang_after_commit_is_outcome_unknown_but_the_order_happened(
@@ -203,13 +206,13 @@ async def test_hang_after_commit_is_outcome_unknown_but_the_order_happened(
         offer = await _an_available(seven)
         fresh_sandbox.add_fault("hang", "order", seconds=5, after_commit=True)
         error = await _raised(OutcomeUnknown, seven.order(offer.number), fresh_sandbox.api_key)
-        assert error.maybe_processed and not error.retryable
+        assert error.outcome == "unknown"
         # The read-before-write check the worker does: seven has the number.
         assert (await seven.get_active(offer.number)).number == offer.number
     assert offer.number in fresh_sandbox.ledger()
 
 
-async def test_hang_on_a_read_is_outcome_unknown_and_retryable(
+async def test_hang_on_a_read_is_outcome_unknown(
     fresh_sandbox: SandboxProcess,
 ) -> None:
     async with SevenClient(
@@ -217,7 +220,7 @@ async def test_hang_on_a_read_is_outcome_unknown_and_retryable(
     ) as seven:
         fresh_sandbox.add_fault("hang", "active_list", seconds=5)
         error = await _raised(OutcomeUnknown, seven.list_active(), fresh_sandbox.api_key)
-    assert error.retryable
+    assert error.transient
 
 
 async def test_dropped_after_commit_is_outcome_unknown_but_the_order_happened(
@@ -226,7 +229,7 @@ async def test_dropped_after_commit_is_outcome_unknown_but_the_order_happened(
     offer = await _an_available(client)
     fresh_sandbox.add_fault("drop_after_commit", "order")
     error = await _raised(OutcomeUnknown, client.order(offer.number), fresh_sandbox.api_key)
-    assert error.maybe_processed
+    assert error.outcome == "unknown"
     assert offer.number in fresh_sandbox.ledger()
     assert (await client.get_active(offer.number)).number == offer.number
 
