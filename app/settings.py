@@ -50,6 +50,8 @@ class Settings:
     seven_connect_timeout: float = 5.0
     seven_read_timeout: float = 30.0
     seven_total_timeout: float = 60.0
+    # How long seven may still be carrying out a write after its answer was lost.
+    seven_settle_seconds: float = 15.0
     log_level: str = "INFO"
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = 9101
@@ -79,6 +81,7 @@ class Settings:
             "SEVEN_CONNECT_TIMEOUT": self.seven_connect_timeout,
             "SEVEN_READ_TIMEOUT": self.seven_read_timeout,
             "SEVEN_TOTAL_TIMEOUT": self.seven_total_timeout,
+            "SEVEN_SETTLE_SECONDS": self.seven_settle_seconds,
             "LOG_LEVEL": self.log_level,
             "WORKER_METRICS_HOST": self.worker_metrics_host,
             "WORKER_METRICS_PORT": self.worker_metrics_port,
@@ -166,6 +169,9 @@ class Settings:
             ),
             seven_total_timeout=_optional(
                 env, "SEVEN_TOTAL_TIMEOUT", _positive_float, "seconds, e.g. 60", 60.0
+            ),
+            seven_settle_seconds=_optional(
+                env, "SEVEN_SETTLE_SECONDS", _positive_float, "seconds, e.g. 15", 15.0
             ),
             worker_metrics_host=env.get("WORKER_METRICS_HOST", "").strip() or "127.0.0.1",
             worker_metrics_port=_optional(

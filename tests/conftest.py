@@ -151,6 +151,9 @@ def settings(database_url: str, redis_url: str, fresh_sandbox: SandboxProcess) -
         seven_connect_timeout=2.0,
         seven_read_timeout=5.0,
         seven_total_timeout=8.0,
+        # The sandbox carries out a write before it answers (unless a test scripts
+        # otherwise), so waiting out seven's processing time can be short here.
+        seven_settle_seconds=1.0,
         # Test workers run side by side; none of them needs its own metrics port.
         worker_metrics_port=0,
         # No cron sync during a test: it would mark numbers seeded straight into the

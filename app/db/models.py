@@ -170,8 +170,12 @@ class Operation(Timestamps, Base):
     error_code: Mapped[str | None] = mapped_column(Text)
     error_message: Mapped[str | None] = mapped_column(Text)
     # The recovery point: set and committed just before a paid or destructive call.
-    # An operation found with this set and no outcome is settled by asking seven.
+    # An operation found with this set and no outcome is settled by asking seven, not
+    # before ``settle_after`` (until then seven may still be carrying the call out).
     submitted_at: Mapped[datetime | None]
+    settle_after: Mapped[datetime | None]
+    # seven clearly accepted the paid or destructive call: it is never sent again.
+    accepted_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     request_hash: Mapped[str | None] = mapped_column(Text)

@@ -6,12 +6,28 @@ How the ground truths (architecture.md) are kept:
   the run's own connection from start to end (commits do not release it; a killed
   worker's connection closes and Postgres releases it at once). A second copy of the job
   finds it taken and stops. The reconciler reads the same lock to tell a live run from
-  a dead one.
+  a dead one. A connection whose unlock failed is discarded, never pooled with the lock.
 * **Jobs run at least once.** A finished operation is left as it is.
-* **Money leaves only once.** ``submitted_at`` is committed just before each write to
-  seven. A run that finds it set asks seven first (``GET /numbers/active/:number``) and
-  writes again only when seven's answer shows the write did not happen.
-* **Retries in one place**, decided by :mod:`app.operations.policy`; every attempt is
+* **Money leaves only once.** ``submitted_at`` (the recovery point) is committed just
+  before a paid or destructive write (an order, a deletion). The client sorts seven's
+  answer into success, refusal or unknown (``app/seven/errors.py``):
+
+  - a clear success is committed at once as ``accepted_at``; from then on the write is
+    never sent again, and the steps after it (reading the number back, its friendly
+    name) are retried on their own; an accepted order never ends ``failed``;
+  - a clear refusal proves nothing happened: the recovery point is cleared (a 429 or an
+    unreachable seven is retried; a refused order or delete fails the operation);
+  - unknown (a timeout, a dropped connection, a 5xx, an answer of no documented shape):
+    nothing is sent again until seven has been read, and it is not read before
+    ``settle_after``, when seven can no longer be carrying the write out. An order is
+    done when the number is on the account, a deletion when seven no longer lists the
+    number (immediately) or lists it with an ``expires`` (at the end of its period).
+    "Not on the account" is read only from seven's documented not-found answer or,
+    when the single-number read answers anything else, from seven's whole list.
+
+  A run that dies mid-write leaves ``submitted_at`` without an outcome; the next run
+  treats it like an unknown answer, with ``settle_after`` set before the call.
+* **Retries in one place**, timed by :mod:`app.operations.policy`; every attempt is
   counted and committed before it is made, so a crash loop cannot retry forever. A run
   makes one attempt; the wait before the next is a :class:`Wait` the job adapter turns
   into a deferred job, so nothing is held while seven asks us to wait.
@@ -20,6 +36,7 @@ How the ground truths (architecture.md) are kept:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,22 +44,21 @@ from typing import Any
 import msgspec
 import structlog
 from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.models import Number, Operation
 from app.lib.metrics import JOB_RETRIES
 from app.numbers.mirror import columns_from_active, state_for
-from app.operations.policy import (
-    Failure,
-    RetryPolicy,
-    exhausted,
-    failure_for,
-    may_have_been_processed,
-    verdict,
-)
+from app.operations.policy import Failure, RetryPolicy, exhausted, failure_for
 from app.pools.ordering import allocate_ordered_number
 from app.seven.client import SevenClient
-from app.seven.errors import NumberNotOnAccount, OutcomeUnknown, SevenError
+from app.seven.errors import (
+    NumberNotOnAccount,
+    OutcomeUnknown,
+    RateLimited,
+    SevenError,
+    UpstreamUnavailable,
+)
 from app.seven.types import ActiveNumber, NumberUpdate
 
 log = structlog.get_logger(__name__)
@@ -78,6 +94,19 @@ _LOCK_HELD = text(
 async def lock_held(session: AsyncSession, operation_id: uuid.UUID) -> bool:
     """Is some process carrying out this operation right now? (Reads, never takes, the lock.)"""
     return bool(await session.scalar(_LOCK_HELD, {"key": lock_key(operation_id)}))
+
+
+async def release_lock(connection: AsyncConnection, key: int) -> None:
+    """Unlock, or discard the connection: a pooled connection still holding the lock would
+    make the operation look carried out forever (the lock is per session, and re-entrant)."""
+    try:
+        released = await connection.scalar(select(func.pg_advisory_unlock(key)))
+        await connection.commit()
+    except BaseException:
+        await connection.invalidate()
+        raise
+    if not released:
+        await connection.invalidate()
 
 
 def _now() -> datetime:
@@ -118,8 +147,7 @@ class OperationRunner:
                     run = _Run(session, self._seven, self._policy, operation)
                     return await run.execute()
             finally:
-                await connection.execute(select(func.pg_advisory_unlock(key)))
-                await connection.commit()
+                await release_lock(connection, key)
 
 
 class _Run:
@@ -151,64 +179,100 @@ class _Run:
         op = self.op
         op.started_at = op.started_at or _now()
         op.status = "running"
-        in_flight_for = self._orphaned_write_age()
-        if in_flight_for is not None and in_flight_for < self.policy.settle_seconds:
-            # A run died while its write was under way; seven may still be carrying it out.
-            # Reading now could find nothing and order twice, or give up on an order that
-            # still goes through (giving up reads seven too): ask once it must be over.
-            return Wait(self.policy.settle_seconds - in_flight_for)
+        settling = self._seconds_until_settled()
+        if settling > 0:
+            # seven may still be carrying out an unsettled write: reading now could find
+            # nothing and order twice, or give up on an order that still goes through
+            # (giving up reads seven too). Checked before the attempts and the budget.
+            return Wait(settling)
         if op.attempts >= self.policy.max_attempts or self._elapsed() >= self.policy.budget_seconds:
             await self._give_up(None)
             return op.status
         # Committed with the recovery point, before the write: a crash loop ends too.
         op.attempts += 1
         try:
-            await self._attempt()
+            if op.kind == "order":
+                await self._order()
+            elif op.kind == "update":
+                await self._update()
+            else:
+                await self._delete()
             return op.status
         except SevenError as error:
-            self.log.info("attempt_failed", attempt=op.attempts, code=error.code)
-            if await self._decided_by(error):
-                return op.status
-            delay = self.policy.delay(op.attempts, error)
-            if op.attempts >= self.policy.max_attempts or (
-                self._elapsed() + delay > self.policy.budget_seconds
-            ):
-                await self._give_up(error)
-                return op.status
-            # While it waits, the operation shows what went wrong last (status running);
-            # the next run also learns from it why the budget may run out.
-            op.error_code, op.error_message = error.code, error.message
-            await self.session.commit()
-            JOB_RETRIES.labels("process_operation", error.code).inc()
-            return Wait(delay)
+            return await self._after(error)
 
-    async def _attempt(self) -> None:
+    async def _after(self, error: SevenError) -> str | Wait:
+        """The attempt failed with ``error``: finish the operation, or wait and retry."""
         op = self.op
-        if op.submitted_at is not None and await self._settle():
-            return
-        op.submitted_at = _now()
-        # Cleared with the recovery point: every way the write can end sets an error or
-        # finishes the operation, so a later run that finds neither knows this run died
-        # mid-write (see _orphaned_write_age).
-        op.error_code = op.error_message = None
-        # The recovery point (with status and attempts): from here on, ask before resending.
+        self.log.info("attempt_failed", attempt=op.attempts, code=error.code)
+        if self._refusal_decides(error):
+            await self._fail(failure_for(error))
+            return op.status
+        delay = self.policy.delay(op.attempts, error)
+        if op.attempts >= self.policy.max_attempts or (
+            self._elapsed() + delay > self.policy.budget_seconds
+        ):
+            await self._give_up(error)
+            return op.status
+        # While it waits, the operation shows what went wrong last (status running);
+        # the next run also learns from it why the budget may run out.
+        op.error_code, op.error_message = error.code, error.message
         await self.session.commit()
-        try:
-            await self._write()
-        except SevenError as error:
-            if not may_have_been_processed(error):
-                op.submitted_at = None  # provably nothing happened at seven
-            raise
+        JOB_RETRIES.labels("process_operation", error.code).inc()
+        return Wait(max(delay, self._seconds_until_settled()))
 
-    async def _decided_by(self, error: SevenError) -> bool:
-        """Finish the operation if ``error`` decides it; False = retry."""
-        if (self.op.result or {}).get("accepted"):
-            return False  # seven took the order: only reading it back is left to do
-        if isinstance(error, NumberNotOnAccount):
-            if self.op.kind == "delete":
-                await self._deleted(None)  # the goal (not on the account) is reached
-                return True
-            if self.op.kind == "update":
+    def _refusal_decides(self, error: SevenError) -> bool:
+        """A refusal ends the operation only when it refused the write itself: once seven
+        accepted it, or while an earlier write is unsettled, only reading seven decides."""
+        if not error.refused or error.transient:
+            return False
+        return self.op.accepted_at is None and self._unsettled() is False
+
+    async def _give_up(self, last: SevenError | None) -> None:
+        """Out of attempts or time: end with what seven is known to have done."""
+        op = self.op
+        if op.accepted_at is not None:
+            await self._accepted_but_unconfirmed()
+            return
+        if self._unsettled():
+            try:  # one last look: a write that went through must not be reported failed
+                if await self._settled_by(await self._read_truth()):
+                    return
+                op.submitted_at = None  # seven's answer shows the write did not happen
+            except SevenError as error:
+                last = error
+        # Without an error from this run, the last one an earlier run recorded.
+        code = last.code if last else op.error_code or "outcome_unknown"
+        message = last.message if last else op.error_message or "no answer from seven"
+        await self._fail(
+            exhausted(code, message, op.attempts, self._elapsed(), unsettled=self._unsettled())
+        )
+
+    # -- the three kinds --------------------------------------------------------------
+
+    async def _order(self) -> None:
+        op = self.op
+        active: ActiveNumber | None = None
+        if op.accepted_at is None:
+            if self._unsettled():
+                active = await self._read_truth()
+                if active is None:
+                    op.submitted_at = None  # the order never happened: ordering is safe
+            if active is None:
+                interval = op.params.get("payment_interval", "annually")
+                await self._send(lambda: self.seven.order(self.number, interval))
+            await self._accepted()
+        if active is None:
+            active = await self._read_back()
+        await self._succeed(await self._with_friendly_name(active))
+
+    async def _update(self) -> None:
+        # PATCH sets absolute values, so sending it again is harmless: no recovery point.
+        changes = msgspec.convert(self.op.params, NumberUpdate)
+        try:
+            active = await self.seven.update(self.number, changes)
+        except NumberNotOnAccount:
+            if await self._read_truth() is None:
                 await self._fail(
                     Failure(
                         "number_not_on_account",
@@ -216,88 +280,113 @@ class _Run:
                         "will show it as removed.",
                     )
                 )
-                return True
-            return False  # settled by reading on the next attempt
-        if verdict(error) == "fail":
-            await self._fail(failure_for(error))
-            return True
-        return False
+                return
+            raise OutcomeUnknown(
+                "seven answered the change with not-found but still lists the number"
+            ) from None
+        await self._succeed(active)
 
-    async def _give_up(self, last: SevenError | None) -> None:
-        unsettled = self.op.submitted_at is not None and self.op.kind != "update"
-        if unsettled:
-            try:  # one last look: a write that went through must not be reported failed
-                if await self._settle():
-                    return
-                unsettled = False  # seven's answer shows the write did not happen
-            except SevenError as error:
-                last = error
-        # Without an error from this run, the last one an earlier run recorded.
-        code = last.code if last else self.op.error_code or "outcome_unknown"
-        message = last.message if last else self.op.error_message or "no answer from seven"
-        await self._fail(
-            exhausted(code, message, self.op.attempts, self._elapsed(), unsettled=unsettled)
-        )
-
-    def _orphaned_write_age(self) -> float | None:
-        """Seconds since a write whose run died before it ended; None if there is none."""
+    async def _delete(self) -> None:
         op = self.op
-        if op.submitted_at is None or op.error_code is not None or op.kind == "update":
-            return None  # PATCH is safe to resend whenever
-        return (_now() - op.submitted_at).total_seconds()
-
-    def _elapsed(self) -> float:
-        started = self.op.started_at or _now()
-        return (_now() - started).total_seconds()
+        immediately = bool(op.params.get("delete_immediately"))
+        if op.accepted_at is None:
+            if self._unsettled():
+                if await self._settled_by(await self._read_truth()):
+                    return
+                op.submitted_at = None  # seven still has it as it was: not deleted
+            await self._send(lambda: self.seven.delete(self.number, delete_immediately=immediately))
+            if immediately:
+                await self._deleted(None)
+                return
+            await self._accepted()
+        # Deleted at the end of the period: read back when that is.
+        try:
+            active: ActiveNumber | None = await self.seven.get_active(self.number)
+        except NumberNotOnAccount:
+            active = None
+        if active is not None and not active.expires:
+            raise OutcomeUnknown("seven accepted the deletion but shows no end date yet")
+        await self._deleted(active)
 
     # -- talking to seven ------------------------------------------------------------
 
-    async def _write(self) -> None:
-        params = self.op.params
-        if self.op.kind == "order":
-            await self.seven.order(self.number, params.get("payment_interval", "annually"))
-            # seven said yes: from now on only reading is safe, never ordering again. Kept
-            # in memory and committed with the outcome, or with the error if the read fails.
-            self.op.result = {"accepted": True}
-            await self._ordered(await self.seven.get_active(self.number))
-        elif self.op.kind == "update":
-            changes = msgspec.convert(params, NumberUpdate)
-            await self._succeed(await self.seven.update(self.number, changes))
-        else:
-            immediately = bool(params.get("delete_immediately"))
-            await self.seven.delete(self.number, delete_immediately=immediately)
-            await self._deleted(None if immediately else await self.seven.get_active(self.number))
-
-    async def _settle(self) -> bool:
-        """Ask seven what became of an earlier write; True = settled (and recorded)."""
-        if self.op.kind == "update":
-            return False  # PATCH sets absolute values: sending it again is harmless
+    async def _send(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Send a paid or destructive write behind its recovery point."""
+        op = self.op
+        op.submitted_at = _now()
+        op.settle_after = self.policy.settle_after_sending(op.submitted_at)
+        # Cleared with the recovery point: every way the write can end sets an error or
+        # finishes the operation; a run that finds neither knows a run died mid-write.
+        op.error_code = op.error_message = None
+        await self.session.commit()
         try:
-            active = await self.seven.get_active(self.number)
+            await write()
+        except SevenError as error:
+            if error.refused:
+                op.submitted_at = op.settle_after = None  # provably nothing happened
+            else:
+                op.settle_after = self.policy.settle_after_answer(_now())
+            raise
+
+    async def _accepted(self) -> None:
+        """seven said yes: commit that fact before anything else can go wrong."""
+        self.op.accepted_at = _now()
+        self.op.error_code = self.op.error_message = None
+        await self.session.commit()
+
+    async def _read_back(self) -> ActiveNumber:
+        """The ordered number as seven shows it; a not-found means "not yet", never "no"."""
+        try:
+            return await self.seven.get_active(self.number)
         except NumberNotOnAccount:
-            if self.op.kind == "delete":
-                await self._deleted(None)
-                return True
-            if (self.op.result or {}).get("accepted"):
-                raise OutcomeUnknown("seven accepted the order but does not list it yet") from None
-            return False  # the order never happened: ordering again is safe
-        self.log.info("settled_by_reading", state=state_for(active))
+            raise OutcomeUnknown("seven accepted the order but does not list it yet") from None
+
+    async def _with_friendly_name(self, active: ActiveNumber) -> ActiveNumber:
+        """seven's order takes no name, so it is set after the order (PATCH is idempotent).
+        A refused name does not undo a paid order: it is reported in the result."""
+        wanted = self.op.params.get("friendly_name")
+        if not wanted or active.friendly_name == wanted:
+            return active
+        try:
+            return await self.seven.update(self.number, NumberUpdate(friendly_name=wanted))
+        except SevenError as error:
+            if not error.refused or error.transient:
+                raise
+            self.op.result = {"friendly_name_error": {"code": error.code, "message": error.message}}
+            self.log.warning("friendly_name_refused", code=error.code)
+            return active
+
+    async def _read_truth(self) -> ActiveNumber | None:
+        """What seven has: the number, or None when it is surely not on the account.
+
+        Raises when seven cannot tell right now (ask again later)."""
+        try:
+            return await self.seven.get_active(self.number)
+        except NumberNotOnAccount:
+            return None
+        except (RateLimited, UpstreamUnavailable):
+            raise
+        except SevenError as error:
+            # This answer says nothing about the number; seven's whole list does.
+            self.log.info("settle_read_ambiguous", code=error.code)
+        return (await self.seven.list_active()).find(self.number)
+
+    # -- recording outcomes ----------------------------------------------------------
+
+    async def _settled_by(self, active: ActiveNumber | None) -> bool:
+        """Record an unsettled write as done if seven's state shows it; True = recorded."""
+        immediately = bool(self.op.params.get("delete_immediately"))
         if self.op.kind == "order":
-            await self._ordered(active)
+            if active is None:
+                return False
+            self.log.info("settled_by_reading", state=state_for(active))
+            await self._succeed(active)
             return True
-        if not self.op.params.get("delete_immediately") and active.expires:
+        if active is None or (active.expires and not immediately):
+            self.log.info("settled_by_reading", state="deleted" if active is None else "deleting")
             await self._deleted(active)
             return True
         return False
-
-    async def _ordered(self, active: ActiveNumber) -> None:
-        wanted = self.op.params.get("friendly_name")
-        if wanted and active.friendly_name != wanted:
-            # seven's order takes no name; PATCH is idempotent, so any run may send it.
-            active = await self.seven.update(self.number, NumberUpdate(friendly_name=wanted))
-        await self._succeed(active)
-
-    # -- recording outcomes ----------------------------------------------------------
 
     async def _succeed(self, active: ActiveNumber) -> None:
         columns = columns_from_active(active)
@@ -307,9 +396,20 @@ class _Run:
             # An order placed for a tenant opens its allocation in the same transaction,
             # so the cost reports attribute the number from the day it became active.
             await allocate_ordered_number(self.session, self.op)
-        self._finish("succeeded", result=msgspec.to_builtins(active))
+        self._finish("succeeded", result={**(self.op.result or {}), **_builtins(active)})
         await self.session.commit()
         self.log.info("operation_succeeded", attempts=self.op.attempts)
+
+    async def _accepted_but_unconfirmed(self) -> None:
+        """seven accepted the write but never showed its result within the budget. It
+        bills an accepted order, so the operation succeeds; the sync fills in the rest."""
+        state = "active" if self.op.kind == "order" else "deleting"
+        await self._finish_number(state=state)
+        if self.op.kind == "order":
+            await allocate_ordered_number(self.session, self.op)
+        self._finish("succeeded", result={**(self.op.result or {}), "confirmed": False})
+        await self.session.commit()
+        self.log.warning("operation_accepted_unconfirmed", attempts=self.op.attempts)
 
     async def _deleted(self, active: ActiveNumber | None) -> None:
         if active is None:
@@ -348,3 +448,28 @@ class _Run:
         op.error_message = error.message if error else None
         if result is not None:
             op.result = result
+
+    # -- facts about the operation ---------------------------------------------------
+
+    def _unsettled(self) -> bool:
+        """A paid or destructive write went out and nothing has decided its outcome."""
+        return self.op.submitted_at is not None and self.op.accepted_at is None
+
+    def _seconds_until_settled(self) -> float:
+        """How long before an unsettled write may be read back from seven (0: now)."""
+        op = self.op
+        if not self._unsettled():
+            return 0.0
+        assert op.submitted_at is not None
+        # A recovery point from before settle_after existed: a run that died mid-write.
+        settle_after = op.settle_after or self.policy.settle_after_sending(op.submitted_at)
+        return max(0.0, (settle_after - _now()).total_seconds())
+
+    def _elapsed(self) -> float:
+        started = self.op.started_at or _now()
+        return (_now() - started).total_seconds()
+
+
+def _builtins(active: ActiveNumber) -> dict[str, Any]:
+    result: dict[str, Any] = msgspec.to_builtins(active)
+    return result

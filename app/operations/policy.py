@@ -1,14 +1,15 @@
-"""The one retry policy for calls to seven: what to retry, how long to wait, when to stop.
+"""The one retry policy for calls to seven: how long to wait, when to stop, what to tell.
 
-The seven client never retries (app/seven/client.py); the worker asks this module after
-every failed call. Three answers:
+The seven client never retries and sorts every answer into success, refusal or unknown
+(``app/seven/errors.py``); the executor decides from that sort what happens next, and asks
+this module how long to wait and how a failure reads:
 
-* ``fail``: retrying cannot help (a rejected key, no credit, a refused order, an error
-  we do not understand); the operation fails at once with a code a person can act on.
-* ``retry``: nothing reached seven or seven asked us to wait (connection refused, 429,
-  5xx); wait ``delay`` and try again.
-* ``settle``: seven may have carried the request out (timeout after sending, dropped
-  connection, garbled answer to a write); ask seven before anything is sent again.
+* a transient refusal (429, seven unreachable) or an unknown answer to a read: wait
+  ``delay`` and ask again;
+* an unknown answer to a paid or destructive write: wait until seven can no longer be
+  carrying it out (``settle_after_answer``), then read seven before anything is sent again;
+* a final refusal (rejected key, no credit, a refused order or delete): the operation
+  fails at once with a code a person can act on (``failure_for``).
 
 The worker does not sleep through a wait: the job is deferred (arq's ``Retry``), so a
 ``Retry-After`` of minutes holds no worker slot and no database connection. Waits are
@@ -22,21 +23,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime, timedelta
 
 from app.settings import Settings
 from app.seven.errors import (
     InsufficientCredit,
-    MalformedResponse,
     OrderRefused,
-    OutcomeUnknown,
     RateLimited,
+    RequestRefused,
     SevenAuthError,
     SevenError,
-    UpstreamUnavailable,
 )
-
-Verdict = Literal["fail", "retry", "settle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +44,17 @@ class Failure:
     message: str
 
 
-SETTLE_MARGIN_SECONDS = 5.0
-
-
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     max_attempts: int = 8
     budget_seconds: float = 600.0
     initial_seconds: float = 1.0
     max_seconds: float = 60.0
-    # How long a write sent by a run that then died may still be under way at seven: the
-    # client gives up on a call after its total timeout; a little more for seven itself.
-    settle_seconds: float = 65.0
+    # The longest one call to seven may take (the client's total timeout): a run that
+    # died during a write may have left it under way for that long.
+    call_seconds: float = 60.0
+    # How long seven may still be carrying out a write after its answer was lost.
+    settle_seconds: float = 15.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
@@ -67,7 +63,8 @@ class RetryPolicy:
             budget_seconds=settings.operation_retry_budget_seconds,
             initial_seconds=settings.operation_backoff_initial_seconds,
             max_seconds=settings.operation_backoff_max_seconds,
-            settle_seconds=settings.seven_total_timeout + SETTLE_MARGIN_SECONDS,
+            call_seconds=settings.seven_total_timeout,
+            settle_seconds=settings.seven_settle_seconds,
         )
 
     def delay(self, attempt: int, error: SevenError) -> float:
@@ -79,30 +76,19 @@ class RetryPolicy:
             wait = max(wait, error.retry_after)
         return wait
 
+    def settle_after_sending(self, sent_at: datetime) -> datetime:
+        """The earliest moment a write sent at ``sent_at`` by a run that then died may be
+        settled by reading: the call may have run its full time, and seven needs its own."""
+        return sent_at + timedelta(seconds=self.call_seconds + self.settle_seconds)
 
-def verdict(error: SevenError) -> Verdict:
-    if isinstance(error, RateLimited | UpstreamUnavailable):
-        return "retry"
-    if isinstance(error, OutcomeUnknown) or (
-        isinstance(error, MalformedResponse) and error.maybe_processed
-    ):
-        return "settle"
-    if isinstance(error, MalformedResponse) or error.retryable:
-        return "retry"
-    return "fail"
-
-
-def may_have_been_processed(error: SevenError) -> bool:
-    """Could seven have carried out the write that raised ``error``?
-
-    A 429 or a refused connection provably changed nothing; a 5xx may come from a
-    gateway after seven committed, so it keeps the recovery point like a timeout does.
-    """
-    return error.maybe_processed or (error.status is not None and error.status >= 500)
+    def settle_after_answer(self, answered_at: datetime) -> datetime:
+        """The earliest moment a write whose answer was unknown at ``answered_at`` may be
+        settled by reading: seven may still be carrying it out."""
+        return answered_at + timedelta(seconds=self.settle_seconds)
 
 
 def failure_for(error: SevenError) -> Failure:
-    """The operation's error for a call that must not be retried."""
+    """The operation's error for a refusal that retrying cannot change."""
     if isinstance(error, SevenAuthError):
         return Failure(
             "seven_key_rejected",
@@ -115,9 +101,13 @@ def failure_for(error: SevenError) -> Failure:
             "The seven account has insufficient credit: top it up, then submit the operation "
             "again.",
         )
-    if isinstance(error, OrderRefused):
+    if isinstance(error, RequestRefused):
+        what = {
+            "update_refused": "the change",
+            "delete_refused": "the deletion",
+        }.get(error.code, "the order" if isinstance(error, OrderRefused) else "the request")
         reason = error.seven_message or "no reason given"
-        return Failure("order_refused", f"seven refused the order: {reason}")
+        return Failure(error.code, f"seven refused {what}: {reason}")
     return Failure("seven_error", f"seven could not carry out the request: {error.message}")
 
 

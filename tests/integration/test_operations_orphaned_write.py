@@ -16,7 +16,7 @@ from app.settings import Settings
 from app.seven.client import SevenClient
 from tests.support.sandbox import SandboxProcess
 
-SETTLE = 30.0
+CALL, SETTLE = 20.0, 10.0  # an orphaned write is read back CALL + SETTLE after it was sent
 
 
 async def _orphaned_order(engine: AsyncEngine, number: str, sent_ago: float) -> uuid.UUID:
@@ -58,7 +58,9 @@ async def _run(
         operation_id = await _orphaned_order(engine, number, sent_ago)
         async with SevenClient(sandbox.api_key, base_url=sandbox.base_url) as seven:
             runner = OperationRunner(
-                engine, seven, RetryPolicy(max_attempts=max_attempts, settle_seconds=SETTLE)
+                engine,
+                seven,
+                RetryPolicy(max_attempts=max_attempts, call_seconds=CALL, settle_seconds=SETTLE),
             )
             return await runner.run(operation_id)
     finally:
@@ -70,7 +72,7 @@ async def test_a_fresh_orphaned_order_waits_without_asking_or_ordering(
 ) -> None:
     outcome = await _run(settings, fresh_sandbox, sent_ago=5)
     assert isinstance(outcome, Wait)
-    assert SETTLE - 6 < outcome.seconds <= SETTLE - 5
+    assert CALL + SETTLE - 6 < outcome.seconds <= CALL + SETTLE - 5
     assert fresh_sandbox.requests("active_get") == []
     assert fresh_sandbox.requests("order") == []
 
@@ -89,7 +91,7 @@ async def test_a_fresh_orphaned_order_out_of_attempts_waits_before_giving_up(
 async def test_an_old_orphaned_order_is_settled_by_asking_then_ordered_once(
     settings: Settings, fresh_sandbox: SandboxProcess
 ) -> None:
-    outcome = await _run(settings, fresh_sandbox, sent_ago=SETTLE + 1)
+    outcome = await _run(settings, fresh_sandbox, sent_ago=CALL + SETTLE + 1)
     assert outcome == "succeeded"
     endpoints = [request["endpoint"] for request in fresh_sandbox.requests()]
     endpoints.remove("available")  # the test's own pick of a number

@@ -1,33 +1,17 @@
-"""The retry policy on its own: which errors are retried, and how long each wait is."""
+"""The retry policy on its own: how long each wait is, and how failures read."""
 
 from __future__ import annotations
 
-from app.operations.policy import RetryPolicy, exhausted, failure_for, verdict
+from datetime import UTC, datetime, timedelta
+
+from app.operations.policy import RetryPolicy, exhausted, failure_for
 from app.seven.errors import (
-    InsufficientCredit,
-    MalformedResponse,
     OrderRefused,
-    OutcomeUnknown,
     RateLimited,
+    RequestRefused,
     SevenAuthError,
-    UpstreamError,
     UpstreamUnavailable,
 )
-
-
-def test_each_error_gets_its_verdict() -> None:
-    assert verdict(RateLimited("429")) == "retry"
-    assert verdict(UpstreamUnavailable("503", status=503)) == "retry"
-    assert verdict(MalformedResponse("garbled read")) == "retry"
-    assert verdict(OutcomeUnknown("timeout")) == "settle"
-    assert verdict(MalformedResponse("garbled write", maybe_processed=True)) == "settle"
-    for error in (
-        SevenAuthError("900", code="invalid_api_key"),
-        InsufficientCredit("500"),
-        OrderRefused("no", seven_message="Number is not available."),
-        UpstreamError("418"),
-    ):
-        assert verdict(error) == "fail"
 
 
 def test_waits_grow_are_capped_jittered_and_never_shorter_than_retry_after() -> None:
@@ -40,6 +24,15 @@ def test_waits_grow_are_capped_jittered_and_never_shorter_than_retry_after() -> 
     assert policy.delay(1, RateLimited("429", retry_after=30.0)) >= 30.0
 
 
+def test_an_unsettled_write_is_read_back_only_once_seven_can_be_done_with_it() -> None:
+    policy = RetryPolicy(call_seconds=60.0, settle_seconds=15.0)
+    sent = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    # A run that died during the call: the call may have lasted its whole timeout.
+    assert policy.settle_after_sending(sent) == sent + timedelta(seconds=75)
+    # An answer that came (unknown): only seven's own processing time is left.
+    assert policy.settle_after_answer(sent) == sent + timedelta(seconds=15)
+
+
 def test_failures_say_what_to_do_and_never_hold_the_key() -> None:
     rejected = failure_for(SevenAuthError("seven refused", code="invalid_api_key"))
     assert rejected.code == "seven_key_rejected"
@@ -48,6 +41,11 @@ def test_failures_say_what_to_do_and_never_hold_the_key() -> None:
     assert (refused.code, refused.message) == (
         "order_refused",
         "seven refused the order: Number is not available.",
+    )
+    delete = failure_for(RequestRefused("no", code="delete_refused", seven_message="Locked."))
+    assert (delete.code, delete.message) == (
+        "delete_refused",
+        "seven refused the deletion: Locked.",
     )
     assert exhausted("rate_limited", "429", 8, 600, unsettled=False).code == "seven_rate_limited"
     assert exhausted("upstream_unavailable", "503", 8, 600, unsettled=False).code == (
