@@ -734,3 +734,61 @@ def test_request_log_records_what_clients_sent(api: httpx.Client, sandbox: Sandb
     assert record["method"] == "PATCH"
     assert record["content_type"] == "application/x-www-form-urlencoded"
     assert record["body"] == "friendly_name=x"
+
+
+# --------------------------------------------------------------------------- request counts
+
+
+def test_request_log_records_number_and_outcome(api: httpx.Client, sandbox: SandboxProcess) -> None:
+    number = offer(sandbox)["number"]
+    api.post("/numbers/order", data={"number": number})
+    api.post("/numbers/order", json={"number": number})
+    api.post("/numbers/order", json={"payment_interval": "weekly"})
+    api.patch(f"/numbers/active/{number}", json={"friendly_name": 5})
+    api.get("/numbers/active/4915170264838")
+    api.get("/numbers/active")
+    records = sandbox.requests()[1:]  # after offer()'s look at the available numbers
+    assert [(r["endpoint"], r["number"], r["outcome"]) for r in records] == [
+        ("order", number, "ok"),
+        ("order", number, "refused"),  # already on the account
+        ("order", None, "refused"),
+        ("update", number, "invalid"),
+        ("active_get", "4915170264838", "not_found"),
+        ("active_list", None, "ok"),
+    ]
+
+
+def test_requests_are_counted_per_number_whatever_the_answer(
+    api: httpx.Client, sandbox: SandboxProcess
+) -> None:
+    first, second = (n["number"] for n in sandbox.available(country="DE")[:2])
+    sandbox.add_fault("rate_limit", "order")
+    sandbox.add_fault("drop_before_commit", "order")
+    api.post("/numbers/order", json={"number": first})  # 429
+    with pytest.raises(DROPPED):
+        api.post("/numbers/order", data={"number": first})
+    httpx.post(sandbox.base_url + "/numbers/order", json={"number": first})  # 900
+    api.post("/numbers/order", json={"number": f" {first} "})  # bought
+    api.post("/numbers/order", json={"number": first})  # refused: already ours
+    api.post("/numbers/order", json={"number": second})
+    api.delete(f"/numbers/active/{first}")
+    api.get("/numbers/active")
+    assert sandbox.order_requests(first) == 5
+    assert sandbox.order_requests(second) == 1
+    assert sandbox.request_count("delete", first) == 1
+    assert sandbox.request_count("delete", second) == 0
+    assert sandbox.orders_of(first) == 1  # five tries, one purchase
+    counts = httpx.get(sandbox.control_url + "/requests/counts").json()
+    assert counts == {"order": {first: 5, second: 1}, "delete": {first: 1}}
+    assert httpx.get(sandbox.control_url + "/requests/counts?endpoint=ordr").status_code == 400
+    sandbox.reset()
+    assert sandbox.order_requests(first) == 0
+
+
+def test_request_counts_outlive_the_capped_log(sandbox: SandboxProcess) -> None:
+    number = "4915170264838"
+    with httpx.Client(base_url=sandbox.base_url) as unauthorized:
+        for _ in range(2001):
+            assert unauthorized.get(f"/numbers/active/{number}").content == b"900"
+    assert len(sandbox.requests()) == 2000
+    assert sandbox.request_count("active_get", number) == 2001

@@ -189,8 +189,18 @@ class SandboxProcess:
         params = {"endpoint": endpoint} if endpoint else {}
         return self._call("GET", "/requests", **params)
 
+    def request_count(self, endpoint: str, number: str) -> int:
+        """Requests about ``number`` that reached ``endpoint``, however they were answered
+        (faults, refusals, 900/901 included); not capped like :meth:`requests`."""
+        counts: dict[str, int] = self._call("GET", "/requests/counts", endpoint=endpoint)
+        return counts.get(number, 0)
+
+    def order_requests(self, number: str) -> int:
+        """How often ``number`` was ordered (tried, not bought: see :meth:`orders_of`)."""
+        return self.request_count("order", number)
+
     def reset(self) -> None:
-        """Back to the generated inventory; ledger, faults and request log emptied."""
+        """Back to the generated inventory; ledger, faults, request log and counts emptied."""
         self._call("POST", "/reset")
 
     def state(self) -> dict[str, Any]:

@@ -79,11 +79,18 @@ Control API (no auth), under ``/_sandbox``
 * ``GET /_sandbox/ledger`` → ``{"<number>": [{"number", "payment_interval", "setup",
   "basic_charge", "ordered_at"}, ...]}``: every accepted order, kept after deletion.
 * ``GET /_sandbox/requests[?endpoint=E]`` → the last 2,000 ``/api`` requests
-  (``method, endpoint, path, query, content_type, body, outcome``).
+  (``method, endpoint, path, query, content_type, body, number, outcome``). ``number`` is
+  the path's number or an order's ``number`` field (null for the lists); ``outcome`` is
+  ``ok``, ``refused`` (an order declined), ``not_found``, ``invalid`` (422), ``900``,
+  ``901`` or ``fault:<kind>``.
+* ``GET /_sandbox/requests/counts?endpoint=E`` → ``{"<number>": n, ...}``: every request
+  about a number that reached ``E``, however it was answered (faults, refusals, 900/901
+  too); not capped like the log. Without ``endpoint``: ``{"<endpoint>": {...}, ...}``.
 * ``POST /_sandbox/active`` ``{"number": "49...", <any ActiveNumber fields, nested objects
   merged>}`` → the resulting ActiveNumber: adds a number or changes one "outside the
   service" (not in the ledger). ``DELETE /_sandbox/active/{number}`` removes one.
-* ``POST /_sandbox/reset``: back to the generated state (ledger, faults, log cleared).
+* ``POST /_sandbox/reset``: back to the generated state (ledger, faults, log and counts
+  cleared).
 * ``GET /_sandbox/state``: counts and pending faults. ``PUT /_sandbox/config``
   ``{"not_found": "http_404" | "error_200"}``.
 

@@ -22,6 +22,7 @@ from litestar.types import Receive, Scope, Send
 
 from app.seven.sandbox.state import (
     ENCODER,
+    ENDPOINTS,
     Fault,
     OrderRefused,
     RequestRecord,
@@ -74,9 +75,13 @@ def _error(message: str, status: int) -> Response[bytes]:
     return _json({"success": False, "error": message}, status)
 
 
-def _not_found(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def _not_found(request: Request[Any, Any, Any]) -> Response[bytes]:
     status = 200 if _sandbox(request).not_found == "error_200" else 404
-    return _error("Number not found.", status)
+    return await _finish(request, _error("Number not found.", status), "not_found")
+
+
+async def _invalid(request: Request[Any, Any, Any], problem: Exception) -> Response[bytes]:
+    return await _finish(request, _error(str(problem), 422), "invalid")
 
 
 def _boolean(value: Any, name: str) -> bool:
@@ -129,6 +134,22 @@ async def _params(request: Request[Any, Any, Any]) -> dict[str, Any]:
             raise BadRequest("The JSON body must be an object.")
         return params | decoded
     return params | _parse_form(body.decode("utf-8", "replace"))
+
+
+def _order_number(params: dict[str, Any]) -> str:
+    return str(params.get("number") or "").strip()
+
+
+async def _request_number(request: Request[Any, Any, Any], endpoint: str) -> str | None:
+    """The number a request is about: the path's, or the ``number`` field of an order."""
+    if number := request.path_params.get("number"):
+        return str(number)
+    if endpoint != "order":
+        return None
+    try:
+        return _order_number(await _params(request)) or None
+    except BadRequest:
+        return None
 
 
 def _full_url(request: Request[Any, Any, Any]) -> str:
@@ -205,8 +226,10 @@ async def _guard(request: Request[Any, Any, Any]) -> Response[bytes] | None:
         query=request.scope["query_string"].decode("latin-1"),
         content_type=request.headers.get("content-type", ""),
         body=body[:4000].decode("utf-8", "replace"),
+        number=await _request_number(request, endpoint),
     )
-    sandbox.requests.append(record)
+    sandbox.log_request(record)
+    request.state["record"] = record
     if config.latency_ms:
         await asyncio.sleep(config.latency_ms / 1000)
     presented = _presented_key(request)
@@ -249,8 +272,16 @@ async def _strike_before(request: Request[Any, Any, Any], fault: Fault) -> Respo
             return None
 
 
-async def _finish(request: Request[Any, Any, Any], response: Response[bytes]) -> Response[bytes]:
-    """Deliver a handler's answer, unless a fault says to lose it after the change."""
+async def _finish(
+    request: Request[Any, Any, Any], response: Response[bytes], outcome: str = "ok"
+) -> Response[bytes]:
+    """Deliver a handler's answer, unless a fault says to lose it after the change.
+
+    Every handler answers through here, with ``outcome`` for the request log.
+    """
+    record: RequestRecord = request.state["record"]
+    if not record.outcome.startswith("fault:"):
+        record.outcome = outcome
     fault: Fault | None = request.state.get("post_fault")
     if fault is None:
         return response
@@ -272,7 +303,7 @@ async def list_available(request: Request[Any, Any, Any]) -> Response[bytes]:
             for f in ("sms", "a2p_sms", "voice")
         ]
     except BadRequest as exc:
-        return _error(str(exc), 422)
+        return await _invalid(request, exc)
     country = query.get("country")
     found = _sandbox(request).list_available(str(country) if country else None, *flags)
     return await _finish(request, _json({"availableNumbers": found}))
@@ -282,12 +313,12 @@ async def list_available(request: Request[Any, Any, Any]) -> Response[bytes]:
 async def order_number(request: Request[Any, Any, Any]) -> Response[bytes]:
     try:
         params = await _params(request)
-        number = str(params.get("number") or "").strip()
-        _sandbox(request).order(number, str(params.get("payment_interval") or "annually"))
+        interval = str(params.get("payment_interval") or "annually")
+        _sandbox(request).order(_order_number(params), interval)
     except BadRequest as exc:
-        return _error(str(exc), 422)
+        return await _invalid(request, exc)
     except OrderRefused as exc:
-        return await _finish(request, _json({"success": False, "error": str(exc)}))
+        return await _finish(request, _error(str(exc), 200), "refused")
     return await _finish(request, _json({"success": True, "error": None}))
 
 
@@ -300,7 +331,7 @@ async def list_active(request: Request[Any, Any, Any]) -> Response[bytes]:
 async def get_active(request: Request[Any, Any, Any], number: str) -> Response[bytes]:
     found = _sandbox(request).active.get(number)
     if found is None:
-        return await _finish(request, _not_found(request))
+        return await _not_found(request)
     return await _finish(request, _json(found))
 
 
@@ -308,11 +339,11 @@ async def get_active(request: Request[Any, Any, Any], number: str) -> Response[b
 async def update_active(request: Request[Any, Any, Any], number: str) -> Response[bytes]:
     sandbox = _sandbox(request)
     if number not in sandbox.active:
-        return await _finish(request, _not_found(request))
+        return await _not_found(request)
     try:
         updated = sandbox.update(number, await _params(request))
     except (BadRequest, UpdateRejected) as exc:
-        return _error(str(exc), 422)
+        return await _invalid(request, exc)
     return await _finish(request, _json(updated))
 
 
@@ -320,12 +351,12 @@ async def update_active(request: Request[Any, Any, Any], number: str) -> Respons
 async def delete_active(request: Request[Any, Any, Any], number: str) -> Response[bytes]:
     sandbox = _sandbox(request)
     if number not in sandbox.active:
-        return await _finish(request, _not_found(request))
+        return await _not_found(request)
     try:
         params = await _params(request)
         immediately = _boolean(params.get("delete_immediately", False), "delete_immediately")
     except BadRequest as exc:
-        return _error(str(exc), 422)
+        return await _invalid(request, exc)
     sandbox.delete(number, immediately)
     return await _finish(request, _json({"success": True}))
 
@@ -370,6 +401,17 @@ async def requests_log(request: Request[Any, Any, Any]) -> Response[bytes]:
     endpoint = request.query_params.get("endpoint")
     records = [r for r in _sandbox(request).requests if endpoint in (None, r.endpoint)]
     return _json(records)
+
+
+@get("/requests/counts")
+async def request_counts(request: Request[Any, Any, Any]) -> Response[bytes]:
+    counts = _sandbox(request).request_counts
+    endpoint = request.query_params.get("endpoint")
+    if endpoint is None:
+        return _json(counts)
+    if endpoint not in ENDPOINTS:
+        return _error(f"endpoint must be one of {', '.join(ENDPOINTS)}", 400)
+    return _json(counts.get(endpoint, {}))
 
 
 @post("/reset", status_code=200)
@@ -444,6 +486,7 @@ def create_sandbox_app(
             clear_faults,
             ledger,
             requests_log,
+            request_counts,
             reset,
             state,
             set_config,

@@ -89,12 +89,20 @@ class LedgerEntry(msgspec.Struct):
 
 
 class RequestRecord(msgspec.Struct):
+    """One ``/api`` request as it arrived, and how it was answered.
+
+    ``number`` is the number the request is about (the path's, or an order's ``number``
+    field), None for the lists. ``outcome``: ``ok``, ``refused`` (an order seven declined),
+    ``not_found``, ``invalid`` (HTTP 422), ``900``/``901``, or ``fault:<kind>``.
+    """
+
     method: str
     endpoint: str
     path: str
     query: str
     content_type: str
     body: str
+    number: str | None = None
     outcome: str = "ok"
 
 
@@ -119,6 +127,9 @@ class SandboxState:
     ledger: dict[str, list[LedgerEntry]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     requests: deque[RequestRecord] = field(default_factory=lambda: deque(maxlen=2000))
+    # endpoint -> number -> requests seen; unbounded, unlike the log, so a long run can
+    # still prove how often a number was ordered.
+    request_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     seen_nonces: dict[str, int] = field(default_factory=dict)
     _fault_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _active_json: bytes | None = None
@@ -147,6 +158,7 @@ class SandboxState:
         self.ledger = {}
         self.faults = []
         self.requests.clear()
+        self.request_counts = {}
         self.seen_nonces = {}
         self.not_found = "http_404"
         self._active_json = None
@@ -262,6 +274,12 @@ class SandboxState:
             self._changed()
 
     # ------------------------------------------------------------------ control API
+
+    def log_request(self, record: RequestRecord) -> None:
+        self.requests.append(record)
+        if record.number is not None:
+            counts = self.request_counts.setdefault(record.endpoint, {})
+            counts[record.number] = counts.get(record.number, 0) + 1
 
     def add_fault(self, fault: Fault) -> Fault:
         fault.id = next(self._fault_ids)
