@@ -686,11 +686,45 @@ async def test_drop_is_seen_by_async_httpx_too(sandbox: SandboxProcess) -> None:
             await client.get("/numbers/active", headers={"X-Api-Key": sandbox.api_key})
 
 
+@pytest.mark.parametrize("encoding", ["json", "form"])
+def test_fault_for_one_number_spares_the_others_when_ordering(
+    api: httpx.Client, sandbox: SandboxProcess, encoding: str
+) -> None:
+    mine, other = (n["number"] for n in sandbox.available(country="DE")[:2])
+    sandbox.add_fault("server_error", "order", times=2, number=mine)
+
+    def order(number: str) -> int:
+        if encoding == "json":
+            return api.post("/numbers/order", json={"number": number}).status_code
+        return api.post("/numbers/order", data={"number": number}).status_code
+
+    assert order(other) == 200  # another number's request does not use up mine
+    assert [order(mine), order(mine), order(mine)] == [500, 500, 200]
+    assert set(sandbox.ledger()) == {mine, other}
+
+
+def test_fault_for_one_number_on_the_number_routes(
+    api: httpx.Client, sandbox: SandboxProcess
+) -> None:
+    mine, other = ordered(api, sandbox), ordered(api, sandbox)
+    sandbox.add_fault("bare_code", "*", times=3, number=mine, code=902)
+    assert api.get(f"/numbers/active/{other}").status_code == 200
+    assert api.patch(f"/numbers/active/{other}", json={"friendly_name": "x"}).status_code == 200
+    assert api.get("/numbers/active").json()["activeNumbers"]  # the lists name no number
+    assert api.get(f"/numbers/active/{mine}").content == b"902"
+    assert api.patch(f"/numbers/active/{mine}", json={"friendly_name": "y"}).content == b"902"
+    assert api.delete(f"/numbers/active/{mine}").content == b"902"
+    assert api.get(f"/numbers/active/{mine}").json()["friendly_name"] == ""
+    assert sandbox.faults() == []
+
+
 def test_unknown_fault_kind_or_parameter_is_refused(sandbox: SandboxProcess) -> None:
     for bad in (
         {"kind": "explode"},
         {"kind": "latency", "millis": 5},
         {"kind": "latency", "times": 0},
+        {"kind": "latency", "number": "+49 151 70264838"},
+        {"kind": "latency", "endpoint": "active_list", "number": "4915170264838"},
     ):
         answer = httpx.post(sandbox.control_url + "/faults", json=bad)
         assert answer.status_code == 400

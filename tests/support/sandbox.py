@@ -160,15 +160,22 @@ class SandboxProcess:
         return response.json()
 
     def add_fault(
-        self, kind: str, endpoint: str = "*", times: int | None = 1, **params: Any
+        self,
+        kind: str,
+        endpoint: str = "*",
+        times: int | None = 1,
+        number: str | None = None,
+        **params: Any,
     ) -> dict[str, Any]:
         """Script a fault, e.g. ``add_fault("rate_limit", "order", retry_after=2)``.
 
         Kinds: latency(ms), rate_limit(retry_after), server_error(status),
         hang(seconds, after_commit), drop_after_commit, drop_before_commit,
-        bare_code(code, as_string). ``times=None`` keeps it until cleared.
+        bare_code(code, as_string). ``times=None`` keeps it until cleared. With ``number``
+        (digits) it strikes only requests about that number (the path's, or the order's
+        ``number`` field), and ``times`` counts only those.
         """
-        fault = {"kind": kind, "endpoint": endpoint, "times": times, **params}
+        fault = {"kind": kind, "endpoint": endpoint, "times": times, "number": number, **params}
         return self._call("POST", "/faults", json=fault)
 
     def faults(self) -> list[dict[str, Any]]:

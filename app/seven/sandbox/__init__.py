@@ -60,10 +60,14 @@ real service's wording of error texts is a guess.
 
 Control API (no auth), under ``/_sandbox``
 ------------------------------------------
-* ``POST /_sandbox/faults`` ``{"kind": K, "endpoint": E, "times": 1, ...}`` → 201, the
-  fault with its ``id``. ``E`` is ``order|available|active_list|active_get|update|delete``
-  or ``*``; ``times`` null = until cleared. Faults are consumed in the order added, the
-  first one matching the endpoint per request. Kinds and their parameters:
+* ``POST /_sandbox/faults`` ``{"kind": K, "endpoint": E, "times": 1, "number": null, ...}``
+  → 201, the fault with its ``id``. ``E`` is
+  ``order|available|active_list|active_get|update|delete`` or ``*``; ``times`` null = until
+  cleared. With ``number`` (digits, as seven writes numbers) a fault matches only requests
+  about that number: the path's on ``/numbers/active/{number}``, the body's ``number``
+  field (JSON or form) on an order; never the two lists. Faults are consumed in the order
+  added, the first one matching the request striking it; ``times`` counts only matching
+  requests. Kinds and their parameters:
 
   - ``latency`` ``{"ms": 1000}``: wait, then answer normally;
   - ``rate_limit`` ``{"retry_after": 3 | null}``: HTTP 429, ``Retry-After`` if given;

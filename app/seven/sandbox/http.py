@@ -240,7 +240,7 @@ async def _guard(request: Request[Any, Any, Any]) -> Response[bytes] | None:
         record.outcome = "901"
         return _bare(901)
     sandbox.expire_due()
-    fault = sandbox.take_fault(endpoint)
+    fault = sandbox.take_fault(endpoint, record.number)
     if fault is None:
         return None
     record.outcome = f"fault:{fault.kind}"
@@ -374,8 +374,6 @@ async def add_fault(request: Request[Any, Any, Any]) -> Response[bytes]:
         fault = msgspec.json.decode(await request.body(), type=Fault)
     except msgspec.DecodeError as exc:
         return _error(str(exc), 400)
-    if fault.times is not None and fault.times < 1:
-        return _error("times must be at least 1, or null for forever", 400)
     return _json(_sandbox(request).add_fault(fault), 201)
 
 

@@ -62,12 +62,15 @@ ENCODER = msgspec.json.Encoder(decimal_format="number")
 class Fault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One scripted misbehaviour, consumed by the next matching request(s).
 
-    ``times`` is how many requests it still hits (None = until cleared).
+    ``times`` is how many matching requests it still hits (None = until cleared). With
+    ``number`` it matches only requests about that number (see ``RequestRecord.number``),
+    so concurrent test cases, each on its own number, do not take each other's faults.
     """
 
     kind: FaultKind
     endpoint: Literal[Endpoint, "*"] = "*"
     times: int | None = 1
+    number: str | None = None
     id: int = 0
     ms: int = 1000  # latency: milliseconds added
     retry_after: int | None = None  # rate_limit: Retry-After seconds, None = no header
@@ -76,6 +79,19 @@ class Fault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     after_commit: bool = False  # hang: perform the change first, then hang
     code: int = 900  # bare_code: the code in the body
     as_string: bool = False  # bare_code: body is the JSON string "900" instead of 900
+
+    def __post_init__(self) -> None:
+        # Raised while decoding, these become the control API's 400 answer.
+        if self.times is not None and self.times < 1:
+            raise ValueError("times must be at least 1, or null for forever")
+        if self.number is not None:
+            if not self.number.isdigit():
+                raise ValueError("number must be digits, country code first, as seven writes it")
+            if self.endpoint in ("available", "active_list"):
+                raise ValueError(f"{self.endpoint} requests are about no number")
+
+    def matches(self, endpoint: str, number: str | None) -> bool:
+        return self.endpoint in (endpoint, "*") and self.number in (None, number)
 
 
 class LedgerEntry(msgspec.Struct):
@@ -286,10 +302,10 @@ class SandboxState:
         self.faults.append(fault)
         return fault
 
-    def take_fault(self, endpoint: str) -> Fault | None:
-        """The first fault for this endpoint (or ``*``), counting one use of it."""
+    def take_fault(self, endpoint: str, number: str | None) -> Fault | None:
+        """The first fault for this request, counting one use of it."""
         for index, fault in enumerate(self.faults):
-            if fault.endpoint in (endpoint, "*"):
+            if fault.matches(endpoint, number):
                 if fault.times is not None:
                     fault.times -= 1
                     if fault.times <= 0:
