@@ -99,6 +99,43 @@ def forwarding(api: httpx.Client, number: str) -> dict[str, Any]:
     return api.get(f"/numbers/active/{number}").json()["forward_sms_mo"]
 
 
+WRITES = ["order", "update", "delete"]
+READS = ["active_get", "active_list", "available"]
+
+
+def subject(api: httpx.Client, sandbox: SandboxProcess, endpoint: str) -> str:
+    """A number to call ``endpoint`` about: one on offer for an order, else one of ours."""
+    return offer(sandbox)["number"] if endpoint == "order" else ordered(api, sandbox)
+
+
+def call(api: httpx.Client, endpoint: str, number: str, **options: Any) -> httpx.Response:
+    """One request to ``endpoint``; the writes order, rename or delete immediately."""
+    match endpoint:
+        case "order":
+            return api.post("/numbers/order", json={"number": number}, **options)
+        case "update":
+            body = {"friendly_name": "changed"}
+            return api.patch(f"/numbers/active/{number}", json=body, **options)
+        case "delete":
+            query = {"delete_immediately": "true"}
+            return api.delete(f"/numbers/active/{number}", params=query, **options)
+        case "active_get":
+            return api.get(f"/numbers/active/{number}", **options)
+        case "active_list":
+            return api.get("/numbers/active", **options)
+    return api.get("/numbers/available", **options)
+
+
+def committed(api: httpx.Client, sandbox: SandboxProcess, endpoint: str, number: str) -> bool:
+    """Whether the write :func:`call` sends for ``endpoint`` was carried out."""
+    if endpoint == "order":
+        return sandbox.orders_of(number) == 1
+    answer = api.get(f"/numbers/active/{number}")
+    if endpoint == "delete":
+        return answer.status_code == 404
+    return bool(answer.json()["friendly_name"] == "changed")
+
+
 # --------------------------------------------------------------------------- shapes
 
 
@@ -617,7 +654,7 @@ def test_faults_are_consumed_in_order(api: httpx.Client, sandbox: SandboxProcess
 
 @pytest.mark.parametrize(
     ("code", "as_string", "body"),
-    [(900, False, b"900"), (900, True, b'"900"'), (500, False, b"500")],
+    [(900, False, b"900"), (900, True, b'"900"'), (500, False, b"500"), (999, False, b"999")],
 )
 def test_bare_code_fault(
     api: httpx.Client, sandbox: SandboxProcess, code: int, as_string: bool, body: bytes
@@ -659,16 +696,50 @@ def test_drop_after_commit_on_order(api: httpx.Client, sandbox: SandboxProcess) 
     assert "without completing response" in sandbox.log()
 
 
-def test_drop_after_commit_on_update_and_delete(api: httpx.Client, sandbox: SandboxProcess) -> None:
+@pytest.mark.parametrize("endpoint", ["update", "delete"])
+def test_drop_after_commit_on_update_and_delete(
+    api: httpx.Client, sandbox: SandboxProcess, endpoint: str
+) -> None:
+    number = subject(api, sandbox, endpoint)
+    sandbox.add_fault("drop_after_commit", endpoint)
+    with pytest.raises(DROPPED):
+        call(api, endpoint, number)
+    assert committed(api, sandbox, endpoint, number)
+
+
+@pytest.mark.parametrize("endpoint", ["update", "delete"])
+def test_hang_after_commit_on_update_and_delete(
+    api: httpx.Client, sandbox: SandboxProcess, endpoint: str
+) -> None:
+    number = subject(api, sandbox, endpoint)
+    sandbox.add_fault("hang", endpoint, seconds=1, after_commit=True)
+    with pytest.raises(httpx.ReadTimeout):
+        call(api, endpoint, number, timeout=0.3)
+    assert committed(api, sandbox, endpoint, number)
+
+
+def test_hang_after_commit_answers_late_with_the_real_answer(
+    api: httpx.Client, sandbox: SandboxProcess
+) -> None:
     number = ordered(api, sandbox)
-    sandbox.add_fault("drop_after_commit", "update")
+    sandbox.add_fault("hang", "update", seconds=0.5, after_commit=True)
+    started = time.monotonic()
+    answer = call(api, "update", number)
+    assert time.monotonic() - started >= 0.5
+    assert answer.json()["friendly_name"] == "changed"
+
+
+def test_drop_and_hang_on_a_read_lose_or_delay_its_answer(
+    api: httpx.Client, sandbox: SandboxProcess
+) -> None:
+    number = ordered(api, sandbox)
+    sandbox.add_fault("drop_after_commit", "active_get")
+    sandbox.add_fault("hang", "active_get", seconds=1, after_commit=True)
     with pytest.raises(DROPPED):
-        api.patch(f"/numbers/active/{number}", json={"friendly_name": "lost answer"})
-    assert api.get(f"/numbers/active/{number}").json()["friendly_name"] == "lost answer"
-    sandbox.add_fault("drop_after_commit", "delete")
-    with pytest.raises(DROPPED):
-        api.delete(f"/numbers/active/{number}", params={"delete_immediately": "true"})
-    assert api.get(f"/numbers/active/{number}").status_code == 404
+        api.get(f"/numbers/active/{number}")
+    with pytest.raises(httpx.ReadTimeout):
+        api.get(f"/numbers/active/{number}", timeout=0.3)
+    assert api.get(f"/numbers/active/{number}").json()["number"] == number
 
 
 def test_drop_before_commit_changes_nothing(api: httpx.Client, sandbox: SandboxProcess) -> None:
@@ -684,6 +755,82 @@ async def test_drop_is_seen_by_async_httpx_too(sandbox: SandboxProcess) -> None:
     async with httpx.AsyncClient(base_url=sandbox.base_url) as client:
         with pytest.raises(DROPPED):
             await client.get("/numbers/active", headers={"X-Api-Key": sandbox.api_key})
+
+
+@pytest.mark.parametrize("endpoint", WRITES + READS)
+@pytest.mark.parametrize("status", [None, 502])
+def test_html_fault_answers_a_proxy_page_and_changes_nothing(
+    api: httpx.Client, sandbox: SandboxProcess, endpoint: str, status: int | None
+) -> None:
+    number = subject(api, sandbox, endpoint)
+    params: dict[str, Any] = {} if status is None else {"status": status}
+    sandbox.add_fault("html", endpoint, **params)
+    answer = call(api, endpoint, number)
+    assert answer.status_code == (status or 200)
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.text.startswith("<!DOCTYPE html>")
+    with pytest.raises(json.JSONDecodeError):
+        answer.json()
+    if endpoint in WRITES:
+        assert not committed(api, sandbox, endpoint, number)
+
+
+@pytest.mark.parametrize("endpoint", WRITES + READS)
+def test_empty_object_fault_changes_nothing(
+    api: httpx.Client, sandbox: SandboxProcess, endpoint: str
+) -> None:
+    number = subject(api, sandbox, endpoint)
+    sandbox.add_fault("empty_object", endpoint)
+    answer = call(api, endpoint, number)
+    assert (answer.status_code, answer.headers["content-type"]) == (200, "application/json")
+    assert answer.content == b"{}"
+    if endpoint in WRITES:
+        assert not committed(api, sandbox, endpoint, number)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "status"),
+    [
+        ("order", 200),
+        ("delete", 200),
+        ("update", 422),
+        ("active_get", 403),
+        ("active_list", 403),
+        ("available", 403),
+    ],
+)
+def test_refuse_fault_answers_the_routes_refusal_and_changes_nothing(
+    api: httpx.Client, sandbox: SandboxProcess, endpoint: str, status: int
+) -> None:
+    number = subject(api, sandbox, endpoint)
+    sandbox.add_fault("refuse", endpoint)
+    sandbox.add_fault("refuse", endpoint, message="Number is locked.")
+    answer = call(api, endpoint, number)
+    assert answer.status_code == status
+    assert answer.json()["success"] is False and answer.json()["error"]
+    assert call(api, endpoint, number).json() == {"success": False, "error": "Number is locked."}
+    if endpoint in WRITES:
+        assert not committed(api, sandbox, endpoint, number)
+
+
+@pytest.mark.parametrize("endpoint", WRITES)
+@pytest.mark.parametrize(
+    ("kind", "status", "start"),
+    [
+        ("server_error", 500, b'{"message":'),
+        ("html", 502, b"<!DOCTYPE"),
+        ("empty_object", 200, b"{}"),
+    ],
+)
+def test_answer_replaced_after_commit(
+    api: httpx.Client, sandbox: SandboxProcess, endpoint: str, kind: str, status: int, start: bytes
+) -> None:
+    number = subject(api, sandbox, endpoint)
+    params: dict[str, Any] = {} if kind == "empty_object" else {"status": status}
+    sandbox.add_fault(kind, endpoint, after_commit=True, **params)
+    answer = call(api, endpoint, number)
+    assert answer.status_code == status and answer.content.startswith(start)
+    assert committed(api, sandbox, endpoint, number)
 
 
 @pytest.mark.parametrize("encoding", ["json", "form"])
@@ -725,6 +872,7 @@ def test_unknown_fault_kind_or_parameter_is_refused(sandbox: SandboxProcess) -> 
         {"kind": "latency", "times": 0},
         {"kind": "latency", "number": "+49 151 70264838"},
         {"kind": "latency", "endpoint": "active_list", "number": "4915170264838"},
+        {"kind": "rate_limit", "after_commit": True},
     ):
         answer = httpx.post(sandbox.control_url + "/faults", json=bad)
         assert answer.status_code == 400

@@ -169,11 +169,14 @@ class SandboxProcess:
     ) -> dict[str, Any]:
         """Script a fault, e.g. ``add_fault("rate_limit", "order", retry_after=2)``.
 
-        Kinds: latency(ms), rate_limit(retry_after), server_error(status),
-        hang(seconds, after_commit), drop_after_commit, drop_before_commit,
-        bare_code(code, as_string). ``times=None`` keeps it until cleared. With ``number``
-        (digits) it strikes only requests about that number (the path's, or the order's
-        ``number`` field), and ``times`` counts only those.
+        Kinds and their parameters (``app/seven/sandbox/__init__.py`` says what each answers):
+        latency(ms), rate_limit(retry_after), server_error(status=500, after_commit),
+        html(status=200, after_commit), empty_object(after_commit), refuse(message),
+        bare_code(code, as_string), hang(seconds, after_commit), drop_before_commit,
+        drop_after_commit. ``after_commit=True`` makes the change before the fault strikes.
+        ``times=None`` keeps it until cleared. With ``number`` (digits) it strikes only
+        requests about that number (the path's, or the order's ``number`` field), and
+        ``times`` counts only those.
         """
         fault = {"kind": kind, "endpoint": endpoint, "times": times, "number": number, **params}
         return self._call("POST", "/faults", json=fault)

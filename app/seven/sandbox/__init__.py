@@ -70,15 +70,27 @@ Control API (no auth), under ``/_sandbox``
   requests. Kinds and their parameters:
 
   - ``latency`` ``{"ms": 1000}``: wait, then answer normally;
-  - ``rate_limit`` ``{"retry_after": 3 | null}``: HTTP 429, ``Retry-After`` if given;
-  - ``server_error`` ``{"status": 500}``: that status, nothing done;
-  - ``hang`` ``{"seconds": 300, "after_commit": false}``: sleep (then 504); with
-    ``after_commit`` the change is made first and the real answer comes after the sleep;
-  - ``drop_after_commit``: make the change, then start a response and close the
-    connection halfway (httpx raises ``RemoteProtocolError``);
-  - ``drop_before_commit``: the same, without making the change;
+  - ``rate_limit`` ``{"retry_after": 3 | null}``: HTTP 429 ``{"message": ...}``,
+    ``Retry-After`` if given;
+  - ``server_error`` ``{"status": 500}``: that status, ``{"message": "Server Error"}``;
+  - ``html`` ``{"status": 200}``: an HTML error page as a proxy or load balancer serves
+    it, ``Content-Type: text/html``, with that status (e.g. 502);
+  - ``empty_object``: HTTP 200, body ``{}``;
+  - ``refuse`` ``{"message": "The request was refused."}``: the route's own refusal,
+    ``{"success": false, "error": message}`` with HTTP 200 on ``order`` and ``delete``,
+    422 on ``update``, 403 on the reads (``active_get``, ``active_list``, ``available``);
   - ``bare_code`` ``{"code": 900, "as_string": false}``: HTTP 200 with body ``900``
-    (or ``"900"``); seven's codes: 500 no credit, 900 key, 901 signature, 902 access, 903 IP.
+    (or ``"900"``); seven's codes: 500 no credit, 900 key, 901 signature, 902 access, 903 IP;
+    any other (``999``) as an unknown one;
+  - ``hang`` ``{"seconds": 300}``: sleep, then 504;
+  - ``drop_before_commit``: start a response and close the connection halfway (httpx
+    raises ``RemoteProtocolError``);
+  - ``drop_after_commit``: the same, after the change was made.
+
+  All but ``drop_after_commit`` strike before anything is changed. ``after_commit: true``
+  on ``hang``, ``server_error``, ``html`` or ``empty_object`` makes the change first, then
+  delays the real answer (``hang``) or replaces it. On a read there is nothing to change:
+  those strike after the read.
 * ``GET /_sandbox/faults`` (pending), ``DELETE /_sandbox/faults`` → ``{"cleared": n}``.
 * ``GET /_sandbox/ledger`` → ``{"<number>": [{"number", "payment_interval", "setup",
   "basic_charge", "ordered_at"}, ...]}``: every accepted order, kept after deletion.

@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -32,8 +33,19 @@ from app.seven.sandbox.state import (
 from app.seven.signing import verify_signature
 
 JSON = "application/json"
+HTML = "text/html"
 _TRUE = {"true", "1"}
 _FALSE = {"false", "0", ""}
+# How each route says no before doing anything: seven's JSON error body, with HTTP 200 where
+# seven documents it (orders) or its SDKs expect it (deletes), 422 for a PATCH, 403 on reads.
+_REFUSAL_STATUS = {
+    "order": 200,
+    "delete": 200,
+    "update": 422,
+    "active_get": 403,
+    "active_list": 403,
+    "available": 403,
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,19 @@ def _bare(code: int | str) -> Response[bytes]:
 
 def _error(message: str, status: int) -> Response[bytes]:
     return _json({"success": False, "error": message}, status)
+
+
+def _html_page(status: int) -> Response[bytes]:
+    """What a proxy or load balancer in front of seven serves instead of seven's JSON."""
+    try:
+        title = f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        title = str(status)
+    page = (
+        f"<!DOCTYPE html>\n<html>\n<head><title>{title}</title></head>\n<body>\n"
+        f"<center><h1>{title}</h1></center>\n<hr><center>nginx</center>\n</body>\n</html>\n"
+    )
+    return Response(page.encode(), status_code=status, media_type=HTML)
 
 
 async def _not_found(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -244,32 +269,48 @@ async def _guard(request: Request[Any, Any, Any]) -> Response[bytes] | None:
     if fault is None:
         return None
     record.outcome = f"fault:{fault.kind}"
-    return await _strike_before(request, fault)
+    return await _strike_before(request, fault, endpoint)
 
 
-async def _strike_before(request: Request[Any, Any, Any], fault: Fault) -> Response[bytes] | None:
+async def _strike_before(
+    request: Request[Any, Any, Any], fault: Fault, endpoint: str
+) -> Response[bytes] | None:
     """Faults that hit before any change is made (``None`` = go on to the handler)."""
+    if fault.kind == "drop_after_commit" or fault.after_commit:
+        request.state["post_fault"] = fault  # the handler works first, _finish strikes
+        return None
     match fault.kind:
         case "latency":
             await asyncio.sleep(fault.ms / 1000)
             return None
+        case "drop_before_commit":
+            return _DroppedResponse()
+        case "hang":
+            await asyncio.sleep(fault.seconds)
+            # Nothing was done; whoever still listens learns so from a gateway timeout.
+            return _json({"message": "Gateway Timeout"}, 504)
+        case _:
+            return _fault_answer(fault, endpoint)
+
+
+def _fault_answer(fault: Fault, endpoint: str) -> Response[bytes]:
+    """The answer a fault gives instead of the route's own."""
+    match fault.kind:
         case "rate_limit":
             seconds = fault.retry_after
             headers = None if seconds is None else {"Retry-After": str(seconds)}
             return _json({"message": "Too Many Attempts."}, 429, headers)
         case "server_error":
-            return _json({"message": "Server Error"}, fault.status)
+            return _json({"message": "Server Error"}, fault.answer_status())
+        case "html":
+            return _html_page(fault.answer_status())
+        case "empty_object":
+            return _json({})
+        case "refuse":
+            return _error(fault.message, _REFUSAL_STATUS[endpoint])
         case "bare_code":
             return _bare(str(fault.code) if fault.as_string else fault.code)
-        case "drop_before_commit":
-            return _DroppedResponse()
-        case "hang" if not fault.after_commit:
-            await asyncio.sleep(fault.seconds)
-            # Nothing was done; whoever still listens learns so from a gateway timeout.
-            return _json({"message": "Gateway Timeout"}, 504)
-        case _:  # drop_after_commit, hang after commit: the handler works first
-            request.state["post_fault"] = fault
-            return None
+    raise AssertionError(f"{fault.kind} faults do not replace the answer")
 
 
 async def _finish(
@@ -285,10 +326,14 @@ async def _finish(
     fault: Fault | None = request.state.get("post_fault")
     if fault is None:
         return response
-    if fault.kind == "hang":
-        await asyncio.sleep(fault.seconds)
-        return response
-    return _DroppedResponse()
+    match fault.kind:
+        case "hang":
+            await asyncio.sleep(fault.seconds)
+            return response
+        case "drop_after_commit":
+            return _DroppedResponse()
+        case _:
+            return _fault_answer(fault, request.route_handler.opt["endpoint"])
 
 
 # --------------------------------------------------------------------------- seven's API

@@ -53,7 +53,12 @@ FaultKind = Literal[
     "drop_after_commit",
     "drop_before_commit",
     "bare_code",
+    "html",
+    "empty_object",
+    "refuse",
 ]
+# Kinds that can strike after the change was made: they delay or replace the real answer.
+AFTER_COMMIT_KINDS = ("hang", "server_error", "html", "empty_object")
 NotFoundStyle = Literal["http_404", "error_200", "bare_code"]
 
 ENCODER = msgspec.json.Encoder(decimal_format="number")
@@ -74,11 +79,12 @@ class Fault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     id: int = 0
     ms: int = 1000  # latency: milliseconds added
     retry_after: int | None = None  # rate_limit: Retry-After seconds, None = no header
-    status: int = 500  # server_error: HTTP status
+    status: int | None = None  # server_error, html: HTTP status (see answer_status)
     seconds: float = 300.0  # hang: how long to sleep
-    after_commit: bool = False  # hang: perform the change first, then hang
+    after_commit: bool = False  # AFTER_COMMIT_KINDS: make the change first, then strike
     code: int = 900  # bare_code: the code in the body
     as_string: bool = False  # bare_code: body is the JSON string "900" instead of 900
+    message: str = "The request was refused."  # refuse: the error text
 
     def __post_init__(self) -> None:
         # Raised while decoding, these become the control API's 400 answer.
@@ -89,6 +95,14 @@ class Fault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise ValueError("number must be digits, country code first, as seven writes it")
             if self.endpoint in ("available", "active_list"):
                 raise ValueError(f"{self.endpoint} requests are about no number")
+        if self.after_commit and self.kind not in AFTER_COMMIT_KINDS:
+            raise ValueError(f"after_commit is for {', '.join(AFTER_COMMIT_KINDS)}")
+
+    def answer_status(self) -> int:
+        """The HTTP status of a server_error (default 500) or html (default 200) answer."""
+        if self.status is not None:
+            return self.status
+        return 200 if self.kind == "html" else 500
 
     def matches(self, endpoint: str, number: str | None) -> bool:
         return self.endpoint in (endpoint, "*") and self.number in (None, number)
