@@ -7,6 +7,7 @@ sandbox parses seven's real answers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -833,6 +834,68 @@ def test_answer_replaced_after_commit(
     assert committed(api, sandbox, endpoint, number)
 
 
+def seen(api: httpx.Client, endpoint: str, number: str) -> tuple[bool, bool]:
+    """Whether the write :func:`call` sends for ``endpoint`` shows in a read of the number
+    and in the active list."""
+    single = api.get(f"/numbers/active/{number}")
+    listed = {n["number"]: n for n in api.get("/numbers/active").json()["activeNumbers"]}
+    if endpoint == "order":
+        return single.status_code == 200, number in listed
+    if endpoint == "delete":
+        return single.status_code == 404, number not in listed
+    return single.json()["friendly_name"] == "changed", listed[number]["friendly_name"] == "changed"
+
+
+@pytest.mark.parametrize("endpoint", WRITES)
+def test_visible_after_ms_shows_the_previous_state_until_then(
+    api: httpx.Client, sandbox: SandboxProcess, endpoint: str
+) -> None:
+    number = subject(api, sandbox, endpoint)
+    sandbox.add_fault("drop_after_commit", endpoint, visible_after_ms=1000)
+    started = time.monotonic()
+    with pytest.raises(DROPPED):
+        call(api, endpoint, number)
+    assert seen(api, endpoint, number) == (False, False)
+    if endpoint == "order":  # seven has it: ordering again is refused, and not charged
+        assert call(api, endpoint, number).json()["success"] is False
+        assert sandbox.orders_of(number) == 1
+        assert seen(api, endpoint, number) == (False, False)
+    while seen(api, endpoint, number) != (True, True):
+        assert time.monotonic() - started < 10
+        time.sleep(0.05)
+    assert time.monotonic() - started >= 1.0
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [("hang", {"seconds": 1}), ("html", {"status": 502}), ("server_error", {})],
+)
+def test_visible_after_ms_on_other_faults_after_commit(
+    api: httpx.Client, sandbox: SandboxProcess, kind: str, params: dict[str, Any]
+) -> None:
+    number = offer(sandbox)["number"]
+    sandbox.add_fault(kind, "order", after_commit=True, visible_after_ms=60_000, **params)
+    with contextlib.suppress(httpx.ReadTimeout):
+        call(api, "order", number, timeout=0.3)
+    assert sandbox.orders_of(number) == 1
+    assert seen(api, "order", number) == (False, False)
+
+
+def test_a_later_write_keeps_or_ends_the_previous_state_showing(
+    api: httpx.Client, sandbox: SandboxProcess
+) -> None:
+    number = ordered(api, sandbox)
+    for name in ("first", "second"):
+        sandbox.add_fault("drop_after_commit", "update", visible_after_ms=60_000)
+        with pytest.raises(DROPPED):
+            api.patch(f"/numbers/active/{number}", json={"friendly_name": name})
+        assert api.get(f"/numbers/active/{number}").json()["friendly_name"] == ""
+    # Answered at once, so seven is done with the earlier writes too.
+    api.patch(f"/numbers/active/{number}", json={"friendly_name": "third"})
+    assert api.get(f"/numbers/active/{number}").json()["friendly_name"] == "third"
+    assert sandbox.active()[0]["friendly_name"] == "third"
+
+
 @pytest.mark.parametrize("encoding", ["json", "form"])
 def test_fault_for_one_number_spares_the_others_when_ordering(
     api: httpx.Client, sandbox: SandboxProcess, encoding: str
@@ -873,6 +936,8 @@ def test_unknown_fault_kind_or_parameter_is_refused(sandbox: SandboxProcess) -> 
         {"kind": "latency", "number": "+49 151 70264838"},
         {"kind": "latency", "endpoint": "active_list", "number": "4915170264838"},
         {"kind": "rate_limit", "after_commit": True},
+        {"kind": "server_error", "visible_after_ms": 100},
+        {"kind": "drop_after_commit", "visible_after_ms": -1},
     ):
         answer = httpx.post(sandbox.control_url + "/faults", json=bad)
         assert answer.status_code == 400

@@ -173,10 +173,11 @@ class SandboxProcess:
         latency(ms), rate_limit(retry_after), server_error(status=500, after_commit),
         html(status=200, after_commit), empty_object(after_commit), refuse(message),
         bare_code(code, as_string), hang(seconds, after_commit), drop_before_commit,
-        drop_after_commit. ``after_commit=True`` makes the change before the fault strikes.
-        ``times=None`` keeps it until cleared. With ``number`` (digits) it strikes only
-        requests about that number (the path's, or the order's ``number`` field), and
-        ``times`` counts only those.
+        drop_after_commit. ``after_commit=True`` makes the change before the fault strikes;
+        with ``visible_after_ms=N`` (drop_after_commit and after_commit faults) reads of the
+        number show its previous state for N ms more. ``times=None`` keeps it until cleared.
+        With ``number`` (digits) it strikes only requests about that number (the path's, or
+        the order's ``number`` field), and ``times`` counts only those.
         """
         fault = {"kind": kind, "endpoint": endpoint, "times": times, "number": number, **params}
         return self._call("POST", "/faults", json=fault)

@@ -91,6 +91,17 @@ Control API (no auth), under ``/_sandbox``
   on ``hang``, ``server_error``, ``html`` or ``empty_object`` makes the change first, then
   delays the real answer (``hang``) or replaces it. On a read there is nothing to change:
   those strike after the read.
+
+  seven may still be carrying out a write whose answer was lost: ``visible_after_ms``
+  (default 0) on ``drop_after_commit`` and the ``after_commit`` faults makes the change at
+  once (a second order of the number is refused, the ledger has it), but
+  ``GET /numbers/active/{number}`` and the number's entry in ``GET /numbers/active`` keep
+  showing the state before (absent after an order, present after an immediate delete, the
+  old fields after a PATCH or a period-end delete) until that many milliseconds after the
+  change. A later write to the
+  number that changes it and is not delayed shows everything at once (seven works through
+  a number's writes in order); a later delayed one keeps the older state showing until
+  the later instant.
 * ``GET /_sandbox/faults`` (pending), ``DELETE /_sandbox/faults`` → ``{"cleared": n}``.
 * ``GET /_sandbox/ledger`` → ``{"<number>": [{"number", "payment_interval", "setup",
   "basic_charge", "ordered_at"}, ...]}``: every accepted order, kept after deletion.

@@ -3,7 +3,8 @@
 Every ``/api`` request passes :func:`_guard` first (request log, base latency, API key,
 signature, lazily expiring numbers, scripted faults); the handlers then do the work on
 :class:`~app.seven.sandbox.state.SandboxState` and answer through :func:`_finish`, which
-applies the faults that must strike *after* the change was made.
+shows a write's change to reads (now, or ``visible_after_ms`` later) and applies the faults
+that must strike *after* the change was made.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ JSON = "application/json"
 HTML = "text/html"
 _TRUE = {"true", "1"}
 _FALSE = {"false", "0", ""}
+_WRITES = ("order", "update", "delete")
 # How each route says no before doing anything: seven's JSON error body, with HTTP 200 where
 # seven documents it (orders) or its SDKs expect it (deletes), 422 for a PATCH, 403 on reads.
 _REFUSAL_STATUS = {
@@ -266,17 +268,23 @@ async def _guard(request: Request[Any, Any, Any]) -> Response[bytes] | None:
         return _bare(901)
     sandbox.expire_due()
     fault = sandbox.take_fault(endpoint, record.number)
-    if fault is None:
-        return None
-    record.outcome = f"fault:{fault.kind}"
-    return await _strike_before(request, fault, endpoint)
+    if fault is not None:
+        record.outcome = f"fault:{fault.kind}"
+        answer = await _strike_before(request, fault, endpoint)
+        if answer is not None:
+            return answer
+    if endpoint in _WRITES and record.number:
+        # Nothing waits between here and the handler's change (the body is read already),
+        # so this is the state the write finds; _finish compares it with the state after.
+        request.state["before"] = sandbox.active.get(record.number)
+    return None
 
 
 async def _strike_before(
     request: Request[Any, Any, Any], fault: Fault, endpoint: str
 ) -> Response[bytes] | None:
     """Faults that hit before any change is made (``None`` = go on to the handler)."""
-    if fault.kind == "drop_after_commit" or fault.after_commit:
+    if fault.strikes_after_commit():
         request.state["post_fault"] = fault  # the handler works first, _finish strikes
         return None
     match fault.kind:
@@ -318,12 +326,16 @@ async def _finish(
 ) -> Response[bytes]:
     """Deliver a handler's answer, unless a fault says to lose it after the change.
 
-    Every handler answers through here, with ``outcome`` for the request log.
+    Every handler answers through here, with ``outcome`` for the request log. A write's
+    change becomes visible to reads now, or ``visible_after_ms`` later.
     """
     record: RequestRecord = request.state["record"]
     if not record.outcome.startswith("fault:"):
         record.outcome = outcome
     fault: Fault | None = request.state.get("post_fault")
+    if record.number and "before" in request.state:
+        delay = fault.visible_after_ms if fault else 0
+        _sandbox(request).settle_write(record.number, request.state["before"], delay)
     if fault is None:
         return response
     match fault.kind:
@@ -374,7 +386,7 @@ async def list_active(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 @get("/numbers/active/{number:str}", opt={"endpoint": "active_get"})
 async def get_active(request: Request[Any, Any, Any], number: str) -> Response[bytes]:
-    found = _sandbox(request).active.get(number)
+    found = _sandbox(request).visible(number)
     if found is None:
         return await _not_found(request)
     return await _finish(request, _json(found))

@@ -7,6 +7,7 @@ event loop and no method awaits, so each operation is atomic without locks.
 from __future__ import annotations
 
 import itertools
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,6 +86,8 @@ class Fault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     code: int = 900  # bare_code: the code in the body
     as_string: bool = False  # bare_code: body is the JSON string "900" instead of 900
     message: str = "The request was refused."  # refuse: the error text
+    # After-commit faults: reads of the number show its previous state this much longer.
+    visible_after_ms: int = 0
 
     def __post_init__(self) -> None:
         # Raised while decoding, these become the control API's 400 answer.
@@ -97,6 +100,13 @@ class Fault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise ValueError(f"{self.endpoint} requests are about no number")
         if self.after_commit and self.kind not in AFTER_COMMIT_KINDS:
             raise ValueError(f"after_commit is for {', '.join(AFTER_COMMIT_KINDS)}")
+        if self.visible_after_ms < 0:
+            raise ValueError("visible_after_ms must not be negative")
+        if self.visible_after_ms and not self.strikes_after_commit():
+            raise ValueError("visible_after_ms is for drop_after_commit and after_commit faults")
+
+    def strikes_after_commit(self) -> bool:
+        return self.kind == "drop_after_commit" or self.after_commit
 
     def answer_status(self) -> int:
         """The HTTP status of a server_error (default 500) or html (default 200) answer."""
@@ -154,6 +164,9 @@ class SandboxState:
     active: dict[str, ActiveNumber] = field(default_factory=dict)
     catalog: dict[str, AvailableNumber] = field(default_factory=dict)
     expiring: dict[str, datetime] = field(default_factory=dict)
+    # Writes seven is still carrying out: number -> (what reads show meanwhile, the
+    # time.monotonic() instant they start showing ``active``); see settle_write.
+    held: dict[str, tuple[ActiveNumber | None, float]] = field(default_factory=dict)
     ledger: dict[str, list[LedgerEntry]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     requests: deque[RequestRecord] = field(default_factory=lambda: deque(maxlen=2000))
@@ -185,6 +198,7 @@ class SandboxState:
         self.expiring = {
             n.number: parse_seven_time(n.expires) for n in active.values() if n.expires
         }
+        self.held = {}
         self.ledger = {}
         self.faults = []
         self.requests.clear()
@@ -259,10 +273,56 @@ class SandboxState:
         self._changed()
 
     def active_json(self) -> bytes:
-        """``{"activeNumbers": [...]}``, encoded once per change (100k numbers ~ 40 MB)."""
+        """``{"activeNumbers": [...]}`` as reads see it, encoded once per change (100k
+        numbers ~ 40 MB)."""
+        self._release_held()
         if self._active_json is None:
-            self._active_json = ENCODER.encode({"activeNumbers": list(self.active.values())})
+            listing = self.active
+            if self.held:
+                listing = dict(self.active)
+                for number, (shown, _) in self.held.items():
+                    if shown is None:
+                        listing.pop(number, None)
+                    else:
+                        listing[number] = shown
+            self._active_json = ENCODER.encode({"activeNumbers": list(listing.values())})
         return self._active_json
+
+    def visible(self, number: str) -> ActiveNumber | None:
+        """The number as ``GET /numbers/active/{number}`` shows it."""
+        self._release_held()
+        if number in self.held:
+            return self.held[number][0]
+        return self.active.get(number)
+
+    def settle_write(self, number: str, before: ActiveNumber | None, visible_after_ms: int) -> None:
+        """After a write to ``number`` that found it as ``before``: if it changed the number,
+        reads show ``before`` for ``visible_after_ms`` more (seven is still carrying the write
+        out), or the change at once.
+
+        seven works through one number's writes in order: one finished at once finishes the
+        earlier ones too, and one delayed while an earlier one is still held keeps the
+        older state showing until the later instant.
+        """
+        if self.active.get(number) is before:  # refused, or nothing to do
+            return
+        self._release_held()
+        if visible_after_ms > 0:
+            shown, until = self.held.get(number, (before, 0.0))
+            self.held[number] = (shown, max(until, time.monotonic() + visible_after_ms / 1000))
+        else:
+            self.held.pop(number, None)
+        self._changed()
+
+    def _release_held(self) -> None:
+        if not self.held:
+            return
+        now = time.monotonic()
+        done = [number for number, (_, until) in self.held.items() if until <= now]
+        for number in done:
+            del self.held[number]
+        if done:
+            self._changed()
 
     def update(self, number: str, changes: dict[str, Any]) -> ActiveNumber:
         current = self.active[number]
