@@ -7,6 +7,7 @@ sandbox parses seven's real answers.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -925,6 +926,28 @@ def test_fault_for_one_number_on_the_number_routes(
     assert api.patch(f"/numbers/active/{mine}", json={"friendly_name": "y"}).content == b"902"
     assert api.delete(f"/numbers/active/{mine}").content == b"902"
     assert api.get(f"/numbers/active/{mine}").json()["friendly_name"] == ""
+    assert sandbox.faults() == []
+
+
+async def test_faults_for_many_numbers_at_once_each_strike_their_own(
+    sandbox: SandboxProcess,
+) -> None:
+    numbers = [n["number"] for n in sandbox.available()[:12]]
+    for number in numbers:
+        sandbox.add_fault("server_error", "order", times=2, number=number, status=502)
+
+    async def order_until_bought(client: httpx.AsyncClient, number: str) -> list[int]:
+        statuses: list[int] = []
+        while 200 not in statuses and len(statuses) < 5:
+            answer = await client.post("/numbers/order", json={"number": number})
+            statuses.append(answer.status_code)
+        return statuses
+
+    headers = {"X-Api-Key": sandbox.api_key}
+    async with httpx.AsyncClient(base_url=sandbox.base_url, headers=headers) as client:
+        results = await asyncio.gather(*(order_until_bought(client, n) for n in numbers))
+    assert results == [[502, 502, 200]] * len(numbers)
+    assert all(sandbox.order_requests(n) == 3 and sandbox.orders_of(n) == 1 for n in numbers)
     assert sandbox.faults() == []
 
 
