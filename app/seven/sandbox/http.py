@@ -38,8 +38,8 @@ HTML = "text/html"
 _TRUE = {"true", "1"}
 _FALSE = {"false", "0", ""}
 _WRITES = ("order", "update", "delete")
-# How each route says no before doing anything: seven's JSON error body, with HTTP 200 where
-# seven documents it (orders) or its SDKs expect it (deletes), 422 for a PATCH, 403 on reads.
+# How each route says no before doing anything: seven's JSON error body, with HTTP 200 on the
+# writes whose answer is a "success" flag (order, delete), 422 on a PATCH, 403 on the reads.
 _REFUSAL_STATUS = {
     "order": 200,
     "delete": 200,
