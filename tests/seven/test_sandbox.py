@@ -1048,6 +1048,10 @@ def test_requests_are_counted_per_number_whatever_the_answer(
     assert sandbox.request_count("delete", first) == 1
     assert sandbox.request_count("delete", second) == 0
     assert sandbox.orders_of(first) == 1  # five tries, one purchase
+    # Only the requests that reached seven's handling were processed: not the 429, the
+    # drop before commit or the 900.
+    processed = [r["processed"] for r in sandbox.requests("order") if r["number"] == first]
+    assert processed == [False, False, False, True, True]
     counts = httpx.get(sandbox.control_url + "/requests/counts").json()
     assert counts == {"order": {first: 5, second: 1}, "delete": {first: 1}}
     assert httpx.get(sandbox.control_url + "/requests/counts?endpoint=ordr").status_code == 400

@@ -106,10 +106,12 @@ Control API (no auth), under ``/_sandbox``
 * ``GET /_sandbox/ledger`` → ``{"<number>": [{"number", "payment_interval", "setup",
   "basic_charge", "ordered_at"}, ...]}``: every accepted order, kept after deletion.
 * ``GET /_sandbox/requests[?endpoint=E]`` → the last 2,000 ``/api`` requests
-  (``method, endpoint, path, query, content_type, body, number, outcome``). ``number`` is
-  the path's number or an order's ``number`` field (null for the lists); ``outcome`` is
-  ``ok``, ``refused`` (an order declined), ``not_found``, ``invalid`` (422), ``900``,
-  ``901`` or ``fault:<kind>``.
+  (``method, endpoint, path, query, content_type, body, number, outcome, processed``).
+  ``number`` is the path's number or an order's ``number`` field (null for the lists);
+  ``outcome`` is ``ok``, ``refused`` (an order declined), ``not_found``, ``invalid``
+  (422), ``900``, ``901`` or ``fault:<kind>``; ``processed`` is true when the request
+  reached seven's handling (whatever it answered, and even when an after-commit fault
+  then lost the answer), false when it was answered before (a 900, a fault struck first).
 * ``GET /_sandbox/requests/counts?endpoint=E`` → ``{"<number>": n, ...}``: every request
   about a number that reached ``E``, however it was answered (faults, refusals, 900/901
   too); not capped like the log. Without ``endpoint``: ``{"<endpoint>": {...}, ...}``.

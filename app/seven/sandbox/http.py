@@ -277,6 +277,7 @@ async def _guard(request: Request[Any, Any, Any]) -> Response[bytes] | None:
         # Nothing waits between here and the handler's change (the body is read already),
         # so this is the state the write finds; _finish compares it with the state after.
         request.state["before"] = sandbox.active.get(record.number)
+    record.processed = True
     return None
 
 

@@ -144,6 +144,9 @@ class RequestRecord(msgspec.Struct):
     body: str
     number: str | None = None
     outcome: str = "ok"
+    # The request reached seven's handling (whatever it answered, and whether or not a
+    # fault then lost the answer); False when it was answered before (900, a fault).
+    processed: bool = False
 
 
 class OrderRefused(Exception):
