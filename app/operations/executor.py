@@ -294,7 +294,18 @@ class _Run:
                 if await self._settled_by(await self._read_truth()):
                     return
                 op.submitted_at = None  # seven still has it as it was: not deleted
-            await self._send(lambda: self.seven.delete(self.number, delete_immediately=immediately))
+            try:
+                await self._send(
+                    lambda: self.seven.delete(self.number, delete_immediately=immediately)
+                )
+            except NumberNotOnAccount:
+                # The goal, if seven's own list agrees: a read says what the 404 meant.
+                if await self._read_truth() is None:
+                    await self._deleted(None)
+                    return
+                raise OutcomeUnknown(
+                    "seven answered the deletion with not-found but still lists the number"
+                ) from None
             if immediately:
                 await self._deleted(None)
                 return
@@ -352,8 +363,7 @@ class _Run:
         except SevenError as error:
             if not error.refused or error.transient:
                 raise
-            self.op.result = {"friendly_name_error": {"code": error.code, "message": error.message}}
-            self.log.warning("friendly_name_refused", code=error.code)
+            self._warn(error.code, f"the friendly name was not set: {error.message}")
             return active
 
     async def _read_truth(self) -> ActiveNumber | None:
@@ -407,6 +417,11 @@ class _Run:
         await self._finish_number(state=state)
         if self.op.kind == "order":
             await allocate_ordered_number(self.session, self.op)
+        self._warn(
+            "not_confirmed",
+            "seven accepted the request but did not show its result in time; the next "
+            "sync brings the number's details.",
+        )
         self._finish("succeeded", result={**(self.op.result or {}), "confirmed": False})
         await self.session.commit()
         self.log.warning("operation_accepted_unconfirmed", attempts=self.op.attempts)
@@ -448,6 +463,14 @@ class _Run:
         op.error_message = error.message if error else None
         if result is not None:
             op.result = result
+
+    def _warn(self, code: str, message: str) -> None:
+        """Note a step that failed without undoing what seven accepted."""
+        result = dict(self.op.result or {})
+        warnings = [w for w in result.get("warnings", []) if w["code"] != code]
+        result["warnings"] = [*warnings, {"code": code, "message": message}]
+        self.op.result = result
+        self.log.warning("operation_warning", code=code)
 
     # -- facts about the operation ---------------------------------------------------
 

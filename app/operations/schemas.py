@@ -29,6 +29,9 @@ class OperationOut(msgspec.Struct):
     created_at: datetime
     updated_at: datetime
     params: dict[str, Any] = msgspec.field(default_factory=dict)
+    # What went wrong in a step after seven accepted the write, which does not undo it
+    # (a refused friendly name after a paid order, say).
+    warnings: list[OperationError] = msgspec.field(default_factory=list)
 
 
 def operation_out(row: Operation) -> OperationOut:
@@ -47,6 +50,7 @@ def operation_out(row: Operation) -> OperationOut:
         created_at=row.created_at,
         updated_at=row.updated_at,
         params=row.params,
+        warnings=[OperationError(**w) for w in (row.result or {}).get("warnings", [])],
     )
 
 

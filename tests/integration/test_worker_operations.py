@@ -358,3 +358,62 @@ async def test_an_operation_whose_job_ended_without_it_is_enqueued_again(
 
 async def _status_is(job: Job, status: JobStatus) -> bool:
     return await job.status() is status
+
+
+async def test_a_lost_order_answer_is_read_back_only_once_seven_is_done_with_it(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    # seven ordered the number, the answer was lost, and seven's reads show it only a
+    # moment later (it is still carrying the order out). A worker that read at once
+    # would find nothing and order again: seven refuses that (already ordered) and the
+    # operation would fail while seven bills the number.
+    number = available_numbers(fresh_sandbox, 1)[0]
+    fresh_sandbox.add_fault("drop_after_commit", "order", number=number, visible_after_ms=1500)
+    operation = await order(client, admin_headers, number)
+    with WorkerProcess(fast(settings, seven_settle_seconds=2.5)):
+        done = await wait_finished(client, admin_headers, operation["id"])
+    assert done["status"] == "succeeded", done
+    processed = [r for r in fresh_sandbox.requests("order") if r["processed"]]
+    assert len(processed) == 1
+    assert fresh_sandbox.orders_of(number) == 1
+    assert (await number_of(client, admin_headers, number))["state"] == "active"
+
+
+async def test_an_accepted_order_is_never_sent_again_whatever_the_read_back_meets(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    # The report that started issue 11: seven accepted the order, the read-back got 429
+    # three times, and seven received 8 order requests. Then a refused friendly name.
+    number = available_numbers(fresh_sandbox, 1)[0]
+    fresh_sandbox.add_fault("rate_limit", "active_get", times=3, number=number)
+    fresh_sandbox.add_fault("refuse", "update", number=number, message="Name too long.")
+    operation = await order(client, admin_headers, number, friendly_name="front desk")
+    with WorkerProcess(fast(settings)):
+        done = await wait_finished(client, admin_headers, operation["id"])
+    assert done["status"] == "succeeded", done
+    assert fresh_sandbox.order_requests(number) == 1
+    assert [w["code"] for w in done["warnings"]] == ["update_refused"]
+    assert "Name too long." in done["warnings"][0]["message"]
+    mirrored = await number_of(client, admin_headers, number)
+    assert (mirrored["state"], mirrored["friendly_name"]) == ("active", "")
+
+
+async def test_a_refused_deletion_fails_with_sevens_reason_and_keeps_the_number(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    number = available_numbers(fresh_sandbox, 1)[0]
+    with WorkerProcess(fast(settings)):
+        ordered = await order(client, admin_headers, number)
+        assert (await wait_finished(client, admin_headers, ordered["id"]))["status"] == "succeeded"
+        fresh_sandbox.add_fault(
+            "refuse", "delete", times=None, number=number, message="Number is locked."
+        )
+        response = await client.delete(
+            f"/v1/numbers/{number}?delete_immediately=true", headers=admin_headers
+        )
+        done = await wait_finished(client, admin_headers, response.json()["id"])
+    assert (done["status"], done["error"]["code"]) == ("failed", "delete_refused")
+    assert "Number is locked." in done["error"]["message"]
+    assert number in {n["number"] for n in fresh_sandbox.active()}
+    mirrored = await number_of(client, admin_headers, number)
+    assert (mirrored["state"], mirrored["pending_operation"]) == ("active", None)
