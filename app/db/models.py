@@ -22,11 +22,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, Timestamps
 
-NUMBER_STATES = ("ordering", "active", "deleting", "deleted", "failed")
+# ``missing``: absent from seven's last list, not yet confirmed gone (app/sync/diff.py).
+NUMBER_STATES = ("ordering", "active", "deleting", "missing", "deleted", "failed")
 OPERATION_KINDS = ("order", "update", "delete", "sync")
 OPERATION_STATUSES = ("queued", "running", "succeeded", "failed")
 PAYMENT_INTERVALS = ("monthly", "annually")
-DRIFT_KINDS = ("added", "changed", "removed")
+DRIFT_KINDS = ("added", "changed", "missing", "removed")
 KEY_SCOPES = ("admin", "tenant")
 # Operations that change one number at seven; at most one of them may be in flight per number.
 NUMBER_OPERATION_KINDS = ("order", "update", "delete")
@@ -87,6 +88,10 @@ class Number(Base):
     __table_args__ = (
         CheckConstraint(_one_of("state", NUMBER_STATES), name="state"),
         CheckConstraint(_one_of("payment_interval", PAYMENT_INTERVALS), name="payment_interval"),
+        # When a number was first missed is known exactly while it is missing, and only then.
+        CheckConstraint(
+            "(state = 'missing') = (missing_since IS NOT NULL)", name="missing_since_when_missing"
+        ),
         Index(
             "ix_numbers_number_trgm",
             "number",
@@ -132,6 +137,8 @@ class Number(Base):
         ForeignKey("operations.id", ondelete="SET NULL")
     )
     synced_at: Mapped[datetime | None]
+    # The first sync that no longer found the number in seven's list (state ``missing``).
+    missing_since: Mapped[datetime | None]
     inserted_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 
 import asyncpg
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import CheckConstraint
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import models  # noqa: F401  (registers the tables)
@@ -37,6 +39,35 @@ async def _differences(url: str) -> list[object]:
         await engine.dispose()
 
 
+def _literals(sql: str) -> set[str]:
+    return set(re.findall(r"'([^']*)'", sql))
+
+
+async def _check_differences(url: str) -> dict[str, tuple[set[str], set[str]] | None]:
+    """Check constraints whose quoted values differ between the models and the database
+    (``compare_metadata`` leaves check constraints out); None: missing in the database."""
+    connection = await asyncpg.connect(url)
+    try:
+        rows = await connection.fetch(
+            "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint"
+            " WHERE contype = 'c' AND connamespace = 'public'::regnamespace"
+        )
+    finally:
+        await connection.close()
+    migrated = {row["conname"]: _literals(row["definition"]) for row in rows}
+    differences: dict[str, tuple[set[str], set[str]] | None] = {}
+    for table in Base.metadata.tables.values():
+        for constraint in table.constraints:
+            if not isinstance(constraint, CheckConstraint):
+                continue
+            name, modelled = str(constraint.name), _literals(str(constraint.sqltext))
+            if name not in migrated:
+                differences[name] = None
+            elif migrated[name] != modelled:
+                differences[name] = (modelled, migrated[name])
+    return differences
+
+
 async def test_upgrade_downgrade_and_agreement_with_the_models(servers: Servers) -> None:
     name = f"sn_test_migrations_{os.getpid()}"
     url = await create_database(servers.postgres_url, name)
@@ -44,10 +75,49 @@ async def test_upgrade_downgrade_and_agreement_with_the_models(servers: Servers)
     await asyncio.to_thread(run_alembic, url, "upgrade", "head")
     assert set(Base.metadata.tables) <= await _tables(url)
     assert await _differences(url) == []
+    assert await _check_differences(url) == {}
 
     await asyncio.to_thread(run_alembic, url, "downgrade", "base")
     assert await _tables(url) == {"alembic_version"}
 
     await asyncio.to_thread(run_alembic, url, "upgrade", "head")
     assert await _differences(url) == []
+    await drop_database(servers.postgres_url, name)
+
+
+async def test_downgrading_below_missing_makes_missing_numbers_active_again(
+    servers: Servers,
+) -> None:
+    name = f"sn_test_migrations_missing_{os.getpid()}"
+    url = await create_database(servers.postgres_url, name, migrate=True)
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(
+            "INSERT INTO numbers (number, country, payment_interval, state, missing_since)"
+            " VALUES ('4915112345001', 'DE', 'monthly', 'missing', now())"
+        )
+        run = await connection.fetchval(
+            "INSERT INTO sync_runs (id, status) VALUES (gen_random_uuid(), 'succeeded')"
+            " RETURNING id"
+        )
+        await connection.execute(
+            "INSERT INTO sync_drift (run_id, number, kind) VALUES ($1, '4915112345001', 'missing'),"
+            " ($1, '4915112345001', 'changed')",
+            run,
+        )
+    finally:
+        await connection.close()
+
+    await asyncio.to_thread(run_alembic, url, "downgrade", "0007_operation_write_facts")
+
+    connection = await asyncpg.connect(url)
+    try:
+        assert await connection.fetchval("SELECT state FROM numbers") == "active"
+        assert [r["kind"] for r in await connection.fetch("SELECT kind FROM sync_drift")] == [
+            "changed"
+        ]
+    finally:
+        await connection.close()
+    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+    assert await _check_differences(url) == {}
     await drop_database(servers.postgres_url, name)
