@@ -111,9 +111,33 @@ async def run_sync(
             # return it to the pool, which also ends the session and its lock.
             await conn.invalidate()
             raise
-        await conn.execute(select(func.pg_advisory_unlock(SYNC_LOCK_KEY)))
-        await conn.commit()
+        await _unlock(conn)
         return outcome
+
+
+async def _unlock(conn: AsyncConnection) -> None:
+    """Release the sync's lock, or close the connection that may still hold it.
+
+    Back in the pool with the lock, the connection would have every later sync skipped
+    ("another sync was already running") for as long as it lives. Closing it ends its
+    session, and the lock with it. The run is recorded either way, so a failure here is
+    logged, not raised.
+    """
+    try:
+        unlocked = await conn.execute(select(func.pg_advisory_unlock(SYNC_LOCK_KEY)))
+        released = bool(unlocked.scalar_one())
+        await conn.commit()
+    except Exception:
+        log.warning("sync_unlock_failed", exc_info=True)
+        await conn.invalidate()
+        return
+    except BaseException:
+        await conn.invalidate()
+        raise
+    if not released:
+        # The session did not hold the lock it took: it is not the session we think.
+        log.warning("sync_unlock_failed", reason="pg_advisory_unlock returned false")
+        await conn.invalidate()
 
 
 async def _claim_operation(conn: AsyncConnection, operation_id: uuid.UUID) -> bool | None:

@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import httpx
 import msgspec
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 
 from app.db.models import Number, Operation, SyncDrift, SyncRun
 from app.numbers.mirror import SEVEN_COLUMNS, columns_from_active
@@ -22,7 +23,7 @@ from app.resources import Resources
 from app.settings import Settings
 from app.seven.client import SevenClient
 from app.seven.types import ActiveNumber
-from app.sync.service import SyncOutcome, run_sync
+from app.sync.service import SYNC_LOCK_KEY, SyncOutcome, run_sync
 from tests.integration.operations_support import available_numbers, rent
 from tests.support.sandbox import SandboxProcess
 
@@ -504,3 +505,33 @@ async def test_a_run_left_running_by_a_dead_worker_is_closed_by_the_next_sync(
     async with resources.sessions() as session:
         row = await session.get(SyncRun, stale.id)
         assert row is not None and row.status == "failed" and row.error_message
+
+
+@pytest.mark.parametrize("failure", ["raises", "returns false"])
+async def test_a_failed_unlock_discards_the_connection_instead_of_pooling_it_locked(
+    resources: Resources, fresh_sandbox: SandboxProcess, database_url: str, failure: str
+) -> None:
+    rent(fresh_sandbox, 1)
+
+    def sabotage(*args: Any) -> tuple[str, Any]:
+        # before_cursor_execute(conn, cursor, statement, parameters, context, executemany)
+        statement, parameters = args[2], args[3]
+        if "pg_advisory_unlock" in statement:
+            if failure == "raises":
+                raise ConnectionResetError("the connection broke while unlocking")
+            # Another key: PostgreSQL answers false (this session does not hold it).
+            statement = statement.replace("pg_advisory_unlock(", "pg_advisory_unlock(1 + ")
+        return statement, parameters
+
+    event.listen(resources.engine.sync_engine, "before_cursor_execute", sabotage, retval=True)
+
+    outcome = await run_sync(resources.engine, resources.seven)
+
+    other = await asyncpg.connect(database_url)
+    try:
+        # Had the pool kept the connection, it would still hold the lock: every later
+        # sync would be skipped.
+        assert await other.fetchval("SELECT pg_try_advisory_lock($1)", SYNC_LOCK_KEY)
+    finally:
+        await other.close()
+    assert outcome.outcome == "ran"  # the run is recorded; the failure is logged, not raised
