@@ -283,13 +283,14 @@ FROM exact
 
 # The forecast: cash basis from the current mirror, per month. Numbers being ordered
 # count from today with the interval asked for; their fees are NULL until seven's answer
-# fills them in, so they are counted as unpriced instead of guessed.
+# fills them in, so they are counted as unpriced instead of guessed. A missing number
+# counts too: until its absence is confirmed, seven may well go on billing it.
 _LIVE = f"""
         SELECT n.number, n.payment_interval AS pi, n.fee_setup, n.fee_basic_charge,
                COALESCE((n.seven_created_at {_DAY}, CAST(:today AS date)) AS c,
                COALESCE((n.seven_expires_at {_DAY}, 'infinity'::date) AS e
         FROM numbers n
-        WHERE n.state IN ('active', 'deleting', 'ordering')
+        WHERE n.state IN ('active', 'deleting', 'missing', 'ordering')
           AND (CAST(:tenant AS uuid) IS NULL OR n.tenant_id = CAST(:tenant AS uuid))"""  # noqa: S608
 FORECAST_SQL = f"""
 WITH

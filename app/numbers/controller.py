@@ -45,7 +45,11 @@ class NumberReadController(Controller):
         number_state: Annotated[
             str | None,
             QueryParameter(
-                name="state", description="ordering, active, deleting, deleted or failed"
+                name="state",
+                description=(
+                    "ordering, active, deleting, missing (absent from seven's last list, not"
+                    " yet confirmed gone; its holder is kept), deleted or failed"
+                ),
             ),
         ] = None,
         q: Annotated[

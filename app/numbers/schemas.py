@@ -13,7 +13,7 @@ from sqlalchemy import Row
 from app.db.models import Number
 from app.seven.types import Features
 
-NumberState = Literal["ordering", "active", "deleting", "deleted", "failed"]
+NumberState = Literal["ordering", "active", "deleting", "missing", "deleted", "failed"]
 CENT = Decimal("0.01")
 
 
@@ -46,6 +46,8 @@ class NumberOut(msgspec.Struct):
     monthly_cost: Decimal | None
     synced_at: datetime | None
     pending_operation: uuid.UUID | None
+    missing_since: datetime | None
+    """State ``missing``: when a sync first found the number absent from seven's list."""
 
 
 def monthly_cost(basic_charge: Decimal | None, payment_interval: str) -> Decimal | None:
@@ -90,4 +92,5 @@ def number_out(row: Number | Row[Any]) -> NumberOut:
         monthly_cost=monthly_cost(row.fee_basic_charge, row.payment_interval),
         synced_at=row.synced_at,
         pending_operation=row.pending_operation_id,
+        missing_since=row.missing_since,
     )

@@ -447,6 +447,9 @@ class _Run:
         self.log.warning("operation_failed", code=failure.code, attempts=self.op.attempts)
 
     async def _finish_number(self, **values: Any) -> None:
+        if "state" in values:
+            # Whatever seven said settles a missing number (a DELETE may be sent for one).
+            values["missing_since"] = None
         await self.session.execute(
             update(Number)
             .where(Number.number == self.number)

@@ -117,7 +117,7 @@ async def submit_update(
     params = _change_params(change)
 
     async def create() -> Operation:
-        row = await _changeable(session, principal, number)
+        row = await _changeable(session, principal, number, deleting=False)
         operation = await _add_operation(
             session, principal, "update", number, params, row.tenant_id, request_id
         )
@@ -140,7 +140,7 @@ async def submit_delete(
     params = {"delete_immediately": delete_immediately}
 
     async def create() -> Operation:
-        row = await _changeable(session, principal, number)
+        row = await _changeable(session, principal, number, deleting=True)
         operation = await _add_operation(
             session, principal, "delete", number, params, row.tenant_id, request_id
         )
@@ -231,14 +231,27 @@ def _check_orderable(row: Number) -> None:
             "number_deleting",
             "This number is still on the account until its deletion at period end.",
         ),
+        # It may well still be on the account (and held): ordering it could pay twice.
+        "missing": (
+            "number_missing",
+            "seven's last list did not show this number, but it is not confirmed gone; "
+            "a sync settles it.",
+        ),
     }
     if row.state in problems:
         code, message = problems[row.state]
         raise Conflict(message, code=code)
 
 
-async def _changeable(session: AsyncSession, principal: Principal, number: str) -> Number:
-    """The number's row, locked, if the caller may change it now; else 404 or 409."""
+async def _changeable(
+    session: AsyncSession, principal: Principal, number: str, *, deleting: bool
+) -> Number:
+    """The number's row, locked, if the caller may change it now; else 404 or 409.
+
+    ``deleting``: a DELETE goes ahead for a missing number, which seven may still have
+    (and bill): the worker deletes it there, or reads that seven no longer has it, which
+    is the goal reached. An update does not.
+    """
     row = await session.scalar(
         scope_numbers(select(Number).where(Number.number == number), principal).with_for_update()
     )
@@ -250,6 +263,12 @@ async def _changeable(session: AsyncSession, principal: Principal, number: str) 
         "ordering": ("number_not_active", "This number is still being ordered."),
         "failed": ("number_not_active", "This number's order failed; it is not on the account."),
     }
+    if not deleting:
+        problems["missing"] = (
+            "number_missing",
+            "seven's last list did not show this number; it cannot be changed until a sync "
+            "finds it again or confirms it gone.",
+        )
     if row.state in problems:
         code, message = problems[row.state]
         raise Conflict(message, code=code, details={"state": row.state})

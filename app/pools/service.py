@@ -244,6 +244,7 @@ def _free(
         Operation.status.in_(IN_FLIGHT),
     )
     return [
+        # Not deleting, and not missing: a missing number may be gone, or back with its holder.
         Number.state == "active",
         Number.tenant_id.is_(None),
         ~held_or_resting,

@@ -275,6 +275,23 @@ async def test_forecast_counts_scheduled_deletions_and_orders_in_flight(
     assert Decimal(body["totals"]["total"]) == sum(Decimal(m["total"]) for m in body["months"])
 
 
+async def test_forecast_counts_a_missing_number_seven_may_still_bill(
+    conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str]
+) -> None:
+    today = berlin_today()
+    fees = (FeeVersion(date(2020, 1, 1), Decimal(0), Decimal("10")),)
+    missing = NumberFacts("4915100000301", "DE", "monthly", add_months(today, -2), fees)
+    await store(conn, [missing])
+    await conn.execute(
+        "UPDATE numbers SET state = 'missing', missing_since = now() WHERE number = $1",
+        missing.number,
+    )
+    body = (
+        await client.get("/v1/costs/forecast", params={"months": "2"}, headers=admin_headers)
+    ).json()
+    assert [(m["numbers"], m["total"]) for m in body["months"]] == [(1, "10.00"), (1, "10.00")]
+
+
 async def test_rows_are_rounded_half_even_once(
     conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str]
 ) -> None:

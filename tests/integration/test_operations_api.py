@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from arq.jobs import Job, JobStatus
@@ -232,6 +233,28 @@ async def test_changing_or_deleting_a_number_that_is_not_active_is_409(
         assert (patched.status_code, patched.json()["code"]) == (409, code)
         assert (deleted.status_code, deleted.json()["code"]) == (409, code)
     assert await _queued_jobs(settings) == 0
+
+
+async def test_a_missing_number_cannot_be_changed_or_ordered_but_may_be_deleted(
+    client: Client, admin_headers: Headers, settings: Settings
+) -> None:
+    async with session_factory(settings) as sessions:
+        [number] = await seed_numbers(
+            sessions, ["4915170264838"], state="missing", missing_since=datetime.now(UTC)
+        )
+    patched = await client.patch(
+        f"/v1/numbers/{number}", json={"friendly_name": "x"}, headers=admin_headers
+    )
+    ordered = await client.post("/v1/orders", json={"number": number}, headers=admin_headers)
+    for refused in (patched, ordered):
+        assert (refused.status_code, refused.json()["code"]) == (409, "number_missing")
+    assert await _queued_jobs(settings) == 0
+
+    # Whether seven still has it or not, a delete reaches the goal: the worker finds out.
+    deleted = await client.delete(f"/v1/numbers/{number}", headers=admin_headers)
+    assert deleted.status_code == 202, deleted.text
+    assert deleted.json()["kind"] == "delete"
+    assert await _queued_jobs(settings) == 1
 
 
 async def test_a_second_change_while_one_is_in_flight_is_409_busy(

@@ -417,3 +417,48 @@ async def test_a_refused_deletion_fails_with_sevens_reason_and_keeps_the_number(
     assert number in {n["number"] for n in fresh_sandbox.active()}
     mirrored = await number_of(client, admin_headers, number)
     assert (mirrored["state"], mirrored["pending_operation"]) == ("active", None)
+
+
+@pytest.mark.parametrize("at_seven", [True, False], ids=["seven-still-has-it", "gone-from-seven"])
+async def test_a_delete_of_a_missing_number_deletes_it_and_releases_its_holder(
+    client: Client,
+    admin_headers: Headers,
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+    db: asyncpg.Connection,
+    at_seven: bool,
+) -> None:
+    # A short list from seven left the number out: the mirror shows it missing, held.
+    number = available_numbers(fresh_sandbox, 1)[0]
+    if at_seven:
+        fresh_sandbox.put_active(number)
+    tenant = uuid.uuid4()
+    await db.execute("INSERT INTO tenants (id, name) VALUES ($1, 'acme')", tenant)
+    await db.execute(
+        "INSERT INTO numbers (number, country, payment_interval, state, missing_since, tenant_id)"
+        " VALUES ($1, 'DE', 'annually', 'missing', now() - interval '5 minutes', $2)",
+        number,
+        tenant,
+    )
+    await db.execute(
+        "INSERT INTO allocations (id, number, tenant_id) VALUES (gen_random_uuid(), $1, $2)",
+        number,
+        tenant,
+    )
+
+    response = await client.delete(
+        f"/v1/numbers/{number}?delete_immediately=true", headers=admin_headers
+    )
+    assert response.status_code == 202, response.text
+    with WorkerProcess(fast(settings)):
+        done = await wait_finished(client, admin_headers, response.json()["id"])
+
+    assert done["status"] == "succeeded", done["error"]
+    row = await db.fetchrow(
+        "SELECT state, missing_since, tenant_id FROM numbers WHERE number = $1", number
+    )
+    assert (row["state"], row["missing_since"], row["tenant_id"]) == ("deleted", None, None)
+    assert await db.fetchval(
+        "SELECT released_at IS NOT NULL FROM allocations WHERE number = $1", number
+    )
+    assert fresh_sandbox.api("GET", f"/numbers/active/{number}").status_code == 404
