@@ -22,6 +22,14 @@ T = TypeVar("T")
 DEFAULT_SEVEN_BASE_URL = "https://gateway.seven.io/api"
 #: A sync may mark at most this share of the live numbers deleted unexplained (app/sync/diff.py).
 DEFAULT_SYNC_MAX_REMOVED_SHARE = 0.5
+#: A number missing from seven's list is confirmed gone by a sync at least this long after
+#: the first that missed it, every list in between having left it out too (app/sync/diff.py).
+#: A read of the number at seven usually confirms a real removal in the first run; this
+#: window decides only when those reads say nothing (seven failing or answering oddly).
+#: Half an hour (seven syncs at the default interval) outlasts a short list during an
+#: incident or deploy at seven, yet a number that really left releases its holder within
+#: the hour.
+DEFAULT_SYNC_CONFIRM_MISSING_SECONDS = 1800
 
 
 class SettingsError(Exception):
@@ -43,6 +51,7 @@ class Settings:
     admin_api_key: str | None = None
     sync_interval_seconds: int = 300
     sync_max_removed_share: float = DEFAULT_SYNC_MAX_REMOVED_SHARE
+    sync_confirm_missing_seconds: int = DEFAULT_SYNC_CONFIRM_MISSING_SECONDS
     search_cache_seconds: int = 60
     # The API's in-process cache of single-number reads (app.numbers.cache); 0 = off.
     number_cache_size: int = 100_000
@@ -75,6 +84,7 @@ class Settings:
             "ADMIN_API_KEY": self.admin_api_key,
             "SYNC_INTERVAL_SECONDS": self.sync_interval_seconds,
             "SYNC_MAX_REMOVED_SHARE": self.sync_max_removed_share,
+            "SYNC_CONFIRM_MISSING_SECONDS": self.sync_confirm_missing_seconds,
             "SEARCH_CACHE_SECONDS": self.search_cache_seconds,
             "NUMBER_CACHE_SIZE": self.number_cache_size,
             "NUMBER_CACHE_SECONDS": self.number_cache_seconds,
@@ -139,6 +149,13 @@ class Settings:
                 _share,
                 "a fraction from 0 to 1, e.g. 0.5 (1 switches the guard off)",
                 DEFAULT_SYNC_MAX_REMOVED_SHARE,
+            ),
+            sync_confirm_missing_seconds=_optional(
+                env,
+                "SYNC_CONFIRM_MISSING_SECONDS",
+                _non_negative_int,
+                "a whole number of seconds >= 0 (0: the next sync that misses it too), e.g. 1800",
+                DEFAULT_SYNC_CONFIRM_MISSING_SECONDS,
             ),
             search_cache_seconds=_optional(
                 env,

@@ -78,7 +78,7 @@ SYNC_DURATION = Histogram(
 )
 SYNC_NUMBERS = Counter(
     "seven_numbers_sync_numbers_total",
-    "Numbers seen by syncs, by outcome (fetched, added, changed, removed, unchanged).",
+    "Numbers seen by syncs, by outcome (fetched, added, changed, removed, missing, unchanged).",
     ["outcome"],
 )
 SYNC_DRIFT = Counter(

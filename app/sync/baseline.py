@@ -53,4 +53,6 @@ async def load_baseline(
     driver: Any = raw.driver_connection
     await driver.copy_records_to_table("numbers", records=rows, columns=MIRROR_COLUMNS)
     added = rows.count - rows.skipped
-    return DiffCounts(fetched=rows.count, added=added, changed=0, removed=0, unchanged=0, drift=0)
+    return DiffCounts(
+        fetched=rows.count, added=added, changed=0, removed=0, missing=0, unchanged=0, drift=0
+    )

@@ -49,8 +49,11 @@ class SyncController(Controller):
             "Answers 202 with a `sync` operation (and its `Location`). If a sync is "
             "already running when this one starts, this one ends at once as `succeeded` "
             "without a run of its own: the running one covers it. The run a sync operation "
-            "made lists the operation's id as `operation`. A run that would mark more than "
-            "`SYNC_MAX_REMOVED_SHARE` (default 0.5) of the mirror's live numbers `deleted` "
+            "made lists the operation's id as `operation`. A number seven's list leaves "
+            "out becomes `missing` (its holder kept) until a read of it at seven or a sync "
+            "`SYNC_CONFIRM_MISSING_SECONDS` later confirms it gone. A run that would take "
+            "more than `SYNC_MAX_REMOVED_SHARE` (default 0.5) of the mirror's live numbers "
+            "off the account (`missing`, or `deleted` after being missed long enough) "
             "without one of our deletes explaining it writes nothing and fails with the "
             "code `sync_guard_tripped` (seven answering with a short or empty list must not "
             'release every number); the body `{"force": true}` applies such a run. '

@@ -12,19 +12,27 @@ Rules:
   while an order/update/delete of it is queued or running, or when such an operation
   changed after this run started fetching (its write may be newer than our list).
 * A mirror row in ``ordering``, ``deleted`` or ``failed`` that seven lists is **added**
-  (back); one in ``active``/``deleting`` whose seven columns or state differ is
-  **changed**; one in ``active``/``deleting`` that seven no longer lists is **removed**
-  (state ``deleted``; the sync never deletes anything at seven).
+  (back); one in ``active``/``deleting``/``missing`` whose seven columns or state differ
+  is **changed** (a ``missing`` one is back: ``missing_since`` is cleared, its holder was
+  never touched).
+* A live row (``active``, ``deleting``, ``missing``) that seven no longer lists is
+  **removed** (state ``deleted``; the trigger of migration 0005 releases its holder) when
+  one of our operations explains it (our delete during this rental, or a scheduled end of
+  period that has passed). Otherwise one short list must not end anyone's holding: the
+  row becomes **missing** (``missing_since`` = now, holder kept, not allocatable) and is
+  removed only by a sync at least ``confirm_seconds`` after the first that missed it
+  (every list in between left it out too, or it would be active again), or by a read of
+  the number at seven that finds it gone (``apply_single_reads``, after the run).
 * Drift is not recorded when one of our operations explains the difference: our order
   for an added number, any of our operations on the number for a change (finished
-  since the previous run started), our delete (during this rental) or a scheduled
-  end of period that has passed for a removal. A baseline run records no drift.
-  The windows: an operation that finished after the previous run started may have
-  changed seven after that run read it; a deletion at period end shows months later.
+  since the previous run started), our delete or a passed end of period for a removal.
+  A baseline run records no drift. The windows: an operation that finished after the
+  previous run started may have changed seven after that run read it; a deletion at
+  period end shows months later.
 
 Drift JSON uses the mirror's column names (``fee_basic_charge``, ``feature_sms``, ...),
 fees as decimal strings, plus ``state``; a ``changed`` item holds only the fields that
-differ, an ``added`` one only ``after``, a ``removed`` one only ``before``.
+differ, an ``added`` one only ``after``, a ``missing`` or ``removed`` one only ``before``.
 """
 
 # The SQL below is assembled from this module's own constants (table and column names,
@@ -34,6 +42,7 @@ differ, an ``added`` one only ``after``, a ``removed`` one only ``before``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,6 +51,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.numbers.mirror import SEVEN_COLUMNS
+from app.seven.types import ActiveNumber
 from app.sync.rows import INCOMING_COLUMNS, RowCounter
 
 INCOMING_TABLE = "sync_incoming"
@@ -52,7 +62,8 @@ SYNC_WORK_MEM = "64MB"
 # created/expires would only repeat them.
 _DRIFT_FIELDS = tuple(c for c in SEVEN_COLUMNS if c not in {"seven_created_at", "seven_expires_at"})
 _ABSENT_STATES = "('ordering', 'deleted', 'failed')"
-_PRESENT_STATES = "('active', 'deleting')"
+# Numbers on the account as far as the mirror knows: a missing one may still be.
+_LIVE_STATES = "('active', 'deleting', 'missing')"
 _NUMBER_KINDS = "('order', 'update', 'delete')"
 
 
@@ -129,7 +140,7 @@ WITH candidates AS (
 ), updated AS (
     UPDATE numbers m
     SET {", ".join(f"{c} = c.{c}" for c in SEVEN_COLUMNS)},
-        state = c.new_state, synced_at = now(), updated_at = now()
+        state = c.new_state, missing_since = NULL, synced_at = now(), updated_at = now()
     FROM candidates c
     -- Re-checked on the row as it is now: an operation may have claimed it meanwhile.
     WHERE m.number = c.number AND m.pending_operation_id IS NULL
@@ -155,8 +166,8 @@ SELECT count(*) FILTER (WHERE kind = 'added') AS added,
 FROM written
 """
 
-# A mirror row (alias m) the run marks deleted: live, not claimed, not listed, not busy.
-_REMOVABLE = f"""m.state IN {_PRESENT_STATES} AND m.pending_operation_id IS NULL
+# A mirror row (alias m) seven no longer lists: live, not claimed, not busy.
+_UNLISTED = f"""m.state IN {_LIVE_STATES} AND m.pending_operation_id IS NULL
       AND NOT EXISTS (SELECT 1 FROM {INCOMING_TABLE} s WHERE s.number = m.number)
       AND NOT {_busy("m.number")}"""
 
@@ -165,25 +176,48 @@ _REMOVABLE = f"""m.state IN {_PRESENT_STATES} AND m.pending_operation_id IS NULL
 _UNEXPLAINED_REMOVAL = f"""NOT coalesce(m.seven_expires_at <= now(), false)
       AND NOT {_ours("m.number", "('delete')", "coalesce(m.seven_created_at, '-infinity')")}"""
 
-_MARK_REMOVED = f"""
-WITH removed AS (
-    UPDATE numbers m SET state = 'deleted', synced_at = now(), updated_at = now()
-    WHERE {_REMOVABLE}
-    RETURNING m.number, {_json("m")} AS before_json,
-              {_UNEXPLAINED_REMOVAL} AS unexplained
+# Each unlisted row is judged once: deleted when explained or missed long enough, missing
+# when first missed, left as it is while it waits out the confirmation window.
+# MATERIALIZED: inlined, the judgement's filter (with its operations subquery) is pushed
+# down to the scan of the whole mirror, before the anti-join leaves the few unlisted rows.
+_MARK_GONE = f"""
+WITH judged AS MATERIALIZED (
+    SELECT m.number, m.state, {_UNEXPLAINED_REMOVAL} AS unexplained,
+           coalesce(m.missing_since <= now() - make_interval(secs => :confirm_seconds), false)
+               AS missed_long_enough
+    FROM numbers m
+    WHERE {_UNLISTED}
+), decided AS (
+    SELECT number, state, unexplained,
+           CASE WHEN NOT unexplained OR missed_long_enough THEN 'deleted'
+                WHEN state <> 'missing' THEN 'missing' END AS new_state
+    FROM judged
+), written AS (
+    UPDATE numbers m
+    SET state = d.new_state, missing_since = CASE WHEN d.new_state = 'missing' THEN now() END,
+        synced_at = now(), updated_at = now()
+    FROM decided d
+    -- Re-checked on the row as it is now: an operation may have claimed it meanwhile.
+    WHERE m.number = d.number AND d.new_state IS NOT NULL
+      AND m.state = d.state AND m.pending_operation_id IS NULL
+    RETURNING m.number, d.new_state, d.unexplained, {_json("m")} AS before_json
 ), drift AS (
     INSERT INTO sync_drift (run_id, number, kind, before, after)
-    SELECT :run_id, r.number, 'removed', r.before_json, NULL
-    FROM removed r
-    WHERE :record_drift AND r.unexplained
+    SELECT :run_id, w.number, CASE WHEN w.new_state = 'missing' THEN 'missing' ELSE 'removed' END,
+           w.before_json, NULL
+    FROM written w
+    WHERE :record_drift AND w.unexplained
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM drift) AS drift,
-       (SELECT count(*) FROM removed WHERE unexplained) AS unexplained
+SELECT count(*) FILTER (WHERE new_state = 'deleted') AS removed,
+       count(*) FILTER (WHERE new_state = 'missing') AS missing,
+       count(*) FILTER (WHERE unexplained) AS unexplained,
+       (SELECT count(*) FROM drift) AS drift
+FROM written
 """
 
 # The guard's denominator, taken before the run writes anything.
-_COUNT_LIVE = f"SELECT count(*) FROM numbers WHERE state IN {_PRESENT_STATES}"
+_COUNT_LIVE = f"SELECT count(*) FROM numbers WHERE state IN {_LIVE_STATES}"
 
 #: The numbers a run leaves alone (see "busy" above); ``:run_started`` is the run's start.
 BUSY_NUMBERS = f"""
@@ -203,11 +237,13 @@ SELECT count(*) FROM {INCOMING_TABLE} s WHERE {_busy("s.number")}
 
 
 class RemovalsRefused(Exception):
-    """The run would mark more of the mirror's live numbers deleted than it may.
+    """The run would take more of the mirror's live numbers off the account than it may.
 
     seven answering with a short or empty list (a glitch on its side) would otherwise
-    mark every number deleted and end every tenant's holding of it. Only removals
-    nothing of ours explains count (our deletes and passed ends of period are expected).
+    mark every number missing, and a second such list deleted, ending every tenant's
+    holding of it. Only removals nothing of ours explains count (our deletes and passed
+    ends of period are expected): numbers becoming missing, and missing numbers this
+    run would delete for having been missed long enough.
     """
 
     code = "sync_guard_tripped"
@@ -229,6 +265,9 @@ class DiffCounts:
     added: int
     changed: int
     removed: int
+    """Marked ``deleted``."""
+    missing: int
+    """Marked ``missing``: seven no longer lists them, not yet confirmed gone."""
     unchanged: int
     drift: int
 
@@ -264,16 +303,19 @@ async def apply_diff(
     previous_started: datetime | None,
     fetched: int,
     max_removed_share: float | None,
+    confirm_seconds: int,
 ) -> DiffCounts:
     """Write the difference between ``sync_incoming`` and the mirror; count it.
 
-    Raises :class:`RemovalsRefused` when more than ``max_removed_share`` of the live
-    numbers were removed unexplained (None: no limit); the caller must then roll back,
-    so that the run writes nothing.
+    A missing number is deleted when it was first missed at least ``confirm_seconds``
+    before this run. Raises :class:`RemovalsRefused` when more than ``max_removed_share``
+    of the live numbers were removed unexplained (None: no limit); the caller must then
+    roll back, so that the run writes nothing.
     """
     params = {
         "run_id": run_id,
         "run_started": run_started,
+        "confirm_seconds": confirm_seconds,
         # Drift needs something to drift from: the first run is the baseline.
         "record_drift": previous_started is not None,
         "previous_started": previous_started or datetime.min.replace(tzinfo=run_started.tzinfo),
@@ -285,7 +327,7 @@ async def apply_diff(
     # where after the insert it would compare 100,000 rows just written.
     existing = (await conn.execute(text(_UPDATE_EXISTING), params)).one()
     new = (await conn.execute(text(_INSERT_NEW), params)).one()
-    gone = (await conn.execute(text(_MARK_REMOVED), params)).one()
+    gone = (await conn.execute(text(_MARK_GONE), params)).one()
     # Checked on what the removal statement did (counting beforehand would cost another
     # anti-join over the whole mirror on every run); raising discards all of it, as the
     # caller rolls the transaction back.
@@ -297,6 +339,78 @@ async def apply_diff(
         added=added,
         changed=existing.changed,
         removed=gone.removed,
+        missing=gone.missing,
         unchanged=fetched - added - existing.changed - busy,
         drift=new.drift + existing.drift + gone.drift,
     )
+
+
+# -- after the run: single reads of missing numbers (app/sync/confirm.py) --------------
+
+#: The missing numbers to read, longest missing first; ``:limit`` of them.
+OLDEST_MISSING = """
+SELECT number FROM numbers
+WHERE state = 'missing' AND pending_operation_id IS NULL
+ORDER BY missing_since, number
+LIMIT :limit
+"""
+
+# Only rows still missing with no operation pending are written: the read is older than
+# anything an operation of ours did to the number since.
+_STILL_MISSING = "m.state = 'missing' AND m.pending_operation_id IS NULL"
+
+_CONFIRM_GONE = f"""
+WITH gone AS (
+    UPDATE numbers m
+    SET state = 'deleted', missing_since = NULL, synced_at = now(), updated_at = now()
+    WHERE m.number = ANY(:numbers) AND {_STILL_MISSING}
+    RETURNING m.number, {_json("m")} AS before_json
+), drift AS (
+    INSERT INTO sync_drift (run_id, number, kind, before, after)
+    SELECT :run_id, g.number, 'removed', g.before_json, NULL FROM gone g
+)
+SELECT count(*) FROM gone
+"""
+
+_RESTORE_FOUND = f"""
+WITH candidates AS (
+    SELECT s.*, {_state("s")} AS new_state,
+           {_json("m", "m.state")} AS before_json, {_json("s", _state("s"))} AS after_json
+    FROM {INCOMING_TABLE} s JOIN numbers m USING (number)
+    WHERE {_STILL_MISSING}
+), restored AS (
+    UPDATE numbers m
+    SET {", ".join(f"{c} = c.{c}" for c in SEVEN_COLUMNS)},
+        state = c.new_state, missing_since = NULL, synced_at = now(), updated_at = now()
+    FROM candidates c
+    WHERE m.number = c.number AND {_STILL_MISSING}
+    RETURNING m.number
+), drift AS (
+    INSERT INTO sync_drift (run_id, number, kind, before, after)
+    SELECT :run_id, c.number, 'changed', {_diff_keys("c.before_json", "c.after_json")},
+           {_diff_keys("c.after_json", "c.before_json")}
+    FROM candidates c JOIN restored r USING (number)
+)
+SELECT count(*) FROM restored
+"""
+
+
+async def apply_single_reads(
+    conn: AsyncConnection,
+    *,
+    run_id: uuid.UUID,
+    gone: Sequence[str],
+    found: Sequence[ActiveNumber],
+) -> tuple[int, int]:
+    """Write what reads of missing numbers said (uncommitted), as drift of ``run_id``:
+    ``gone`` numbers become ``deleted`` (drift ``removed``), ``found`` ones take seven's
+    columns and state again with their holder (drift ``changed``). Returns how many of
+    each were written (removed, restored)."""
+    removed = restored = 0
+    if gone:
+        params = {"run_id": run_id, "numbers": list(gone)}
+        removed = (await conn.execute(text(_CONFIRM_GONE), params)).scalar_one()
+    if found:
+        await load_incoming(conn, RowCounter(found))
+        restored = (await conn.execute(text(_RESTORE_FOUND), {"run_id": run_id})).scalar_one()
+    return removed, restored

@@ -51,6 +51,7 @@ async def sync_mirror(ctx: dict[str, Any], operation_id: str | None = None) -> s
             ctx["seven"],
             operation_id=uuid.UUID(operation_id) if operation_id else None,
             max_removed_share=ctx["settings"].sync_max_removed_share,
+            confirm_missing_seconds=ctx["settings"].sync_confirm_missing_seconds,
         )
         run.outcome = outcome.outcome
         if outcome.counts is not None and outcome.run_id is not None:
@@ -75,6 +76,7 @@ async def _observe_run(
             "added": counts.added,
             "changed": counts.changed,
             "removed": counts.removed,
+            "missing": counts.missing,
             "unchanged": counts.unchanged,
         },
         by_kind,

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 RunStatus = Literal["queued", "running", "succeeded", "failed"]
-DriftKind = Literal["added", "changed", "removed"]
+DriftKind = Literal["added", "changed", "missing", "removed"]
 
 
 class SyncStart(msgspec.Struct, forbid_unknown_fields=True):
@@ -36,7 +36,8 @@ class SyncCounts(msgspec.Struct):
     """New to the mirror, or back at seven after the mirror had them deleted or failed."""
     changed: int
     removed: int
-    """Marked ``deleted``: gone from seven (the sync never deletes at seven)."""
+    """Marked ``deleted``: gone from seven (the sync never deletes at seven), as our
+    operations explain, or confirmed by a read of the number or a second sync."""
     unchanged: int
     skipped: int
     """Listed by seven but left alone: an operation on them was in flight."""
@@ -44,7 +45,11 @@ class SyncCounts(msgspec.Struct):
 
 class DriftOut(msgspec.Struct):
     """A difference none of our operations explains. ``changed`` items hold only the
-    fields that differ; ``added`` has no ``before``, ``removed`` no ``after``."""
+    fields that differ; ``added`` has no ``before``, ``missing`` and ``removed`` no
+    ``after``. ``missing``: seven's list left the number out; it keeps its holder until a
+    read of it at seven or a later sync confirms it gone (then a ``removed`` item, on the
+    run that confirms it) or seven shows it again (a ``changed`` item, ``state`` from
+    ``missing``)."""
 
     number: str
     kind: DriftKind

@@ -15,14 +15,20 @@ How a run goes (``run_sync``):
    temporary table and diffed in SQL (``app/sync/diff.py``), all in one transaction
    with the run's counts, so a run's numbers and its record never disagree. The
    baseline run into an empty mirror COPYs straight into it (``app/sync/baseline.py``).
+   A number seven no longer lists becomes ``missing`` (its holder kept) and is deleted
+   only once its absence is confirmed (the rules are in ``diff.py``).
 4. A failure at seven marks the run and the operation ``failed`` with seven's error
    code and message; the sync is not retried in the job (reading is harmless to repeat,
    and the next tick, at most ``SYNC_INTERVAL_SECONDS`` away, is the retry).
-5. **The removal guard.** A run that would mark more than ``SYNC_MAX_REMOVED_SHARE`` of
-   the mirror's live numbers ``deleted`` with nothing of ours explaining it (seven
-   answering with a short or empty list) writes nothing: the run and its operation
-   fail with ``sync_guard_tripped``. Every later tick is refused the same way until
-   seven's list is whole again or someone asks for ``POST /v1/sync {"force": true}``.
+5. **The removal guard.** A run that would take more than ``SYNC_MAX_REMOVED_SHARE`` of
+   the mirror's live numbers off the account (``missing``, or ``deleted`` after being
+   missed long enough) with nothing of ours explaining it (seven answering with a short
+   or empty list) writes nothing: the run and its operation fail with
+   ``sync_guard_tripped``. Every later tick is refused the same way until seven's list
+   is whole again or someone asks for ``POST /v1/sync {"force": true}``.
+6. **Single reads.** The numbers left missing are read one by one at seven
+   (``app/sync/confirm.py``); what the answers settle is written, with the run's amended
+   counts and its operation's success, in one more transaction.
 
 ``synced_at`` on a number is the last time a sync *wrote* it (it appeared, changed or
 went away at seven). Confirming an unchanged number writes nothing, so "when did we
@@ -34,6 +40,7 @@ write), and a job for an operation that already finished returns without running
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from dataclasses import dataclass
@@ -45,11 +52,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.models import Operation, SyncRun
-from app.settings import DEFAULT_SYNC_MAX_REMOVED_SHARE
+from app.settings import DEFAULT_SYNC_CONFIRM_MISSING_SECONDS, DEFAULT_SYNC_MAX_REMOVED_SHARE
 from app.seven.active_list import ActiveList
 from app.seven.client import SevenClient
 from app.seven.errors import SevenError
 from app.sync.baseline import load_baseline
+from app.sync.confirm import confirm_missing
 from app.sync.diff import DiffCounts, RemovalsRefused, apply_diff, load_incoming
 from app.sync.rows import RowCounter
 
@@ -90,6 +98,7 @@ async def run_sync(
     *,
     operation_id: uuid.UUID | None = None,
     max_removed_share: float = DEFAULT_SYNC_MAX_REMOVED_SHARE,
+    confirm_missing_seconds: int = DEFAULT_SYNC_CONFIRM_MISSING_SECONDS,
 ) -> SyncOutcome:
     """Bring the mirror in line with seven's list (see the module docstring)."""
     async with engine.connect() as conn:
@@ -105,7 +114,7 @@ async def run_sync(
             return await _skip(conn, operation_id)
         try:
             limit = None if force else max_removed_share
-            outcome = await _run_locked(conn, seven, operation_id, limit)
+            outcome = await _run_locked(conn, seven, operation_id, limit, confirm_missing_seconds)
         except BaseException:
             # The connection may be mid-transaction or broken: close it rather than
             # return it to the pool, which also ends the session and its lock.
@@ -194,6 +203,7 @@ async def _run_locked(
     seven: SevenClient,
     operation_id: uuid.UUID | None,
     max_removed_share: float | None,
+    confirm_missing_seconds: int,
 ) -> SyncOutcome:
     run_id, run_started, previous_started = await _open_run(conn, operation_id)
     clock = time.perf_counter()
@@ -208,13 +218,11 @@ async def _run_locked(
             run_started=run_started,
             previous_started=previous_started,
             max_removed_share=max_removed_share,
+            confirm_missing_seconds=confirm_missing_seconds,
             seconds=seconds,
         )
         clock = time.perf_counter()
         await _close_run(conn, run_id, counts)
-        if operation_id is not None:
-            result = {"outcome": "ran", "run_id": str(run_id)}
-            await _finish_operation(conn, operation_id, "succeeded", result=result)
         await conn.commit()
         seconds["commit_seconds"] = time.perf_counter() - clock
     except SevenError as error:
@@ -241,6 +249,24 @@ async def _run_locked(
             conn, run_id, operation_id, "sync_error", f"{type(error).__name__}: the diff failed"
         )
         raise
+    # The run is recorded; the reads amend it. Should they fail unexpectedly, the
+    # operation stays running and the reconciler has it run again.
+    clock = time.perf_counter()
+    confirmed = await confirm_missing(conn, seven, run_id)
+    if confirmed.removed or confirmed.restored:
+        counts = dataclasses.replace(
+            counts,
+            removed=counts.removed + confirmed.removed,
+            drift=counts.drift + confirmed.removed + confirmed.restored,
+        )
+        await conn.execute(
+            update(SyncRun).where(SyncRun.id == run_id).values(removed=counts.removed)
+        )
+    if operation_id is not None:
+        result = {"outcome": "ran", "run_id": str(run_id)}
+        await _finish_operation(conn, operation_id, "succeeded", result=result)
+    await conn.commit()
+    seconds["confirm_seconds"] = time.perf_counter() - clock
     timings = {name: round(value, 3) for name, value in seconds.items()}
     log.info("sync_finished", run_id=str(run_id), path=path, **_counts_dict(counts), **timings)
     return SyncOutcome("ran", run_id=run_id, counts=counts, path=path)
@@ -254,6 +280,7 @@ async def _write_difference(
     run_started: datetime,
     previous_started: datetime | None,
     max_removed_share: float | None,
+    confirm_missing_seconds: int,
     seconds: dict[str, float],
 ) -> tuple[DiffCounts, str]:
     """Bring the mirror in line with ``numbers`` (uncommitted); the counts and the path
@@ -274,6 +301,7 @@ async def _write_difference(
         previous_started=previous_started,
         fetched=fetched,
         max_removed_share=max_removed_share,
+        confirm_seconds=confirm_missing_seconds,
     )
     seconds["diff_seconds"] = time.perf_counter() - clock
     return counts, "diff"
@@ -372,6 +400,7 @@ def _counts_dict(counts: DiffCounts) -> dict[str, int]:
         "added": counts.added,
         "changed": counts.changed,
         "removed": counts.removed,
+        "missing": counts.missing,
         "unchanged": counts.unchanged,
         "drift": counts.drift,
     }

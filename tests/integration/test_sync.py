@@ -57,7 +57,9 @@ async def row_versions(resources: Resources) -> dict[str, str]:
 async def drift_of(resources: Resources, run_id: uuid.UUID | None) -> list[SyncDrift]:
     async with resources.sessions() as session:
         found = await session.execute(
-            select(SyncDrift).where(SyncDrift.run_id == run_id).order_by(SyncDrift.number)
+            select(SyncDrift)
+            .where(SyncDrift.run_id == run_id)
+            .order_by(SyncDrift.number, SyncDrift.id)
         )
     return list(found.scalars())
 
@@ -280,7 +282,7 @@ async def test_an_operation_older_than_the_previous_run_explains_nothing(
     assert [d.kind for d in await drift_of(resources, outcome.run_id)] == ["changed"]
 
 
-async def test_a_number_gone_from_seven_is_marked_deleted_and_reported(
+async def test_a_number_gone_from_seven_is_missing_then_deleted_when_a_read_confirms_it(
     resources: Resources, fresh_sandbox: SandboxProcess
 ) -> None:
     gone, kept = rent(fresh_sandbox, 2)
@@ -290,13 +292,16 @@ async def test_a_number_gone_from_seven_is_marked_deleted_and_reported(
     outcome = await sync(resources)
 
     assert outcome.counts is not None
-    assert (outcome.counts.removed, outcome.counts.unchanged) == (1, 1)
-    (drift,) = await drift_of(resources, outcome.run_id)
-    assert (drift.number, drift.kind, drift.after) == (gone, "removed", None)
-    assert (
-        drift.before is not None
-        and drift.before["country"] == (await mirror(resources, gone)).country
-    )
+    assert (outcome.counts.missing, outcome.counts.removed, outcome.counts.unchanged) == (1, 1, 1)
+    # The list left it out, then a read of the number found it gone.
+    missing, removed = await drift_of(resources, outcome.run_id)
+    assert [(d.number, d.kind, d.after) for d in (missing, removed)] == [
+        (gone, "missing", None),
+        (gone, "removed", None),
+    ]
+    country = (await mirror(resources, gone)).country
+    assert missing.before is not None and missing.before["country"] == country
+    assert removed.before == missing.before
     assert (await mirror(resources, gone)).state == "deleted"
     assert (await mirror(resources, kept)).state == "active"
 

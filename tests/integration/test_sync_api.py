@@ -68,7 +68,9 @@ async def test_runs_are_listed_newest_first_with_counts_and_drift(
     }
     assert (newest["baseline"], oldest["baseline"]) == (False, True)
     drift = {d["kind"]: d for d in newest["drift"]}
-    assert set(drift) == {"added", "changed", "removed"} and newest["drift_total"] == 3
+    # offered[0]: left out of the list (missing), then found gone by a read (removed).
+    assert set(drift) == {"added", "changed", "missing", "removed"}
+    assert newest["drift_total"] == 4
     assert drift["changed"] == {
         "number": offered[1],
         "kind": "changed",
@@ -77,6 +79,7 @@ async def test_runs_are_listed_newest_first_with_counts_and_drift(
     }
     assert drift["added"]["number"] == offered[2] and drift["added"]["before"] is None
     assert drift["removed"]["number"] == offered[0] and drift["removed"]["after"] is None
+    assert drift["missing"]["number"] == offered[0] and drift["missing"]["after"] is None
     assert oldest["counts"]["added"] == 2 and oldest["drift"] == []
 
 

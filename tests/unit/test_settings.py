@@ -26,11 +26,15 @@ def test_reads_every_setting_and_converts_the_database_driver() -> None:
         SYNC_INTERVAL_SECONDS="120",
         SEVEN_BASE_URL="http://127.0.0.1:9/api/",
         SYNC_MAX_REMOVED_SHARE="0.25",
+        SYNC_CONFIRM_MISSING_SECONDS="600",
     )
     assert settings.database_url.startswith("postgresql+asyncpg://app:s3cret-pw@db.internal")
     assert settings.sync_interval_seconds == 120
     assert settings.sync_max_removed_share == 0.25
     assert load().sync_max_removed_share == 0.5
+    assert settings.sync_confirm_missing_seconds == 600
+    assert load().sync_confirm_missing_seconds == 1800
+    assert load(SYNC_CONFIRM_MISSING_SECONDS="0").sync_confirm_missing_seconds == 0
     assert Settings.from_env(settings.to_env(), env_file=None) == settings
     assert settings.seven_base_url == "http://127.0.0.1:9/api"
     assert settings.seven_signing_secret is None
@@ -56,6 +60,8 @@ def test_missing_database_url_names_it_and_shows_a_good_value() -> None:
         ("SYNC_MAX_REMOVED_SHARE", "-0.1"),
         ("SYNC_MAX_REMOVED_SHARE", "half"),
         ("SYNC_MAX_REMOVED_SHARE", "nan"),
+        ("SYNC_CONFIRM_MISSING_SECONDS", "-1"),
+        ("SYNC_CONFIRM_MISSING_SECONDS", "half an hour"),
         ("SEVEN_BASE_URL", "gateway.seven.io"),
         ("ADMIN_API_KEY", "short"),
     ],
