@@ -43,9 +43,10 @@ from typing import Any
 
 import msgspec
 import structlog
-from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy import func, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.db.locks import release_lock, try_lock
 from app.db.models import Number, Operation
 from app.lib.metrics import JOB_RETRIES
 from app.numbers.mirror import columns_from_active, state_for
@@ -96,19 +97,6 @@ async def lock_held(session: AsyncSession, operation_id: uuid.UUID) -> bool:
     return bool(await session.scalar(_LOCK_HELD, {"key": lock_key(operation_id)}))
 
 
-async def release_lock(connection: AsyncConnection, key: int) -> None:
-    """Unlock, or discard the connection: a pooled connection still holding the lock would
-    make the operation look carried out forever (the lock is per session, and re-entrant)."""
-    try:
-        released = await connection.scalar(select(func.pg_advisory_unlock(key)))
-        await connection.commit()
-    except BaseException:
-        await connection.invalidate()
-        raise
-    if not released:
-        await connection.invalidate()
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -131,9 +119,7 @@ class OperationRunner:
         another run has it."""
         key = lock_key(operation_id)
         async with self._engine.connect() as connection:
-            locked = await connection.scalar(select(func.pg_try_advisory_lock(key)))
-            await connection.commit()
-            if not locked:
+            if not await try_lock(connection, key):
                 return "busy"
             try:
                 async with AsyncSession(bind=connection, expire_on_commit=False) as session:

@@ -51,6 +51,7 @@ import structlog
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from app.db.locks import release_lock, try_lock
 from app.db.models import Operation, SyncRun
 from app.settings import DEFAULT_SYNC_CONFIRM_MISSING_SECONDS, DEFAULT_SYNC_MAX_REMOVED_SHARE
 from app.seven.active_list import ActiveList
@@ -108,9 +109,7 @@ async def run_sync(
             if claimed is None:
                 return SyncOutcome("skipped")
             force = claimed
-        locked = (await conn.execute(select(func.pg_try_advisory_lock(SYNC_LOCK_KEY)))).scalar_one()
-        await conn.commit()
-        if not locked:
+        if not await try_lock(conn, SYNC_LOCK_KEY):
             return await _skip(conn, operation_id)
         try:
             limit = None if force else max_removed_share
@@ -120,33 +119,8 @@ async def run_sync(
             # return it to the pool, which also ends the session and its lock.
             await conn.invalidate()
             raise
-        await _unlock(conn)
+        await release_lock(conn, SYNC_LOCK_KEY)
         return outcome
-
-
-async def _unlock(conn: AsyncConnection) -> None:
-    """Release the sync's lock, or close the connection that may still hold it.
-
-    Back in the pool with the lock, the connection would have every later sync skipped
-    ("another sync was already running") for as long as it lives. Closing it ends its
-    session, and the lock with it. The run is recorded either way, so a failure here is
-    logged, not raised.
-    """
-    try:
-        unlocked = await conn.execute(select(func.pg_advisory_unlock(SYNC_LOCK_KEY)))
-        released = bool(unlocked.scalar_one())
-        await conn.commit()
-    except Exception:
-        log.warning("sync_unlock_failed", exc_info=True)
-        await conn.invalidate()
-        return
-    except BaseException:
-        await conn.invalidate()
-        raise
-    if not released:
-        # The session did not hold the lock it took: it is not the session we think.
-        log.warning("sync_unlock_failed", reason="pg_advisory_unlock returned false")
-        await conn.invalidate()
 
 
 async def _claim_operation(conn: AsyncConnection, operation_id: uuid.UUID) -> bool | None:

@@ -1,4 +1,4 @@
-"""The operation's advisory lock never outlives its run in a pooled connection."""
+"""An advisory lock never outlives its work in a pooled connection (operations and the sync)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.engine import create_engine
-from app.operations.executor import release_lock
+from app.db.locks import release_lock
 from app.settings import Settings
 
 KEY = 0x5EED
