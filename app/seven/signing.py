@@ -9,6 +9,9 @@
 ``httpx.Request`` it is about to send (``str(request.url)`` and ``request.content``),
 so what is signed is byte for byte what goes on the wire. The sandbox and the webhook
 endpoint verify with :func:`verify_signature`.
+
+The secret is trimmed first, as seven's PHP SDK does (``trim($signingSecret)``): a
+secret pasted with a trailing newline signs and verifies like the clean one.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ TIMESTAMP_HEADER = "X-Timestamp"
 NONCE_HEADER = "X-Nonce"
 NONCE_LENGTH = 32
 _NONCE_ALPHABET = string.ascii_letters + string.digits
+# PHP's trim() strips exactly these (seven's PHP SDK trims the secret before signing).
+_PHP_TRIM = b" \t\n\r\0\x0b"
 
 
 def _new_nonce() -> str:
@@ -45,7 +50,7 @@ def compute_signature(
     secret: str | bytes, method: str, url: str, body: bytes, timestamp: str, nonce: str
 ) -> str:
     """The hex HMAC-SHA256 of one request; the building block of sign and verify."""
-    key = secret.encode() if isinstance(secret, str) else secret
+    key = (secret.encode() if isinstance(secret, str) else secret).strip(_PHP_TRIM)
     # md5 is seven's choice for the body digest, not a security decision of ours.
     body_digest = hashlib.md5(body, usedforsecurity=False).hexdigest()
     message = "\n".join((timestamp, nonce, method.upper(), url, body_digest))
@@ -86,7 +91,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 def verify_signature(
     secret: str | bytes,
     method: str,
-    url: str,
+    url: str | tuple[str, ...],
     body: bytes,
     headers: Mapping[str, str],
     *,
@@ -95,10 +100,12 @@ def verify_signature(
 ) -> bool:
     """True when ``headers`` carry a valid, fresh signature for this request.
 
-    Rejects missing headers, a nonce of the wrong length, a timestamp more than
-    ``max_age`` seconds old (or more than ``max_age`` in the future: clock skew is
-    tolerated, replay from the future is not). The digest comparison is constant-time.
-    Remembering nonces to refuse replays inside the window is the caller's job.
+    ``url`` may be several spellings of the one request's URL (a tuple): a signature
+    over any of them is accepted. Rejects missing headers, a nonce of the wrong length,
+    a timestamp more than ``max_age`` seconds old (or more than ``max_age`` in the
+    future: clock skew is tolerated, replay from the future is not). Every digest is
+    compared in constant time. Remembering nonces to refuse replays inside the window
+    is the caller's job.
     """
     signature = _header(headers, SIGNATURE_HEADER)
     timestamp = _header(headers, TIMESTAMP_HEADER)
@@ -112,5 +119,12 @@ def verify_signature(
     current = time.time() if now is None else now
     if abs(current - sent_at) > max_age:
         return False
-    expected = compute_signature(secret, method, url, body, timestamp, nonce)
-    return hmac.compare_digest(expected.encode(), signature.strip().lower().encode())
+    given = signature.strip().lower().encode()
+    # Every candidate is compared (no early exit), so timing does not tell which matched.
+    matches = [
+        hmac.compare_digest(
+            compute_signature(secret, method, candidate, body, timestamp, nonce).encode(), given
+        )
+        for candidate in ((url,) if isinstance(url, str) else url)
+    ]
+    return any(matches)

@@ -60,6 +60,27 @@ def test_tampering_fails(secret: str, method: str, url: str, body: bytes) -> Non
     assert not verify_signature(secret, method, url, body, headers, now=TS)
 
 
+@pytest.mark.parametrize("padded", [f" {SECRET}\n", f"\t{SECRET}\r\n", f"{SECRET}\x00\x0b"])
+def test_the_secret_is_trimmed_as_the_php_sdk_does(padded: str) -> None:
+    # seven's PHP SDK signs with trim($signingSecret): a pasted newline changes nothing.
+    headers = sign_headers(padded, "DELETE", URL, BODY, timestamp=TS, nonce=NONCE)
+    assert headers["X-Signature"] == _expected()
+    assert verify_signature(padded.encode(), "DELETE", URL, BODY, headers, now=TS)
+    # Only PHP's trim characters: an inner or other character is part of the secret.
+    assert not verify_signature(f"{SECRET}\u00a0", "DELETE", URL, BODY, headers, now=TS)
+
+
+def test_a_signature_over_any_spelling_of_the_url_is_accepted() -> None:
+    path = "/api/numbers/active/4915170264838?delete_immediately=1"
+    over_path = sign_headers(SECRET, "DELETE", path, BODY, timestamp=TS, nonce=NONCE)
+    over_url = sign_headers(SECRET, "DELETE", URL, BODY, timestamp=TS, nonce=NONCE)
+    for headers in (over_path, over_url):
+        assert verify_signature(SECRET, "DELETE", (URL, path), BODY, headers, now=TS)
+    assert not verify_signature(SECRET, "DELETE", URL, BODY, over_path, now=TS)
+    assert not verify_signature(SECRET, "DELETE", (URL, "/api/other"), BODY, over_path, now=TS)
+    assert not verify_signature(SECRET, "DELETE", (), BODY, over_url, now=TS)
+
+
 def test_stale_and_future_timestamps_fail() -> None:
     headers = sign_headers(SECRET, "DELETE", URL, BODY, timestamp=TS, nonce=NONCE)
     assert verify_signature(SECRET, "DELETE", URL, BODY, headers, now=TS + 30)
