@@ -30,6 +30,10 @@ DEFAULT_SYNC_MAX_REMOVED_SHARE = 0.5
 #: incident or deploy at seven, yet a number that really left releases its holder within
 #: the hour.
 DEFAULT_SYNC_CONFIRM_MISSING_SECONDS = 1800
+#: An sms_mo event whose own time (data.time) is older than this is refused (app/webhooks).
+DEFAULT_WEBHOOK_MAX_AGE_SECONDS = 600
+#: How long a counted event's id is remembered; must outlast the age window (see from_env).
+DEFAULT_WEBHOOK_EVENT_RETENTION_DAYS = 7
 
 
 class SettingsError(Exception):
@@ -72,6 +76,11 @@ class Settings:
     operation_backoff_max_seconds: float = 60.0
     operation_stale_seconds: int = 120
     reconcile_interval_seconds: int = 30
+    # seven's webhooks (app/webhooks).
+    webhooks_allow_unsigned: bool = False
+    """Only while ``seven_signing_secret`` is unset: accept webhook calls nobody signed."""
+    webhook_max_age_seconds: int = DEFAULT_WEBHOOK_MAX_AGE_SECONDS
+    webhook_event_retention_days: int = DEFAULT_WEBHOOK_EVENT_RETENTION_DAYS
 
     def to_env(self) -> dict[str, str]:
         """The environment that reproduces these settings in another process."""
@@ -101,6 +110,9 @@ class Settings:
             "OPERATION_BACKOFF_MAX_SECONDS": self.operation_backoff_max_seconds,
             "OPERATION_STALE_SECONDS": self.operation_stale_seconds,
             "RECONCILE_INTERVAL_SECONDS": self.reconcile_interval_seconds,
+            "WEBHOOKS_ALLOW_UNSIGNED": str(self.webhooks_allow_unsigned).lower(),
+            "WEBHOOK_MAX_AGE_SECONDS": self.webhook_max_age_seconds,
+            "WEBHOOK_EVENT_RETENTION_DAYS": self.webhook_event_retention_days,
         }
         return {name: str(value) for name, value in values.items() if value is not None}
 
@@ -120,6 +132,13 @@ class Settings:
     ) -> Settings:
         """Read every setting; a ``.env`` file fills in what the environment lacks."""
         env = _merged_env(environ, env_file)
+        webhook_max_age_seconds = _optional(
+            env,
+            "WEBHOOK_MAX_AGE_SECONDS",
+            _positive_int,
+            "a whole number of seconds >= 1, e.g. 600",
+            DEFAULT_WEBHOOK_MAX_AGE_SECONDS,
+        )
         return cls(
             database_url=database_url_from(env),
             redis_url=redis_url_from(env),
@@ -217,6 +236,11 @@ class Settings:
                 120,
             ),
             reconcile_interval_seconds=reconcile_interval_from(env),
+            webhooks_allow_unsigned=_optional(
+                env, "WEBHOOKS_ALLOW_UNSIGNED", _boolean, "true or false", False
+            ),
+            webhook_max_age_seconds=webhook_max_age_seconds,
+            webhook_event_retention_days=_webhook_retention_from(env, webhook_max_age_seconds),
         )
 
 
@@ -247,6 +271,26 @@ def reconcile_interval_from(environ: Mapping[str, str]) -> int:
         "a whole number of seconds from 1 to 60 (a divisor of 60), e.g. 30",
         30,
     )
+
+
+def _webhook_retention_from(environ: Mapping[str, str], max_age_seconds: int) -> int:
+    """``WEBHOOK_EVENT_RETENTION_DAYS``: an event id forgotten while its event could still
+    be accepted would be counted again, so the ids outlive the age window by a day."""
+    days = _optional(
+        environ,
+        "WEBHOOK_EVENT_RETENTION_DAYS",
+        _positive_int,
+        "a whole number of days >= 1, e.g. 7",
+        DEFAULT_WEBHOOK_EVENT_RETENTION_DAYS,
+    )
+    if days * 86400 < max_age_seconds + 86400:
+        raise SettingsError(
+            "WEBHOOK_EVENT_RETENTION_DAYS",
+            "is too short",
+            f"keep event ids at least a day longer than WEBHOOK_MAX_AGE_SECONDS "
+            f"({max_age_seconds} s), i.e. >= {-(-max_age_seconds // 86400) + 1} days",
+        )
+    return days
 
 
 def database_url_from(environ: Mapping[str, str]) -> str:
@@ -361,6 +405,15 @@ def _seconds_in_minute(raw: str) -> int:
     if not 1 <= value <= 60:
         raise ValueError(raw)
     return value
+
+
+def _boolean(raw: str) -> bool:
+    value = raw.lower()
+    if value in {"true", "1", "yes", "on"}:
+        return True
+    if value in {"false", "0", "no", "off"}:
+        return False
+    raise ValueError(raw)
 
 
 def _port(raw: str) -> int:

@@ -64,6 +64,10 @@ def test_missing_database_url_names_it_and_shows_a_good_value() -> None:
         ("SYNC_CONFIRM_MISSING_SECONDS", "half an hour"),
         ("SEVEN_BASE_URL", "gateway.seven.io"),
         ("ADMIN_API_KEY", "short"),
+        ("WEBHOOKS_ALLOW_UNSIGNED", "maybe"),
+        ("WEBHOOK_MAX_AGE_SECONDS", "0"),
+        ("WEBHOOK_MAX_AGE_SECONDS", "ten minutes"),
+        ("WEBHOOK_EVENT_RETENTION_DAYS", "0"),
     ],
 )
 def test_malformed_values_are_refused_by_name(name: str, value: str) -> None:
@@ -71,6 +75,30 @@ def test_malformed_values_are_refused_by_name(name: str, value: str) -> None:
         load(**{name: value})
     assert str(caught.value).startswith(f"{name} is not usable: expected ")
     assert value not in str(caught.value) or name != "ADMIN_API_KEY"
+
+
+def test_webhook_settings_default_to_refusing_unsigned_calls() -> None:
+    settings = load()
+    assert settings.webhooks_allow_unsigned is False
+    assert (settings.webhook_max_age_seconds, settings.webhook_event_retention_days) == (600, 7)
+    custom = load(
+        WEBHOOKS_ALLOW_UNSIGNED="TRUE",
+        WEBHOOK_MAX_AGE_SECONDS="302400",
+        WEBHOOK_EVENT_RETENTION_DAYS="5",
+    )
+    assert custom.webhooks_allow_unsigned is True
+    assert (custom.webhook_max_age_seconds, custom.webhook_event_retention_days) == (302400, 5)
+    assert Settings.from_env(custom.to_env(), env_file=None) == custom
+    assert load(WEBHOOKS_ALLOW_UNSIGNED="false").webhooks_allow_unsigned is False
+
+
+def test_event_ids_must_be_kept_a_day_longer_than_events_are_accepted() -> None:
+    # An id forgotten while its event could still arrive would let it be counted twice.
+    with pytest.raises(SettingsError) as caught:
+        load(WEBHOOK_MAX_AGE_SECONDS="86401", WEBHOOK_EVENT_RETENTION_DAYS="2")
+    assert str(caught.value).startswith("WEBHOOK_EVENT_RETENTION_DAYS is too short: ")
+    assert ">= 3 days" in str(caught.value)
+    assert load(WEBHOOK_MAX_AGE_SECONDS="86400", WEBHOOK_EVENT_RETENTION_DAYS="2")
 
 
 def test_repr_shows_no_secret() -> None:
