@@ -31,6 +31,7 @@ from app.numbers.listener import open_number_cache
 from app.resources import Resources
 from app.settings import Settings, SettingsError
 from app.v1 import V1_HANDLERS
+from app.webhooks.controller import warn_if_unsigned
 
 API_KEY_SCHEME = "ApiKey"
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        warn_if_unsigned(settings)
         async with (
             Resources.open(settings) as resources,
             open_number_cache(settings, resources.engine) as cache,

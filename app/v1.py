@@ -13,7 +13,7 @@ from app.search.controller import available_numbers
 from app.sync.controller import SyncController
 from app.tenants.controller import KeyController, TenantController
 from app.tenants.whoami import whoami
-from app.webhooks.controller import seven_webhook
+from app.webhooks.controller import seven_webhook, seven_webhook_get
 
 V1_HANDLERS: list[ControllerRouterHandler] = [
     whoami,
@@ -27,5 +27,6 @@ V1_HANDLERS: list[ControllerRouterHandler] = [
     AuditController,
     CostController,
     seven_webhook,
+    seven_webhook_get,
     SyncController,
 ]

@@ -1,13 +1,20 @@
 """Inbound usage from seven's webhooks, counted once per event, per number and day.
 
 seven retries a webhook on 429/5xx and a signed request may be replayed inside its
-30-second window: the event id is recorded in the same transaction as the count, and
+clock window: the event id is recorded in the same transaction as the count, and
 a repeated id changes nothing.
+
+An id is remembered for ``webhook_event_retention_days`` (the worker's purge cron), so
+an event must not be accepted for longer than that: one whose own time (``data.time``,
+when seven received the SMS, the same on every retry) is more than
+``webhook_max_age_seconds`` old, or further ahead than :data:`CLOCK_WINDOW`, is refused.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import msgspec
 from sqlalchemy.dialects.postgresql import insert
@@ -16,6 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import NumberUsageDaily, WebhookEvent
 from app.lib.phone import InvalidPhoneNumber, normalize_number
 from app.numbers.mirror import SEVEN_TIME_ZONE
+
+#: How far a signature's timestamp (and an event's time) may be from our clock, either
+#: way: the default of seven's own webhook verifier (js-client WebhookVerifier).
+CLOCK_WINDOW = timedelta(seconds=300)
+MAX_EVENT_ID_LENGTH = 128
 
 
 class SmsMoData(msgspec.Struct):
@@ -29,37 +41,74 @@ class SmsMoData(msgspec.Struct):
 
 class WebhookPayload(msgspec.Struct):
     webhook_event: str
-    data: msgspec.Raw
+    # Any shape: only an sms_mo's data is read, and other events are ignored whatever
+    # they carry.
+    data: Any = None
     webhook_timestamp: str | int | None = None
 
 
 class BadEvent(ValueError):
-    """The event cannot be counted; the message says why."""
+    """The event cannot be counted; the message says why, ``code`` names the reason."""
+
+    def __init__(self, message: str, code: str = "invalid_event") -> None:
+        super().__init__(message)
+        self.code = code
 
 
-def usage_day(unix_seconds: int | str) -> date:
-    """The Europe/Berlin day of an event time (seven's billing days are German days)."""
+@dataclass(frozen=True, slots=True)
+class InboundSms:
+    event_id: str
+    number: str
+    """The receiving number (seven's ``system``), normalized."""
+    sent_at: datetime
+
+    @property
+    def day(self) -> date:
+        """The Europe/Berlin day of the SMS (seven's billing days are German days)."""
+        return self.sent_at.astimezone(SEVEN_TIME_ZONE).date()
+
+
+def _event_time(unix_seconds: int | str) -> datetime:
     try:
-        sent = datetime.fromtimestamp(int(unix_seconds), UTC)
+        return datetime.fromtimestamp(int(unix_seconds), UTC)
     except (ValueError, OverflowError, OSError):
         raise BadEvent("data.time must be unix seconds") from None
-    return sent.astimezone(SEVEN_TIME_ZONE).date()
 
 
-def parse_sms_mo(raw: msgspec.Raw) -> tuple[str, str, date]:
-    """(event id, receiving number, day) of an ``sms_mo`` event."""
+def parse_sms_mo(data: Any) -> InboundSms:
+    """The inbound SMS an ``sms_mo`` event's ``data`` describes."""
     try:
-        data = msgspec.json.decode(raw, type=SmsMoData)
+        fields = msgspec.convert(data, SmsMoData)
     except msgspec.ValidationError as error:
         raise BadEvent(f"data: {error}") from None
     try:
-        number = normalize_number(data.system, strict=False)
+        number = normalize_number(fields.system, strict=False)
     except InvalidPhoneNumber:
         raise BadEvent("data.system is not a phone number") from None
-    event_id = str(data.id).strip()
+    event_id = str(fields.id).strip()
     if not event_id:
         raise BadEvent("data.id is empty")
-    return event_id, number, usage_day(data.time)
+    if len(event_id) > MAX_EVENT_ID_LENGTH:
+        raise BadEvent(
+            f"data.id is longer than {MAX_EVENT_ID_LENGTH} characters", "event_id_too_long"
+        )
+    return InboundSms(event_id, number, _event_time(fields.time))
+
+
+def check_age(sms: InboundSms, *, now: datetime, max_age: timedelta) -> None:
+    """Refuse an SMS older than ``max_age`` or from further ahead than the clock window."""
+    age = now - sms.sent_at
+    if age > max_age:
+        raise BadEvent(
+            f"the SMS is {int(age.total_seconds())} s old (data.time); events older than "
+            f"{int(max_age.total_seconds())} s are refused",
+            "event_too_old",
+        )
+    if -age > CLOCK_WINDOW:
+        raise BadEvent(
+            f"data.time is {int(-age.total_seconds())} s ahead of our clock",
+            "event_time_in_future",
+        )
 
 
 async def count_sms_mo(session: AsyncSession, event_id: str, number: str, day: date) -> bool:
@@ -83,3 +132,4 @@ async def count_sms_mo(session: AsyncSession, event_id: str, number: str, day: d
             )
         )
     return True
+

@@ -15,6 +15,7 @@ updates and deletes only queue operations.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,7 +136,9 @@ async def test_the_fuzzed_api_never_fails_and_matches_its_schema(
     client: Client, admin_headers: dict[str, str], settings: Settings
 ) -> None:
     tenant_key = await _seed(client, admin_headers, settings)
-    app = create_app(settings)
+    # No signing secret here: the webhook would answer every case with its documented 503
+    # (not configured); taking unsigned calls lets the fuzzer reach the event decoding.
+    app = create_app(dataclasses.replace(settings, webhooks_allow_unsigned=True))
     schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
     try:
         run = await asyncio.to_thread(
