@@ -21,6 +21,7 @@ from app.operations.jobs import process_operation_function, reconciler_cron
 from app.resources import Resources
 from app.settings import Settings, SettingsError, redis_url_from
 from app.sync.jobs import sync_cron_job, sync_mirror_function
+from app.webhooks.jobs import purge_webhook_events_cron
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -62,7 +63,11 @@ def _shutdown_wait_from_env() -> int:
 
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [noop, process_operation_function(), sync_mirror_function()]
-    cron_jobs: ClassVar[list[Any]] = [reconciler_cron(), sync_cron_job()]
+    cron_jobs: ClassVar[list[Any]] = [
+        reconciler_cron(),
+        sync_cron_job(),
+        purge_webhook_events_cron(),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = _redis_settings_from_env()

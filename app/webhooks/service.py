@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
+from sqlalchemy import delete, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -133,3 +134,11 @@ async def count_sms_mo(session: AsyncSession, event_id: str, number: str, day: d
         )
     return True
 
+
+async def purge_processed_events(session: AsyncSession, retention: timedelta) -> int:
+    """Forget the ids of events counted more than ``retention`` ago; how many went."""
+    async with session.begin():
+        result = await session.execute(
+            delete(WebhookEvent).where(WebhookEvent.received_at < func.now() - retention)
+        )
+    return result.rowcount  # type: ignore[attr-defined, no-any-return]
