@@ -38,18 +38,24 @@ async def nonce_taken(redis: Redis, nonce: str) -> AsyncIterator[None]:
     """Claim ``nonce`` for the block; :class:`ReplayedNonce` when it was claimed before."""
     key = _KEY_PREFIX + nonce
     try:
-        claimed = await redis.set(key, b"1", nx=True, ex=_REMEMBER_SECONDS)
+        # SET NX answers None when the key exists.
+        claimed = bool(await redis.set(key, b"1", nx=True, ex=_REMEMBER_SECONDS))
+        reachable = True
     except RedisError as error:
-        log.warning("webhook_nonce_store_unavailable", error_type=type(error).__name__)
-        yield
-        return
+        _log_unavailable(error)
+        claimed, reachable = True, False
     if not claimed:
         raise ReplayedNonce(nonce)
     try:
         yield
     except Exception:
-        try:
-            await redis.delete(key)
-        except RedisError as error:
-            log.warning("webhook_nonce_store_unavailable", error_type=type(error).__name__)
+        if reachable:
+            try:
+                await redis.delete(key)
+            except RedisError as error:
+                _log_unavailable(error)
         raise
+
+
+def _log_unavailable(error: RedisError) -> None:
+    log.warning("webhook_nonce_store_unavailable", error_type=type(error).__name__)

@@ -141,4 +141,4 @@ async def purge_processed_events(session: AsyncSession, retention: timedelta) ->
         result = await session.execute(
             delete(WebhookEvent).where(WebhookEvent.received_at < func.now() - retention)
         )
-    return result.rowcount  # type: ignore[attr-defined, no-any-return]
+    return result.rowcount  # type: ignore[attr-defined]

@@ -173,6 +173,27 @@ async def test_a_replayed_nonce_is_refused_in_every_api_process(
     assert await counted(database_url) == 2
 
 
+async def test_without_redis_the_nonce_check_is_skipped_and_the_event_still_counted_once(
+    signed_settings: Settings, database_url: str
+) -> None:
+    # Nothing listens on port 1: Redis is down. The event id in PostgreSQL still
+    # counts the SMS once, so the request goes on rather than losing the SMS.
+    app = create_app(dataclasses.replace(signed_settings, redis_url="redis://127.0.0.1:1/0"))
+    with capture_logs() as logs:  # after create_app, which configures logging
+        async with AsyncTestClient(app=app) as client:
+            status, body, headers = await deliver(client, event("evt-1"))
+            method, target, content, _ = delivery(event("evt-1"), "form")
+            replay = await client.request(method, target, content=content, headers=headers)
+    assert [(status, body["status"]), (replay.status_code, replay.json()["status"])] == [
+        (200, "counted"),
+        (200, "duplicate"),
+    ]
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
+        "webhook_nonce_store_unavailable"
+    ] * 2
+    assert await counted(database_url) == 1
+
+
 async def test_a_refused_request_does_not_spend_its_nonce(signed_client: Client) -> None:
     # A failed request hands its nonce back, so seven's retry of the very same signed
     # request is judged on the event again, not refused as a replay.
@@ -267,11 +288,11 @@ async def test_unsigned_calls_are_taken_only_when_allowed_explicitly(
     assert await counted(database_url) == 3
 
     # With the secret set, the flag changes nothing: signatures are checked, no warning.
-    signed = dataclasses.replace(
-        settings, seven_signing_secret=SECRET, webhooks_allow_unsigned=True
+    signed = create_app(
+        dataclasses.replace(settings, seven_signing_secret=SECRET, webhooks_allow_unsigned=True)
     )
     with capture_logs() as logs:
-        async with AsyncTestClient(app=create_app(signed)) as client:
+        async with AsyncTestClient(app=signed) as client:
             status, body, _ = await deliver(client, event("evt-4"), signed_over=None)
     assert (status, body["code"]) == (401, "invalid_signature")
     assert [entry for entry in logs if entry["log_level"] == "warning"] == []
