@@ -7,8 +7,8 @@ sender instead. The event comes as seven's hook was registered: a form-encoded P
 
 The signature may cover the full URL (seven's signing page) or the path and query
 (what seven's JS SDK verifier is handed, ``req.originalUrl``): either is accepted.
-Behind a proxy that rewrites the host or scheme the full URL differs from what we see
-(forward the original Host and scheme: uvicorn ``--proxy-headers``); the path does not.
+Behind a proxy that rewrites the host or scheme the full URL differs from what we see:
+forward the original Host and scheme (uvicorn ``--proxy-headers``).
 
 seven retries a delivery answered 429 or 5xx (for about 3.5 days) and takes any other
 4xx as final: a bad or forged event is answered 4xx, a fault on our side (the database,
