@@ -113,8 +113,11 @@ class SuccessResponse(msgspec.Struct, frozen=True):
 
 
 class NumberUpdate(msgspec.Struct, frozen=True, omit_defaults=True):
-    """Body of ``PATCH /numbers/active/:number``; ``None`` means "leave as it is"."""
+    """Body of ``PATCH /numbers/active/:number``; ``None`` means "leave as it is", an empty
+    list stops that forwarding. ``slack_forward`` (webhook URLs) is in seven's OpenAPI file
+    though not on its reference page."""
 
     friendly_name: str | None = None
     sms_forward: list[str] | None = None
     email_forward: list[str] | None = None
+    slack_forward: list[str] | None = None

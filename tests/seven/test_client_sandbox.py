@@ -87,11 +87,30 @@ async def test_order_lifecycle(client: SevenClient, fresh_sandbox: SandboxProces
         friendly_name="Support line",
         sms_forward=["+49 176 1234 5678"],
         email_forward=["ops@example.com"],
+        slack_forward=["https://hooks.slack.test/T1"],
     )
     updated = await client.update(offer.number, changes)
     assert updated.friendly_name == "Support line"
     assert updated.forward_sms_mo.sms.number == ["4917612345678"]
     assert updated.forward_sms_mo.email.address == ["ops@example.com"]
+    assert updated.forward_sms_mo.slack is not None
+    assert (updated.forward_sms_mo.slack.uri, updated.forward_sms_mo.slack.enabled) == (
+        "https://hooks.slack.test/T1",
+        True,
+    )
+    # Empty values clear every channel and the name (what a release sends).
+    cleared = await client.update(
+        offer.number,
+        NumberUpdate(friendly_name="", sms_forward=[], email_forward=[], slack_forward=[]),
+    )
+    assert cleared.friendly_name == ""
+    forward = cleared.forward_sms_mo
+    assert (forward.sms.number, forward.sms.enabled) == ([], False)
+    assert (forward.email.address, forward.email.enabled) == ([], False)
+    assert forward.slack is not None and (forward.slack.uri, forward.slack.enabled) == (
+        None,
+        False,
+    )
 
     # End of period: still active, now with an expiry date.
     await client.delete(offer.number, delete_immediately=False)
