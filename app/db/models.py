@@ -31,6 +31,11 @@ DRIFT_KINDS = ("added", "changed", "missing", "removed")
 KEY_SCOPES = ("admin", "tenant")
 # Operations that change one number at seven; at most one of them may be in flight per number.
 NUMBER_OPERATION_KINDS = ("order", "update", "delete")
+# What may be left at seven of a previous holder's settings (app/pools/handover.py).
+HANDOVER_STATES = ("clearing", "clearing_failed", "uncleared")
+# A pool's cool-down unless its creator says otherwise: a week, so one-time codes sent to
+# the previous holder have stopped before the next one receives the number's SMS.
+DEFAULT_COOLDOWN_DAYS = 7
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -78,7 +83,9 @@ class Pool(Timestamps, Base):
     features: Mapped[list[str]] = mapped_column(
         ARRAY(Text), default=list, server_default=text("'{}'")
     )
-    cooldown_days: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    cooldown_days: Mapped[int] = mapped_column(
+        default=DEFAULT_COOLDOWN_DAYS, server_default=text(str(DEFAULT_COOLDOWN_DAYS))
+    )
 
 
 class Number(Base):
@@ -92,6 +99,7 @@ class Number(Base):
         CheckConstraint(
             "(state = 'missing') = (missing_since IS NOT NULL)", name="missing_since_when_missing"
         ),
+        CheckConstraint(_one_of("handover", HANDOVER_STATES), name="handover"),
         Index(
             "ix_numbers_number_trgm",
             "number",
@@ -139,6 +147,15 @@ class Number(Base):
     synced_at: Mapped[datetime | None]
     # The first sync that no longer found the number in seven's list (state ``missing``).
     missing_since: Mapped[datetime | None]
+    # A previous holder's settings (forwarding, friendly name) may still be at seven:
+    # ``clearing`` (an update clearing them is pending), ``clearing_failed`` or
+    # ``uncleared`` (the number was deleted while held, and may come back). NULL: nothing
+    # of a previous holder is left. Nobody is given the number while it is set.
+    handover: Mapped[str | None] = mapped_column(Text)
+    # The latest operation clearing them; NULL again once one has succeeded.
+    handover_operation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("operations.id", ondelete="SET NULL")
+    )
     inserted_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
@@ -242,7 +259,9 @@ class Allocation(Base):
     """Who held which number from when to when; cost reports attribute charges with it.
 
     An open interval ends when its number becomes ``deleted``, by whatever path: the
-    trigger ``numbers_release_deleted`` (migration 0005) closes it and clears the holder.
+    trigger ``numbers_release_deleted`` (migrations 0005, 0009) closes it and clears the
+    holder. A release ends it too; its cool-down starts only once what the holder set at
+    seven has been cleared (app/pools/handover.py).
     """
 
     __tablename__ = "allocations"
@@ -264,7 +283,8 @@ class Allocation(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
     allocated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     released_at: Mapped[datetime | None]
-    # End of the pool's cool-down after release: nobody else gets the number before it.
+    # End of the pool's cool-down, counted from the clearing of what the holder set at
+    # seven (NULL until that succeeded): nobody else gets the number before it.
     available_at: Mapped[datetime | None]
 
 
