@@ -14,6 +14,7 @@ from app.db.models import Number
 from app.seven.types import Features
 
 NumberState = Literal["ordering", "active", "deleting", "missing", "deleted", "failed"]
+Handover = Literal["clearing", "clearing_failed", "uncleared"]
 CENT = Decimal("0.01")
 
 
@@ -48,6 +49,14 @@ class NumberOut(msgspec.Struct):
     pending_operation: uuid.UUID | None
     missing_since: datetime | None
     """State ``missing``: when a sync first found the number absent from seven's list."""
+    handover: Handover | None
+    """What a previous holder set at seven (forwarding, friendly name) may still be there:
+    ``clearing`` (an update clearing it is pending), ``clearing_failed`` (an admin clears
+    it again: ``POST /v1/allocations/{number}/clearing``) or ``uncleared`` (the number was
+    deleted while held; should seven list it again, it must be cleared). Nobody is given
+    the number until it is null."""
+    handover_operation: uuid.UUID | None
+    """The latest operation clearing a previous holder's settings, until one succeeds."""
 
 
 def monthly_cost(basic_charge: Decimal | None, payment_interval: str) -> Decimal | None:
@@ -93,4 +102,6 @@ def number_out(row: Number | Row[Any]) -> NumberOut:
         synced_at=row.synced_at,
         pending_operation=row.pending_operation_id,
         missing_since=row.missing_since,
+        handover=row.handover,  # type: ignore[arg-type]
+        handover_operation=row.handover_operation_id,
     )

@@ -51,6 +51,7 @@ from app.db.models import Number, Operation
 from app.lib.metrics import JOB_RETRIES
 from app.numbers.mirror import columns_from_active, state_for
 from app.operations.policy import Failure, RetryPolicy, exhausted, failure_for
+from app.pools.handover import settle_handover
 from app.pools.ordering import allocate_ordered_number
 from app.seven.client import SevenClient
 from app.seven.errors import (
@@ -388,6 +389,8 @@ class _Run:
         columns = columns_from_active(active)
         del columns["number"]
         await self._finish_number(state=state_for(active), synced_at=_now(), **columns)
+        # A clearing of what a holder set ends the handover with the mirror's new columns.
+        await settle_handover(self.session, self.op, succeeded=True, at=_now())
         if self.op.kind == "order":
             # An order placed for a tenant opens its allocation in the same transaction,
             # so the cost reports attribute the number from the day it became active.
@@ -401,6 +404,7 @@ class _Run:
         bills an accepted order, so the operation succeeds; the sync fills in the rest."""
         state = "active" if self.op.kind == "order" else "deleting"
         await self._finish_number(state=state)
+        await settle_handover(self.session, self.op, succeeded=True, at=_now())
         if self.op.kind == "order":
             await allocate_ordered_number(self.session, self.op)
         self._warn(
@@ -428,6 +432,7 @@ class _Run:
     async def _fail(self, failure: Failure) -> None:
         changes: dict[str, Any] = {"state": "failed"} if self.op.kind == "order" else {}
         await self._finish_number(**changes)
+        await settle_handover(self.session, self.op, succeeded=False, at=_now())
         self._finish("failed", error=failure)
         await self.session.commit()
         self.log.warning("operation_failed", code=failure.code, attempts=self.op.attempts)

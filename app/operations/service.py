@@ -151,6 +151,30 @@ async def submit_delete(
     return await _submit(session, principal, key, fingerprint, create)
 
 
+async def add_update(
+    session: AsyncSession,
+    principal: Principal,
+    row: Number,
+    params: dict[str, Any],
+    tenant: uuid.UUID | None,
+    request_id: str | None = None,
+) -> Operation:
+    """An ``update`` of ``row`` that the service itself decides on (app/pools/handover.py
+    clears what a holder set), added to the caller's transaction so it commits with the
+    change that calls for it. ``row`` is locked by the caller; 409 ``number_busy`` while
+    another operation on the number is pending."""
+    if row.pending_operation_id is not None:
+        raise _busy(row)
+    try:
+        operation = await _add_operation(
+            session, principal, "update", row.number, params, tenant, request_id
+        )
+    except IntegrityError as error:
+        raise _conflict_for(error) from None
+    row.pending_operation_id = operation.id
+    return operation
+
+
 # -- the shared transaction --------------------------------------------------------
 
 
@@ -273,12 +297,16 @@ async def _changeable(
         code, message = problems[row.state]
         raise Conflict(message, code=code, details={"state": row.state})
     if row.pending_operation_id is not None:
-        raise Conflict(
-            "Another operation on this number is still in progress; wait for it to finish.",
-            code="number_busy",
-            details={"operation": str(row.pending_operation_id)},
-        )
+        raise _busy(row)
     return row
+
+
+def _busy(row: Number) -> Conflict:
+    return Conflict(
+        "Another operation on this number is still in progress; wait for it to finish.",
+        code="number_busy",
+        details={"operation": str(row.pending_operation_id)},
+    )
 
 
 async def _tenant_for(

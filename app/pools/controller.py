@@ -14,24 +14,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.audit.service import Actor
+from app.db.models import Operation
 from app.lib.auth import Principal, admin_only
 from app.lib.errors import Conflict, error_responses
 from app.lib.queue import enqueue_operation
 from app.numbers.schemas import NumberOut, number_out
 from app.operations.schemas import OperationOut, operation_location, operation_out
-from app.pools import ordering, service
+from app.pools import handover, ordering, service
 from app.pools.schemas import (
     AllocationCreate,
     AllocationOut,
     PoolCreate,
     PoolNumber,
     PoolOut,
+    ReleaseOut,
     allocation_out,
     pool_out,
+    release_out,
 )
 from app.seven.client import SevenClient
 
 log = structlog.get_logger(__name__)
+
+
+async def _enqueue(queue: ArqRedis, operation: Operation) -> None:
+    try:
+        await enqueue_operation(queue, operation.id, operation.kind)
+    except (RedisError, OSError) as error:
+        # Committed already: the reconciler enqueues operations Redis lacks.
+        log.warning("enqueue_failed", operation=str(operation.id), error=type(error).__name__)
 
 
 class PoolController(Controller):
@@ -123,11 +134,7 @@ class AllocationController(Controller):
             db_session, actor, seven, data.pool, data.tenant, data.country, data.features
         )
         operation = submitted.operation
-        try:
-            await enqueue_operation(queue, operation.id, operation.kind)
-        except (RedisError, OSError) as error:
-            # Committed already: the reconciler enqueues operations Redis lacks.
-            log.warning("enqueue_failed", operation=str(operation.id), error=type(error).__name__)
+        await _enqueue(queue, operation)
         return Response(
             operation_out(operation),
             status_code=202,
@@ -153,7 +160,46 @@ class AllocationController(Controller):
         "/{number:str}",
         status_code=200,
         summary="Release a number back to its pool",
+        description=(
+            "Ends the interval and queues an `update` operation (`clearing_operation`) that "
+            "clears at seven what the holder set: SMS, e-mail and Slack forwarding and the "
+            "friendly name. Nobody else gets the number until it has succeeded; the pool's "
+            "cool-down runs from then (`available_at` is null until). Not allocated to the "
+            "caller: 404 `not_allocated`. 409 `number_being_ordered`, or `number_busy` while "
+            "another operation on the number is pending."
+        ),
         responses=error_responses(409),
     )
-    async def release(self, db_session: AsyncSession, actor: Actor, number: str) -> AllocationOut:
-        return allocation_out(await service.release(db_session, actor, number))
+    async def release(
+        self, db_session: AsyncSession, actor: Actor, queue: ArqRedis, number: str
+    ) -> ReleaseOut:
+        released = await handover.release(db_session, actor, number)
+        if released.clearing is not None:
+            await _enqueue(queue, released.clearing)
+        return release_out(released)
+
+    @post(
+        "/{number:str}/clearing",
+        status_code=202,
+        guards=[admin_only],
+        summary="Clear what a previous holder set at seven, again (admin)",
+        description=(
+            "For a number nobody holds: after a failed clearing (`handover` "
+            "`clearing_failed`), for one seven lists again after its deletion (`uncleared`), "
+            "or to be sure. 202 with the `update` operation; the number is not allocatable "
+            "until it has succeeded, and its cool-down starts then. Unknown: 404 "
+            "`number_not_found`. 409 `number_allocated` (held: its settings are the "
+            "holder's), `nothing_to_clear` (seven does not have it) or `number_busy`."
+        ),
+        responses=error_responses(409),
+    )
+    async def clear(
+        self, db_session: AsyncSession, actor: Actor, queue: ArqRedis, number: str
+    ) -> Response[OperationOut]:
+        operation = await handover.clear(db_session, actor, number)
+        await _enqueue(queue, operation)
+        return Response(
+            operation_out(operation),
+            status_code=202,
+            headers={"Location": operation_location(operation.id)},
+        )

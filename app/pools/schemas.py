@@ -8,10 +8,23 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from app.db.models import Allocation, Pool
-from app.pools.service import PoolCounts
+from app.db.models import DEFAULT_COOLDOWN_DAYS, Allocation, Pool
+from app.pools.handover import Released
+from app.pools.service import MAX_COOLDOWN_DAYS, PoolCounts
 
 Feature = Literal["sms", "a2p_sms", "voice"]
+CooldownDays = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=MAX_COOLDOWN_DAYS,
+        description=(
+            "Days a released number rests before anyone else gets it, counted from the "
+            "clearing of what its holder set at seven (one-time codes sent to the previous "
+            "holder stop meanwhile); 0 hands it on at once."
+        ),
+    ),
+]
 
 
 class PoolCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -20,7 +33,7 @@ class PoolCreate(msgspec.Struct, forbid_unknown_fields=True):
         Annotated[str, msgspec.Meta(description="ISO 3166-1 alpha-2", examples=["DE"])] | None
     ) = None
     features: list[Feature] = msgspec.field(default_factory=list)
-    cooldown_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 0
+    cooldown_days: CooldownDays = DEFAULT_COOLDOWN_DAYS
 
 
 class PoolOut(msgspec.Struct):
@@ -31,9 +44,15 @@ class PoolOut(msgspec.Struct):
     cooldown_days: int
     created_at: datetime
     numbers: int
-    """Account numbers in the pool; ``allocated`` of them held by tenants, ``free`` to take now."""
+    """Account numbers in the pool; ``allocated`` of them held by tenants, ``free`` to take
+    now. Released numbers wait for what their holder set at seven to be cleared:
+    ``clearing`` (under way), ``clearing_failed`` and ``uncleared`` (back at seven after a
+    deletion) wait for an admin (``POST /v1/allocations/{number}/clearing``)."""
     allocated: int
     free: int
+    clearing: int
+    clearing_failed: int
+    uncleared: int
 
 
 class PoolNumber(msgspec.Struct, forbid_unknown_fields=True):
@@ -58,6 +77,15 @@ class AllocationOut(msgspec.Struct):
     allocated_at: datetime
     released_at: datetime | None
     available_at: datetime | None
+    """End of the cool-down; null after the release until what the holder set at seven has
+    been cleared, when the cool-down starts."""
+
+
+class ReleaseOut(AllocationOut):
+    """The interval just ended, and the operation clearing what the holder set at seven."""
+
+    clearing_operation: uuid.UUID | None
+    """An ``update``; null when seven does not have the number (nothing to clear)."""
 
 
 def pool_out(row: Pool, counts: PoolCounts | None = None) -> PoolOut:
@@ -72,6 +100,9 @@ def pool_out(row: Pool, counts: PoolCounts | None = None) -> PoolOut:
         numbers=counts.numbers,
         allocated=counts.allocated,
         free=counts.free,
+        clearing=counts.clearing,
+        clearing_failed=counts.clearing_failed,
+        uncleared=counts.uncleared,
     )
 
 
@@ -84,4 +115,11 @@ def allocation_out(row: Allocation) -> AllocationOut:
         allocated_at=row.allocated_at,
         released_at=row.released_at,
         available_at=row.available_at,
+    )
+
+
+def release_out(released: Released) -> ReleaseOut:
+    return ReleaseOut(
+        **msgspec.structs.asdict(allocation_out(released.allocation)),
+        clearing_operation=released.clearing.id if released.clearing else None,
     )

@@ -5,7 +5,8 @@ numbers: concurrent requests lock different rows (or find none), so no number is
 ever handed out twice, and nobody waits on a row someone else is taking. The chosen
 number's ``tenant_id`` (the denormalized current holder that app.lib.tenancy reads)
 and its ``allocations`` row (the interval the cost reports use) change in one
-transaction.
+transaction. Releasing is in app.pools.handover: what the holder set at seven is
+cleared before anyone else gets the number.
 
 Time: every verb that reads or writes a moment takes ``at``; None means the
 database's ``now()``. Tests pass ``at`` to step through a cool-down.
@@ -16,18 +17,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor, audited
-from app.db.models import Allocation, Number, Operation, Pool, Tenant
+from app.db.models import (
+    DEFAULT_COOLDOWN_DAYS,
+    HANDOVER_STATES,
+    Allocation,
+    Number,
+    Operation,
+    Pool,
+    Tenant,
+)
 from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.phone import InvalidPhoneNumber, normalize_number
-from app.lib.tenancy import visible_numbers
 
 FEATURE_COLUMNS = {
     "sms": Number.feature_sms,
@@ -84,16 +92,13 @@ async def create_pool(
     name: str,
     country: str | None = None,
     features: Sequence[str] | None = None,
-    cooldown_days: int = 0,
+    cooldown_days: int = DEFAULT_COOLDOWN_DAYS,
 ) -> Pool:
     async with audited(session, actor, "pool.create") as note:
         cleaned = " ".join(name.split())
         if not cleaned or len(cleaned) > 200:
             raise InvalidInput("pool name must be 1 to 200 characters", code="invalid_name")
-        if not 0 <= cooldown_days <= MAX_COOLDOWN_DAYS:
-            raise InvalidInput(
-                f"cooldown_days must be between 0 and {MAX_COOLDOWN_DAYS}", code="invalid_cooldown"
-            )
+        _check_cooldown(cooldown_days)
         pool = Pool(
             id=uuid.uuid4(),
             name=cleaned,
@@ -112,6 +117,13 @@ async def create_pool(
             ) from None
         await session.refresh(pool)
     return pool
+
+
+def _check_cooldown(cooldown_days: int) -> None:
+    if not 0 <= cooldown_days <= MAX_COOLDOWN_DAYS:
+        raise InvalidInput(
+            f"cooldown_days must be between 0 and {MAX_COOLDOWN_DAYS}", code="invalid_cooldown"
+        )
 
 
 async def list_pools(session: AsyncSession) -> list[Pool]:
@@ -247,6 +259,8 @@ def _free(
         # Not deleting, and not missing: a missing number may be gone, or back with its holder.
         Number.state == "active",
         Number.tenant_id.is_(None),
+        # Nothing of a previous holder's settings may be left at seven (app.pools.handover).
+        Number.handover.is_(None),
         ~held_or_resting,
         ~being_deleted,
         *(FEATURE_COLUMNS[name].is_(True) for name in features),
@@ -258,18 +272,25 @@ class PoolCounts:
     numbers: int = 0
     allocated: int = 0
     free: int = 0
+    clearing: int = 0
+    clearing_failed: int = 0
+    uncleared: int = 0
 
 
 async def pool_counts(
     session: AsyncSession, pool_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, PoolCounts]:
-    """How many numbers each pool has, how many are held and how many are free now."""
+    """How many numbers each pool has, how many are held, how many are free now, and how
+    many wait for a previous holder's settings to be cleared at seven (by state)."""
+    # A deleted number's ``uncleared`` matters only if seven lists it again.
+    at_seven = Number.state.in_(("active", "deleting", "missing"))
     rows = await session.execute(
         select(
             Number.pool_id,
             func.count(),
             func.count().filter(Number.tenant_id.is_not(None)),
             func.count().filter(and_(*_free(func.now()))),
+            *(func.count().filter(at_seven, Number.handover == state) for state in HANDOVER_STATES),
         )
         .where(Number.pool_id.in_(pool_ids))
         .group_by(Number.pool_id)
@@ -331,53 +352,6 @@ def _hand_over(
 async def _require_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     if await session.get(Tenant, tenant_id) is None:
         raise NotFound(f"no tenant {tenant_id}", code="tenant_not_found")
-
-
-async def release(
-    session: AsyncSession, actor: Actor, raw_number: str, *, at: datetime | None = None
-) -> Allocation:
-    """End the holder's interval; the number rests in its pool for the pool's cool-down."""
-    async with audited(session, actor, "allocation.release") as note:
-        digits = parse_number(raw_number)
-        note.target = f"number:{digits}"
-        number = await session.scalar(
-            select(Number)
-            .where(Number.number == digits, visible_numbers(actor.principal))
-            .with_for_update()
-        )
-        if number is None or number.tenant_id is None:
-            raise NotFound(f"number {digits} is not allocated to you", code="not_allocated")
-        if number.state == "ordering":
-            raise Conflict(
-                f"number {digits} is still being ordered; release it once it is active",
-                code="number_being_ordered",
-            )
-        at = at or await db_now(session)
-        allocation = await session.scalar(
-            select(Allocation)
-            .where(Allocation.number == digits, Allocation.released_at.is_(None))
-            .with_for_update()
-        ) or _interval_since_creation(session, number, at)
-        note.tenant_id = allocation.tenant_id
-        pool_id = allocation.pool_id or number.pool_id
-        cooldown = (await get_pool(session, pool_id)).cooldown_days if pool_id else 0
-        allocation.released_at = at
-        allocation.available_at = at + timedelta(days=cooldown)
-        number.tenant_id = None
-        number.updated_at = at
-        note.details = {"available_at": allocation.available_at.isoformat()}
-    return allocation
-
-
-def _interval_since_creation(session: AsyncSession, number: Number, at: datetime) -> Allocation:
-    """The interval of a number held without one (ordered straight for a tenant before
-    the order hook opened intervals): held since it was created, as far as we know."""
-    since = min(number.seven_created_at or number.inserted_at, at)
-    allocation = Allocation(
-        number=number.number, pool_id=number.pool_id, tenant_id=number.tenant_id, allocated_at=since
-    )
-    session.add(allocation)
-    return allocation
 
 
 async def list_allocations(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
@@ -17,6 +19,7 @@ from app.lib.errors import Conflict
 from app.pools import service
 from app.pools.ordering import allocate_ordered_number
 from app.settings import Settings
+from tests.integration.operations_support import available_numbers, order
 from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import (
     create_pool,
@@ -66,9 +69,13 @@ async def test_a_tenant_gets_a_free_number_and_gives_it_back(
     released = await client.delete(f"/v1/allocations/{got}", headers=key_headers(key))
     assert released.status_code == 200, released.text
     assert released.json()["released_at"] is not None
-    # Cool-down 0: available again at once; the tenant no longer sees the number.
-    assert released.json()["available_at"] == released.json()["released_at"]
+    # Resting starts once what the tenant set at seven is cleared; the tenant no longer
+    # sees the number.
+    clearing = released.json()["clearing_operation"]
+    assert (released.json()["available_at"], clearing is not None) == (None, True)
     assert (await client.get(f"/v1/numbers/{got}", headers=key_headers(key))).status_code == 404
+    resting = (await client.get(f"/v1/numbers/{got}", headers=admin_headers)).json()
+    assert (resting["handover"], resting["pending_operation"]) == ("clearing", clearing)
     again = await client.delete(f"/v1/allocations/{got}", headers=key_headers(key))
     assert (again.status_code, again.json()["code"]) == (404, "not_allocated")
     # The interval stays on record.
@@ -155,54 +162,11 @@ async def test_100_concurrent_allocations_against_30_free_numbers(settings: Sett
             assert all(holders[a.number] == a.tenant_id for a in intervals)
 
 
-async def test_a_released_number_rests_for_the_cooldown(settings: Settings) -> None:
-    """With the clock in the test's hand: not handed out before the cool-down ends, then yes."""
-    t0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-    async with session_factory(settings) as sessions:
-        (number,) = await seed_numbers(sessions, german_numbers(1))
-        async with sessions() as session:
-            acme, globex = Tenant(id=uuid.uuid4(), name="acme"), Tenant(id=uuid.uuid4(), name="g")
-            pool = Pool(id=uuid.uuid4(), name="resting", cooldown_days=7)
-            session.add_all([acme, globex, pool])
-            await session.flush()
-            (await session.get_one(Number, number)).pool_id = pool.id
-            await session.commit()
-
-        async def allocate(tenant: Tenant, at: datetime) -> str:
-            async with sessions() as session:
-                try:
-                    return (
-                        await service.allocate(session, ADMIN, pool.id, tenant.id, at=at)
-                    ).number
-                except Conflict as error:
-                    return error.code
-
-        assert await allocate(acme, t0) == number
-        async with sessions() as session:
-            released = await service.release(session, ADMIN, number, at=t0 + timedelta(days=2))
-        assert released.available_at == t0 + timedelta(days=9)
-
-        assert await allocate(globex, t0 + timedelta(days=2)) == "pool_exhausted"
-        assert await allocate(globex, t0 + timedelta(days=9) - timedelta(seconds=1)) == (
-            "pool_exhausted"
-        )
-        assert await allocate(globex, t0 + timedelta(days=9)) == number
-
-        async with sessions() as session:
-            intervals = (
-                await session.scalars(select(Allocation).order_by(Allocation.allocated_at))
-            ).all()
-        assert [(a.tenant_id, a.allocated_at, a.released_at) for a in intervals] == [
-            (acme.id, t0, t0 + timedelta(days=2)),
-            (globex.id, t0 + timedelta(days=9), None),
-        ]
-
-
 async def _order_through_an_empty_pool(
     client: Client, admin_headers: dict[str, str], settings: Settings, sandbox: SandboxProcess
 ) -> tuple[str, str, str, dict[str, str]]:
     """An empty pool, an allocation with ``order_if_empty``, the worker run: (number, ...)."""
-    pool = await create_pool(client, admin_headers, country="DE", features=["sms"])
+    pool = await create_pool(client, admin_headers, country="DE", features=["sms"], cooldown_days=0)
     tenant, key = await create_tenant(client, admin_headers, "acme")
     exhausted = await client.post("/v1/allocations", json={"pool": pool}, headers=key_headers(key))
     assert (exhausted.status_code, exhausted.json()["code"]) == (409, "pool_exhausted")
@@ -248,9 +212,11 @@ async def test_order_if_empty_ends_with_the_new_number_allocated_to_the_tenant(
     # The worker opened the tenant's interval when the order succeeded.
     held = await client.get("/v1/allocations", headers=headers)
     assert [(a["number"], a["tenant"], a["pool"]) for a in held.json()] == [(number, tenant, pool)]
-    # Released, it rests in its pool like any other number and can be allocated again.
+    # Released and cleared, it rests in its pool like any other number (here for no time)
+    # and can be allocated again.
     released = await client.delete(f"/v1/allocations/{number}", headers=headers)
     assert (released.status_code, released.json()["tenant"]) == (200, tenant), released.text
+    run_burst(settings)
     again = await client.post("/v1/allocations", json={"pool": pool}, headers=headers)
     assert (again.status_code, again.json()["number"]) == (201, number)
     history = await client.get("/v1/allocations", params={"current": False}, headers=headers)
@@ -306,3 +272,352 @@ async def test_a_number_held_without_an_interval_is_released_with_one(
         "2026-10-01T08:00:00Z",
     )
     assert (await client.get(f"/v1/numbers/{number}", headers=key_headers(key))).status_code == 404
+
+
+# -- handing a number over: what a holder set goes with the holder (issue 12) -----------
+
+
+async def _numbers_at_seven(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    sandbox: SandboxProcess,
+    count: int,
+    **pool_fields: Any,
+) -> tuple[str, list[str]]:
+    """``count`` numbers ordered through the service (the worker run), in a new pool."""
+    numbers = available_numbers(sandbox, count)
+    for number in numbers:
+        await order(client, admin_headers, number)
+    run_burst(settings)
+    pool = await create_pool(client, admin_headers, **pool_fields)
+    await fill_pool(client, admin_headers, pool, numbers)
+    return pool, numbers
+
+
+async def _set_by_holder(client: Client, headers: dict[str, str], number: str) -> None:
+    """Forwarding and a name, set the way a tenant sets them (the worker must run)."""
+    change = await client.patch(
+        f"/v1/numbers/{number}",
+        json={
+            "friendly_name": "alpha 2FA",
+            "sms_forward": ["+49 176 12345678"],
+            "email_forward": ["codes@alpha.example"],
+        },
+        headers=headers,
+    )
+    assert change.status_code == 202, change.text
+
+
+def _targets(number: dict[str, Any]) -> list[str]:
+    """Where a number's inbound SMS go, and its name: what a holder sets at seven."""
+    forward = number["forward_sms_mo"]
+    sent_to = [
+        *forward.get("sms", {}).get("number", []),
+        *forward.get("email", {}).get("address", []),
+        *filter(None, [(forward.get("slack") or {}).get("uri")]),
+    ]
+    enabled = [name for name, channel in forward.items() if (channel or {}).get("enabled")]
+    return [*sent_to, *enabled, *filter(None, [number["friendly_name"]])]
+
+
+def _at_seven(sandbox: SandboxProcess, number: str) -> dict[str, Any]:
+    answer = sandbox.api("GET", f"/numbers/active/{number}")
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def _allocate(client: Client, pool: str, headers: dict[str, str]) -> tuple[int, str]:
+    """(status, the number or the error code)."""
+    answer = await client.post("/v1/allocations", json={"pool": pool}, headers=headers)
+    body = answer.json()
+    return answer.status_code, body.get("number") or body.get("code")
+
+
+ALPHA_AT_SEVEN = ["4917612345678", "codes@alpha.example", "sms", "email", "alpha 2FA"]
+
+
+async def test_the_next_holder_gets_the_number_without_anything_the_previous_one_set(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+) -> None:
+    pool, (number,) = await _numbers_at_seven(
+        client, admin_headers, settings, fresh_sandbox, 1, cooldown_days=0
+    )
+    _, alpha_key = await create_tenant(client, admin_headers, "alpha")
+    _, beta_key = await create_tenant(client, admin_headers, "beta")
+    alpha, beta = key_headers(alpha_key), key_headers(beta_key)
+    assert await _allocate(client, pool, alpha) == (201, number)
+    await _set_by_holder(client, alpha, number)
+    run_burst(settings)
+    assert _targets(_at_seven(fresh_sandbox, number)) == ALPHA_AT_SEVEN
+
+    released = await client.delete(
+        f"/v1/allocations/{number}", headers={**alpha, "X-Request-Id": "req-release"}
+    )
+    assert released.status_code == 200, released.text
+    clearing = released.json()["clearing_operation"]
+    assert released.json()["available_at"] is None
+
+    # Between the release and the clearing's success seven still forwards to alpha, and
+    # nobody gets the number.
+    between = (await client.get(f"/v1/numbers/{number}", headers=admin_headers)).json()
+    assert (between["tenant"], between["handover"], between["handover_operation"]) == (
+        None,
+        "clearing",
+        clearing,
+    )
+    assert between["pending_operation"] == clearing
+    counts = (await client.get(f"/v1/pools/{pool}", headers=admin_headers)).json()
+    assert (counts["numbers"], counts["free"], counts["clearing"]) == (1, 0, 1)
+    assert await _allocate(client, pool, beta) == (409, "pool_exhausted")
+    assert _targets(_at_seven(fresh_sandbox, number)) == ALPHA_AT_SEVEN
+
+    run_burst(settings)
+    done = (await client.get(f"/v1/operations/{clearing}", headers=admin_headers)).json()
+    assert (done["kind"], done["status"], done["number"]) == ("update", "succeeded", number)
+    assert _targets(_at_seven(fresh_sandbox, number)) == []
+
+    assert await _allocate(client, pool, beta) == (201, number)
+    seen = (await client.get(f"/v1/numbers/{number}", headers=beta)).json()
+    assert _targets(seen) == []
+    assert (seen["handover"], seen["handover_operation"]) == (None, None)
+    # The clearing is alpha's operation, not beta's.
+    assert (await client.get(f"/v1/operations/{clearing}", headers=beta)).status_code == 404
+    assert (await client.get(f"/v1/operations/{clearing}", headers=alpha)).status_code == 200
+
+    # The release and the clearing it queued are on the audit trail, under one request.
+    trail = await client.get(
+        "/v1/audit", params={"target": f"number:{number}"}, headers=admin_headers
+    )
+    assert [
+        (r["action"], r["outcome"], r["details"])
+        for r in trail.json()["items"]
+        if r["request_id"] == "req-release"
+    ] == [
+        ("allocation.release", "ok", {"clearing_operation": clearing}),
+        ("operation.update", "ok", {"operation": clearing}),
+    ]
+
+
+async def test_the_cooldown_runs_from_the_clearings_success(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+) -> None:
+    pool, (number,) = await _numbers_at_seven(client, admin_headers, settings, fresh_sandbox, 1)
+    assert (await client.get(f"/v1/pools/{pool}", headers=admin_headers)).json()[
+        "cooldown_days"
+    ] == 7
+    alpha, alpha_key = await create_tenant(client, admin_headers, "alpha")
+    beta, _ = await create_tenant(client, admin_headers, "beta")
+    assert await _allocate(client, pool, key_headers(alpha_key)) == (201, number)
+    released = await client.delete(f"/v1/allocations/{number}", headers=key_headers(alpha_key))
+    assert released.status_code == 200, released.text
+
+    async with session_factory(settings) as sessions:
+        async with sessions() as session:
+            before_clearing = await service.db_now(session)
+        run_burst(settings)
+        async with sessions() as session:
+            interval = await session.get_one(Allocation, uuid.UUID(released.json()["id"]))
+            clearing = await session.get_one(
+                Operation, uuid.UUID(released.json()["clearing_operation"])
+            )
+        assert (clearing.status, interval.available_at is not None) == ("succeeded", True)
+        assert clearing.finished_at is not None and interval.available_at is not None
+        # Alpha's time ended at the release (the cost reports charge alpha up to then);
+        # the week's rest began when seven had cleared what alpha set.
+        assert interval.released_at is not None
+        assert interval.released_at < before_clearing
+        assert interval.available_at >= before_clearing + timedelta(days=7)
+        assert abs(interval.available_at - (clearing.finished_at + timedelta(days=7))) < (
+            timedelta(seconds=1)
+        )
+
+        async def allocate(at: datetime) -> str:
+            async with sessions() as session:
+                try:
+                    return (
+                        await service.allocate(
+                            session, ADMIN, uuid.UUID(pool), uuid.UUID(beta), at=at
+                        )
+                    ).number
+                except Conflict as error:
+                    return error.code
+
+        ends = interval.available_at
+        assert await allocate(interval.released_at + timedelta(days=7)) == "pool_exhausted"
+        assert await allocate(ends - timedelta(seconds=1)) == "pool_exhausted"
+        assert await allocate(ends) == number
+        async with sessions() as session:
+            intervals = (
+                await session.scalars(select(Allocation).order_by(Allocation.allocated_at))
+            ).all()
+    assert [(str(a.tenant_id), a.released_at) for a in intervals] == [
+        (alpha, interval.released_at),
+        (beta, None),
+    ]
+
+
+async def test_a_release_while_an_operation_on_the_number_is_pending_is_number_busy(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+) -> None:
+    pool, (number,) = await _numbers_at_seven(
+        client, admin_headers, settings, fresh_sandbox, 1, cooldown_days=0
+    )
+    alpha, alpha_key = await create_tenant(client, admin_headers, "alpha")
+    headers = key_headers(alpha_key)
+    assert await _allocate(client, pool, headers) == (201, number)
+    change = await client.patch(
+        f"/v1/numbers/{number}", json={"friendly_name": "still mine"}, headers=headers
+    )
+    assert change.status_code == 202, change.text
+
+    refused = await client.delete(f"/v1/allocations/{number}", headers=headers)
+    assert (refused.status_code, refused.json()["code"]) == (409, "number_busy"), refused.text
+    assert refused.json()["details"] == {"operation": change.json()["id"]}
+    # Nothing ended and nothing was queued: alpha still holds it.
+    mine = (await client.get(f"/v1/numbers/{number}", headers=headers)).json()
+    assert (mine["tenant"], mine["handover"], mine["pending_operation"]) == (
+        alpha,
+        None,
+        change.json()["id"],
+    )
+    held = (await client.get("/v1/allocations", headers=headers)).json()
+    assert [(a["number"], a["released_at"]) for a in held] == [(number, None)]
+
+    run_burst(settings)
+    released = await client.delete(f"/v1/allocations/{number}", headers=headers)
+    assert released.status_code == 200, released.text
+
+
+async def test_a_failed_clearing_keeps_the_number_from_everyone_until_an_admin_clears_again(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+) -> None:
+    pool, (number,) = await _numbers_at_seven(
+        client, admin_headers, settings, fresh_sandbox, 1, cooldown_days=0
+    )
+    alpha, alpha_key = await create_tenant(client, admin_headers, "alpha")
+    _, beta_key = await create_tenant(client, admin_headers, "beta")
+    beta = key_headers(beta_key)
+    assert await _allocate(client, pool, key_headers(alpha_key)) == (201, number)
+    await _set_by_holder(client, key_headers(alpha_key), number)
+    run_burst(settings)
+
+    fresh_sandbox.add_fault("refuse", "update", number=number, message="Number is locked.")
+    released = await client.delete(f"/v1/allocations/{number}", headers=key_headers(alpha_key))
+    first = released.json()["clearing_operation"]
+    run_burst(settings)
+
+    failed = (await client.get(f"/v1/operations/{first}", headers=admin_headers)).json()
+    assert (failed["status"], failed["error"]["code"]) == ("failed", "update_refused")
+    assert "Number is locked." in failed["error"]["message"]
+    stuck = (await client.get(f"/v1/numbers/{number}", headers=admin_headers)).json()
+    assert (stuck["handover"], stuck["handover_operation"], stuck["pending_operation"]) == (
+        "clearing_failed",
+        first,
+        None,
+    )
+    counts = (await client.get(f"/v1/pools/{pool}", headers=admin_headers)).json()
+    assert (counts["free"], counts["clearing"], counts["clearing_failed"]) == (0, 0, 1)
+    assert await _allocate(client, pool, beta) == (409, "pool_exhausted")
+    assert _targets(_at_seven(fresh_sandbox, number)) == ALPHA_AT_SEVEN
+
+    # Clearing again is an admin's: a tenant key gets a 404.
+    for tenant_key in (alpha_key, beta_key):
+        denied = await client.post(
+            f"/v1/allocations/{number}/clearing", headers=key_headers(tenant_key)
+        )
+        assert denied.status_code == 404
+    retry = await client.post(f"/v1/allocations/{number}/clearing", headers=admin_headers)
+    assert retry.status_code == 202, retry.text
+    second = retry.json()["id"]
+    assert retry.headers["location"] == f"/v1/operations/{second}"
+    assert (retry.json()["kind"], retry.json()["params"]) == (
+        "update",
+        {"friendly_name": "", "sms_forward": [], "email_forward": [], "slack_forward": []},
+    )
+    again = await client.post(f"/v1/allocations/{number}/clearing", headers=admin_headers)
+    assert (again.status_code, again.json()["code"]) == (409, "number_busy")
+    run_burst(settings)
+
+    assert (await client.get(f"/v1/operations/{second}", headers=admin_headers)).json()[
+        "status"
+    ] == "succeeded"
+    assert _targets(_at_seven(fresh_sandbox, number)) == []
+    assert await _allocate(client, pool, beta) == (201, number)
+    assert _targets((await client.get(f"/v1/numbers/{number}", headers=beta)).json()) == []
+    # The operation is alpha's (its settings were cleared), whoever asked for it.
+    alphas = await client.get(
+        "/v1/operations", params={"kind": "update"}, headers=key_headers(alpha_key)
+    )
+    assert {op["id"] for op in alphas.json()["items"]} >= {first, second}
+    assert alpha
+
+
+@pytest.mark.parametrize("comes_back", ["listed-again", "ordered-again"])
+async def test_a_held_number_deleted_and_back_is_handed_on_without_its_holders_settings(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+    comes_back: str,
+) -> None:
+    pool, (number,) = await _numbers_at_seven(
+        client, admin_headers, settings, fresh_sandbox, 1, cooldown_days=0
+    )
+    _, alpha_key = await create_tenant(client, admin_headers, "alpha")
+    _, beta_key = await create_tenant(client, admin_headers, "beta")
+    beta = key_headers(beta_key)
+    assert await _allocate(client, pool, key_headers(alpha_key)) == (201, number)
+    await _set_by_holder(client, key_headers(alpha_key), number)
+    run_burst(settings)
+    alpha_settings = _at_seven(fresh_sandbox, number)
+
+    async def sync() -> None:
+        # Forced: the one number of the account leaving is more than the guard allows.
+        started = await client.post("/v1/sync", json={"force": True}, headers=admin_headers)
+        assert started.status_code == 202, started.text
+        run_burst(settings)
+
+    # seven no longer has the number: the sync confirms it gone and alpha's holding ends.
+    fresh_sandbox.remove_active(number)
+    await sync()
+    gone = (await client.get(f"/v1/numbers/{number}", headers=admin_headers)).json()
+    assert (gone["state"], gone["tenant"], gone["handover"]) == ("deleted", None, "uncleared")
+
+    if comes_back == "listed-again":
+        # seven lists it again, with what alpha set (the deletion was seven's glitch).
+        fresh_sandbox.put_active(
+            number,
+            friendly_name=alpha_settings["friendly_name"],
+            forward_sms_mo=alpha_settings["forward_sms_mo"],
+        )
+        await sync()
+        back = (await client.get(f"/v1/numbers/{number}", headers=admin_headers)).json()
+        assert (back["state"], back["tenant"], back["handover"]) == ("active", None, "uncleared")
+        counts = (await client.get(f"/v1/pools/{pool}", headers=admin_headers)).json()
+        assert (counts["free"], counts["uncleared"]) == (0, 1)
+        assert await _allocate(client, pool, beta) == (409, "pool_exhausted")
+        retry = await client.post(f"/v1/allocations/{number}/clearing", headers=admin_headers)
+        assert retry.status_code == 202, retry.text
+    else:
+        # Ordered anew: a new rental, which carries nothing of the old one.
+        await order(client, admin_headers, number, pool=pool)
+    run_burst(settings)
+
+    assert _targets(_at_seven(fresh_sandbox, number)) == []
+    assert await _allocate(client, pool, beta) == (201, number)
+    seen = (await client.get(f"/v1/numbers/{number}", headers=beta)).json()
+    assert (_targets(seen), seen["state"], seen["handover"]) == ([], "active", None)

@@ -36,6 +36,9 @@ async def test_create_and_list_pools(client: Client, admin_headers: dict[str, st
         "numbers": 0,
         "allocated": 0,
         "free": 0,
+        "clearing": 0,
+        "clearing_failed": 0,
+        "uncleared": 0,
     }
     listed = await client.get("/v1/pools", headers=admin_headers)
     assert [pool["name"] for pool in listed.json()] == ["support"]
