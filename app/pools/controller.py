@@ -6,7 +6,7 @@ import uuid
 
 import structlog
 from arq import ArqRedis
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.openapi import ResponseSpec
 from litestar.params import FromQuery
 from redis.exceptions import RedisError
@@ -27,6 +27,7 @@ from app.pools.schemas import (
     PoolCreate,
     PoolNumber,
     PoolOut,
+    PoolUpdate,
     ReleaseOut,
     allocation_out,
     pool_out,
@@ -69,6 +70,18 @@ class PoolController(Controller):
     @get("/{pool_id:uuid}", summary="One pool (admin)")
     async def get_pool(self, db_session: AsyncSession, pool_id: uuid.UUID) -> PoolOut:
         pool = await service.get_pool(db_session, pool_id)
+        counts = await service.pool_counts(db_session, [pool.id])
+        return pool_out(pool, counts.get(pool.id))
+
+    @patch(
+        "/{pool_id:uuid}",
+        summary="Change a pool's cool-down (admin)",
+        description="Numbers already resting keep the end they were given.",
+    )
+    async def update_pool(
+        self, db_session: AsyncSession, actor: Actor, pool_id: uuid.UUID, data: PoolUpdate
+    ) -> PoolOut:
+        pool = await service.set_cooldown(db_session, actor, pool_id, data.cooldown_days)
         counts = await service.pool_counts(db_session, [pool.id])
         return pool_out(pool, counts.get(pool.id))
 

@@ -36,6 +36,10 @@ class PoolCreate(msgspec.Struct, forbid_unknown_fields=True):
     cooldown_days: CooldownDays = DEFAULT_COOLDOWN_DAYS
 
 
+class PoolUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    cooldown_days: CooldownDays
+
+
 class PoolOut(msgspec.Struct):
     id: uuid.UUID
     name: str

@@ -126,6 +126,21 @@ def _check_cooldown(cooldown_days: int) -> None:
         )
 
 
+async def set_cooldown(
+    session: AsyncSession, actor: Actor, pool_id: uuid.UUID, cooldown_days: int
+) -> Pool:
+    """Change how long released numbers rest; intervals already resting keep their end."""
+    async with audited(session, actor, "pool.update", f"pool:{pool_id}") as note:
+        _check_cooldown(cooldown_days)
+        pool = await session.get(Pool, pool_id, with_for_update=True)
+        if pool is None:
+            raise NotFound(f"no pool {pool_id}", code="pool_not_found")
+        note.details = {"cooldown_days": {"before": pool.cooldown_days, "after": cooldown_days}}
+        pool.cooldown_days = cooldown_days
+    await session.refresh(pool)
+    return pool
+
+
 async def list_pools(session: AsyncSession) -> list[Pool]:
     return list((await session.scalars(select(Pool).order_by(Pool.name))).all())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -136,8 +138,44 @@ async def test_pools_are_admin_only(client: Client, admin_headers: dict[str, str
         ("POST", "/v1/pools"),
         ("POST", f"/v1/pools/{pool}/numbers"),
         ("DELETE", f"/v1/pools/{pool}/numbers/4915170000000"),
+        ("PATCH", f"/v1/pools/{pool}"),
     ]:
         response = await client.request(
             method, path, json={"name": "x", "number": "1"}, headers=key_headers(key)
         )
         assert (response.status_code, response.json()["code"]) == (404, "not_found"), path
+
+
+async def test_new_pools_rest_released_numbers_a_week_unless_told_otherwise(
+    client: Client, admin_headers: dict[str, str]
+) -> None:
+    # A week: one-time codes sent to the previous holder stop before the next one
+    # receives the number's SMS.
+    default = await client.post("/v1/pools", json={"name": "otp"}, headers=admin_headers)
+    assert (default.status_code, default.json()["cooldown_days"]) == (201, 7), default.text
+    at_once = await client.post(
+        "/v1/pools", json={"name": "instant", "cooldown_days": 0}, headers=admin_headers
+    )
+    assert (at_once.status_code, at_once.json()["cooldown_days"]) == (201, 0), at_once.text
+
+    pool = default.json()["id"]
+    changed = await client.patch(
+        f"/v1/pools/{pool}", json={"cooldown_days": 0}, headers=admin_headers
+    )
+    assert (changed.status_code, changed.json()["cooldown_days"]) == (200, 0), changed.text
+    assert (await client.get(f"/v1/pools/{pool}", headers=admin_headers)).json()[
+        "cooldown_days"
+    ] == 0
+    for body in ({"cooldown_days": 3651}, {"cooldown_days": -1}, {}, {"name": "x"}):
+        refused = await client.patch(f"/v1/pools/{pool}", json=body, headers=admin_headers)
+        assert (refused.status_code, refused.json()["code"]) == (422, "validation_error"), body
+    nowhere = uuid.uuid4()
+    unknown = await client.patch(
+        f"/v1/pools/{nowhere}", json={"cooldown_days": 1}, headers=admin_headers
+    )
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "pool_not_found")
+    trail = await client.get("/v1/audit", params={"action": "pool.update"}, headers=admin_headers)
+    assert [(r["target"], r["outcome"], r["details"]) for r in trail.json()["items"]] == [
+        (f"pool:{nowhere}", "pool_not_found", {}),
+        (f"pool:{pool}", "ok", {"cooldown_days": {"before": 7, "after": 0}}),
+    ]
