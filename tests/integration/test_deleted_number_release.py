@@ -46,7 +46,7 @@ async def test_deleting_a_number_ends_its_holders_interval(db: asyncpg.Connectio
     rows = {
         row["number"]: row
         for row in await db.fetch(
-            "SELECT n.number, n.tenant_id, a.released_at, a.available_at"
+            "SELECT n.number, n.tenant_id, n.handover, a.released_at, a.available_at"
             " FROM numbers n JOIN allocations a USING (number)"
         )
     }
@@ -54,8 +54,21 @@ async def test_deleting_a_number_ends_its_holders_interval(db: asyncpg.Connectio
     assert deleted["tenant_id"] is None
     assert deleted["released_at"] is not None
     assert deleted["available_at"] == deleted["released_at"]
-    assert kept["tenant_id"] is not None
+    # Should seven list it again, what the holder set may come with it (migration 0009).
+    assert deleted["handover"] == "uncleared"
+    assert (kept["tenant_id"] is not None, kept["handover"]) == (True, None)
     assert kept["released_at"] is None
+
+
+async def test_a_number_deleted_while_nobody_held_it_has_nothing_to_clear(
+    db: asyncpg.Connection,
+) -> None:
+    await db.execute(
+        "INSERT INTO numbers (number, country, payment_interval, state)"
+        " VALUES ('4915112345005', 'DE', 'monthly', 'active')"
+    )
+    await db.execute("UPDATE numbers SET state = 'deleted' WHERE number = '4915112345005'")
+    assert await db.fetchval("SELECT handover FROM numbers WHERE number = '4915112345005'") is None
 
 
 async def test_an_interval_opened_at_a_later_clock_ends_at_its_start(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 
@@ -118,6 +119,107 @@ async def test_downgrading_below_missing_makes_missing_numbers_active_again(
         ]
     finally:
         await connection.close()
+    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+    assert await _check_differences(url) == {}
+    await drop_database(servers.postgres_url, name)
+
+
+async def test_upgrading_to_handover_clears_what_released_holders_left_and_rests_pools_a_week(
+    servers: Servers,
+) -> None:
+    name = f"sn_test_migrations_handover_{os.getpid()}"
+    url = await create_database(servers.postgres_url, name)
+    await asyncio.to_thread(run_alembic, url, "upgrade", "0008_numbers_missing")
+    left, clean, held, busy, deleted = (f"49151123450{i:02d}" for i in range(5))
+    forwarding = '{"sms": {"number": ["4917612345678"], "enabled": true}}'
+    connection = await asyncpg.connect(url)
+    try:
+        tenant = await connection.fetchval(
+            "INSERT INTO tenants (id, name) VALUES (gen_random_uuid(), 'alpha') RETURNING id"
+        )
+        await connection.execute(
+            "INSERT INTO pools (id, name, cooldown_days) VALUES"
+            " (gen_random_uuid(), 'zero', 0), (gen_random_uuid(), 'three', 3)"
+        )
+        await connection.execute(
+            "INSERT INTO numbers (number, country, payment_interval, state, forward_sms_mo,"
+            " friendly_name, tenant_id) VALUES"
+            " ($1, 'DE', 'monthly', 'active', $6::jsonb, '', NULL),"
+            " ($2, 'DE', 'monthly', 'active', '{}'::jsonb, '', NULL),"
+            " ($3, 'DE', 'monthly', 'active', $6::jsonb, '', $7),"
+            " ($4, 'DE', 'monthly', 'active', '{}'::jsonb, 'alpha 2FA', NULL),"
+            " ($5, 'DE', 'monthly', 'deleted', '{}'::jsonb, '', NULL)",
+            left,
+            clean,
+            held,
+            busy,
+            deleted,
+            forwarding,
+            tenant,
+        )
+        for number in (left, clean, busy, deleted):
+            await connection.execute(
+                "INSERT INTO allocations (id, number, tenant_id, allocated_at, released_at,"
+                " available_at) VALUES (gen_random_uuid(), $1, $2, now() - interval '9 days',"
+                " now() - interval '8 days', now() - interval '8 days')",
+                number,
+                tenant,
+            )
+        await connection.execute(
+            "INSERT INTO allocations (id, number, tenant_id) VALUES (gen_random_uuid(), $1, $2)",
+            held,
+            tenant,
+        )
+        pending = await connection.fetchval(
+            "INSERT INTO operations (id, kind, number) VALUES (gen_random_uuid(), 'update', $1)"
+            " RETURNING id",
+            busy,
+        )
+        await connection.execute(
+            "UPDATE numbers SET pending_operation_id = $1 WHERE number = $2", pending, busy
+        )
+    finally:
+        await connection.close()
+
+    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+
+    connection = await asyncpg.connect(url)
+    try:
+        pools = await connection.fetch("SELECT name, cooldown_days FROM pools ORDER BY name")
+        assert [(p["name"], p["cooldown_days"]) for p in pools] == [("three", 3), ("zero", 7)]
+        rows = {
+            row["number"]: row
+            for row in await connection.fetch(
+                "SELECT number, handover, handover_operation_id, pending_operation_id FROM numbers"
+            )
+        }
+        assert {number: row["handover"] for number, row in rows.items()} == {
+            left: "clearing",
+            clean: None,
+            held: None,
+            busy: "uncleared",
+            deleted: "uncleared",
+        }
+        queued = await connection.fetch("SELECT * FROM operations WHERE id <> $1", pending)
+        assert len(queued) == 1
+        clearing = queued[0]
+        assert (clearing["kind"], clearing["status"], clearing["number"]) == (
+            "update",
+            "queued",
+            left,
+        )
+        assert json.loads(clearing["params"]) == {
+            "friendly_name": "",
+            "sms_forward": [],
+            "email_forward": [],
+            "slack_forward": [],
+        }
+        assert clearing["tenant_id"] == tenant
+        assert rows[left]["pending_operation_id"] == rows[left]["handover_operation_id"]
+        assert rows[left]["pending_operation_id"] == clearing["id"]
+    finally:
+        await connection.close()
+    await asyncio.to_thread(run_alembic, url, "downgrade", "0008_numbers_missing")
     await asyncio.to_thread(run_alembic, url, "upgrade", "head")
     assert await _check_differences(url) == {}
     await drop_database(servers.postgres_url, name)
