@@ -621,3 +621,55 @@ async def test_a_held_number_deleted_and_back_is_handed_on_without_its_holders_s
     assert await _allocate(client, pool, beta) == (201, number)
     seen = (await client.get(f"/v1/numbers/{number}", headers=beta)).json()
     assert (_targets(seen), seen["state"], seen["handover"]) == ([], "active", None)
+
+
+@pytest.mark.parametrize("at_seven", [True, False], ids=["seven-still-has-it", "gone-from-seven"])
+async def test_a_missing_number_released_by_its_holder_is_cleared_if_seven_has_it(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+    at_seven: bool,
+) -> None:
+    pool, (number,) = await _numbers_at_seven(
+        client, admin_headers, settings, fresh_sandbox, 1, cooldown_days=0
+    )
+    _, alpha_key = await create_tenant(client, admin_headers, "alpha")
+    assert await _allocate(client, pool, key_headers(alpha_key)) == (201, number)
+    await _set_by_holder(client, key_headers(alpha_key), number)
+    run_burst(settings)
+    # A short list from seven left it out: missing, still alpha's (issue 11).
+    async with session_factory(settings) as sessions, sessions() as session:
+        row = await session.get_one(Number, number)
+        row.state, row.missing_since = "missing", await service.db_now(session)
+        await session.commit()
+    if not at_seven:
+        fresh_sandbox.remove_active(number)
+
+    released = await client.delete(f"/v1/allocations/{number}", headers=key_headers(alpha_key))
+    assert released.status_code == 200, released.text
+    run_burst(settings)
+
+    clearing = (
+        await client.get(
+            f"/v1/operations/{released.json()['clearing_operation']}", headers=admin_headers
+        )
+    ).json()
+    after = (await client.get(f"/v1/numbers/{number}", headers=admin_headers)).json()
+    if at_seven:
+        # The clearing cleared it, and seven's answer ended "missing".
+        assert clearing["status"] == "succeeded"
+        assert (after["state"], after["missing_since"], after["handover"]) == ("active", None, None)
+        assert _targets(_at_seven(fresh_sandbox, number)) == []
+        assert _targets(after) == []
+    else:
+        # Nothing at seven to clear: the number stays out of reach; the sync settles it.
+        assert (clearing["status"], clearing["error"]["code"]) == (
+            "failed",
+            "number_not_on_account",
+        )
+        assert (after["state"], after["tenant"], after["handover"]) == (
+            "missing",
+            None,
+            "clearing_failed",
+        )
