@@ -11,6 +11,7 @@ rightly records the attempts).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -18,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
@@ -146,6 +148,13 @@ def _requests(spec: dict[str, Any], world: World) -> Iterator[tuple[str, str, st
                     if body is not None:
                         extra["json"] = body
                     yield method.upper(), path, url, extra
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Webhooks configured as in production: seven's route refuses an unsigned call (401)
+    instead of answering that the service is not set up to take it (503)."""
+    return dataclasses.replace(settings, seven_signing_secret="isolation-walk-signing-secret")
 
 
 async def _rows_naming(settings: Settings, world: World) -> set[str]:
