@@ -64,7 +64,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(ApiKeyAuthentication, exclude=list(PUBLIC_PATHS)),
         ],
         dependencies=provide_all(),
+        # Checked where the body is read: app.lib.nul_guard reads every body there is.
         before_request=reject_nul,
+        request_max_body_size=settings.max_body_bytes,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=_openapi_config(),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),

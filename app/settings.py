@@ -34,6 +34,9 @@ DEFAULT_SYNC_CONFIRM_MISSING_SECONDS = 1800
 DEFAULT_WEBHOOK_MAX_AGE_SECONDS = 600
 #: How long a counted event's id is remembered; must outlast the age window (see from_env).
 DEFAULT_WEBHOOK_EVENT_RETENTION_DAYS = 7
+#: The largest request body accepted (64 KiB): the biggest body the API takes, a PATCH with
+#: ten forwarding addresses, is well under 2 KiB.
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 
 class SettingsError(Exception):
@@ -81,6 +84,7 @@ class Settings:
     """Only while ``seven_signing_secret`` is unset: accept webhook calls nobody signed."""
     webhook_max_age_seconds: int = DEFAULT_WEBHOOK_MAX_AGE_SECONDS
     webhook_event_retention_days: int = DEFAULT_WEBHOOK_EVENT_RETENTION_DAYS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def to_env(self) -> dict[str, str]:
         """The environment that reproduces these settings in another process."""
@@ -113,6 +117,7 @@ class Settings:
             "WEBHOOKS_ALLOW_UNSIGNED": str(self.webhooks_allow_unsigned).lower(),
             "WEBHOOK_MAX_AGE_SECONDS": self.webhook_max_age_seconds,
             "WEBHOOK_EVENT_RETENTION_DAYS": self.webhook_event_retention_days,
+            "MAX_BODY_BYTES": self.max_body_bytes,
         }
         return {name: str(value) for name, value in values.items() if value is not None}
 
@@ -241,6 +246,13 @@ class Settings:
             ),
             webhook_max_age_seconds=webhook_max_age_seconds,
             webhook_event_retention_days=_webhook_retention_from(env, webhook_max_age_seconds),
+            max_body_bytes=_optional(
+                env,
+                "MAX_BODY_BYTES",
+                _positive_int,
+                f"a whole number of bytes >= 1, e.g. {DEFAULT_MAX_BODY_BYTES}",
+                DEFAULT_MAX_BODY_BYTES,
+            ),
         )
 
 

@@ -19,6 +19,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -93,6 +94,11 @@ _ERROR_DOCS: dict[int, tuple[str, str, str]] = {
     401: ("No API key, or an unknown or revoked one", "unauthorized", "An API key is required."),
     404: ("Not found, or not visible to this key", "not_found", "Not found."),
     409: ("The resource's state does not allow this now", "conflict", "Conflict."),
+    413: (
+        "The request body is larger than the service accepts (MAX_BODY_BYTES)",
+        "payload_too_large",
+        "The request body is larger than 65536 bytes, the most this service accepts.",
+    ),
     422: ("A parameter or body field is invalid", "validation_error", "invalid limit"),
     502: ("seven answered with an error", "upstream_error", "seven refused the call."),
     503: ("seven (or a store) is unavailable; retry later", "upstream_unavailable", "Retry later."),
@@ -157,6 +163,19 @@ _HTTP_CODES = {
 }
 
 
+def _body_too_large(
+    request: Request[Any, Any, Any], exc: RequestEntityTooLarge
+) -> Response[dict[str, Any]]:
+    # The limit Litestar enforced for this route (request_max_body_size, MAX_BODY_BYTES).
+    limit = request.route_handler.resolve_request_max_body_size()
+    return error_response(
+        413,
+        "payload_too_large",
+        f"The request body is larger than {limit} bytes, the most this service accepts.",
+        {"max_body_bytes": limit},
+    )
+
+
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
     if status >= 500:
@@ -200,6 +219,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     NotAuthorizedException: _not_authorized,
     PermissionDeniedException: _forbidden,
     NotFoundException: _not_found,
+    RequestEntityTooLarge: _body_too_large,
     HTTPException: _http_error,
     Exception: _internal_error,
 }

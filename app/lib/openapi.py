@@ -4,8 +4,9 @@ Each route's decorator documents what is particular to it (a 409, seven's 502-50
 what follows from the route's shape is added here, so no route can forget it: every
 ``/v1`` route can answer 401 and 422 (app.lib.nul_guard refuses a NUL in any request),
 a route with inputs 400 (Litestar's own 400 entry, with its different body, is
-replaced), and a route with a path parameter or behind the admin guard 404 (tenant keys
-get a 404 from admin routes, never a 403).
+replaced), a route that takes a body 413 (``MAX_BODY_BYTES``), and a route with a path
+parameter or behind the admin guard 404 (tenant keys get a 404 from admin routes, never
+a 403).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from litestar.routes import HTTPRoute
 
 from app.lib.auth import admin_only
 from app.lib.errors import error_responses
+from app.lib.nul_guard import METHODS_WITH_BODY
 
 
 def document_errors(app: Litestar, api_prefix: str = "/v1") -> None:
@@ -36,6 +38,9 @@ def _implied_statuses(handler: HTTPRouteHandler, route: HTTPRoute, api_prefix: s
     codes = [401, 422]
     if _takes_input(handler):
         codes.append(400)
+    if handler.http_methods & METHODS_WITH_BODY:
+        # Other methods meet the limit only when they send a body anyway, outside the contract.
+        codes.append(413)
     if route.path_parameters or _admin_only(handler):
         codes.append(404)
     return codes

@@ -96,3 +96,33 @@ async def test_every_response_carries_a_request_id(client: Client) -> None:
     assert echoed.headers["x-request-id"] == "caller-id-1"
     refused = await client.get("/health/live", headers={"X-Request-Id": "bad id\twith spaces"})
     assert refused.headers["x-request-id"] != "bad id\twith spaces"
+
+
+async def test_a_body_over_max_body_bytes_is_a_json_413_on_every_route(client: Client) -> None:
+    admin = {"X-Api-Key": ADMIN_KEY, "Content-Type": "application/json"}
+    megabyte = b'{"number": "' + b"4" * 1_000_000 + b'"}'
+    refused = {
+        "status": 413,
+        "code": "payload_too_large",
+        "message": "The request body is larger than 65536 bytes, the most this service accepts.",
+        "details": {"max_body_bytes": 65536},
+    }
+    routes = [
+        ("POST", "/v1/orders", admin),
+        ("PATCH", "/v1/numbers/4915170264838", admin),
+        ("POST", "/v1/webhooks/seven", {"Content-Type": "application/json"}),  # no key needed
+        # Routes that never read a body refuse one too, before the handler acts.
+        ("DELETE", "/v1/numbers/4915170264838", admin),
+        ("GET", "/health/live", {}),
+    ]
+    for method, path, headers in routes:
+        response = await client.request(method, path, content=megabyte, headers=headers)
+        assert (response.status_code, response.json()) == (413, refused), (method, path)
+
+    # Just under the limit, the body is read and judged on its content.
+    under = await client.post("/v1/orders", content=b" " * 65_000 + b"{}", headers=admin)
+    assert (under.status_code, under.json()["code"]) == (422, "validation_error")
+
+    spec = (await client.get("/schema/openapi.json")).json()
+    assert "413" in spec["paths"]["/v1/orders"]["post"]["responses"]
+    assert "413" not in spec["paths"]["/v1/numbers"]["get"]["responses"]

@@ -68,6 +68,8 @@ def test_missing_database_url_names_it_and_shows_a_good_value() -> None:
         ("WEBHOOK_MAX_AGE_SECONDS", "0"),
         ("WEBHOOK_MAX_AGE_SECONDS", "ten minutes"),
         ("WEBHOOK_EVENT_RETENTION_DAYS", "0"),
+        ("MAX_BODY_BYTES", "0"),
+        ("MAX_BODY_BYTES", "64k"),
     ],
 )
 def test_malformed_values_are_refused_by_name(name: str, value: str) -> None:
