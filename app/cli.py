@@ -35,7 +35,13 @@ from app.db.models import Operation
 from app.lib.auth import BOOTSTRAP_ADMIN
 from app.lib.errors import ServiceError
 from app.lib.queue import create_queue, enqueue_operation
-from app.settings import SettingsError, database_url_from, redis_url_from
+from app.settings import (
+    SettingsError,
+    database_url_from,
+    idle_in_transaction_timeout_from,
+    redis_url_from,
+    statement_timeout_from,
+)
 from app.sync import runs
 from app.sync.schemas import SyncRunOut
 from app.sync.service import request_sync
@@ -59,7 +65,7 @@ class BasisChoice(StrEnum):
 cli = typer.Typer(help="seven-numbers operator commands.", no_args_is_help=True)
 
 
-def _setting(read: Callable[[Mapping[str, str]], str]) -> str:
+def _setting(read: Callable[[Mapping[str, str]], T]) -> T:
     """One setting, read as the service reads it; a bad one is one line and exit code 2."""
     # Like the service: the environment first, a .env file for what it lacks.
     env = {**dotenv_values(".env"), **os.environ}
@@ -73,9 +79,16 @@ def _setting(read: Callable[[Mapping[str, str]], str]) -> str:
 def _run(command: str, work: Callable[[AsyncSession, Actor], Awaitable[T]]) -> T:
     """Run one service verb in its own session; a refusal is one line and exit code 1."""
     database_url = _setting(database_url_from)
+    statement_timeout = _setting(statement_timeout_from)
+    idle_in_transaction_timeout = _setting(idle_in_transaction_timeout_from)
 
     async def main() -> T:
-        engine = create_engine(database_url, pool_size=1)
+        engine = create_engine(
+            database_url,
+            pool_size=1,
+            statement_timeout=statement_timeout,
+            idle_in_transaction_timeout=idle_in_transaction_timeout,
+        )
         try:
             async with create_session_factory(engine)() as session:
                 return await work(session, Actor(BOOTSTRAP_ADMIN, request_id=f"cli:{command}"))

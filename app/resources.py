@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from arq import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,6 +19,9 @@ from app.lib.metrics import observe_upstream_call
 from app.lib.queue import create_queue
 from app.settings import Settings
 from app.seven.client import SevenClient
+
+#: Which process opens them: the worker's statements may run longer (the sync's COPY).
+Role = Literal["api", "worker"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +34,16 @@ class Resources:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, settings: Settings) -> AsyncIterator[Resources]:
-        engine = create_engine(settings.database_url)
+    async def open(cls, settings: Settings, role: Role = "api") -> AsyncIterator[Resources]:
+        engine = create_engine(
+            settings.database_url,
+            statement_timeout=(
+                settings.worker_database_statement_timeout_seconds
+                if role == "worker"
+                else settings.database_statement_timeout_seconds
+            ),
+            idle_in_transaction_timeout=settings.database_idle_in_transaction_timeout_seconds,
+        )
         queue = create_queue(settings.redis_url)
         seven = SevenClient(
             api_key=settings.seven_api_key,

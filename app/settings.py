@@ -37,6 +37,20 @@ DEFAULT_WEBHOOK_EVENT_RETENTION_DAYS = 7
 #: The largest request body accepted (64 KiB): the biggest body the API takes, a PATCH with
 #: ten forwarding addresses, is well under 2 KiB.
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+#: PostgreSQL's statement_timeout for the API's sessions: the heaviest statements it runs,
+#: the cost reports, take about 1 s over 100,000 numbers (README, "Cost reports"), so 30 s
+#: leaves room for a busy machine and a much larger account, and still ends a runaway query
+#: long before a client or proxy gives up on the request.
+DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS = 30.0
+#: The worker's: its largest statement is the sync's COPY of seven's whole list (about
+#: 1.5 s for 100,000 numbers); 300 s is ample for ten times that account and still ends a
+#: stuck statement before arq's 600 s job timeout (SYNC_JOB_TIMEOUT_SECONDS) cancels the job.
+DEFAULT_WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS = 300.0
+#: A transaction left open and idle (a leak, a hung process) is ended after this long in
+#: every process. Nothing legitimate waits inside a transaction: no call to seven is made
+#: with one open, and the longest gap between two statements of one transaction (the
+#: number cache's streamed load, between batches of a busy process) is well under a second.
+DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 60.0
 
 
 class SettingsError(Exception):
@@ -85,6 +99,15 @@ class Settings:
     webhook_max_age_seconds: int = DEFAULT_WEBHOOK_MAX_AGE_SECONDS
     webhook_event_retention_days: int = DEFAULT_WEBHOOK_EVENT_RETENTION_DAYS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # PostgreSQL's statement_timeout: the API's sessions (and the CLI's), the worker's.
+    database_statement_timeout_seconds: float = DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS
+    worker_database_statement_timeout_seconds: float = (
+        DEFAULT_WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS
+    )
+    # idle_in_transaction_session_timeout, for every process.
+    database_idle_in_transaction_timeout_seconds: float = (
+        DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS
+    )
 
     def to_env(self) -> dict[str, str]:
         """The environment that reproduces these settings in another process."""
@@ -118,6 +141,13 @@ class Settings:
             "WEBHOOK_MAX_AGE_SECONDS": self.webhook_max_age_seconds,
             "WEBHOOK_EVENT_RETENTION_DAYS": self.webhook_event_retention_days,
             "MAX_BODY_BYTES": self.max_body_bytes,
+            "DATABASE_STATEMENT_TIMEOUT_SECONDS": self.database_statement_timeout_seconds,
+            "WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS": (
+                self.worker_database_statement_timeout_seconds
+            ),
+            "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS": (
+                self.database_idle_in_transaction_timeout_seconds
+            ),
         }
         return {name: str(value) for name, value in values.items() if value is not None}
 
@@ -253,6 +283,15 @@ class Settings:
                 f"a whole number of bytes >= 1, e.g. {DEFAULT_MAX_BODY_BYTES}",
                 DEFAULT_MAX_BODY_BYTES,
             ),
+            database_statement_timeout_seconds=statement_timeout_from(env),
+            worker_database_statement_timeout_seconds=_optional(
+                env,
+                "WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS",
+                _non_negative_float,
+                "seconds >= 0 (0: no limit), e.g. 300",
+                DEFAULT_WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS,
+            ),
+            database_idle_in_transaction_timeout_seconds=idle_in_transaction_timeout_from(env),
         )
 
 
@@ -303,6 +342,28 @@ def _webhook_retention_from(environ: Mapping[str, str], max_age_seconds: int) ->
             f"({max_age_seconds} s), i.e. >= {-(-max_age_seconds // 86400) + 1} days",
         )
     return days
+
+
+def statement_timeout_from(environ: Mapping[str, str]) -> float:
+    """``DATABASE_STATEMENT_TIMEOUT_SECONDS`` alone (the CLI's sessions use it too)."""
+    return _optional(
+        environ,
+        "DATABASE_STATEMENT_TIMEOUT_SECONDS",
+        _non_negative_float,
+        "seconds >= 0 (0: no limit), e.g. 30",
+        DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS,
+    )
+
+
+def idle_in_transaction_timeout_from(environ: Mapping[str, str]) -> float:
+    """``DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS`` alone (the CLI's sessions use it too)."""
+    return _optional(
+        environ,
+        "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS",
+        _non_negative_float,
+        "seconds >= 0 (0: no limit), e.g. 60",
+        DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+    )
 
 
 def database_url_from(environ: Mapping[str, str]) -> str:
@@ -408,6 +469,13 @@ def _non_negative_int(raw: str) -> int:
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if not value > 0:
+        raise ValueError(raw)
+    return value
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value < float("inf"):
         raise ValueError(raw)
     return value
 

@@ -29,7 +29,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(settings.log_level)
     serve_worker_metrics(settings.worker_metrics_host, settings.worker_metrics_port)
     stack = AsyncExitStack()
-    resources = await stack.enter_async_context(Resources.open(settings))
+    resources = await stack.enter_async_context(Resources.open(settings, role="worker"))
     resources.install(ctx)
     ctx["exit_stack"] = stack
 

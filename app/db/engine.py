@@ -9,8 +9,21 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.settings import (
+    DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+    DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS,
+)
 
-def create_engine(database_url: str, *, pool_size: int = 20) -> AsyncEngine:
+
+def create_engine(
+    database_url: str,
+    *,
+    pool_size: int = 20,
+    statement_timeout: float = DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS,
+    idle_in_transaction_timeout: float = DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+) -> AsyncEngine:
+    """``statement_timeout`` and ``idle_in_transaction_timeout`` (seconds, 0 = none) are
+    set on every connection at its start, so every session of the engine runs under them."""
     return create_async_engine(
         database_url,
         # Connections kept open. A connection beyond them is closed when it is returned,
@@ -27,9 +40,20 @@ def create_engine(database_url: str, *, pool_size: int = 20) -> AsyncEngine:
         # disconnect and invalidates the pool, so the next checkout connects afresh;
         # recycling bounds the age of idle connections that a firewall might cut.
         pool_recycle=1800,
-        # Every timestamp the service writes or compares is UTC.
-        connect_args={"server_settings": {"timezone": "UTC", "application_name": "seven-numbers"}},
+        connect_args={
+            "server_settings": {
+                # Every timestamp the service writes or compares is UTC.
+                "timezone": "UTC",
+                "application_name": "seven-numbers",
+                "statement_timeout": _milliseconds(statement_timeout),
+                "idle_in_transaction_session_timeout": _milliseconds(idle_in_transaction_timeout),
+            }
+        },
     )
+
+
+def _milliseconds(seconds: float) -> str:
+    return str(round(seconds * 1000))
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 import structlog
+from asyncpg import PostgresError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -24,6 +25,7 @@ from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DBAPIError
 
 log = structlog.get_logger(__name__)
 
@@ -101,7 +103,11 @@ _ERROR_DOCS: dict[int, tuple[str, str, str]] = {
     ),
     422: ("A parameter or body field is invalid", "validation_error", "invalid limit"),
     502: ("seven answered with an error", "upstream_error", "seven refused the call."),
-    503: ("seven (or a store) is unavailable; retry later", "upstream_unavailable", "Retry later."),
+    503: (
+        "seven or the database is unavailable, or the database did not answer in time; retry later",
+        "upstream_unavailable",
+        "Retry later.",
+    ),
     504: ("seven did not answer in time", "upstream_timeout", "seven timed out."),
 }
 
@@ -197,6 +203,27 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     )
 
 
+# SQLSTATEs of a statement cut by statement_timeout (query_canceled) and of a session
+# ended by idle_in_transaction_session_timeout.
+_DATABASE_TIMEOUTS = frozenset({"57014", "25P03"})
+
+
+def _database_error(
+    request: Request[Any, Any, Any], exc: DBAPIError | PostgresError
+) -> Response[dict[str, Any]]:
+    """A database timeout is the service being slow, not broken: a 503 without the
+    statement or a traceback. Any other database error is an internal one."""
+    # SQLAlchemy wraps the driver's error (``orig``); the cost reports' raw asyncpg
+    # statements raise it as it is.
+    sqlstate = getattr(getattr(exc, "orig", exc), "sqlstate", None)
+    if sqlstate not in _DATABASE_TIMEOUTS:
+        return _internal_error(request, exc)
+    log.warning("database_timeout", path=request.url.path, method=request.method, sqlstate=sqlstate)
+    return error_response(
+        503, "database_timeout", "The database did not answer in time; try again later."
+    )
+
+
 def _not_authorized(
     _: Request[Any, Any, Any], exc: NotAuthorizedException
 ) -> Response[dict[str, Any]]:
@@ -221,5 +248,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     NotFoundException: _not_found,
     RequestEntityTooLarge: _body_too_large,
     HTTPException: _http_error,
+    DBAPIError: _database_error,
+    PostgresError: _database_error,
     Exception: _internal_error,
 }

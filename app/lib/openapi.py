@@ -2,7 +2,8 @@
 
 Each route's decorator documents what is particular to it (a 409, seven's 502-504);
 what follows from the route's shape is added here, so no route can forget it: every
-``/v1`` route can answer 401 and 422 (app.lib.nul_guard refuses a NUL in any request),
+``/v1`` route can answer 401, 422 (app.lib.nul_guard refuses a NUL in any request) and
+503 (a statement cut by ``DATABASE_STATEMENT_TIMEOUT_SECONDS``),
 a route with inputs 400 (Litestar's own 400 entry, with its different body, is
 replaced), a route that takes a body 413 (``MAX_BODY_BYTES``), and a route with a path
 parameter or behind the admin guard 404 (tenant keys get a 404 from admin routes, never
@@ -35,7 +36,7 @@ def document_errors(app: Litestar, api_prefix: str = "/v1") -> None:
 def _implied_statuses(handler: HTTPRouteHandler, route: HTTPRoute, api_prefix: str) -> list[int]:
     if not route.path.startswith(api_prefix) or "OPTIONS" in handler.http_methods:
         return []
-    codes = [401, 422]
+    codes = [401, 422, 503]
     if _takes_input(handler):
         codes.append(400)
     if handler.http_methods & METHODS_WITH_BODY:

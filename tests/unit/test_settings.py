@@ -70,6 +70,9 @@ def test_missing_database_url_names_it_and_shows_a_good_value() -> None:
         ("WEBHOOK_EVENT_RETENTION_DAYS", "0"),
         ("MAX_BODY_BYTES", "0"),
         ("MAX_BODY_BYTES", "64k"),
+        ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "-1"),
+        ("WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS", "inf"),
+        ("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "a minute"),
     ],
 )
 def test_malformed_values_are_refused_by_name(name: str, value: str) -> None:
