@@ -131,6 +131,9 @@ class OperationRunner:
                     structlog.contextvars.bind_contextvars(request_id=operation.request_id)
                     if operation.status in FINISHED:
                         return operation.status
+                    # End the read's transaction: none stays open while seven answers
+                    # (the run's changes to ``operation`` wait in memory until it commits).
+                    await session.commit()
                     run = _Run(session, self._seven, self._policy, operation)
                     return await run.execute()
             finally:

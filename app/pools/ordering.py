@@ -48,6 +48,8 @@ async def order_for_pool(
         )
     wanted_country = wanted_country or pool.country
     wanted = set(parse_features(features)) | set(pool.features)
+    # No transaction stays open while seven answers (the pool's read began one).
+    await session.commit()
     try:
         offered = await seven.search_available(
             wanted_country,
