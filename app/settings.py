@@ -108,6 +108,8 @@ class Settings:
     database_idle_in_transaction_timeout_seconds: float = (
         DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS
     )
+    # Cost reports (and forecasts) running at once per API key (app.costs.limits).
+    cost_reports_per_key: int = 2
 
     def to_env(self) -> dict[str, str]:
         """The environment that reproduces these settings in another process."""
@@ -148,6 +150,7 @@ class Settings:
             "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS": (
                 self.database_idle_in_transaction_timeout_seconds
             ),
+            "COST_REPORTS_PER_KEY": self.cost_reports_per_key,
         }
         return {name: str(value) for name, value in values.items() if value is not None}
 
@@ -292,6 +295,9 @@ class Settings:
                 DEFAULT_WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS,
             ),
             database_idle_in_transaction_timeout_seconds=idle_in_transaction_timeout_from(env),
+            cost_reports_per_key=_optional(
+                env, "COST_REPORTS_PER_KEY", _positive_int, "a whole number >= 1, e.g. 2", 2
+            ),
         )
 
 

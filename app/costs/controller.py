@@ -1,4 +1,5 @@
-"""``GET /v1/costs`` and ``GET /v1/costs/forecast``: validate, scope to the caller, render."""
+"""``GET /v1/costs`` and ``GET /v1/costs/forecast``: validate, scope to the caller, take one
+of the caller's report slots (app.costs.limits), render."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from litestar.params import FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.costs import service
+from app.costs.limits import take_report_slot
 from app.costs.model import BASES, GROUPINGS, Basis, GroupBy, Month
 from app.costs.schemas import CostReportOut, ForecastOut, forecast_out, report_csv, report_out
 from app.lib.auth import Principal
-from app.lib.errors import InvalidInput, NotFound
+from app.lib.errors import InvalidInput, NotFound, error_responses
+from app.settings import Settings
 
 
 def _tenant_scope(principal: Principal) -> uuid.UUID | None:
@@ -58,13 +61,17 @@ class CostController(Controller):
     @get(
         "/",
         summary="What the numbers cost in a month, grouped by tenant, pool, country or number",
-        responses={200: ResponseSpec(CostReportOut, description="The report (or CSV)")},
+        responses={
+            200: ResponseSpec(CostReportOut, description="The report (or CSV)"),
+            **error_responses(429),
+        },
     )
     async def report(
         self,
         request: Request[Any, Any, Any],
         db_session: AsyncSession,
         principal: Principal,
+        settings: Settings,
         month: FromQuery[str | None] = None,
         group_by: FromQuery[str] = "tenant",
         basis: FromQuery[str] = "cash",
@@ -74,14 +81,23 @@ class CostController(Controller):
         grouping = cast(GroupBy, _one_of("group_by", group_by, GROUPINGS))
         chosen = cast(Basis, _one_of("basis", basis, BASES))
         tenant = _tenant_scope(principal)
+        await take_report_slot(db_session, principal, settings.cost_reports_per_key)
         result = await service.cost_report(db_session, parsed, chosen, grouping, tenant)
         if _wants_csv(request):
             return Response(report_csv(result), media_type="text/csv; charset=utf-8")
         return Response(report_out(str(parsed), chosen, grouping, result))
 
-    @get("/forecast", summary="Cash charges to come, from the mirror as it is now")
+    @get(
+        "/forecast",
+        summary="Cash charges to come, from the mirror as it is now",
+        responses=error_responses(429),
+    )
     async def forecast(
-        self, db_session: AsyncSession, principal: Principal, months: FromQuery[str] = "12"
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        months: FromQuery[str] = "12",
     ) -> ForecastOut:
         if (
             not (months.isascii() and months.isdigit())
@@ -93,5 +109,6 @@ class CostController(Controller):
                 details={"parameter": "months", "value": months},
             )
         tenant = _tenant_scope(principal)
+        await take_report_slot(db_session, principal, settings.cost_reports_per_key)
         found = await service.forecast(db_session, int(months), service.berlin_today(), tenant)
         return forecast_out(found)

@@ -36,12 +36,21 @@ class ServiceError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.details = details
+        # Sent with the answer, e.g. a Retry-After.
+        self.headers = headers
 
 
 class InvalidInput(ServiceError):
@@ -69,14 +78,32 @@ class Forbidden(ServiceError):
     code = "forbidden"
 
 
+class TooManyRequests(ServiceError):
+    """The caller has too much under way at once; it may try again after ``retry_after``."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
+
+
 class UpstreamError(ServiceError):
     """seven could not answer; ``status_code`` is 502, 503 or 504."""
 
     status_code = 502
     code = "upstream_error"
 
-    def __init__(self, message: str, *, status_code: int, code: str, details: Any = None) -> None:
-        super().__init__(message, code=code, details=details)
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, code=code, details=details, headers=headers)
         self.status_code = status_code
 
 
@@ -102,6 +129,11 @@ _ERROR_DOCS: dict[int, tuple[str, str, str]] = {
         "The request body is larger than 65536 bytes, the most this service accepts.",
     ),
     422: ("A parameter or body field is invalid", "validation_error", "invalid limit"),
+    429: (
+        "Too many of these requests under way for this key; retry after Retry-After seconds",
+        "too_many_reports",
+        "At most 2 cost reports run at once for one API key; try again in 2 seconds.",
+    ),
     502: ("seven answered with an error", "upstream_error", "seven refused the call."),
     503: (
         "seven or the database is unavailable, or the database did not answer in time; retry later",
@@ -140,7 +172,7 @@ def error_response(
 
 
 def _service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[dict[str, Any]]:
-    return error_response(exc.status_code, exc.code, exc.message, exc.details)
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
 def _validation_error(

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from arq import ArqRedis
-from litestar import Request, Response, get
+from litestar import get
 from litestar.params import QueryParameter
 
-from app.lib.errors import error_response, error_responses
+from app.lib.errors import error_responses
 from app.numbers.params import parse_country, parse_flag
 from app.search.schemas import AvailableNumbers, SearchQuery
-from app.search.service import UpstreamRateLimited, search_available
+from app.search.service import search_available
 from app.settings import Settings
 from app.seven.client import SevenClient
-
-
-def _rate_limited(_: Request[Any, Any, Any], exc: UpstreamRateLimited) -> Response[Any]:
-    headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
-    return error_response(exc.status_code, exc.code, exc.message, exc.details, headers=headers)
 
 
 @get(
@@ -29,7 +24,6 @@ def _rate_limited(_: Request[Any, Any, Any], exc: UpstreamRateLimited) -> Respon
         "interval costs per month (monthly: basic_charge; annually: basic_charge / 12)."
     ),
     tags=["numbers"],
-    exception_handlers={UpstreamRateLimited: _rate_limited},
     responses=error_responses(502, 503, 504),
 )
 async def available_numbers(

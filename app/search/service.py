@@ -33,14 +33,6 @@ _ENCODE = msgspec.json.Encoder()
 _DECODE = msgspec.json.Decoder(list[AvailableNumberOut])
 
 
-class UpstreamRateLimited(UpstreamError):
-    """seven asked us to slow down; ``retry_after`` (seconds) is passed on when known."""
-
-    def __init__(self, message: str, *, retry_after: int | None) -> None:
-        super().__init__(message, status_code=503, code="rate_limited")
-        self.retry_after = retry_after
-
-
 async def search_available(
     seven: SevenClient, cache: Redis, ttl_seconds: int, query: SearchQuery
 ) -> list[AvailableNumberOut]:
@@ -66,8 +58,13 @@ def upstream_error(exc: SevenError) -> UpstreamError:
     """
     message = f"seven could not answer: {exc.message}"
     if isinstance(exc, RateLimited):
-        retry_after = None if exc.retry_after is None else max(1, math.ceil(exc.retry_after))
-        return UpstreamRateLimited(message, retry_after=retry_after)
+        # seven's wait is passed on when it said one.
+        headers = (
+            None
+            if exc.retry_after is None
+            else {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        )
+        return UpstreamError(message, status_code=503, code=exc.code, headers=headers)
     if isinstance(exc, UpstreamUnavailable | SevenServerError):
         return UpstreamError(message, status_code=503, code=exc.code)
     if isinstance(exc, OutcomeUnknown) and not isinstance(exc, MalformedResponse):

@@ -7,25 +7,29 @@ trigger, allocations are rows with timestamps, usage is the webhook's daily tabl
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
+from collections.abc import Coroutine
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from app.costs.limits import slot_key
 from app.costs.model import Month, NumberFacts, add_months, report
 from app.costs.service import berlin_today
-from app.lib.auth import hash_key
+from app.lib.auth import BOOTSTRAP_ADMIN, Principal, hash_key
 from app.numbers.mirror import SEVEN_TIME_ZONE, format_seven_time
 from tests.unit.test_cost_model import CASES, MOVED, TENANT_A, TENANT_B, Case, FeeVersion
 
 Client = AsyncTestClient[Litestar]
+T = TypeVar("T")
 
 
 def berlin(day: date, hour: int = 12) -> datetime:
@@ -331,3 +335,86 @@ async def test_a_tenant_forecast_counts_only_its_numbers(
     assert [m["total"] for m in mine["months"]] == ["10.00", "10.00"]
     assert [m["numbers"] for m in mine["months"]] == [1, 1]
     assert all(Decimal(m["total"]) >= Decimal("51.00") for m in every["months"])
+
+
+_SLOT_HOLDERS = """
+    SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+    AND ((classid::bigint << 32) | objid::bigint) = ANY($1::bigint[])
+"""
+
+
+async def _holders(conn: asyncpg.Connection, keys: list[int], count: int) -> list[int]:
+    """The backends holding the report slots ``keys``, once there are ``count`` of them."""
+    for _ in range(200):
+        pids = [row["pid"] for row in await conn.fetch(_SLOT_HOLDERS, keys)]
+        if len(pids) == count:
+            return pids
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{count} report slots were never held at once (held: {pids})")
+
+
+def _in_thread(request: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+    """Send a test client's request from another thread, now: the client answers each
+    request on its own loop, blocking the caller's loop until it is done."""
+    return asyncio.ensure_future(asyncio.to_thread(asyncio.run, request))
+
+
+async def test_a_third_report_at_once_for_one_key_is_429_with_retry_after(
+    conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str], database_url: str
+) -> None:
+    """Reports are held running by a table lock the test takes: their statements wait for
+    it while their slots are taken, as long as the test likes, on any machine."""
+    await store(conn, [MOVED])
+    tenant_headers = await _tenant_key(conn, TENANT_A)
+    admin_slots = [slot_key(BOOTSTRAP_ADMIN, slot) for slot in range(2)]
+    tenant_key_id = await conn.fetchval("SELECT id FROM api_keys")
+    tenant_slots = [slot_key(Principal("tenant", tenant_key_id, uuid.UUID(TENANT_A)), 0)]
+    month = {"month": "2026-03"}
+    refused_body = {
+        "status": 429,
+        "code": "too_many_reports",
+        "message": "At most 2 cost reports run at once for one API key; try again in 2 seconds.",
+    }
+
+    blocker = await asyncpg.connect(database_url)
+    try:
+        async with blocker.transaction():
+            await blocker.execute("LOCK TABLE numbers IN ACCESS EXCLUSIVE MODE")
+            running = [
+                _in_thread(client.get("/v1/costs", params=month, headers=admin_headers)),
+                _in_thread(client.get("/v1/costs/forecast", headers=admin_headers)),
+            ]
+            first, _ = await _holders(conn, admin_slots, 2)
+
+            # The third, in any of its forms, is refused at once.
+            for path, params, accept in (
+                ("/v1/costs", month, "application/json"),
+                ("/v1/costs", month, "text/csv"),
+                ("/v1/costs/forecast", {}, "application/json"),
+            ):
+                refused = await asyncio.wait_for(
+                    client.get(path, params=params, headers={**admin_headers, "Accept": accept}),
+                    timeout=10,
+                )
+                assert refused.status_code == 429, (path, accept, refused.text)
+                assert refused.headers["retry-after"] == "2"
+                assert refused.json() == refused_body
+
+            # Another key has slots of its own.
+            running.append(
+                _in_thread(client.get("/v1/costs", params=month, headers=tenant_headers))
+            )
+            await _holders(conn, tenant_slots, 1)
+
+            # A request whose connection dies (its API process crashed) frees its slot.
+            await conn.execute("SELECT pg_terminate_backend($1)", first)
+            running.append(_in_thread(client.get("/v1/costs", params=month, headers=admin_headers)))
+            assert first not in await _holders(conn, admin_slots, 2)
+    finally:
+        await blocker.close()
+
+    answers = await asyncio.wait_for(asyncio.gather(*running), timeout=30)
+    # The one cut off fails; the others ran once the table was free.
+    assert sorted(a.status_code for a in answers)[:3] == [200, 200, 200]
+    again = await client.get("/v1/costs", params=month, headers=admin_headers)
+    assert again.status_code == 200

@@ -73,6 +73,7 @@ def test_missing_database_url_names_it_and_shows_a_good_value() -> None:
         ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "-1"),
         ("WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS", "inf"),
         ("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "a minute"),
+        ("COST_REPORTS_PER_KEY", "0"),
     ],
 )
 def test_malformed_values_are_refused_by_name(name: str, value: str) -> None:
