@@ -23,7 +23,7 @@ from app.lib.dependencies import provide_all
 from app.lib.docs_page import swagger_assets, swagger_page
 from app.lib.errors import EXCEPTION_HANDLERS
 from app.lib.logging import configure_logging
-from app.lib.metrics import MetricsController
+from app.lib.metrics import MetricsController, system_gauges_refreshed
 from app.lib.nul_guard import reject_nul
 from app.lib.openapi import document_errors
 from app.lib.request_context import RequestContextMiddleware
@@ -46,6 +46,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         async with (
             Resources.open(settings) as resources,
             open_number_cache(settings, resources.engine) as cache,
+            system_gauges_refreshed(
+                resources.engine, resources.queue, settings.metrics_refresh_seconds
+            ),
         ):
             resources.install(app.state)
             app.state.number_cache = cache

@@ -110,6 +110,9 @@ class Settings:
     )
     # Cost reports (and forecasts) running at once per API key (app.costs.limits).
     cost_reports_per_key: int = 2
+    metrics_token: str | None = None
+    """When set, ``/metrics`` answers only ``Authorization: Bearer <token>``."""
+    metrics_refresh_seconds: float = 15.0
 
     def to_env(self) -> dict[str, str]:
         """The environment that reproduces these settings in another process."""
@@ -151,6 +154,8 @@ class Settings:
                 self.database_idle_in_transaction_timeout_seconds
             ),
             "COST_REPORTS_PER_KEY": self.cost_reports_per_key,
+            "METRICS_TOKEN": self.metrics_token,
+            "METRICS_REFRESH_SECONDS": self.metrics_refresh_seconds,
         }
         return {name: str(value) for name, value in values.items() if value is not None}
 
@@ -297,6 +302,12 @@ class Settings:
             database_idle_in_transaction_timeout_seconds=idle_in_transaction_timeout_from(env),
             cost_reports_per_key=_optional(
                 env, "COST_REPORTS_PER_KEY", _positive_int, "a whole number >= 1, e.g. 2", 2
+            ),
+            metrics_token=_optional(
+                env, "METRICS_TOKEN", _secret, "a random string of at least 16 characters", None
+            ),
+            metrics_refresh_seconds=_optional(
+                env, "METRICS_REFRESH_SECONDS", _positive_float, "seconds, e.g. 15", 15.0
             ),
         )
 
@@ -453,6 +464,12 @@ def _non_empty(raw: str) -> str:
 
 
 def _admin_key(raw: str) -> str:
+    if len(raw) < 16:
+        raise ValueError("too short")
+    return raw
+
+
+def _secret(raw: str) -> str:
     if len(raw) < 16:
         raise ValueError("too short")
     return raw

@@ -1,23 +1,34 @@
-"""Prometheus metrics: what each process counts, and the gauges read at scrape time.
+"""Prometheus metrics: what each process counts, and the system gauges it refreshes.
 
 Counters and histograms live in the process that does the work (HTTP in the API, jobs,
 retries and sync in the worker, upstream calls in both). Figures that are facts about
 the whole system (operations by state, the oldest unfinished one, the queue depth) are
-read from Postgres and Redis when ``/metrics`` is scraped, so every API replica reports
-the same truth and nothing has to be kept in step.
+read from Postgres and Redis by each API process in the background, every
+``METRICS_REFRESH_SECONDS``, so every API replica reports the same truth, nothing has to
+be kept in step, and a scrape (however often, by however many scrapers) reads only
+memory: the count over all operations runs once per interval, not once per scrape.
+
+``/metrics`` needs no API key; with ``METRICS_TOKEN`` set it answers only
+``Authorization: Bearer <METRICS_TOKEN>`` (401 otherwise).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hmac
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
+from arq import ArqRedis
 from arq.constants import default_queue_name
 from litestar import Controller, Response, get
-from litestar.datastructures import State
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -28,6 +39,7 @@ from prometheus_client import (
     start_http_server,
 )
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +100,7 @@ SYNC_DRIFT = Counter(
 )
 OPERATIONS = Gauge(
     "seven_numbers_operations",
-    "Operations in the database by kind and status (read at scrape time).",
+    "Operations in the database by kind and status (refreshed every METRICS_REFRESH_SECONDS).",
     ["kind", "status"],
 )
 OLDEST_UNFINISHED = Gauge(
@@ -170,10 +182,10 @@ _OLDEST_UNFINISHED = text(
 )
 
 
-async def refresh_system_gauges(state: State) -> None:
+async def refresh_system_gauges(engine: AsyncEngine, queue: ArqRedis) -> None:
     """Read the system-wide figures; a part that is down leaves its gauges as they were."""
     try:
-        async with state.engine.connect() as connection:
+        async with engine.connect() as connection:
             rows = (await connection.execute(_OPERATIONS_BY_STATE)).all()
             oldest = (await connection.execute(_OLDEST_UNFINISHED)).scalar_one()
         OPERATIONS.clear()
@@ -183,18 +195,53 @@ async def refresh_system_gauges(state: State) -> None:
     except Exception as error:  # metrics must answer even when Postgres does not
         log.warning("metrics_postgres_unavailable", error_type=type(error).__name__)
     try:
-        QUEUE_DEPTH.set(await state.queue.zcard(default_queue_name))
+        QUEUE_DEPTH.set(await queue.zcard(default_queue_name))
     except Exception as error:
         log.warning("metrics_redis_unavailable", error_type=type(error).__name__)
+
+
+@asynccontextmanager
+async def system_gauges_refreshed(
+    engine: AsyncEngine, queue: ArqRedis, every_seconds: float
+) -> AsyncIterator[None]:
+    """Refresh the system gauges now and every ``every_seconds`` while the block runs."""
+
+    async def refresh_forever() -> None:
+        while True:
+            await refresh_system_gauges(engine, queue)
+            await asyncio.sleep(every_seconds)
+
+    task = asyncio.create_task(refresh_forever(), name="refresh_system_gauges")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.wait([task])  # it has ended; its cancellation is not raised here
+
+
+def metrics_token_required(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard of ``/metrics``: with ``METRICS_TOKEN`` set, only its bearer may scrape."""
+    token: str | None = connection.app.state.settings.metrics_token
+    if token is None:
+        return
+    scheme, _, given = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        raise NotAuthorizedException(
+            "/metrics needs the metrics token: send Authorization: Bearer <METRICS_TOKEN>."
+        )
 
 
 class MetricsController(Controller):
     path = "/metrics"
     include_in_schema = False
+    guards = [metrics_token_required]
 
     @get("/", media_type=CONTENT_TYPE_LATEST)
-    async def metrics(self, state: State) -> Response[bytes]:
-        await refresh_system_gauges(state)
+    async def metrics(self) -> Response[bytes]:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 import httpx
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import event
 
+from app.asgi import create_app
+from app.db.models import Operation
+from app.lib.metrics import OPERATIONS
 from app.settings import Settings
 from tests.integration.operations_support import available_numbers, order, wait_finished
 from tests.support.sandbox import SandboxProcess, free_port
+from tests.support.tenancy import session_factory
 from tests.support.worker import WorkerProcess
 
 Client = AsyncTestClient[Litestar]
@@ -34,10 +43,26 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
 
 
-async def api_metrics(client: Client) -> Samples:
-    response = await client.get("/metrics")
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The system gauges refreshed often enough for a test to wait for them."""
+    return dataclasses.replace(settings, metrics_refresh_seconds=0.1)
+
+
+async def api_metrics(client: Client, headers: dict[str, str] | None = None) -> Samples:
+    response = await client.get("/metrics", headers=headers)
     assert response.status_code == 200, response.text
     return parse(response.text)
+
+
+async def refreshed(client: Client, ready: Callable[[Samples], bool]) -> Samples:
+    """Scrape until the background refresh has brought what ``ready`` looks for."""
+    deadline = time.monotonic() + 10
+    while True:
+        samples = await api_metrics(client)
+        if ready(samples) or time.monotonic() > deadline:
+            return samples
+        await asyncio.sleep(0.05)
 
 
 async def worker_metrics(port: int, until: str, within: float = 20.0) -> Samples:
@@ -67,7 +92,9 @@ async def test_api_metrics_count_requests_operations_queue_and_upstream(
     assert (await client.get("/v1/whoami")).status_code == 401
     queued = await order(client, admin_headers, available_numbers(fresh_sandbox, 1)[0])
 
-    samples = await api_metrics(client)
+    samples = await refreshed(
+        client, lambda s: value(s, "seven_numbers_operations", kind="order", status="queued") > 0
+    )
 
     def grew(name: str, **labels: str) -> float:
         return value(samples, name, **labels) - value(before, name, **labels)
@@ -126,3 +153,58 @@ async def test_worker_metrics_show_jobs_retries_upstream_calls_and_syncs(
     assert value(samples, "seven_numbers_sync_seconds_count") == 2
     assert value(samples, "seven_numbers_sync_numbers_total", outcome="fetched") == 3
     assert value(samples, "seven_numbers_sync_drift_total", kind="added") == 1
+
+
+async def test_metrics_need_the_metrics_token_when_one_is_set(settings: Settings) -> None:
+    token = "metrics-token-0123456789"
+    guarded = dataclasses.replace(settings, metrics_token=token)
+    async with AsyncTestClient(app=create_app(guarded)) as client:
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong-token-0123456789"},
+            {"X-Api-Key": token},  # a bearer token, nowhere else
+            {"Authorization": f"Basic {token}"},
+        ):
+            refused = await client.get("/metrics", headers=headers)
+            assert refused.status_code == 401, headers
+            assert refused.json()["code"] == "unauthorized"
+            assert token not in refused.text
+        samples = await api_metrics(client, {"Authorization": f"Bearer {token}"})
+    assert ("seven_numbers_queue_depth", frozenset()) in samples
+
+
+async def test_a_scrape_reads_the_gauges_without_querying_the_database(
+    settings: Settings,
+) -> None:
+    """The system gauges come from the background refresh: scrapes send no statement (the
+    count over all operations runs once per METRICS_REFRESH_SECONDS, not per scrape)."""
+    async with session_factory(settings) as sessions, sessions() as session:
+        session.add_all(
+            Operation(id=uuid.uuid4(), kind="update", status="failed", number=f"49151700000{i}")
+            for i in range(3)
+        )
+        await session.commit()
+    OPERATIONS.clear()  # nothing left from an earlier test's refresh
+    # One refresh at start-up, then none for an hour; no number cache reading the mirror.
+    quiet = dataclasses.replace(settings, metrics_refresh_seconds=3600, number_cache_size=0)
+    async with AsyncTestClient(app=create_app(quiet)) as client:
+        failed = {"kind": "update", "status": "failed"}
+        first = await refreshed(
+            client, lambda s: value(s, "seven_numbers_operations", **failed) > 0
+        )
+        assert value(first, "seven_numbers_operations", **failed) == 3
+
+        statements: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            statements.append(statement)
+
+        engine = client.app.state.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            for _ in range(5):
+                samples = await api_metrics(client)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert statements == []
+    assert value(samples, "seven_numbers_operations", **failed) == 3

@@ -74,13 +74,15 @@ def test_missing_database_url_names_it_and_shows_a_good_value() -> None:
         ("WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS", "inf"),
         ("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "a minute"),
         ("COST_REPORTS_PER_KEY", "0"),
+        ("METRICS_TOKEN", "short"),
+        ("METRICS_REFRESH_SECONDS", "0"),
     ],
 )
 def test_malformed_values_are_refused_by_name(name: str, value: str) -> None:
     with pytest.raises(SettingsError) as caught:
         load(**{name: value})
     assert str(caught.value).startswith(f"{name} is not usable: expected ")
-    assert value not in str(caught.value) or name != "ADMIN_API_KEY"
+    assert value not in str(caught.value) or name not in {"ADMIN_API_KEY", "METRICS_TOKEN"}
 
 
 def test_webhook_settings_default_to_refusing_unsigned_calls() -> None:
