@@ -172,7 +172,8 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
 
 def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Guard for admin routes. A tenant key gets the same 404 as a path that does not
-    exist (the contract: tenant keys learn nothing, never a 403)."""
+    exist, word for word, and its message repeats nothing of the path (which may hold
+    another tenant's id): tenant keys learn nothing, never a 403."""
     user = connection.scope.get("user")
     if not isinstance(user, Principal) or not user.is_admin:
-        raise NotFoundException(f"Not found: {connection.url.path}")
+        raise NotFoundException()  # what Litestar's router raises for an unknown path

@@ -8,6 +8,7 @@ caller still gets its 202, because the reconciler enqueues every operation Redis
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Annotated, Any
 
@@ -32,6 +33,9 @@ from app.operations.schemas import (
     operation_location,
     operation_out,
 )
+from app.search.service import is_offered
+from app.settings import Settings
+from app.seven.client import SevenClient
 
 log = structlog.get_logger(__name__)
 
@@ -65,8 +69,12 @@ class OperationController(Controller):
         "/orders",
         status_code=202,
         summary="Order a number",
-        description="202 with an `order` operation; the number appears as `ordering` at once.",
-        responses=error_responses(409),
+        description=(
+            "202 with an `order` operation; the number appears as `ordering` at once. A tenant "
+            "key's order is checked against seven's offer first (hence 502-504): a number it "
+            "may not order, for whatever reason, is 409 `number_unavailable`."
+        ),
+        responses=error_responses(409, 502, 503, 504),
     )
     async def order(
         self,
@@ -75,10 +83,18 @@ class OperationController(Controller):
         db_session: AsyncSession,
         principal: Principal,
         queue: ArqRedis,
+        seven: SevenClient,
+        settings: Settings,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:
+        # The queue's connection is the process's Redis client; the search cache shares it.
+        offered = (
+            None
+            if principal.is_admin
+            else functools.partial(is_offered, seven, queue, settings.search_cache_seconds)
+        )
         submitted = await service.submit_order(
-            db_session, principal, data, idempotency_key, request_id_of(request.scope)
+            db_session, principal, data, idempotency_key, request_id_of(request.scope), offered
         )
         return await _accepted(submitted, queue)
 

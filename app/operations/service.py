@@ -2,6 +2,13 @@
 
 Each submit verb validates, then writes the operation and the number's new state in one
 transaction and returns the committed operation; the caller hands its id to the queue.
+
+A tenant key learns nothing about numbers it does not hold: whatever keeps it from
+ordering one (seven does not offer it, another tenant holds it, it is on the account
+unheld, being ordered or deleted for someone else) is one answer, 409
+``number_unavailable`` with one message. Its orders are checked against seven's offer
+first (``offered``), so a number that is simply not for sale is refused in the same words
+at once rather than by a failed operation later.
 Two requests racing for one number are decided by the database, not by timing: the
 number's row is locked (``FOR UPDATE``) while its state is checked, a brand-new number
 is claimed by inserting its row (primary key), and ``uq_operations_number_in_flight``
@@ -25,7 +32,7 @@ from app.db.models import Number, Operation, Pool, Tenant
 from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.phone import InvalidPhoneNumber, normalize_number, region_of
-from app.lib.tenancy import scope_numbers
+from app.lib.tenancy import may_see, scope_numbers
 from app.numbers.mirror import SEVEN_COLUMNS
 from app.operations import idempotency
 from app.operations.schemas import NumberChange, OrderCreate
@@ -40,6 +47,15 @@ _BEFORE_SEVEN: dict[str, Any] = {
     "feature_voice": False,
     "forward_sms_mo": {},
 }
+
+
+#: Whether seven offers a number (digits, its country) right now.
+Offered = Callable[[str, str], Awaitable[bool]]
+
+
+def number_unavailable() -> Conflict:
+    """What a tenant key is told about any number it may not order, whatever the reason."""
+    return Conflict("This number is not available to order.", code="number_unavailable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +74,10 @@ async def submit_order(
     order: OrderCreate,
     key: str | None,
     request_id: str | None = None,
+    offered: Offered | None = None,
 ) -> Submitted:
+    """``offered``: refuse the order unless seven offers the number (how tenant orders are
+    checked); asked after an ``Idempotency-Key`` replay is ruled out, outside a transaction."""
     number = _phone(order.number, "number")
     country = region_of(number)
     if country is None:
@@ -79,7 +98,7 @@ async def submit_order(
     async def create() -> Operation:
         row = await session.scalar(select(Number).where(Number.number == number).with_for_update())
         if row is not None:
-            _check_orderable(row)
+            _check_orderable(row, principal)
         operation = await _add_operation(
             session, principal, "order", number, params, tenant, request_id
         )
@@ -101,8 +120,12 @@ async def submit_order(
                 setattr(row, name, value)
         return operation
 
+    async def check_offered() -> None:
+        if offered is not None and not await offered(number, country):
+            raise number_unavailable()
+
     fingerprint = idempotency.request_hash("POST", "/v1/orders", {"number": number, **params})
-    return await _submit(session, principal, key, fingerprint, create)
+    return await _submit(session, principal, key, fingerprint, create, check_offered)
 
 
 async def submit_update(
@@ -184,10 +207,16 @@ async def _submit(
     raw_key: str | None,
     fingerprint: str,
     create: Callable[[], Awaitable[Operation]],
+    check: Callable[[], Awaitable[None]] | None = None,
 ) -> Submitted:
+    """``check`` runs once a replay is ruled out, with no transaction open (it may ask
+    seven), and refuses by raising."""
     key = idempotency.scoped_key(principal, raw_key)
     if (earlier := await idempotency.replayed(session, key, fingerprint)) is not None:
         return Submitted(earlier, replayed=True)
+    if check is not None:
+        await session.commit()  # end the reads: no transaction stays open while seven answers
+        await check()
     try:
         operation = await create()
         operation.idempotency_key = key
@@ -198,7 +227,7 @@ async def _submit(
         # The same key sent twice at once: the loser returns the winner's operation.
         if (earlier := await idempotency.replayed(session, key, fingerprint)) is not None:
             return Submitted(earlier, replayed=True)
-        raise _conflict_for(error) from None
+        raise _conflict_for(error, principal) from None
     await session.refresh(operation)  # created_at/updated_at come from the database
     return Submitted(operation, replayed=False)
 
@@ -227,8 +256,13 @@ async def _add_operation(
     return operation
 
 
-def _conflict_for(error: IntegrityError) -> Conflict:
+def _conflict_for(error: IntegrityError, principal: Principal) -> Conflict:
+    """The answer to losing a race for the number (a tenant hears only ``unavailable``)."""
     text = str(error.orig)
+    if not principal.is_admin and (
+        "uq_operations_number_in_flight" in text or "pk_numbers" in text
+    ):
+        return number_unavailable()
     if "uq_operations_number_in_flight" in text:
         return Conflict(
             "Another operation on this number is still in progress; wait for it to finish.",
@@ -242,9 +276,17 @@ def _conflict_for(error: IntegrityError) -> Conflict:
 # -- checks ------------------------------------------------------------------------
 
 
-def _check_orderable(row: Number) -> None:
+def _check_orderable(row: Number, principal: Principal) -> None:
+    """Refuse an order of a number the mirror already has in hand; what stands in the way
+    is told only to a caller who may see the number."""
+    problem = _order_problem(row)
+    if problem is not None:
+        raise problem if may_see(principal, row.tenant_id) else number_unavailable()
+
+
+def _order_problem(row: Number) -> Conflict | None:
     if row.pending_operation_id is not None and row.state != "ordering":
-        raise Conflict(
+        return Conflict(
             "Another operation on this number is still in progress; wait for it to finish.",
             code="number_busy",
         )
@@ -264,7 +306,8 @@ def _check_orderable(row: Number) -> None:
     }
     if row.state in problems:
         code, message = problems[row.state]
-        raise Conflict(message, code=code)
+        return Conflict(message, code=code)
+    return None
 
 
 async def _changeable(

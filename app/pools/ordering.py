@@ -43,9 +43,7 @@ async def order_for_pool(
     pool = await get_pool(session, pool_id)
     wanted_country = parse_country(country)
     if pool.country and wanted_country and wanted_country != pool.country:
-        raise Conflict(
-            f"pool {pool.name!r} holds only {pool.country} numbers", code="pool_exhausted"
-        )
+        raise Conflict(f"The pool holds only {pool.country} numbers.", code="pool_exhausted")
     wanted_country = wanted_country or pool.country
     wanted = set(parse_features(features)) | set(pool.features)
     # No transaction stays open while seven answers (the pool's read began one).
@@ -91,7 +89,7 @@ async def order_for_pool(
     async with audited(session, actor, "allocation.order", f"pool:{pool.id}") as note:
         note.tenant_id = tenant
         raise Conflict(
-            f"pool {pool.name!r} has no free number and seven offers none that fits",
+            "The pool has no free number and seven offers none that fits.",
             code="pool_exhausted",
         )
 

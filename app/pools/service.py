@@ -168,7 +168,7 @@ def check_fits(pool: Pool, digits: str, country: str | None, number: Number | No
             problems.append(f"it lacks the pool's features {missing}")
     if problems:
         raise InvalidInput(
-            f"number {digits} does not fit pool {pool.name!r}: {'; '.join(problems)}",
+            f"number {digits} does not fit the pool: {'; '.join(problems)}",
             code="pool_constraints_not_met",
             details={"problems": problems},
         )
@@ -242,8 +242,8 @@ def resolve_tenant(principal: Principal, named: uuid.UUID | None) -> uuid.UUID:
             )
         return named
     if named is not None and named != principal.tenant_id:
-        # Another tenant's id: as if it did not exist.
-        raise NotFound(f"no tenant {named}", code="tenant_not_found")
+        # Another tenant's id: as if it did not exist, and not repeated back.
+        raise NotFound("There is no such tenant.", code="tenant_not_found")
     assert principal.tenant_id is not None  # a check constraint binds tenant keys to one
     return principal.tenant_id
 
@@ -340,8 +340,7 @@ async def allocate(
         )
         if number is None:
             raise Conflict(
-                f"pool {pool.name!r} has no free number that fits the request",
-                code="pool_exhausted",
+                "The pool has no free number that fits the request.", code="pool_exhausted"
             )
         _hand_over(session, number, tenant, pool.id, at)
         note.target = f"number:{number.number}"

@@ -51,6 +51,14 @@ async def search_available(
     return items
 
 
+async def is_offered(
+    seven: SevenClient, cache: Redis, ttl_seconds: int, number: str, country: str
+) -> bool:
+    """Whether seven offers ``number`` (digits) now: its country's search, cached like any."""
+    found = await search_available(seven, cache, ttl_seconds, SearchQuery(country=country))
+    return any(item.number == number for item in found)
+
+
 def upstream_error(exc: SevenError) -> UpstreamError:
     """seven's failure as the answer a caller gets: 503 try later, 504 no answer, else 502.
 

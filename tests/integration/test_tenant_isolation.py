@@ -4,9 +4,10 @@ Generic on purpose: routes added later are walked too. Each path parameter gets 
 identifier of the first tenant's world (its number, tenant, key, pool, operation,
 allocation, a sync run that saw its number), each query parameter and body field named
 like one of them gets it too, and every method is tried. The walk passes when no
-answer carries the first tenant's identifiers, nothing answers 5xx, and no row that
-names the first tenant's number, tenant or key changed (the audit log aside, which
-rightly records the attempts).
+answer carries the first tenant's identifiers, no answer at all (errors included, even
+ones about the very id the request sent) carries the first tenant's id, its key's id or
+the name of its pool, nothing answers 5xx, and no row that names the first tenant's
+number, tenant or key changed (the audit log aside, which rightly records the attempts).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ Client = AsyncTestClient[Litestar]
 METHODS = ("get", "post", "put", "patch", "delete")
 # Tables whose rows may rightly change while the second tenant knocks on every door.
 UNWATCHED_TABLES = {"audit_log", "alembic_version"}
+POOL_NAME = "acme shared pool"
 
 
 class World:
@@ -56,6 +58,10 @@ class World:
     def secrets(self) -> list[str]:
         """What must never appear in an answer to the second tenant."""
         return list(self.ids.values())
+
+    def never_told(self) -> list[str]:
+        """What no answer to the second tenant may repeat, even one about its own request."""
+        return [self.ids["tenant"], self.ids["key"], POOL_NAME]
 
     def candidates(self, name: str) -> list[str]:
         lowered = name.lower()
@@ -177,7 +183,7 @@ async def _rows_naming(settings: Settings, world: World) -> set[str]:
 async def _first_tenants_world(client: Client, admin: dict[str, str], settings: Settings) -> World:
     async with session_factory(settings) as sessions:
         (number,) = await seed_numbers(sessions, german_numbers(1), friendly_name="acme line")
-        pool = await create_pool(client, admin, name="shared")
+        pool = await create_pool(client, admin, name=POOL_NAME)
         await fill_pool(client, admin, pool, [number])
         tenant, key = await create_tenant(client, admin, "acme")
         allocated = await client.post(
@@ -228,6 +234,8 @@ async def test_a_second_tenant_can_neither_see_nor_change_the_first_tenants_numb
         response = await client.request(method, url, headers=key_headers(intruder), **extra)
         walked.add((method, path))
         where = f"{method} {url} {json.dumps(extra)} -> {response.status_code}"
+        if told := [secret for secret in world.never_told() if secret in response.text]:
+            leaks.append(f"{where}: tells {told}: {response.text[:200]}")
         if response.status_code >= 500:
             leaks.append(f"{where}: server error {response.text[:200]}")
         elif response.is_success:
