@@ -343,11 +343,14 @@ _SLOT_HOLDERS = """
 """
 
 
-async def _holders(conn: asyncpg.Connection, keys: list[int], count: int) -> list[int]:
-    """The backends holding the report slots ``keys``, once there are ``count`` of them."""
+async def _holders(
+    conn: asyncpg.Connection, keys: list[int], count: int, gone: int | None = None
+) -> list[int]:
+    """The backends holding the report slots ``keys``, once there are ``count`` of them
+    (and backend ``gone`` is not one of them)."""
     for _ in range(200):
         pids = [row["pid"] for row in await conn.fetch(_SLOT_HOLDERS, keys)]
-        if len(pids) == count:
+        if len(pids) == count and gone not in pids:
             return pids
         await asyncio.sleep(0.05)
     raise AssertionError(f"{count} report slots were never held at once (held: {pids})")
@@ -406,10 +409,11 @@ async def test_a_third_report_at_once_for_one_key_is_429_with_retry_after(
             )
             await _holders(conn, tenant_slots, 1)
 
-            # A request whose connection dies (its API process crashed) frees its slot.
-            await conn.execute("SELECT pg_terminate_backend($1)", first)
+            # A request whose connection dies (its API process crashed) frees its slot:
+            # once its backend has gone (waited for, up to 5 s), another report gets it.
+            assert await conn.fetchval("SELECT pg_terminate_backend($1, 5000)", first)
             running.append(_in_thread(client.get("/v1/costs", params=month, headers=admin_headers)))
-            assert first not in await _holders(conn, admin_slots, 2)
+            await _holders(conn, admin_slots, 2, gone=first)
     finally:
         await blocker.close()
 
