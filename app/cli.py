@@ -1,9 +1,10 @@
 """Operator commands: ``python -m app.cli COMMAND``, e.g. ``create-admin-key --name alice``.
 
 They call the same services as the API (app.tenants.service), so a key made here is
-stored, audited and revoked exactly like one made over HTTP. Audit rows name no key
-(the operator acts at the console, as the bootstrap admin does over HTTP); the request
-id is ``cli:<command>``. A key's plaintext is printed once, on stdout, and nowhere else.
+stored, audited and revoked exactly like one made over HTTP. Audit rows name the actor
+``cli`` (the operator at the console, with admin rights and no key), operations the CLI
+creates (a sync) included; the request id is ``cli:<command>``. A key's plaintext is
+printed once, on stdout, and nowhere else.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from app.costs.model import Basis, GroupBy, Month
 from app.costs.schemas import CSV_COLUMNS, report_csv
 from app.db.engine import create_engine, create_session_factory
 from app.db.models import Operation
-from app.lib.auth import BOOTSTRAP_ADMIN
+from app.lib.auth import CLI_ADMIN, current_actor
 from app.lib.errors import ServiceError
 from app.lib.queue import create_queue, enqueue_operation
 from app.settings import (
@@ -90,8 +91,11 @@ def _run(command: str, work: Callable[[AsyncSession, Actor], Awaitable[T]]) -> T
             idle_in_transaction_timeout=idle_in_transaction_timeout,
         )
         try:
+            actor = Actor(CLI_ADMIN, request_id=f"cli:{command}")
+            # As the key check does for a request: operations created here are audited.
+            current_actor.set(actor)
             async with create_session_factory(engine)() as session:
-                return await work(session, Actor(BOOTSTRAP_ADMIN, request_id=f"cli:{command}"))
+                return await work(session, actor)
         finally:
             await engine.dispose()
 

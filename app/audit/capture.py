@@ -3,9 +3,9 @@
 Every change at seven is an ``operations`` row (orders, updates, deletes, syncs). Rather
 than trusting each service to remember the audit, a ``before_flush`` listener adds an
 audit row next to every new operation created while an API request is being handled
-(``current_actor``, set by the key check), so the two are flushed and committed, or
-rolled back, together. Outside a request (worker, reconciler, CLI) nothing is added:
-those create no operations on a caller's behalf.
+(``current_actor``, set by the key check, and by the CLI for its commands), so the two
+are flushed and committed, or rolled back, together. Elsewhere (worker, reconciler)
+nothing is added: those create no operations on a caller's behalf.
 
 Services that change other things (tenants, keys, pools, allocations) call
 ``app.audit.service.record``/``audited`` themselves; they must not record the operations
@@ -34,6 +34,7 @@ def _audit_new_operations(session: Session, _context: Any, _instances: Any) -> N
         target = f"number:{operation.number}" if operation.number else f"operation:{operation.id}"
         session.add(
             AuditEntry(
+                actor=actor.principal.actor,
                 api_key_id=actor.principal.key_id,
                 scope=actor.principal.scope,
                 tenant_id=operation.tenant_id or actor.principal.tenant_id,

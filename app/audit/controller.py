@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.schemas import AuditPage, audit_entry_out
 from app.audit.service import AuditFilter, list_entries
-from app.lib.auth import admin_only
+from app.lib.auth import ActorKind, admin_only
 from app.lib.errors import InvalidInput
 
 
@@ -25,6 +25,9 @@ class AuditController(Controller):
     async def list_audit(
         self,
         db_session: AsyncSession,
+        actor: Annotated[
+            ActorKind | None, QueryParameter(description="key, bootstrap (ADMIN_API_KEY) or cli")
+        ] = None,
         key: FromQuery[uuid.UUID | None] = None,
         tenant: FromQuery[uuid.UUID | None] = None,
         action: FromQuery[str | None] = None,
@@ -40,6 +43,7 @@ class AuditController(Controller):
         rows = await list_entries(
             db_session,
             AuditFilter(
+                actor=actor,
                 api_key_id=key,
                 tenant_id=tenant,
                 action=action,

@@ -14,6 +14,8 @@ from app.db.models import AuditEntry
 class AuditEntryOut(msgspec.Struct):
     id: int
     at: datetime
+    actor: str
+    """``key`` (``key`` says which), ``bootstrap`` (ADMIN_API_KEY) or ``cli``."""
     key: uuid.UUID | None
     scope: str
     tenant: uuid.UUID | None
@@ -33,6 +35,7 @@ def audit_entry_out(row: AuditEntry) -> AuditEntryOut:
     return AuditEntryOut(
         id=row.id,
         at=row.at,
+        actor=row.actor,
         key=row.api_key_id,
         scope=row.scope,
         tenant=row.tenant_id,

@@ -47,6 +47,7 @@ def record(
     """Add an audit row to ``session``'s transaction (the caller commits)."""
     session.add(
         AuditEntry(
+            actor=actor.principal.actor,
             api_key_id=actor.principal.key_id,
             scope=actor.principal.scope,
             tenant_id=tenant_id or actor.principal.tenant_id,
@@ -78,6 +79,7 @@ async def audited(
 
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
+    actor: str | None = None
     api_key_id: uuid.UUID | None = None
     tenant_id: uuid.UUID | None = None
     action: str | None = None
@@ -93,6 +95,7 @@ async def list_entries(session: AsyncSession, query: AuditFilter) -> list[AuditE
     """Newest first; ``before_id`` continues a page (ids only grow)."""
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(query.limit)
     equal = {
+        AuditEntry.actor: query.actor,
         AuditEntry.api_key_id: query.api_key_id,
         AuditEntry.tenant_id: query.tenant_id,
         AuditEntry.action: query.action,

@@ -32,7 +32,7 @@ def slot_key(principal: Principal, slot: int) -> int:
     """The advisory-lock key of one of ``principal``'s report slots: 63 bits of a hash,
     never negative, in the same bigint key space as the operations' locks (a clash of
     63-bit hashes is not a concern)."""
-    caller = str(principal.key_id) if principal.key_id is not None else "bootstrap"
+    caller = str(principal.key_id) if principal.key_id is not None else principal.actor
     digest = hashlib.blake2b(f"cost-report:{caller}:{slot}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1
 

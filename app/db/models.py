@@ -29,6 +29,8 @@ OPERATION_STATUSES = ("queued", "running", "succeeded", "failed")
 PAYMENT_INTERVALS = ("monthly", "annually")
 DRIFT_KINDS = ("added", "changed", "missing", "removed")
 KEY_SCOPES = ("admin", "tenant")
+# Who an audit row is about: a stored key, the bootstrap ADMIN_API_KEY, or the operator CLI.
+AUDIT_ACTORS = ("key", "bootstrap", "cli")
 # Operations that change one number at seven; at most one of them may be in flight per number.
 NUMBER_OPERATION_KINDS = ("order", "update", "delete")
 # What may be left at seven of a previous holder's settings (app/pools/handover.py).
@@ -297,11 +299,15 @@ class AuditEntry(Base):
         Index("ix_audit_log_at", "at"),
         Index("ix_audit_log_action_at", "action", "at"),
         Index("ix_audit_log_target_at", "target", "at"),
+        CheckConstraint(_one_of("actor", AUDIT_ACTORS), name="actor"),
+        CheckConstraint("(actor = 'key') = (api_key_id IS NOT NULL)", name="key_matches_actor"),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     at: Mapped[datetime] = mapped_column(server_default=text("now()"))
-    # The key's id, never the key; None for the bootstrap ADMIN_API_KEY (or the CLI).
+    # Who acted: ``key`` (then api_key_id says which), ``bootstrap`` or ``cli``.
+    actor: Mapped[str] = mapped_column(Text)
+    # The key's id, never the key; None when the actor is not a stored key.
     # No foreign keys: an audit row must outlive whatever it names.
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     scope: Mapped[str] = mapped_column(Text)

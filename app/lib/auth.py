@@ -34,6 +34,8 @@ from app.db.models import ApiKey
 from app.lib.request_context import request_id_of
 
 Scope = Literal["admin", "tenant"]
+#: Who a principal is, as the audit trail names it (app.db.models.AUDIT_ACTORS).
+ActorKind = Literal["key", "bootstrap", "cli"]
 
 # Paths that need no key: health, metrics and the schema (see the contract), and seven's
 # webhook, which cannot carry our key (its signature proves the sender instead).
@@ -52,15 +54,18 @@ _UNAUTHORIZED = "The API key is not valid or has been revoked."
 class Principal:
     scope: Scope
     key_id: uuid.UUID | None
-    """None for the bootstrap ADMIN_API_KEY (and the CLI), which have no row."""
+    """None for the bootstrap ADMIN_API_KEY and the CLI, which have no row."""
     tenant_id: uuid.UUID | None
+    actor: ActorKind = "key"
 
     @property
     def is_admin(self) -> bool:
         return self.scope == "admin"
 
 
-BOOTSTRAP_ADMIN = Principal(scope="admin", key_id=None, tenant_id=None)
+BOOTSTRAP_ADMIN = Principal(scope="admin", key_id=None, tenant_id=None, actor="bootstrap")
+#: The operator at the console (``python -m app.cli``): an admin, on record as ``cli``.
+CLI_ADMIN = Principal(scope="admin", key_id=None, tenant_id=None, actor="cli")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
 
+from app.cli import cli
 from app.settings import Settings
 from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import (
@@ -121,3 +125,51 @@ async def test_operations_are_audited_in_their_own_transaction(
         (r["key"], r["tenant"], r["target"], r["request_id"], r["details"]["operation"])
         for r in trail.json()["items"]
     ] == [(key_id, tenant, f"number:{number}", "order-1", accepted.json()["id"])]
+
+
+async def _cli(settings: Settings, *args: str) -> str:
+    """``python -m app.cli`` in-process, in a thread (it runs its own event loop)."""
+    env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
+    result = await asyncio.to_thread(CliRunner().invoke, cli, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+async def test_the_bootstrap_key_and_the_cli_are_actors_of_their_own(
+    client: Client, admin_headers: dict[str, str], settings: Settings
+) -> None:
+    bootstrap = await client.post("/v1/tenants", json={"name": "acme"}, headers=admin_headers)
+    assert bootstrap.status_code == 201
+    stored_key = (await _cli(settings, "create-admin-key", "--name", "ops")).splitlines()[0]
+    by_key = await client.post(
+        "/v1/tenants", json={"name": "globex"}, headers=key_headers(stored_key)
+    )
+    assert by_key.status_code == 201
+    key_id = (await client.get("/v1/whoami", headers=key_headers(stored_key))).json()["key_id"]
+    await _cli(settings, "create-tenant", "initech")
+    sync = await _cli(settings, "sync", "--no-wait")  # an operation, audited like the API's
+
+    trail = (await client.get("/v1/audit", headers=admin_headers)).json()["items"]
+    assert [(r["action"], r["actor"], r["key"]) for r in trail] == [
+        ("operation.sync", "cli", None),
+        ("tenant.create", "cli", None),
+        ("tenant.create", "key", key_id),
+        ("key.issue_admin", "cli", None),
+        ("tenant.create", "bootstrap", None),
+    ]
+    assert [r["request_id"] for r in trail if r["actor"] == "cli"] == [
+        "cli:sync",
+        "cli:create-tenant",
+        "cli:create-admin-key",
+    ]
+    assert trail[0]["details"]["operation"] == sync
+    only_cli = await client.get("/v1/audit", params={"actor": "cli"}, headers=admin_headers)
+    assert [r["action"] for r in only_cli.json()["items"]] == [
+        "operation.sync",
+        "tenant.create",
+        "key.issue_admin",
+    ]
+    only_bootstrap = await client.get(
+        "/v1/audit", params={"actor": "bootstrap"}, headers=admin_headers
+    )
+    assert [r["actor"] for r in only_bootstrap.json()["items"]] == ["bootstrap"]

@@ -8,6 +8,7 @@ import os
 import re
 
 import asyncpg
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import CheckConstraint
@@ -177,6 +178,17 @@ async def test_upgrading_to_handover_clears_what_released_holders_left_and_rests
         )
         await connection.execute(
             "UPDATE numbers SET pending_operation_id = $1 WHERE number = $2", pending, busy
+async def test_upgrading_names_the_actor_of_every_earlier_audit_row(servers: Servers) -> None:
+    name = f"sn_test_migrations_actors_{os.getpid()}"
+    url = await create_database(servers.postgres_url, name)
+    await asyncio.to_thread(run_alembic, url, "upgrade", "0008_numbers_missing")
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(
+            "INSERT INTO audit_log (api_key_id, scope, action, request_id, outcome) VALUES"
+            " (gen_random_uuid(), 'admin', 'by key', 'r1', 'ok'),"
+            " (NULL, 'admin', 'by bootstrap', 'r2', 'ok'),"
+            " (NULL, 'admin', 'by cli', 'cli:create-tenant', 'ok')"
         )
     finally:
         await connection.close()
@@ -222,4 +234,14 @@ async def test_upgrading_to_handover_clears_what_released_holders_left_and_rests
     await asyncio.to_thread(run_alembic, url, "downgrade", "0008_numbers_missing")
     await asyncio.to_thread(run_alembic, url, "upgrade", "head")
     assert await _check_differences(url) == {}
+        rows = await connection.fetch("SELECT action, actor FROM audit_log ORDER BY id")
+        assert [tuple(row) for row in rows] == [
+            ("by key", "key"),
+            ("by bootstrap", "bootstrap"),
+            ("by cli", "cli"),
+        ]
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await connection.execute("UPDATE audit_log SET actor = 'cli'")
+    finally:
+        await connection.close()
     await drop_database(servers.postgres_url, name)
