@@ -2,6 +2,10 @@
 
 Each submit verb validates, then writes the operation and the number's new state in one
 transaction and returns the committed operation; the caller hands its id to the queue.
+Two requests racing for one number are decided by the database, not by timing: the
+number's row is locked (``FOR UPDATE``) while its state is checked, a brand-new number
+is claimed by inserting its row (primary key), and ``uq_operations_number_in_flight``
+allows one queued or running operation per number whatever happens above it.
 
 A tenant key learns nothing about numbers it does not hold: whatever keeps it from
 ordering one (seven does not offer it, another tenant holds it, it is on the account
@@ -9,10 +13,6 @@ unheld, being ordered or deleted for someone else) is one answer, 409
 ``number_unavailable`` with one message. Its orders are checked against seven's offer
 first (``offered``), so a number that is simply not for sale is refused in the same words
 at once rather than by a failed operation later.
-Two requests racing for one number are decided by the database, not by timing: the
-number's row is locked (``FOR UPDATE``) while its state is checked, a brand-new number
-is claimed by inserting its row (primary key), and ``uq_operations_number_in_flight``
-allows one queued or running operation per number whatever happens above it.
 """
 
 from __future__ import annotations
@@ -259,18 +259,16 @@ async def _add_operation(
 def _conflict_for(error: IntegrityError, principal: Principal) -> Conflict:
     """The answer to losing a race for the number (a tenant hears only ``unavailable``)."""
     text = str(error.orig)
-    if not principal.is_admin and (
-        "uq_operations_number_in_flight" in text or "pk_numbers" in text
-    ):
-        return number_unavailable()
     if "uq_operations_number_in_flight" in text:
-        return Conflict(
+        conflict = Conflict(
             "Another operation on this number is still in progress; wait for it to finish.",
             code="number_busy",
         )
-    if "pk_numbers" in text:
-        return Conflict("This number is already being ordered.", code="number_being_ordered")
-    raise error
+    elif "pk_numbers" in text:
+        conflict = Conflict("This number is already being ordered.", code="number_being_ordered")
+    else:
+        raise error
+    return conflict if principal.is_admin else number_unavailable()
 
 
 # -- checks ------------------------------------------------------------------------
