@@ -1,7 +1,7 @@
 """audit log: every row names its actor (a key, the bootstrap ADMIN_API_KEY, the CLI)
 
 Revision ID: 0010_audit_actors
-Revises: 0008_numbers_missing
+Revises: 0009_handover_clearing
 Create Date: 2026-11-30 12:00:00
 
 Rows of the bootstrap key and of the CLI had no key id and nothing else to tell them
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_audit_actors"
-down_revision: str | None = "0008_numbers_missing"
+down_revision: str | None = "0009_handover_clearing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

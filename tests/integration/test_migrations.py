@@ -178,17 +178,6 @@ async def test_upgrading_to_handover_clears_what_released_holders_left_and_rests
         )
         await connection.execute(
             "UPDATE numbers SET pending_operation_id = $1 WHERE number = $2", pending, busy
-async def test_upgrading_names_the_actor_of_every_earlier_audit_row(servers: Servers) -> None:
-    name = f"sn_test_migrations_actors_{os.getpid()}"
-    url = await create_database(servers.postgres_url, name)
-    await asyncio.to_thread(run_alembic, url, "upgrade", "0008_numbers_missing")
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute(
-            "INSERT INTO audit_log (api_key_id, scope, action, request_id, outcome) VALUES"
-            " (gen_random_uuid(), 'admin', 'by key', 'r1', 'ok'),"
-            " (NULL, 'admin', 'by bootstrap', 'r2', 'ok'),"
-            " (NULL, 'admin', 'by cli', 'cli:create-tenant', 'ok')"
         )
     finally:
         await connection.close()
@@ -234,6 +223,28 @@ async def test_upgrading_names_the_actor_of_every_earlier_audit_row(servers: Ser
     await asyncio.to_thread(run_alembic, url, "downgrade", "0008_numbers_missing")
     await asyncio.to_thread(run_alembic, url, "upgrade", "head")
     assert await _check_differences(url) == {}
+    await drop_database(servers.postgres_url, name)
+
+
+async def test_upgrading_names_the_actor_of_every_earlier_audit_row(servers: Servers) -> None:
+    name = f"sn_test_migrations_actors_{os.getpid()}"
+    url = await create_database(servers.postgres_url, name)
+    await asyncio.to_thread(run_alembic, url, "upgrade", "0009_handover_clearing")
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(
+            "INSERT INTO audit_log (api_key_id, scope, action, request_id, outcome) VALUES"
+            " (gen_random_uuid(), 'admin', 'by key', 'r1', 'ok'),"
+            " (NULL, 'admin', 'by bootstrap', 'r2', 'ok'),"
+            " (NULL, 'admin', 'by cli', 'cli:create-tenant', 'ok')"
+        )
+    finally:
+        await connection.close()
+
+    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+
+    connection = await asyncpg.connect(url)
+    try:
         rows = await connection.fetch("SELECT action, actor FROM audit_log ORDER BY id")
         assert [tuple(row) for row in rows] == [
             ("by key", "key"),
