@@ -34,6 +34,7 @@ from types import FrameType
 from dotenv import dotenv_values
 
 from app.lib.embedded import EmbeddedService, find_free_port, start_postgres, start_redis
+from app.settings import SettingsError, admin_api_key_from
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV = "SEVEN_NUMBERS_DATA_DIR"
@@ -94,10 +95,14 @@ def load_env(env_file: Path = REPO_ROOT / ".env") -> dict[str, str]:
 
 
 def admin_key(environ: Mapping[str, str], folder: Path) -> str:
-    """``ADMIN_API_KEY`` when set, else the key kept in ``folder/admin-key`` (made once)."""
+    """``ADMIN_API_KEY`` when set (checked as the service checks it, so a refused key stops
+    here with its one line), else the key kept in ``folder/admin-key`` (made once)."""
     given = environ.get("ADMIN_API_KEY", "").strip()
     if given:
-        return given
+        try:
+            return admin_api_key_from({"ADMIN_API_KEY": given})
+        except SettingsError as exc:
+            raise StartupError(str(exc)) from None
     path = folder / "admin-key"
     if path.is_file() and path.read_text().strip():
         return path.read_text().strip()

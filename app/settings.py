@@ -51,6 +51,26 @@ DEFAULT_WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS = 300.0
 #: with one open, and the longest gap between two statements of one transaction (the
 #: number cache's streamed load, between batches of a busy process) is well under a second.
 DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 60.0
+ADMIN_KEY_MIN_LENGTH = 32
+ADMIN_KEY_EXPECTED = (
+    f"a random string of at least {ADMIN_KEY_MIN_LENGTH} characters, e.g. from "
+    "python3 -c 'import secrets; print(\"sn_admin_\" + secrets.token_urlsafe(32))'"
+)
+#: Admin keys written in this repository, in its files or its history: whoever can read it
+#: knows them, so none of them may guard a running service. The test in
+#: tests/unit/test_admin_keys_in_repository.py fails when the repository holds a string that
+#: looks like an admin key and is missing here.
+PUBLIC_ADMIN_KEYS = frozenset(
+    {
+        "sn_admin_change_me_0123456789",  # docker-compose.yml's former default
+        "sn_admin_test_key_0123456789abcdef",  # the test suite's former fixed key
+        "sn_admin_bench_operations_0123456789",
+        "sn_admin_bench_reads_0123456789",
+        "sn_admin_bench_tenancy_0123456789",
+        "sn_admin_wrong_key_0000000000",
+        "admin-key-must-not-leak-0123",
+    }
+)
 
 
 class SettingsError(Exception):
@@ -201,9 +221,7 @@ class Settings:
             seven_signing_secret=_optional(
                 env, "SEVEN_SIGNING_SECRET", _non_empty, "a non-empty string", None
             ),
-            admin_api_key=_optional(
-                env, "ADMIN_API_KEY", _admin_key, "a random string of at least 16 characters", None
-            ),
+            admin_api_key=admin_api_key_from(env),
             sync_interval_seconds=sync_interval_from(env),
             sync_max_removed_share=_optional(
                 env,
@@ -317,6 +335,18 @@ def redis_url_from(environ: Mapping[str, str]) -> str:
     return _required(
         environ, "REDIS_URL", _redis_url, "a redis:// URL such as redis://127.0.0.1:6379/0"
     )
+
+
+def admin_api_key_from(environ: Mapping[str, str]) -> str:
+    """``ADMIN_API_KEY``: required, long enough, and not one published in this repository."""
+    key = _required(environ, "ADMIN_API_KEY", _admin_key, ADMIN_KEY_EXPECTED)
+    if key in PUBLIC_ADMIN_KEYS:
+        raise SettingsError(
+            "ADMIN_API_KEY",
+            "is written in the seven-numbers repository, so anyone who reads it knows it",
+            "set it to " + ADMIN_KEY_EXPECTED,
+        )
+    return key
 
 
 def sync_interval_from(environ: Mapping[str, str]) -> int:
@@ -464,7 +494,7 @@ def _non_empty(raw: str) -> str:
 
 
 def _admin_key(raw: str) -> str:
-    if len(raw) < 16:
+    if len(raw) < ADMIN_KEY_MIN_LENGTH:
         raise ValueError("too short")
     return raw
 

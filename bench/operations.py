@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import sys
 import time
 from dataclasses import dataclass
@@ -49,7 +50,8 @@ from tests.support.sandbox import SandboxProcess  # noqa: E402
 from tests.support.worker import WorkerProcess  # noqa: E402
 
 DATABASE = "bench_operations"
-ADMIN_KEY = "sn_admin_bench_operations_0123456789"
+# Made per run: ADMIN_API_KEY refuses any key written in the repository.
+ADMIN_KEY = "sn_admin_" + secrets.token_urlsafe(32)
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 COUNT = int(os.environ.get("BENCH_OPERATIONS", "600"))

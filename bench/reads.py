@@ -32,6 +32,7 @@ import math
 import os
 import random
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -57,7 +58,8 @@ COUNT = 100_000
 CONCURRENCY = 32
 WORKERS = 2  # one per core of the 2-core reference machine, as the README runs it
 DATABASE = "bench_reads"
-ADMIN_KEY = "sn_admin_bench_reads_0123456789"
+# Made per run: ADMIN_API_KEY refuses any key written in the repository.
+ADMIN_KEY = "sn_admin_" + secrets.token_urlsafe(32)
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))

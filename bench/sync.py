@@ -39,6 +39,7 @@ import contextlib
 import gc
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -339,6 +340,8 @@ async def main() -> int:
             redis_url=REDIS_URL,
             seven_api_key=sandbox.api_key,
             seven_base_url=sandbox.base_url,
+            # The worker requires one (read from its environment); nothing here uses it.
+            admin_api_key="sn_admin_" + secrets.token_urlsafe(32),
             # Once a day at midnight: no cron sync may sneak into a measurement.
             sync_interval_seconds=86400,
             log_level="INFO",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import sys
 import time
 import uuid
@@ -52,7 +53,8 @@ COUNT = 600
 CONCURRENCY = 20
 REQUESTS = 1000
 DATABASE = "bench_tenancy"
-ADMIN_KEY = "sn_admin_bench_tenancy_0123456789"
+# Made per run: ADMIN_API_KEY refuses any key written in the repository.
+ADMIN_KEY = "sn_admin_" + secrets.token_urlsafe(32)
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 ADMIN = Actor(BOOTSTRAP_ADMIN, request_id="bench")

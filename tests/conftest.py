@@ -10,6 +10,7 @@ index; every test that asks for them starts from empty tables and an empty Redis
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -25,7 +26,9 @@ from app.settings import Settings
 from tests.support.db import ROOT, Servers, create_database, drop_database
 from tests.support.sandbox import SandboxProcess
 
-ADMIN_KEY = "sn_admin_test_key_0123456789abcdef"
+# Made per test process, never written down: the worker and API subprocesses read it from
+# their environment, where ADMIN_API_KEY refuses any key the repository holds.
+ADMIN_KEY = "sn_admin_" + secrets.token_urlsafe(32)
 
 
 def _port_open(url: str, default_port: int) -> bool:

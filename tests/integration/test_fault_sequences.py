@@ -32,11 +32,12 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from app.settings import Settings
+from tests.conftest import ADMIN_KEY
 from tests.integration.operations_support import fast
 from tests.support.sandbox import SandboxProcess
 from tests.support.worker import WorkerProcess
 
-ADMIN = {"X-Api-Key": "sn_admin_test_key_0123456789abcdef"}
+ADMIN = {"X-Api-Key": ADMIN_KEY}
 FAULTS: dict[str, dict[str, Any]] = {
     "refuse": {},
     "rate_limit": {"retry_after": 0},

@@ -1,18 +1,25 @@
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 
 import pytest
 
-from app.settings import Settings, SettingsError
+from app.settings import PUBLIC_ADMIN_KEYS, Settings, SettingsError
 from tests.support.db import ROOT
+
+
+def fresh_key(length: int) -> str:
+    """A random key of ``length`` characters, as a person would generate one."""
+    return secrets.token_urlsafe(length)[:length]
+
 
 GOOD = {
     "DATABASE_URL": "postgresql://app:s3cret-pw@db.internal:5432/seven_numbers",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "SEVEN_API_KEY": "live-key-must-not-leak",
-    "ADMIN_API_KEY": "admin-key-must-not-leak-0123",
+    "ADMIN_API_KEY": fresh_key(40),
 }
 
 
@@ -107,6 +114,25 @@ def test_event_ids_must_be_kept_a_day_longer_than_events_are_accepted() -> None:
     assert str(caught.value).startswith("WEBHOOK_EVENT_RETENTION_DAYS is too short: ")
     assert ">= 3 days" in str(caught.value)
     assert load(WEBHOOK_MAX_AGE_SECONDS="86400", WEBHOOK_EVENT_RETENTION_DAYS="2")
+
+
+def test_the_admin_key_is_required_long_and_not_one_the_repository_holds() -> None:
+    assert load(ADMIN_API_KEY=(key := fresh_key(32))).admin_api_key == key
+    with pytest.raises(SettingsError) as missing:
+        load(ADMIN_API_KEY="<unset>")
+    with pytest.raises(SettingsError) as short:
+        load(ADMIN_API_KEY=fresh_key(31))
+    # 34 characters, long enough: refused only because the repository holds it.
+    public = "sn_admin_test_key_0123456789abcdef"
+    assert public in PUBLIC_ADMIN_KEYS and len(public) >= 32
+    with pytest.raises(SettingsError) as published:
+        load(ADMIN_API_KEY=public)
+    assert str(missing.value).startswith("ADMIN_API_KEY is missing: set it to a random string")
+    assert str(short.value).startswith("ADMIN_API_KEY is not usable: expected a random string")
+    assert str(published.value).startswith("ADMIN_API_KEY is written in the seven-numbers repo")
+    for caught in (missing, short, published):
+        assert "\n" not in str(caught.value) and "at least 32 characters" in str(caught.value)
+    assert public not in str(published.value)
 
 
 def test_repr_shows_no_secret() -> None:
