@@ -4,14 +4,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Every package with its version and hashes, made from pyproject.toml by `make lock`:
-# requirements/main.txt is what the image installs, dev.txt adds the dev and embedded extras.
+# requirements/main.txt is what the image installs, dev.txt adds the dev and embedded extras,
+# bootstrap.txt is the pip that installs them.
 LOCK := requirements/dev.txt
 # Only pip's command line is used, so `uv pip install --python $(PY)` could take its place.
-PIP_INSTALL = $(PY) -m pip install --quiet
+# Files are compiled to bytecode when first imported rather than all of them here.
+PIP_INSTALL = $(PY) -m pip install --quiet --no-compile
 # `make lock` keeps every pinned version it can; `make lock LOCK_FLAGS=--upgrade` takes the newest.
 LOCK_FLAGS ?=
-COMPILE = $(VENV)/bin/uv pip compile pyproject.toml requirements/build.in --universal \
-	--python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet $(LOCK_FLAGS)
+COMPILE = $(VENV)/bin/uv pip compile --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" --quiet $(LOCK_FLAGS)
 
 .PHONY: install lock js-sdk run test test-fast lint format bench-sync bench-reads bench-operations bench-costs clean
 
@@ -20,9 +22,10 @@ install: $(STAMP)
 # A new venv holding exactly the lock (hash-checked), then the project itself without its
 # dependencies; pip check fails when pyproject.toml asks for something the lock lacks.
 # The stamp keeps repeated runs instant until pyproject.toml or the lock changes.
-$(STAMP): pyproject.toml $(LOCK)
+$(STAMP): pyproject.toml requirements/bootstrap.txt $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
 	$(PYTHON) -m venv --clear $(VENV)
+	$(PIP_INSTALL) --require-hashes -r requirements/bootstrap.txt
 	$(PIP_INSTALL) --require-hashes -r $(LOCK)
 	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check; echo "pyproject.toml and $(LOCK) disagree: run make lock"; exit 1; }
@@ -30,8 +33,10 @@ $(STAMP): pyproject.toml $(LOCK)
 
 ## Pin pyproject.toml's dependencies with hashes into requirements/ (needs the package index).
 lock: $(VENV)/bin/uv
-	$(COMPILE) -o requirements/main.txt
-	$(COMPILE) --extra dev --extra embedded -c requirements/main.txt -o requirements/dev.txt
+	$(COMPILE) requirements/bootstrap.in -o requirements/bootstrap.txt
+	$(COMPILE) pyproject.toml requirements/build.in -o requirements/main.txt
+	$(COMPILE) pyproject.toml requirements/build.in --extra dev --extra embedded \
+		-c requirements/main.txt -o requirements/dev.txt
 
 # uv comes with the dev extra; this fetches it when the venv has none yet.
 $(VENV)/bin/uv:

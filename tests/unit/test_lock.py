@@ -86,7 +86,9 @@ def test_the_lock_has_no_direct_dependency_pyproject_dropped(
 
 def test_every_pin_has_hashes_and_the_locks_agree() -> None:
     main, dev = (read_lock(ROOT / lock) for lock in LOCKS)
-    assert all(pin.hashes for pin in [*main.values(), *dev.values()])
+    bootstrap = read_lock(ROOT / "requirements/bootstrap.txt")
+    assert list(bootstrap) == ["pip"]
+    assert all(pin.hashes for pin in [*main.values(), *dev.values(), *bootstrap.values()])
     assert {name: dev[name].version for name in main if name in dev} == {
         name: pin.version for name, pin in main.items()
     }
@@ -97,8 +99,12 @@ def test_every_pin_has_hashes_and_the_locks_agree() -> None:
 def test_make_install_and_the_image_install_from_the_locks() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^LOCK := requirements/dev\.txt$", makefile, re.MULTILINE)
-    assert "$(PIP_INSTALL) --require-hashes -r $(LOCK)" in makefile
-    assert "$(PIP_INSTALL) --no-deps --no-build-isolation -e ." in makefile
+    for step in (
+        "--require-hashes -r requirements/bootstrap.txt",
+        "--require-hashes -r $(LOCK)",
+        "--no-deps --no-build-isolation -e .",
+    ):
+        assert f"\t$(PIP_INSTALL) {step}\n" in makefile
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install --no-cache-dir --require-hashes -r requirements/main.txt" in dockerfile
     assert "pip install --no-cache-dir --no-deps --no-build-isolation ." in dockerfile
