@@ -1,9 +1,14 @@
 """docker-compose.yml cannot be run here (no Docker engine); this reads it instead:
-every service the issue names is there, and every command it runs exists in the repo."""
+every service the issue names is there, every command it runs exists in the repo and is the
+README's, no admin key is built in, nothing is published beyond this machine, and the image
+runs as a user other than root."""
 
 from __future__ import annotations
 
 import importlib
+import json
+import re
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -71,3 +76,61 @@ def test_the_image_installs_the_project() -> None:
     assert "pip install" in dockerfile
     for folder in ("app", "workers", "migrations"):
         assert f"COPY {folder}" in dockerfile
+
+
+def _readme_commands() -> dict[str, list[str]]:
+    """The README's production table: part -> command."""
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| ([^|`]+?) \| `([^`]+)`", readme, re.MULTILINE)
+    return {part.split(" (")[0]: shlex.split(command) for part, command in rows}
+
+
+def _dockerfile() -> list[tuple[str, str]]:
+    """(instruction, arguments) of each Dockerfile line, continuations joined."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def test_the_api_worker_and_migrations_run_the_readmes_commands() -> None:
+    readme = _readme_commands()
+    assert readme["API"][:2] == ["uvicorn", "app.asgi:app"]
+    assert SERVICES["api"]["command"] == readme["API"]
+    assert SERVICES["worker"]["command"] == readme["worker"]
+    assert SERVICES["migrations"]["command"] == readme["migrations"]
+    commands = [json.loads(args) for name, args in _dockerfile() if name == "CMD"]
+    assert commands[-1] == readme["API"], "the image's CMD is the README's API command"
+
+
+def test_no_admin_key_is_built_in() -> None:
+    keys = {
+        name: service["environment"]["ADMIN_API_KEY"]
+        for name, service in SERVICES.items()
+        if "ADMIN_API_KEY" in service.get("environment", {})
+    }
+    assert {"api", "worker", "migrations"} <= set(keys)
+    # ${VAR:?message}: compose refuses to start when the caller's environment lacks it.
+    for key in keys.values():
+        assert re.fullmatch(r"\$\{ADMIN_API_KEY:\?[^}]+\}", key), keys
+    assert "ADMIN_API_KEY:-" not in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_ports_are_published_on_the_loopback_address_only() -> None:
+    published = [(name, port) for name, s in SERVICES.items() for port in s.get("ports", [])]
+    assert ("api", "127.0.0.1:8000:8000") in published
+    for name, port in published:
+        host_ip = port.get("host_ip") if isinstance(port, dict) else str(port).split(":")[0]
+        assert host_ip == "127.0.0.1", (name, port)
+
+
+def test_the_image_runs_as_a_user_other_than_root() -> None:
+    steps = _dockerfile()
+    users = [i for i, (name, _) in enumerate(steps) if name == "USER"]
+    assert users, "the Dockerfile sets no USER: the service would run as root"
+    last_run = max(i for i, (name, _) in enumerate(steps) if name == "RUN")
+    user = steps[users[-1]][1].split(":")[0]
+    assert users[-1] > last_run and user not in {"root", "0"}
