@@ -103,9 +103,11 @@ def admin_key(environ: Mapping[str, str], folder: Path) -> str:
     given = environ.get("ADMIN_API_KEY", "").strip()
     if given:
         try:
-            return admin_api_key_from({"ADMIN_API_KEY": given})
+            checked = admin_api_key_from({"ADMIN_API_KEY": given})
         except SettingsError as exc:
             raise StartupError(str(exc)) from None
+        if checked is not None:  # always, since one was given
+            return checked
     path = folder / "admin-key"
     if path.is_file() and path.read_text().strip():
         return path.read_text().strip()

@@ -337,10 +337,12 @@ def redis_url_from(environ: Mapping[str, str]) -> str:
     )
 
 
-def admin_api_key_from(environ: Mapping[str, str]) -> str:
-    """``ADMIN_API_KEY``: required, long enough, and not one published in this repository."""
-    key = _required(environ, "ADMIN_API_KEY", _admin_key, ADMIN_KEY_EXPECTED)
-    if key in PUBLIC_ADMIN_KEYS:
+def admin_api_key_from(environ: Mapping[str, str]) -> str | None:
+    """``ADMIN_API_KEY``: optional (admin keys can be made with the CLI instead), but when
+    given, long enough and not one published in this repository. Deployments that rely on
+    it, such as docker-compose.yml, require it themselves."""
+    key = _optional(environ, "ADMIN_API_KEY", _admin_key, ADMIN_KEY_EXPECTED, None)
+    if key is not None and key in PUBLIC_ADMIN_KEYS:
         raise SettingsError(
             "ADMIN_API_KEY",
             "is written in the seven-numbers repository, so anyone who reads it knows it",

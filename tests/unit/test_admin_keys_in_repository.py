@@ -20,20 +20,23 @@ from tests.support.db import ROOT
 #: The admin key format (app.lib.auth): what the service and make run generate.
 KEY_FORMAT = re.compile(r"sn_admin_[A-Za-z0-9_-]{8,}")
 #: Any value given to something named like the admin key: ADMIN_API_KEY=..., "ADMIN_API_KEY":
-#: "...", admin_api_key="...", ${ADMIN_API_KEY:-...}, setenv("ADMIN_API_KEY", "...").
+#: "...", admin_api_key="...", ${ADMIN_API_KEY:-...}. (Not a comma: in Python that is mostly
+#: the next item of a tuple or dict, such as {"X-Api-Key": ADMIN_KEY, "Content-Type": ...}.)
 ASSIGNED = re.compile(
-    r"""admin(?:_api)?_key ["'\]]* \s* [:=,] \s*
+    r"""admin(?:_api)?_key ["'\]]* \s* [:=] \s*
         (?: \$\{\w+:-(?P<default>[^}\s]+)\}
           | (?P<q>["'])(?P<quoted>[^"'\s]{8,})(?P=q)(?!\s*\+)
           | (?P<bare>[^\s"'$`{(\[<][^\s"',;)}\]>]{7,})
         )""",
     re.IGNORECASE | re.VERBOSE,
 )
+#: ... and put in the environment: setenv("ADMIN_API_KEY", "...").
+SET_IN_ENVIRONMENT = re.compile(r"""setenv\(\s*["']ADMIN_API_KEY["']\s*,\s*["']([^"'\s]{8,})["']""")
 
 
 def candidates(text: str, *, python: bool) -> set[str]:
     """Admin-key-looking strings in ``text``; in Python a bare value is a name, not a key."""
-    found = set(KEY_FORMAT.findall(text))
+    found = set(KEY_FORMAT.findall(text)) | set(SET_IN_ENVIRONMENT.findall(text))
     for match in ASSIGNED.finditer(text):
         value = match["default"] or match["quoted"] or (None if python else match["bare"])
         if value:
@@ -105,3 +108,5 @@ def test_the_scan_recognises_the_ways_a_key_is_written() -> None:
     assert not candidates("ADMIN_API_KEY: ${ADMIN_API_KEY:?set it to a random key}", python=False)
     assert not candidates('"ADMIN_API_KEY": self.admin_api_key,', python=True)
     assert not candidates('ADMIN_KEY = "sn_admin_" + secrets.token_urlsafe(32)', python=True)
+    assert not candidates('{"X-Api-Key": ADMIN_KEY, "Content-Type": "json"}', python=True)
+    assert not candidates('name not in {"ADMIN_API_KEY", "METRICS_TOKEN"}', python=True)
