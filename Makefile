@@ -49,7 +49,7 @@ run: install
 
 ## Run the whole test suite against real PostgreSQL and Redis.
 test: install js-sdk
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 # seven's official JS SDK, run against the sandbox by tests/seven/test_sandbox_js_sdk.py.
 # Optional: without node/npm (or the registry) those tests skip and the rest still run.
