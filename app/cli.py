@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
 
 import typer
-from dotenv import dotenv_values
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.table import Table
@@ -36,13 +34,7 @@ from app.db.models import Operation
 from app.lib.auth import CLI_ADMIN, current_actor
 from app.lib.errors import ServiceError
 from app.lib.queue import create_queue, enqueue_operation
-from app.settings import (
-    SettingsError,
-    database_url_from,
-    idle_in_transaction_timeout_from,
-    redis_url_from,
-    statement_timeout_from,
-)
+from app.settings import SettingsError, read_setting
 from app.sync import runs
 from app.sync.schemas import SyncRunOut
 from app.sync.service import request_sync
@@ -66,12 +58,10 @@ class BasisChoice(StrEnum):
 cli = typer.Typer(help="seven-numbers operator commands.", no_args_is_help=True)
 
 
-def _setting(read: Callable[[Mapping[str, str]], T]) -> T:
+def _setting(variable: str) -> Any:
     """One setting, read as the service reads it; a bad one is one line and exit code 2."""
-    # Like the service: the environment first, a .env file for what it lacks.
-    env = {**dotenv_values(".env"), **os.environ}
     try:
-        return read({k: v for k, v in env.items() if v is not None})
+        return read_setting(variable)
     except SettingsError as error:
         typer.echo(f"seven-numbers: {error}", err=True)
         raise typer.Exit(2) from None
@@ -79,9 +69,9 @@ def _setting(read: Callable[[Mapping[str, str]], T]) -> T:
 
 def _run(command: str, work: Callable[[AsyncSession, Actor], Awaitable[T]]) -> T:
     """Run one service verb in its own session; a refusal is one line and exit code 1."""
-    database_url = _setting(database_url_from)
-    statement_timeout = _setting(statement_timeout_from)
-    idle_in_transaction_timeout = _setting(idle_in_transaction_timeout_from)
+    database_url: str = _setting("DATABASE_URL")
+    statement_timeout: float = _setting("DATABASE_STATEMENT_TIMEOUT_SECONDS")
+    idle_in_transaction_timeout: float = _setting("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS")
 
     async def main() -> T:
         engine = create_engine(
@@ -156,7 +146,7 @@ def sync(
     ] = False,
 ) -> None:
     """Start a sync of the mirror with seven (a worker runs it); wait and print its counts."""
-    queue = create_queue(_setting(redis_url_from))
+    queue = create_queue(_setting("REDIS_URL"))
 
     async def start(session: AsyncSession, actor: Actor) -> uuid.UUID:
         operation = await request_sync(session, actor.request_id, force=force)

@@ -32,9 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from dotenv import dotenv_values
-
-from app.settings import SettingsError, admin_api_key_from
+from app.settings import SettingsError, environment, read_setting
 
 if TYPE_CHECKING:  # app.lib.embedded needs the embedded extra; imported when used
     from app.lib.embedded import EmbeddedService
@@ -88,26 +86,15 @@ def data_dir(environ: Mapping[str, str]) -> Path:
     return path.resolve()
 
 
-def load_env(env_file: Path = REPO_ROOT / ".env") -> dict[str, str]:
-    """The process environment over ``.env`` (the same precedence as the settings)."""
-    merged: dict[str, str] = {}
-    if env_file.is_file():
-        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    merged.update(os.environ)
-    return merged
-
-
 def admin_key(environ: Mapping[str, str], folder: Path) -> str:
     """``ADMIN_API_KEY`` when set (checked as the service checks it, so a refused key stops
     here with its one line), else the key kept in ``folder/admin-key`` (made once)."""
-    given = environ.get("ADMIN_API_KEY", "").strip()
-    if given:
-        try:
-            checked = admin_api_key_from({"ADMIN_API_KEY": given})
-        except SettingsError as exc:
-            raise StartupError(str(exc)) from None
-        if checked is not None:  # always, since one was given
-            return checked
+    try:
+        given: str | None = read_setting("ADMIN_API_KEY", environ, env_file=None)
+    except SettingsError as exc:
+        raise StartupError(str(exc)) from None
+    if given is not None:
+        return given
     path = folder / "admin-key"
     if path.is_file() and path.read_text().strip():
         return path.read_text().strip()
@@ -389,7 +376,8 @@ def stop_all(children: list[Child], services: list[EmbeddedService]) -> None:
 
 def run(environ: Mapping[str, str] | None = None) -> int:
     """Start everything, wait for a signal or a dead child, stop everything. Exit status."""
-    env = dict(load_env() if environ is None else environ)
+    # The repository's .env, where the children (started there) look for it too.
+    env = dict(environment(env_file=REPO_ROOT / ".env") if environ is None else environ)
     children: list[Child] = []
     services: list[EmbeddedService] = []
     status = 0

@@ -1,5 +1,17 @@
 """One Settings object, read from the environment once at start-up.
 
+Each setting is declared once, as a field of :class:`Settings` made by :func:`setting` or
+:func:`required`: the variable's name, its default, the :class:`Format` that reads it (and
+says what a good value looks like) and one line of help. Everything else comes from that
+declaration: reading the environment (:meth:`Settings.from_env`, and :func:`read_setting`
+for the few values a process needs before it can build Settings) and writing it for a child
+process (:meth:`Settings.to_env`).
+
+Plain dataclass fields carrying their declaration as metadata, rather than
+pydantic-settings: the standard library is enough for ~40 string variables, pydantic would
+be the service's only user of pydantic-core, and its errors are not the one line per
+variable the entry points print.
+
 Nothing here runs at import time: callers build ``Settings.from_env()`` when they
 start. A missing or malformed variable raises :class:`SettingsError`, whose message
 is one line that names the variable and says what a good value looks like; the
@@ -8,16 +20,22 @@ entry points print that line and exit instead of showing a traceback.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
+
+#: Every entry point reads the ``.env`` file of the folder it starts in (make run's: the
+#: repository's), under the process environment.
+ENV_FILE = Path(".env")
 
 DEFAULT_SEVEN_BASE_URL = "https://gateway.seven.io/api"
 #: A sync may mark at most this share of the live numbers deleted unexplained (app/sync/diff.py).
@@ -32,7 +50,7 @@ DEFAULT_SYNC_MAX_REMOVED_SHARE = 0.5
 DEFAULT_SYNC_CONFIRM_MISSING_SECONDS = 1800
 #: An sms_mo event whose own time (data.time) is older than this is refused (app/webhooks).
 DEFAULT_WEBHOOK_MAX_AGE_SECONDS = 600
-#: How long a counted event's id is remembered; must outlast the age window (see from_env).
+#: How long a counted event's id is remembered; must outlast the age window (see Settings).
 DEFAULT_WEBHOOK_EVENT_RETENTION_DAYS = 7
 #: The largest request body accepted (64 KiB): the biggest body the API takes, a PATCH with
 #: ten forwarding addresses, is well under 2 KiB.
@@ -81,386 +99,73 @@ class SettingsError(Exception):
         super().__init__(f"{name} {problem}: {expected}")
 
 
+class Refused(ValueError):
+    """A value refused for a reason of its own rather than "is not usable"."""
+
+    def __init__(self, problem: str, expected: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.expected = expected
+
+
 @dataclass(frozen=True, slots=True)
-class Settings:
-    database_url: str
-    """SQLAlchemy URL with the asyncpg driver (converted from ``postgresql://``)."""
-    redis_url: str
-    seven_api_key: str
-    seven_base_url: str = DEFAULT_SEVEN_BASE_URL
-    seven_signing_secret: str | None = None
-    admin_api_key: str | None = None
-    sync_interval_seconds: int = 300
-    sync_max_removed_share: float = DEFAULT_SYNC_MAX_REMOVED_SHARE
-    sync_confirm_missing_seconds: int = DEFAULT_SYNC_CONFIRM_MISSING_SECONDS
-    search_cache_seconds: int = 60
-    # The API's in-process cache of single-number reads (app.numbers.cache); 0 = off.
-    number_cache_size: int = 100_000
-    number_cache_seconds: int = 1800
-    seven_connect_timeout: float = 5.0
-    seven_read_timeout: float = 30.0
-    seven_total_timeout: float = 60.0
-    # How long seven may still be carrying out a write after its answer was lost.
-    seven_settle_seconds: float = 15.0
-    log_level: str = "INFO"
-    worker_metrics_host: str = "127.0.0.1"
-    worker_metrics_port: int = 9101
-    """0 switches the worker's own /metrics listener off."""
-    # Operations (app/operations): retry policy and the reconciler.
-    operation_max_attempts: int = 8
-    operation_retry_budget_seconds: float = 600.0
-    operation_backoff_initial_seconds: float = 1.0
-    operation_backoff_max_seconds: float = 60.0
-    operation_stale_seconds: int = 120
-    reconcile_interval_seconds: int = 30
-    # seven's webhooks (app/webhooks).
-    webhooks_allow_unsigned: bool = False
-    """Only while ``seven_signing_secret`` is unset: accept webhook calls nobody signed."""
-    webhook_max_age_seconds: int = DEFAULT_WEBHOOK_MAX_AGE_SECONDS
-    webhook_event_retention_days: int = DEFAULT_WEBHOOK_EVENT_RETENTION_DAYS
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    # PostgreSQL's statement_timeout: the API's sessions (and the CLI's), the worker's.
-    database_statement_timeout_seconds: float = DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS
-    worker_database_statement_timeout_seconds: float = (
-        DEFAULT_WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS
-    )
-    # idle_in_transaction_session_timeout, for every process.
-    database_idle_in_transaction_timeout_seconds: float = (
-        DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS
-    )
-    # Cost reports (and forecasts) running at once per API key (app.costs.limits).
-    cost_reports_per_key: int = 2
-    metrics_token: str | None = None
-    """When set, ``/metrics`` answers only ``Authorization: Bearer <token>``."""
-    metrics_refresh_seconds: float = 15.0
+class Format(Generic[T]):
+    """How a variable's text becomes a value (``parse`` raises ValueError when it cannot),
+    and what a good value looks like; ``{default}`` there stands for the setting's default."""
 
-    def to_env(self) -> dict[str, str]:
-        """The environment that reproduces these settings in another process."""
-        values = {
-            "DATABASE_URL": self.database_url,
-            "REDIS_URL": self.redis_url,
-            "SEVEN_API_KEY": self.seven_api_key,
-            "SEVEN_BASE_URL": self.seven_base_url,
-            "SEVEN_SIGNING_SECRET": self.seven_signing_secret,
-            "ADMIN_API_KEY": self.admin_api_key,
-            "SYNC_INTERVAL_SECONDS": self.sync_interval_seconds,
-            "SYNC_MAX_REMOVED_SHARE": self.sync_max_removed_share,
-            "SYNC_CONFIRM_MISSING_SECONDS": self.sync_confirm_missing_seconds,
-            "SEARCH_CACHE_SECONDS": self.search_cache_seconds,
-            "NUMBER_CACHE_SIZE": self.number_cache_size,
-            "NUMBER_CACHE_SECONDS": self.number_cache_seconds,
-            "SEVEN_CONNECT_TIMEOUT": self.seven_connect_timeout,
-            "SEVEN_READ_TIMEOUT": self.seven_read_timeout,
-            "SEVEN_TOTAL_TIMEOUT": self.seven_total_timeout,
-            "SEVEN_SETTLE_SECONDS": self.seven_settle_seconds,
-            "LOG_LEVEL": self.log_level,
-            "WORKER_METRICS_HOST": self.worker_metrics_host,
-            "WORKER_METRICS_PORT": self.worker_metrics_port,
-            "OPERATION_MAX_ATTEMPTS": self.operation_max_attempts,
-            "OPERATION_RETRY_BUDGET_SECONDS": self.operation_retry_budget_seconds,
-            "OPERATION_BACKOFF_INITIAL_SECONDS": self.operation_backoff_initial_seconds,
-            "OPERATION_BACKOFF_MAX_SECONDS": self.operation_backoff_max_seconds,
-            "OPERATION_STALE_SECONDS": self.operation_stale_seconds,
-            "RECONCILE_INTERVAL_SECONDS": self.reconcile_interval_seconds,
-            "WEBHOOKS_ALLOW_UNSIGNED": str(self.webhooks_allow_unsigned).lower(),
-            "WEBHOOK_MAX_AGE_SECONDS": self.webhook_max_age_seconds,
-            "WEBHOOK_EVENT_RETENTION_DAYS": self.webhook_event_retention_days,
-            "MAX_BODY_BYTES": self.max_body_bytes,
-            "DATABASE_STATEMENT_TIMEOUT_SECONDS": self.database_statement_timeout_seconds,
-            "WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS": (
-                self.worker_database_statement_timeout_seconds
-            ),
-            "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS": (
-                self.database_idle_in_transaction_timeout_seconds
-            ),
-            "COST_REPORTS_PER_KEY": self.cost_reports_per_key,
-            "METRICS_TOKEN": self.metrics_token,
-            "METRICS_REFRESH_SECONDS": self.metrics_refresh_seconds,
-        }
-        return {name: str(value) for name, value in values.items() if value is not None}
-
-    def __repr__(self) -> str:
-        # Secrets never reach a log line or a traceback through repr().
-        return (
-            f"Settings(database_url={redact_url(self.database_url)!r}, "
-            f"redis_url={redact_url(self.redis_url)!r}, seven_base_url={self.seven_base_url!r}, "
-            f"sync_interval_seconds={self.sync_interval_seconds})"
-        )
-
-    __str__ = __repr__
-
-    @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, env_file: Path | None = Path(".env")
-    ) -> Settings:
-        """Read every setting; a ``.env`` file fills in what the environment lacks."""
-        env = _merged_env(environ, env_file)
-        webhook_max_age_seconds = _optional(
-            env,
-            "WEBHOOK_MAX_AGE_SECONDS",
-            _positive_int,
-            "a whole number of seconds >= 1, e.g. 600",
-            DEFAULT_WEBHOOK_MAX_AGE_SECONDS,
-        )
-        return cls(
-            database_url=database_url_from(env),
-            redis_url=redis_url_from(env),
-            seven_api_key=_required(
-                env,
-                "SEVEN_API_KEY",
-                _non_empty,
-                "your seven.io API key (or run `make run`, which starts the sandbox)",
-            ),
-            seven_base_url=_optional(
-                env,
-                "SEVEN_BASE_URL",
-                _http_url,
-                "an http(s) URL such as " + DEFAULT_SEVEN_BASE_URL,
-                DEFAULT_SEVEN_BASE_URL,
-            ),
-            seven_signing_secret=_optional(
-                env, "SEVEN_SIGNING_SECRET", _non_empty, "a non-empty string", None
-            ),
-            admin_api_key=admin_api_key_from(env),
-            sync_interval_seconds=sync_interval_from(env),
-            sync_max_removed_share=_optional(
-                env,
-                "SYNC_MAX_REMOVED_SHARE",
-                _share,
-                "a fraction from 0 to 1, e.g. 0.5 (1 switches the guard off)",
-                DEFAULT_SYNC_MAX_REMOVED_SHARE,
-            ),
-            sync_confirm_missing_seconds=_optional(
-                env,
-                "SYNC_CONFIRM_MISSING_SECONDS",
-                _non_negative_int,
-                "a whole number of seconds >= 0 (0: the next sync that misses it too), e.g. 1800",
-                DEFAULT_SYNC_CONFIRM_MISSING_SECONDS,
-            ),
-            search_cache_seconds=_optional(
-                env,
-                "SEARCH_CACHE_SECONDS",
-                _positive_int,
-                "a whole number of seconds >= 1, e.g. 60",
-                60,
-            ),
-            number_cache_size=_optional(
-                env,
-                "NUMBER_CACHE_SIZE",
-                _non_negative_int,
-                "a whole number of numbers >= 0 (0 switches the cache off), e.g. 100000",
-                100_000,
-            ),
-            number_cache_seconds=_optional(
-                env,
-                "NUMBER_CACHE_SECONDS",
-                _positive_int,
-                "a whole number of seconds >= 1, e.g. 1800",
-                1800,
-            ),
-            seven_connect_timeout=_optional(
-                env, "SEVEN_CONNECT_TIMEOUT", _positive_float, "seconds, e.g. 5", 5.0
-            ),
-            seven_read_timeout=_optional(
-                env, "SEVEN_READ_TIMEOUT", _positive_float, "seconds, e.g. 30", 30.0
-            ),
-            seven_total_timeout=_optional(
-                env, "SEVEN_TOTAL_TIMEOUT", _positive_float, "seconds, e.g. 60", 60.0
-            ),
-            seven_settle_seconds=_optional(
-                env, "SEVEN_SETTLE_SECONDS", _positive_float, "seconds, e.g. 15", 15.0
-            ),
-            worker_metrics_host=env.get("WORKER_METRICS_HOST", "").strip() or "127.0.0.1",
-            worker_metrics_port=_optional(
-                env, "WORKER_METRICS_PORT", _port, "a TCP port 1-65535, or 0 for none", 9101
-            ),
-            log_level=_optional(
-                env, "LOG_LEVEL", _log_level, "one of DEBUG, INFO, WARNING, ERROR", "INFO"
-            ),
-            operation_max_attempts=_optional(
-                env, "OPERATION_MAX_ATTEMPTS", _positive_int, "a whole number >= 1, e.g. 8", 8
-            ),
-            operation_retry_budget_seconds=_optional(
-                env, "OPERATION_RETRY_BUDGET_SECONDS", _positive_float, "seconds, e.g. 600", 600.0
-            ),
-            operation_backoff_initial_seconds=_optional(
-                env, "OPERATION_BACKOFF_INITIAL_SECONDS", _positive_float, "seconds, e.g. 1", 1.0
-            ),
-            operation_backoff_max_seconds=_optional(
-                env, "OPERATION_BACKOFF_MAX_SECONDS", _positive_float, "seconds, e.g. 60", 60.0
-            ),
-            operation_stale_seconds=_optional(
-                env,
-                "OPERATION_STALE_SECONDS",
-                _positive_int,
-                "a whole number of seconds, e.g. 120",
-                120,
-            ),
-            reconcile_interval_seconds=reconcile_interval_from(env),
-            webhooks_allow_unsigned=_optional(
-                env, "WEBHOOKS_ALLOW_UNSIGNED", _boolean, "true or false", False
-            ),
-            webhook_max_age_seconds=webhook_max_age_seconds,
-            webhook_event_retention_days=_webhook_retention_from(env, webhook_max_age_seconds),
-            max_body_bytes=_optional(
-                env,
-                "MAX_BODY_BYTES",
-                _positive_int,
-                f"a whole number of bytes >= 1, e.g. {DEFAULT_MAX_BODY_BYTES}",
-                DEFAULT_MAX_BODY_BYTES,
-            ),
-            database_statement_timeout_seconds=statement_timeout_from(env),
-            worker_database_statement_timeout_seconds=_optional(
-                env,
-                "WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS",
-                _non_negative_float,
-                "seconds >= 0 (0: no limit), e.g. 300",
-                DEFAULT_WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS,
-            ),
-            database_idle_in_transaction_timeout_seconds=idle_in_transaction_timeout_from(env),
-            cost_reports_per_key=_optional(
-                env, "COST_REPORTS_PER_KEY", _positive_int, "a whole number >= 1, e.g. 2", 2
-            ),
-            metrics_token=_optional(
-                env, "METRICS_TOKEN", _secret, "a random string of at least 16 characters", None
-            ),
-            metrics_refresh_seconds=_optional(
-                env, "METRICS_REFRESH_SECONDS", _positive_float, "seconds, e.g. 15", 15.0
-            ),
-        )
+    parse: Callable[[str], T]
+    expected: str
 
 
-def redis_url_from(environ: Mapping[str, str]) -> str:
-    """``REDIS_URL`` alone (the worker needs it before anything else)."""
-    return _required(
-        environ, "REDIS_URL", _redis_url, "a redis:// URL such as redis://127.0.0.1:6379/0"
-    )
+@dataclass(frozen=True, slots=True)
+class Var(Generic[T]):
+    """One environment variable, as a field of :class:`Settings` declares it."""
+
+    name: str
+    default: T | None
+    format: Format[T]
+    help: str
+    required: bool = False
+
+    @property
+    def expected(self) -> str:
+        return self.format.expected.replace("{default}", _text(self.default))
+
+    def read(self, env: Mapping[str, str]) -> T | None:
+        raw = env.get(self.name, "").strip()
+        if not raw:
+            if self.required:
+                raise SettingsError(self.name, "is missing", f"set it to {self.expected}")
+            return self.default
+        try:
+            return self.format.parse(raw)
+        except Refused as refused:
+            raise SettingsError(self.name, refused.problem, refused.expected) from None
+        except ValueError:
+            raise SettingsError(self.name, "is not usable", f"expected {self.expected}") from None
 
 
-def admin_api_key_from(environ: Mapping[str, str]) -> str | None:
-    """``ADMIN_API_KEY``: optional (admin keys can be made with the CLI instead), but when
-    given, long enough and not one published in this repository. Deployments that rely on
-    it, such as docker-compose.yml, require it themselves."""
-    key = _optional(environ, "ADMIN_API_KEY", _admin_key, ADMIN_KEY_EXPECTED, None)
-    if key is not None and key in PUBLIC_ADMIN_KEYS:
-        raise SettingsError(
-            "ADMIN_API_KEY",
-            "is written in the seven-numbers repository, so anyone who reads it knows it",
-            "set it to " + ADMIN_KEY_EXPECTED,
-        )
-    return key
+def setting(name: str, default: T | None, format: Format[T], help: str) -> Any:
+    """A field of :class:`Settings` read from the variable ``name``, ``default`` when unset."""
+    return field(default=default, metadata={"var": Var(name, default, format, help)})
 
 
-def sync_interval_from(environ: Mapping[str, str]) -> int:
-    """``SYNC_INTERVAL_SECONDS`` alone (the worker's sync cron needs it at import)."""
-    return _optional(
-        environ,
-        "SYNC_INTERVAL_SECONDS",
-        _positive_int,
-        "a whole number of seconds >= 1, e.g. 300",
-        300,
-    )
+def required(name: str, format: Format[str], help: str) -> Any:
+    """A field of :class:`Settings` whose variable must be set."""
+    return field(metadata={"var": Var(name, None, format, help, required=True)})
 
 
-def reconcile_interval_from(environ: Mapping[str, str]) -> int:
-    """``RECONCILE_INTERVAL_SECONDS`` alone (the worker's cron schedule needs it at import)."""
-    return _optional(
-        environ,
-        "RECONCILE_INTERVAL_SECONDS",
-        _seconds_in_minute,
-        "a whole number of seconds from 1 to 60 (a divisor of 60), e.g. 30",
-        30,
-    )
+def _text(value: object) -> str:
+    """A value as a variable would hold it (``true``, ``30`` rather than ``30.0``)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
-def _webhook_retention_from(environ: Mapping[str, str], max_age_seconds: int) -> int:
-    """``WEBHOOK_EVENT_RETENTION_DAYS``: an event id forgotten while its event could still
-    be accepted would be counted again, so the ids outlive the age window by a day."""
-    days = _optional(
-        environ,
-        "WEBHOOK_EVENT_RETENTION_DAYS",
-        _positive_int,
-        "a whole number of days >= 1, e.g. 7",
-        DEFAULT_WEBHOOK_EVENT_RETENTION_DAYS,
-    )
-    if days * 86400 < max_age_seconds + 86400:
-        raise SettingsError(
-            "WEBHOOK_EVENT_RETENTION_DAYS",
-            "is too short",
-            f"keep event ids at least a day longer than WEBHOOK_MAX_AGE_SECONDS "
-            f"({max_age_seconds} s), i.e. >= {-(-max_age_seconds // 86400) + 1} days",
-        )
-    return days
-
-
-def statement_timeout_from(environ: Mapping[str, str]) -> float:
-    """``DATABASE_STATEMENT_TIMEOUT_SECONDS`` alone (the CLI's sessions use it too)."""
-    return _optional(
-        environ,
-        "DATABASE_STATEMENT_TIMEOUT_SECONDS",
-        _non_negative_float,
-        "seconds >= 0 (0: no limit), e.g. 30",
-        DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS,
-    )
-
-
-def idle_in_transaction_timeout_from(environ: Mapping[str, str]) -> float:
-    """``DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS`` alone (the CLI's sessions use it too)."""
-    return _optional(
-        environ,
-        "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS",
-        _non_negative_float,
-        "seconds >= 0 (0: no limit), e.g. 60",
-        DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
-    )
-
-
-def database_url_from(environ: Mapping[str, str]) -> str:
-    """``DATABASE_URL`` alone (Alembic needs nothing else)."""
-    return _required(
-        environ,
-        "DATABASE_URL",
-        _postgres_url,
-        "a postgresql:// URL such as postgresql://user:password@127.0.0.1:5432/seven_numbers",
-    )
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, for logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
-
-
-def _merged_env(environ: Mapping[str, str] | None, env_file: Path | None) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    if env_file is not None and env_file.is_file():
-        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    merged.update(os.environ if environ is None else environ)
-    return merged
-
-
-def _required(env: Mapping[str, str], name: str, parse: Callable[[str], T], expected: str) -> T:
-    raw = env.get(name, "").strip()
-    if not raw:
-        raise SettingsError(name, "is missing", f"set it to {expected}")
-    return _parse(name, raw, parse, expected)
-
-
-def _optional(
-    env: Mapping[str, str], name: str, parse: Callable[[str], T], expected: str, default: T
-) -> T:
-    raw = env.get(name, "").strip()
-    return _parse(name, raw, parse, expected) if raw else default
-
-
-def _parse(name: str, raw: str, parse: Callable[[str], T], expected: str) -> T:
-    try:
-        return parse(raw)
-    except ValueError:
-        raise SettingsError(name, "is not usable", f"expected {expected}") from None
+# --------------------------------------------------------------------------------------------
+# parsers: text (never empty, already stripped) to a value, or ValueError
 
 
 def _postgres_url(raw: str) -> str:
@@ -469,13 +174,6 @@ def _postgres_url(raw: str) -> str:
     if scheme not in {"postgresql", "postgres"} or not (parts.netloc or parts.path):
         raise ValueError(raw)
     return parts._replace(scheme="postgresql+asyncpg").geturl()
-
-
-def _share(raw: str) -> float:
-    value = float(raw)
-    if not 0 <= value <= 1:
-        raise ValueError(raw)
-    return value
 
 
 def _redis_url(raw: str) -> str:
@@ -491,13 +189,14 @@ def _http_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
-def _non_empty(raw: str) -> str:
-    return raw
-
-
 def _admin_key(raw: str) -> str:
     if len(raw) < ADMIN_KEY_MIN_LENGTH:
         raise ValueError("too short")
+    if raw in PUBLIC_ADMIN_KEYS:
+        raise Refused(
+            "is written in the seven-numbers repository, so anyone who reads it knows it",
+            "set it to " + ADMIN_KEY_EXPECTED,
+        )
     return raw
 
 
@@ -507,37 +206,21 @@ def _secret(raw: str) -> str:
     return raw
 
 
-def _positive_int(raw: str) -> int:
-    value = int(raw)
-    if value < 1:
-        raise ValueError(raw)
-    return value
+def _bounded(parse: Callable[[str], N], low: float, high: float = math.inf) -> Callable[[str], N]:
+    """``parse``, refusing a value outside ``low`` to ``high``, nan and infinity."""
 
+    def parse_bounded(raw: str) -> N:
+        value = parse(raw)
+        if not low <= value <= high or value == math.inf:
+            raise ValueError(raw)
+        return value
 
-def _non_negative_int(raw: str) -> int:
-    value = int(raw)
-    if value < 0:
-        raise ValueError(raw)
-    return value
+    return parse_bounded
 
 
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if not value > 0:
-        raise ValueError(raw)
-    return value
-
-
-def _non_negative_float(raw: str) -> float:
-    value = float(raw)
-    if not 0 <= value < float("inf"):
-        raise ValueError(raw)
-    return value
-
-
-def _seconds_in_minute(raw: str) -> int:
-    value = int(raw)
-    if not 1 <= value <= 60:
         raise ValueError(raw)
     return value
 
@@ -551,15 +234,349 @@ def _boolean(raw: str) -> bool:
     raise ValueError(raw)
 
 
-def _port(raw: str) -> int:
-    value = int(raw)
-    if not 0 <= value <= 65535:
-        raise ValueError(raw)
-    return value
-
-
 def _log_level(raw: str) -> str:
     level = raw.upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ValueError(raw)
     return level
+
+
+TEXT = Format(str, "a non-empty string")
+WHOLE_SECONDS = Format(_bounded(int, 1), "a whole number of seconds >= 1, e.g. {default}")
+COUNT = Format(_bounded(int, 1), "a whole number >= 1, e.g. {default}")
+SECONDS = Format(_positive_float, "seconds, e.g. {default}")
+TIME_LIMIT = Format(_bounded(float, 0), "seconds >= 0 (0: no limit), e.g. {default}")
+
+
+# --------------------------------------------------------------------------------------------
+# the settings
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = required(
+        "DATABASE_URL",
+        Format(
+            _postgres_url,
+            "a postgresql:// URL such as postgresql://user:password@127.0.0.1:5432/seven_numbers",
+        ),
+        "`postgresql://` URL (read with SQLAlchemy's asyncpg driver)",
+    )
+    redis_url: str = required(
+        "REDIS_URL",
+        Format(_redis_url, "a redis:// URL such as redis://127.0.0.1:6379/0"),
+        "`redis://` URL",
+    )
+    seven_api_key: str = required(
+        "SEVEN_API_KEY",
+        Format(str, "your seven.io API key (or run `make run`, which starts the sandbox)"),
+        "seven's API key (`make run` without one starts the sandbox and uses its key)",
+    )
+    seven_base_url: str = setting(
+        "SEVEN_BASE_URL",
+        DEFAULT_SEVEN_BASE_URL,
+        Format(_http_url, "an http(s) URL such as {default}"),
+        "seven's API",
+    )
+    seven_signing_secret: str | None = setting(
+        "SEVEN_SIGNING_SECRET",
+        None,
+        TEXT,
+        "seven's signing key: signs requests to seven and verifies its webhooks (surrounding "
+        "whitespace is trimmed, as seven's PHP SDK does); unset, the webhook is refused "
+        "(see below)",
+    )
+    webhooks_allow_unsigned: bool = setting(
+        "WEBHOOKS_ALLOW_UNSIGNED",
+        False,
+        Format(_boolean, "true or false"),
+        "only while `SEVEN_SIGNING_SECRET` is unset: `true` takes unsigned webhook calls "
+        "(development only: anyone who reaches the URL can add usage)",
+    )
+    webhook_max_age_seconds: int = setting(
+        "WEBHOOK_MAX_AGE_SECONDS",
+        DEFAULT_WEBHOOK_MAX_AGE_SECONDS,
+        WHOLE_SECONDS,
+        "an inbound SMS whose `data.time` is older is refused (`422 event_too_old`)",
+    )
+    webhook_event_retention_days: int = setting(
+        "WEBHOOK_EVENT_RETENTION_DAYS",
+        DEFAULT_WEBHOOK_EVENT_RETENTION_DAYS,
+        Format(_bounded(int, 1), "a whole number of days >= 1, e.g. {default}"),
+        "how long counted event ids are kept against repeats (the worker purges hourly); at "
+        "least a day longer than `WEBHOOK_MAX_AGE_SECONDS`",
+    )
+    admin_api_key: str | None = setting(
+        "ADMIN_API_KEY",
+        None,
+        Format(_admin_key, ADMIN_KEY_EXPECTED),
+        "bootstrap key with the admin scope: at least 32 characters, and none written in this "
+        "repository (`PUBLIC_ADMIN_KEYS` in `app/settings.py`: anyone can read them); "
+        "`python3 -c 'import secrets; print(\"sn_admin_\" + secrets.token_urlsafe(32))'` makes "
+        "one. Unset, there is no bootstrap key (`python -m app.cli create-admin-key` makes "
+        "admin keys); `docker-compose.yml` requires one; `make run` generates one",
+    )
+    sync_interval_seconds: int = setting(
+        "SYNC_INTERVAL_SECONDS", 300, WHOLE_SECONDS, "how often the mirror is synced"
+    )
+    sync_max_removed_share: float = setting(
+        "SYNC_MAX_REMOVED_SHARE",
+        DEFAULT_SYNC_MAX_REMOVED_SHARE,
+        Format(
+            _bounded(float, 0, 1),
+            "a fraction from 0 to 1, e.g. {default} (1 switches the guard off)",
+        ),
+        "a sync that would take more than this share of the live numbers off the account "
+        "(marking them `missing`, or `deleted` after being missed long enough; none of our "
+        "deletes explaining it) writes nothing and fails with `sync_guard_tripped`; "
+        '`POST /v1/sync` with `{"force": true}` (or `python -m app.cli sync --force`) '
+        "applies it; `1` switches the guard off",
+    )
+    sync_confirm_missing_seconds: int = setting(
+        "SYNC_CONFIRM_MISSING_SECONDS",
+        DEFAULT_SYNC_CONFIRM_MISSING_SECONDS,
+        Format(
+            _bounded(int, 0),
+            "a whole number of seconds >= 0 (0: the next sync that misses it too), e.g. {default}",
+        ),
+        "a number seven's list leaves out becomes `missing` (its holder kept, not "
+        "allocatable); it becomes `deleted`, releasing its holder, when a read of the number "
+        'at seven answers "not on the account", or when a sync at least this many seconds '
+        "after the first that missed it still misses it (`0`: the next sync that misses it); "
+        "a list that shows it again makes it `active` with its holder",
+    )
+    search_cache_seconds: int = setting(
+        "SEARCH_CACHE_SECONDS",
+        60,
+        WHOLE_SECONDS,
+        "how long an available-number search is cached",
+    )
+    number_cache_size: int = setting(
+        "NUMBER_CACHE_SIZE",
+        100_000,
+        Format(
+            _bounded(int, 0),
+            "a whole number of numbers >= 0 (0 switches the cache off), e.g. {default}",
+        ),
+        "numbers each API process holds for `GET /v1/numbers/{number}` (about 0.9 KB each; "
+        "`0` = no cache, no listener)",
+    )
+    number_cache_seconds: int = setting(
+        "NUMBER_CACHE_SECONDS",
+        1800,
+        WHOLE_SECONDS,
+        "the oldest a held number may be served; the whole cache is reloaded every half of it "
+        "(a safety net: changes are dropped at once, see below; each reload costs 3 to 5 s of "
+        "one core per API process for 100,000 numbers)",
+    )
+    seven_connect_timeout: float = setting(
+        "SEVEN_CONNECT_TIMEOUT",
+        5.0,
+        SECONDS,
+        "how long connecting to seven (or waiting for a free connection) may take",
+    )
+    seven_read_timeout: float = setting(
+        "SEVEN_READ_TIMEOUT",
+        30.0,
+        SECONDS,
+        "the longest silence while sending to seven or reading its answer",
+    )
+    seven_total_timeout: float = setting(
+        "SEVEN_TOTAL_TIMEOUT", 60.0, SECONDS, "how long one call to seven may take in all"
+    )
+    seven_settle_seconds: float = setting(
+        "SEVEN_SETTLE_SECONDS",
+        15.0,
+        SECONDS,
+        "how long seven may still be carrying out an order or deletion whose answer was lost; "
+        "seven is read back (never asked again) only after it, and after "
+        "`SEVEN_TOTAL_TIMEOUT` more for a write whose worker died mid-call",
+    )
+    log_level: str = setting(
+        "LOG_LEVEL",
+        "INFO",
+        Format(_log_level, "one of DEBUG, INFO, WARNING, ERROR"),
+        "the least severe lines logged: `DEBUG`, `INFO`, `WARNING` or `ERROR`",
+    )
+    operation_max_attempts: int = setting(
+        "OPERATION_MAX_ATTEMPTS", 8, COUNT, "attempts at seven before an operation fails"
+    )
+    operation_retry_budget_seconds: float = setting(
+        "OPERATION_RETRY_BUDGET_SECONDS",
+        600.0,
+        SECONDS,
+        "total time an operation may spend retrying",
+    )
+    operation_backoff_initial_seconds: float = setting(
+        "OPERATION_BACKOFF_INITIAL_SECONDS",
+        1.0,
+        SECONDS,
+        "the first wait before a retry; each next one doubles (with jitter)",
+    )
+    operation_backoff_max_seconds: float = setting(
+        "OPERATION_BACKOFF_MAX_SECONDS", 60.0, SECONDS, "the longest wait before a retry"
+    )
+    operation_stale_seconds: int = setting(
+        "OPERATION_STALE_SECONDS",
+        120,
+        WHOLE_SECONDS,
+        "an unfinished operation not moved for this long is enqueued again",
+    )
+    reconcile_interval_seconds: int = setting(
+        "RECONCILE_INTERVAL_SECONDS",
+        30,
+        Format(
+            _bounded(int, 1, 60),
+            "a whole number of seconds from 1 to 60 (a divisor of 60), e.g. {default}",
+        ),
+        "how often the reconciler looks (a divisor of 60)",
+    )
+    worker_metrics_host: str = setting(
+        "WORKER_METRICS_HOST",
+        "127.0.0.1",
+        Format(str, "a host name or address, e.g. {default}"),
+        "the address of the worker's own `/metrics` listener",
+    )
+    worker_metrics_port: int = setting(
+        "WORKER_METRICS_PORT",
+        9101,
+        Format(_bounded(int, 0, 65535), "a TCP port 1-65535, or 0 for none"),
+        "the port of the worker's own `/metrics` listener (`0` = none)",
+    )
+    worker_shutdown_wait_seconds: int = setting(
+        "WORKER_SHUTDOWN_WAIT_SECONDS",
+        20,
+        Format(_bounded(int, 0), "a whole number of seconds >= 0, e.g. {default}"),
+        "on SIGTERM, how long the worker lets running jobs finish before handing them back "
+        "to the queue",
+    )
+    max_body_bytes: int = setting(
+        "MAX_BODY_BYTES",
+        DEFAULT_MAX_BODY_BYTES,
+        Format(_bounded(int, 1), "a whole number of bytes >= 1, e.g. {default}"),
+        "the largest request body accepted, on every route; a larger one is answered 413 "
+        "`payload_too_large` before any handler runs",
+    )
+    database_statement_timeout_seconds: float = setting(
+        "DATABASE_STATEMENT_TIMEOUT_SECONDS",
+        DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS,
+        TIME_LIMIT,
+        "PostgreSQL's `statement_timeout` for the API's (and the CLI's) sessions; a statement "
+        "cut by it is answered 503 `database_timeout`. The heaviest, a cost report, takes "
+        "about 1 s over 100,000 numbers. `0` = no limit",
+    )
+    worker_database_statement_timeout_seconds: float = setting(
+        "WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS",
+        DEFAULT_WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS,
+        TIME_LIMIT,
+        "the same for the worker, whose largest statement is the sync's COPY of seven's whole "
+        "list (about 1.5 s for 100,000 numbers); below the sync job's 600 s timeout, so a "
+        "stuck statement fails the run before arq cancels it",
+    )
+    database_idle_in_transaction_timeout_seconds: float = setting(
+        "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS",
+        DEFAULT_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+        TIME_LIMIT,
+        "PostgreSQL's `idle_in_transaction_session_timeout` for every process: a transaction "
+        "left open and idle (a leak, a hung process) is ended; no transaction is held open "
+        "while seven is called",
+    )
+    cost_reports_per_key: int = setting(
+        "COST_REPORTS_PER_KEY",
+        2,
+        COUNT,
+        "cost reports (`GET /v1/costs`, as JSON or CSV, and the forecast) running at once per "
+        "API key, across all API processes; one more is answered 429 `too_many_reports` with "
+        "`Retry-After: 2`. Each running report holds a PostgreSQL advisory lock in its own "
+        "transaction, which PostgreSQL releases when the transaction ends, however it ends "
+        "(see `app/costs/limits.py`)",
+    )
+    metrics_token: str | None = setting(
+        "METRICS_TOKEN",
+        None,
+        Format(_secret, "a random string of at least 16 characters"),
+        "when set, `GET /metrics` answers only `Authorization: Bearer <METRICS_TOKEN>` (401 "
+        "otherwise); at least 16 characters. The worker's own listener "
+        "(`WORKER_METRICS_PORT`) is not covered: keep it on a private address",
+    )
+    metrics_refresh_seconds: float = setting(
+        "METRICS_REFRESH_SECONDS",
+        15.0,
+        SECONDS,
+        "how often each API process reads the system gauges (operations by kind and status, "
+        "the oldest unfinished operation, the queue depth) from PostgreSQL and Redis; a "
+        "scrape only reads memory",
+    )
+
+    def __post_init__(self) -> None:
+        # Rules between settings. An event id forgotten while its event could still be
+        # accepted would be counted again, so the ids outlive the age window by a day.
+        max_age = self.webhook_max_age_seconds
+        if self.webhook_event_retention_days * 86400 < max_age + 86400:
+            raise SettingsError(
+                "WEBHOOK_EVENT_RETENTION_DAYS",
+                "is too short",
+                f"keep event ids at least a day longer than WEBHOOK_MAX_AGE_SECONDS "
+                f"({max_age} s), i.e. >= {-(-max_age // 86400) + 1} days",
+            )
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, env_file: Path | None = ENV_FILE
+    ) -> Settings:
+        """Read every setting; a ``.env`` file fills in what the environment lacks."""
+        env = environment(environ, env_file)
+        values: dict[str, Any] = {name: var.read(env) for name, var in _VARS.items()}
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in another process."""
+        values = ((var.name, getattr(self, name)) for name, var in _VARS.items())
+        return {variable: _text(value) for variable, value in values if value is not None}
+
+    def __repr__(self) -> str:
+        # Secrets never reach a log line or a traceback through repr().
+        return (
+            f"Settings(database_url={redact_url(self.database_url)!r}, "
+            f"redis_url={redact_url(self.redis_url)!r}, seven_base_url={self.seven_base_url!r}, "
+            f"sync_interval_seconds={self.sync_interval_seconds})"
+        )
+
+    __str__ = __repr__
+
+
+#: Each field of Settings by its attribute name, with the variable it is read from.
+_VARS: dict[str, Var[Any]] = {f.name: f.metadata["var"] for f in fields(Settings)}
+_BY_VARIABLE: dict[str, Var[Any]] = {var.name: var for var in _VARS.values()}
+#: Every variable Settings reads.
+VARIABLES = frozenset(_BY_VARIABLE)
+
+
+def environment(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = ENV_FILE
+) -> dict[str, str]:
+    """The variables a process goes by: ``environ`` (the process environment by default)
+    over those of ``env_file`` when it exists, which fills in only what ``environ`` lacks."""
+    merged: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    return merged
+
+
+def read_setting(
+    variable: str, environ: Mapping[str, str] | None = None, *, env_file: Path | None = ENV_FILE
+) -> Any:
+    """One setting, read exactly as :meth:`Settings.from_env` reads it, for a process that
+    needs it before it can build Settings (the worker's Redis address and cron schedules,
+    Alembic's database, the CLI's connection)."""
+    return _BY_VARIABLE[variable].read(environment(environ, env_file))
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

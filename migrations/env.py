@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from logging.config import fileConfig
 
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import models  # noqa: F401  (registers every table on the metadata)
 from app.db.base import Base
-from app.settings import SettingsError, database_url_from
+from app.settings import SettingsError, read_setting
 
 config = context.config
 if config.config_file_name is not None:
@@ -27,7 +26,7 @@ def _database_url() -> str:
     if url:
         return str(url)
     try:
-        return database_url_from(os.environ)
+        return str(read_setting("DATABASE_URL"))
     except SettingsError as error:
         sys.exit(str(error))
 

@@ -1,25 +1,27 @@
 """The arq worker: ``arq workers.settings.WorkerSettings``.
 
-arq reads this class's attributes when the worker starts, so the Redis address is
-read here, at that moment (arq offers no later hook for it); everything else is
-built in ``startup`` from the same Settings and Resources the API uses.
+arq reads this class's attributes when the worker starts, so the few settings they need
+(the Redis address, the cron schedules, the shutdown wait) are read here, at that moment
+(arq offers no later hook for them), from the environment and ``.env`` as Settings reads
+them; everything else is built in ``startup`` from the same Settings and Resources the
+API uses.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import AsyncExitStack
 from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
 
+from app.lib import queue
 from app.lib.logging import configure_logging
 from app.lib.metrics import serve_worker_metrics
-from app.lib.queue import deserialize_job, redis_settings, serialize_job
+from app.lib.queue import deserialize_job, serialize_job
 from app.operations.jobs import process_operation_function, reconciler_cron
 from app.resources import Resources
-from app.settings import Settings, SettingsError, redis_url_from
+from app.settings import Settings, SettingsError, read_setting
 from app.sync.jobs import sync_cron_job, sync_mirror_function
 from app.webhooks.jobs import purge_webhook_events_cron
 
@@ -44,33 +46,24 @@ async def noop(ctx: dict[str, Any]) -> None:
     """Does nothing: the queue benchmark's baseline and a probe that the worker runs jobs."""
 
 
-def _redis_settings_from_env() -> RedisSettings:
+def _setting(variable: str) -> Any:
+    """A setting the class body needs; a bad one stops the worker with its one line."""
     try:
-        return redis_settings(redis_url_from(os.environ))
+        return read_setting(variable)
     except SettingsError as error:
         sys.exit(f"seven-numbers worker cannot start: {error}")
-
-
-def _shutdown_wait_from_env() -> int:
-    raw = os.environ.get("WORKER_SHUTDOWN_WAIT_SECONDS", "").strip() or "20"
-    if not raw.isascii() or not raw.isdigit():
-        sys.exit(
-            "seven-numbers worker cannot start: WORKER_SHUTDOWN_WAIT_SECONDS is not usable"
-            " (expected a whole number of seconds >= 0)"
-        )
-    return int(raw)
 
 
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [noop, process_operation_function(), sync_mirror_function()]
     cron_jobs: ClassVar[list[Any]] = [
-        reconciler_cron(),
-        sync_cron_job(),
+        reconciler_cron(_setting("RECONCILE_INTERVAL_SECONDS")),
+        sync_cron_job(_setting("SYNC_INTERVAL_SECONDS")),
         purge_webhook_events_cron(),
     ]
     on_startup = startup
     on_shutdown = shutdown
-    redis_settings = _redis_settings_from_env()
+    redis_settings: RedisSettings = queue.redis_settings(_setting("REDIS_URL"))
     job_serializer = staticmethod(serialize_job)
     job_deserializer = staticmethod(deserialize_job)
     allow_abort_jobs = True
@@ -78,7 +71,7 @@ class WorkerSettings:
     # the rest, which arq hands back to the queue (jobs are safe to repeat; an order cut
     # off after it was sent is settled by reading seven first). Keep it below the
     # orchestrator's grace period (docker-compose: 30 s) so the worker exits before SIGKILL.
-    job_completion_wait = _shutdown_wait_from_env()
+    job_completion_wait: int = _setting("WORKER_SHUTDOWN_WAIT_SECONDS")
     # Short, so /health/ready notices a dead worker within seconds.
     health_check_interval = 5
     max_jobs = 20

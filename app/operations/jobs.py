@@ -6,7 +6,6 @@ Thin on purpose: the work is in :mod:`app.operations.executor` and
 
 from __future__ import annotations
 
-import os
 import uuid
 from typing import Any
 
@@ -18,7 +17,7 @@ from app.lib.job_run import job_run
 from app.operations.executor import OperationRunner, Wait
 from app.operations.policy import RetryPolicy
 from app.operations.reconciler import reconcile
-from app.settings import Settings, reconcile_interval_from
+from app.settings import Settings
 
 # One run is one attempt (a read, the write, a read and perhaps a PATCH, each bounded by
 # SEVEN_TOTAL_TIMEOUT); waits between attempts are deferrals, not part of a run. A run cut
@@ -60,14 +59,12 @@ def process_operation_function() -> Function:
     return func(process_operation, timeout=JOB_TIMEOUT_SECONDS, max_tries=JOB_MAX_TRIES)
 
 
-def reconciler_cron() -> CronJob:
-    """Every ``RECONCILE_INTERVAL_SECONDS`` (read when the worker imports its settings,
-    like arq's Redis address), and once at start-up: a restarted worker picks up what its
-    predecessor left at once."""
-    interval = reconcile_interval_from(os.environ)
+def reconciler_cron(interval_seconds: int) -> CronJob:
+    """Every ``interval_seconds`` (``RECONCILE_INTERVAL_SECONDS``, a divisor of 60), and once
+    at start-up: a restarted worker picks up what its predecessor left at once."""
     return cron(
         reconcile_operations,
-        second=set(range(0, 60, interval)),
+        second=set(range(0, 60, interval_seconds)),
         run_at_startup=True,
         timeout=60,
     )

@@ -16,22 +16,17 @@ however many run; the advisory lock in the service keeps overlapping runs apart.
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from arq.cron import CronJob, cron
 from arq.worker import Function, func
-from dotenv import dotenv_values
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.models import SyncDrift
 from app.lib.job_run import job_run
 from app.lib.metrics import observe_sync
-from app.settings import SettingsError, sync_interval_from
 from app.sync.diff import DiffCounts
 from app.sync.service import run_sync
 
@@ -103,20 +98,14 @@ def cron_fields(interval_seconds: int) -> dict[str, Any]:
     return {"hour": 0, "minute": 0, "second": 0}
 
 
-def sync_cron_job(env_file: Path = Path(".env")) -> CronJob:
-    """The cron entry for ``WorkerSettings``; read when the worker module is imported,
-    as arq reads its settings class then. A bad interval stops the worker with one line."""
-    environ = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
-    environ.update(os.environ)
-    try:
-        interval = sync_interval_from(environ)
-    except SettingsError as error:
-        sys.exit(f"seven-numbers worker cannot start: {error}")
+def sync_cron_job(interval_seconds: int) -> CronJob:
+    """The cron entry for ``WorkerSettings``: every ``interval_seconds``
+    (``SYNC_INTERVAL_SECONDS``) as the module docstring describes."""
     return cron(
         sync_mirror,
         name="cron:sync_mirror",
         unique=True,
         timeout=SYNC_JOB_TIMEOUT_SECONDS,
         max_tries=1,
-        **cron_fields(interval),
+        **cron_fields(interval_seconds),
     )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -84,13 +84,12 @@ async def test_an_order_cut_off_by_shutdown_is_handed_back_and_ordered_once(
     admin_headers: dict[str, str],
     settings: Settings,
     fresh_sandbox: SandboxProcess,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # No time to finish: the job is cancelled mid-order, and arq puts it back in the queue.
-    monkeypatch.setenv("WORKER_SHUTDOWN_WAIT_SECONDS", "0")
+    impatient = dataclasses.replace(settings, worker_shutdown_wait_seconds=0)
     number = available_numbers(fresh_sandbox, 1)[0]
     fresh_sandbox.add_fault("latency", "order", ms=SLOW_MS)
-    first = WorkerProcess(settings).start()
+    first = WorkerProcess(impatient).start()
     try:
         ordered = await order(client, admin_headers, number)
         await until(lambda: bool(fresh_sandbox.requests("order")))

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from app.numbers.mirror import columns_from_active, parse_seven_time, state_for
-from app.settings import SettingsError, sync_interval_from
+from app.settings import SettingsError, read_setting
 from app.seven.sandbox.inventory import Inventory
 from app.seven.types import ActiveNumber
 from app.sync.jobs import cron_fields
@@ -108,8 +108,8 @@ def test_the_sync_interval_becomes_cron_fields(interval: int, fields: dict[str, 
 
 
 def test_the_sync_interval_is_read_like_the_settings() -> None:
-    assert sync_interval_from({}) == 300
-    assert sync_interval_from({"SYNC_INTERVAL_SECONDS": " 60 "}) == 60
+    assert read_setting("SYNC_INTERVAL_SECONDS", {}, env_file=None) == 300
+    assert read_setting("SYNC_INTERVAL_SECONDS", {"SYNC_INTERVAL_SECONDS": " 60 "}) == 60
     for bad in ("0", "-5", "five", "1.5"):
         with pytest.raises(SettingsError, match="SYNC_INTERVAL_SECONDS"):
-            sync_interval_from({"SYNC_INTERVAL_SECONDS": bad})
+            read_setting("SYNC_INTERVAL_SECONDS", {"SYNC_INTERVAL_SECONDS": bad})

@@ -127,9 +127,13 @@ async def signed_client(signed_settings: Settings) -> AsyncIterator[Client]:
 
 @pytest.fixture
 async def unsigned_client(settings: Settings) -> AsyncIterator[Client]:
-    """No secret, unsigned calls allowed (development); events of March 2026 still pass."""
+    """No secret, unsigned calls allowed (development); events of March 2026 still pass
+    (their ids kept longer still, as Settings requires)."""
     allowed = dataclasses.replace(
-        settings, webhooks_allow_unsigned=True, webhook_max_age_seconds=10**10
+        settings,
+        webhooks_allow_unsigned=True,
+        webhook_max_age_seconds=10**10,
+        webhook_event_retention_days=10**6,
     )
     async with AsyncTestClient(app=create_app(allowed)) as test_client:
         yield test_client

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+import importlib.util
 import secrets
 import subprocess
 import sys
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from app.settings import PUBLIC_ADMIN_KEYS, Settings, SettingsError
+from app.settings import (
+    ADMIN_KEY_EXPECTED,
+    PUBLIC_ADMIN_KEYS,
+    VARIABLES,
+    Settings,
+    SettingsError,
+    read_setting,
+)
 from tests.support.db import ROOT
 
 
@@ -167,3 +178,171 @@ def test_importing_the_app_module_reads_no_setting() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+#: Every setting at a value other than its default, as from_env returns it.
+NOT_DEFAULT: dict[str, Any] = {
+    "database_url": "postgresql+asyncpg://app:s3cret-pw@db.internal:5433/other",
+    "redis_url": "rediss://cache.internal:6380/3",
+    "seven_api_key": "another-key",
+    "seven_base_url": "http://127.0.0.1:9/api",
+    "seven_signing_secret": "signing-secret",
+    "webhooks_allow_unsigned": True,
+    "webhook_max_age_seconds": 120,
+    "webhook_event_retention_days": 2,
+    "admin_api_key": fresh_key(40),
+    "sync_interval_seconds": 120,
+    "sync_max_removed_share": 0.25,
+    "sync_confirm_missing_seconds": 0,
+    "search_cache_seconds": 61,
+    "number_cache_size": 0,
+    "number_cache_seconds": 1801,
+    "seven_connect_timeout": 2.5,
+    "seven_read_timeout": 31.0,
+    "seven_total_timeout": 61.0,
+    "seven_settle_seconds": 0.5,
+    "log_level": "DEBUG",
+    "operation_max_attempts": 3,
+    "operation_retry_budget_seconds": 30.5,
+    "operation_backoff_initial_seconds": 0.25,
+    "operation_backoff_max_seconds": 5.0,
+    "operation_stale_seconds": 45,
+    "reconcile_interval_seconds": 15,
+    "worker_metrics_host": "10.0.0.5",
+    "worker_metrics_port": 0,
+    "worker_shutdown_wait_seconds": 0,
+    "max_body_bytes": 1024,
+    "database_statement_timeout_seconds": 0.0,
+    "worker_database_statement_timeout_seconds": 12.5,
+    "database_idle_in_transaction_timeout_seconds": 0.0,
+    "cost_reports_per_key": 5,
+    "metrics_token": "t" * 16,
+    "metrics_refresh_seconds": 1.5,
+}
+
+
+def test_to_env_reproduces_every_setting() -> None:
+    assert set(NOT_DEFAULT) == {f.name for f in fields(Settings)}, "give every setting a value"
+    settings = Settings(**NOT_DEFAULT)
+    for f in fields(Settings):
+        assert f.default is MISSING or getattr(settings, f.name) != f.default, f.name
+    env = settings.to_env()
+    assert set(env) == VARIABLES
+    assert Settings.from_env(env, env_file=None) == settings
+
+
+#: What each variable says when it is missing ("") or holds an unusable value: the one line
+#: "NAME is missing: set it to EXPECTED" or "NAME is not usable: expected EXPECTED".
+REFUSALS = {
+    "DATABASE_URL": (
+        "",
+        "a postgresql:// URL such as postgresql://user:password@127.0.0.1:5432/seven_numbers",
+    ),
+    "REDIS_URL": ("", "a redis:// URL such as redis://127.0.0.1:6379/0"),
+    "SEVEN_API_KEY": ("", "your seven.io API key (or run `make run`, which starts the sandbox)"),
+    "SEVEN_BASE_URL": ("ftp://x", "an http(s) URL such as https://gateway.seven.io/api"),
+    "WEBHOOKS_ALLOW_UNSIGNED": ("maybe", "true or false"),
+    "WEBHOOK_MAX_AGE_SECONDS": ("0", "a whole number of seconds >= 1, e.g. 600"),
+    "WEBHOOK_EVENT_RETENTION_DAYS": ("0", "a whole number of days >= 1, e.g. 7"),
+    "ADMIN_API_KEY": ("short", ADMIN_KEY_EXPECTED),
+    "SYNC_INTERVAL_SECONDS": ("0", "a whole number of seconds >= 1, e.g. 300"),
+    "SYNC_MAX_REMOVED_SHARE": (
+        "nan",
+        "a fraction from 0 to 1, e.g. 0.5 (1 switches the guard off)",
+    ),
+    "SYNC_CONFIRM_MISSING_SECONDS": (
+        "-1",
+        "a whole number of seconds >= 0 (0: the next sync that misses it too), e.g. 1800",
+    ),
+    "SEARCH_CACHE_SECONDS": ("0", "a whole number of seconds >= 1, e.g. 60"),
+    "NUMBER_CACHE_SIZE": (
+        "-1",
+        "a whole number of numbers >= 0 (0 switches the cache off), e.g. 100000",
+    ),
+    "NUMBER_CACHE_SECONDS": ("0", "a whole number of seconds >= 1, e.g. 1800"),
+    "SEVEN_CONNECT_TIMEOUT": ("0", "seconds, e.g. 5"),
+    "SEVEN_READ_TIMEOUT": ("slow", "seconds, e.g. 30"),
+    "SEVEN_TOTAL_TIMEOUT": ("-1", "seconds, e.g. 60"),
+    "SEVEN_SETTLE_SECONDS": ("nan", "seconds, e.g. 15"),
+    "LOG_LEVEL": ("loud", "one of DEBUG, INFO, WARNING, ERROR"),
+    "OPERATION_MAX_ATTEMPTS": ("0", "a whole number >= 1, e.g. 8"),
+    "OPERATION_RETRY_BUDGET_SECONDS": ("0", "seconds, e.g. 600"),
+    "OPERATION_BACKOFF_INITIAL_SECONDS": ("0", "seconds, e.g. 1"),
+    "OPERATION_BACKOFF_MAX_SECONDS": ("0", "seconds, e.g. 60"),
+    "OPERATION_STALE_SECONDS": ("0", "a whole number of seconds >= 1, e.g. 120"),
+    "RECONCILE_INTERVAL_SECONDS": (
+        "61",
+        "a whole number of seconds from 1 to 60 (a divisor of 60), e.g. 30",
+    ),
+    "WORKER_METRICS_PORT": ("65536", "a TCP port 1-65535, or 0 for none"),
+    "WORKER_SHUTDOWN_WAIT_SECONDS": ("-1", "a whole number of seconds >= 0, e.g. 20"),
+    "MAX_BODY_BYTES": ("64k", "a whole number of bytes >= 1, e.g. 65536"),
+    "DATABASE_STATEMENT_TIMEOUT_SECONDS": ("-1", "seconds >= 0 (0: no limit), e.g. 30"),
+    "WORKER_DATABASE_STATEMENT_TIMEOUT_SECONDS": ("inf", "seconds >= 0 (0: no limit), e.g. 300"),
+    "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS": (
+        "a minute",
+        "seconds >= 0 (0: no limit), e.g. 60",
+    ),
+    "COST_REPORTS_PER_KEY": ("0", "a whole number >= 1, e.g. 2"),
+    "METRICS_TOKEN": ("short", "a random string of at least 16 characters"),
+    "METRICS_REFRESH_SECONDS": ("0", "seconds, e.g. 15"),
+}
+#: Any text will do for these.
+FREE_TEXT = {"SEVEN_SIGNING_SECRET", "WORKER_METRICS_HOST"}
+
+
+def test_every_setting_is_refused_with_its_own_line() -> None:
+    assert set(REFUSALS) | FREE_TEXT == VARIABLES
+    for name, (value, expected) in REFUSALS.items():
+        problem = "is not usable: expected" if value else "is missing: set it to"
+        line = f"{name} {problem} {expected}"
+        with pytest.raises(SettingsError) as caught:
+            load(**{name: value or "<unset>"})
+        assert str(caught.value) == line
+        # The early reader (worker, CLI, Alembic) says the same.
+        with pytest.raises(SettingsError) as early:
+            read_setting(name, {**GOOD, name: value}, env_file=None)
+        assert str(early.value) == line
+
+
+def test_a_dotenv_file_fills_in_what_the_environment_lacks(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("RECONCILE_INTERVAL_SECONDS=15\nSYNC_INTERVAL_SECONDS=20\n")
+    assert read_setting("RECONCILE_INTERVAL_SECONDS", {}, env_file=env_file) == 15
+    assert (
+        read_setting("SYNC_INTERVAL_SECONDS", {"SYNC_INTERVAL_SECONDS": "40"}, env_file=env_file)
+        == 40
+    )
+    assert Settings.from_env(GOOD, env_file=env_file).reconcile_interval_seconds == 15
+
+
+def test_the_worker_reads_its_start_up_settings_from_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """arq reads these from WorkerSettings when it imports it, before Settings exists; a
+    worker started from a folder whose .env holds them (and an environment that does not)
+    must go by them."""
+    (tmp_path / ".env").write_text(
+        "REDIS_URL=redis://cache.internal:6380/3\n"
+        "RECONCILE_INTERVAL_SECONDS=15\n"
+        "SYNC_INTERVAL_SECONDS=20\n"
+        "WORKER_SHUTDOWN_WAIT_SECONDS=3\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    # The module run afresh, as `arq workers.settings.WorkerSettings` imports it, under a
+    # name of its own so the imported workers.settings stays as it was.
+    spec = importlib.util.spec_from_file_location("fresh_worker", ROOT / "workers/settings.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    worker = module.WorkerSettings
+    redis = worker.redis_settings
+    assert (redis.host, redis.port, redis.database) == ("cache.internal", 6380, 3)
+    assert worker.job_completion_wait == 3
+    seconds = {job.name: job.second for job in worker.cron_jobs if isinstance(job.second, set)}
+    assert seconds == {
+        "cron:reconcile_operations": {0, 15, 30, 45},
+        "cron:sync_mirror": {0, 20, 40},
+    }
