@@ -15,7 +15,7 @@ LOCK_FLAGS ?=
 COMPILE = $(VENV)/bin/uv pip compile --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet $(LOCK_FLAGS)
 
-.PHONY: install lock js-sdk run test test-fast lint format bench-sync bench-reads bench-operations bench-costs clean
+.PHONY: install lock js-sdk run test test-fast lint format settings-table bench-sync bench-reads bench-operations bench-costs clean
 
 install: $(STAMP)
 
@@ -65,6 +65,10 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## Rewrite README.md's configuration table from the settings declared in app/settings.py.
+settings-table: install
+	$(PY) -m app.settings README.md
 
 ## Sync benchmark: 100,000 numbers at the sandbox; first, unchanged and 1%-changed syncs vs the floor.
 bench-sync: install

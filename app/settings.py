@@ -4,8 +4,10 @@ Each setting is declared once, as a field of :class:`Settings` made by :func:`se
 :func:`required`: the variable's name, its default, the :class:`Format` that reads it (and
 says what a good value looks like) and one line of help. Everything else comes from that
 declaration: reading the environment (:meth:`Settings.from_env`, and :func:`read_setting`
-for the few values a process needs before it can build Settings) and writing it for a child
-process (:meth:`Settings.to_env`).
+for the few values a process needs before it can build Settings), writing it for a child
+process (:meth:`Settings.to_env`) and the README's configuration table
+(:func:`configuration_table`; ``python -m app.settings`` writes it into README.md, and a
+test fails while the two disagree).
 
 Plain dataclass fields carrying their declaration as metadata, rather than
 pydantic-settings: the standard library is enough for ~40 string variables, pydantic would
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -143,6 +146,13 @@ class Var(Generic[T]):
             raise SettingsError(self.name, refused.problem, refused.expected) from None
         except ValueError:
             raise SettingsError(self.name, "is not usable", f"expected {self.expected}") from None
+
+    def table_row(self) -> str:
+        if self.required:
+            default = "required"
+        else:
+            default = "unset" if self.default is None else f"`{_text(self.default)}`"
+        return f"| `{self.name}` | {self.help} | {default} |"
 
 
 def setting(name: str, default: T | None, format: Format[T], help: str) -> Any:
@@ -580,3 +590,31 @@ def redact_url(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return parts._replace(netloc=netloc).geturl()
+
+
+# --------------------------------------------------------------------------------------------
+# the README's configuration table
+
+TABLE_START = "<!-- settings table: written by `make settings-table` from app/settings.py -->\n"
+TABLE_END = "<!-- end of settings table -->"
+
+
+def configuration_table() -> str:
+    """Every setting as a Markdown table row, in the order they are declared."""
+    rows = ["| variable | meaning | default |", "| --- | --- | --- |"]
+    rows += [var.table_row() for var in _VARS.values()]
+    return "\n".join(rows) + "\n"
+
+
+def readme_with_table(readme: str) -> str:
+    """``readme`` with the text between its table markers replaced by the current table."""
+    head, start, rest = readme.partition(TABLE_START)
+    _, end, tail = rest.partition(TABLE_END)
+    if not (start and end):
+        raise ValueError(f"the README lacks the markers {TABLE_START.strip()} ... {TABLE_END}")
+    return head + TABLE_START + configuration_table() + TABLE_END + tail
+
+
+if __name__ == "__main__":
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    path.write_text(readme_with_table(path.read_text()))

@@ -16,7 +16,9 @@ from app.settings import (
     VARIABLES,
     Settings,
     SettingsError,
+    configuration_table,
     read_setting,
+    readme_with_table,
 )
 from tests.support.db import ROOT
 
@@ -303,6 +305,12 @@ def test_every_setting_is_refused_with_its_own_line() -> None:
         with pytest.raises(SettingsError) as early:
             read_setting(name, {**GOOD, name: value}, env_file=None)
         assert str(early.value) == line
+
+
+def test_the_readme_table_is_the_declaration() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert readme_with_table(readme) == readme, "run make settings-table"
+    assert configuration_table().count("\n| `") == len(VARIABLES)
 
 
 def test_a_dotenv_file_fills_in_what_the_environment_lacks(tmp_path: Path) -> None:
