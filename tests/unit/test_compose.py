@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from app.settings import VARIABLES
 from tests.support.db import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -117,6 +118,14 @@ def test_no_admin_key_is_built_in() -> None:
     for key in keys.values():
         assert re.fullmatch(r"\$\{ADMIN_API_KEY:\?[^}]+\}", key), keys
     assert "ADMIN_API_KEY:-" not in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_the_services_are_passed_only_settings_the_service_declares() -> None:
+    # A misspelt or retired variable would be passed along and silently ignored.
+    passed = {name: set(SERVICES[name].get("environment", {})) for name in BUILT}
+    assert all(passed[name] for name in ("migrations", "api", "worker")), passed
+    for name, variables in passed.items():
+        assert variables <= VARIABLES, (name, sorted(variables - VARIABLES))
 
 
 def test_ports_are_published_on_the_loopback_address_only() -> None:
