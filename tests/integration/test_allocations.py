@@ -20,6 +20,7 @@ from app.pools import service
 from app.pools.ordering import allocate_ordered_number
 from app.settings import Settings
 from tests.integration.operations_support import available_numbers, order
+from tests.support.polling import until
 from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import (
     create_pool,
@@ -73,7 +74,12 @@ async def test_a_tenant_gets_a_free_number_and_gives_it_back(
     # sees the number.
     clearing = released.json()["clearing_operation"]
     assert (released.json()["available_at"], clearing is not None) == (None, True)
-    assert (await client.get(f"/v1/numbers/{got}", headers=key_headers(key))).status_code == 404
+    # Each API process drops the number from its cache when PostgreSQL's notice arrives,
+    # a moment after the commit.
+    await until(
+        lambda: _status_is(client, f"/v1/numbers/{got}", key_headers(key), 404),
+        "the released number to be hidden from its former holder",
+    )
     resting = (await client.get(f"/v1/numbers/{got}", headers=admin_headers)).json()
     assert (resting["handover"], resting["pending_operation"]) == ("clearing", clearing)
     again = await client.delete(f"/v1/allocations/{got}", headers=key_headers(key))
@@ -673,3 +679,7 @@ async def test_a_missing_number_released_by_its_holder_is_cleared_if_seven_has_i
             None,
             "clearing_failed",
         )
+
+
+async def _status_is(client: Client, url: str, headers: dict[str, str], status: int) -> bool:
+    return (await client.get(url, headers=headers)).status_code == status

@@ -9,8 +9,6 @@ an operator in psql would make them; nothing in the API is told about them.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +28,7 @@ from tests.integration.test_numbers_read import (  # noqa: F401  (engine: a fixt
     row,
     tenant_key,
 )
+from tests.support.polling import until
 
 Client = AsyncTestClient[Litestar]
 OTHER = "4915170264839"
@@ -71,15 +70,6 @@ class Mirror:
             return await connection.execute(statement, *args)
         finally:
             await connection.close()
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 10.0) -> None:
-    """Poll ``check`` until it holds; fail naming ``what`` after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -192,9 +192,9 @@ async def test_without_redis_the_nonce_check_is_skipped_and_the_event_still_coun
         (200, "counted"),
         (200, "duplicate"),
     ]
-    assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
-        "webhook_nonce_store_unavailable"
-    ] * 2
+    # (The metrics' background refresh may warn about Redis too; only the nonce's count.)
+    nonce_warnings = [e for e in logs if e["event"] == "webhook_nonce_store_unavailable"]
+    assert [e["log_level"] for e in nonce_warnings] == ["warning"] * 2
     assert await counted(database_url) == 1
 
 
