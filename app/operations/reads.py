@@ -12,13 +12,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, true
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import OPERATION_KINDS, OPERATION_STATUSES, Operation
 from app.lib.auth import Principal
 from app.lib.errors import InvalidInput, NotFound
 from app.lib.phone import InvalidPhoneNumber, normalize_number
+from app.lib.tenancy import owned_by
 from app.operations.schemas import OperationPage, operation_out
 
 DEFAULT_LIMIT = 50
@@ -64,18 +65,13 @@ class OperationQuery:
         )
 
 
-def visible_operations(principal: Principal) -> ColumnElement[bool]:
-    """The operations ``principal`` may see: all (admin) or its tenant's."""
-    if principal.is_admin:
-        return true()
-    return and_(Operation.tenant_id.is_not(None), Operation.tenant_id == principal.tenant_id)
-
-
 async def get_operation(
     session: AsyncSession, principal: Principal, operation_id: uuid.UUID
 ) -> Operation:
     found = await session.scalar(
-        select(Operation).where(Operation.id == operation_id, visible_operations(principal))
+        select(Operation).where(
+            Operation.id == operation_id, owned_by(principal, Operation.tenant_id)
+        )
     )
     if found is None:
         raise NotFound(f"There is no operation {operation_id}.", code="operation_not_found")
@@ -96,7 +92,7 @@ async def list_operations(
 
 
 def _select(principal: Principal, query: OperationQuery) -> Select[tuple[Operation]]:
-    stmt = select(Operation).where(visible_operations(principal))
+    stmt = select(Operation).where(owned_by(principal, Operation.tenant_id))
     if query.status:
         stmt = stmt.where(Operation.status == query.status)
     if query.kind:

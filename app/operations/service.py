@@ -28,11 +28,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Number, Operation, Pool, Tenant
+from app.db.models import Number, Operation, Pool
 from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.phone import InvalidPhoneNumber, normalize_number, region_of
-from app.lib.tenancy import may_see, scope_numbers
+from app.lib.tenancy import acting_tenant, may_see, scope_numbers
 from app.numbers.mirror import SEVEN_COLUMNS
 from app.operations import idempotency
 from app.operations.schemas import NumberChange, OrderCreate
@@ -82,7 +82,7 @@ async def submit_order(
     country = region_of(number)
     if country is None:
         raise _invalid_number("number", order.number, "it belongs to no country")
-    tenant = await _tenant_for(session, principal, order.tenant)
+    tenant = await acting_tenant(session, principal, order.tenant)
     if order.pool is not None:
         pool = await session.get(Pool, order.pool)
         if pool is None:
@@ -348,21 +348,6 @@ def _busy(row: Number) -> Conflict:
         code="number_busy",
         details={"operation": str(row.pending_operation_id)},
     )
-
-
-async def _tenant_for(
-    session: AsyncSession, principal: Principal, requested: uuid.UUID | None
-) -> uuid.UUID | None:
-    """A tenant key orders for its own tenant; an admin for any tenant, or none."""
-    if not principal.is_admin:
-        if requested not in (None, principal.tenant_id):
-            raise InvalidInput(
-                "A tenant key orders for its own tenant only.", code="invalid_tenant"
-            )
-        return principal.tenant_id
-    if requested is not None and await session.get(Tenant, requested) is None:
-        raise InvalidInput(f"There is no tenant {requested}.", code="unknown_tenant")
-    return requested
 
 
 def _change_params(change: NumberChange) -> dict[str, Any]:

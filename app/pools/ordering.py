@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import Actor, audited, record
 from app.db.models import Allocation, Number, Operation
 from app.lib.errors import Conflict
+from app.lib.tenancy import acting_tenant
 from app.operations.schemas import OrderCreate
 from app.operations.service import Submitted, submit_order
-from app.pools.service import get_pool, parse_country, parse_features, resolve_tenant
+from app.pools.service import get_pool, parse_country, parse_features
 from app.search.service import upstream_error
 from app.seven.client import SevenClient
 from app.seven.errors import SevenError
@@ -39,7 +40,7 @@ async def order_for_pool(
     features: Sequence[str] | None = None,
 ) -> Submitted:
     """Order a number that fits the pool (and the request) for the tenant."""
-    tenant = resolve_tenant(actor.principal, tenant_id)
+    tenant = await acting_tenant(session, actor.principal, tenant_id, required=True)
     pool = await get_pool(session, pool_id)
     wanted_country = parse_country(country)
     if pool.country and wanted_country and wanted_country != pool.country:

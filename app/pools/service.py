@@ -31,11 +31,11 @@ from app.db.models import (
     Number,
     Operation,
     Pool,
-    Tenant,
 )
 from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.phone import InvalidPhoneNumber, normalize_number
+from app.lib.tenancy import acting_tenant, owned_by
 
 FEATURE_COLUMNS = {
     "sms": Number.feature_sms,
@@ -226,28 +226,6 @@ async def remove_number(
 # ------------------------------------------------------------------ allocations
 
 
-def visible_allocations(principal: Principal) -> ColumnElement[bool]:
-    """A tenant sees its own allocation intervals; an admin every one."""
-    if principal.is_admin:
-        return Allocation.id.is_not(None)
-    return Allocation.tenant_id == principal.tenant_id
-
-
-def resolve_tenant(principal: Principal, named: uuid.UUID | None) -> uuid.UUID:
-    """The tenant a request acts for: a tenant key's own, or the one an admin names."""
-    if principal.is_admin:
-        if named is None:
-            raise InvalidInput(
-                "an admin must name the tenant to allocate to", code="tenant_required"
-            )
-        return named
-    if named is not None and named != principal.tenant_id:
-        # Another tenant's id: as if it did not exist, and not repeated back.
-        raise NotFound("There is no such tenant.", code="tenant_not_found")
-    assert principal.tenant_id is not None  # a check constraint binds tenant keys to one
-    return principal.tenant_id
-
-
 def free_numbers(
     pool_id: uuid.UUID, at: datetime, country: str | None, features: Sequence[str]
 ) -> list[ColumnElement[bool]]:
@@ -325,11 +303,10 @@ async def allocate(
 ) -> Number:
     """Give the tenant a free number of the pool; ``Conflict(pool_exhausted)`` if none."""
     async with audited(session, actor, "allocation.create", f"pool:{pool_id}") as note:
-        tenant = resolve_tenant(actor.principal, tenant_id)
+        tenant = await acting_tenant(session, actor.principal, tenant_id, required=True)
         note.tenant_id = tenant
         wanted_country, wanted_features = parse_country(country), parse_features(features)
         pool = await get_pool(session, pool_id)
-        await _require_tenant(session, tenant)
         at = at or await db_now(session)
         number = await session.scalar(
             select(Number)
@@ -363,11 +340,6 @@ def _hand_over(
     )
 
 
-async def _require_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
-    if await session.get(Tenant, tenant_id) is None:
-        raise NotFound(f"no tenant {tenant_id}", code="tenant_not_found")
-
-
 async def list_allocations(
     session: AsyncSession,
     principal: Principal,
@@ -381,7 +353,7 @@ async def list_allocations(
     """Allocation intervals, newest first; ``current`` keeps only the ones still held."""
     stmt = (
         select(Allocation)
-        .where(visible_allocations(principal))
+        .where(owned_by(principal, Allocation.tenant_id))
         .order_by(Allocation.allocated_at.desc(), Allocation.id)
         .limit(limit)
     )

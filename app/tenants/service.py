@@ -16,6 +16,7 @@ from app.audit.service import Actor, audited
 from app.db.models import ApiKey, Tenant
 from app.lib.auth import Scope, generate_key
 from app.lib.errors import Conflict, InvalidInput, NotFound
+from app.lib.tenancy import tenant_not_found
 
 MAX_NAME_LENGTH = 200
 
@@ -53,7 +54,7 @@ async def list_tenants(session: AsyncSession) -> list[Tenant]:
 async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
-        raise NotFound(f"no tenant {tenant_id}", code="tenant_not_found")
+        raise tenant_not_found()
     return tenant
 
 

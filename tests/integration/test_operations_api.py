@@ -119,7 +119,6 @@ ORDER_PROBLEMS: list[tuple[dict[str, Any], str]] = [
     ({"number": "4915170264838", "colour": "red"}, "validation_error"),
     ({"number": "4915170264838", "pool": "not-a-uuid"}, "validation_error"),
     ({"number": "4915170264838", "pool": str(uuid.uuid4())}, "unknown_pool"),
-    ({"number": "4915170264838", "tenant": str(uuid.uuid4())}, "unknown_tenant"),
     ({}, "validation_error"),
 ]
 

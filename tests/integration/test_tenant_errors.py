@@ -118,7 +118,7 @@ async def test_no_tenant_error_names_a_pool_or_another_tenant(
 
     walk: list[tuple[str, str, dict[str, Any] | None, int, str]] = [
         ("POST", "/v1/orders", {"number": held}, 409, "number_unavailable"),
-        ("POST", "/v1/orders", {"number": offered, "tenant": acme}, 422, "invalid_tenant"),
+        ("POST", "/v1/orders", {"number": offered, "tenant": acme}, 404, "tenant_not_found"),
         ("POST", "/v1/orders", {"number": french, "pool": pool}, 422, "pool_constraints_not_met"),
         ("POST", "/v1/orders", {"number": offered, "pool": elsewhere}, 422, "unknown_pool"),
         ("POST", "/v1/orders", {"number": "12"}, 422, "invalid_number"),
