@@ -33,6 +33,7 @@ from app.db.engine import create_engine, create_session_factory
 from app.db.models import Operation
 from app.lib.auth import CLI_ADMIN, current_actor
 from app.lib.errors import ServiceError
+from app.lib.pagination import PageQuery
 from app.lib.queue import create_queue, enqueue_operation
 from app.settings import SettingsError, read_setting
 from app.sync import runs
@@ -186,10 +187,10 @@ def drift(
     """Show the newest sync run and the drift it found."""
 
     async def newest(session: AsyncSession, _: Actor) -> SyncRunOut | None:
-        page = await runs.list_runs(session, runs.RunsQuery(limit=1, after=None))
+        page = await runs.list_runs(session, PageQuery(limit=1))
         if not page.items:
             return None
-        query = runs.DriftQuery(limit=min(limit, runs.MAX_DRIFT), after=0)
+        query = PageQuery(limit=min(limit, runs.DRIFT_PAGES.max_limit))
         return await runs.get_run(session, page.items[0].id, query)
 
     run = _run("drift", newest)
@@ -238,7 +239,7 @@ def costs(
     Console().print(table)
 
 
-_NO_DRIFT = runs.DriftQuery(limit=1, after=0)
+_NO_DRIFT = PageQuery(limit=1)
 
 
 _OPERATION_STATE = select(

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, get_args
 
 from litestar import Controller, get
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.schemas import AuditPage, audit_entry_out
-from app.audit.service import AuditFilter, list_entries
+from app.audit.service import PAGES, AuditFilter, list_entries
+from app.lib import params
 from app.lib.auth import ActorKind, admin_only
-from app.lib.errors import InvalidInput
+
+ACTORS: tuple[str, ...] = get_args(ActorKind)
 
 
 class AuditController(Controller):
@@ -26,34 +27,30 @@ class AuditController(Controller):
         self,
         db_session: AsyncSession,
         actor: Annotated[
-            ActorKind | None, QueryParameter(description="key, bootstrap (ADMIN_API_KEY) or cli")
+            str | None, params.choice_parameter("key, bootstrap (ADMIN_API_KEY) or cli", ACTORS)
         ] = None,
-        key: FromQuery[uuid.UUID | None] = None,
-        tenant: FromQuery[uuid.UUID | None] = None,
+        key: Annotated[str | None, params.uuid_parameter("Key id")] = None,
+        tenant: Annotated[str | None, params.uuid_parameter("Tenant id")] = None,
         action: FromQuery[str | None] = None,
         target: FromQuery[str | None] = None,
         outcome: FromQuery[str | None] = None,
         since: FromQuery[datetime | None] = None,
         until: FromQuery[datetime | None] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-        cursor: FromQuery[str | None] = None,
+        limit: Annotated[str | None, PAGES.limit_parameter] = None,
+        cursor: Annotated[str | None, PAGES.cursor_parameter] = None,
     ) -> AuditPage:
-        if cursor is not None and not cursor.isdigit():
-            raise InvalidInput("cursor is not one this endpoint gave out", code="invalid_cursor")
-        rows = await list_entries(
+        page = await list_entries(
             db_session,
             AuditFilter(
-                actor=actor,
-                api_key_id=key,
-                tenant_id=tenant,
+                actor=params.parse_choice(actor, "actor", ACTORS),
+                api_key_id=params.parse_uuid(key, "key"),
+                tenant_id=params.parse_uuid(tenant, "tenant"),
                 action=action,
                 target=target,
                 outcome=outcome,
                 since=since,
                 until=until,
-                before_id=int(cursor) if cursor else None,
-                limit=limit,
+                page=PAGES.query(limit, cursor),
             ),
         )
-        next_cursor = str(rows[-1].id) if len(rows) == limit else None
-        return AuditPage(items=[audit_entry_out(row) for row in rows], next_cursor=next_cursor)
+        return page.map(audit_entry_out)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from app.db.models import AuditEntry
+from app.lib.pagination import Page, page_schema
 
 
 class AuditEntryOut(msgspec.Struct):
@@ -26,9 +27,7 @@ class AuditEntryOut(msgspec.Struct):
     details: dict[str, Any]
 
 
-class AuditPage(msgspec.Struct):
-    items: list[AuditEntryOut]
-    next_cursor: str | None
+AuditPage = Annotated[Page[AuditEntryOut], page_schema("AuditPage")]
 
 
 def audit_entry_out(row: AuditEntry) -> AuditEntryOut:

@@ -21,8 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import AuditEntry
 from app.lib.auth import Actor
 from app.lib.errors import ServiceError
+from app.lib.pagination import Keyset, Page, PageQuery
 
 OK = "ok"
+# Newest first; ids only grow.
+PAGES = Keyset(AuditEntry.id, descending=True, limit=100, max_limit=1000)
 
 
 @dataclass(slots=True)
@@ -79,6 +82,7 @@ async def audited(
 
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
+    page: PageQuery
     actor: str | None = None
     api_key_id: uuid.UUID | None = None
     tenant_id: uuid.UUID | None = None
@@ -87,13 +91,10 @@ class AuditFilter:
     outcome: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    before_id: int | None = None
-    limit: int = 100
 
 
-async def list_entries(session: AsyncSession, query: AuditFilter) -> list[AuditEntry]:
-    """Newest first; ``before_id`` continues a page (ids only grow)."""
-    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(query.limit)
+async def list_entries(session: AsyncSession, query: AuditFilter) -> Page[AuditEntry]:
+    stmt = select(AuditEntry)
     equal = {
         AuditEntry.actor: query.actor,
         AuditEntry.api_key_id: query.api_key_id,
@@ -107,6 +108,5 @@ async def list_entries(session: AsyncSession, query: AuditFilter) -> list[AuditE
         stmt = stmt.where(AuditEntry.at >= query.since)
     if query.until is not None:
         stmt = stmt.where(AuditEntry.at < query.until)
-    if query.before_id is not None:
-        stmt = stmt.where(AuditEntry.id < query.before_id)
-    return list((await session.scalars(stmt)).all())
+    rows = (await session.scalars(PAGES.select(stmt, query.page))).all()
+    return PAGES.page(rows, query.page)

@@ -7,13 +7,21 @@ from typing import Annotated, Any
 from litestar import Controller, MediaType, Request, get
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import PathParameter
 from litestar.response.base import ASGIResponse
 
+from app.db.models import NUMBER_STATES
+from app.lib import params
 from app.lib.auth import Principal
 from app.numbers import service
-from app.numbers.params import number_query, parse_number
 from app.numbers.schemas import NumberOut, NumberPage
+
+_STATE = params.choice_parameter(
+    "ordering, active, deleting, missing (absent from seven's last list, not yet confirmed"
+    " gone; its holder is kept), deleted or failed",
+    NUMBER_STATES,
+    name="state",
+)
 
 
 class NumberReadController(Controller):
@@ -32,43 +40,31 @@ class NumberReadController(Controller):
         self,
         state: State,
         principal: Principal,
-        # Every parameter arrives as text and is checked by app.numbers.params, so each
-        # bad value answers 422 with a code that names it (invalid_country, ...).
-        country: Annotated[str | None, QueryParameter(description="ISO 3166-1 alpha-2")] = None,
-        feature: Annotated[
-            list[str] | None,
-            QueryParameter(description="Repeatable: sms, a2p_sms, voice (all must be present)"),
-        ] = None,
-        tenant: Annotated[str | None, QueryParameter(description="Tenant id")] = None,
-        pool: Annotated[str | None, QueryParameter(description="Pool id")] = None,
+        # Every parameter arrives as text and is checked by app.lib.params, so each bad
+        # value answers 422 with a code that names it (invalid_country, ...).
+        country: Annotated[str | None, params.COUNTRY] = None,
+        feature: Annotated[list[str] | None, params.FEATURE] = None,
+        tenant: Annotated[str | None, params.uuid_parameter("Tenant id")] = None,
+        pool: Annotated[str | None, params.uuid_parameter("Pool id")] = None,
         # "state" is a reserved name in Litestar handlers; the query parameter keeps it.
-        number_state: Annotated[
+        number_state: Annotated[str | None, _STATE] = None,
+        q: Annotated[
             str | None,
-            QueryParameter(
-                name="state",
-                description=(
-                    "ordering, active, deleting, missing (absent from seven's last list, not"
-                    " yet confirmed gone; its holder is kept), deleted or failed"
-                ),
+            params.text_parameter(
+                "Substring of the number or the friendly name", service.MAX_Q_LENGTH
             ),
         ] = None,
-        q: Annotated[
-            str | None, QueryParameter(description="Substring of the number or the friendly name")
-        ] = None,
-        limit: Annotated[str | None, QueryParameter(description="1 to 500, default 50")] = None,
-        cursor: Annotated[
-            str | None, QueryParameter(description="next_cursor of the previous page")
-        ] = None,
+        limit: Annotated[str | None, service.PAGES.limit_parameter] = None,
+        cursor: Annotated[str | None, service.PAGES.cursor_parameter] = None,
     ) -> NumberPage:
-        query = number_query(
-            country=country,
-            feature=feature,
-            tenant=tenant,
-            pool=pool,
-            state=number_state,
-            q=q,
-            limit=limit,
-            cursor=cursor,
+        query = service.NumberQuery(
+            country=params.parse_country(country),
+            features=params.parse_features(feature),
+            tenant=params.parse_uuid(tenant, "tenant"),
+            pool=params.parse_uuid(pool, "pool"),
+            state=params.parse_choice(number_state, "state", NUMBER_STATES),
+            q=params.parse_text(q, "q", max_length=service.MAX_Q_LENGTH),
+            page=service.PAGES.query(limit, cursor),
         )
         async with service.reading(state.engine) as connection:
             return await service.list_numbers(connection, principal, query)
@@ -98,7 +94,7 @@ class NumberReadController(Controller):
         # Written exactly as the mirror stores it (digits, country code first), a number
         # the cache holds is its own answer: libphonenumber's parse (~30 us, a tenth of
         # the read) is for every other written form, and for numbers not cached.
-        digits = number if number in cache else parse_number(number)
+        digits = number if number in cache else params.parse_number(number)
         body = await service.number_document(state.engine, cache, principal, digits)
         # An ASGIResponse, not a Response: nothing to encode or resolve, so Litestar's
         # response building (~7 % of a cached read) is skipped.

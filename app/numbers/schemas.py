@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from sqlalchemy import Row
 
 from app.db.models import Number
+from app.lib.pagination import Page, page_schema
 from app.seven.types import Features
 
 NumberState = Literal["ordering", "active", "deleting", "missing", "deleted", "failed"]
@@ -67,11 +68,7 @@ def monthly_cost(basic_charge: Decimal | None, payment_interval: str) -> Decimal
     return (basic_charge / months).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
-class NumberPage(msgspec.Struct):
-    """A page of ``GET /v1/numbers``; ``next_cursor`` is null on the last page."""
-
-    items: list[NumberOut]
-    next_cursor: str | None
+NumberPage = Annotated[Page[NumberOut], page_schema("NumberPage")]
 
 
 def number_out(row: Number | Row[Any]) -> NumberOut:

@@ -9,8 +9,10 @@ simply not found either way.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -20,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from app.db.models import Number
 from app.lib.auth import Principal
 from app.lib.errors import NotFound
+from app.lib.pagination import Keyset, PageQuery
 from app.lib.tenancy import may_see, scope_numbers
 from app.numbers.cache import NumberCache
-from app.numbers.params import NumberQuery, encode_cursor
 from app.numbers.schemas import NumberPage, number_out
 
 _COLUMNS = tuple(Number.__table__.c)
@@ -33,6 +35,21 @@ _FEATURE_COLUMNS = {
 }
 # What people put between the digits of a number; stripped before matching ``number``.
 _NUMBER_SEPARATORS = str.maketrans("", "", " +-./()")
+MAX_Q_LENGTH = 200
+PAGES = Keyset(Number.number, limit=50, max_limit=500)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberQuery:
+    """A validated ``GET /v1/numbers`` request."""
+
+    page: PageQuery
+    country: str | None = None
+    features: tuple[str, ...] = ()
+    tenant: uuid.UUID | None = None
+    pool: uuid.UUID | None = None
+    state: str | None = None
+    q: str | None = None
 
 
 # Built once: building a select costs more than running it on the primary key.
@@ -103,16 +120,10 @@ async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
 async def list_numbers(
     db: AsyncConnection | AsyncSession, principal: Principal, query: NumberQuery
 ) -> NumberPage:
-    """One page in ``number`` order (keyset pagination: stable while rows are inserted)."""
+    """One page in ``number`` order."""
     stmt = scope_numbers(select(*_COLUMNS), principal).where(*_conditions(query))
-    if query.after is not None:
-        stmt = stmt.where(Number.number > query.after)
-    # One row more than asked tells whether another page follows.
-    stmt = stmt.order_by(Number.number).limit(query.limit + 1)
-    rows = (await db.execute(stmt)).all()
-    items = [number_out(row) for row in rows[: query.limit]]
-    more = len(rows) > query.limit
-    return NumberPage(items=items, next_cursor=encode_cursor(items[-1].number) if more else None)
+    rows = (await db.execute(PAGES.select(stmt, query.page))).all()
+    return PAGES.page(rows, query.page).map(number_out)
 
 
 def _conditions(query: NumberQuery) -> list[ColumnElement[bool]]:

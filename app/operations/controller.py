@@ -15,10 +15,12 @@ from typing import Annotated, Any
 import structlog
 from arq import ArqRedis
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import HeaderParameter, Parameter
+from litestar.params import HeaderParameter
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.models import OPERATION_KINDS, OPERATION_STATUSES
+from app.lib import params
 from app.lib.auth import Principal
 from app.lib.errors import error_responses
 from app.lib.queue import enqueue_operation
@@ -134,14 +136,16 @@ class OperationController(Controller):
         db_session: AsyncSession,
         principal: Principal,
         queue: ArqRedis,
-        delete_immediately: bool = False,
+        delete_immediately: Annotated[
+            str | None, params.flag_parameter("Now rather than at period end", default=False)
+        ] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:
         submitted = await service.submit_delete(
             db_session,
             principal,
             number,
-            delete_immediately,
+            params.parse_flag(delete_immediately, "delete_immediately") or False,
             idempotency_key,
             request_id_of(request.scope),
         )
@@ -158,13 +162,20 @@ class OperationController(Controller):
         self,
         db_session: AsyncSession,
         principal: Principal,
-        status: str | None = None,
-        kind: str | None = None,
-        number: str | None = None,
-        limit: int | None = None,
-        cursor: Annotated[
-            str | None, Parameter(description="next_cursor of the previous page")
+        status: Annotated[
+            str | None, params.choice_parameter("Operations in this status", OPERATION_STATUSES)
         ] = None,
+        kind: Annotated[
+            str | None, params.choice_parameter("Operations of this kind", OPERATION_KINDS)
+        ] = None,
+        number: Annotated[str | None, params.NUMBER] = None,
+        limit: Annotated[str | None, reads.PAGES.limit_parameter] = None,
+        cursor: Annotated[str | None, reads.PAGES.cursor_parameter] = None,
     ) -> OperationPage:
-        query = reads.OperationQuery.parse(status, kind, number, limit, cursor)
+        query = reads.OperationQuery(
+            status=params.parse_choice(status, "status", OPERATION_STATUSES),
+            kind=params.parse_choice(kind, "kind", OPERATION_KINDS),
+            number=params.number_filter(number),
+            page=reads.PAGES.query(limit, cursor),
+        )
         return await reads.list_operations(db_session, principal, query)

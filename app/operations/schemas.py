@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from app.db.models import Operation
+from app.lib.pagination import Page, page_schema
 
 OperationKind = Literal["order", "update", "delete", "sync"]
 OperationStatus = Literal["queued", "running", "succeeded", "failed"]
@@ -54,11 +55,7 @@ def operation_out(row: Operation) -> OperationOut:
     )
 
 
-class OperationPage(msgspec.Struct):
-    """A page of ``GET /v1/operations``, newest first; ``next_cursor`` is null on the last."""
-
-    items: list[OperationOut]
-    next_cursor: str | None
+OperationPage = Annotated[Page[OperationOut], page_schema("OperationPage")]
 
 
 # Request bodies. Sizes are checked here (422 before any work); phone numbers and

@@ -31,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Number, Operation, Pool
 from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
-from app.lib.phone import InvalidPhoneNumber, normalize_number, region_of
+from app.lib.params import EXPECTED_NUMBER, invalid, parse_number
+from app.lib.phone import region_of
 from app.lib.tenancy import acting_tenant, may_see, scope_numbers
 from app.numbers.mirror import SEVEN_COLUMNS
 from app.operations import idempotency
@@ -78,10 +79,10 @@ async def submit_order(
 ) -> Submitted:
     """``offered``: refuse the order unless seven offers the number (how tenant orders are
     checked); asked after an ``Idempotency-Key`` replay is ruled out, outside a transaction."""
-    number = _phone(order.number, "number")
+    number = parse_number(order.number, strict=True)
     country = region_of(number)
     if country is None:
-        raise _invalid_number("number", order.number, "it belongs to no country")
+        raise invalid("number", order.number, EXPECTED_NUMBER, reason="it belongs to no country")
     tenant = await acting_tenant(session, principal, order.tenant)
     if order.pool is not None:
         pool = await session.get(Pool, order.pool)
@@ -136,7 +137,7 @@ async def submit_update(
     key: str | None,
     request_id: str | None = None,
 ) -> Submitted:
-    number = _phone(number_text, "number")
+    number = parse_number(number_text, strict=True)
     params = _change_params(change)
 
     async def create() -> Operation:
@@ -159,7 +160,7 @@ async def submit_delete(
     key: str | None,
     request_id: str | None = None,
 ) -> Submitted:
-    number = _phone(number_text, "number")
+    number = parse_number(number_text, strict=True)
     params = {"delete_immediately": delete_immediately}
 
     async def create() -> Operation:
@@ -360,7 +361,8 @@ def _change_params(change: NumberChange) -> dict[str, Any]:
         )
     if change.sms_forward is not None:
         params["sms_forward"] = [
-            _phone(entry, f"sms_forward[{i}]") for i, entry in enumerate(change.sms_forward)
+            parse_number(entry, f"sms_forward[{i}]", strict=True)
+            for i, entry in enumerate(change.sms_forward)
         ]
     if change.email_forward is not None:
         params["email_forward"] = [
@@ -369,27 +371,14 @@ def _change_params(change: NumberChange) -> dict[str, Any]:
     return params
 
 
-def _phone(text: str, field: str) -> str:
-    try:
-        return normalize_number(text)
-    except InvalidPhoneNumber as error:
-        raise _invalid_number(field, text, error.reason) from None
-
-
-def _invalid_number(field: str, text: str, reason: str) -> InvalidInput:
-    return InvalidInput(
-        f"{field}: {text[:40]!r} is not a valid phone number ({reason}).",
-        code="invalid_number",
-        details={"field": field},
-    )
-
-
 def _email(text: str, field: str) -> str:
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as error:
-        raise InvalidInput(
-            f"{field}: {text[:60]!r} is not a valid e-mail address ({error}).",
+        raise invalid(
+            field,
+            text,
+            "an e-mail address such as ops@example.com",
+            reason=str(error),
             code="invalid_email",
-            details={"field": field},
         ) from None

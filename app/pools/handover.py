@@ -51,9 +51,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import Actor, audited
 from app.db.models import Allocation, Number, Operation, Pool
 from app.lib.errors import Conflict, NotFound
+from app.lib.params import parse_number
 from app.lib.tenancy import visible_numbers
 from app.operations.service import add_update
-from app.pools.service import db_now, parse_number
+from app.pools.service import db_now
 from app.seven.types import NumberUpdate
 
 # Every setting a holder can make at seven, emptied.

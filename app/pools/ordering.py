@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import Actor, audited, record
 from app.db.models import Allocation, Number, Operation
 from app.lib.errors import Conflict
+from app.lib.params import parse_country, parse_features
 from app.lib.tenancy import acting_tenant
 from app.operations.schemas import OrderCreate
 from app.operations.service import Submitted, submit_order
-from app.pools.service import get_pool, parse_country, parse_features
+from app.pools.service import get_pool
 from app.search.service import upstream_error
 from app.seven.client import SevenClient
 from app.seven.errors import SevenError
@@ -46,7 +47,7 @@ async def order_for_pool(
     if pool.country and wanted_country and wanted_country != pool.country:
         raise Conflict(f"The pool holds only {pool.country} numbers.", code="pool_exhausted")
     wanted_country = wanted_country or pool.country
-    wanted = set(parse_features(features)) | set(pool.features)
+    wanted = set(parse_features(features, "features")) | set(pool.features)
     # No transaction stays open while seven answers (the pool's read began one).
     await session.commit()
     try:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
 from app.db.models import DEFAULT_COOLDOWN_DAYS, Allocation, Pool
+from app.lib.params import Country, Feature
 from app.pools.handover import Released
 from app.pools.service import MAX_COOLDOWN_DAYS, PoolCounts
 
-Feature = Literal["sms", "a2p_sms", "voice"]
 CooldownDays = Annotated[
     int,
     msgspec.Meta(
@@ -29,9 +29,7 @@ CooldownDays = Annotated[
 
 class PoolCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(examples=["support-de"])]
-    country: (
-        Annotated[str, msgspec.Meta(description="ISO 3166-1 alpha-2", examples=["DE"])] | None
-    ) = None
+    country: Country | None = None
     features: list[Feature] = msgspec.field(default_factory=list)
     cooldown_days: CooldownDays = DEFAULT_COOLDOWN_DAYS
 
@@ -66,7 +64,7 @@ class PoolNumber(msgspec.Struct, forbid_unknown_fields=True):
 class AllocationCreate(msgspec.Struct, forbid_unknown_fields=True):
     pool: uuid.UUID
     tenant: uuid.UUID | None = None
-    country: str | None = None
+    country: Country | None = None
     features: list[Feature] = msgspec.field(default_factory=list)
     order_if_empty: bool = False
 

@@ -34,7 +34,7 @@ from app.db.models import (
 )
 from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
-from app.lib.phone import InvalidPhoneNumber, normalize_number
+from app.lib.params import parse_country, parse_features, parse_number
 from app.lib.tenancy import acting_tenant, owned_by
 
 FEATURE_COLUMNS = {
@@ -44,39 +44,6 @@ FEATURE_COLUMNS = {
 }
 IN_FLIGHT = ("queued", "running")
 MAX_COOLDOWN_DAYS = 3650
-
-
-# ------------------------------------------------------------------ input checks
-
-
-def parse_number(raw: str) -> str:
-    """Any common form of a number as digits; lenient, so seven's numbers always pass."""
-    try:
-        return normalize_number(raw, strict=False)
-    except InvalidPhoneNumber as error:
-        raise InvalidInput(str(error), code="invalid_number") from None
-
-
-def parse_country(raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    country = raw.strip().upper()
-    if len(country) != 2 or not country.isalpha():
-        raise InvalidInput(
-            f"country must be a two-letter ISO code such as DE, not {raw!r}", code="invalid_country"
-        )
-    return country
-
-
-def parse_features(raw: Sequence[str] | None) -> list[str]:
-    features = sorted({name.strip().lower() for name in raw or ()})
-    unknown = [name for name in features if name not in FEATURE_COLUMNS]
-    if unknown:
-        raise InvalidInput(
-            f"unknown features {unknown}; use any of {sorted(FEATURE_COLUMNS)}",
-            code="invalid_features",
-        )
-    return features
 
 
 async def db_now(session: AsyncSession) -> datetime:
@@ -103,7 +70,7 @@ async def create_pool(
             id=uuid.uuid4(),
             name=cleaned,
             country=parse_country(country),
-            features=parse_features(features),
+            features=list(parse_features(features, "features")),
             cooldown_days=cooldown_days,
         )
         note.target = f"pool:{pool.id}"
@@ -305,7 +272,8 @@ async def allocate(
     async with audited(session, actor, "allocation.create", f"pool:{pool_id}") as note:
         tenant = await acting_tenant(session, actor.principal, tenant_id, required=True)
         note.tenant_id = tenant
-        wanted_country, wanted_features = parse_country(country), parse_features(features)
+        wanted_country = parse_country(country)
+        wanted_features = parse_features(features, "features")
         pool = await get_pool(session, pool_id)
         at = at or await db_now(session)
         number = await session.scalar(
@@ -364,5 +332,5 @@ async def list_allocations(
     if pool_id is not None:
         stmt = stmt.where(Allocation.pool_id == pool_id)
     if number is not None:
-        stmt = stmt.where(Allocation.number == parse_number(number))
+        stmt = stmt.where(Allocation.number == number)
     return list((await session.scalars(stmt)).all())

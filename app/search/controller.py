@@ -6,10 +6,9 @@ from typing import Annotated
 
 from arq import ArqRedis
 from litestar import get
-from litestar.params import QueryParameter
 
 from app.lib.errors import error_responses
-from app.numbers.params import parse_country, parse_flag
+from app.lib.params import COUNTRY, flag_parameter, parse_country, parse_flag
 from app.search.schemas import AvailableNumbers, SearchQuery
 from app.search.service import search_available
 from app.settings import Settings
@@ -30,14 +29,10 @@ async def available_numbers(
     seven: SevenClient,
     queue: ArqRedis,
     settings: Settings,
-    country: Annotated[str | None, QueryParameter(description="ISO 3166-1 alpha-2")] = None,
-    features_sms: Annotated[str | None, QueryParameter(description="true: must have SMS")] = None,
-    features_a2p_sms: Annotated[
-        str | None, QueryParameter(description="true: must have A2P SMS")
-    ] = None,
-    features_voice: Annotated[
-        str | None, QueryParameter(description="true: must have voice")
-    ] = None,
+    country: Annotated[str | None, COUNTRY] = None,
+    features_sms: Annotated[str | None, flag_parameter("true: must have SMS")] = None,
+    features_a2p_sms: Annotated[str | None, flag_parameter("true: must have A2P SMS")] = None,
+    features_voice: Annotated[str | None, flag_parameter("true: must have voice")] = None,
 ) -> AvailableNumbers:
     query = SearchQuery(
         country=parse_country(country),

@@ -10,7 +10,6 @@ import structlog
 from arq import ArqRedis
 from litestar import Controller, Request, Response, get, post
 from litestar.openapi.spec import Operation
-from litestar.params import QueryParameter
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,25 +90,18 @@ class SyncController(Controller):
     async def list_runs(
         self,
         db_session: AsyncSession,
-        limit: Annotated[
-            str | None, QueryParameter(description=f"1 to {runs.MAX_RUNS}, default 20")
-        ] = None,
-        cursor: Annotated[
-            str | None, QueryParameter(description="next_cursor of the previous page")
-        ] = None,
+        limit: Annotated[str | None, runs.RUN_PAGES.limit_parameter] = None,
+        cursor: Annotated[str | None, runs.RUN_PAGES.cursor_parameter] = None,
     ) -> SyncRunPage:
-        return await runs.list_runs(db_session, runs.runs_query(limit, cursor))
+        return await runs.list_runs(db_session, runs.RUN_PAGES.query(limit, cursor))
 
     @get("/runs/{run_id:uuid}", summary="One sync run with all its drift, paginated")
     async def get_run(
         self,
         db_session: AsyncSession,
         run_id: uuid.UUID,
-        drift_limit: Annotated[
-            str | None, QueryParameter(description=f"1 to {runs.MAX_DRIFT}, default 1000")
-        ] = None,
-        drift_cursor: Annotated[
-            str | None, QueryParameter(description="next_drift_cursor of the previous page")
-        ] = None,
+        drift_limit: Annotated[str | None, runs.DRIFT_PAGES.limit_parameter] = None,
+        drift_cursor: Annotated[str | None, runs.DRIFT_PAGES.cursor_parameter] = None,
     ) -> SyncRunOut:
-        return await runs.get_run(db_session, run_id, runs.drift_query(drift_limit, drift_cursor))
+        query = runs.DRIFT_PAGES.query(drift_limit, drift_cursor)
+        return await runs.get_run(db_session, run_id, query)

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from app.lib.pagination import Page, page_schema
+
 RunStatus = Literal["queued", "running", "succeeded", "failed"]
 DriftKind = Literal["added", "changed", "missing", "removed"]
 
@@ -73,6 +75,4 @@ class SyncRunOut(msgspec.Struct):
     next_drift_cursor: str | None = None
 
 
-class SyncRunPage(msgspec.Struct):
-    items: list[SyncRunOut]
-    next_cursor: str | None
+SyncRunPage = Annotated[Page[SyncRunOut], page_schema("SyncRunPage")]

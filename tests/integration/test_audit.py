@@ -68,6 +68,11 @@ async def test_changes_and_refusals_are_on_record_with_key_id_tenant_and_request
         "/v1/audit", params={"cursor": paged.json()["next_cursor"]}, headers=admin_headers
     )
     assert len(paged.json()["items"]) + len(rest.json()["items"]) == len(actions)
+    assert rest.json()["next_cursor"] is None
+    # Exactly a page: nothing follows, so no cursor either.
+    exact = await client.get("/v1/audit", params={"limit": len(actions)}, headers=admin_headers)
+    assert [r["action"] for r in exact.json()["items"]] == actions
+    assert exact.json()["next_cursor"] is None
     future = await client.get(
         "/v1/audit", params={"since": "2999-01-01T00:00:00Z"}, headers=admin_headers
     )

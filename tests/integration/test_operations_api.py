@@ -346,7 +346,7 @@ LIST_PROBLEMS = [
     ("limit=0", "invalid_limit"),
     ("limit=1000", "invalid_limit"),
     ("cursor=!!!", "invalid_cursor"),
-    ("limit=ten", "validation_error"),
+    ("limit=ten", "invalid_limit"),
     ("cursor=MjAyNi0xMS0yN1QxMDowMDowMHx4", "invalid_cursor"),
 ]
 

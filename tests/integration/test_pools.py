@@ -56,6 +56,25 @@ async def test_create_and_list_pools(client: Client, admin_headers: dict[str, st
         refused = await client.post("/v1/pools", json=bad, headers=admin_headers)
         assert (refused.status_code, refused.json()["code"]) == (422, code), bad
 
+    # Two letters, but no country has telephone numbers under them: refused in the words
+    # every country parameter uses.
+    nowhere = await client.post(
+        "/v1/pools", json={"name": "x", "country": "XX"}, headers=admin_headers
+    )
+    assert nowhere.json() == {
+        "status": 422,
+        "code": "invalid_country",
+        "message": "invalid country 'XX': expected an ISO 3166-1 alpha-2 country code such as DE",
+        "details": {
+            "parameter": "country",
+            "expected": "an ISO 3166-1 alpha-2 country code such as DE",
+        },
+    }
+    for path in ("/v1/numbers", "/v1/available-numbers"):
+        query = await client.get(path, params={"country": "XX"}, headers=admin_headers)
+        assert (query.status_code, query.json()) == (422, nowhere.json()), path
+    assert (await client.get("/v1/pools", headers=admin_headers)).json() == listed.json()
+
 
 async def test_numbers_go_in_and_out_with_reasons_for_refusals(
     client: Client, admin_headers: dict[str, str], settings: Settings

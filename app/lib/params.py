@@ -1,0 +1,226 @@
+"""Query, path and body parameters: each one's rule, its error and its documentation, once.
+
+Handlers take query parameters as text and pass them through these parsers, so a bad value
+answers 422 whose code is ``invalid_<parameter>`` and whose details name the parameter and
+what it expects, in the same words on every route (Litestar's own validation would answer
+``validation_error`` in its words). Absent and empty (``?country=``) both mean "not given".
+The declarations beside the parsers (``COUNTRY``, ``limit_parameter()``, ...) document each
+parameter in the OpenAPI schema as its parser reads it: the handler's annotation stays
+``str | None``, the schema says integer, UUID, one of, ...
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any, Literal, get_args
+
+import msgspec
+import phonenumbers
+from litestar.openapi.spec import Example, OpenAPIFormat, OpenAPIType, Schema
+from litestar.params import KwargDefinition, QueryParameter
+
+from app.lib.errors import InvalidInput
+from app.lib.phone import InvalidPhoneNumber, normalize_number
+
+Feature = Literal["sms", "a2p_sms", "voice"]
+FEATURES: tuple[Feature, ...] = get_args(Feature)
+# ISO 3166-1 alpha-2 codes that have telephone numbers: a number can only live in one.
+COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+_SHOWN = 60  # characters of a bad value repeated in the message
+
+EXPECTED_COUNTRY = "an ISO 3166-1 alpha-2 country code such as DE"
+EXPECTED_NUMBER = "a phone number such as +4915170264838"
+#: A body's country, checked by :func:`parse_country` (a msgspec pattern would answer
+#: ``validation_error``, not ``invalid_country``).
+Country = Annotated[str, msgspec.Meta(description="ISO 3166-1 alpha-2", examples=["DE"])]
+
+
+def invalid(
+    parameter: str,
+    value: object,
+    expected: str,
+    *,
+    reason: str | None = None,
+    code: str | None = None,
+) -> InvalidInput:
+    """The 422 for a bad ``value`` of ``parameter``: ``invalid_<parameter>`` unless ``code``."""
+    why = f" ({reason})" if reason else ""
+    return InvalidInput(
+        f"invalid {parameter} {str(value)[:_SHOWN]!r}: expected {expected}{why}",
+        code=code or f"invalid_{parameter}",
+        details={"parameter": parameter, "expected": expected},
+    )
+
+
+def given(raw: str | None) -> str | None:
+    """The value of a parameter, or None when it is absent or empty."""
+    if raw is None:
+        return None
+    return raw.strip() or None
+
+
+def parse_country(raw: str | None, parameter: str = "country") -> str | None:
+    value = given(raw)
+    if value is None:
+        return None
+    code = value.upper()
+    if code not in COUNTRIES:
+        raise invalid(parameter, value, EXPECTED_COUNTRY)
+    return code
+
+
+def parse_features(raw: Iterable[str] | None, parameter: str = "feature") -> tuple[str, ...]:
+    """Repeatable (``feature=sms&feature=voice``), comma-separated too; in ``FEATURES`` order."""
+    found = set()
+    for item in raw or ():
+        for part in item.split(","):
+            name = part.strip().lower()
+            if name and name not in FEATURES:
+                raise invalid(parameter, part.strip(), f"any of {', '.join(FEATURES)}")
+            found.add(name)
+    return tuple(name for name in FEATURES if name in found)
+
+
+def parse_choice(raw: str | None, parameter: str, choices: Sequence[str]) -> str | None:
+    """One of ``choices`` (all lower case), in any case."""
+    value = given(raw)
+    if value is None:
+        return None
+    if value.lower() not in choices:
+        raise invalid(parameter, value, f"one of {', '.join(choices)}")
+    return value.lower()
+
+
+def parse_uuid(raw: str | None, parameter: str) -> uuid.UUID | None:
+    value = given(raw)
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise invalid(parameter, value, "a UUID") from None
+
+
+def parse_flag(raw: str | None, parameter: str) -> bool | None:
+    """``true``/``false`` (also ``1``/``0``, ``yes``/``no``); None when not given."""
+    value = given(raw)
+    if value is None:
+        return None
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise invalid(parameter, value, "true or false")
+
+
+def parse_count(raw: str | None, parameter: str, *, default: int, maximum: int) -> int:
+    """A whole number from 1 to ``maximum`` (a page's ``limit``, ...), written in digits."""
+    value = given(raw)
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= maximum):
+        raise invalid(parameter, value, f"a whole number from 1 to {maximum}")
+    return int(value)
+
+
+def parse_text(raw: str | None, parameter: str, *, max_length: int) -> str | None:
+    value = given(raw)
+    if value is not None and len(value) > max_length:
+        raise invalid(parameter, value, f"at most {max_length} characters")
+    return value
+
+
+def parse_number(raw: str, parameter: str = "number", *, strict: bool = False) -> str:
+    """Any common written form (``+49 151 702 648 38``, ``004915170264838``) as digits.
+
+    Lenient by default: seven hands out numbers that libphonenumber's range data calls
+    possible but not valid, and such a number must still be found (see app.lib.phone).
+    ``strict`` for numbers people give us to order or forward to. The code is always
+    ``invalid_number``, also for a list entry such as ``sms_forward[0]``.
+    """
+    try:
+        return normalize_number(raw, strict=strict)
+    except InvalidPhoneNumber as error:
+        raise invalid(
+            parameter, raw, EXPECTED_NUMBER, reason=error.reason, code="invalid_number"
+        ) from None
+
+
+def number_filter(raw: str | None) -> str | None:
+    """The optional ``number`` query parameter of a list."""
+    value = given(raw)
+    return None if value is None else parse_number(value)
+
+
+# -- what the OpenAPI schema says of each ------------------------------------------
+
+
+def _documented(
+    description: str, example: object = None, name: str | None = None, **schema: Any
+) -> KwargDefinition:
+    """A query parameter the handler takes as text, documented as its parser reads it.
+
+    ``schema_extra`` only describes: Litestar enforces the constraint arguments of
+    ``QueryParameter`` itself, which would answer ``validation_error`` instead of ours.
+    """
+    examples = None if example is None else [Example(value=example)]
+    # The handler's ``str | None`` would be documented as "string or null".
+    return QueryParameter(
+        name=name,
+        description=description,
+        examples=examples,
+        schema_extra={"one_of": None, **schema},
+    )
+
+
+COUNTRY = _documented(
+    "ISO 3166-1 alpha-2 code of a country with telephone numbers, in any case",
+    "DE",
+    type=OpenAPIType.STRING,
+    pattern="^[A-Za-z]{2}$",
+)
+FEATURE = _documented(
+    "Repeatable (or comma-separated): every one must be present",
+    type=OpenAPIType.ARRAY,
+    items=Schema(type=OpenAPIType.STRING, enum=list(FEATURES)),
+)
+NUMBER = _documented("A number in any written form", "+4915170264838", type=OpenAPIType.STRING)
+
+
+def uuid_parameter(description: str) -> KwargDefinition:
+    return _documented(description, type=OpenAPIType.STRING, format=OpenAPIFormat.UUID)
+
+
+def choice_parameter(
+    description: str, choices: Sequence[str], *, name: str | None = None, default: str | None = None
+) -> KwargDefinition:
+    """``name``: the query parameter's, where the handler's argument cannot have it."""
+    return _documented(
+        description, name=name, type=OpenAPIType.STRING, enum=list(choices), default=default
+    )
+
+
+def flag_parameter(description: str, default: bool | None = None) -> KwargDefinition:
+    return _documented(description, type=OpenAPIType.BOOLEAN, default=default)
+
+
+def count_parameter(default: int, maximum: int) -> KwargDefinition:
+    return _documented(
+        f"1 to {maximum}, default {default}",
+        type=OpenAPIType.INTEGER,
+        minimum=1,
+        maximum=maximum,
+        default=default,
+    )
+
+
+def cursor_parameter(description: str) -> KwargDefinition:
+    return _documented(description, type=OpenAPIType.STRING)
+
+
+def text_parameter(description: str, max_length: int) -> KwargDefinition:
+    return _documented(description, type=OpenAPIType.STRING, max_length=max_length)
