@@ -4,7 +4,7 @@ of the caller's report slots (app.costs.limits), render."""
 from __future__ import annotations
 
 import uuid
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
@@ -15,8 +15,9 @@ from app.costs import service
 from app.costs.limits import take_report_slot
 from app.costs.model import BASES, GROUPINGS, Basis, GroupBy, Month
 from app.costs.schemas import CostReportOut, ForecastOut, forecast_out, report_csv, report_out
+from app.lib import params
 from app.lib.auth import Principal
-from app.lib.errors import InvalidInput, NotFound, error_responses
+from app.lib.errors import NotFound, error_responses
 from app.settings import Settings
 
 
@@ -33,21 +34,9 @@ def _parse_month(month: str | None) -> Month:
     try:
         return Month.parse(month or "")
     except ValueError:
-        raise InvalidInput(
-            "month must be a calendar month written YYYY-MM, such as 2026-03.",
-            code="invalid_month",
-            details={"parameter": "month", "value": month},
+        raise params.invalid(
+            "month", month or "", "a calendar month written YYYY-MM, such as 2026-03"
         ) from None
-
-
-def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise InvalidInput(
-            f"{name} must be one of {', '.join(allowed)}.",
-            code=f"invalid_{name}",
-            details={"parameter": name, "value": value, "allowed": list(allowed)},
-        )
-    return value
 
 
 def _wants_csv(request: Request[Any, Any, Any]) -> bool:
@@ -73,13 +62,23 @@ class CostController(Controller):
         principal: Principal,
         settings: Settings,
         month: FromQuery[str | None] = None,
-        group_by: FromQuery[str] = "tenant",
-        basis: FromQuery[str] = "cash",
+        group_by: Annotated[
+            str | None, params.choice_parameter("One row per", GROUPINGS, default="tenant")
+        ] = None,
+        basis: Annotated[
+            str | None,
+            params.choice_parameter(
+                "cash: each charge in the month of its billing day; accrual: spread over the"
+                " days it pays for",
+                BASES,
+                default="cash",
+            ),
+        ] = None,
     ) -> Response[Any]:
         """``Accept: text/csv`` answers the same rows as CSV, the totals as the last row."""
         parsed = _parse_month(month)
-        grouping = cast(GroupBy, _one_of("group_by", group_by, GROUPINGS))
-        chosen = cast(Basis, _one_of("basis", basis, BASES))
+        grouping = cast(GroupBy, params.parse_choice(group_by, "group_by", GROUPINGS) or "tenant")
+        chosen = cast(Basis, params.parse_choice(basis, "basis", BASES) or "cash")
         tenant = _tenant_scope(principal)
         await take_report_slot(db_session, principal, settings.cost_reports_per_key)
         result = await service.cost_report(db_session, parsed, chosen, grouping, tenant)
@@ -97,18 +96,14 @@ class CostController(Controller):
         db_session: AsyncSession,
         principal: Principal,
         settings: Settings,
-        months: FromQuery[str] = "12",
+        months: Annotated[
+            str | None, params.count_parameter(12, service.MAX_FORECAST_MONTHS)
+        ] = None,
     ) -> ForecastOut:
-        if (
-            not (months.isascii() and months.isdigit())
-            or int(months) not in service.FORECAST_MONTHS
-        ):
-            raise InvalidInput(
-                "months must be a whole number from 1 to 24.",
-                code="invalid_months",
-                details={"parameter": "months", "value": months},
-            )
+        count = params.parse_count(
+            months, "months", default=12, maximum=service.MAX_FORECAST_MONTHS
+        )
         tenant = _tenant_scope(principal)
         await take_report_slot(db_session, principal, settings.cost_reports_per_key)
-        found = await service.forecast(db_session, int(months), service.berlin_today(), tenant)
+        found = await service.forecast(db_session, count, service.berlin_today(), tenant)
         return forecast_out(found)

@@ -28,7 +28,7 @@ from app.costs.sql import (
 )
 from app.numbers.mirror import SEVEN_TIME_ZONE
 
-FORECAST_MONTHS = range(1, 25)
+MAX_FORECAST_MONTHS = 24
 
 
 def _month_index(day: date) -> int:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 import structlog
 from arq import ArqRedis
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.openapi import ResponseSpec
-from litestar.params import FromQuery
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.audit.service import Actor
 from app.db.models import Operation
+from app.lib import params
 from app.lib.auth import Principal, admin_only
 from app.lib.errors import Conflict, error_responses
 from app.lib.queue import enqueue_operation
@@ -159,13 +160,20 @@ class AllocationController(Controller):
         self,
         db_session: AsyncSession,
         principal: Principal,
-        tenant: FromQuery[uuid.UUID | None] = None,
-        pool: FromQuery[uuid.UUID | None] = None,
-        number: FromQuery[str | None] = None,
-        current: FromQuery[bool] = True,
+        tenant: Annotated[str | None, params.uuid_parameter("Tenant id")] = None,
+        pool: Annotated[str | None, params.uuid_parameter("Pool id")] = None,
+        number: Annotated[str | None, params.NUMBER] = None,
+        current: Annotated[
+            str | None, params.flag_parameter("false: released intervals too", default=True)
+        ] = None,
     ) -> list[AllocationOut]:
         rows = await service.list_allocations(
-            db_session, principal, tenant_id=tenant, pool_id=pool, number=number, current=current
+            db_session,
+            principal,
+            tenant_id=params.parse_uuid(tenant, "tenant"),
+            pool_id=params.parse_uuid(pool, "pool"),
+            number=params.number_filter(number),
+            current=params.parse_flag(current, "current") is not False,
         )
         return [allocation_out(row) for row in rows]
 

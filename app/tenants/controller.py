@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from litestar import Controller, delete, get, post
-from litestar.params import FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.audit.service import Actor
+from app.lib import params
 from app.lib.auth import admin_only
 from app.lib.errors import error_responses
 from app.tenants import service
@@ -70,10 +71,16 @@ class KeyController(Controller):
     async def list_keys(
         self,
         db_session: AsyncSession,
-        tenant: FromQuery[uuid.UUID | None] = None,
-        revoked: FromQuery[bool] = False,
+        tenant: Annotated[str | None, params.uuid_parameter("Tenant id")] = None,
+        revoked: Annotated[
+            str | None, params.flag_parameter("true: revoked keys too", default=False)
+        ] = None,
     ) -> list[KeyOut]:
-        rows = await service.list_keys(db_session, tenant, include_revoked=revoked)
+        rows = await service.list_keys(
+            db_session,
+            params.parse_uuid(tenant, "tenant"),
+            include_revoked=params.parse_flag(revoked, "revoked") or False,
+        )
         return [key_out(row) for row in rows]
 
     @delete("/{key_id:uuid}", status_code=200, summary="Revoke a key at once (admin)")

@@ -92,34 +92,23 @@ async def test_a_tenant_gets_a_free_number_and_gives_it_back(
     assert history.json()[0]["released_at"] is not None
 
 
-async def test_who_the_allocation_is_for(
-    client: Client, admin_headers: dict[str, str], settings: Settings
-) -> None:
-    async with session_factory(settings) as sessions:
-        numbers = await seed_numbers(sessions, german_numbers(2))
+async def test_bad_parameters_are_named(client: Client, admin_headers: dict[str, str]) -> None:
+    # Who an allocation is for: tests/integration/test_acting_tenant.py.
     pool = await create_pool(client, admin_headers)
-    await fill_pool(client, admin_headers, pool, numbers)
-    tenant, key = await create_tenant(client, admin_headers, "acme")
-    other, _ = await create_tenant(client, admin_headers, "globex")
-
-    unnamed = await client.post("/v1/allocations", json={"pool": pool}, headers=admin_headers)
-    assert (unnamed.status_code, unnamed.json()["code"]) == (422, "tenant_required")
-    named = await client.post(
-        "/v1/allocations", json={"pool": pool, "tenant": tenant}, headers=admin_headers
-    )
-    assert (named.status_code, named.json()["tenant"]) == (201, tenant)
-    foreign = await client.post(
-        "/v1/allocations", json={"pool": pool, "tenant": other}, headers=key_headers(key)
-    )
-    assert (foreign.status_code, foreign.json()["code"]) == (404, "tenant_not_found")
-    no_pool = await client.post(
-        "/v1/allocations", json={"pool": str(uuid.uuid4())}, headers=key_headers(key)
-    )
-    assert (no_pool.status_code, no_pool.json()["code"]) == (404, "pool_not_found")
+    _, key = await create_tenant(client, admin_headers, "acme")
     bad = await client.post(
         "/v1/allocations", json={"pool": pool, "country": "Deutschland"}, headers=key_headers(key)
     )
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_country")
+    for query, code in [
+        ("tenant=acme", "invalid_tenant"),
+        ("pool=1", "invalid_pool"),
+        ("number=abc", "invalid_number"),
+        ("current=maybe", "invalid_current"),
+    ]:
+        listed = await client.get(f"/v1/allocations?{query}", headers=admin_headers)
+        assert (listed.status_code, listed.json()["code"]) == (422, code), query
+    assert (await client.get("/v1/allocations?current=no", headers=admin_headers)).json() == []
 
 
 async def test_100_concurrent_allocations_against_30_free_numbers(settings: Settings) -> None:

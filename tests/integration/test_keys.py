@@ -135,6 +135,9 @@ async def test_bad_input_is_a_422_with_a_code(
         "/v1/tenants", json={"name": "x", "admin": True}, headers=admin_headers
     )
     assert extra.status_code in (400, 422)
+    for query, code in [("tenant=acme", "invalid_tenant"), ("revoked=maybe", "invalid_revoked")]:
+        listed = await client.get(f"/v1/keys?{query}", headers=admin_headers)
+        assert (listed.status_code, listed.json()["code"]) == (422, code), query
 
 
 def _cli_process(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
