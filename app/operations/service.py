@@ -193,8 +193,9 @@ async def add_update(
         operation = await _add_operation(
             session, principal, "update", row.number, params, tenant, request_id
         )
-    except IntegrityError as error:
-        raise _conflict_for(error) from None
+    except IntegrityError:
+        # The in-flight index: an operation the row did not show yet (the caller holds it).
+        raise _busy(row) from None
     row.pending_operation_id = operation.id
     return operation
 
@@ -344,10 +345,11 @@ async def _changeable(
 
 
 def _busy(row: Number) -> Conflict:
+    pending = row.pending_operation_id
     return Conflict(
         "Another operation on this number is still in progress; wait for it to finish.",
         code="number_busy",
-        details={"operation": str(row.pending_operation_id)},
+        details={"operation": str(pending)} if pending else None,
     )
 
 
