@@ -88,8 +88,9 @@ class TooManyRequests(ServiceError):
         super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
 
 
-class UpstreamError(ServiceError):
-    """seven could not answer; ``status_code`` is 502, 503 or 504."""
+class GatewayError(ServiceError):
+    """The answer when seven could not answer (the service as seven's gateway):
+    ``status_code`` is 502, 503 or 504. seven's own errors are ``app.seven.errors``."""
 
     status_code = 502
     code = "upstream_error"

@@ -23,7 +23,7 @@ from app.lib.tenancy import acting_tenant
 from app.operations.schemas import OrderCreate
 from app.operations.service import Submitted, submit_order
 from app.pools.service import get_pool
-from app.search.service import upstream_error
+from app.search.service import gateway_error
 from app.seven.client import SevenClient
 from app.seven.errors import SevenError
 
@@ -58,7 +58,7 @@ async def order_for_pool(
             voice=("voice" in wanted) or None,
         )
     except SevenError as error:
-        raise upstream_error(error) from None
+        raise gateway_error(error) from None
     known = set(
         await session.scalars(
             select(Number.number).where(Number.number.in_([n.number for n in offered]))

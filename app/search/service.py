@@ -15,7 +15,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.lib.errors import UpstreamError
+from app.lib.errors import GatewayError
 from app.search.schemas import AvailableNumberOut, SearchQuery, available_out
 from app.seven.client import SevenClient
 from app.seven.errors import (
@@ -45,7 +45,7 @@ async def search_available(
             query.country, sms=query.sms, a2p_sms=query.a2p_sms, voice=query.voice
         )
     except SevenError as exc:
-        raise upstream_error(exc) from None
+        raise gateway_error(exc) from None
     items = [available_out(number) for number in found]
     await _store(cache, key, _ENCODE.encode(items), ttl_seconds)
     return items
@@ -59,7 +59,7 @@ async def is_offered(
     return any(item.number == number for item in found)
 
 
-def upstream_error(exc: SevenError) -> UpstreamError:
+def gateway_error(exc: SevenError) -> GatewayError:
     """seven's failure as the answer a caller gets: 503 try later, 504 no answer, else 502.
 
     The message is the client's, which never contains the API key.
@@ -72,13 +72,13 @@ def upstream_error(exc: SevenError) -> UpstreamError:
             if exc.retry_after is None
             else {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
         )
-        return UpstreamError(message, status_code=503, code=exc.code, headers=headers)
+        return GatewayError(message, status_code=503, code=exc.code, headers=headers)
     if isinstance(exc, UpstreamUnavailable | SevenServerError):
-        return UpstreamError(message, status_code=503, code=exc.code)
+        return GatewayError(message, status_code=503, code=exc.code)
     if isinstance(exc, OutcomeUnknown) and not isinstance(exc, MalformedResponse):
-        return UpstreamError(message, status_code=504, code=exc.code)
+        return GatewayError(message, status_code=504, code=exc.code)
     # Refused credentials, a garbled body, an unknown error: seven answered, but not usefully.
-    return UpstreamError(message, status_code=502, code=exc.code)
+    return GatewayError(message, status_code=502, code=exc.code)
 
 
 async def _cached(cache: Redis, key: str) -> bytes | None:
