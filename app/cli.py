@@ -31,6 +31,7 @@ from app.costs.model import Basis, GroupBy, Month
 from app.costs.schemas import CSV_COLUMNS, report_csv
 from app.db.engine import create_engine, create_session_factory
 from app.db.models import Operation
+from app.db.vocabulary import FINISHED, KeyScope, OperationStatus
 from app.lib.auth import CLI_ADMIN, current_actor
 from app.lib.errors import ServiceError
 from app.lib.pagination import PageQuery
@@ -38,7 +39,7 @@ from app.lib.queue import create_queue, enqueue_operation
 from app.settings import SettingsError, read_setting
 from app.sync import runs
 from app.sync.schemas import SyncRunOut
-from app.sync.service import request_sync
+from app.sync.service import RunOutcome, request_sync
 from app.tenants import service
 
 T = TypeVar("T")
@@ -103,7 +104,7 @@ def create_admin_key(
 ) -> None:
     """Create an admin key and print it (once: it cannot be shown again)."""
     row, plaintext = _run(
-        "create-admin-key", lambda s, a: service.issue_key(s, a, "admin", None, name)
+        "create-admin-key", lambda s, a: service.issue_key(s, a, KeyScope.ADMIN, None, name)
     )
     typer.echo(plaintext)
     typer.echo(f"key id {row.id} (keep the key above; only its hash is stored)", err=True)
@@ -122,7 +123,9 @@ def issue_key(
     name: Annotated[str, typer.Option(help="What the key is for.")] = "",
 ) -> None:
     """Issue a key bound to a tenant and print it (once)."""
-    row, plaintext = _run("issue-key", lambda s, a: service.issue_key(s, a, "tenant", tenant, name))
+    row, plaintext = _run(
+        "issue-key", lambda s, a: service.issue_key(s, a, KeyScope.TENANT, tenant, name)
+    )
     typer.echo(plaintext)
     typer.echo(f"key id {row.id}", err=True)
 
@@ -152,7 +155,7 @@ def sync(
     async def start(session: AsyncSession, actor: Actor) -> uuid.UUID:
         operation = await request_sync(session, actor.request_id, force=force)
         try:
-            await enqueue_operation(queue, operation.id, "sync")
+            await enqueue_operation(queue, operation.id, operation.kind)
         except (RedisError, OSError):
             # Committed all the same: the reconciler enqueues it when Redis is back.
             typer.echo("Redis is unreachable: the reconciler will start the sync", err=True)
@@ -166,14 +169,14 @@ def sync(
         typer.echo(operation_id)
         return
     operation = _run("sync", lambda s, _: _wait_finished(s, operation_id, timeout))
-    if operation.status == "failed":
+    if operation.status == OperationStatus.FAILED:
         typer.echo(f"sync failed ({operation.error_code}): {operation.error_message}", err=True)
         raise typer.Exit(1)
-    if operation.status != "succeeded":
+    if operation.status != OperationStatus.SUCCEEDED:
         typer.echo(f"still {operation.status} after {timeout:g} s (no worker running?)", err=True)
         raise typer.Exit(3)
     result = operation.result or {}
-    if result.get("outcome") == "skipped":
+    if result.get("outcome") == RunOutcome.SKIPPED:
         typer.echo(f"skipped: {result.get('reason')} (run {result.get('running_run')})")
         return
     run = _run("sync", lambda s, _: runs.get_run(s, uuid.UUID(result["run_id"]), _NO_DRIFT))
@@ -256,7 +259,7 @@ async def _wait_finished(
         found = await session.execute(_OPERATION_STATE.where(Operation.id == operation_id))
         operation = found.one()
         await session.rollback()  # end the transaction: the next look sees new commits
-        if operation.status in ("succeeded", "failed") or time.monotonic() > deadline:
+        if operation.status in FINISHED or time.monotonic() > deadline:
             return operation
         await asyncio.sleep(0.2)
 

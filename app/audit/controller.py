@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, get_args
+from typing import Annotated
 
 from litestar import Controller, get
 from litestar.params import FromQuery
@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.schemas import AuditPage, audit_entry_out
 from app.audit.service import PAGES, AuditFilter, list_entries
+from app.db.vocabulary import AuditActor
 from app.lib import params
-from app.lib.auth import ActorKind, admin_only
+from app.lib.auth import admin_only
 
-ACTORS: tuple[str, ...] = get_args(ActorKind)
+ACTORS: tuple[str, ...] = tuple(AuditActor)
 
 
 class AuditController(Controller):

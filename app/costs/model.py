@@ -40,6 +40,8 @@ from typing import Literal
 
 import msgspec
 
+from app.seven.types import PaymentInterval
+
 Basis = Literal["cash", "accrual"]
 GroupBy = Literal["tenant", "pool", "country", "number"]
 ChargeKind = Literal["recurring", "setup", "usage"]
@@ -110,7 +112,7 @@ class NumberFacts:
 
     number: str
     country: str
-    payment_interval: Literal["monthly", "annually"]
+    payment_interval: PaymentInterval
     created: date
     fees: tuple[FeeVersion, ...]
     ends: date | None = None
@@ -151,9 +153,9 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
-def billing_day(created: date, interval: str, k: int) -> date:
+def billing_day(created: date, interval: PaymentInterval, k: int) -> date:
     """The ``k``-th billing day (``k = 0`` is ``created``), always counted from ``created``."""
-    return add_months(created, k if interval == "monthly" else 12 * k)
+    return add_months(created, k if interval == PaymentInterval.MONTHLY else 12 * k)
 
 
 def fee_on(fees: tuple[FeeVersion, ...], day: date) -> FeeVersion:

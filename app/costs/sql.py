@@ -28,6 +28,8 @@ from a request; values travel as bind parameters.
 from __future__ import annotations
 
 from app.costs.model import GroupBy
+from app.db.vocabulary import LIVE_STATES, NumberState, sql
+from app.seven.types import PaymentInterval
 
 BERLIN = "'Europe/Berlin'"
 # The window [m0, m1) and the basis, typed once here so every use is unambiguous (the
@@ -40,6 +42,7 @@ I0 = "CAST(:i0 AS integer)"
 I1 = "CAST(:i1 AS integer)"
 ACCRUAL = "CAST(:accrual AS boolean)"
 _DAY = f"AT TIME ZONE {BERLIN})::date"
+_DELETED = sql(NumberState.DELETED)
 
 
 def _billing_day(index: str) -> str:
@@ -63,7 +66,7 @@ def _schedule(source: str) -> str:
     return f"""
     SELECT *, (date_part('year', c)::int * 12 + date_part('month', c)::int - 1) AS cm,
            date_part('day', c)::int AS cd,
-           CASE WHEN pi = 'monthly' THEN 1 ELSE 12 END AS step
+           CASE WHEN pi = {sql(PaymentInterval.MONTHLY)} THEN 1 ELSE 12 END AS step
     FROM ({source} OFFSET 0) source
     OFFSET 0"""  # noqa: S608  (module constants only)
 
@@ -84,7 +87,7 @@ _MIRROR = f"""
         SELECT n.number, n.country, n.pool_id, n.payment_interval AS pi,
                (n.seven_created_at {_DAY} AS c,
                COALESCE((n.seven_expires_at {_DAY},
-                        CASE WHEN n.state = 'deleted' THEN (n.updated_at {_DAY} END,
+                        CASE WHEN n.state = {_DELETED} THEN (n.updated_at {_DAY} END,
                         'infinity'::date) AS e
         FROM numbers n
         WHERE n.seven_created_at IS NOT NULL
@@ -290,7 +293,7 @@ _LIVE = f"""
                COALESCE((n.seven_created_at {_DAY}, CAST(:today AS date)) AS c,
                COALESCE((n.seven_expires_at {_DAY}, 'infinity'::date) AS e
         FROM numbers n
-        WHERE n.state IN ('active', 'deleting', 'missing', 'ordering')
+        WHERE n.state IN {sql((*LIVE_STATES, NumberState.ORDERING))}
           AND (CAST(:tenant AS uuid) IS NULL OR n.tenant_id = CAST(:tenant AS uuid))"""  # noqa: S608
 FORECAST_SQL = f"""
 WITH

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -21,27 +23,27 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, Timestamps
+from app.db.vocabulary import (
+    IN_FLIGHT,
+    NUMBER_OPERATION_KINDS,
+    AuditActor,
+    DriftKind,
+    Handover,
+    KeyScope,
+    NumberState,
+    OperationKind,
+    OperationStatus,
+    sql,
+)
+from app.seven.types import PaymentInterval
 
-# ``missing``: absent from seven's last list, not yet confirmed gone (app/sync/diff.py).
-NUMBER_STATES = ("ordering", "active", "deleting", "missing", "deleted", "failed")
-OPERATION_KINDS = ("order", "update", "delete", "sync")
-OPERATION_STATUSES = ("queued", "running", "succeeded", "failed")
-PAYMENT_INTERVALS = ("monthly", "annually")
-DRIFT_KINDS = ("added", "changed", "missing", "removed")
-KEY_SCOPES = ("admin", "tenant")
-# Who an audit row is about: a stored key, the bootstrap ADMIN_API_KEY, or the operator CLI.
-AUDIT_ACTORS = ("key", "bootstrap", "cli")
-# Operations that change one number at seven; at most one of them may be in flight per number.
-NUMBER_OPERATION_KINDS = ("order", "update", "delete")
-# What may be left at seven of a previous holder's settings (app/pools/handover.py).
-HANDOVER_STATES = ("clearing", "clearing_failed", "uncleared")
 # A pool's cool-down unless its creator says otherwise: a week, so one-time codes sent to
 # the previous holder have stopped before the next one receives the number's SMS.
 DEFAULT_COOLDOWN_DAYS = 7
 
 
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+def _one_of(column: str, values: Iterable[StrEnum]) -> str:
+    return f"{column} IN {sql(values)}"
 
 
 class Tenant(Timestamps, Base):
@@ -56,9 +58,11 @@ class ApiKey(Base):
 
     __tablename__ = "api_keys"
     __table_args__ = (
-        CheckConstraint(_one_of("scope", KEY_SCOPES), name="scope"),
+        CheckConstraint(_one_of("scope", KeyScope), name="scope"),
         # An admin key belongs to no tenant; a tenant key to exactly one.
-        CheckConstraint("(scope = 'admin') = (tenant_id IS NULL)", name="tenant_matches_scope"),
+        CheckConstraint(
+            f"(scope = {sql(KeyScope.ADMIN)}) = (tenant_id IS NULL)", name="tenant_matches_scope"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -95,13 +99,14 @@ class Number(Base):
 
     __tablename__ = "numbers"
     __table_args__ = (
-        CheckConstraint(_one_of("state", NUMBER_STATES), name="state"),
-        CheckConstraint(_one_of("payment_interval", PAYMENT_INTERVALS), name="payment_interval"),
+        CheckConstraint(_one_of("state", NumberState), name="state"),
+        CheckConstraint(_one_of("payment_interval", PaymentInterval), name="payment_interval"),
         # When a number was first missed is known exactly while it is missing, and only then.
         CheckConstraint(
-            "(state = 'missing') = (missing_since IS NOT NULL)", name="missing_since_when_missing"
+            f"(state = {sql(NumberState.MISSING)}) = (missing_since IS NOT NULL)",
+            name="missing_since_when_missing",
         ),
-        CheckConstraint(_one_of("handover", HANDOVER_STATES), name="handover"),
+        CheckConstraint(_one_of("handover", Handover), name="handover"),
         Index(
             "ix_numbers_number_trgm",
             "number",
@@ -167,8 +172,8 @@ class Operation(Timestamps, Base):
 
     __tablename__ = "operations"
     __table_args__ = (
-        CheckConstraint(_one_of("kind", OPERATION_KINDS), name="kind"),
-        CheckConstraint(_one_of("status", OPERATION_STATUSES), name="status"),
+        CheckConstraint(_one_of("kind", OperationKind), name="kind"),
+        CheckConstraint(_one_of("status", OperationStatus), name="status"),
         # One decisive guard against two operations racing on one number: the second
         # insert fails on this index, whatever the timing.
         Index(
@@ -176,8 +181,7 @@ class Operation(Timestamps, Base):
             "number",
             unique=True,
             postgresql_where=text(
-                f"{_one_of('status', ('queued', 'running'))} "
-                f"AND {_one_of('kind', NUMBER_OPERATION_KINDS)}"
+                f"{_one_of('status', IN_FLIGHT)} AND {_one_of('kind', NUMBER_OPERATION_KINDS)}"
             ),
         ),
         Index("ix_operations_status_updated_at", "status", "updated_at"),
@@ -186,7 +190,9 @@ class Operation(Timestamps, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, default="queued", server_default="queued")
+    status: Mapped[str] = mapped_column(
+        Text, default=OperationStatus.QUEUED, server_default=OperationStatus.QUEUED
+    )
     number: Mapped[str | None] = mapped_column(Text, index=True)
     # What the caller asked for (payment_interval, friendly_name, forwards, ...).
     params: Mapped[dict[str, Any]] = mapped_column(
@@ -224,13 +230,13 @@ Index(
 
 class SyncRun(Base):
     __tablename__ = "sync_runs"
-    __table_args__ = (CheckConstraint(_one_of("status", OPERATION_STATUSES), name="status"),)
+    __table_args__ = (CheckConstraint(_one_of("status", OperationStatus), name="status"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     operation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("operations.id", ondelete="SET NULL"), index=True
     )
-    status: Mapped[str] = mapped_column(Text, default="running")
+    status: Mapped[str] = mapped_column(Text, default=OperationStatus.RUNNING)
     started_at: Mapped[datetime] = mapped_column(server_default=text("now()"), index=True)
     finished_at: Mapped[datetime | None]
     fetched: Mapped[int] = mapped_column(default=0, server_default=text("0"))
@@ -245,7 +251,7 @@ class SyncDrift(Base):
     """A difference a sync found that none of our operations explains."""
 
     __tablename__ = "sync_drift"
-    __table_args__ = (CheckConstraint(_one_of("kind", DRIFT_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(_one_of("kind", DriftKind), name="kind"),)
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     run_id: Mapped[uuid.UUID] = mapped_column(
@@ -299,8 +305,10 @@ class AuditEntry(Base):
         Index("ix_audit_log_at", "at"),
         Index("ix_audit_log_action_at", "action", "at"),
         Index("ix_audit_log_target_at", "target", "at"),
-        CheckConstraint(_one_of("actor", AUDIT_ACTORS), name="actor"),
-        CheckConstraint("(actor = 'key') = (api_key_id IS NOT NULL)", name="key_matches_actor"),
+        CheckConstraint(_one_of("actor", AuditActor), name="actor"),
+        CheckConstraint(
+            f"(actor = {sql(AuditActor.KEY)}) = (api_key_id IS NOT NULL)", name="key_matches_actor"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)

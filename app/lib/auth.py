@@ -21,7 +21,7 @@ import time
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, NotFoundException
@@ -31,17 +31,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import ApiKey
+from app.db.vocabulary import AuditActor, KeyScope
 from app.lib.request_context import request_id_of
-
-Scope = Literal["admin", "tenant"]
-#: Who a principal is, as the audit trail names it (app.db.models.AUDIT_ACTORS).
-ActorKind = Literal["key", "bootstrap", "cli"]
 
 # Paths that need no key: health, metrics and the schema (see the contract), and seven's
 # webhook, which cannot carry our key (its signature proves the sender instead).
 PUBLIC_PATHS = ("^/health", "^/metrics", "^/schema", "^/v1/webhooks/seven$")
 
-KEY_PREFIXES: dict[Scope, str] = {"admin": "sn_admin_", "tenant": "sn_tenant_"}
+KEY_PREFIXES = {KeyScope.ADMIN: "sn_admin_", KeyScope.TENANT: "sn_tenant_"}
 KEY_SECRET_BYTES = 32  # 256 bits
 # How much of a key is kept in clear (``prefix`` column) so people can tell keys apart.
 SHOWN_SECRET_CHARS = 6
@@ -52,20 +49,23 @@ _UNAUTHORIZED = "The API key is not valid or has been revoked."
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    scope: Scope
+    scope: KeyScope
     key_id: uuid.UUID | None
     """None for the bootstrap ADMIN_API_KEY and the CLI, which have no row."""
     tenant_id: uuid.UUID | None
-    actor: ActorKind = "key"
+    actor: AuditActor = AuditActor.KEY
+    """Who the principal is, as the audit trail names it."""
 
     @property
     def is_admin(self) -> bool:
-        return self.scope == "admin"
+        return self.scope == KeyScope.ADMIN
 
 
-BOOTSTRAP_ADMIN = Principal(scope="admin", key_id=None, tenant_id=None, actor="bootstrap")
+BOOTSTRAP_ADMIN = Principal(
+    scope=KeyScope.ADMIN, key_id=None, tenant_id=None, actor=AuditActor.BOOTSTRAP
+)
 #: The operator at the console (``python -m app.cli``): an admin, on record as ``cli``.
-CLI_ADMIN = Principal(scope="admin", key_id=None, tenant_id=None, actor="cli")
+CLI_ADMIN = Principal(scope=KeyScope.ADMIN, key_id=None, tenant_id=None, actor=AuditActor.CLI)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-def generate_key(scope: Scope) -> NewKey:
+def generate_key(scope: KeyScope) -> NewKey:
     plaintext = KEY_PREFIXES[scope] + secrets.token_urlsafe(KEY_SECRET_BYTES)
     shown = len(KEY_PREFIXES[scope]) + SHOWN_SECRET_CHARS
     return NewKey(plaintext=plaintext, prefix=plaintext[:shown], digest=hash_key(plaintext))
@@ -153,7 +153,7 @@ async def principal_for_key(
                 update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=func.now())
             )
             await session.commit()
-    return Principal(scope=row.scope, key_id=row.id, tenant_id=row.tenant_id)
+    return Principal(scope=KeyScope(row.scope), key_id=row.id, tenant_id=row.tenant_id)
 
 
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):

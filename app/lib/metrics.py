@@ -38,8 +38,11 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
-from sqlalchemy import text
+from sqlalchemy import extract, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db.models import Operation
+from app.db.vocabulary import IN_FLIGHT
 
 log = structlog.get_logger(__name__)
 
@@ -176,10 +179,9 @@ class JobTimer:
 
 
 _OPERATIONS_BY_STATE = text("SELECT kind, status, count(*) AS n FROM operations GROUP BY 1, 2")
-_OLDEST_UNFINISHED = text(
-    "SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) "
-    "FROM operations WHERE status IN ('queued', 'running')"
-)
+_OLDEST_UNFINISHED = select(
+    func.coalesce(extract("epoch", func.now() - func.min(Operation.created_at)), 0)
+).where(Operation.status.in_(IN_FLIGHT))
 
 
 async def refresh_system_gauges(engine: AsyncEngine, queue: ArqRedis) -> None:

@@ -15,6 +15,8 @@ from arq import ArqRedis
 from arq.connections import RedisSettings
 from redis.asyncio import ConnectionPool
 
+from app.db.vocabulary import OperationKind
+
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
 
@@ -29,11 +31,11 @@ def deserialize_job(data: bytes) -> dict[str, Any]:
 
 
 # The job that carries out each kind of operation (see workers/settings.py).
-JOB_FOR_KIND = {
-    "order": "process_operation",
-    "update": "process_operation",
-    "delete": "process_operation",
-    "sync": "sync_mirror",
+JOB_FOR_KIND: dict[str, str] = {
+    OperationKind.ORDER: "process_operation",
+    OperationKind.UPDATE: "process_operation",
+    OperationKind.DELETE: "process_operation",
+    OperationKind.SYNC: "sync_mirror",
 }
 
 

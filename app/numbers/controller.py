@@ -10,7 +10,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import PathParameter
 from litestar.response.base import ASGIResponse
 
-from app.db.models import NUMBER_STATES
+from app.db.vocabulary import NumberState
 from app.lib import params
 from app.lib.auth import Principal
 from app.numbers import service
@@ -19,7 +19,7 @@ from app.numbers.schemas import NumberOut, NumberPage
 _STATE = params.choice_parameter(
     "ordering, active, deleting, missing (absent from seven's last list, not yet confirmed"
     " gone; its holder is kept), deleted or failed",
-    NUMBER_STATES,
+    tuple(NumberState),
     name="state",
 )
 
@@ -62,7 +62,7 @@ class NumberReadController(Controller):
             features=params.parse_features(feature),
             tenant=params.parse_uuid(tenant, "tenant"),
             pool=params.parse_uuid(pool, "pool"),
-            state=params.parse_choice(number_state, "state", NUMBER_STATES),
+            state=params.parse_choice(number_state, "state", tuple(NumberState)),
             q=params.parse_text(q, "q", max_length=service.MAX_Q_LENGTH),
             page=service.PAGES.query(limit, cursor),
         )

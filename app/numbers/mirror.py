@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from app.db.vocabulary import NumberState
 from app.seven.types import ActiveNumber
 
 # seven gives local times without a zone; its servers and billing run in Germany.
@@ -82,6 +83,6 @@ def columns_from_active(active: ActiveNumber) -> dict[str, Any]:
     }
 
 
-def state_for(active: ActiveNumber) -> str:
+def state_for(active: ActiveNumber) -> NumberState:
     """A number with an ``expires`` date is scheduled for deletion at period end."""
-    return "deleting" if active.expires else "active"
+    return NumberState.DELETING if active.expires else NumberState.ACTIVE

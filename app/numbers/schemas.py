@@ -5,17 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from sqlalchemy import Row
 
 from app.db.models import Number
+from app.db.vocabulary import Handover, NumberState
 from app.lib.pagination import Page, page_schema
-from app.seven.types import Features
+from app.seven.types import Features, PaymentInterval
 
-NumberState = Literal["ordering", "active", "deleting", "missing", "deleted", "failed"]
-Handover = Literal["clearing", "clearing_failed", "uncleared"]
 CENT = Decimal("0.01")
 
 
@@ -28,7 +27,7 @@ class FeesOut(msgspec.Struct):
 
 class BillingOut(msgspec.Struct):
     fees: FeesOut
-    payment_interval: Literal["monthly", "annually"]
+    payment_interval: PaymentInterval
 
 
 class NumberOut(msgspec.Struct):
@@ -64,7 +63,7 @@ def monthly_cost(basic_charge: Decimal | None, payment_interval: str) -> Decimal
     """The basic charge as a monthly equivalent, in cents (an annual charge over 12 months)."""
     if basic_charge is None:
         return None
-    months = 12 if payment_interval == "annually" else 1
+    months = 12 if payment_interval == PaymentInterval.ANNUALLY else 1
     return (basic_charge / months).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 

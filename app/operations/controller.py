@@ -19,7 +19,7 @@ from litestar.params import HeaderParameter
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import OPERATION_KINDS, OPERATION_STATUSES
+from app.db.vocabulary import OperationKind, OperationStatus
 from app.lib import params
 from app.lib.auth import Principal
 from app.lib.errors import error_responses
@@ -163,18 +163,18 @@ class OperationController(Controller):
         db_session: AsyncSession,
         principal: Principal,
         status: Annotated[
-            str | None, params.choice_parameter("Operations in this status", OPERATION_STATUSES)
+            str | None, params.choice_parameter("Operations in this status", tuple(OperationStatus))
         ] = None,
         kind: Annotated[
-            str | None, params.choice_parameter("Operations of this kind", OPERATION_KINDS)
+            str | None, params.choice_parameter("Operations of this kind", tuple(OperationKind))
         ] = None,
         number: Annotated[str | None, params.NUMBER] = None,
         limit: Annotated[str | None, reads.PAGES.limit_parameter] = None,
         cursor: Annotated[str | None, reads.PAGES.cursor_parameter] = None,
     ) -> OperationPage:
         query = reads.OperationQuery(
-            status=params.parse_choice(status, "status", OPERATION_STATUSES),
-            kind=params.parse_choice(kind, "kind", OPERATION_KINDS),
+            status=params.parse_choice(status, "status", tuple(OperationStatus)),
+            kind=params.parse_choice(kind, "kind", tuple(OperationKind)),
             number=params.number_filter(number),
             page=reads.PAGES.query(limit, cursor),
         )

@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.locks import release_lock, try_lock
 from app.db.models import Number, Operation
+from app.db.vocabulary import FINISHED, NumberState, OperationKind, OperationStatus
 from app.lib.metrics import JOB_RETRIES
 from app.numbers.mirror import columns_from_active, state_for
 from app.operations.policy import Failure, RetryPolicy, exhausted, failure_for
@@ -61,11 +62,9 @@ from app.seven.errors import (
     SevenError,
     UpstreamUnavailable,
 )
-from app.seven.types import ActiveNumber, NumberUpdate
+from app.seven.types import ActiveNumber, NumberUpdate, PaymentInterval
 
 log = structlog.get_logger(__name__)
-
-FINISHED = ("succeeded", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +124,7 @@ class OperationRunner:
             try:
                 async with AsyncSession(bind=connection, expire_on_commit=False) as session:
                     operation = await session.get(Operation, operation_id)
-                    if operation is None or operation.kind == "sync":
+                    if operation is None or operation.kind == OperationKind.SYNC:
                         return "not_found"
                     # The job's log line (app.lib.job_run) carries the API request's id.
                     structlog.contextvars.bind_contextvars(request_id=operation.request_id)
@@ -168,7 +167,7 @@ class _Run:
         """One attempt: the operation's final status, or how long to wait before the next."""
         op = self.op
         op.started_at = op.started_at or _now()
-        op.status = "running"
+        op.status = OperationStatus.RUNNING
         settling = self._seconds_until_settled()
         if settling > 0:
             # seven may still be carrying out an unsettled write: reading now could find
@@ -181,9 +180,9 @@ class _Run:
         # Committed with the recovery point, before the write: a crash loop ends too.
         op.attempts += 1
         try:
-            if op.kind == "order":
+            if op.kind == OperationKind.ORDER:
                 await self._order()
-            elif op.kind == "update":
+            elif op.kind == OperationKind.UPDATE:
                 await self._update()
             else:
                 await self._delete()
@@ -249,7 +248,7 @@ class _Run:
                 if active is None:
                     op.submitted_at = None  # the order never happened: ordering is safe
             if active is None:
-                interval = op.params.get("payment_interval", "annually")
+                interval = op.params.get("payment_interval", PaymentInterval.ANNUALLY)
                 await self._send(lambda: self.seven.order(self.number, interval))
             await self._accepted()
         if active is None:
@@ -376,14 +375,15 @@ class _Run:
     async def _settled_by(self, active: ActiveNumber | None) -> bool:
         """Record an unsettled write as done if seven's state shows it; True = recorded."""
         immediately = bool(self.op.params.get("delete_immediately"))
-        if self.op.kind == "order":
+        if self.op.kind == OperationKind.ORDER:
             if active is None:
                 return False
             self.log.info("settled_by_reading", state=state_for(active))
             await self._succeed(active)
             return True
         if active is None or (active.expires and not immediately):
-            self.log.info("settled_by_reading", state="deleted" if active is None else "deleting")
+            state = NumberState.DELETED if active is None else NumberState.DELETING
+            self.log.info("settled_by_reading", state=state)
             await self._deleted(active)
             return True
         return False
@@ -394,49 +394,51 @@ class _Run:
         await self._finish_number(state=state_for(active), synced_at=_now(), **columns)
         # A clearing of what a holder set ends the handover with the mirror's new columns.
         await settle_handover(self.session, self.op, succeeded=True, at=_now())
-        if self.op.kind == "order":
+        if self.op.kind == OperationKind.ORDER:
             # An order placed for a tenant opens its allocation in the same transaction,
             # so the cost reports attribute the number from the day it became active.
             await allocate_ordered_number(self.session, self.op)
-        self._finish("succeeded", result={**(self.op.result or {}), **_builtins(active)})
+        result = {**(self.op.result or {}), **_builtins(active)}
+        self._finish(OperationStatus.SUCCEEDED, result=result)
         await self.session.commit()
         self.log.info("operation_succeeded", attempts=self.op.attempts)
 
     async def _accepted_but_unconfirmed(self) -> None:
         """seven accepted the write but never showed its result within the budget. It
         bills an accepted order, so the operation succeeds; the sync fills in the rest."""
-        state = "active" if self.op.kind == "order" else "deleting"
-        await self._finish_number(state=state)
+        ordered = self.op.kind == OperationKind.ORDER
+        await self._finish_number(state=NumberState.ACTIVE if ordered else NumberState.DELETING)
         await settle_handover(self.session, self.op, succeeded=True, at=_now())
-        if self.op.kind == "order":
+        if ordered:
             await allocate_ordered_number(self.session, self.op)
         self._warn(
             "not_confirmed",
             "seven accepted the request but did not show its result in time; the next "
             "sync brings the number's details.",
         )
-        self._finish("succeeded", result={**(self.op.result or {}), "confirmed": False})
+        result = {**(self.op.result or {}), "confirmed": False}
+        self._finish(OperationStatus.SUCCEEDED, result=result)
         await self.session.commit()
         self.log.warning("operation_accepted_unconfirmed", attempts=self.op.attempts)
 
     async def _deleted(self, active: ActiveNumber | None) -> None:
         if active is None:
-            await self._finish_number(state="deleted", synced_at=_now())
+            await self._finish_number(state=NumberState.DELETED, synced_at=_now())
             result: dict[str, Any] = {"deleted": True}
         else:
             columns = columns_from_active(active)
             del columns["number"]
             await self._finish_number(state=state_for(active), synced_at=_now(), **columns)
             result = {"deleted": False, "expires": active.expires}
-        self._finish("succeeded", result=result)
+        self._finish(OperationStatus.SUCCEEDED, result=result)
         await self.session.commit()
         self.log.info("operation_succeeded", attempts=self.op.attempts)
 
     async def _fail(self, failure: Failure) -> None:
-        changes: dict[str, Any] = {"state": "failed"} if self.op.kind == "order" else {}
-        await self._finish_number(**changes)
+        failed_order = self.op.kind == OperationKind.ORDER
+        await self._finish_number(**({"state": NumberState.FAILED} if failed_order else {}))
         await settle_handover(self.session, self.op, succeeded=False, at=_now())
-        self._finish("failed", error=failure)
+        self._finish(OperationStatus.FAILED, error=failure)
         await self.session.commit()
         self.log.warning("operation_failed", code=failure.code, attempts=self.op.attempts)
 
@@ -451,7 +453,11 @@ class _Run:
         )
 
     def _finish(
-        self, status: str, *, result: dict[str, Any] | None = None, error: Failure | None = None
+        self,
+        status: OperationStatus,
+        *,
+        result: dict[str, Any] | None = None,
+        error: Failure | None = None,
     ) -> None:
         op = self.op
         op.status = status

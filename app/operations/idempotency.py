@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Operation
+from app.db.vocabulary import KeyScope
 from app.lib.auth import Principal
 from app.lib.errors import InvalidInput
 
@@ -37,7 +38,8 @@ def scoped_key(principal: Principal, key: str | None) -> str | None:
             f"{HEADER} must be 1 to 255 printable ASCII characters without spaces.",
             code="invalid_idempotency_key",
         )
-    caller = str(principal.key_id) if principal.key_id else "admin"
+    # The bootstrap key and the CLI (admins without a stored key) share one scope.
+    caller = str(principal.key_id) if principal.key_id else KeyScope.ADMIN
     return f"{caller}:{key}"
 
 

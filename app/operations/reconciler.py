@@ -30,7 +30,8 @@ from arq.jobs import Job, JobStatus
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.models import NUMBER_OPERATION_KINDS, Operation
+from app.db.models import Operation
+from app.db.vocabulary import IN_FLIGHT, NUMBER_OPERATION_KINDS
 from app.lib.queue import enqueue_operation, operation_job_id
 from app.operations.executor import lock_held
 
@@ -55,7 +56,7 @@ async def reconcile(
         rows = (
             await session.execute(
                 select(Operation.id, Operation.kind, Operation.updated_at)
-                .where(Operation.status.in_(("queued", "running")))
+                .where(Operation.status.in_(IN_FLIGHT))
                 .order_by(Operation.updated_at)
                 .limit(BATCH)
             )

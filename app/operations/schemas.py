@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 
 from app.db.models import Operation
+from app.db.vocabulary import OperationKind, OperationStatus
 from app.lib.pagination import Page, page_schema
-
-OperationKind = Literal["order", "update", "delete", "sync"]
-OperationStatus = Literal["queued", "running", "succeeded", "failed"]
+from app.seven.types import PaymentInterval
 
 
 class OperationError(msgspec.Struct):
@@ -43,8 +42,8 @@ def operation_out(row: Operation) -> OperationOut:
     )
     return OperationOut(
         id=row.id,
-        kind=row.kind,  # type: ignore[arg-type]
-        status=row.status,  # type: ignore[arg-type]
+        kind=OperationKind(row.kind),
+        status=OperationStatus(row.status),
         number=row.number,
         attempts=row.attempts,
         error=error,
@@ -81,7 +80,7 @@ class OrderCreate(msgspec.Struct, forbid_unknown_fields=True):
             examples=["4915170000000"],
         ),
     ]
-    payment_interval: Literal["monthly", "annually"] = "annually"
+    payment_interval: PaymentInterval = PaymentInterval.ANNUALLY
     pool: uuid.UUID | None = None
     tenant: uuid.UUID | None = None
     friendly_name: FriendlyName | None = None

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Number, Operation, Pool
+from app.db.vocabulary import NumberState, OperationKind, OperationStatus
 from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.params import EXPECTED_NUMBER, invalid, parse_number
@@ -101,13 +102,13 @@ async def submit_order(
         if row is not None:
             _check_orderable(row, principal)
         operation = await _add_operation(
-            session, principal, "order", number, params, tenant, request_id
+            session, principal, OperationKind.ORDER, number, params, tenant, request_id
         )
         values: dict[str, Any] = {
             "country": country,
             "payment_interval": order.payment_interval,
             "friendly_name": order.friendly_name or "",
-            "state": "ordering",
+            "state": NumberState.ORDERING,
             "tenant_id": tenant,
             "pool_id": order.pool,
             "pending_operation_id": operation.id,
@@ -143,7 +144,7 @@ async def submit_update(
     async def create() -> Operation:
         row = await _changeable(session, principal, number, deleting=False)
         operation = await _add_operation(
-            session, principal, "update", number, params, row.tenant_id, request_id
+            session, principal, OperationKind.UPDATE, number, params, row.tenant_id, request_id
         )
         row.pending_operation_id = operation.id
         return operation
@@ -166,7 +167,7 @@ async def submit_delete(
     async def create() -> Operation:
         row = await _changeable(session, principal, number, deleting=True)
         operation = await _add_operation(
-            session, principal, "delete", number, params, row.tenant_id, request_id
+            session, principal, OperationKind.DELETE, number, params, row.tenant_id, request_id
         )
         row.pending_operation_id = operation.id
         return operation
@@ -191,7 +192,7 @@ async def add_update(
         raise _busy(row)
     try:
         operation = await _add_operation(
-            session, principal, "update", row.number, params, tenant, request_id
+            session, principal, OperationKind.UPDATE, row.number, params, tenant, request_id
         )
     except IntegrityError:
         # The in-flight index: an operation the row did not show yet (the caller holds it).
@@ -237,7 +238,7 @@ async def _submit(
 async def _add_operation(
     session: AsyncSession,
     principal: Principal,
-    kind: str,
+    kind: OperationKind,
     number: str,
     params: dict[str, Any],
     tenant: uuid.UUID | None,
@@ -246,7 +247,7 @@ async def _add_operation(
     operation = Operation(
         id=uuid.uuid4(),
         kind=kind,
-        status="queued",
+        status=OperationStatus.QUEUED,
         number=number,
         params=params,
         tenant_id=tenant,
@@ -285,20 +286,20 @@ def _check_orderable(row: Number, principal: Principal) -> None:
 
 
 def _order_problem(row: Number) -> Conflict | None:
-    if row.pending_operation_id is not None and row.state != "ordering":
+    if row.pending_operation_id is not None and row.state != NumberState.ORDERING:
         return Conflict(
             "Another operation on this number is still in progress; wait for it to finish.",
             code="number_busy",
         )
-    problems = {
-        "active": ("number_active", "This number is already active on the account."),
-        "ordering": ("number_being_ordered", "This number is already being ordered."),
-        "deleting": (
+    problems: dict[str, tuple[str, str]] = {
+        NumberState.ACTIVE: ("number_active", "This number is already active on the account."),
+        NumberState.ORDERING: ("number_being_ordered", "This number is already being ordered."),
+        NumberState.DELETING: (
             "number_deleting",
             "This number is still on the account until its deletion at period end.",
         ),
         # It may well still be on the account (and held): ordering it could pay twice.
-        "missing": (
+        NumberState.MISSING: (
             "number_missing",
             "seven's last list did not show this number, but it is not confirmed gone; "
             "a sync settles it.",
@@ -324,14 +325,17 @@ async def _changeable(
     )
     if row is None:
         raise NotFound(f"There is no number {number} on the account.", code="number_not_found")
-    problems = {
-        "deleted": ("number_deleted", "This number has been deleted."),
-        "deleting": ("number_deleting", "This number is scheduled for deletion."),
-        "ordering": ("number_not_active", "This number is still being ordered."),
-        "failed": ("number_not_active", "This number's order failed; it is not on the account."),
+    problems: dict[str, tuple[str, str]] = {
+        NumberState.DELETED: ("number_deleted", "This number has been deleted."),
+        NumberState.DELETING: ("number_deleting", "This number is scheduled for deletion."),
+        NumberState.ORDERING: ("number_not_active", "This number is still being ordered."),
+        NumberState.FAILED: (
+            "number_not_active",
+            "This number's order failed; it is not on the account.",
+        ),
     }
     if not deleting:
-        problems["missing"] = (
+        problems[NumberState.MISSING] = (
             "number_missing",
             "seven's last list did not show this number; it cannot be changed until a sync "
             "finds it again or confirms it gone.",

@@ -50,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor, audited
 from app.db.models import Allocation, Number, Operation, Pool
+from app.db.vocabulary import LIVE_STATES, Handover, NumberState, OperationKind
 from app.lib.errors import Conflict, NotFound
 from app.lib.params import parse_number
 from app.lib.tenancy import visible_numbers
@@ -59,8 +60,6 @@ from app.seven.types import NumberUpdate
 
 # Every setting a holder can make at seven, emptied.
 CLEARED = NumberUpdate(friendly_name="", sms_forward=[], email_forward=[], slack_forward=[])
-# States in which seven may have the number, and with it what a holder set.
-AT_SEVEN = ("active", "deleting", "missing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +84,7 @@ async def release(
         )
         if number is None or number.tenant_id is None:
             raise NotFound(f"number {digits} is not allocated to you", code="not_allocated")
-        if number.state == "ordering":
+        if number.state == NumberState.ORDERING:
             raise Conflict(
                 f"number {digits} is still being ordered; release it once it is active",
                 code="number_being_ordered",
@@ -98,7 +97,8 @@ async def release(
         ) or _interval_since_creation(session, number, at)
         note.tenant_id = allocation.tenant_id
         clearing = None
-        if number.state in AT_SEVEN:
+        # seven may have the number, and with it what the holder set.
+        if number.state in LIVE_STATES:
             clearing = await _queue_clearing(session, actor, number, allocation.tenant_id)
         allocation.released_at = at
         # With a clearing, the cool-down starts when it has succeeded (settle_handover).
@@ -136,7 +136,7 @@ async def clear(session: AsyncSession, actor: Actor, raw_number: str) -> Operati
                 "release it to clear them",
                 code="number_allocated",
             )
-        if number.state not in AT_SEVEN:
+        if number.state not in LIVE_STATES:
             raise Conflict(
                 f"number {digits} is {number.state}: seven does not have it, so there is "
                 "nothing to clear there",
@@ -162,7 +162,7 @@ async def _queue_clearing(
     operation = await add_update(
         session, actor.principal, number, msgspec.to_builtins(CLEARED), tenant, actor.request_id
     )
-    number.handover = "clearing"
+    number.handover = Handover.CLEARING
     number.handover_operation_id = operation.id
     return operation
 
@@ -177,9 +177,12 @@ async def settle_handover(
     succeeded is a new rental, which carries nothing of a previous one. Safe to repeat:
     a handover already settled is left as it is.
     """
-    if operation.number is None or operation.kind not in ("order", "update"):
+    if operation.number is None or operation.kind not in (
+        OperationKind.ORDER,
+        OperationKind.UPDATE,
+    ):
         return
-    if operation.kind == "order":
+    if operation.kind == OperationKind.ORDER:
         if succeeded:
             await session.execute(
                 update(Number)
@@ -194,7 +197,7 @@ async def settle_handover(
     )
     if not succeeded:
         await session.execute(
-            update(Number).where(*this_clearing).values(handover="clearing_failed")
+            update(Number).where(*this_clearing).values(handover=Handover.CLEARING_FAILED)
         )
         return
     cleared = (

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor, audited, record
 from app.db.models import Allocation, Number, Operation
+from app.db.vocabulary import OperationKind
 from app.lib.errors import Conflict
 from app.lib.params import parse_country, parse_features
 from app.lib.tenancy import acting_tenant
@@ -104,7 +105,7 @@ async def allocate_ordered_number(session: AsyncSession, operation: Operation) -
     left as it is. Orders without a tenant allocate nothing.
     """
     tenant = operation.params.get("tenant")
-    if operation.kind != "order" or not tenant or operation.number is None:
+    if operation.kind != OperationKind.ORDER or not tenant or operation.number is None:
         return
     number = await session.get(Number, operation.number, with_for_update=True)
     if number is None:

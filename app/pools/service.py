@@ -24,14 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor, audited
-from app.db.models import (
-    DEFAULT_COOLDOWN_DAYS,
-    HANDOVER_STATES,
-    Allocation,
-    Number,
-    Operation,
-    Pool,
-)
+from app.db.models import DEFAULT_COOLDOWN_DAYS, Allocation, Number, Operation, Pool
+from app.db.vocabulary import IN_FLIGHT, LIVE_STATES, Handover, NumberState, OperationKind
 from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.params import parse_country, parse_features, parse_number
@@ -42,7 +36,6 @@ FEATURE_COLUMNS = {
     "a2p_sms": Number.feature_a2p_sms,
     "voice": Number.feature_voice,
 }
-IN_FLIGHT = ("queued", "running")
 MAX_COOLDOWN_DAYS = 3650
 
 
@@ -155,7 +148,7 @@ async def add_number(
                 f"number {digits} is not on the account (not in the mirror)",
                 code="number_not_on_account",
             )
-        if number.state != "active":
+        if number.state != NumberState.ACTIVE:
             raise InvalidInput(
                 f"number {digits} is {number.state}, only active numbers go into pools",
                 code="number_not_active",
@@ -212,12 +205,12 @@ def _free(
     )
     being_deleted = exists().where(
         Operation.number == Number.number,
-        Operation.kind == "delete",
+        Operation.kind == OperationKind.DELETE,
         Operation.status.in_(IN_FLIGHT),
     )
     return [
         # Not deleting, and not missing: a missing number may be gone, or back with its holder.
-        Number.state == "active",
+        Number.state == NumberState.ACTIVE,
         Number.tenant_id.is_(None),
         # Nothing of a previous holder's settings may be left at seven (app.pools.handover).
         Number.handover.is_(None),
@@ -243,14 +236,14 @@ async def pool_counts(
     """How many numbers each pool has, how many are held, how many are free now, and how
     many wait for a previous holder's settings to be cleared at seven (by state)."""
     # A deleted number's ``uncleared`` matters only if seven lists it again.
-    at_seven = Number.state.in_(("active", "deleting", "missing"))
+    at_seven = Number.state.in_(LIVE_STATES)
     rows = await session.execute(
         select(
             Number.pool_id,
             func.count(),
             func.count().filter(Number.tenant_id.is_not(None)),
             func.count().filter(and_(*_free(func.now()))),
-            *(func.count().filter(at_seven, Number.handover == state) for state in HANDOVER_STATES),
+            *(func.count().filter(at_seven, Number.handover == state) for state in Handover),
         )
         .where(Number.pool_id.in_(pool_ids))
         .group_by(Number.pool_id)

@@ -243,14 +243,19 @@ class SevenClient:
             numbers = [n for n in numbers if not any(getattr(n.features, f) for f in excluded)]
         return numbers
 
-    async def order(self, number: str, payment_interval: PaymentInterval = "annually") -> None:
+    async def order(
+        self, number: str, payment_interval: PaymentInterval = PaymentInterval.ANNUALLY
+    ) -> None:
         """``POST /numbers/order``. Returns on success; raises :class:`OrderRefused` on no.
 
         Costs money and has no idempotency key: on :class:`OutcomeUnknown` check
         :meth:`get_active` before ordering again.
         """
-        if payment_interval not in ("monthly", "annually"):
-            raise ValueError(f"payment_interval must be monthly or annually: {payment_interval!r}")
+        if payment_interval not in set(PaymentInterval):
+            raise ValueError(
+                f"payment_interval must be one of {', '.join(PaymentInterval)}: "
+                f"{payment_interval!r}"
+            )
         digits = _digits(number)
         call = _Call("POST", "/numbers/order", refusal=OrderRefused)
         payload = {"number": digits, "payment_interval": payment_interval}

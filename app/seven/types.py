@@ -8,11 +8,16 @@ ignored (seven adds fields such as ``forward_sms_mo.slack`` without notice).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from enum import StrEnum
 
 import msgspec
 
-PaymentInterval = Literal["monthly", "annually"]
+
+class PaymentInterval(StrEnum):
+    """How often seven bills a number's basic charge."""
+
+    MONTHLY = "monthly"
+    ANNUALLY = "annually"
 
 
 class Features(msgspec.Struct, frozen=True):

@@ -69,7 +69,7 @@ class SyncController(Controller):
         force = data is not None and data.force
         operation = await request_sync(db_session, request_id_of(request.scope), force=force)
         try:
-            await enqueue_operation(queue, operation.id, "sync")
+            await enqueue_operation(queue, operation.id, operation.kind)
         except (RedisError, OSError) as error:
             # The operation is committed: the reconciler enqueues what Redis lacks.
             log.warning("enqueue_failed", operation=str(operation.id), error=type(error).__name__)

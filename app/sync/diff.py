@@ -41,6 +41,7 @@ differ, an ``added`` one only ``after``, a ``missing`` or ``removed`` one only `
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +51,16 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.vocabulary import (
+    IN_FLIGHT,
+    LIVE_STATES,
+    NUMBER_OPERATION_KINDS,
+    DriftKind,
+    NumberState,
+    OperationKind,
+    OperationStatus,
+    sql,
+)
 from app.numbers.mirror import SEVEN_COLUMNS
 from app.seven.types import ActiveNumber
 from app.sync.rows import INCOMING_COLUMNS, RowCounter
@@ -61,10 +72,16 @@ SYNC_WORK_MEM = "64MB"
 # Drift shows seven's fields under the mirror's column names; the UTC copies of
 # created/expires would only repeat them.
 _DRIFT_FIELDS = tuple(c for c in SEVEN_COLUMNS if c not in {"seven_created_at", "seven_expires_at"})
-_ABSENT_STATES = "('ordering', 'deleted', 'failed')"
-# Numbers on the account as far as the mirror knows: a missing one may still be.
-_LIVE_STATES = "('active', 'deleting', 'missing')"
-_NUMBER_KINDS = "('order', 'update', 'delete')"
+_ABSENT_STATES = sql((NumberState.ORDERING, NumberState.DELETED, NumberState.FAILED))
+_LIVE_STATES = sql(LIVE_STATES)
+# The vocabulary the statements compare and write, as SQL literals.
+_ORDERING = sql(NumberState.ORDERING)
+_MISSING = sql(NumberState.MISSING)
+_DELETED = sql(NumberState.DELETED)
+_ADDED = sql(DriftKind.ADDED)
+_CHANGED = sql(DriftKind.CHANGED)
+_REMOVED = sql(DriftKind.REMOVED)
+_MISSED = sql(DriftKind.MISSING)
 
 
 def _cols(alias: str) -> str:
@@ -85,19 +102,20 @@ def _json(alias: str, state: str | None = None) -> str:
 
 def _state(alias: str) -> str:
     """``app.numbers.mirror.state_for``: a number with an ``expires`` is being deleted."""
-    return f"CASE WHEN coalesce({alias}.expires, '') = '' THEN 'active' ELSE 'deleting' END"
+    active, deleting = sql(NumberState.ACTIVE), sql(NumberState.DELETING)
+    return f"CASE WHEN coalesce({alias}.expires, '') = '' THEN {active} ELSE {deleting} END"
 
 
 def _busy(number: str) -> str:
     return f"EXISTS (SELECT 1 FROM {BUSY_TABLE} b WHERE b.number = {number})"
 
 
-def _ours(number: str, kinds: str, since: str = ":previous_started") -> str:
+def _ours(number: str, *kinds: OperationKind, since: str = ":previous_started") -> str:
     """One of our operations reached seven (succeeded, or was submitted) since ``since``."""
     return f"""EXISTS (
         SELECT 1 FROM operations o
-        WHERE o.number = {number} AND o.kind IN {kinds}
-          AND (o.status = 'succeeded' OR o.submitted_at IS NOT NULL)
+        WHERE o.number = {number} AND o.kind IN {sql(kinds)}
+          AND (o.status = {sql(OperationStatus.SUCCEEDED)} OR o.submitted_at IS NOT NULL)
           AND greatest(o.updated_at, o.finished_at) >= {since})"""
 
 
@@ -118,9 +136,9 @@ WITH inserted AS (
     RETURNING number
 ), drift AS (
     INSERT INTO sync_drift (run_id, number, kind, before, after)
-    SELECT :run_id, s.number, 'added', NULL, {_json("s", _state("s"))}
+    SELECT :run_id, s.number, {_ADDED}, NULL, {_json("s", _state("s"))}
     FROM inserted i JOIN {INCOMING_TABLE} s USING (number)
-    WHERE :record_drift AND NOT {_ours("s.number", "('order')")}
+    WHERE :record_drift AND NOT {_ours("s.number", OperationKind.ORDER)}
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted) AS added, (SELECT count(*) FROM drift) AS drift
@@ -129,8 +147,8 @@ SELECT (SELECT count(*) FROM inserted) AS added, (SELECT count(*) FROM drift) AS
 _UPDATE_EXISTING = f"""
 WITH candidates AS (
     SELECT s.*, {_state("s")} AS new_state,
-           CASE WHEN m.state IN {_ABSENT_STATES} THEN 'added' ELSE 'changed' END AS kind,
-           m.state = 'ordering' AS ordered_by_us,
+           CASE WHEN m.state IN {_ABSENT_STATES} THEN {_ADDED} ELSE {_CHANGED} END AS kind,
+           m.state = {_ORDERING} AS ordered_by_us,
            {_json("m", "m.state")} AS before_json, {_json("s", _state("s"))} AS after_json
     FROM {INCOMING_TABLE} s JOIN numbers m USING (number)
     WHERE m.pending_operation_id IS NULL
@@ -150,18 +168,18 @@ WITH candidates AS (
 ), drift AS (
     INSERT INTO sync_drift (run_id, number, kind, before, after)
     SELECT :run_id, w.number, w.kind,
-           CASE WHEN w.kind = 'added' THEN w.before_json
+           CASE WHEN w.kind = {_ADDED} THEN w.before_json
                 ELSE {_diff_keys("w.before_json", "w.after_json")} END,
-           CASE WHEN w.kind = 'added' THEN w.after_json
+           CASE WHEN w.kind = {_ADDED} THEN w.after_json
                 ELSE {_diff_keys("w.after_json", "w.before_json")} END
     FROM written w
     WHERE :record_drift
-      AND NOT (w.kind = 'added' AND (w.ordered_by_us OR {_ours("w.number", "('order')")}))
-      AND NOT (w.kind = 'changed' AND {_ours("w.number", _NUMBER_KINDS)})
+      AND NOT (w.kind = {_ADDED} AND (w.ordered_by_us OR {_ours("w.number", OperationKind.ORDER)}))
+      AND NOT (w.kind = {_CHANGED} AND {_ours("w.number", *NUMBER_OPERATION_KINDS)})
     RETURNING 1
 )
-SELECT count(*) FILTER (WHERE kind = 'added') AS added,
-       count(*) FILTER (WHERE kind = 'changed') AS changed,
+SELECT count(*) FILTER (WHERE kind = {_ADDED}) AS added,
+       count(*) FILTER (WHERE kind = {_CHANGED}) AS changed,
        (SELECT count(*) FROM drift) AS drift
 FROM written
 """
@@ -173,8 +191,9 @@ _UNLISTED = f"""m.state IN {_LIVE_STATES} AND m.pending_operation_id IS NULL
 
 # ... and one of those neither a scheduled end of period that has passed nor our delete
 # (during this rental) explains: drift, and what the removal guard counts.
+_THIS_RENTAL = "coalesce(m.seven_created_at, '-infinity')"
 _UNEXPLAINED_REMOVAL = f"""NOT coalesce(m.seven_expires_at <= now(), false)
-      AND NOT {_ours("m.number", "('delete')", "coalesce(m.seven_created_at, '-infinity')")}"""
+      AND NOT {_ours("m.number", OperationKind.DELETE, since=_THIS_RENTAL)}"""
 
 # Each unlisted row is judged once: deleted when explained or missed long enough, missing
 # when first missed, left as it is while it waits out the confirmation window.
@@ -189,12 +208,12 @@ WITH judged AS MATERIALIZED (
     WHERE {_UNLISTED}
 ), decided AS (
     SELECT number, state, unexplained,
-           CASE WHEN NOT unexplained OR missed_long_enough THEN 'deleted'
-                WHEN state <> 'missing' THEN 'missing' END AS new_state
+           CASE WHEN NOT unexplained OR missed_long_enough THEN {_DELETED}
+                WHEN state <> {_MISSING} THEN {_MISSING} END AS new_state
     FROM judged
 ), written AS (
     UPDATE numbers m
-    SET state = d.new_state, missing_since = CASE WHEN d.new_state = 'missing' THEN now() END,
+    SET state = d.new_state, missing_since = CASE WHEN d.new_state = {_MISSING} THEN now() END,
         synced_at = now(), updated_at = now()
     FROM decided d
     -- Re-checked on the row as it is now: an operation may have claimed it meanwhile.
@@ -203,14 +222,15 @@ WITH judged AS MATERIALIZED (
     RETURNING m.number, d.new_state, d.unexplained, {_json("m")} AS before_json
 ), drift AS (
     INSERT INTO sync_drift (run_id, number, kind, before, after)
-    SELECT :run_id, w.number, CASE WHEN w.new_state = 'missing' THEN 'missing' ELSE 'removed' END,
+    SELECT :run_id, w.number,
+           CASE WHEN w.new_state = {_MISSING} THEN {_MISSED} ELSE {_REMOVED} END,
            w.before_json, NULL
     FROM written w
     WHERE :record_drift AND w.unexplained
     RETURNING 1
 )
-SELECT count(*) FILTER (WHERE new_state = 'deleted') AS removed,
-       count(*) FILTER (WHERE new_state = 'missing') AS missing,
+SELECT count(*) FILTER (WHERE new_state = {_DELETED}) AS removed,
+       count(*) FILTER (WHERE new_state = {_MISSING}) AS missing,
        count(*) FILTER (WHERE unexplained) AS unexplained,
        (SELECT count(*) FROM drift) AS drift
 FROM written
@@ -224,8 +244,8 @@ BUSY_NUMBERS = f"""
 SELECT number FROM numbers WHERE pending_operation_id IS NOT NULL
 UNION
 SELECT number FROM operations
-WHERE number IS NOT NULL AND kind IN {_NUMBER_KINDS}
-  AND (status IN ('queued', 'running') OR greatest(updated_at, finished_at) >= :run_started)
+WHERE number IS NOT NULL AND kind IN {sql(NUMBER_OPERATION_KINDS)}
+  AND (status IN {sql(IN_FLIGHT)} OR greatest(updated_at, finished_at) >= :run_started)
 """
 
 # Collected once: a few rows, probed by every statement.
@@ -270,6 +290,10 @@ class DiffCounts:
     """Marked ``missing``: seven no longer lists them, not yet confirmed gone."""
     unchanged: int
     drift: int
+
+    def by_outcome(self) -> dict[str, int]:
+        """The numbers by what the run did with them (without the drift among them)."""
+        return {name: count for name, count in dataclasses.asdict(self).items() if name != "drift"}
 
 
 async def load_incoming(conn: AsyncConnection, rows: RowCounter) -> int:
@@ -348,26 +372,26 @@ async def apply_diff(
 # -- after the run: single reads of missing numbers (app/sync/confirm.py) --------------
 
 #: The missing numbers to read, longest missing first; ``:limit`` of them.
-OLDEST_MISSING = """
+OLDEST_MISSING = f"""
 SELECT number FROM numbers
-WHERE state = 'missing' AND pending_operation_id IS NULL
+WHERE state = {_MISSING} AND pending_operation_id IS NULL
 ORDER BY missing_since, number
 LIMIT :limit
 """
 
 # Only rows still missing with no operation pending are written: the read is older than
 # anything an operation of ours did to the number since.
-_STILL_MISSING = "m.state = 'missing' AND m.pending_operation_id IS NULL"
+_STILL_MISSING = f"m.state = {_MISSING} AND m.pending_operation_id IS NULL"
 
 _CONFIRM_GONE = f"""
 WITH gone AS (
     UPDATE numbers m
-    SET state = 'deleted', missing_since = NULL, synced_at = now(), updated_at = now()
+    SET state = {_DELETED}, missing_since = NULL, synced_at = now(), updated_at = now()
     WHERE m.number = ANY(:numbers) AND {_STILL_MISSING}
     RETURNING m.number, {_json("m")} AS before_json
 ), drift AS (
     INSERT INTO sync_drift (run_id, number, kind, before, after)
-    SELECT :run_id, g.number, 'removed', g.before_json, NULL FROM gone g
+    SELECT :run_id, g.number, {_REMOVED}, g.before_json, NULL FROM gone g
 )
 SELECT count(*) FROM gone
 """
@@ -387,7 +411,7 @@ WITH candidates AS (
     RETURNING m.number
 ), drift AS (
     INSERT INTO sync_drift (run_id, number, kind, before, after)
-    SELECT :run_id, c.number, 'changed', {_diff_keys("c.before_json", "c.after_json")},
+    SELECT :run_id, c.number, {_CHANGED}, {_diff_keys("c.before_json", "c.after_json")},
            {_diff_keys("c.after_json", "c.before_json")}
     FROM candidates c JOIN restored r USING (number)
 )

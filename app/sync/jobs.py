@@ -64,22 +64,11 @@ async def _observe_run(
     async with engine.connect() as conn:
         drift = await conn.execute(_DRIFT_BY_KIND.where(SyncDrift.run_id == run_id))
         by_kind = {kind: count for kind, count in drift.tuples()}
-    observe_sync(
-        seconds,
-        {
-            "fetched": counts.fetched,
-            "added": counts.added,
-            "changed": counts.changed,
-            "removed": counts.removed,
-            "missing": counts.missing,
-            "unchanged": counts.unchanged,
-        },
-        by_kind,
-    )
+    observe_sync(seconds, counts.by_outcome(), by_kind)
 
 
 def sync_mirror_function() -> Function:
-    """``sync_mirror`` as the queue knows it (``app.lib.queue.JOB_FOR_KIND["sync"]``)."""
+    """``sync_mirror`` as the queue knows it (``app.lib.queue.JOB_FOR_KIND``)."""
     return func(sync_mirror, name="sync_mirror", timeout=SYNC_JOB_TIMEOUT_SECONDS)
 
 

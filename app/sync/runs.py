@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.db.models import SyncDrift, SyncRun
+from app.db.vocabulary import OperationStatus
 from app.lib.errors import NotFound
 from app.lib.pagination import Keyset, PageQuery
 from app.sync.schemas import DriftOut, SyncCounts, SyncRunOut, SyncRunPage
@@ -30,7 +31,9 @@ DRIFT_PAGES = Keyset(
 def _baseline_column() -> ColumnElement[bool]:
     """True for a run with no succeeded run before it (see ``diff.apply_diff``)."""
     earlier = aliased(SyncRun)
-    return ~exists().where(earlier.status == "succeeded", earlier.started_at < SyncRun.started_at)
+    return ~exists().where(
+        earlier.status == OperationStatus.SUCCEEDED, earlier.started_at < SyncRun.started_at
+    )
 
 
 async def list_runs(session: AsyncSession, query: PageQuery) -> SyncRunPage:
@@ -118,11 +121,11 @@ def _run_out(
             changed=run.changed,
             removed=run.removed,
             unchanged=run.unchanged,
-            skipped=max(skipped, 0) if run.status == "succeeded" else 0,
+            skipped=max(skipped, 0) if run.status == OperationStatus.SUCCEEDED else 0,
         ),
         drift=drift,
         drift_total=totals.get(run.id, 0),
-        baseline=baseline and run.status == "succeeded",
+        baseline=baseline and run.status == OperationStatus.SUCCEEDED,
         operation=run.operation_id,
         error=run.error_message,
     )

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 
+from app.db.vocabulary import DriftKind, OperationStatus
 from app.lib.pagination import Page, page_schema
-
-RunStatus = Literal["queued", "running", "succeeded", "failed"]
-DriftKind = Literal["added", "changed", "missing", "removed"]
 
 
 class SyncStart(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,7 +61,7 @@ class SyncRunOut(msgspec.Struct):
     id: uuid.UUID
     started_at: datetime
     finished_at: datetime | None
-    status: RunStatus
+    status: OperationStatus
     counts: SyncCounts
     drift: list[DriftOut]
     drift_total: int

@@ -45,6 +45,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -53,6 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.locks import release_lock, try_lock
 from app.db.models import Operation, SyncRun
+from app.db.vocabulary import IN_FLIGHT, OperationKind, OperationStatus
 from app.settings import DEFAULT_SYNC_CONFIRM_MISSING_SECONDS, DEFAULT_SYNC_MAX_REMOVED_SHARE
 from app.seven.active_list import ActiveList
 from app.seven.client import SevenClient
@@ -69,11 +71,18 @@ SYNC_LOCK_KEY = 0x73796E63
 SKIPPED_REASON = "another sync was already running; it covers this request"
 
 
+class RunOutcome(StrEnum):
+    """What one call of ``run_sync`` did (a sync operation's ``result["outcome"]`` when it
+    succeeded, and the job's outcome)."""
+
+    RAN = "ran"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class SyncOutcome:
-    """What one call of ``run_sync`` did: ``ran``, ``skipped`` or ``failed``."""
-
-    outcome: str
+    outcome: RunOutcome
     run_id: uuid.UUID | None = None
     counts: DiffCounts | None = None
     error_code: str | None = None
@@ -87,7 +96,12 @@ async def request_sync(
     """A queued ``sync`` operation, committed (the caller hands its id to a worker).
     ``force`` lets its run remove more than the guard allows (see ``RemovalsRefused``)."""
     params = {"force": True} if force else {}
-    operation = Operation(kind="sync", status="queued", params=params, request_id=request_id)
+    operation = Operation(
+        kind=OperationKind.SYNC,
+        status=OperationStatus.QUEUED,
+        params=params,
+        request_id=request_id,
+    )
     session.add(operation)
     await session.commit()
     return operation
@@ -107,7 +121,7 @@ async def run_sync(
         if operation_id is not None:
             claimed = await _claim_operation(conn, operation_id)
             if claimed is None:
-                return SyncOutcome("skipped")
+                return SyncOutcome(RunOutcome.SKIPPED)
             force = claimed
         if not await try_lock(conn, SYNC_LOCK_KEY):
             return await _skip(conn, operation_id)
@@ -131,11 +145,11 @@ async def _claim_operation(conn: AsyncConnection, operation_id: uuid.UUID) -> bo
             update(Operation)
             .where(
                 Operation.id == operation_id,
-                Operation.kind == "sync",
-                Operation.status.in_(("queued", "running")),
+                Operation.kind == OperationKind.SYNC,
+                Operation.status.in_(IN_FLIGHT),
             )
             .values(
-                status="running",
+                status=OperationStatus.RUNNING,
                 attempts=Operation.attempts + 1,
                 started_at=func.coalesce(Operation.started_at, func.now()),
             )
@@ -155,21 +169,21 @@ async def _skip(conn: AsyncConnection, operation_id: uuid.UUID | None) -> SyncOu
     running = (
         await conn.execute(
             select(SyncRun.id)
-            .where(SyncRun.status == "running")
+            .where(SyncRun.status == OperationStatus.RUNNING)
             .order_by(SyncRun.started_at.desc())
             .limit(1)
         )
     ).scalar_one_or_none()
     if operation_id is not None:
         result = {
-            "outcome": "skipped",
+            "outcome": RunOutcome.SKIPPED,
             "reason": SKIPPED_REASON,
             "running_run": str(running) if running else None,
         }
-        await _finish_operation(conn, operation_id, "succeeded", result=result)
+        await _finish_operation(conn, operation_id, OperationStatus.SUCCEEDED, result=result)
         await conn.commit()
     log.info("sync_skipped", operation_id=str(operation_id), running_run=str(running))
-    return SyncOutcome("skipped", run_id=running)
+    return SyncOutcome(RunOutcome.SKIPPED, run_id=running)
 
 
 async def _run_locked(
@@ -205,7 +219,7 @@ async def _run_locked(
         await conn.rollback()
         await _close_run_failed(conn, run_id, operation_id, error.code, error.message)
         log.warning("sync_failed", run_id=str(run_id), code=error.code, error=error.message)
-        return SyncOutcome("failed", run_id=run_id, error_code=error.code)
+        return SyncOutcome(RunOutcome.FAILED, run_id=run_id, error_code=error.code)
     except RemovalsRefused as refused:
         await conn.rollback()
         await _close_run_failed(conn, run_id, operation_id, refused.code, str(refused))
@@ -216,7 +230,7 @@ async def _run_locked(
             unexplained_removals=refused.unexplained,
             live=refused.live,
         )
-        return SyncOutcome("failed", run_id=run_id, error_code=refused.code)
+        return SyncOutcome(RunOutcome.FAILED, run_id=run_id, error_code=refused.code)
     except Exception as error:
         await conn.rollback()
         await _close_run_failed(
@@ -237,13 +251,14 @@ async def _run_locked(
             update(SyncRun).where(SyncRun.id == run_id).values(removed=counts.removed)
         )
     if operation_id is not None:
-        result = {"outcome": "ran", "run_id": str(run_id)}
-        await _finish_operation(conn, operation_id, "succeeded", result=result)
+        result = {"outcome": RunOutcome.RAN, "run_id": str(run_id)}
+        await _finish_operation(conn, operation_id, OperationStatus.SUCCEEDED, result=result)
     await conn.commit()
     seconds["confirm_seconds"] = time.perf_counter() - clock
     timings = {name: round(value, 3) for name, value in seconds.items()}
-    log.info("sync_finished", run_id=str(run_id), path=path, **_counts_dict(counts), **timings)
-    return SyncOutcome("ran", run_id=run_id, counts=counts, path=path)
+    counted = dataclasses.asdict(counts)
+    log.info("sync_finished", run_id=str(run_id), path=path, **counted, **timings)
+    return SyncOutcome(RunOutcome.RAN, run_id=run_id, counts=counts, path=path)
 
 
 async def _write_difference(
@@ -288,22 +303,22 @@ async def _open_run(
     # We hold the lock, so a run still marked running belongs to a worker that died.
     await conn.execute(
         update(SyncRun)
-        .where(SyncRun.status == "running")
+        .where(SyncRun.status == OperationStatus.RUNNING)
         .values(
-            status="failed",
+            status=OperationStatus.FAILED,
             finished_at=func.now(),
             error_message="interrupted: the worker stopped before the run finished",
         )
     )
     previous_started = (
         await conn.execute(
-            select(func.max(SyncRun.started_at)).where(SyncRun.status == "succeeded")
+            select(func.max(SyncRun.started_at)).where(SyncRun.status == OperationStatus.SUCCEEDED)
         )
     ).scalar_one()
     row = (
         await conn.execute(
             insert(SyncRun)
-            .values(id=uuid.uuid4(), status="running", operation_id=operation_id)
+            .values(id=uuid.uuid4(), status=OperationStatus.RUNNING, operation_id=operation_id)
             .returning(SyncRun.id, SyncRun.started_at)
         )
     ).one()
@@ -316,7 +331,7 @@ async def _close_run(conn: AsyncConnection, run_id: uuid.UUID, counts: DiffCount
         update(SyncRun)
         .where(SyncRun.id == run_id)
         .values(
-            status="succeeded",
+            status=OperationStatus.SUCCEEDED,
             finished_at=func.clock_timestamp(),
             fetched=counts.fetched,
             added=counts.added,
@@ -337,11 +352,15 @@ async def _close_run_failed(
     await conn.execute(
         update(SyncRun)
         .where(SyncRun.id == run_id)
-        .values(status="failed", finished_at=func.clock_timestamp(), error_message=message)
+        .values(
+            status=OperationStatus.FAILED,
+            finished_at=func.clock_timestamp(),
+            error_message=message,
+        )
     )
     if operation_id is not None:
         await _finish_operation(
-            conn, operation_id, "failed", error_code=code, error_message=message
+            conn, operation_id, OperationStatus.FAILED, error_code=code, error_message=message
         )
     await conn.commit()
 
@@ -349,7 +368,7 @@ async def _close_run_failed(
 async def _finish_operation(
     conn: AsyncConnection,
     operation_id: uuid.UUID,
-    status: str,
+    status: OperationStatus,
     *,
     result: dict[str, Any] | None = None,
     error_code: str | None = None,
@@ -366,15 +385,3 @@ async def _finish_operation(
             finished_at=func.clock_timestamp(),
         )
     )
-
-
-def _counts_dict(counts: DiffCounts) -> dict[str, int]:
-    return {
-        "fetched": counts.fetched,
-        "added": counts.added,
-        "changed": counts.changed,
-        "removed": counts.removed,
-        "missing": counts.missing,
-        "unchanged": counts.unchanged,
-        "drift": counts.drift,
-    }

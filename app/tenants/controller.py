@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.audit.service import Actor
+from app.db.vocabulary import KeyScope
 from app.lib import params
 from app.lib.auth import admin_only
 from app.lib.errors import error_responses
@@ -50,7 +51,9 @@ class TenantController(Controller):
     async def issue_tenant_key(
         self, db_session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, data: KeyCreate
     ) -> IssuedKey:
-        row, plaintext = await service.issue_key(db_session, actor, "tenant", tenant_id, data.name)
+        row, plaintext = await service.issue_key(
+            db_session, actor, KeyScope.TENANT, tenant_id, data.name
+        )
         return issued_key(row, plaintext)
 
 
@@ -64,7 +67,7 @@ class KeyController(Controller):
     async def issue_admin_key(
         self, db_session: AsyncSession, actor: Actor, data: KeyCreate
     ) -> IssuedKey:
-        row, plaintext = await service.issue_key(db_session, actor, "admin", None, data.name)
+        row, plaintext = await service.issue_key(db_session, actor, KeyScope.ADMIN, None, data.name)
         return issued_key(row, plaintext)
 
     @get("/", summary="Keys without their secrets (admin)")

@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 
 from app.db.models import ApiKey, Tenant
-from app.lib.auth import Scope
+from app.db.vocabulary import KeyScope
 
 
 class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -30,7 +30,7 @@ class KeyOut(msgspec.Struct):
     """A key without its secret: ``prefix`` is enough to recognise it."""
 
     id: uuid.UUID
-    scope: Scope
+    scope: KeyScope
     tenant: uuid.UUID | None
     name: str
     prefix: str

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor, audited
 from app.db.models import ApiKey, Tenant
-from app.lib.auth import Scope, generate_key
+from app.db.vocabulary import KeyScope
+from app.lib.auth import generate_key
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.tenancy import tenant_not_found
 
@@ -61,12 +62,12 @@ async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
 async def issue_key(
     session: AsyncSession,
     actor: Actor,
-    scope: Scope,
+    scope: KeyScope,
     tenant_id: uuid.UUID | None = None,
     name: str = "",
 ) -> tuple[ApiKey, str]:
     """A new key and its plaintext, which is never stored and cannot be shown again."""
-    if (scope == "tenant") != (tenant_id is not None):
+    if (scope == KeyScope.TENANT) != (tenant_id is not None):
         raise InvalidInput("a tenant key needs a tenant, an admin key none", code="invalid_scope")
     async with audited(session, actor, f"key.issue_{scope}") as note:
         note.tenant_id = tenant_id

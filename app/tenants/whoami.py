@@ -7,11 +7,12 @@ import uuid
 import msgspec
 from litestar import get
 
-from app.lib.auth import Principal, Scope
+from app.db.vocabulary import KeyScope
+from app.lib.auth import Principal
 
 
 class WhoAmI(msgspec.Struct):
-    scope: Scope
+    scope: KeyScope
     key_id: uuid.UUID | None
     tenant_id: uuid.UUID | None
 

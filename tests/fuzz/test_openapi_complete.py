@@ -65,3 +65,44 @@ async def test_the_schema_pages_are_served_without_the_internet(client: Client) 
             loaded = await client.get(asset)
             assert loaded.status_code == 200, asset
             assert len(loaded.content) > 1000, asset
+
+
+# The values each vocabulary field lists, as the API has always documented them.
+VOCABULARY_FIELDS = {
+    "NumberOut.state": ["ordering", "active", "deleting", "missing", "deleted", "failed"],
+    "NumberOut.handover": ["clearing", "clearing_failed", "uncleared"],
+    "BillingOut.payment_interval": ["monthly", "annually"],
+    "OrderCreate.payment_interval": ["monthly", "annually"],
+    "OperationOut.kind": ["order", "update", "delete", "sync"],
+    "OperationOut.status": ["queued", "running", "succeeded", "failed"],
+    "SyncRunOut.status": ["queued", "running", "succeeded", "failed"],
+    "DriftOut.kind": ["added", "changed", "missing", "removed"],
+    "KeyOut.scope": ["admin", "tenant"],
+    "IssuedKey.scope": ["admin", "tenant"],
+    "WhoAmI.scope": ["admin", "tenant"],
+    "GET /v1/audit?actor": ["key", "bootstrap", "cli"],
+}
+
+
+def _values(spec: dict[str, Any], schema: dict[str, Any]) -> list[Any]:
+    """The values a schema allows, through ``$ref`` and ``oneOf`` (null left out)."""
+    if "$ref" in schema:
+        return _values(spec, spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]])
+    if "oneOf" in schema:
+        return [value for option in schema["oneOf"] for value in _values(spec, option)]
+    return [value for value in schema.get("enum", []) if value is not None]
+
+
+def _field_schema(spec: dict[str, Any], field: str) -> dict[str, Any]:
+    if field.startswith("GET "):
+        path, name = field.removeprefix("GET ").split("?")
+        (parameter,) = [p for p in spec["paths"][path]["get"]["parameters"] if p["name"] == name]
+        return parameter["schema"]
+    component, name = field.split(".")
+    return spec["components"]["schemas"][component]["properties"][name]
+
+
+async def test_every_vocabulary_lists_the_values_it_always_listed(client: Client) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    listed = {field: _values(spec, _field_schema(spec, field)) for field in VOCABULARY_FIELDS}
+    assert listed == VOCABULARY_FIELDS

@@ -32,6 +32,7 @@ from app.seven.sandbox.state import (
     UpdateRejected,
 )
 from app.seven.signing import verify_signature
+from app.seven.types import PaymentInterval
 
 JSON = "application/json"
 HTML = "text/html"
@@ -371,7 +372,7 @@ async def list_available(request: Request[Any, Any, Any]) -> Response[bytes]:
 async def order_number(request: Request[Any, Any, Any]) -> Response[bytes]:
     try:
         params = await _params(request)
-        interval = str(params.get("payment_interval") or "annually")
+        interval = str(params.get("payment_interval") or PaymentInterval.ANNUALLY)
         _sandbox(request).order(_order_number(params), interval)
     except BadRequest as exc:
         return await _invalid(request, exc)

@@ -233,7 +233,8 @@ class Inventory:
             kind = _KINDS[self.rng.random() < 0.25]
             number = self._factory(region, kind).make(self.taken)
             fees = self._fees(region, kind)
-            interval: PaymentInterval = "monthly" if self.rng.random() < 0.4 else "annually"
+            monthly = self.rng.random() < 0.4
+            interval = PaymentInterval.MONTHLY if monthly else PaymentInterval.ANNUALLY
             created = now - timedelta(seconds=self.rng.randrange(3600, 3 * 365 * 86400))
             forward = plain
             if self.rng.random() < 0.2:
@@ -258,7 +259,7 @@ class Inventory:
 
 
 def active_fees(fees: AvailableFees, interval: PaymentInterval) -> Fees:
-    chosen = fees.monthly if interval == "monthly" else fees.annually
+    chosen = fees.monthly if interval == PaymentInterval.MONTHLY else fees.annually
     return Fees(
         setup=chosen.setup,
         basic_charge=chosen.basic_charge,
@@ -282,7 +283,7 @@ def _add_months(moment: datetime, months: int) -> datetime:
 def period_end(created: str, interval: PaymentInterval, now: datetime) -> datetime:
     """End of the billing period running at ``now`` for a number created at ``created``."""
     start = parse_seven_time(created)
-    step = 1 if interval == "monthly" else 12
+    step = 1 if interval == PaymentInterval.MONTHLY else 12
     elapsed = (now.year - start.year) * 12 + now.month - start.month
     periods = max(1, elapsed // step)
     # The estimate can be one period early or late; walk to the first end after now.

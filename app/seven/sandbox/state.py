@@ -250,21 +250,23 @@ class SandboxState:
     def order(self, number: str, interval: str) -> None:
         if not number:
             raise OrderRefused("The number field is required.")
-        if interval not in ("monthly", "annually"):
-            raise OrderRefused("The selected payment interval is invalid.")
+        try:
+            payment_interval = PaymentInterval(interval)
+        except ValueError:
+            raise OrderRefused("The selected payment interval is invalid.") from None
         if number in self.active:
             raise OrderRefused("Number is already assigned to your account.")
         offer = self.available.get(number)
         if offer is None:
             raise OrderRefused("Number is not available.")
         now = format_seven_time(now_berlin())
-        fees = active_fees(offer.fees, interval)  # type: ignore[arg-type]
+        fees = active_fees(offer.fees, payment_interval)
         del self.available[number]
         self.active[number] = ActiveNumber(
             country=offer.country,
             number=number,
             friendly_name="",
-            billing=Billing(fees=fees, payment_interval=interval),  # type: ignore[arg-type]
+            billing=Billing(fees=fees, payment_interval=payment_interval),
             features=offer.features,
             forward_sms_mo=ForwardSmsMo(),
             expires=None,
@@ -413,7 +415,7 @@ class SandboxState:
         if country is None:
             raise UpdateRejected(f"{number!r} is not a valid number (digits, country code first)")
         fees = (
-            active_fees(offer.fees, "annually")
+            active_fees(offer.fees, PaymentInterval.ANNUALLY)
             if offer
             else Fees(setup=0, basic_charge=0, sms_mo=0, voice_mo=0)  # type: ignore[arg-type]
         )
@@ -421,7 +423,7 @@ class SandboxState:
             country=country,
             number=number,
             friendly_name="",
-            billing=Billing(fees=fees, payment_interval="annually"),
+            billing=Billing(fees=fees, payment_interval=PaymentInterval.ANNUALLY),
             features=offer.features if offer else Features(sms=True, a2p_sms=True, voice=True),
             forward_sms_mo=ForwardSmsMo(),
             expires=None,
