@@ -51,6 +51,7 @@ from app.db.models import Number, Operation
 from app.db.vocabulary import FINISHED, NumberState, OperationKind, OperationStatus
 from app.lib.metrics import JOB_RETRIES
 from app.numbers.mirror import columns_from_active, state_for
+from app.operations.params import DeleteParams, OrderParams, params_of
 from app.operations.policy import Failure, RetryPolicy, exhausted, failure_for
 from app.pools.handover import settle_handover
 from app.pools.ordering import allocate_ordered_number
@@ -62,7 +63,7 @@ from app.seven.errors import (
     SevenError,
     UpstreamUnavailable,
 )
-from app.seven.types import ActiveNumber, NumberUpdate, PaymentInterval
+from app.seven.types import ActiveNumber, NumberUpdate
 
 log = structlog.get_logger(__name__)
 
@@ -153,6 +154,7 @@ class _Run:
         self.seven = seven
         self.policy = policy
         self.op = operation
+        self.params = params_of(operation)
         self.number: str = operation.number or ""
         self.log = log.bind(
             operation=str(operation.id),
@@ -180,12 +182,13 @@ class _Run:
         # Committed with the recovery point, before the write: a crash loop ends too.
         op.attempts += 1
         try:
-            if op.kind == OperationKind.ORDER:
-                await self._order()
-            elif op.kind == OperationKind.UPDATE:
-                await self._update()
-            else:
-                await self._delete()
+            match self.params:
+                case OrderParams():
+                    await self._order(self.params)
+                case NumberUpdate():
+                    await self._update(self.params)
+                case DeleteParams():
+                    await self._delete(self.params)
             return op.status
         except SevenError as error:
             return await self._after(error)
@@ -239,7 +242,7 @@ class _Run:
 
     # -- the three kinds --------------------------------------------------------------
 
-    async def _order(self) -> None:
+    async def _order(self, params: OrderParams) -> None:
         op = self.op
         active: ActiveNumber | None = None
         if op.accepted_at is None:
@@ -248,16 +251,14 @@ class _Run:
                 if active is None:
                     op.submitted_at = None  # the order never happened: ordering is safe
             if active is None:
-                interval = op.params.get("payment_interval", PaymentInterval.ANNUALLY)
-                await self._send(lambda: self.seven.order(self.number, interval))
+                await self._send(lambda: self.seven.order(self.number, params.payment_interval))
             await self._accepted()
         if active is None:
             active = await self._read_back()
-        await self._succeed(await self._with_friendly_name(active))
+        await self._succeed(await self._with_friendly_name(active, params.friendly_name))
 
-    async def _update(self) -> None:
+    async def _update(self, changes: NumberUpdate) -> None:
         # PATCH sets absolute values, so sending it again is harmless: no recovery point.
-        changes = msgspec.convert(self.op.params, NumberUpdate)
         try:
             active = await self.seven.update(self.number, changes)
         except NumberNotOnAccount:
@@ -275,9 +276,9 @@ class _Run:
             ) from None
         await self._succeed(active)
 
-    async def _delete(self) -> None:
+    async def _delete(self, params: DeleteParams) -> None:
         op = self.op
-        immediately = bool(op.params.get("delete_immediately"))
+        immediately = params.delete_immediately
         if op.accepted_at is None:
             if self._unsettled():
                 if await self._settled_by(await self._read_truth()):
@@ -341,10 +342,9 @@ class _Run:
         except NumberNotOnAccount:
             raise OutcomeUnknown("seven accepted the order but does not list it yet") from None
 
-    async def _with_friendly_name(self, active: ActiveNumber) -> ActiveNumber:
+    async def _with_friendly_name(self, active: ActiveNumber, wanted: str | None) -> ActiveNumber:
         """seven's order takes no name, so it is set after the order (PATCH is idempotent).
         A refused name does not undo a paid order: it is reported in the result."""
-        wanted = self.op.params.get("friendly_name")
         if not wanted or active.friendly_name == wanted:
             return active
         try:
@@ -374,13 +374,13 @@ class _Run:
 
     async def _settled_by(self, active: ActiveNumber | None) -> bool:
         """Record an unsettled write as done if seven's state shows it; True = recorded."""
-        immediately = bool(self.op.params.get("delete_immediately"))
-        if self.op.kind == OperationKind.ORDER:
+        if isinstance(self.params, OrderParams):
             if active is None:
                 return False
             self.log.info("settled_by_reading", state=state_for(active))
             await self._succeed(active)
             return True
+        immediately = isinstance(self.params, DeleteParams) and self.params.delete_immediately
         if active is None or (active.expires and not immediately):
             state = NumberState.DELETED if active is None else NumberState.DELETING
             self.log.info("settled_by_reading", state=state)
@@ -394,7 +394,7 @@ class _Run:
         await self._finish_number(state=state_for(active), synced_at=_now(), **columns)
         # A clearing of what a holder set ends the handover with the mirror's new columns.
         await settle_handover(self.session, self.op, succeeded=True, at=_now())
-        if self.op.kind == OperationKind.ORDER:
+        if isinstance(self.params, OrderParams):
             # An order placed for a tenant opens its allocation in the same transaction,
             # so the cost reports attribute the number from the day it became active.
             await allocate_ordered_number(self.session, self.op)
@@ -406,10 +406,10 @@ class _Run:
     async def _accepted_but_unconfirmed(self) -> None:
         """seven accepted the write but never showed its result within the budget. It
         bills an accepted order, so the operation succeeds; the sync fills in the rest."""
-        ordered = self.op.kind == OperationKind.ORDER
-        await self._finish_number(state=NumberState.ACTIVE if ordered else NumberState.DELETING)
+        state = NumberState.ACTIVE if isinstance(self.params, OrderParams) else NumberState.DELETING
+        await self._finish_number(state=state)
         await settle_handover(self.session, self.op, succeeded=True, at=_now())
-        if ordered:
+        if isinstance(self.params, OrderParams):
             await allocate_ordered_number(self.session, self.op)
         self._warn(
             "not_confirmed",
@@ -435,7 +435,7 @@ class _Run:
         self.log.info("operation_succeeded", attempts=self.op.attempts)
 
     async def _fail(self, failure: Failure) -> None:
-        failed_order = self.op.kind == OperationKind.ORDER
+        failed_order = isinstance(self.params, OrderParams)
         await self._finish_number(**({"state": NumberState.FAILED} if failed_order else {}))
         await settle_handover(self.session, self.op, succeeded=False, at=_now())
         self._finish(OperationStatus.FAILED, error=failure)

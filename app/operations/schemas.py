@@ -11,6 +11,7 @@ import msgspec
 from app.db.models import Operation
 from app.db.vocabulary import OperationKind, OperationStatus
 from app.lib.pagination import Page, page_schema
+from app.operations.params import params_of, stored
 from app.seven.types import PaymentInterval
 
 
@@ -24,11 +25,16 @@ class OperationOut(msgspec.Struct):
     kind: OperationKind
     status: OperationStatus
     number: str | None
+    tenant: uuid.UUID | None
+    """The tenant the operation acts for: an order's, or the holder of the number."""
     attempts: int
     error: OperationError | None
     created_at: datetime
     updated_at: datetime
     params: dict[str, Any] = msgspec.field(default_factory=dict)
+    """What was asked for, by ``kind``: an order's ``payment_interval``, ``friendly_name``
+    and ``pool``; an update's settings; a delete's ``delete_immediately``; a sync's
+    ``force``."""
     # What went wrong in a step after seven accepted the write, which does not undo it
     # (a refused friendly name after a paid order, say).
     warnings: list[OperationError] = msgspec.field(default_factory=list)
@@ -45,11 +51,12 @@ def operation_out(row: Operation) -> OperationOut:
         kind=OperationKind(row.kind),
         status=OperationStatus(row.status),
         number=row.number,
+        tenant=row.tenant_id,
         attempts=row.attempts,
         error=error,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        params=row.params,
+        params=stored(params_of(row)),
         warnings=[OperationError(**w) for w in (row.result or {}).get("warnings", [])],
     )
 

@@ -22,14 +22,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Number, Operation, Pool
-from app.db.vocabulary import NumberState, OperationKind, OperationStatus
+from app.db.vocabulary import NumberState, OperationStatus
 from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.params import EXPECTED_NUMBER, invalid, parse_number
@@ -37,8 +36,10 @@ from app.lib.phone import region_of
 from app.lib.tenancy import acting_tenant, may_see, scope_numbers
 from app.numbers.mirror import SEVEN_COLUMNS
 from app.operations import idempotency
+from app.operations.params import DeleteParams, OperationParams, OrderParams, kind_of, stored
 from app.operations.schemas import NumberChange, OrderCreate
 from app.pools.service import check_fits
+from app.seven.types import NumberUpdate
 
 # Mirror columns that only seven's answer fills in, as they are before it arrives; a number
 # ordered again starts from these, not from what seven said about it last time.
@@ -90,20 +91,13 @@ async def submit_order(
         if pool is None:
             raise InvalidInput(f"There is no pool {order.pool}.", code="unknown_pool")
         check_fits(pool, number, country)
-    params: dict[str, Any] = {
-        "payment_interval": order.payment_interval,
-        "friendly_name": order.friendly_name,
-        "pool": str(order.pool) if order.pool else None,
-        "tenant": str(tenant) if tenant else None,
-    }
+    params = OrderParams(order.payment_interval, order.friendly_name, order.pool)
 
     async def create() -> Operation:
         row = await session.scalar(select(Number).where(Number.number == number).with_for_update())
         if row is not None:
             _check_orderable(row, principal)
-        operation = await _add_operation(
-            session, principal, OperationKind.ORDER, number, params, tenant, request_id
-        )
+        operation = await _add_operation(session, principal, number, params, tenant, request_id)
         values: dict[str, Any] = {
             "country": country,
             "payment_interval": order.payment_interval,
@@ -126,7 +120,9 @@ async def submit_order(
         if offered is not None and not await offered(number, country):
             raise number_unavailable()
 
-    fingerprint = idempotency.request_hash("POST", "/v1/orders", {"number": number, **params})
+    # The request as the caller sent it, which names the tenant (the row holds it apart).
+    request = {"number": number, **stored(params), "tenant": str(tenant) if tenant else None}
+    fingerprint = idempotency.request_hash("POST", "/v1/orders", request)
     return await _submit(session, principal, key, fingerprint, create, check_offered)
 
 
@@ -139,17 +135,17 @@ async def submit_update(
     request_id: str | None = None,
 ) -> Submitted:
     number = parse_number(number_text, strict=True)
-    params = _change_params(change)
+    changes = _changes(change)
 
     async def create() -> Operation:
         row = await _changeable(session, principal, number, deleting=False)
         operation = await _add_operation(
-            session, principal, OperationKind.UPDATE, number, params, row.tenant_id, request_id
+            session, principal, number, changes, row.tenant_id, request_id
         )
         row.pending_operation_id = operation.id
         return operation
 
-    fingerprint = idempotency.request_hash("PATCH", f"/v1/numbers/{number}", params)
+    fingerprint = idempotency.request_hash("PATCH", f"/v1/numbers/{number}", stored(changes))
     return await _submit(session, principal, key, fingerprint, create)
 
 
@@ -162,17 +158,17 @@ async def submit_delete(
     request_id: str | None = None,
 ) -> Submitted:
     number = parse_number(number_text, strict=True)
-    params = {"delete_immediately": delete_immediately}
+    params = DeleteParams(delete_immediately)
 
     async def create() -> Operation:
         row = await _changeable(session, principal, number, deleting=True)
         operation = await _add_operation(
-            session, principal, OperationKind.DELETE, number, params, row.tenant_id, request_id
+            session, principal, number, params, row.tenant_id, request_id
         )
         row.pending_operation_id = operation.id
         return operation
 
-    fingerprint = idempotency.request_hash("DELETE", f"/v1/numbers/{number}", params)
+    fingerprint = idempotency.request_hash("DELETE", f"/v1/numbers/{number}", stored(params))
     return await _submit(session, principal, key, fingerprint, create)
 
 
@@ -180,7 +176,7 @@ async def add_update(
     session: AsyncSession,
     principal: Principal,
     row: Number,
-    params: dict[str, Any],
+    changes: NumberUpdate,
     tenant: uuid.UUID | None,
     request_id: str | None = None,
 ) -> Operation:
@@ -192,7 +188,7 @@ async def add_update(
         raise _busy(row)
     try:
         operation = await _add_operation(
-            session, principal, OperationKind.UPDATE, row.number, params, tenant, request_id
+            session, principal, row.number, changes, tenant, request_id
         )
     except IntegrityError:
         # The in-flight index: an operation the row did not show yet (the caller holds it).
@@ -238,18 +234,17 @@ async def _submit(
 async def _add_operation(
     session: AsyncSession,
     principal: Principal,
-    kind: OperationKind,
     number: str,
-    params: dict[str, Any],
+    params: OperationParams,
     tenant: uuid.UUID | None,
     request_id: str | None,
 ) -> Operation:
     operation = Operation(
         id=uuid.uuid4(),
-        kind=kind,
+        kind=kind_of(params),
         status=OperationStatus.QUEUED,
         number=number,
-        params=params,
+        params=stored(params),
         tenant_id=tenant,
         api_key_id=principal.key_id,
         request_id=request_id,  # the worker logs with it: one id from the API to seven
@@ -357,24 +352,30 @@ def _busy(row: Number) -> Conflict:
     )
 
 
-def _change_params(change: NumberChange) -> dict[str, Any]:
-    params: dict[str, Any] = msgspec.to_builtins(change)  # omits nothing: None = unchanged
-    params = {name: value for name, value in params.items() if value is not None}
-    if not params:
+def _changes(change: NumberChange) -> NumberUpdate:
+    """The PATCH for seven, its entries checked; None leaves a setting as it is."""
+    if change == NumberChange():
         raise InvalidInput(
             "Nothing to change: give friendly_name, sms_forward or email_forward.",
             code="nothing_to_change",
         )
-    if change.sms_forward is not None:
-        params["sms_forward"] = [
-            parse_number(entry, f"sms_forward[{i}]", strict=True)
-            for i, entry in enumerate(change.sms_forward)
-        ]
-    if change.email_forward is not None:
-        params["email_forward"] = [
-            _email(entry, f"email_forward[{i}]") for i, entry in enumerate(change.email_forward)
-        ]
-    return params
+    return NumberUpdate(
+        friendly_name=change.friendly_name,
+        sms_forward=_each(change.sms_forward, _strict_number, "sms_forward"),
+        email_forward=_each(change.email_forward, _email, "email_forward"),
+    )
+
+
+def _each(
+    entries: list[str] | None, check: Callable[[str, str], str], field: str
+) -> list[str] | None:
+    if entries is None:
+        return None
+    return [check(entry, f"{field}[{i}]") for i, entry in enumerate(entries)]
+
+
+def _strict_number(text: str, field: str) -> str:
+    return parse_number(text, field, strict=True)
 
 
 def _email(text: str, field: str) -> str:

@@ -44,7 +44,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -160,7 +159,7 @@ async def _queue_clearing(
     session: AsyncSession, actor: Actor, number: Number, tenant: uuid.UUID | None
 ) -> Operation:
     operation = await add_update(
-        session, actor.principal, number, msgspec.to_builtins(CLEARED), tenant, actor.request_id
+        session, actor.principal, number, CLEARED, tenant, actor.request_id
     )
     number.handover = Handover.CLEARING
     number.handover_operation_id = operation.id

@@ -1,10 +1,10 @@
 """Allocation by ordering: ``order_if_empty`` and the hook that allocates the new number.
 
 When a pool has no free number, a fitting one is picked from seven's available list
-and ordered through the operations machinery (app.operations.service.submit_order),
-with the tenant and the pool in the order's params. The worker calls
-``allocate_ordered_number`` when the order succeeds; it opens the tenant's allocation
-interval, so the cost reports attribute the number from the day it became active.
+and ordered through the operations machinery (app.operations.service.submit_order) for
+the tenant and into the pool. The worker calls ``allocate_ordered_number`` when the order
+succeeds; it opens the tenant's allocation interval, so the cost reports attribute the
+number from the day it became active.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor, audited, record
 from app.db.models import Allocation, Number, Operation
-from app.db.vocabulary import OperationKind
 from app.lib.errors import Conflict
 from app.lib.params import parse_country, parse_features
 from app.lib.tenancy import acting_tenant
+from app.operations.params import OrderParams, params_of
 from app.operations.schemas import OrderCreate
 from app.operations.service import Submitted, submit_order
 from app.pools.service import get_pool
@@ -104,8 +104,8 @@ async def allocate_ordered_number(session: AsyncSession, operation: Operation) -
     records the success. Safe to repeat (jobs run at least once): an open interval is
     left as it is. Orders without a tenant allocate nothing.
     """
-    tenant = operation.params.get("tenant")
-    if operation.kind != OperationKind.ORDER or not tenant or operation.number is None:
+    params = params_of(operation)
+    if not isinstance(params, OrderParams) or not operation.tenant_id or not operation.number:
         return
     number = await session.get(Number, operation.number, with_for_update=True)
     if number is None:
@@ -117,10 +117,9 @@ async def allocate_ordered_number(session: AsyncSession, operation: Operation) -
     )
     if open_interval is not None:
         return
-    pool = operation.params.get("pool")
-    number.tenant_id = uuid.UUID(tenant)
-    if pool:
-        number.pool_id = uuid.UUID(pool)
+    number.tenant_id = operation.tenant_id
+    if params.pool:
+        number.pool_id = params.pool
     session.add(
         Allocation(
             number=number.number,

@@ -48,6 +48,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import msgspec
 import structlog
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -55,6 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from app.db.locks import release_lock, try_lock
 from app.db.models import Operation, SyncRun
 from app.db.vocabulary import IN_FLIGHT, OperationKind, OperationStatus
+from app.operations.params import SyncParams, kind_of, stored
 from app.settings import DEFAULT_SYNC_CONFIRM_MISSING_SECONDS, DEFAULT_SYNC_MAX_REMOVED_SHARE
 from app.seven.active_list import ActiveList
 from app.seven.client import SevenClient
@@ -95,11 +97,11 @@ async def request_sync(
 ) -> Operation:
     """A queued ``sync`` operation, committed (the caller hands its id to a worker).
     ``force`` lets its run remove more than the guard allows (see ``RemovalsRefused``)."""
-    params = {"force": True} if force else {}
+    params = SyncParams(force=force)
     operation = Operation(
-        kind=OperationKind.SYNC,
+        kind=kind_of(params),
         status=OperationStatus.QUEUED,
-        params=params,
+        params=stored(params),
         request_id=request_id,
     )
     session.add(operation)
@@ -162,7 +164,7 @@ async def _claim_operation(conn: AsyncConnection, operation_id: uuid.UUID) -> bo
         return None
     # The run's and the job's log lines carry the id of the request that asked for it.
     structlog.contextvars.bind_contextvars(request_id=claimed.request_id)
-    return bool((claimed.params or {}).get("force"))
+    return msgspec.convert(claimed.params, SyncParams).force
 
 
 async def _skip(conn: AsyncConnection, operation_id: uuid.UUID | None) -> SyncOutcome:

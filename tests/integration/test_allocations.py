@@ -172,7 +172,7 @@ async def _order_through_an_empty_pool(
     assert accepted.status_code == 202, accepted.text
     operation = accepted.json()
     assert accepted.headers["location"] == f"/v1/operations/{operation['id']}"
-    assert (operation["kind"], operation["params"]["tenant"], operation["params"]["pool"]) == (
+    assert (operation["kind"], operation["tenant"], operation["params"]["pool"]) == (
         "order",
         tenant,
         pool,
@@ -234,9 +234,10 @@ async def test_the_order_hook_opens_the_interval_once(settings: Settings) -> Non
             kind="order",
             status="succeeded",
             number=number,
-            params={"tenant": str(tenant.id), "pool": str(pool.id)},
+            tenant_id=tenant.id,
+            params={"pool": str(pool.id)},
         )
-        unowned = Operation(id=uuid.uuid4(), kind="order", number=number, params={"tenant": None})
+        unowned = Operation(id=uuid.uuid4(), kind="order", number=number, params={})
         session.add_all([order, unowned])
         await session.commit()
         for operation in (order, order, unowned):

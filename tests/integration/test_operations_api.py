@@ -14,9 +14,12 @@ from typing import Any
 from arq.jobs import Job, JobStatus
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
+from sqlalchemy import select
 
 from app.asgi import create_app
+from app.db.models import Operation
 from app.lib.queue import create_queue, operation_job_id
+from app.operations.idempotency import request_hash
 from app.settings import Settings
 from tests.integration.operations_support import Client, available_numbers, order
 from tests.support.sandbox import SandboxProcess
@@ -395,3 +398,26 @@ async def test_an_order_is_accepted_while_redis_is_down(
         assert response.json()["status"] == "queued"
         mirrored = (await client.get(f"/v1/numbers/{number}", headers=admin_headers)).json()
         assert mirrored["state"] == "ordering"
+
+
+async def test_an_orders_fingerprint_is_the_one_earlier_releases_stored_for_its_key(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    """An ``Idempotency-Key`` sent before an upgrade replays after it: the fingerprint
+    still names the tenant, though the order's params no longer hold it."""
+    tenant, _ = await create_tenant(client, admin_headers, "acme")
+    number = available_numbers(fresh_sandbox, 1)[0]
+    headers = {**admin_headers, "Idempotency-Key": "order-across-releases"}
+    operation = await order(client, headers, number, tenant=tenant, friendly_name="Desk")
+    async with session_factory(settings) as sessions, sessions() as session:
+        stored = await session.scalar(
+            select(Operation.request_hash).where(Operation.id == uuid.UUID(operation["id"]))
+        )
+    earlier = {
+        "number": number,
+        "payment_interval": "annually",
+        "friendly_name": "Desk",
+        "pool": None,
+        "tenant": tenant,
+    }
+    assert stored == request_hash("POST", "/v1/orders", earlier)

@@ -8,6 +8,7 @@ of orders (what seven would have charged).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections import Counter
@@ -31,7 +32,7 @@ from tests.integration.operations_support import (
     wait_finished,
 )
 from tests.support.sandbox import SandboxProcess
-from tests.support.tenancy import create_tenant
+from tests.support.tenancy import create_pool, create_tenant
 from tests.support.worker import WorkerProcess
 
 Headers = dict[str, str]
@@ -462,3 +463,110 @@ async def test_a_delete_of_a_missing_number_deletes_it_and_releases_its_holder(
         "SELECT released_at IS NOT NULL FROM allocations WHERE number = $1", number
     )
     assert fresh_sandbox.api("GET", f"/numbers/active/{number}").status_code == 404
+
+
+async def _insert(db: asyncpg.Connection, table: str, **values: Any) -> None:
+    """A row as an earlier release wrote it, column by column."""
+    placeholders = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    await db.execute(
+        f"INSERT INTO {table} ({', '.join(values)}) VALUES ({placeholders})",  # noqa: S608
+        *values.values(),
+    )
+
+
+async def test_operations_stored_by_earlier_releases_are_carried_out(
+    client: Client,
+    admin_headers: Headers,
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+    db: asyncpg.Connection,
+) -> None:
+    """Orders repeated their tenant in params (the row's tenant_id holds it); migration
+    0009 queued clearings that empty all four settings, slack_forward included. The
+    reconciler enqueues such rows, and the worker carries them out as they are."""
+    tenant, _ = await create_tenant(client, admin_headers, "acme")
+    pool = await create_pool(client, admin_headers, cooldown_days=0)
+    ordered, cleared = available_numbers(fresh_sandbox, 2)
+    order_id, clearing_id = uuid.uuid4(), uuid.uuid4()
+    legacy_order = {
+        "payment_interval": "monthly",
+        "friendly_name": "Front desk",
+        "pool": pool,
+        "tenant": tenant,
+    }
+    emptied = {"friendly_name": "", "sms_forward": [], "email_forward": [], "slack_forward": []}
+    fresh_sandbox.put_active(
+        cleared,
+        friendly_name="Old holder",
+        forward_sms_mo={"sms": {"number": ["4917612345678"], "enabled": True}},
+    )
+    for operation, kind, number, params, holder in (
+        (order_id, "order", ordered, legacy_order, uuid.UUID(tenant)),
+        (clearing_id, "update", cleared, emptied, None),
+    ):
+        await _insert(
+            db,
+            "operations",
+            id=operation,
+            kind=kind,
+            status="queued",
+            number=number,
+            params=json.dumps(params),
+            tenant_id=holder,
+        )
+    await _insert(
+        db,
+        "numbers",
+        number=ordered,
+        country="DE",
+        payment_interval="monthly",
+        friendly_name="Front desk",
+        state="ordering",
+        tenant_id=uuid.UUID(tenant),
+        pool_id=uuid.UUID(pool),
+        pending_operation_id=order_id,
+    )
+    await _insert(
+        db,
+        "numbers",
+        number=cleared,
+        country="DE",
+        payment_interval="annually",
+        friendly_name="Old holder",
+        state="active",
+        pending_operation_id=clearing_id,
+        handover="clearing",
+        handover_operation_id=clearing_id,
+    )
+
+    with WorkerProcess(fast(settings)):
+        done_order = await wait_finished(client, admin_headers, str(order_id))
+        done_clearing = await wait_finished(client, admin_headers, str(clearing_id))
+
+    assert done_order["status"] == "succeeded", done_order
+    # Read back without the copy of the tenant: the operation names it once.
+    assert (done_order["tenant"], done_order["params"]) == (
+        tenant,
+        {"payment_interval": "monthly", "friendly_name": "Front desk", "pool": pool},
+    )
+    assert [o["payment_interval"] for o in fresh_sandbox.ledger()[ordered]] == ["monthly"]
+    mirrored = await number_of(client, admin_headers, ordered)
+    assert (mirrored["state"], mirrored["friendly_name"], mirrored["tenant"], mirrored["pool"]) == (
+        "active",
+        "Front desk",
+        tenant,
+        pool,
+    )
+    holding = await db.fetchrow(
+        "SELECT tenant_id, pool_id FROM allocations WHERE number = $1 AND released_at IS NULL",
+        ordered,
+    )
+    assert holding is not None
+    assert (str(holding["tenant_id"]), str(holding["pool_id"])) == (tenant, pool)
+
+    assert done_clearing["status"] == "succeeded", done_clearing
+    assert done_clearing["params"] == emptied
+    at_seven = {n["number"]: n for n in fresh_sandbox.active()}[cleared]
+    assert (at_seven["friendly_name"], at_seven["forward_sms_mo"]["sms"]["number"]) == ("", [])
+    clean = await number_of(client, admin_headers, cleared)
+    assert (clean["handover"], clean["friendly_name"]) == (None, "")

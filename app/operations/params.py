@@ -1,0 +1,70 @@
+"""What an operation was asked to do: the ``params`` column, typed by the operation's kind.
+
+A union tagged by ``operations.kind``: the tag is the row's own column, so ``params``
+holds neither it nor anything else the row holds (the number, the tenant). The shapes
+stored so far, each still read by :func:`params_of`:
+
+* ``order``: ``payment_interval``, ``friendly_name``, ``pool``. Orders stored before the
+  tenant left ``params`` also hold ``tenant``, always equal to the row's ``tenant_id``
+  (both were written from one value); decoding ignores it, so such rows need no rewrite.
+* ``update``: seven's PATCH body (:class:`NumberUpdate`), only the settings to change; a
+  clearing of what a holder set (app.pools.handover, migration 0009) empties all four.
+* ``delete``: ``delete_immediately``.
+* ``sync``: ``force``, left out when false.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+
+from app.db.models import Operation
+from app.db.vocabulary import OperationKind
+from app.seven.types import NumberUpdate, PaymentInterval
+
+
+class OrderParams(msgspec.Struct, frozen=True):
+    payment_interval: PaymentInterval = PaymentInterval.ANNUALLY
+    # seven's order takes no name: the worker sets it once the number is active.
+    friendly_name: str | None = None
+    pool: uuid.UUID | None = None
+
+
+class DeleteParams(msgspec.Struct, frozen=True):
+    delete_immediately: bool = False
+
+
+class SyncParams(msgspec.Struct, frozen=True, omit_defaults=True):
+    force: bool = False
+    """Apply the run past the removal guard (app.sync.diff.RemovalsRefused)."""
+
+
+OperationParams = OrderParams | NumberUpdate | DeleteParams | SyncParams
+
+_BY_KIND: dict[str, type[OperationParams]] = {
+    OperationKind.ORDER: OrderParams,
+    OperationKind.UPDATE: NumberUpdate,
+    OperationKind.DELETE: DeleteParams,
+    OperationKind.SYNC: SyncParams,
+}
+
+
+_KIND_OF = {struct: kind for kind, struct in _BY_KIND.items()}
+
+
+def params_of(operation: Operation) -> OperationParams:
+    """The operation's params as the struct of its kind."""
+    return msgspec.convert(operation.params, _BY_KIND[operation.kind])
+
+
+def kind_of(params: OperationParams) -> OperationKind:
+    """The kind of operation ``params`` are for (the tag the row stores as ``kind``)."""
+    return OperationKind(_KIND_OF[type(params)])
+
+
+def stored(params: OperationParams) -> dict[str, Any]:
+    """``params`` as the ``params`` column holds it (and ``GET /v1/operations`` shows it)."""
+    builtins: dict[str, Any] = msgspec.to_builtins(params)
+    return builtins
