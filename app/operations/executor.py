@@ -51,8 +51,9 @@ from app.db.models import Number, Operation
 from app.db.vocabulary import FINISHED, NumberState, OperationKind, OperationStatus
 from app.lib.metrics import JOB_RETRIES
 from app.numbers.mirror import columns_from_active, state_for
+from app.operations.lifecycle import Failure, finish_operation
 from app.operations.params import DeleteParams, OrderParams, params_of
-from app.operations.policy import Failure, RetryPolicy, exhausted, failure_for
+from app.operations.policy import RetryPolicy, exhausted, failure_for
 from app.pools.handover import settle_handover
 from app.pools.ordering import allocate_ordered_number
 from app.seven.client import SevenClient
@@ -399,7 +400,7 @@ class _Run:
             # so the cost reports attribute the number from the day it became active.
             await allocate_ordered_number(self.session, self.op)
         result = {**(self.op.result or {}), **_builtins(active)}
-        self._finish(OperationStatus.SUCCEEDED, result=result)
+        await finish_operation(self.session, self.op.id, OperationStatus.SUCCEEDED, result=result)
         await self.session.commit()
         self.log.info("operation_succeeded", attempts=self.op.attempts)
 
@@ -417,7 +418,7 @@ class _Run:
             "sync brings the number's details.",
         )
         result = {**(self.op.result or {}), "confirmed": False}
-        self._finish(OperationStatus.SUCCEEDED, result=result)
+        await finish_operation(self.session, self.op.id, OperationStatus.SUCCEEDED, result=result)
         await self.session.commit()
         self.log.warning("operation_accepted_unconfirmed", attempts=self.op.attempts)
 
@@ -430,7 +431,7 @@ class _Run:
             del columns["number"]
             await self._finish_number(state=state_for(active), synced_at=_now(), **columns)
             result = {"deleted": False, "expires": active.expires}
-        self._finish(OperationStatus.SUCCEEDED, result=result)
+        await finish_operation(self.session, self.op.id, OperationStatus.SUCCEEDED, result=result)
         await self.session.commit()
         self.log.info("operation_succeeded", attempts=self.op.attempts)
 
@@ -438,7 +439,7 @@ class _Run:
         failed_order = isinstance(self.params, OrderParams)
         await self._finish_number(**({"state": NumberState.FAILED} if failed_order else {}))
         await settle_handover(self.session, self.op, succeeded=False, at=_now())
-        self._finish(OperationStatus.FAILED, error=failure)
+        await finish_operation(self.session, self.op.id, OperationStatus.FAILED, failure=failure)
         await self.session.commit()
         self.log.warning("operation_failed", code=failure.code, attempts=self.op.attempts)
 
@@ -451,21 +452,6 @@ class _Run:
             .where(Number.number == self.number)
             .values(pending_operation_id=None, updated_at=func.now(), **values)
         )
-
-    def _finish(
-        self,
-        status: OperationStatus,
-        *,
-        result: dict[str, Any] | None = None,
-        error: Failure | None = None,
-    ) -> None:
-        op = self.op
-        op.status = status
-        op.finished_at = _now()
-        op.error_code = error.code if error else None
-        op.error_message = error.message if error else None
-        if result is not None:
-            op.result = result
 
     def _warn(self, code: str, message: str) -> None:
         """Note a step that failed without undoing what seven accepted."""

@@ -25,6 +25,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app.operations.lifecycle import Failure
 from app.settings import Settings
 from app.seven.errors import (
     InsufficientCredit,
@@ -34,14 +35,6 @@ from app.seven.errors import (
     SevenAuthError,
     SevenError,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """Why an operation failed: a stable code and a message a person can act on."""
-
-    code: str
-    message: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 import msgspec
 import structlog
@@ -56,6 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from app.db.locks import release_lock, try_lock
 from app.db.models import Operation, SyncRun
 from app.db.vocabulary import IN_FLIGHT, OperationKind, OperationStatus
+from app.operations.lifecycle import Failure, finish_operation
 from app.operations.params import SyncParams, kind_of, stored
 from app.settings import DEFAULT_SYNC_CONFIRM_MISSING_SECONDS, DEFAULT_SYNC_MAX_REMOVED_SHARE
 from app.seven.active_list import ActiveList
@@ -182,7 +182,7 @@ async def _skip(conn: AsyncConnection, operation_id: uuid.UUID | None) -> SyncOu
             "reason": SKIPPED_REASON,
             "running_run": str(running) if running else None,
         }
-        await _finish_operation(conn, operation_id, OperationStatus.SUCCEEDED, result=result)
+        await finish_operation(conn, operation_id, OperationStatus.SUCCEEDED, result=result)
         await conn.commit()
     log.info("sync_skipped", operation_id=str(operation_id), running_run=str(running))
     return SyncOutcome(RunOutcome.SKIPPED, run_id=running)
@@ -254,7 +254,7 @@ async def _run_locked(
         )
     if operation_id is not None:
         result = {"outcome": RunOutcome.RAN, "run_id": str(run_id)}
-        await _finish_operation(conn, operation_id, OperationStatus.SUCCEEDED, result=result)
+        await finish_operation(conn, operation_id, OperationStatus.SUCCEEDED, result=result)
     await conn.commit()
     seconds["confirm_seconds"] = time.perf_counter() - clock
     timings = {name: round(value, 3) for name, value in seconds.items()}
@@ -361,29 +361,6 @@ async def _close_run_failed(
         )
     )
     if operation_id is not None:
-        await _finish_operation(
-            conn, operation_id, OperationStatus.FAILED, error_code=code, error_message=message
-        )
+        failure = Failure(code, message)
+        await finish_operation(conn, operation_id, OperationStatus.FAILED, failure=failure)
     await conn.commit()
-
-
-async def _finish_operation(
-    conn: AsyncConnection,
-    operation_id: uuid.UUID,
-    status: OperationStatus,
-    *,
-    result: dict[str, Any] | None = None,
-    error_code: str | None = None,
-    error_message: str | None = None,
-) -> None:
-    await conn.execute(
-        update(Operation)
-        .where(Operation.id == operation_id)
-        .values(
-            status=status,
-            result=result,
-            error_code=error_code,
-            error_message=error_message,
-            finished_at=func.clock_timestamp(),
-        )
-    )

@@ -1,0 +1,48 @@
+"""How an operation ends, written in one place for the executor and the sync alike."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.db.models import Operation
+from app.db.vocabulary import OperationStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why an operation failed: a stable code and a message a person can act on."""
+
+    code: str
+    message: str
+
+
+async def finish_operation(
+    db: AsyncSession | AsyncConnection,
+    operation_id: uuid.UUID,
+    status: OperationStatus,
+    *,
+    result: dict[str, Any] | None = None,
+    failure: Failure | None = None,
+) -> None:
+    """Record the operation's end (uncommitted): its status, when, and why it failed.
+
+    ``result`` replaces the stored one when given (None keeps it: a failure keeps the
+    warnings a run noted). On a session, the operation loaded in it is updated too.
+    """
+    values: dict[str, Any] = {
+        "status": status,
+        # From this process's clock, like the run's other moments (started_at,
+        # submitted_at): a session sets it on the loaded operation as it is.
+        "finished_at": datetime.now(UTC),
+        "error_code": failure.code if failure else None,
+        "error_message": failure.message if failure else None,
+    }
+    if result is not None:
+        values["result"] = result
+    await db.execute(update(Operation).where(Operation.id == operation_id).values(**values))
