@@ -15,7 +15,7 @@ from arq import ArqRedis
 from arq.connections import RedisSettings
 from redis.asyncio import ConnectionPool
 
-from app.db.vocabulary import OperationKind
+from app.db.vocabulary import NUMBER_OPERATION_KINDS, OperationKind
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
@@ -32,9 +32,7 @@ def deserialize_job(data: bytes) -> dict[str, Any]:
 
 # The job that carries out each kind of operation (see workers/settings.py).
 JOB_FOR_KIND: dict[str, str] = {
-    OperationKind.ORDER: "process_operation",
-    OperationKind.UPDATE: "process_operation",
-    OperationKind.DELETE: "process_operation",
+    **dict.fromkeys(NUMBER_OPERATION_KINDS, "process_operation"),
     OperationKind.SYNC: "sync_mirror",
 }
 
