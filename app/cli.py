@@ -14,9 +14,8 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar
 
 import typer
 from redis.exceptions import RedisError
@@ -43,18 +42,6 @@ from app.sync.service import RunOutcome, request_sync
 from app.tenants import service
 
 T = TypeVar("T")
-
-
-class GroupByChoice(StrEnum):
-    tenant = "tenant"
-    pool = "pool"
-    country = "country"
-    number = "number"
-
-
-class BasisChoice(StrEnum):
-    cash = "cash"
-    accrual = "accrual"
 
 
 cli = typer.Typer(help="seven-numbers operator commands.", no_args_is_help=True)
@@ -214,8 +201,8 @@ def costs(
     month: Annotated[
         str | None, typer.Option(help="YYYY-MM; default: this month (Europe/Berlin).")
     ] = None,
-    group_by: Annotated[GroupByChoice, typer.Option(help="Rows per ...")] = GroupByChoice.tenant,
-    basis: Annotated[BasisChoice, typer.Option(help="cash or accrual.")] = BasisChoice.cash,
+    group_by: Annotated[GroupBy, typer.Option(help="Rows per ...")] = GroupBy.TENANT,
+    basis: Annotated[Basis, typer.Option(help="cash or accrual.")] = Basis.CASH,
     csv_file: Annotated[
         Path | None, typer.Option("--csv", help="Write the report as CSV to this file.")
     ] = None,
@@ -228,9 +215,7 @@ def costs(
         raise typer.Exit(2) from None
     report = _run(
         "costs",
-        lambda s, _: costs_service.cost_report(
-            s, chosen, cast(Basis, basis.value), cast(GroupBy, group_by.value)
-        ),
+        lambda s, _: costs_service.cost_report(s, chosen, basis, group_by),
     )
     if csv_file is not None:
         csv_file.write_text(report_csv(report), encoding="utf-8")

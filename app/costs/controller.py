@@ -4,7 +4,7 @@ of the caller's report slots (app.costs.limits), render."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.costs import service
 from app.costs.limits import take_report_slot
-from app.costs.model import BASES, GROUPINGS, Basis, GroupBy, Month
+from app.costs.model import Basis, GroupBy, Month
 from app.costs.schemas import CostReportOut, ForecastOut, forecast_out, report_csv, report_out
 from app.lib import params
 from app.lib.auth import Principal
@@ -63,22 +63,22 @@ class CostController(Controller):
         settings: Settings,
         month: FromQuery[str | None] = None,
         group_by: Annotated[
-            str | None, params.choice_parameter("One row per", GROUPINGS, default="tenant")
+            str | None, params.choice_parameter("One row per", tuple(GroupBy), default="tenant")
         ] = None,
         basis: Annotated[
             str | None,
             params.choice_parameter(
                 "cash: each charge in the month of its billing day; accrual: spread over the"
                 " days it pays for",
-                BASES,
+                tuple(Basis),
                 default="cash",
             ),
         ] = None,
     ) -> Response[Any]:
         """``Accept: text/csv`` answers the same rows as CSV, the totals as the last row."""
         parsed = _parse_month(month)
-        grouping = cast(GroupBy, params.parse_choice(group_by, "group_by", GROUPINGS) or "tenant")
-        chosen = cast(Basis, params.parse_choice(basis, "basis", BASES) or "cash")
+        grouping = GroupBy(params.parse_choice(group_by, "group_by", tuple(GroupBy)) or "tenant")
+        chosen = Basis(params.parse_choice(basis, "basis", tuple(Basis)) or "cash")
         tenant = _tenant_scope(principal)
         await take_report_slot(db_session, principal, settings.cost_reports_per_key)
         result = await service.cost_report(db_session, parsed, chosen, grouping, tenant)

@@ -36,17 +36,32 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
 from typing import Literal
 
 import msgspec
 
 from app.seven.types import PaymentInterval
 
-Basis = Literal["cash", "accrual"]
-GroupBy = Literal["tenant", "pool", "country", "number"]
+
+class Basis(StrEnum):
+    """When a charge counts: on the day it is billed (``cash``), or spread over the days
+    it pays for (``accrual``)."""
+
+    CASH = "cash"
+    ACCRUAL = "accrual"
+
+
+class GroupBy(StrEnum):
+    """What a report's rows are (see :func:`group_key`)."""
+
+    TENANT = "tenant"
+    POOL = "pool"
+    COUNTRY = "country"
+    NUMBER = "number"
+
+
 ChargeKind = Literal["recurring", "setup", "usage"]
-BASES: tuple[Basis, ...] = ("cash", "accrual")
-GROUPINGS: tuple[GroupBy, ...] = ("tenant", "pool", "country", "number")
 UNASSIGNED = "unassigned"
 POOL_KEY_PREFIX = "pool:"
 CENT = Decimal("0.01")
@@ -209,7 +224,7 @@ def charges(facts: NumberFacts, month: Month, basis: Basis) -> Iterator[Charge]:
         yield _on_day(facts, "setup", setup, facts.created)
     for start, stop in _periods(facts, month):
         fee = fee_on(facts.fees, start).basic_charge
-        if basis == "cash":
+        if basis == Basis.CASH:
             if start >= month.start:
                 yield _on_day(facts, "recurring", fee, start)
             continue
@@ -236,13 +251,13 @@ def group_key(charge: Charge, group_by: GroupBy) -> str:
     number sat in a pool, else to ``unassigned``. ``pool``: the pool's id (for a tenant's
     days, the pool it was allocated from), else ``unassigned``.
     """
-    if group_by == "tenant":
+    if group_by == GroupBy.TENANT:
         if charge.tenant is not None:
             return charge.tenant
         return POOL_KEY_PREFIX + charge.pool if charge.pool is not None else UNASSIGNED
-    if group_by == "pool":
+    if group_by == GroupBy.POOL:
         return charge.pool or UNASSIGNED
-    if group_by == "country":
+    if group_by == GroupBy.COUNTRY:
         return charge.country
     return charge.number
 

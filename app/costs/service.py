@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.costs.model import GROUPINGS, Basis, GroupBy, Month, Report, Row, add_months, cents
+from app.costs.model import Basis, GroupBy, Month, Report, Row, add_months, cents
 from app.costs.sql import (
     FORECAST_PARAMETERS,
     FORECAST_SQL,
@@ -53,9 +53,7 @@ _TUNING = text(
     " set_config('plan_cache_mode', 'force_custom_plan', true),"
     " set_config('work_mem', '64MB', true)"
 )
-_REPORT_SQL = {
-    group_by: numbered(report_sql(group_by), REPORT_PARAMETERS) for group_by in GROUPINGS
-}
+_REPORT_SQL = {group_by: numbered(report_sql(group_by), REPORT_PARAMETERS) for group_by in GroupBy}
 _FORECAST_SQL = numbered(FORECAST_SQL, FORECAST_PARAMETERS)
 
 
@@ -79,7 +77,7 @@ async def cost_report(
     """The month's report; with ``tenant_id``, only the days that tenant held."""
     values = {
         **_window(month.start, month.stop),
-        "accrual": basis == "accrual",
+        "accrual": basis == Basis.ACCRUAL,
         "tenant": tenant_id,
     }
     records = await _fetch(session, _REPORT_SQL[group_by], REPORT_PARAMETERS, values)

@@ -225,10 +225,10 @@ def numbered(sql: str, names: tuple[str, ...]) -> str:
 
 # How each grouping names its rows; see ``model.group_key`` for the meaning.
 GROUP_KEYS: dict[GroupBy, str] = {
-    "tenant": "COALESCE(tenant_id::text, 'pool:' || pool_id::text, 'unassigned')",
-    "pool": "COALESCE(pool_id::text, 'unassigned')",
-    "country": "country",
-    "number": "number",
+    GroupBy.TENANT: "COALESCE(tenant_id::text, 'pool:' || pool_id::text, 'unassigned')",
+    GroupBy.POOL: "COALESCE(pool_id::text, 'unassigned')",
+    GroupBy.COUNTRY: "country",
+    GroupBy.NUMBER: "number",
 }
 
 
@@ -254,7 +254,7 @@ def report_sql(group_by: GroupBy) -> str:
     key = GROUP_KEYS[group_by]
     rows = (
         "SELECT key, 1::bigint, recurring, setup, usage FROM per_number"
-        if group_by == "number"
+        if group_by == GroupBy.NUMBER
         else "SELECT key, COUNT(*), SUM(recurring), SUM(setup), SUM(usage)"
         " FROM per_number GROUP BY key"
     )

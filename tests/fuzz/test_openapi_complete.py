@@ -81,6 +81,8 @@ VOCABULARY_FIELDS = {
     "IssuedKey.scope": ["admin", "tenant"],
     "WhoAmI.scope": ["admin", "tenant"],
     "GET /v1/audit?actor": ["key", "bootstrap", "cli"],
+    "CostReportOut.basis": ["cash", "accrual"],
+    "CostReportOut.group_by": ["tenant", "pool", "country", "number"],
 }
 
 
