@@ -29,7 +29,7 @@ from app.costs import service as costs_service
 from app.costs.model import Basis, GroupBy, Month
 from app.costs.schemas import CSV_COLUMNS, report_csv
 from app.db.engine import create_engine, create_session_factory
-from app.db.models import Operation
+from app.db.models import ApiKey, Operation
 from app.db.vocabulary import FINISHED, KeyScope, OperationStatus
 from app.lib.auth import CLI_ADMIN, current_actor
 from app.lib.errors import ServiceError
@@ -85,15 +85,19 @@ def _run(command: str, work: Callable[[AsyncSession, Actor], Awaitable[T]]) -> T
         raise typer.Exit(1) from None
 
 
+def _issue_key(command: str, scope: KeyScope, tenant: uuid.UUID | None, name: str) -> ApiKey:
+    """Issue a key and print it (once: only its hash is stored); its row, for its id."""
+    row, plaintext = _run(command, lambda s, a: service.issue_key(s, a, scope, tenant, name))
+    typer.echo(plaintext)
+    return row
+
+
 @cli.command("create-admin-key")
 def create_admin_key(
     name: Annotated[str, typer.Option(help="Whose key it is, e.g. a person's name.")] = "",
 ) -> None:
     """Create an admin key and print it (once: it cannot be shown again)."""
-    row, plaintext = _run(
-        "create-admin-key", lambda s, a: service.issue_key(s, a, KeyScope.ADMIN, None, name)
-    )
-    typer.echo(plaintext)
+    row = _issue_key("create-admin-key", KeyScope.ADMIN, None, name)
     typer.echo(f"key id {row.id} (keep the key above; only its hash is stored)", err=True)
 
 
@@ -110,10 +114,7 @@ def issue_key(
     name: Annotated[str, typer.Option(help="What the key is for.")] = "",
 ) -> None:
     """Issue a key bound to a tenant and print it (once)."""
-    row, plaintext = _run(
-        "issue-key", lambda s, a: service.issue_key(s, a, KeyScope.TENANT, tenant, name)
-    )
-    typer.echo(plaintext)
+    row = _issue_key("issue-key", KeyScope.TENANT, tenant, name)
     typer.echo(f"key id {row.id}", err=True)
 
 
