@@ -50,7 +50,7 @@ def _stdlib_handler() -> logging.Handler:
 def _switched_off(library: logging.Logger) -> bool:
     """uvicorn's ``--no-access-log`` leaves ``uvicorn.access`` with no handler and not
     propagating; routed to ours it would write a second line per request (uvicorn checks
-    ``hasHandlers()``, which the root's handler satisfies), about 15 % of a cached read."""
+    ``hasHandlers()``, which the root's handler satisfies), a cost on every request."""
     return library.name == "uvicorn.access" and not library.handlers and not library.propagate
 
 

@@ -85,17 +85,17 @@ class NumberReadController(Controller):
     async def get_number(
         self,
         # The request, not the ``state`` and ``principal`` dependencies the other routes
-        # take: resolving them was ~6 % of a cached read.
+        # take: resolving them is a measurable share of a read served from memory.
         request: Request[Principal, Any, State],
         number: Annotated[str, PathParameter(description="The number, in any written form")],
     ) -> ASGIResponse:
         state, principal = request.app.state, request.user
         cache = state.number_cache
         # Written exactly as the mirror stores it (digits, country code first), a number
-        # the cache holds is its own answer: libphonenumber's parse (~30 us, a tenth of
-        # the read) is for every other written form, and for numbers not cached.
+        # the cache holds is its own answer: libphonenumber's parse, dear next to a
+        # read from memory, is for every other written form and for numbers not cached.
         digits = number if number in cache else params.parse_number(number)
         body = await service.number_document(state.engine, cache, principal, digits)
         # An ASGIResponse, not a Response: nothing to encode or resolve, so Litestar's
-        # response building (~7 % of a cached read) is skipped.
+        # response building is skipped.
         return ASGIResponse(body=body, media_type=MediaType.JSON)

@@ -29,7 +29,7 @@ A holding that ends another way:
   it is not allocatable until an admin's clearing has succeeded. Ordered again, it is a
   new rental: the mirror starts from seven's answer (app.operations.service) and the
   order's success ends the handover.
-* **missing** (issue 11): the sync keeps the holder while it has not confirmed the number
+* **missing**: the sync keeps the holder while it has not confirmed the number
   gone, so nothing ends; confirmed gone, it is deleted as above; found again, holder and
   settings are as they were. A holder may still release a missing number: the clearing
   is queued as for any other. If seven has the number, it clears it and seven's answer

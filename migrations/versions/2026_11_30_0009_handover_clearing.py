@@ -2,10 +2,10 @@
 
 Revision ID: 0009_handover_clearing
 Revises: 0008_numbers_missing
-Create Date: 2026-12-01 09:00:00
+Create Date: 2026-11-30 13:00:00
 
 A released number kept its holder's forwarding and name at seven, so the next holder's
-inbound SMS (one-time codes) still went to the previous one (issue 12). A release now
+inbound SMS (one-time codes) still went to the previous one. A release now
 queues an ``update`` that clears them, and the number is nobody's to take until it has
 succeeded (app/pools/handover.py):
 
