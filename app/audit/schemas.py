@@ -10,6 +10,7 @@ import msgspec
 
 from app.db.models import AuditEntry
 from app.lib.pagination import Page, page_schema
+from app.lib.structs import from_row
 
 
 class AuditEntryOut(msgspec.Struct):
@@ -31,16 +32,4 @@ AuditPage = Annotated[Page[AuditEntryOut], page_schema("AuditPage")]
 
 
 def audit_entry_out(row: AuditEntry) -> AuditEntryOut:
-    return AuditEntryOut(
-        id=row.id,
-        at=row.at,
-        actor=row.actor,
-        key=row.api_key_id,
-        scope=row.scope,
-        tenant=row.tenant_id,
-        action=row.action,
-        target=row.target,
-        request_id=row.request_id,
-        outcome=row.outcome,
-        details=row.details,
-    )
+    return from_row(AuditEntryOut, row, key=row.api_key_id, tenant=row.tenant_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -10,6 +11,7 @@ import msgspec
 
 from app.db.models import DEFAULT_COOLDOWN_DAYS, Allocation, Pool
 from app.lib.params import Country, Feature
+from app.lib.structs import from_row
 from app.pools.handover import Released
 from app.pools.service import MAX_COOLDOWN_DAYS, PoolCounts
 
@@ -92,32 +94,11 @@ class ReleaseOut(AllocationOut):
 
 def pool_out(row: Pool, counts: PoolCounts | None = None) -> PoolOut:
     counts = counts or PoolCounts()
-    return PoolOut(
-        id=row.id,
-        name=row.name,
-        country=row.country,
-        features=list(row.features),
-        cooldown_days=row.cooldown_days,
-        created_at=row.created_at,
-        numbers=counts.numbers,
-        allocated=counts.allocated,
-        free=counts.free,
-        clearing=counts.clearing,
-        clearing_failed=counts.clearing_failed,
-        uncleared=counts.uncleared,
-    )
+    return from_row(PoolOut, row, features=list(row.features), **dataclasses.asdict(counts))
 
 
 def allocation_out(row: Allocation) -> AllocationOut:
-    return AllocationOut(
-        id=row.id,
-        number=row.number,
-        pool=row.pool_id,
-        tenant=row.tenant_id,
-        allocated_at=row.allocated_at,
-        released_at=row.released_at,
-        available_at=row.available_at,
-    )
+    return from_row(AllocationOut, row, pool=row.pool_id, tenant=row.tenant_id)
 
 
 def release_out(released: Released) -> ReleaseOut:

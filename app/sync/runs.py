@@ -13,6 +13,7 @@ from app.db.models import SyncDrift, SyncRun
 from app.db.vocabulary import OperationStatus
 from app.lib.errors import NotFound
 from app.lib.pagination import Keyset, PageQuery
+from app.lib.structs import from_row
 from app.sync.schemas import DriftOut, SyncCounts, SyncRunOut, SyncRunPage
 
 #: Drift items shown per run in the list; the rest are at ``GET /v1/sync/runs/{id}``.
@@ -103,7 +104,7 @@ async def _drift_heads(
 
 
 def _drift_out(row: SyncDrift) -> DriftOut:
-    return DriftOut(number=row.number, kind=row.kind, before=row.before, after=row.after)  # type: ignore[arg-type]
+    return from_row(DriftOut, row)
 
 
 def _run_out(
@@ -115,12 +116,9 @@ def _run_out(
         started_at=run.started_at,
         finished_at=run.finished_at,
         status=run.status,  # type: ignore[arg-type]
-        counts=SyncCounts(
-            fetched=run.fetched,
-            added=run.added,
-            changed=run.changed,
-            removed=run.removed,
-            unchanged=run.unchanged,
+        counts=from_row(
+            SyncCounts,
+            run,
             skipped=max(skipped, 0) if run.status == OperationStatus.SUCCEEDED else 0,
         ),
         drift=drift,

@@ -10,6 +10,7 @@ import msgspec
 
 from app.db.models import ApiKey, Tenant
 from app.db.vocabulary import KeyScope
+from app.lib.structs import from_row
 
 
 class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -46,25 +47,12 @@ class IssuedKey(KeyOut):
 
 
 def tenant_out(row: Tenant) -> TenantOut:
-    return TenantOut(id=row.id, name=row.name, created_at=row.created_at)
-
-
-def _key_fields(row: ApiKey) -> dict[str, object]:
-    return {
-        "id": row.id,
-        "scope": row.scope,
-        "tenant": row.tenant_id,
-        "name": row.name,
-        "prefix": row.prefix,
-        "created_at": row.created_at,
-        "last_used_at": row.last_used_at,
-        "revoked_at": row.revoked_at,
-    }
+    return from_row(TenantOut, row)
 
 
 def key_out(row: ApiKey) -> KeyOut:
-    return KeyOut(**_key_fields(row))  # type: ignore[arg-type]
+    return from_row(KeyOut, row, tenant=row.tenant_id)
 
 
 def issued_key(row: ApiKey, plaintext: str) -> IssuedKey:
-    return IssuedKey(**_key_fields(row), key=plaintext)  # type: ignore[arg-type]
+    return from_row(IssuedKey, row, tenant=row.tenant_id, key=plaintext)
