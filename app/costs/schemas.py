@@ -13,13 +13,8 @@ from app.costs.model import Basis, GroupBy, Report, Row
 from app.costs.service import ForecastMonth
 
 
-class CostRowOut(msgspec.Struct):
-    key: str
-    numbers: int
-    recurring: Decimal
-    setup: Decimal
-    usage: Decimal
-    total: Decimal
+class CostRowOut(Row):
+    """A report row as the API names it."""
 
 
 class CostTotalsOut(msgspec.Struct):
@@ -42,13 +37,8 @@ class CostReportOut(msgspec.Struct):
     totals: CostTotalsOut
 
 
-class ForecastMonthOut(msgspec.Struct):
-    month: str
-    numbers: int
-    recurring: Decimal
-    setup: Decimal
-    total: Decimal
-    unpriced: int
+class ForecastMonthOut(ForecastMonth):
+    """A month of the forecast as the API names it."""
 
 
 class ForecastTotalsOut(msgspec.Struct):
@@ -106,9 +96,6 @@ def forecast_out(months: list[ForecastMonth]) -> ForecastOut:
     return ForecastOut(
         currency="EUR",
         basis="cash",
-        months=[
-            ForecastMonthOut(m.month, m.numbers, m.recurring, m.setup, m.total, m.unpriced)
-            for m in months
-        ],
+        months=[ForecastMonthOut(*msgspec.structs.astuple(month)) for month in months],
         totals=ForecastTotalsOut(recurring=recurring, setup=setup, total=recurring + setup),
     )

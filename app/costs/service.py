@@ -10,11 +10,11 @@ rows cost about 0.3 s.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -98,8 +98,7 @@ def _by_key(row: Row) -> str:
     return row.key
 
 
-@dataclass(frozen=True, slots=True)
-class ForecastMonth:
+class ForecastMonth(msgspec.Struct, frozen=True):
     month: str
     numbers: int
     recurring: Decimal

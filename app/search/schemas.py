@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import msgspec
 
-from app.seven.types import AvailableFees, AvailableNumber, Features
+from app.seven.types import AvailableFees, AvailableNumber
 
 CENT = Decimal("0.01")
 
@@ -19,14 +19,9 @@ class MonthlyEquivalent(msgspec.Struct, frozen=True):
     annually: Decimal
 
 
-class AvailableNumberOut(msgspec.Struct, frozen=True):
+class AvailableNumberOut(AvailableNumber, frozen=True):
     """seven's AvailableNumber, unchanged in name and meaning, plus ``monthly_equivalent``."""
 
-    country: str
-    number: str
-    number_parsed: str
-    fees: AvailableFees
-    features: Features
     monthly_equivalent: MonthlyEquivalent
 
 
@@ -63,10 +58,5 @@ def monthly_equivalent(fees: AvailableFees) -> MonthlyEquivalent:
 
 def available_out(number: AvailableNumber) -> AvailableNumberOut:
     return AvailableNumberOut(
-        country=number.country,
-        number=number.number,
-        number_parsed=number.number_parsed,
-        fees=number.fees,
-        features=number.features,
-        monthly_equivalent=monthly_equivalent(number.fees),
+        **msgspec.structs.asdict(number), monthly_equivalent=monthly_equivalent(number.fees)
     )
