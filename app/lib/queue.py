@@ -11,11 +11,15 @@ import uuid
 from typing import Any
 
 import msgspec
+import structlog
 from arq import ArqRedis
 from arq.connections import RedisSettings
 from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
 
 from app.db.vocabulary import NUMBER_OPERATION_KINDS, OperationKind
+
+log = structlog.get_logger(__name__)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
@@ -47,6 +51,16 @@ async def enqueue_operation(queue: ArqRedis, operation_id: uuid.UUID, kind: str)
     await queue.enqueue_job(
         JOB_FOR_KIND[kind], str(operation_id), _job_id=operation_job_id(operation_id)
     )
+
+
+async def enqueue_committed(queue: ArqRedis, operation_id: uuid.UUID, kind: str) -> None:
+    """:func:`enqueue_operation` where the caller's answer must not depend on Redis: a
+    failure is logged, not raised, because the reconciler enqueues every committed
+    operation Redis lacks."""
+    try:
+        await enqueue_operation(queue, operation_id, kind)
+    except (RedisError, OSError) as error:
+        log.warning("enqueue_failed", operation=str(operation_id), error=type(error).__name__)
 
 
 def redis_settings(redis_url: str) -> RedisSettings:

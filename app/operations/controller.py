@@ -12,34 +12,30 @@ import functools
 import uuid
 from typing import Annotated, Any
 
-import structlog
 from arq import ArqRedis
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import HeaderParameter
-from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.vocabulary import OperationKind, OperationStatus
 from app.lib import params
 from app.lib.auth import Principal
 from app.lib.errors import error_responses
-from app.lib.queue import enqueue_operation
 from app.lib.request_context import request_id_of
 from app.operations import reads, service
 from app.operations.idempotency import HEADER
+from app.operations.params import DeleteParams
 from app.operations.schemas import (
     NumberChange,
     OperationOut,
     OperationPage,
     OrderCreate,
-    operation_location,
+    accepted,
     operation_out,
 )
 from app.search.service import is_offered
 from app.settings import Settings
 from app.seven.client import SevenClient
-
-log = structlog.get_logger(__name__)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -49,19 +45,6 @@ IdempotencyKey = Annotated[
         description="Send the same key again to get the first operation back instead of a new one.",
     ),
 ]
-
-
-async def _accepted(submitted: service.Submitted, queue: ArqRedis) -> Response[OperationOut]:
-    operation = submitted.operation
-    headers = {"Location": operation_location(operation.id)}
-    if submitted.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    else:
-        try:
-            await enqueue_operation(queue, operation.id, operation.kind)
-        except (RedisError, OSError) as error:
-            log.warning("enqueue_failed", operation=str(operation.id), error=type(error).__name__)
-    return Response(operation_out(operation), status_code=202, headers=headers)
 
 
 class OperationController(Controller):
@@ -98,7 +81,7 @@ class OperationController(Controller):
         submitted = await service.submit_order(
             db_session, principal, data, idempotency_key, request_id_of(request.scope), offered
         )
-        return await _accepted(submitted, queue)
+        return await accepted(queue, submitted.operation, replayed=submitted.replayed)
 
     @patch(
         "/numbers/{number:str}",
@@ -117,10 +100,10 @@ class OperationController(Controller):
         queue: ArqRedis,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:
-        submitted = await service.submit_update(
+        submitted = await service.submit_change(
             db_session, principal, number, data, idempotency_key, request_id_of(request.scope)
         )
-        return await _accepted(submitted, queue)
+        return await accepted(queue, submitted.operation, replayed=submitted.replayed)
 
     @delete(
         "/numbers/{number:str}",
@@ -141,15 +124,16 @@ class OperationController(Controller):
         ] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:
-        submitted = await service.submit_delete(
+        delete_now = params.parse_flag(delete_immediately, "delete_immediately") or False
+        submitted = await service.submit_change(
             db_session,
             principal,
             number,
-            params.parse_flag(delete_immediately, "delete_immediately") or False,
+            DeleteParams(delete_now),
             idempotency_key,
             request_id_of(request.scope),
         )
-        return await _accepted(submitted, queue)
+        return await accepted(queue, submitted.operation, replayed=submitted.replayed)
 
     @get("/operations/{operation_id:uuid}", summary="One operation")
     async def get_operation(

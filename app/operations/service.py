@@ -126,49 +126,29 @@ async def submit_order(
     return await _submit(session, principal, key, fingerprint, create, check_offered)
 
 
-async def submit_update(
+async def submit_change(
     session: AsyncSession,
     principal: Principal,
     number_text: str,
-    change: NumberChange,
+    request: NumberChange | DeleteParams,
     key: str | None,
     request_id: str | None = None,
 ) -> Submitted:
+    """A change (``PATCH``) or a deletion (``DELETE``) of a number the caller may change."""
     number = parse_number(number_text, strict=True)
-    changes = _changes(change)
+    params = request if isinstance(request, DeleteParams) else _changes(request)
+    deleting = isinstance(params, DeleteParams)
 
     async def create() -> Operation:
-        row = await _changeable(session, principal, number, deleting=False)
-        operation = await _add_operation(
-            session, principal, number, changes, row.tenant_id, request_id
-        )
-        row.pending_operation_id = operation.id
-        return operation
-
-    fingerprint = idempotency.request_hash("PATCH", f"/v1/numbers/{number}", stored(changes))
-    return await _submit(session, principal, key, fingerprint, create)
-
-
-async def submit_delete(
-    session: AsyncSession,
-    principal: Principal,
-    number_text: str,
-    delete_immediately: bool,
-    key: str | None,
-    request_id: str | None = None,
-) -> Submitted:
-    number = parse_number(number_text, strict=True)
-    params = DeleteParams(delete_immediately)
-
-    async def create() -> Operation:
-        row = await _changeable(session, principal, number, deleting=True)
+        row = await _changeable(session, principal, number, deleting=deleting)
         operation = await _add_operation(
             session, principal, number, params, row.tenant_id, request_id
         )
         row.pending_operation_id = operation.id
         return operation
 
-    fingerprint = idempotency.request_hash("DELETE", f"/v1/numbers/{number}", stored(params))
+    method = "DELETE" if deleting else "PATCH"
+    fingerprint = idempotency.request_hash(method, f"/v1/numbers/{number}", stored(params))
     return await _submit(session, principal, key, fingerprint, create)
 
 

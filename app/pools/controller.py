@@ -5,22 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import structlog
 from arq import ArqRedis
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.openapi import ResponseSpec
-from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.audit.service import Actor
-from app.db.models import Operation
 from app.lib import params
 from app.lib.auth import Principal, admin_only
 from app.lib.errors import Conflict, error_responses
-from app.lib.queue import enqueue_operation
+from app.lib.queue import enqueue_committed
 from app.numbers.schemas import NumberOut, number_out
-from app.operations.schemas import OperationOut, operation_location, operation_out
+from app.operations.schemas import OperationOut, accepted
 from app.pools import handover, ordering, service
 from app.pools.schemas import (
     AllocationCreate,
@@ -35,16 +32,6 @@ from app.pools.schemas import (
     release_out,
 )
 from app.seven.client import SevenClient
-
-log = structlog.get_logger(__name__)
-
-
-async def _enqueue(queue: ArqRedis, operation: Operation) -> None:
-    try:
-        await enqueue_operation(queue, operation.id, operation.kind)
-    except (RedisError, OSError) as error:
-        # Committed already: the reconciler enqueues operations Redis lacks.
-        log.warning("enqueue_failed", operation=str(operation.id), error=type(error).__name__)
 
 
 class PoolController(Controller):
@@ -147,13 +134,7 @@ class AllocationController(Controller):
         submitted = await ordering.order_for_pool(
             db_session, actor, seven, data.pool, data.tenant, data.country, data.features
         )
-        operation = submitted.operation
-        await _enqueue(queue, operation)
-        return Response(
-            operation_out(operation),
-            status_code=202,
-            headers={"Location": operation_location(operation.id)},
-        )
+        return await accepted(queue, submitted.operation, replayed=submitted.replayed)
 
     @get("/", summary="What is allocated to whom (a tenant key: its own)")
     async def list_allocations(
@@ -196,7 +177,7 @@ class AllocationController(Controller):
     ) -> ReleaseOut:
         released = await handover.release(db_session, actor, number)
         if released.clearing is not None:
-            await _enqueue(queue, released.clearing)
+            await enqueue_committed(queue, released.clearing.id, released.clearing.kind)
         return release_out(released)
 
     @post(
@@ -217,10 +198,4 @@ class AllocationController(Controller):
     async def clear(
         self, db_session: AsyncSession, actor: Actor, queue: ArqRedis, number: str
     ) -> Response[OperationOut]:
-        operation = await handover.clear(db_session, actor, number)
-        await _enqueue(queue, operation)
-        return Response(
-            operation_out(operation),
-            status_code=202,
-            headers={"Location": operation_location(operation.id)},
-        )
+        return await accepted(queue, await handover.clear(db_session, actor, number))

@@ -6,22 +6,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import structlog
 from arq import ArqRedis
 from litestar import Controller, Request, Response, get, post
 from litestar.openapi.spec import Operation
-from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.lib.auth import admin_only
-from app.lib.queue import enqueue_operation
 from app.lib.request_context import request_id_of
-from app.operations.schemas import OperationOut, operation_location, operation_out
+from app.operations.schemas import OperationOut, accepted
 from app.sync import runs
 from app.sync.schemas import SyncRunOut, SyncRunPage, SyncStart
 from app.sync.service import request_sync
-
-log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -68,16 +63,7 @@ class SyncController(Controller):
     ) -> Response[OperationOut]:
         force = data is not None and data.force
         operation = await request_sync(db_session, request_id_of(request.scope), force=force)
-        try:
-            await enqueue_operation(queue, operation.id, operation.kind)
-        except (RedisError, OSError) as error:
-            # The operation is committed: the reconciler enqueues what Redis lacks.
-            log.warning("enqueue_failed", operation=str(operation.id), error=type(error).__name__)
-        return Response(
-            operation_out(operation),
-            status_code=202,
-            headers={"Location": operation_location(operation.id)},
-        )
+        return await accepted(queue, operation)
 
     @get(
         "/runs",
