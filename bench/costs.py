@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from app.costs.model import Month  # noqa: E402
 from app.costs.service import cost_report  # noqa: E402
 from app.numbers.mirror import SEVEN_TIME_ZONE, format_seven_time  # noqa: E402
+from bench.common import POSTGRES_URL  # noqa: E402
 from tests.support.db import create_database, drop_database  # noqa: E402
 
 NUMBERS = 100_000
@@ -56,7 +57,6 @@ POOLS = 20
 MONTH = Month.parse("2026-10")
 HISTORY_START = date(2025, 10, 1)
 DATABASE = "bench_costs"
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 TARGET_SECONDS = 1.0
 TARGET_RATIO = 3.0

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import sys
 import time
 from dataclasses import dataclass
@@ -45,15 +44,13 @@ sys.path.insert(0, str(ROOT))
 from app.asgi import create_app  # noqa: E402
 from app.lib.queue import create_queue  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from bench.common import ADMIN_KEY, POSTGRES_URL, redis_url  # noqa: E402
 from tests.support.db import create_database, drop_database  # noqa: E402
 from tests.support.sandbox import SandboxProcess  # noqa: E402
 from tests.support.worker import WorkerProcess  # noqa: E402
 
 DATABASE = "bench_operations"
-# Made per run: ADMIN_API_KEY refuses any key written in the repository.
-ADMIN_KEY = "sn_admin_" + secrets.token_urlsafe(32)
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+REDIS_URL = redis_url(14)
 COUNT = int(os.environ.get("BENCH_OPERATIONS", "600"))
 CONCURRENCY = 32
 COUNTRIES = 12  # the sandbox offers numbers of 12 countries

@@ -32,7 +32,6 @@ import math
 import os
 import random
 import re
-import secrets
 import shutil
 import socket
 import subprocess
@@ -52,16 +51,15 @@ from litestar import Litestar, Response, get
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.numbers.mirror import SEVEN_COLUMNS  # noqa: E402
+from bench.common import ADMIN_KEY, POSTGRES_URL, redis_url  # noqa: E402
 from tests.support.db import create_database, drop_database  # noqa: E402
 
 COUNT = 100_000
 CONCURRENCY = 32
 WORKERS = 2  # one per core of the 2-core reference machine, as the README runs it
 DATABASE = "bench_reads"
-# Made per run: ADMIN_API_KEY refuses any key written in the repository.
-ADMIN_KEY = "sn_admin_" + secrets.token_urlsafe(32)
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = redis_url(15)
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 WARMUP = 3
 BARE_BODY_ENV = "BENCH_BARE_BODY_FILE"
@@ -139,26 +137,7 @@ def records(rng: random.Random) -> Iterator[tuple[object, ...]]:
         )
 
 
-COLUMNS = [
-    "number",
-    "country",
-    "friendly_name",
-    "payment_interval",
-    "fee_setup",
-    "fee_basic_charge",
-    "fee_sms_mo",
-    "fee_voice_mo",
-    "feature_sms",
-    "feature_a2p_sms",
-    "feature_voice",
-    "forward_sms_mo",
-    "created",
-    "expires",
-    "seven_created_at",
-    "seven_expires_at",
-    "state",
-    "synced_at",
-]
+COLUMNS = ["number", *SEVEN_COLUMNS, "state", "synced_at"]
 
 
 async def _recreate_database() -> str:

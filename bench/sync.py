@@ -62,12 +62,12 @@ from app.lib.queue import create_queue, enqueue_operation  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.seven.types import ActiveNumbersResponse  # noqa: E402
 from app.sync.rows import INCOMING_COLUMNS, RowCounter  # noqa: E402
+from bench.common import POSTGRES_URL, redis_url  # noqa: E402
 from tests.support.db import create_database, drop_database  # noqa: E402
 from tests.support.sandbox import SandboxProcess  # noqa: E402
 
 NUMBERS = int(os.environ.get("BENCH_NUMBERS", "100000"))
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_URL = redis_url(13)
 DATABASE = "bench_sync"
 ROUNDS = 3  # floor and first sync, in turns; the best of each is compared
 CHANGED_SHARE = 100  # every 100th number: 1%

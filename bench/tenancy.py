@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
 import sys
 import time
 import uuid
@@ -47,16 +45,14 @@ from app.lib.auth import BOOTSTRAP_ADMIN, Actor  # noqa: E402
 from app.lib.errors import Conflict  # noqa: E402
 from app.pools import service  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from bench.common import ADMIN_KEY, POSTGRES_URL, redis_url  # noqa: E402
 from tests.support.db import create_database, drop_database  # noqa: E402
 
 COUNT = 600
 CONCURRENCY = 20
 REQUESTS = 1000
 DATABASE = "bench_tenancy"
-# Made per run: ADMIN_API_KEY refuses any key written in the repository.
-ADMIN_KEY = "sn_admin_" + secrets.token_urlsafe(32)
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = redis_url(15)
 ADMIN = Actor(BOOTSTRAP_ADMIN, request_id="bench")
 
 
