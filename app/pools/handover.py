@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor, audited
 from app.db.models import Allocation, Number, Operation, Pool
+from app.db.rows import get_or_raise
 from app.db.vocabulary import LIVE_STATES, Handover, NumberState, OperationKind
 from app.lib.errors import Conflict, NotFound
 from app.lib.params import parse_number
@@ -126,9 +127,8 @@ async def clear(session: AsyncSession, actor: Actor, raw_number: str) -> Operati
     async with audited(session, actor, "allocation.clear") as note:
         digits = parse_number(raw_number)
         note.target = f"number:{digits}"
-        number = await session.get(Number, digits, with_for_update=True)
-        if number is None:
-            raise NotFound(f"number {digits} is not on the account", code="number_not_found")
+        missing = NotFound(f"number {digits} is not on the account", code="number_not_found")
+        number = await get_or_raise(session, Number, digits, missing, lock=True)
         if number.tenant_id is not None:
             raise Conflict(
                 f"number {digits} is allocated to a tenant, whose settings these are; "

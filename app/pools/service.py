@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import Actor, audited
+from app.audit.service import Actor, AuditNote, audited
 from app.db.models import DEFAULT_COOLDOWN_DAYS, Allocation, Number, Operation, Pool
+from app.db.rows import add_or_raise, get_or_raise
 from app.db.vocabulary import IN_FLIGHT, LIVE_STATES, Handover, NumberState, OperationKind
 from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
@@ -68,13 +68,8 @@ async def create_pool(
         )
         note.target = f"pool:{pool.id}"
         note.details = {"name": cleaned}
-        session.add(pool)
-        try:
-            await session.flush()
-        except IntegrityError:
-            raise Conflict(
-                f"a pool named {cleaned!r} exists already", code="pool_name_taken"
-            ) from None
+        taken = Conflict(f"a pool named {cleaned!r} exists already", code="pool_name_taken")
+        await add_or_raise(session, pool, taken)
         await session.refresh(pool)
     return pool
 
@@ -92,9 +87,7 @@ async def set_cooldown(
     """Change how long released numbers rest; intervals already resting keep their end."""
     async with audited(session, actor, "pool.update", f"pool:{pool_id}") as note:
         _check_cooldown(cooldown_days)
-        pool = await session.get(Pool, pool_id, with_for_update=True)
-        if pool is None:
-            raise NotFound(f"no pool {pool_id}", code="pool_not_found")
+        pool = await get_pool(session, pool_id, lock=True)
         note.details = {"cooldown_days": {"before": pool.cooldown_days, "after": cooldown_days}}
         pool.cooldown_days = cooldown_days
     await session.refresh(pool)
@@ -105,11 +98,9 @@ async def list_pools(session: AsyncSession) -> list[Pool]:
     return list((await session.scalars(select(Pool).order_by(Pool.name))).all())
 
 
-async def get_pool(session: AsyncSession, pool_id: uuid.UUID) -> Pool:
-    pool = await session.get(Pool, pool_id)
-    if pool is None:
-        raise NotFound(f"no pool {pool_id}", code="pool_not_found")
-    return pool
+async def get_pool(session: AsyncSession, pool_id: uuid.UUID, *, lock: bool = False) -> Pool:
+    missing = NotFound(f"no pool {pool_id}", code="pool_not_found")
+    return await get_or_raise(session, Pool, pool_id, missing, lock=lock)
 
 
 def check_fits(pool: Pool, digits: str, country: str | None, number: Number | None = None) -> None:
@@ -134,15 +125,23 @@ def check_fits(pool: Pool, digits: str, country: str | None, number: Number | No
         )
 
 
+async def _pool_and_number(
+    session: AsyncSession, note: AuditNote, pool_id: uuid.UUID, raw_number: str
+) -> tuple[Pool, str, Number | None]:
+    """The pool (404 without it), the number's digits (noted in the audit entry) and its
+    mirror row, locked."""
+    digits = parse_number(raw_number)
+    note.details = {"number": digits}
+    pool = await get_pool(session, pool_id)
+    return pool, digits, await session.get(Number, digits, with_for_update=True)
+
+
 async def add_number(
     session: AsyncSession, actor: Actor, pool_id: uuid.UUID, raw_number: str
 ) -> Number:
     """Put an active account number into a pool (again into the same pool: no change)."""
     async with audited(session, actor, "pool.add_number", f"pool:{pool_id}") as note:
-        digits = parse_number(raw_number)
-        note.details = {"number": digits}
-        pool = await get_pool(session, pool_id)
-        number = await session.get(Number, digits, with_for_update=True)
+        pool, digits, number = await _pool_and_number(session, note, pool_id, raw_number)
         if number is None:
             raise InvalidInput(
                 f"number {digits} is not on the account (not in the mirror)",
@@ -168,10 +167,7 @@ async def remove_number(
 ) -> Number:
     """Take a number out of its pool; refused while a tenant holds it."""
     async with audited(session, actor, "pool.remove_number", f"pool:{pool_id}") as note:
-        digits = parse_number(raw_number)
-        note.details = {"number": digits}
-        await get_pool(session, pool_id)
-        number = await session.get(Number, digits, with_for_update=True)
+        _, digits, number = await _pool_and_number(session, note, pool_id, raw_number)
         if number is None or number.pool_id != pool_id:
             raise NotFound(f"number {digits} is not in pool {pool_id}", code="number_not_in_pool")
         if number.tenant_id is not None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor, audited
 from app.db.models import ApiKey, Tenant
+from app.db.rows import add_or_raise, get_or_raise
 from app.db.vocabulary import KeyScope
 from app.lib.auth import generate_key
 from app.lib.errors import Conflict, InvalidInput, NotFound
@@ -38,13 +38,8 @@ async def create_tenant(session: AsyncSession, actor: Actor, name: str) -> Tenan
         tenant = Tenant(id=uuid.uuid4(), name=_clean_name(name, "tenant"))
         note.target, note.tenant_id = f"tenant:{tenant.id}", tenant.id
         note.details["name"] = tenant.name
-        session.add(tenant)
-        try:
-            await session.flush()
-        except IntegrityError:
-            raise Conflict(
-                f"a tenant named {tenant.name!r} exists already", code="tenant_name_taken"
-            ) from None
+        taken = Conflict(f"a tenant named {tenant.name!r} exists already", code="tenant_name_taken")
+        await add_or_raise(session, tenant, taken)
     return tenant
 
 
@@ -53,10 +48,7 @@ async def list_tenants(session: AsyncSession) -> list[Tenant]:
 
 
 async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise tenant_not_found()
-    return tenant
+    return await get_or_raise(session, Tenant, tenant_id, tenant_not_found())
 
 
 async def issue_key(
@@ -93,9 +85,8 @@ async def issue_key(
 async def revoke_key(session: AsyncSession, actor: Actor, key_id: uuid.UUID) -> ApiKey:
     """Revoke a key; the next request with it is a 401. Revoking twice changes nothing."""
     async with audited(session, actor, "key.revoke", f"key:{key_id}") as note:
-        row = await session.get(ApiKey, key_id, with_for_update=True)
-        if row is None:
-            raise NotFound(f"no key {key_id}", code="key_not_found")
+        missing = NotFound(f"no key {key_id}", code="key_not_found")
+        row = await get_or_raise(session, ApiKey, key_id, missing, lock=True)
         note.tenant_id = row.tenant_id
         if row.revoked_at is None:
             row.revoked_at = await session.scalar(select(func.now()))
