@@ -239,20 +239,23 @@ _RESPONSES = {
         "Webhooks are not configured: SEVEN_SIGNING_SECRET is unset.",
     ),
 }
-_DESCRIPTION = (
-    "Called by seven, not by services: no API key, signed with the account's signing "
-    "secret. A replayed event is counted once."
-)
+# What the POST and the GET of the one webhook endpoint declare alike.
+_ROUTE: dict[str, Any] = {
+    "path": WEBHOOK_PATH,
+    "description": (
+        "Called by seven, not by services: no API key, signed with the account's signing "
+        "secret. A replayed event is counted once."
+    ),
+    "tags": ["webhooks"],
+    "responses": _RESPONSES,
+}
 
 
 @post(
-    WEBHOOK_PATH,
     operation_class=_PostOperation,
     status_code=200,
     summary="seven's webhook events, POSTed (form-encoded or JSON)",
-    description=_DESCRIPTION,
-    tags=["webhooks"],
-    responses=_RESPONSES,
+    **_ROUTE,
 )
 async def seven_webhook(
     request: Request[Any, Any, Any], db_session: AsyncSession, settings: Settings, queue: ArqRedis
@@ -262,12 +265,9 @@ async def seven_webhook(
 
 
 @get(
-    WEBHOOK_PATH,
     operation_class=_GetOperation,
     summary="seven's webhook events, as a GET with the fields in the query string",
-    description=_DESCRIPTION,
-    tags=["webhooks"],
-    responses=_RESPONSES,
+    **_ROUTE,
 )
 async def seven_webhook_get(
     request: Request[Any, Any, Any], db_session: AsyncSession, settings: Settings, queue: ArqRedis
