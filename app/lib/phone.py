@@ -21,14 +21,6 @@ from __future__ import annotations
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber
 
-__all__ = [
-    "InvalidPhoneNumber",
-    "is_valid_number",
-    "normalize_number",
-    "region_of",
-    "to_international",
-]
-
 # Characters people put between digits; anything else (letters, ...) is an error.
 _SEPARATORS = str.maketrans("", "", " \t-./()\u00a0")
 
