@@ -46,6 +46,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 import structlog
@@ -195,21 +196,15 @@ async def _run_locked(
     max_removed_share: float | None,
     confirm_missing_seconds: int,
 ) -> SyncOutcome:
-    run_id, run_started, previous_started = await _open_run(conn, operation_id)
+    run = await _open_run(conn, operation_id)
+    run_id = run.id
     clock = time.perf_counter()
     try:
         numbers = await seven.list_active()
         # Phase times go to the log line: where a slow sync spends its time.
         seconds = {"fetch_seconds": time.perf_counter() - clock}
         counts, path = await _write_difference(
-            conn,
-            numbers,
-            run_id=run_id,
-            run_started=run_started,
-            previous_started=previous_started,
-            max_removed_share=max_removed_share,
-            confirm_missing_seconds=confirm_missing_seconds,
-            seconds=seconds,
+            conn, numbers, run, max_removed_share, confirm_missing_seconds, seconds
         )
         clock = time.perf_counter()
         await _close_run(conn, run_id, counts)
@@ -266,10 +261,7 @@ async def _run_locked(
 async def _write_difference(
     conn: AsyncConnection,
     numbers: ActiveList,
-    *,
-    run_id: uuid.UUID,
-    run_started: datetime,
-    previous_started: datetime | None,
+    run: _OpenRun,
     max_removed_share: float | None,
     confirm_missing_seconds: int,
     seconds: dict[str, float],
@@ -277,8 +269,8 @@ async def _write_difference(
     """Bring the mirror in line with ``numbers`` (uncommitted); the counts and the path
     taken: ``baseline`` (one COPY into the empty mirror) or ``diff``."""
     clock = time.perf_counter()
-    if previous_started is None:
-        counts = await load_baseline(conn, numbers, run_started=run_started)
+    if run.previous_started is None:
+        counts = await load_baseline(conn, numbers, run_started=run.started)
         if counts is not None:
             seconds["load_seconds"] = time.perf_counter() - clock
             return counts, "baseline"
@@ -287,9 +279,9 @@ async def _write_difference(
     clock = time.perf_counter()
     counts = await apply_diff(
         conn,
-        run_id=run_id,
-        run_started=run_started,
-        previous_started=previous_started,
+        run_id=run.id,
+        run_started=run.started,
+        previous_started=run.previous_started,
         fetched=fetched,
         max_removed_share=max_removed_share,
         confirm_seconds=confirm_missing_seconds,
@@ -298,10 +290,18 @@ async def _write_difference(
     return counts, "diff"
 
 
-async def _open_run(
-    conn: AsyncConnection, operation_id: uuid.UUID | None
-) -> tuple[uuid.UUID, datetime, datetime | None]:
-    """Record the run as running; return its id, its start and the previous run's start."""
+@dataclass(frozen=True, slots=True)
+class _OpenRun:
+    """A run recorded as running, and the start of the last succeeded run before it
+    (None: there is none, so the run may load the mirror as its baseline)."""
+
+    id: uuid.UUID
+    started: datetime
+    previous_started: datetime | None
+
+
+async def _open_run(conn: AsyncConnection, operation_id: uuid.UUID | None) -> _OpenRun:
+    """Record the run as running."""
     # We hold the lock, so a run still marked running belongs to a worker that died.
     await conn.execute(
         update(SyncRun)
@@ -325,23 +325,27 @@ async def _open_run(
         )
     ).one()
     await conn.commit()
-    return row.id, row.started_at, previous_started
+    return _OpenRun(row.id, row.started_at, previous_started)
 
 
-async def _close_run(conn: AsyncConnection, run_id: uuid.UUID, counts: DiffCounts) -> None:
+async def _end_run(
+    conn: AsyncConnection, run_id: uuid.UUID, status: OperationStatus, **values: Any
+) -> None:
+    """Mark the run finished now with ``status`` and the other columns in ``values``."""
     await conn.execute(
         update(SyncRun)
         .where(SyncRun.id == run_id)
-        .values(
-            status=OperationStatus.SUCCEEDED,
-            finished_at=func.clock_timestamp(),
-            fetched=counts.fetched,
-            added=counts.added,
-            changed=counts.changed,
-            removed=counts.removed,
-            unchanged=counts.unchanged,
-        )
+        .values(status=status, finished_at=func.clock_timestamp(), **values)
     )
+
+
+# The counts a run's row has columns for (its drift items are rows of their own).
+_RUN_COUNTS = ("fetched", "added", "changed", "removed", "unchanged")
+
+
+async def _close_run(conn: AsyncConnection, run_id: uuid.UUID, counts: DiffCounts) -> None:
+    values = {name: getattr(counts, name) for name in _RUN_COUNTS}
+    await _end_run(conn, run_id, OperationStatus.SUCCEEDED, **values)
 
 
 async def _close_run_failed(
@@ -351,15 +355,7 @@ async def _close_run_failed(
     code: str,
     message: str,
 ) -> None:
-    await conn.execute(
-        update(SyncRun)
-        .where(SyncRun.id == run_id)
-        .values(
-            status=OperationStatus.FAILED,
-            finished_at=func.clock_timestamp(),
-            error_message=message,
-        )
-    )
+    await _end_run(conn, run_id, OperationStatus.FAILED, error_message=message)
     if operation_id is not None:
         failure = Failure(code, message)
         await finish_operation(conn, operation_id, OperationStatus.FAILED, failure=failure)
