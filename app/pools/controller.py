@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.audit.service import Actor
+from app.db.models import Pool
 from app.lib import params
 from app.lib.auth import Principal, admin_only
 from app.lib.errors import Conflict, error_responses
@@ -32,6 +33,11 @@ from app.pools.schemas import (
     release_out,
 )
 from app.seven.client import SevenClient
+
+
+async def _counted(session: AsyncSession, pool: Pool) -> PoolOut:
+    counts = await service.pool_counts(session, [pool.id])
+    return pool_out(pool, counts.get(pool.id))
 
 
 class PoolController(Controller):
@@ -57,9 +63,7 @@ class PoolController(Controller):
 
     @get("/{pool_id:uuid}", summary="One pool (admin)")
     async def get_pool(self, db_session: AsyncSession, pool_id: uuid.UUID) -> PoolOut:
-        pool = await service.get_pool(db_session, pool_id)
-        counts = await service.pool_counts(db_session, [pool.id])
-        return pool_out(pool, counts.get(pool.id))
+        return await _counted(db_session, await service.get_pool(db_session, pool_id))
 
     @patch(
         "/{pool_id:uuid}",
@@ -70,8 +74,7 @@ class PoolController(Controller):
         self, db_session: AsyncSession, actor: Actor, pool_id: uuid.UUID, data: PoolUpdate
     ) -> PoolOut:
         pool = await service.set_cooldown(db_session, actor, pool_id, data.cooldown_days)
-        counts = await service.pool_counts(db_session, [pool.id])
-        return pool_out(pool, counts.get(pool.id))
+        return await _counted(db_session, pool)
 
     @post(
         "/{pool_id:uuid}/numbers",
