@@ -103,24 +103,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
 class OperationRunner:
     """Runs operations by id; one instance per worker process."""
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        seven: SevenClient,
-        policy: RetryPolicy,
-    ) -> None:
-        self._engine = engine
-        self._seven = seven
-        self._policy = policy
+    engine: AsyncEngine
+    seven: SevenClient
+    policy: RetryPolicy
 
     async def run(self, operation_id: uuid.UUID) -> str | Wait:
         """Make the operation's next attempt; its status, a :class:`Wait`, or ``busy`` if
         another run has it."""
         key = lock_key(operation_id)
-        async with self._engine.connect() as connection:
+        async with self.engine.connect() as connection:
             if not await try_lock(connection, key):
                 return "busy"
             try:
@@ -135,7 +130,7 @@ class OperationRunner:
                     # End the read's transaction: none stays open while seven answers
                     # (the run's changes to ``operation`` wait in memory until it commits).
                     await session.commit()
-                    run = _Run(session, self._seven, self._policy, operation)
+                    run = _Run(session, self.seven, self.policy, operation)
                     return await run.execute()
             finally:
                 await release_lock(connection, key)
