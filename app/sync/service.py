@@ -339,12 +339,10 @@ async def _end_run(
     )
 
 
-# The counts a run's row has columns for (its drift items are rows of their own).
-_RUN_COUNTS = ("fetched", "added", "changed", "removed", "unchanged")
-
-
 async def _close_run(conn: AsyncConnection, run_id: uuid.UUID, counts: DiffCounts) -> None:
-    values = {name: getattr(counts, name) for name in _RUN_COUNTS}
+    # The counts the run's row has columns for (its drift items are rows of their own).
+    columns = SyncRun.__table__.columns
+    values = {name: n for name, n in dataclasses.asdict(counts).items() if name in columns}
     await _end_run(conn, run_id, OperationStatus.SUCCEEDED, **values)
 
 
