@@ -300,7 +300,7 @@ def start_sandbox(env: dict[str, str], children: list[Child]) -> str | None:
     key = "sandbox_" + secrets.token_urlsafe(16)
     # A few numbers already on the sandbox's account, so a person sees a mirror at once.
     argv = [
-        sys.executable, "-m", "app.seven.sandbox",
+        sys.executable, "-m", "sandbox",
         "--port", str(port), "--api-key", key, "--active", str(SANDBOX_ACTIVE_NUMBERS),
     ]  # fmt: skip
     sandbox = spawn("sandbox", argv, env, children)

@@ -10,7 +10,6 @@ import pytest
 
 from app.numbers.mirror import columns_from_active, parse_seven_time, state_for
 from app.settings import SettingsError, read_setting
-from app.seven.sandbox.inventory import Inventory
 from app.seven.types import ActiveNumber
 from app.sync.jobs import cron_fields
 from app.sync.rows import (
@@ -21,6 +20,7 @@ from app.sync.rows import (
     mirror_row_maker,
     seven_instant,
 )
+from sandbox.inventory import Inventory
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ import httpx
 import phonenumbers
 import pytest
 
-from app.seven.sandbox.inventory import Inventory, now_berlin
+from sandbox.inventory import Inventory, now_berlin
 from tests.seven.conftest import SIGNING_SECRET
 from tests.support.sandbox import SandboxProcess
 

@@ -1,4 +1,4 @@
-"""``SandboxProcess``: seven's imitation (``app.seven.sandbox``) as a real server process.
+"""``SandboxProcess``: seven's imitation (``sandbox``) as a real server process.
 
 Every suite that talks to "seven" uses this, so all of them meet the same HTTP stack
 (uvicorn, real sockets, dropped connections) that production code meets::
@@ -45,7 +45,7 @@ class SandboxError(RuntimeError):
 
 
 class SandboxProcess:
-    """One ``python -m app.seven.sandbox`` subprocess and its control API."""
+    """One ``python -m sandbox`` subprocess and its control API."""
 
     def __init__(
         self,
@@ -70,7 +70,7 @@ class SandboxProcess:
         self._argv = [
             sys.executable,
             "-m",
-            "app.seven.sandbox",
+            "sandbox",
             "--host",
             host,
             "--port",
@@ -169,7 +169,7 @@ class SandboxProcess:
     ) -> dict[str, Any]:
         """Script a fault, e.g. ``add_fault("rate_limit", "order", retry_after=2)``.
 
-        Kinds and their parameters (``app/seven/sandbox/__init__.py`` says what each answers):
+        Kinds and their parameters (``sandbox/__init__.py`` says what each answers):
         latency(ms), rate_limit(retry_after), server_error(status=500, after_commit),
         html(status=200, after_commit), empty_object(after_commit), refuse(message),
         bare_code(code, as_string), hang(seconds, after_commit), drop_before_commit,

@@ -2,7 +2,7 @@
 
 Every ``/api`` request passes :func:`_guard` first (request log, base latency, API key,
 signature, lazily expiring numbers, scripted faults); the handlers then do the work on
-:class:`~app.seven.sandbox.state.SandboxState` and answer through :func:`_finish`, which
+:class:`~sandbox.state.SandboxState` and answer through :func:`_finish`, which
 shows a write's change to reads (now, or ``visible_after_ms`` later) and applies the faults
 that must strike *after* the change was made.
 """
@@ -22,7 +22,9 @@ from litestar import Litestar, Request, Response, Router, delete, get, patch, po
 from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Scope, Send
 
-from app.seven.sandbox.state import (
+from app.seven.signing import verify_signature
+from app.seven.types import PaymentInterval
+from sandbox.state import (
     ENCODER,
     ENDPOINTS,
     Fault,
@@ -31,8 +33,6 @@ from app.seven.sandbox.state import (
     SandboxState,
     UpdateRejected,
 )
-from app.seven.signing import verify_signature
-from app.seven.types import PaymentInterval
 
 JSON = "application/json"
 HTML = "text/html"

@@ -1,9 +1,11 @@
 """A local imitation of seven's phone-number API, for development, tests and benchmarks.
 
-Run it: ``python -m app.seven.sandbox --port 8081 --api-key KEY [--host 127.0.0.1]
+Run it: ``python -m sandbox --port 8081 --api-key KEY [--host 127.0.0.1]
 [--signing-secret S] [--active N] [--available N] [--seed N] [--latency-ms N]``; use
 ``http://127.0.0.1:8081/api`` where production uses ``https://gateway.seven.io/api``.
-In code: :func:`create_sandbox_app`. In tests: ``tests/support/sandbox.py``.
+In code: :func:`create_sandbox_app`. In tests: ``tests/support/sandbox.py``. The service
+contract's ``python -m app.seven.sandbox`` runs the same CLI. A package of its own, outside
+``app``, so that the service's image does not carry it.
 
 What it imitates (``docs/seven-api.md``)
 ----------------------------------------
@@ -132,7 +134,7 @@ field; set it to the sandbox's ``/api`` URL. ``tests/seven/test_sandbox_js_sdk.p
 its ``NumbersResource`` against the sandbox when the package is installed (see there).
 """
 
-from app.seven.sandbox.cli import main
-from app.seven.sandbox.http import create_sandbox_app
+from sandbox.cli import main
+from sandbox.http import create_sandbox_app
 
 __all__ = ["create_sandbox_app", "main"]

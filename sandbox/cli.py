@@ -7,12 +7,12 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from app.seven.sandbox.http import create_sandbox_app
+from sandbox.http import create_sandbox_app
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m app.seven.sandbox",
+        prog="python -m sandbox",
         description="Serve an imitation of seven's numbers API under /api.",
     )
     parser.add_argument("--port", type=int, required=True)

@@ -15,15 +15,6 @@ from typing import Any, Literal
 
 import msgspec
 
-from app.seven.sandbox.inventory import (
-    Inventory,
-    active_fees,
-    country_of,
-    format_seven_time,
-    now_berlin,
-    parse_seven_time,
-    period_end,
-)
 from app.seven.types import (
     ActiveNumber,
     AvailableNumber,
@@ -35,6 +26,15 @@ from app.seven.types import (
     PaymentInterval,
     SlackForward,
     SmsForward,
+)
+from sandbox.inventory import (
+    Inventory,
+    active_fees,
+    country_of,
+    format_seven_time,
+    now_berlin,
+    parse_seven_time,
+    period_end,
 )
 
 Endpoint = Literal["order", "available", "active_list", "active_get", "update", "delete"]
