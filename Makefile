@@ -45,7 +45,7 @@ $(VENV)/bin/uv:
 
 ## Start the whole service (API, worker, sync, and the sandbox when SEVEN_API_KEY is unset).
 run: install
-	$(PY) -m app.devserver
+	$(PY) -m dev.server
 
 ## Run the whole test suite against real PostgreSQL and Redis.
 test: install js-sdk

@@ -1,7 +1,7 @@
 """Shared fixtures: real PostgreSQL and Redis, the schema built by the real migrations.
 
 Servers: ``TEST_DATABASE_URL``/``TEST_REDIS_URL`` when set, else the local servers on
-127.0.0.1:5432 and :6379 when they answer, else embedded ones (app.lib.embedded) with
+127.0.0.1:5432 and :6379 when they answer, else embedded ones (dev.embedded) with
 their data under ``.data/test-*``. Each pytest process (xdist worker) gets its own
 database, migrated once with ``alembic upgrade head``, and its own Redis database
 index; every test that asks for them starts from empty tables and an empty Redis.
@@ -54,13 +54,13 @@ def servers() -> Iterator[Servers]:
     )
     redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     if not _port_open(postgres_url, 5432):
-        from app.lib.embedded import start_postgres
+        from dev.embedded import start_postgres
 
         service = start_postgres(ROOT / ".data" / "test-postgres")
         started.append(service)
         postgres_url = service.url
     if not _port_open(redis_url, 6379):
-        from app.lib.embedded import start_redis
+        from dev.embedded import start_redis
 
         service = start_redis(ROOT / ".data" / "test-redis")
         started.append(service)

@@ -1,6 +1,6 @@
 """``make run`` on a fresh machine: everything starts, answers, and stops without leftovers.
 
-Runs the real target (``python -m app.devserver`` when the Makefile has none) with
+Runs the real target (``python -m dev.server`` when the Makefile has none) with
 ``DATABASE_URL``/``REDIS_URL``/``SEVEN_API_KEY``/``ADMIN_API_KEY`` emptied, so the embedded
 Postgres and Redis, the migrations and the sandbox are all exercised, and with
 ``SEVEN_NUMBERS_DATA_DIR`` pointing at a temporary folder (the developer's ``.data`` is not
@@ -36,7 +36,7 @@ NEEDED = [
     "app/asgi.py",
     "workers/settings.py",
     "alembic.ini",
-    "app/devserver.py",
+    "dev/server.py",
     "sandbox/__main__.py",
 ]
 CLEARED = ["DATABASE_URL", "REDIS_URL", "SEVEN_API_KEY", "SEVEN_BASE_URL", "ADMIN_API_KEY"]
@@ -54,7 +54,7 @@ def _command() -> list[str]:
         venv = Path(sys.prefix)
         # -o: never rebuild the install stamp (no pip run inside the test).
         return ["make", "--no-print-directory", f"VENV={venv}", "-o", f"{venv}/.installed", "run"]
-    return [sys.executable, "-m", "app.devserver"]
+    return [sys.executable, "-m", "dev.server"]
 
 
 @dataclass

