@@ -4,7 +4,7 @@ The sandbox lives in the top-level package ``sandbox`` (``python -m sandbox``), 
 production package, so the service's image does not carry it. This command stays because
 the service contract documents it as the way to run the sandbox alone; it only hands
 its arguments to ``sandbox``'s CLI, so it works wherever ``sandbox`` is present (a checkout,
-not the service's image).
+the Dockerfile's sandbox stage), not in the service's image.
 """
 
 from sandbox.cli import main

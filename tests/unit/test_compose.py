@@ -97,6 +97,37 @@ def _dockerfile() -> list[tuple[str, str]]:
     ]
 
 
+def _stages() -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """Each Dockerfile stage: name -> (what it starts FROM, its other instructions)."""
+    stages: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    steps: list[tuple[str, str]] = []
+    for name, args in _dockerfile():
+        if name == "FROM":
+            image, _, stage = args.partition(" AS ")
+            steps = []
+            stages[stage.strip()] = (image.strip(), steps)
+        else:
+            steps.append((name, args))
+    return stages
+
+
+def _copied(stages: dict[str, tuple[str, list[tuple[str, str]]]], stage: str) -> set[str]:
+    """What a stage's image holds: what it and the stages it starts from copy."""
+    image, steps = stages[stage]
+    inherited = _copied(stages, image) if image in stages else set()
+    return inherited | {args.split()[0] for name, args in steps if name == "COPY"}
+
+
+def test_the_services_image_holds_no_development_tool() -> None:
+    stages = _stages()
+    service = _copied(stages, list(stages)[-1])  # the last stage: what `docker build` makes
+    assert {"app", "workers", "migrations"} <= service
+    assert not {"dev", "sandbox"} & service
+    # Compose's sandbox alone builds the stage that adds it.
+    assert "sandbox" in _copied(stages, SERVICES["sandbox"]["build"]["target"])
+    assert all(SERVICES[name]["build"] == "." for name in BUILT if name != "sandbox")
+
+
 def test_the_api_worker_and_migrations_run_the_readmes_commands() -> None:
     readme = _readme_commands()
     assert readme["API"][:2] == ["uvicorn", "app.asgi:app"]
