@@ -6,7 +6,8 @@ What it does, in one run:
 
 1. creates a scratch database (``bench_operations``) on the local PostgreSQL, migrates it
    with ``alembic upgrade head`` and starts the sandbox (answering at once, no faults);
-2. for 1 and then 2 worker processes (the real ``arq workers.settings.WorkerSettings``):
+2. for 1 and then 2 worker processes (the real worker, with the benchmark's ``noop`` job
+   added: ``bench/worker.py``):
    a. submits ``BENCH_OPERATIONS`` orders through the API (in process, 32 at a time) and
       waits until every operation has succeeded; the rate is operations over the time
       from the first operation's creation (its 202) to the last one's ``finished_at``,
@@ -54,6 +55,7 @@ REDIS_URL = redis_url(14)
 COUNT = int(os.environ.get("BENCH_OPERATIONS", "600"))
 CONCURRENCY = 32
 COUNTRIES = 12  # the sandbox offers numbers of 12 countries
+WORKER = "bench.worker.SETTINGS"
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ async def _clean(db: asyncpg.Connection, redis: Redis, sandbox: SandboxProcess) 
 
 async def _workers_ready(settings: Settings, count: int) -> list[WorkerProcess]:
     """Start the workers and return once each has run a job (imports and pools done)."""
-    workers = [WorkerProcess(settings).start() for _ in range(count)]
+    workers = [WorkerProcess(settings, worker=WORKER).start() for _ in range(count)]
     queue = create_queue(settings.redis_url)
     try:
         for _ in range(20 * count):
@@ -149,7 +151,7 @@ async def _drain(
     """The workers alone: orders queued first, then the rate from the first run's start
     to the last success (the API and worker start-up are outside the window)."""
     await _submit(client, numbers)
-    workers = [WorkerProcess(settings).start() for _ in range(worker_count)]
+    workers = [WorkerProcess(settings, worker=WORKER).start() for _ in range(worker_count)]
     try:
         await _all_succeeded(db, len(numbers))
     finally:

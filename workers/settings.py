@@ -42,10 +42,6 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await stack.aclose()
 
 
-async def noop(ctx: dict[str, Any]) -> None:
-    """Does nothing: the queue benchmark's baseline and a probe that the worker runs jobs."""
-
-
 def _setting(variable: str) -> Any:
     """A setting the class body needs; a bad one stops the worker with its one line."""
     try:
@@ -55,7 +51,7 @@ def _setting(variable: str) -> Any:
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [noop, process_operation_function(), sync_mirror_function()]
+    functions: ClassVar[list[Any]] = [process_operation_function(), sync_mirror_function()]
     cron_jobs: ClassVar[list[Any]] = [
         reconciler_cron(_setting("RECONCILE_INTERVAL_SECONDS")),
         sync_cron_job(_setting("SYNC_INTERVAL_SECONDS")),

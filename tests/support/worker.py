@@ -14,17 +14,26 @@ from tests.support.db import ROOT
 
 
 class WorkerProcess:
-    """``arq workers.settings.WorkerSettings`` with the test's settings in its environment."""
+    """``arq workers.settings.WorkerSettings`` (or the arq settings at ``worker``) with the
+    test's settings in its environment."""
 
-    def __init__(self, settings: Settings, *, burst: bool = False, log_path: Path | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        burst: bool = False,
+        log_path: Path | None = None,
+        worker: str = "workers.settings.WorkerSettings",
+    ):
         self.settings = settings
+        self.worker = worker
         self.burst = burst
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         env = {**os.environ, **self.settings.to_env()}
-        args = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
+        args = [sys.executable, "-m", "arq", self.worker]
         if self.burst:
             args.append("--burst")
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
