@@ -20,6 +20,7 @@ from app.lib.logging import configure_logging
 from app.lib.metrics import serve_worker_metrics
 from app.lib.queue import deserialize_job, serialize_job
 from app.operations.jobs import process_operation_function, reconciler_cron
+from app.pools.finish import settle_pool_operation
 from app.resources import Resources
 from app.settings import Settings, SettingsError, read_setting
 from app.sync.jobs import sync_cron_job, sync_mirror_function
@@ -51,7 +52,12 @@ def _setting(variable: str) -> Any:
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [process_operation_function(), sync_mirror_function()]
+    functions: ClassVar[list[Any]] = [
+        # The pools lean on operations: what they do when one ends is named here, so
+        # operations imports nothing of them.
+        process_operation_function(finish_hooks=[settle_pool_operation]),
+        sync_mirror_function(),
+    ]
     cron_jobs: ClassVar[list[Any]] = [
         reconciler_cron(_setting("RECONCILE_INTERVAL_SECONDS")),
         sync_cron_job(_setting("SYNC_INTERVAL_SECONDS")),

@@ -36,7 +36,7 @@ How the ground truths (architecture.md) are kept:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,11 +51,9 @@ from app.db.models import Number, Operation
 from app.db.vocabulary import FINISHED, NumberState, OperationKind, OperationStatus
 from app.lib.metrics import JOB_RETRIES
 from app.numbers.mirror import columns_from_active, state_for
-from app.operations.lifecycle import Failure, finish_operation
+from app.operations.lifecycle import Failure, FinishHook, finish_operation
 from app.operations.params import DeleteParams, OrderParams, params_of
 from app.operations.policy import RetryPolicy, exhausted, failure_for
-from app.pools.handover import settle_handover
-from app.pools.ordering import allocate_ordered_number
 from app.seven.client import SevenClient
 from app.seven.errors import (
     NumberNotOnAccount,
@@ -110,6 +108,7 @@ class OperationRunner:
     engine: AsyncEngine
     seven: SevenClient
     policy: RetryPolicy
+    finish_hooks: Sequence[FinishHook] = ()
 
     async def run(self, operation_id: uuid.UUID) -> str | Wait:
         """Make the operation's next attempt; its status, a :class:`Wait`, or ``busy`` if
@@ -130,7 +129,7 @@ class OperationRunner:
                     # End the read's transaction: none stays open while seven answers
                     # (the run's changes to ``operation`` wait in memory until it commits).
                     await session.commit()
-                    run = _Run(session, self.seven, self.policy, operation)
+                    run = _Run(session, self.seven, self.policy, self.finish_hooks, operation)
                     return await run.execute()
             finally:
                 await release_lock(connection, key)
@@ -144,11 +143,13 @@ class _Run:
         session: AsyncSession,
         seven: SevenClient,
         policy: RetryPolicy,
+        finish_hooks: Sequence[FinishHook],
         operation: Operation,
     ) -> None:
         self.session = session
         self.seven = seven
         self.policy = policy
+        self.finish_hooks = finish_hooks
         self.op = operation
         self.params = params_of(operation)
         self.number: str = operation.number or ""
@@ -388,15 +389,8 @@ class _Run:
         columns = columns_from_active(active)
         del columns["number"]
         await self._finish_number(state=state_for(active), synced_at=_now(), **columns)
-        # A clearing of what a holder set ends the handover with the mirror's new columns.
-        await settle_handover(self.session, self.op, succeeded=True, at=_now())
-        if isinstance(self.params, OrderParams):
-            # An order placed for a tenant opens its allocation in the same transaction,
-            # so the cost reports attribute the number from the day it became active.
-            await allocate_ordered_number(self.session, self.op)
         result = {**(self.op.result or {}), **_builtins(active)}
-        await finish_operation(self.session, self.op.id, OperationStatus.SUCCEEDED, result=result)
-        await self.session.commit()
+        await self._finish(OperationStatus.SUCCEEDED, result=result)
         self.log.info("operation_succeeded", attempts=self.op.attempts)
 
     async def _accepted_but_unconfirmed(self) -> None:
@@ -404,17 +398,13 @@ class _Run:
         bills an accepted order, so the operation succeeds; the sync fills in the rest."""
         state = NumberState.ACTIVE if isinstance(self.params, OrderParams) else NumberState.DELETING
         await self._finish_number(state=state)
-        await settle_handover(self.session, self.op, succeeded=True, at=_now())
-        if isinstance(self.params, OrderParams):
-            await allocate_ordered_number(self.session, self.op)
         self._warn(
             "not_confirmed",
             "seven accepted the request but did not show its result in time; the next "
             "sync brings the number's details.",
         )
         result = {**(self.op.result or {}), "confirmed": False}
-        await finish_operation(self.session, self.op.id, OperationStatus.SUCCEEDED, result=result)
-        await self.session.commit()
+        await self._finish(OperationStatus.SUCCEEDED, result=result)
         self.log.warning("operation_accepted_unconfirmed", attempts=self.op.attempts)
 
     async def _deleted(self, active: ActiveNumber | None) -> None:
@@ -426,17 +416,29 @@ class _Run:
             del columns["number"]
             await self._finish_number(state=state_for(active), synced_at=_now(), **columns)
             result = {"deleted": False, "expires": active.expires}
-        await finish_operation(self.session, self.op.id, OperationStatus.SUCCEEDED, result=result)
-        await self.session.commit()
+        await self._finish(OperationStatus.SUCCEEDED, result=result)
         self.log.info("operation_succeeded", attempts=self.op.attempts)
 
     async def _fail(self, failure: Failure) -> None:
         failed_order = isinstance(self.params, OrderParams)
         await self._finish_number(**({"state": NumberState.FAILED} if failed_order else {}))
-        await settle_handover(self.session, self.op, succeeded=False, at=_now())
-        await finish_operation(self.session, self.op.id, OperationStatus.FAILED, failure=failure)
-        await self.session.commit()
+        await self._finish(OperationStatus.FAILED, failure=failure)
         self.log.warning("operation_failed", code=failure.code, attempts=self.op.attempts)
+
+    async def _finish(
+        self,
+        status: OperationStatus,
+        *,
+        result: dict[str, Any] | None = None,
+        failure: Failure | None = None,
+    ) -> None:
+        """End the operation, with what other capabilities do then (the finish hooks), in
+        one commit after the mirror row's new columns."""
+        succeeded, at = status == OperationStatus.SUCCEEDED, _now()
+        for hook in self.finish_hooks:
+            await hook(self.session, self.op, succeeded, at)
+        await finish_operation(self.session, self.op.id, status, result=result, failure=failure)
+        await self.session.commit()
 
     async def _finish_number(self, **values: Any) -> None:
         if "state" in values:

@@ -7,6 +7,7 @@ Thin on purpose: the work is in :mod:`app.operations.executor` and
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from arq import Retry, func
@@ -15,6 +16,7 @@ from arq.worker import Function
 
 from app.lib.job_run import job_run
 from app.operations.executor import OperationRunner, Wait
+from app.operations.lifecycle import FinishHook
 from app.operations.policy import RetryPolicy
 from app.operations.reconciler import reconcile
 from app.settings import Settings
@@ -28,24 +30,14 @@ JOB_TIMEOUT_SECONDS = 600
 JOB_MAX_TRIES = 1000
 
 
-def _runner(ctx: dict[str, Any]) -> OperationRunner:
+def _runner(ctx: dict[str, Any], finish_hooks: Sequence[FinishHook]) -> OperationRunner:
     runner: OperationRunner | None = ctx.get("operation_runner")
     if runner is None:
         settings: Settings = ctx["settings"]
-        runner = OperationRunner(ctx["engine"], ctx["seven"], RetryPolicy.from_settings(settings))
+        policy = RetryPolicy.from_settings(settings)
+        runner = OperationRunner(ctx["engine"], ctx["seven"], policy, finish_hooks)
         ctx["operation_runner"] = runner
     return runner
-
-
-async def process_operation(ctx: dict[str, Any], operation_id: str) -> str:
-    """Carry out one order, update or delete (safe to run any number of times)."""
-    with job_run("process_operation", operation=operation_id) as run:
-        outcome = await _runner(ctx).run(uuid.UUID(operation_id))
-        run.outcome = "retry" if isinstance(outcome, Wait) else outcome
-    if isinstance(outcome, Wait):
-        # The same job again after the wait; its state is in Postgres, not in the job.
-        raise Retry(defer=outcome.seconds)
-    return outcome
 
 
 async def reconcile_operations(ctx: dict[str, Any]) -> dict[str, int]:
@@ -55,8 +47,25 @@ async def reconcile_operations(ctx: dict[str, Any]) -> dict[str, int]:
     return {"checked": report.checked, "enqueued": report.enqueued, "revived": report.revived}
 
 
-def process_operation_function() -> Function:
-    return func(process_operation, timeout=JOB_TIMEOUT_SECONDS, max_tries=JOB_MAX_TRIES)
+def process_operation_function(finish_hooks: Sequence[FinishHook] = ()) -> Function:
+    """The ``process_operation`` job; ``finish_hooks`` run when an operation ends."""
+
+    async def process_operation(ctx: dict[str, Any], operation_id: str) -> str:
+        """Carry out one order, update or delete (safe to run any number of times)."""
+        with job_run("process_operation", operation=operation_id) as run:
+            outcome = await _runner(ctx, finish_hooks).run(uuid.UUID(operation_id))
+            run.outcome = "retry" if isinstance(outcome, Wait) else outcome
+        if isinstance(outcome, Wait):
+            # The same job again after the wait; its state is in Postgres, not in the job.
+            raise Retry(defer=outcome.seconds)
+        return outcome
+
+    return func(
+        process_operation,
+        name="process_operation",
+        timeout=JOB_TIMEOUT_SECONDS,
+        max_tries=JOB_MAX_TRIES,
+    )
 
 
 def reconciler_cron(interval_seconds: int) -> CronJob:

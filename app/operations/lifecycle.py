@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.models import Operation
 from app.db.vocabulary import OperationStatus
+
+#: What another capability does when an operation ends, given the operation, whether it
+#: succeeded and when: the pools end a clearing's handover and open an order's allocation.
+#: It runs in the transaction that records the end, so both commit together or not at all,
+#: and must be safe to repeat (jobs run at least once). The worker names the hooks
+#: (workers/settings.py), so operations imports none of the capabilities that lean on it.
+FinishHook = Callable[[AsyncSession, Operation, bool, datetime], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,12 +33,12 @@ from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.params import EXPECTED_NUMBER, invalid, parse_number
 from app.lib.phone import region_of
+from app.lib.pool_fit import check_fits
 from app.lib.tenancy import acting_tenant, may_see, scope_numbers
 from app.numbers.mirror import SEVEN_COLUMNS
 from app.operations import idempotency
 from app.operations.params import DeleteParams, OperationParams, OrderParams, kind_of, stored
 from app.operations.schemas import NumberChange, OrderCreate
-from app.pools.service import check_fits
 from app.seven.types import NumberUpdate
 
 # Mirror columns that only seven's answer fills in, as they are before it arrives; a number

@@ -12,11 +12,12 @@ previous holder is left.
   number to the holder up to then) and, in the same transaction, queues the clearing.
   A release while another operation on the number is pending is refused (409
   ``number_busy``): the clearing must be the last write the holder's time leaves behind.
-* :func:`settle_handover` runs in the worker's transaction that finishes an operation. A
-  clearing that succeeded has written seven's answer (no forwarding, no name) to the
-  mirror; the handover ends and the cool-down starts: ``available_at`` is that moment
-  plus the pool's ``cooldown_days``. A failed one leaves the number ``clearing_failed``,
-  still not allocatable, until an admin clears it again (:func:`clear`).
+* :func:`settle_handover` runs in the worker's transaction that finishes an operation
+  (through the finish hook in app.pools.finish). A clearing that succeeded has written
+  seven's answer (no forwarding, no name) to the mirror; the handover ends and the
+  cool-down starts: ``available_at`` is that moment plus the pool's ``cooldown_days``. A
+  failed one leaves the number ``clearing_failed``, still not allocatable, until an admin
+  clears it again (:func:`clear`).
 * Allocation takes only numbers whose ``handover`` is NULL (app.pools.service), so a new
   holder, and anything built from the number when it is handed over (an event, later),
   sees seven's answer to the clearing, never the previous holder's settings.

@@ -3,8 +3,8 @@
 When a pool has no free number, a fitting one is picked from seven's available list
 and ordered through the operations machinery (app.operations.service.submit_order) for
 the tenant and into the pool. The worker calls ``allocate_ordered_number`` when the order
-succeeds; it opens the tenant's allocation interval, so the cost reports attribute the
-number from the day it became active.
+succeeds (through the finish hook in app.pools.finish); it opens the tenant's allocation
+interval, so the cost reports attribute the number from the day it became active.
 """
 
 from __future__ import annotations

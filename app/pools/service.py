@@ -29,6 +29,7 @@ from app.db.vocabulary import IN_FLIGHT, LIVE_STATES, Handover, NumberState, Ope
 from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.params import parse_country, parse_features, parse_number
+from app.lib.pool_fit import check_fits
 from app.lib.tenancy import acting_tenant, owned_by
 
 FEATURE_COLUMNS = {
@@ -101,28 +102,6 @@ async def list_pools(session: AsyncSession) -> list[Pool]:
 async def get_pool(session: AsyncSession, pool_id: uuid.UUID, *, lock: bool = False) -> Pool:
     missing = NotFound(f"no pool {pool_id}", code="pool_not_found")
     return await get_or_raise(session, Pool, pool_id, missing, lock=lock)
-
-
-def check_fits(pool: Pool, digits: str, country: str | None, number: Number | None = None) -> None:
-    """Raise ``pool_constraints_not_met`` unless a number of ``country`` fits ``pool``.
-
-    Its features are checked only with its mirror row (``number``): seven tells a number's
-    features once it is ordered, so an order into a pool is held to the country alone
-    (``order_if_empty`` picks candidates from seven's search, which lists them).
-    """
-    problems = []
-    if pool.country and country != pool.country:
-        problems.append(f"it is in {country}, the pool takes only {pool.country}")
-    if number is not None:
-        missing = [name for name in pool.features if not getattr(number, f"feature_{name}")]
-        if missing:
-            problems.append(f"it lacks the pool's features {missing}")
-    if problems:
-        raise InvalidInput(
-            f"number {digits} does not fit the pool: {'; '.join(problems)}",
-            code="pool_constraints_not_met",
-            details={"problems": problems},
-        )
 
 
 async def _pool_and_number(
