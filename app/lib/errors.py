@@ -3,10 +3,14 @@
 Body: ``{"status": 409, "code": "number_active", "message": "...", "details": ...}``.
 ``code`` is stable and machine-readable; ``message`` is for a person. A 500 never
 carries the exception's text (it may hold a key or a query); it is logged instead.
+seven's errors (app.seven.errors) become answers here too, so a service lets them pass
+up rather than translating them itself; every 429 and 503 says when to try again
+(``Retry-After``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgspec
@@ -27,7 +31,20 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError
 
+from app.seven.errors import (
+    MalformedResponse,
+    OutcomeUnknown,
+    RateLimited,
+    SevenError,
+    SevenServerError,
+    UpstreamUnavailable,
+)
+
 log = structlog.get_logger(__name__)
+
+#: ``Retry-After`` of a 429 or 503 whose cause named no wait of its own: long enough for
+#: a brief outage or a burst to pass, short enough that a client does not give up.
+DEFAULT_RETRY_AFTER_SECONDS = 5
 
 
 class ServiceError(Exception):
@@ -86,26 +103,6 @@ class TooManyRequests(ServiceError):
 
     def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
         super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
-
-
-class GatewayError(ServiceError):
-    """The answer when seven could not answer (the service as seven's gateway):
-    ``status_code`` is 502, 503 or 504. seven's own errors are ``app.seven.errors``."""
-
-    status_code = 502
-    code = "upstream_error"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int,
-        code: str,
-        details: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message, code=code, details=details, headers=headers)
-        self.status_code = status_code
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
@@ -169,11 +166,30 @@ def error_response(
     body: dict[str, Any] = {"status": status_code, "code": code, "message": message}
     if details is not None:
         body["details"] = details
+    if status_code in (429, 503) and "Retry-After" not in (headers or {}):
+        headers = {**(headers or {}), "Retry-After": str(DEFAULT_RETRY_AFTER_SECONDS)}
     return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers)
 
 
 def _service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[dict[str, Any]]:
     return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
+def _seven_error(_: Request[Any, Any, Any], exc: SevenError) -> Response[dict[str, Any]]:
+    """seven's failure as the answer a caller gets: 503 try later (with seven's own wait
+    when it said one), 504 no answer, else 502. The message is the client's, which never
+    contains the API key."""
+    headers = None
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    if isinstance(exc, RateLimited | UpstreamUnavailable | SevenServerError):
+        status = 503
+    elif isinstance(exc, OutcomeUnknown) and not isinstance(exc, MalformedResponse):
+        status = 504
+    else:
+        # Refused credentials, a garbled body, an unknown error: seven answered, but not usefully.
+        status = 502
+    return error_response(status, exc.code, f"seven could not answer: {exc.message}", None, headers)
 
 
 def _validation_error(
@@ -275,6 +291,7 @@ def _forbidden(
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ServiceError: _service_error,
+    SevenError: _seven_error,
     ValidationException: _validation_error,
     NotAuthorizedException: _not_authorized,
     PermissionDeniedException: _forbidden,

@@ -24,9 +24,7 @@ from app.operations.params import OrderParams, params_of
 from app.operations.schemas import OrderCreate
 from app.operations.service import Submitted, submit_order
 from app.pools.service import get_pool
-from app.search.service import gateway_error
 from app.seven.client import SevenClient
-from app.seven.errors import SevenError
 
 # Candidates tried when the first ones turn out to be taken meanwhile (409 from ordering).
 MAX_CANDIDATES = 5
@@ -51,15 +49,12 @@ async def order_for_pool(
     wanted = set(parse_features(features, "features")) | set(pool.features)
     # No transaction stays open while seven answers (the pool's read began one).
     await session.commit()
-    try:
-        offered = await seven.search_available(
-            wanted_country,
-            sms=("sms" in wanted) or None,
-            a2p_sms=("a2p_sms" in wanted) or None,
-            voice=("voice" in wanted) or None,
-        )
-    except SevenError as error:
-        raise gateway_error(error) from None
+    offered = await seven.search_available(
+        wanted_country,
+        sms=("sms" in wanted) or None,
+        a2p_sms=("a2p_sms" in wanted) or None,
+        voice=("voice" in wanted) or None,
+    )
     known = set(
         await session.scalars(
             select(Number.number).where(Number.number.in_([n.number for n in offered]))

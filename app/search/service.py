@@ -8,24 +8,13 @@ uncached.
 
 from __future__ import annotations
 
-import math
-
 import msgspec
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.lib.errors import GatewayError
 from app.search.schemas import AvailableNumberOut, SearchQuery, available_out
 from app.seven.client import SevenClient
-from app.seven.errors import (
-    MalformedResponse,
-    OutcomeUnknown,
-    RateLimited,
-    SevenError,
-    SevenServerError,
-    UpstreamUnavailable,
-)
 
 log = structlog.get_logger(__name__)
 
@@ -40,12 +29,9 @@ async def search_available(
     cached = await _cached(cache, key)
     if cached is not None:
         return _DECODE.decode(cached)
-    try:
-        found = await seven.search_available(
-            query.country, sms=query.sms, a2p_sms=query.a2p_sms, voice=query.voice
-        )
-    except SevenError as exc:
-        raise gateway_error(exc) from None
+    found = await seven.search_available(
+        query.country, sms=query.sms, a2p_sms=query.a2p_sms, voice=query.voice
+    )
     items = [available_out(number) for number in found]
     await _store(cache, key, _ENCODE.encode(items), ttl_seconds)
     return items
@@ -57,28 +43,6 @@ async def is_offered(
     """Whether seven offers ``number`` (digits) now: its country's search, cached like any."""
     found = await search_available(seven, cache, ttl_seconds, SearchQuery(country=country))
     return any(item.number == number for item in found)
-
-
-def gateway_error(exc: SevenError) -> GatewayError:
-    """seven's failure as the answer a caller gets: 503 try later, 504 no answer, else 502.
-
-    The message is the client's, which never contains the API key.
-    """
-    message = f"seven could not answer: {exc.message}"
-    if isinstance(exc, RateLimited):
-        # seven's wait is passed on when it said one.
-        headers = (
-            None
-            if exc.retry_after is None
-            else {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
-        )
-        return GatewayError(message, status_code=503, code=exc.code, headers=headers)
-    if isinstance(exc, UpstreamUnavailable | SevenServerError):
-        return GatewayError(message, status_code=503, code=exc.code)
-    if isinstance(exc, OutcomeUnknown) and not isinstance(exc, MalformedResponse):
-        return GatewayError(message, status_code=504, code=exc.code)
-    # Refused credentials, a garbled body, an unknown error: seven answered, but not usefully.
-    return GatewayError(message, status_code=502, code=exc.code)
 
 
 async def _cached(cache: Redis, key: str) -> bytes | None:

@@ -221,6 +221,22 @@ async def test_order_if_empty_ends_with_the_new_number_allocated_to_the_tenant(
     ]
 
 
+async def test_a_pool_order_seven_cannot_answer_says_when_to_try_again(
+    client: Client, admin_headers: dict[str, str], fresh_sandbox: SandboxProcess
+) -> None:
+    """seven unwell while ``order_if_empty`` searches it: 503, with ``Retry-After`` like
+    every 503, and nothing ordered."""
+    pool = await create_pool(client, admin_headers, country="DE")
+    _, key = await create_tenant(client, admin_headers, "acme")
+    fresh_sandbox.add_fault("server_error", "available", status=503)
+    refused = await client.post(
+        "/v1/allocations", json={"pool": pool, "order_if_empty": True}, headers=key_headers(key)
+    )
+    assert (refused.status_code, refused.json()["code"]) == (503, "seven_server_error")
+    assert int(refused.headers["retry-after"]) > 0
+    assert fresh_sandbox.requests("order") == []
+
+
 async def test_the_order_hook_opens_the_interval_once(settings: Settings) -> None:
     """``allocate_ordered_number``, as the worker calls it on an order's success (twice:
     jobs run at least once): one interval, for the order's tenant and pool."""
