@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import functools
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from arq import ArqRedis
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import HeaderParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.db.vocabulary import OperationKind, OperationStatus
 from app.lib import params
-from app.lib.auth import Principal
+from app.lib.auth import Actor, Principal
 from app.lib.errors import error_responses
-from app.lib.request_context import request_id_of
 from app.operations import reads, service
 from app.operations.idempotency import HEADER
 from app.operations.params import DeleteParams
@@ -48,6 +48,8 @@ IdempotencyKey = Annotated[
 
 
 class OperationController(Controller):
+    # The caller and the request's id, which every operation it creates carries.
+    dependencies = ACTOR_DEPENDENCY
     tags = ["operations"]
 
     @post(
@@ -63,10 +65,9 @@ class OperationController(Controller):
     )
     async def order(
         self,
-        request: Request[Principal, Any, Any],
         data: OrderCreate,
         db_session: AsyncSession,
-        principal: Principal,
+        actor: Actor,
         queue: ArqRedis,
         seven: SevenClient,
         settings: Settings,
@@ -75,12 +76,10 @@ class OperationController(Controller):
         # The queue's connection is the process's Redis client; the search cache shares it.
         offered = (
             None
-            if principal.is_admin
+            if actor.principal.is_admin
             else functools.partial(is_offered, seven, queue, settings.search_cache_seconds)
         )
-        submitted = await service.submit_order(
-            db_session, principal, data, idempotency_key, request_id_of(request.scope), offered
-        )
+        submitted = await service.submit_order(db_session, actor, data, idempotency_key, offered)
         return await accepted(queue, submitted.operation, replayed=submitted.replayed)
 
     @patch(
@@ -92,17 +91,14 @@ class OperationController(Controller):
     )
     async def change_number(
         self,
-        request: Request[Principal, Any, Any],
         number: str,
         data: NumberChange,
         db_session: AsyncSession,
-        principal: Principal,
+        actor: Actor,
         queue: ArqRedis,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:
-        submitted = await service.submit_change(
-            db_session, principal, number, data, idempotency_key, request_id_of(request.scope)
-        )
+        submitted = await service.submit_change(db_session, actor, number, data, idempotency_key)
         return await accepted(queue, submitted.operation, replayed=submitted.replayed)
 
     @delete(
@@ -114,10 +110,9 @@ class OperationController(Controller):
     )
     async def delete_number(
         self,
-        request: Request[Principal, Any, Any],
         number: str,
         db_session: AsyncSession,
-        principal: Principal,
+        actor: Actor,
         queue: ArqRedis,
         delete_immediately: Annotated[
             str | None, params.flag_parameter("Now rather than at period end", default=False)
@@ -127,11 +122,10 @@ class OperationController(Controller):
         delete_now = params.parse_flag(delete_immediately, "delete_immediately") or False
         submitted = await service.submit_change(
             db_session,
-            principal,
+            actor,
             number,
             DeleteParams(delete_now),
             idempotency_key,
-            request_id_of(request.scope),
         )
         return await accepted(queue, submitted.operation, replayed=submitted.replayed)
 

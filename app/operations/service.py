@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Number, Operation, Pool
 from app.db.vocabulary import NumberState, OperationStatus
-from app.lib.auth import Principal
+from app.lib.auth import Actor, Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.params import EXPECTED_NUMBER, invalid, parse_number
 from app.lib.phone import region_of
@@ -73,14 +73,14 @@ class Submitted:
 
 async def submit_order(
     session: AsyncSession,
-    principal: Principal,
+    actor: Actor,
     order: OrderCreate,
     key: str | None,
-    request_id: str | None = None,
     offered: Offered | None = None,
 ) -> Submitted:
     """``offered``: refuse the order unless seven offers the number (how tenant orders are
     checked); asked after an ``Idempotency-Key`` replay is ruled out, outside a transaction."""
+    principal = actor.principal
     number = parse_number(order.number, strict=True)
     country = region_of(number)
     if country is None:
@@ -97,7 +97,7 @@ async def submit_order(
         row = await session.scalar(select(Number).where(Number.number == number).with_for_update())
         if row is not None:
             _check_orderable(row, principal)
-        operation = await _add_operation(session, principal, number, params, tenant, request_id)
+        operation = await _add_operation(session, actor, number, params, tenant)
         values: dict[str, Any] = {
             "country": country,
             "payment_interval": order.payment_interval,
@@ -128,11 +128,10 @@ async def submit_order(
 
 async def submit_change(
     session: AsyncSession,
-    principal: Principal,
+    actor: Actor,
     number_text: str,
     request: NumberChange | DeleteParams,
     key: str | None,
-    request_id: str | None = None,
 ) -> Submitted:
     """A change (``PATCH``) or a deletion (``DELETE``) of a number the caller may change."""
     number = parse_number(number_text, strict=True)
@@ -140,25 +139,22 @@ async def submit_change(
     deleting = isinstance(params, DeleteParams)
 
     async def create() -> Operation:
-        row = await _changeable(session, principal, number, deleting=deleting)
-        operation = await _add_operation(
-            session, principal, number, params, row.tenant_id, request_id
-        )
+        row = await _changeable(session, actor.principal, number, deleting=deleting)
+        operation = await _add_operation(session, actor, number, params, row.tenant_id)
         row.pending_operation_id = operation.id
         return operation
 
     method = "DELETE" if deleting else "PATCH"
     fingerprint = idempotency.request_hash(method, f"/v1/numbers/{number}", stored(params))
-    return await _submit(session, principal, key, fingerprint, create)
+    return await _submit(session, actor.principal, key, fingerprint, create)
 
 
 async def add_update(
     session: AsyncSession,
-    principal: Principal,
+    actor: Actor,
     row: Number,
     changes: NumberUpdate,
     tenant: uuid.UUID | None,
-    request_id: str | None = None,
 ) -> Operation:
     """An ``update`` of ``row`` that the service itself decides on (app/pools/handover.py
     clears what a holder set), added to the caller's transaction so it commits with the
@@ -167,9 +163,7 @@ async def add_update(
     if row.pending_operation_id is not None:
         raise _busy(row)
     try:
-        operation = await _add_operation(
-            session, principal, row.number, changes, tenant, request_id
-        )
+        operation = await _add_operation(session, actor, row.number, changes, tenant)
     except IntegrityError:
         # The in-flight index: an operation the row did not show yet (the caller holds it).
         raise _busy(row) from None
@@ -213,12 +207,13 @@ async def _submit(
 
 async def _add_operation(
     session: AsyncSession,
-    principal: Principal,
+    actor: Actor,
     number: str,
     params: OperationParams,
     tenant: uuid.UUID | None,
-    request_id: str | None,
 ) -> Operation:
+    """The one place an operation is created for a caller: it carries the caller's key and
+    the request's id, which the worker logs with (one id from the API to seven)."""
     operation = Operation(
         id=uuid.uuid4(),
         kind=kind_of(params),
@@ -226,8 +221,8 @@ async def _add_operation(
         number=number,
         params=stored(params),
         tenant_id=tenant,
-        api_key_id=principal.key_id,
-        request_id=request_id,  # the worker logs with it: one id from the API to seven
+        api_key_id=actor.principal.key_id,
+        request_id=actor.request_id,
     )
     session.add(operation)
     await session.flush()  # before the number row that points at it

@@ -159,9 +159,7 @@ async def clear(session: AsyncSession, actor: Actor, raw_number: str) -> Operati
 async def _queue_clearing(
     session: AsyncSession, actor: Actor, number: Number, tenant: uuid.UUID | None
 ) -> Operation:
-    operation = await add_update(
-        session, actor.principal, number, CLEARED, tenant, actor.request_id
-    )
+    operation = await add_update(session, actor, number, CLEARED, tenant)
     number.handover = Handover.CLEARING
     number.handover_operation_id = operation.id
     return operation

@@ -80,7 +80,7 @@ async def order_for_pool(
             tenant_id=tenant,
         )
         try:
-            return await submit_order(session, actor.principal, order, None)
+            return await submit_order(session, actor, order, None)
         except Conflict:
             # Ordered by someone else since the search: try the next one.
             await session.rollback()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +33,7 @@ from tests.support.tenancy import (
     seed_numbers,
     session_factory,
 )
-from tests.support.worker import run_burst
+from tests.support.worker import WorkerProcess, run_burst
 
 Client = AsyncTestClient[Litestar]
 ADMIN = Actor(BOOTSTRAP_ADMIN, request_id="test")
@@ -235,6 +237,32 @@ async def test_a_pool_order_seven_cannot_answer_says_when_to_try_again(
     assert (refused.status_code, refused.json()["code"]) == (503, "seven_server_error")
     assert int(refused.headers["retry-after"]) > 0
     assert fresh_sandbox.requests("order") == []
+
+
+async def test_a_pool_order_carries_the_request_id_into_the_worker_log(
+    client: Client,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+    tmp_path: Path,
+) -> None:
+    """One id from the API to seven, for an order the pool places as for any other."""
+    job = "process_operation"
+    pool = await create_pool(client, admin_headers, country="DE")
+    _, key = await create_tenant(client, admin_headers, "acme")
+    accepted = await client.post(
+        "/v1/allocations",
+        json={"pool": pool, "order_if_empty": True},
+        headers={**key_headers(key), "X-Request-Id": "pool-order-1"},
+    )
+    assert accepted.status_code == 202, accepted.text
+    log_path = tmp_path / "worker.log"
+    assert WorkerProcess(settings, burst=True, log_path=log_path).start().wait(60) == 0
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line[:1] == "{"]
+    runs = [line for line in lines if (line.get("event"), line.get("job")) == ("job", job)]
+    assert [(line.get("request_id"), line["outcome"]) for line in runs] == [
+        ("pool-order-1", "succeeded")
+    ]
 
 
 async def test_the_order_hook_opens_the_interval_once(settings: Settings) -> None:
