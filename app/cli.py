@@ -73,8 +73,11 @@ def _run(command: str, work: Callable[[AsyncSession, Actor], Awaitable[T]]) -> T
             actor = Actor(CLI_ADMIN, request_id=f"cli:{command}")
             # As the key check does for a request: operations created here are audited.
             current_actor.set(actor)
+            # Like a request: the verb flushes, the command commits once it has succeeded.
             async with create_session_factory(engine)() as session:
-                return await work(session, actor)
+                result = await work(session, actor)
+                await session.commit()
+                return result
         finally:
             await engine.dispose()
 
@@ -142,6 +145,7 @@ def sync(
 
     async def start(session: AsyncSession, actor: Actor) -> uuid.UUID:
         operation = await request_sync(session, actor.request_id, force=force)
+        await session.commit()  # a worker must find it committed
         try:
             await enqueue_operation(queue, operation.id, operation.kind)
         except (RedisError, OSError):

@@ -109,6 +109,7 @@ async def _allocations(database_url: str) -> None:
                 number = await service.allocate(session, ADMIN, pool.id, tenants[i % 5].id)
             except Conflict:
                 return None
+            await session.commit()  # as a request's handler does when it returns
             return number.number
 
     async def run(label: str, concurrency: int) -> float:

@@ -1,9 +1,10 @@
 """The audit trail: one append-only row per request that changes something.
 
-Services write the row in their own transaction, so a change and its audit row
+Services write the row in the caller's transaction, so a change and its audit row
 commit together or not at all. ``audited`` wraps a verb: on success it adds the
-``ok`` row before the commit; on a refusal it rolls the change back and commits a
-row with the refusal's code instead, so attempts are on record too.
+``ok`` row (the caller commits: a request when its handler returns); on a refusal it
+rolls the change back and commits a row with the refusal's code instead, so attempts
+are on record too.
 """
 
 from __future__ import annotations
@@ -67,17 +68,19 @@ def record(
 async def audited(
     session: AsyncSession, actor: Actor, action: str, target: str | None = None
 ) -> AsyncIterator[AuditNote]:
-    """Run a change, then commit it with its ``ok`` audit row; record refusals too."""
+    """Run a change and flush it with its ``ok`` audit row; record refusals too."""
     note = AuditNote(target=target)
     try:
         yield note
     except ServiceError as error:
         await session.rollback()
         record(session, actor, action, note.target, error.code, note.details, note.tenant_id)
+        # Committed here, not by the caller: the refusal goes on to roll the request back,
+        # and its audit row must outlive that.
         await session.commit()
         raise
     record(session, actor, action, note.target, OK, note.details, note.tenant_id)
-    await session.commit()
+    await session.flush()
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,6 +152,8 @@ async def principal_for_key(
             await session.execute(
                 update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=func.now())
             )
+            # Its own session, not the request's: the use is recorded even when the request
+            # goes on to fail.
             await session.commit()
     return Principal(scope=KeyScope(row.scope), key_id=row.id, tenant_id=row.tenant_id)
 

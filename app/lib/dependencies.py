@@ -18,8 +18,15 @@ from app.seven.client import SevenClient
 
 
 async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
+    """The request's session: what the handler wrote commits once when it returns, and
+    rolls back when it raises (an error answer), so services only flush."""
     async with state.sessions() as session:
-        yield session
+        try:
+            yield session
+        except Exception:
+            await session.rollback()
+            raise
+        await session.commit()
 
 
 def provide_principal(request: Request[Principal, Any, Any]) -> Principal:

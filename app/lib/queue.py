@@ -16,7 +16,9 @@ from arq import ArqRedis
 from arq.connections import RedisSettings
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.models import Operation
 from app.db.vocabulary import NUMBER_OPERATION_KINDS, OperationKind
 
 log = structlog.get_logger(__name__)
@@ -53,14 +55,18 @@ async def enqueue_operation(queue: ArqRedis, operation_id: uuid.UUID, kind: str)
     )
 
 
-async def enqueue_committed(queue: ArqRedis, operation_id: uuid.UUID, kind: str) -> None:
-    """:func:`enqueue_operation` where the caller's answer must not depend on Redis: a
-    failure is logged, not raised, because the reconciler enqueues every committed
-    operation Redis lacks."""
+async def commit_and_enqueue(session: AsyncSession, queue: ArqRedis, operation: Operation) -> None:
+    """Commit the request that created ``operation``, then hand it to a worker.
+
+    The one commit before a request handler returns: a job must find its operation
+    committed. Redis being down does not fail the request: the reconciler enqueues
+    every operation Redis lacks.
+    """
+    await session.commit()
     try:
-        await enqueue_operation(queue, operation_id, kind)
+        await enqueue_operation(queue, operation.id, operation.kind)
     except (RedisError, OSError) as error:
-        log.warning("enqueue_failed", operation=str(operation_id), error=type(error).__name__)
+        log.warning("enqueue_failed", operation=str(operation.id), error=type(error).__name__)
 
 
 def redis_settings(redis_url: str) -> RedisSettings:

@@ -80,7 +80,7 @@ class OperationController(Controller):
             else functools.partial(is_offered, seven, queue, settings.search_cache_seconds)
         )
         submitted = await service.submit_order(db_session, actor, data, idempotency_key, offered)
-        return await accepted(queue, submitted.operation, replayed=submitted.replayed)
+        return await accepted(db_session, queue, submitted.operation, replayed=submitted.replayed)
 
     @patch(
         "/numbers/{number:str}",
@@ -99,7 +99,7 @@ class OperationController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:
         submitted = await service.submit_change(db_session, actor, number, data, idempotency_key)
-        return await accepted(queue, submitted.operation, replayed=submitted.replayed)
+        return await accepted(db_session, queue, submitted.operation, replayed=submitted.replayed)
 
     @delete(
         "/numbers/{number:str}",
@@ -127,7 +127,7 @@ class OperationController(Controller):
             DeleteParams(delete_now),
             idempotency_key,
         )
-        return await accepted(queue, submitted.operation, replayed=submitted.replayed)
+        return await accepted(db_session, queue, submitted.operation, replayed=submitted.replayed)
 
     @get("/operations/{operation_id:uuid}", summary="One operation")
     async def get_operation(

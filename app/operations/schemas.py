@@ -9,11 +9,12 @@ from typing import Annotated, Any
 import msgspec
 from arq import ArqRedis
 from litestar import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Operation
 from app.db.vocabulary import OperationKind, OperationStatus
 from app.lib.pagination import Page, page_schema
-from app.lib.queue import enqueue_committed
+from app.lib.queue import commit_and_enqueue
 from app.operations.params import params_of, stored
 from app.seven.types import PaymentInterval
 
@@ -109,14 +110,14 @@ def operation_location(operation_id: uuid.UUID) -> str:
 
 
 async def accepted(
-    queue: ArqRedis, operation: Operation, *, replayed: bool = False
+    session: AsyncSession, queue: ArqRedis, operation: Operation, *, replayed: bool = False
 ) -> Response[Any]:
-    """The 202 for a committed operation (an ``OperationOut``, typed as the handler
-    declares its answer), with its ``Location``; a new one (not the replay of an
-    idempotent request) is handed to a worker first."""
+    """The 202 for an operation (an ``OperationOut``, typed as the handler declares its
+    answer), with its ``Location``; a new one (not the replay of an idempotent request)
+    is committed and handed to a worker first."""
     headers = {"Location": operation_location(operation.id)}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     else:
-        await enqueue_committed(queue, operation.id, operation.kind)
+        await commit_and_enqueue(session, queue, operation)
     return Response(operation_out(operation), status_code=202, headers=headers)

@@ -1,7 +1,8 @@
 """Submitting orders, updates and deletes, and reading operations back.
 
 Each submit verb validates, then writes the operation and the number's new state in one
-transaction and returns the committed operation; the caller hands its id to the queue.
+transaction and returns the operation, flushed; the caller commits it and hands its id to
+the queue (app.lib.queue.commit_and_enqueue).
 Two requests racing for one number are decided by the database, not by timing: the
 number's row is locked (``FOR UPDATE``) while its state is checked, a brand-new number
 is claimed by inserting its row (primary key), and ``uq_operations_number_in_flight``
@@ -194,7 +195,7 @@ async def _submit(
         operation = await create()
         operation.idempotency_key = key
         operation.request_hash = fingerprint if key else None
-        await session.commit()
+        await session.flush()
     except IntegrityError as error:
         await session.rollback()
         # The same key sent twice at once: the loser returns the winner's operation.

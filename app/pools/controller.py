@@ -16,7 +16,7 @@ from app.db.models import Pool
 from app.lib import params
 from app.lib.auth import Principal, admin_only
 from app.lib.errors import Conflict, error_responses
-from app.lib.queue import enqueue_committed
+from app.lib.queue import commit_and_enqueue
 from app.numbers.schemas import NumberOut, number_out
 from app.operations.schemas import OperationOut, accepted
 from app.pools import handover, ordering, service
@@ -137,7 +137,7 @@ class AllocationController(Controller):
         submitted = await ordering.order_for_pool(
             db_session, actor, seven, data.pool, data.tenant, data.country, data.features
         )
-        return await accepted(queue, submitted.operation, replayed=submitted.replayed)
+        return await accepted(db_session, queue, submitted.operation, replayed=submitted.replayed)
 
     @get("/", summary="What is allocated to whom (a tenant key: its own)")
     async def list_allocations(
@@ -180,7 +180,7 @@ class AllocationController(Controller):
     ) -> ReleaseOut:
         released = await handover.release(db_session, actor, number)
         if released.clearing is not None:
-            await enqueue_committed(queue, released.clearing.id, released.clearing.kind)
+            await commit_and_enqueue(db_session, queue, released.clearing)
         return release_out(released)
 
     @post(
@@ -201,4 +201,4 @@ class AllocationController(Controller):
     async def clear(
         self, db_session: AsyncSession, actor: Actor, queue: ArqRedis, number: str
     ) -> Response[OperationOut]:
-        return await accepted(queue, await handover.clear(db_session, actor, number))
+        return await accepted(db_session, queue, await handover.clear(db_session, actor, number))

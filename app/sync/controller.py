@@ -63,7 +63,7 @@ class SyncController(Controller):
     ) -> Response[OperationOut]:
         force = data is not None and data.force
         operation = await request_sync(db_session, request_id_of(request.scope), force=force)
-        return await accepted(queue, operation)
+        return await accepted(db_session, queue, operation)
 
     @get(
         "/runs",

@@ -36,6 +36,10 @@ last check" is the newest succeeded run's ``finished_at``, not a column per numb
 
 Jobs run at least once: a sync is idempotent by nature (a repeat finds nothing to
 write), and a job for an operation that already finished returns without running.
+
+Each commit in a run is one of the points above (the claim, the ``running`` row, the
+diff, the failure, the single reads' amendments): a run commits itself at each, where
+a request's handler leaves the commit to the request (``request_sync`` only flushes).
 """
 
 from __future__ import annotations
@@ -96,8 +100,9 @@ class SyncOutcome:
 async def request_sync(
     session: AsyncSession, request_id: str | None = None, *, force: bool = False
 ) -> Operation:
-    """A queued ``sync`` operation, committed (the caller hands its id to a worker).
-    ``force`` lets its run remove more than the guard allows (see ``RemovalsRefused``)."""
+    """A queued ``sync`` operation, flushed (the caller commits and hands its id to a
+    worker). ``force`` lets its run remove more than the guard allows (see
+    ``RemovalsRefused``)."""
     params = SyncParams(force=force)
     operation = Operation(
         kind=kind_of(params),
@@ -106,7 +111,7 @@ async def request_sync(
         request_id=request_id,
     )
     session.add(operation)
-    await session.commit()
+    await session.flush()
     return operation
 
 

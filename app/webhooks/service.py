@@ -113,7 +113,11 @@ def check_age(sms: InboundSms, *, now: datetime, max_age: timedelta) -> None:
 
 
 async def count_sms_mo(session: AsyncSession, event_id: str, number: str, day: date) -> bool:
-    """Count one inbound SMS; False (and nothing changed) when the event was seen before."""
+    """Count one inbound SMS; False (and nothing changed) when the event was seen before.
+
+    Committed here rather than when the request ends: the caller holds the webhook's nonce
+    (app.webhooks.nonces) only while this runs, and frees it when the count fails, so seven
+    can send the event again."""
     async with session.begin():
         first_time = (
             await session.execute(

@@ -138,6 +138,7 @@ async def test_100_concurrent_allocations_against_30_free_numbers(settings: Sett
                     )
                 except Conflict as error:
                     return error.code
+                await session.commit()  # as a request's handler does when it returns
                 return number.number
 
         tasks = [asyncio.create_task(one(i)) for i in range(100)]
@@ -240,11 +241,7 @@ async def test_a_pool_order_seven_cannot_answer_says_when_to_try_again(
 
 
 async def test_a_pool_order_carries_the_request_id_into_the_worker_log(
-    client: Client,
-    admin_headers: dict[str, str],
-    settings: Settings,
-    fresh_sandbox: SandboxProcess,
-    tmp_path: Path,
+    client: Client, admin_headers: dict[str, str], settings: Settings, tmp_path: Path
 ) -> None:
     """One id from the API to seven, for an order the pool places as for any other."""
     job = "process_operation"
@@ -482,13 +479,13 @@ async def test_the_cooldown_runs_from_the_clearings_success(
         async def allocate(at: datetime) -> str:
             async with sessions() as session:
                 try:
-                    return (
-                        await service.allocate(
-                            session, ADMIN, uuid.UUID(pool), uuid.UUID(beta), at=at
-                        )
-                    ).number
+                    number = await service.allocate(
+                        session, ADMIN, uuid.UUID(pool), uuid.UUID(beta), at=at
+                    )
                 except Conflict as error:
                     return error.code
+                await session.commit()  # as a request's handler does when it returns
+                return number.number
 
         ends = interval.available_at
         assert await allocate(interval.released_at + timedelta(days=7)) == "pool_exhausted"
