@@ -10,7 +10,6 @@ index; every test that asks for them starts from empty tables and an empty Redis
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -23,12 +22,9 @@ from litestar.testing import AsyncTestClient
 
 from app.asgi import create_app
 from app.settings import Settings
-from tests.support.db import ROOT, Servers, create_database, drop_database
+from tests.support.db import ROOT, Servers, connected, create_database, drop_database
 from tests.support.sandbox import SandboxProcess
-
-# Made per test process, never written down: the worker and API subprocesses read it from
-# their environment, where ADMIN_API_KEY refuses any key the repository holds.
-ADMIN_KEY = "sn_admin_" + secrets.token_urlsafe(32)
+from tests.support.tenancy import ADMIN_KEY, Sessions, session_factory
 
 
 def _port_open(url: str, default_port: int) -> bool:
@@ -86,17 +82,21 @@ async def migrated_database(servers: Servers) -> AsyncIterator[str]:
 @pytest.fixture
 async def database_url(migrated_database: str) -> str:
     """The migrated database with every table emptied: each test starts clean."""
-    connection = await asyncpg.connect(migrated_database)
-    try:
+    async with connected(migrated_database) as connection:
         tables = await connection.fetch(
             "SELECT tablename FROM pg_tables"
             " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
         )
         names = ", ".join(f'"{row["tablename"]}"' for row in tables)
         await connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-    finally:
-        await connection.close()
     return migrated_database
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A plain asyncpg connection to the test's database, for SQL as psql would send it."""
+    async with connected(database_url) as connection:
+        yield connection
 
 
 @pytest.fixture
@@ -163,6 +163,13 @@ def settings(database_url: str, redis_url: str, fresh_sandbox: SandboxProcess) -
         # mirror (not at the sandbox) as deleted. Sync tests start syncs themselves.
         sync_interval_seconds=86400,
     )
+
+
+@pytest.fixture
+async def sessions(settings: Settings) -> AsyncIterator[Sessions]:
+    """Sessions on the test's database, for writing rows as the service's code does."""
+    async with session_factory(settings) as factory:
+        yield factory
 
 
 @pytest.fixture

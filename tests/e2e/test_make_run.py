@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,9 +26,13 @@ import httpx
 import psutil
 import pytest
 
+from tests.support.db import ROOT
+from tests.support.files import modes_above
+from tests.support.polling import until_sync
+from tests.support.sandbox import free_port
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
-ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 20.0
 NEEDED = [
@@ -40,12 +43,6 @@ NEEDED = [
     "sandbox/__main__.py",
 ]
 CLEARED = ["DATABASE_URL", "REDIS_URL", "SEVEN_API_KEY", "SEVEN_BASE_URL", "ADMIN_API_KEY"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _command() -> list[str]:
@@ -82,7 +79,7 @@ class Run:
 
 
 def _start(data_dir: Path) -> Run:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **dict.fromkeys(CLEARED, "")}
     env.update(SEVEN_NUMBERS_DATA_DIR=str(data_dir), PORT=str(port), HOST="127.0.0.1")
     proc = subprocess.Popen(
@@ -147,16 +144,6 @@ def _mentions(folder: Path) -> list[psutil.Process]:
         if (named or (cwd and Path(cwd).is_relative_to(folder))) and _alive(proc):
             found.append(proc)
     return found
-
-
-def _modes_above(*paths: Path, below: Path = Path("/")) -> dict[Path, int]:
-    """The mode of every folder above each of ``paths`` (those that exist), up to ``below``."""
-    return {
-        folder: folder.stat().st_mode & 0o7777
-        for path in paths
-        for folder in path.parents
-        if folder.exists() and folder.is_relative_to(below)
-    }
 
 
 def _describe(procs: list[psutil.Process]) -> str:
@@ -235,22 +222,19 @@ def _check_keys(port: int, key: str) -> None:
 
 def _wait_for_mirrored_numbers(port: int, key: str) -> int:
     """make run asks for a first sync: the sandbox's numbers reach the mirror at once."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        items = httpx.get(
-            f"http://127.0.0.1:{port}/v1/numbers", headers={"X-Api-Key": key}, timeout=5
-        ).json()["items"]
-        if items:
-            return len(items)
-        time.sleep(0.2)
-    raise AssertionError("the first sync did not fill the mirror within 30 s")
+
+    def mirrored() -> int:
+        url = f"http://127.0.0.1:{port}/v1/numbers"
+        return len(httpx.get(url, headers={"X-Api-Key": key}, timeout=5).json()["items"])
+
+    return until_sync(mirrored, "the first sync to fill the mirror", 30, every=0.2)
 
 
 def test_make_run_starts_everything_and_ctrl_c_stops_everything(data_dir: Path) -> None:
     timings: dict[str, float] = {}
     # Not pytest's shared temporary root: other test runs on the machine may change it.
     tmp = data_dir.parent.parent  # the test's own temporary folder
-    modes = {**_modes_above(data_dir, below=tmp), **_modes_above(ROOT / "Makefile")}
+    modes = {**modes_above(data_dir, below=tmp), **modes_above(ROOT / "Makefile")}
 
     run, tree, timings["first start to ready (initdb)"], key = _start_until_ready(data_dir)
     try:

@@ -7,15 +7,12 @@ that an order's request id shows up in the API's line and in its job's line.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import json
 import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -24,16 +21,16 @@ from app.costs.service import berlin_today
 from app.lib.auth import hash_key
 from app.settings import Settings
 from app.seven.signing import sign_headers
-from tests.integration.test_webhooks import sms_mo
 from tests.support.api import ApiProcess
+from tests.support.operations import wait_finished
 from tests.support.sandbox import SandboxProcess
+from tests.support.tenancy import create_tenant
+from tests.support.webhooks import sms_mo
 from tests.support.worker import WorkerProcess
-
-FINISHED = ("succeeded", "failed")
 
 
 @pytest.fixture
-def signed_sandbox() -> Iterator[SandboxProcess]:
+def sandbox_with_unique_secrets() -> Iterator[SandboxProcess]:
     """A sandbox with its own API key that also wants every request signed."""
     sandbox = SandboxProcess.start(
         api_key=f"seven-{secrets.token_hex(16)}", signing_secret=f"sign-{secrets.token_hex(16)}"
@@ -48,19 +45,10 @@ def forms(secret: str) -> list[str]:
     return [secret, digest.hex(), base64.b64encode(digest).decode(), repr(digest)[2:-1]]
 
 
-async def finished(http: httpx.AsyncClient, headers: dict[str, str], location: str) -> Any:
-    deadline = time.monotonic() + 30
-    while True:
-        body = (await http.get(location, headers=headers)).json()
-        if body["status"] in FINISHED or time.monotonic() > deadline:
-            return body
-        await asyncio.sleep(0.05)
-
-
 async def test_a_full_flow_logs_no_key_or_secret(
-    settings: Settings, signed_sandbox: SandboxProcess, tmp_path: Path
+    settings: Settings, sandbox_with_unique_secrets: SandboxProcess, tmp_path: Path
 ) -> None:
-    sandbox = signed_sandbox
+    sandbox = sandbox_with_unique_secrets
     signing_secret = sandbox.signing_secret or ""
     flow = dataclasses.replace(
         settings,
@@ -76,27 +64,25 @@ async def test_a_full_flow_logs_no_key_or_secret(
 
     with ApiProcess(flow, log_path=api_log) as api, WorkerProcess(flow, log_path=worker_log):
         async with httpx.AsyncClient(base_url=api.url, timeout=30) as http:
-            tenant = (await http.post("/v1/tenants", json={"name": "acme"}, headers=admin)).json()
-            issued = await http.post(f"/v1/tenants/{tenant['id']}/keys", json={}, headers=admin)
-            tenant_key = issued.json()["key"]
+            _, tenant_key = await create_tenant(http, admin, "acme")
             tenant_headers = {"Authorization": f"Bearer {tenant_key}"}
 
             ordered = await http.post("/v1/orders", json={"number": number}, headers=admin)
             assert ordered.status_code == 202, ordered.text
             order_request_id = ordered.headers["x-request-id"]
-            done = await finished(http, admin, ordered.headers["location"])
+            done = await wait_finished(http, admin, ordered.json()["id"], within=30)
             assert done["status"] == "succeeded", done
             patched = await http.patch(
                 f"/v1/numbers/{number}", json={"friendly_name": "front desk"}, headers=admin
             )
-            assert (await finished(http, admin, patched.headers["location"]))["status"] == (
-                "succeeded"
-            )
+            renamed = await wait_finished(http, admin, patched.json()["id"], within=30)
+            assert renamed["status"] == "succeeded", renamed
             search = await http.get("/v1/available-numbers", headers=tenant_headers)
             assert search.status_code == 200, search.text
             sync = await http.post("/v1/sync", headers=admin)
             sync_request_id = sync.headers["x-request-id"]
-            assert (await finished(http, admin, sync.headers["location"]))["status"] == "succeeded"
+            synced = await wait_finished(http, admin, sync.json()["id"], within=30)
+            assert synced["status"] == "succeeded", synced
             month = {"month": f"{berlin_today():%Y-%m}"}
             report = await http.get("/v1/costs", params=month, headers=tenant_headers)
             assert report.status_code == 200, report.text
@@ -113,9 +99,8 @@ async def test_a_full_flow_logs_no_key_or_secret(
             forged = await http.post(url, content=body, headers={"X-Signature": "0" * 64})
             assert forged.status_code == 401
             deleted = await http.delete(f"/v1/numbers/{number}", headers=admin)
-            assert (await finished(http, admin, deleted.headers["location"]))["status"] == (
-                "succeeded"
-            )
+            gone = await wait_finished(http, admin, deleted.json()["id"], within=30)
+            assert gone["status"] == "succeeded", gone
 
     logs = {"api": api_log.read_text(), "worker": worker_log.read_text()}
     for name, text in logs.items():

@@ -11,12 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
-
+from tests.support.api import Client
 from tests.support.tenancy import create_pool
 
-Client = AsyncTestClient[Litestar]
 METHODS = ("get", "post", "put", "patch", "delete")
 NUL = "a\x00b"
 

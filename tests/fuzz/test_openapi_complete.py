@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+from tests.support.api import Client
 
-Client = AsyncTestClient[Litestar]
 METHODS = ("get", "post", "put", "patch", "delete")
 ERROR_FIELDS = {"status", "code", "message"}
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from app.settings import Settings
-from tests.integration.operations_support import Client, available_numbers
 from tests.support import tenancy
+from tests.support.api import Client
+from tests.support.operations import available_numbers
 from tests.support.sandbox import SandboxProcess
+from tests.support.tenancy import Sessions
 
 NOT_FOUND = (404, "tenant_not_found", "There is no such tenant.")
 REQUIRED = (422, "tenant_required", "An admin key must name the tenant.")
@@ -38,7 +39,7 @@ async def _answers(
 
 
 async def test_orders_and_allocations_act_for_the_same_tenant(
-    client: Client, admin_headers: dict[str, str], settings: Settings, fresh_sandbox: SandboxProcess
+    client: Client, admin_headers: dict[str, str], sessions: Sessions, fresh_sandbox: SandboxProcess
 ) -> None:
     acme, _ = await tenancy.create_tenant(client, admin_headers, "acme")
     globex, globex_key = await tenancy.create_tenant(client, admin_headers, "globex")
@@ -61,10 +62,8 @@ async def test_orders_and_allocations_act_for_the_same_tenant(
     )
     assert orders == [answer if isinstance(answer, tuple) else (202, answer) for answer in acting]
 
-    async with tenancy.session_factory(settings) as sessions:
-        numbers = await tenancy.seed_numbers(sessions, tenancy.german_numbers(len(cases)))
-    pool = await tenancy.create_pool(client, admin_headers)
-    await tenancy.fill_pool(client, admin_headers, pool, numbers)
+    numbers = await tenancy.seed_numbers(sessions, tenancy.german_numbers(len(cases)))
+    pool = await tenancy.create_pool(client, admin_headers, numbers)
     allocations = await _answers(
         client, admin_headers, "/v1/allocations", [{"pool": pool}] * len(cases), cases
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,20 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.engine import create_engine
 from app.db.locks import release_lock
 from app.settings import Settings
+from tests.support.db import connected
 
 KEY = 0x5EED
 
 
 async def _holders(database_url: str) -> int:
-    connection = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as connection:
         return int(
             await connection.fetchval(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1", KEY
             )
         )
-    finally:
-        await connection.close()
 
 
 async def test_an_unlock_that_fails_discards_the_connection_and_its_lock(

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from app.audit.service import Actor
@@ -21,55 +20,58 @@ from app.lib.errors import Conflict
 from app.pools import service
 from app.pools.ordering import allocate_ordered_number
 from app.settings import Settings
-from tests.integration.operations_support import available_numbers, order
+from tests.support import tenancy
+from tests.support.api import Client
+from tests.support.operations import available_numbers, order
 from tests.support.polling import until
 from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import (
     create_pool,
     create_tenant,
-    fill_pool,
-    german_numbers,
     key_headers,
-    seed_numbers,
-    session_factory,
 )
 from tests.support.worker import WorkerProcess, run_burst
 
-Client = AsyncTestClient[Litestar]
 ADMIN = Actor(BOOTSTRAP_ADMIN, request_id="test")
 
 
 async def test_a_tenant_gets_a_free_number_and_gives_it_back(
-    client: Client, admin_headers: dict[str, str], settings: Settings
+    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
 ) -> None:
-    async with session_factory(settings) as sessions:
-        numbers = await seed_numbers(sessions, german_numbers(2))
-        await seed_numbers(sessions, german_numbers(1, start=50), voice=True)
-    pool = await create_pool(client, admin_headers)
-    await fill_pool(client, admin_headers, pool, [*numbers, german_numbers(1, start=50)[0]])
-    tenant, key = await create_tenant(client, admin_headers, "acme")
+    numbers = await tenancy.seed_numbers(sessions, tenancy.german_numbers(2))
+    await tenancy.seed_numbers(sessions, tenancy.german_numbers(1, start=50), feature_voice=True)
+    pool = await tenancy.create_pool(
+        client, admin_headers, [*numbers, tenancy.german_numbers(1, start=50)[0]]
+    )
+    tenant, key = await tenancy.create_tenant(client, admin_headers, "acme")
 
     voice = await client.post(
-        "/v1/allocations", json={"pool": pool, "features": ["voice"]}, headers=key_headers(key)
+        "/v1/allocations",
+        json={"pool": pool, "features": ["voice"]},
+        headers=tenancy.key_headers(key),
     )
     assert voice.status_code == 201, voice.text
-    assert voice.json()["number"] == german_numbers(1, start=50)[0]
+    assert voice.json()["number"] == tenancy.german_numbers(1, start=50)[0]
     assert voice.json()["tenant"] == tenant
     got = voice.json()["number"]
     counts = (await client.get(f"/v1/pools/{pool}", headers=admin_headers)).json()
     assert (counts["numbers"], counts["allocated"], counts["free"]) == (3, 1, 2)
     # The tenant now sees the number in the mirror; allocations list it.
-    assert (await client.get(f"/v1/numbers/{got}", headers=key_headers(key))).status_code == 200
-    held = await client.get("/v1/allocations", headers=key_headers(key))
+    assert (
+        await client.get(f"/v1/numbers/{got}", headers=tenancy.key_headers(key))
+    ).status_code == 200
+    held = await client.get("/v1/allocations", headers=tenancy.key_headers(key))
     assert [(a["number"], a["tenant"], a["released_at"]) for a in held.json()] == [
         (got, tenant, None)
     ]
     no_more_voice = await client.post(
-        "/v1/allocations", json={"pool": pool, "features": ["voice"]}, headers=key_headers(key)
+        "/v1/allocations",
+        json={"pool": pool, "features": ["voice"]},
+        headers=tenancy.key_headers(key),
     )
     assert (no_more_voice.status_code, no_more_voice.json()["code"]) == (409, "pool_exhausted")
 
-    released = await client.delete(f"/v1/allocations/{got}", headers=key_headers(key))
+    released = await client.delete(f"/v1/allocations/{got}", headers=tenancy.key_headers(key))
     assert released.status_code == 200, released.text
     assert released.json()["released_at"] is not None
     # Resting starts once what the tenant set at seven is cleared; the tenant no longer
@@ -79,12 +81,12 @@ async def test_a_tenant_gets_a_free_number_and_gives_it_back(
     # Each API process drops the number from its cache when PostgreSQL's notice arrives,
     # a moment after the commit.
     await until(
-        lambda: _status_is(client, f"/v1/numbers/{got}", key_headers(key), 404),
+        lambda: _status_is(client, f"/v1/numbers/{got}", tenancy.key_headers(key), 404),
         "the released number to be hidden from its former holder",
     )
     resting = (await client.get(f"/v1/numbers/{got}", headers=admin_headers)).json()
     assert (resting["handover"], resting["pending_operation"]) == ("clearing", clearing)
-    again = await client.delete(f"/v1/allocations/{got}", headers=key_headers(key))
+    again = await client.delete(f"/v1/allocations/{got}", headers=tenancy.key_headers(key))
     assert (again.status_code, again.json()["code"]) == (404, "not_allocated")
     # The interval stays on record.
     history = await client.get(
@@ -96,10 +98,12 @@ async def test_a_tenant_gets_a_free_number_and_gives_it_back(
 
 async def test_bad_parameters_are_named(client: Client, admin_headers: dict[str, str]) -> None:
     # Who an allocation is for: tests/integration/test_acting_tenant.py.
-    pool = await create_pool(client, admin_headers)
-    _, key = await create_tenant(client, admin_headers, "acme")
+    pool = await tenancy.create_pool(client, admin_headers)
+    _, key = await tenancy.create_tenant(client, admin_headers, "acme")
     bad = await client.post(
-        "/v1/allocations", json={"pool": pool, "country": "Deutschland"}, headers=key_headers(key)
+        "/v1/allocations",
+        json={"pool": pool, "country": "Deutschland"},
+        headers=tenancy.key_headers(key),
     )
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_country")
     for query, code in [
@@ -114,10 +118,10 @@ async def test_bad_parameters_are_named(client: Client, admin_headers: dict[str,
 
 
 async def test_100_concurrent_allocations_against_30_free_numbers(settings: Settings) -> None:
-    async with session_factory(settings, pool_size=10) as sessions:
-        numbers = await seed_numbers(sessions, german_numbers(30))
+    async with tenancy.session_factory(settings, pool_size=10) as sessions:
+        numbers = await tenancy.seed_numbers(sessions, tenancy.german_numbers(30))
         # Numbers that must never be handed out: held, not active, in another pool.
-        await seed_numbers(sessions, german_numbers(3, start=100), state="ordering")
+        await tenancy.seed_numbers(sessions, tenancy.german_numbers(3, start=100), state="ordering")
         async with sessions() as session:
             tenants = [Tenant(id=uuid.uuid4(), name=f"t{i}") for i in range(5)]
             pool = Pool(id=uuid.uuid4(), name="crowd", cooldown_days=1)
@@ -164,13 +168,19 @@ async def _order_through_an_empty_pool(
     client: Client, admin_headers: dict[str, str], settings: Settings, sandbox: SandboxProcess
 ) -> tuple[str, str, str, dict[str, str]]:
     """An empty pool, an allocation with ``order_if_empty``, the worker run: (number, ...)."""
-    pool = await create_pool(client, admin_headers, country="DE", features=["sms"], cooldown_days=0)
-    tenant, key = await create_tenant(client, admin_headers, "acme")
-    exhausted = await client.post("/v1/allocations", json={"pool": pool}, headers=key_headers(key))
+    pool = await tenancy.create_pool(
+        client, admin_headers, country="DE", features=["sms"], cooldown_days=0
+    )
+    tenant, key = await tenancy.create_tenant(client, admin_headers, "acme")
+    exhausted = await client.post(
+        "/v1/allocations", json={"pool": pool}, headers=tenancy.key_headers(key)
+    )
     assert (exhausted.status_code, exhausted.json()["code"]) == (409, "pool_exhausted")
 
     accepted = await client.post(
-        "/v1/allocations", json={"pool": pool, "order_if_empty": True}, headers=key_headers(key)
+        "/v1/allocations",
+        json={"pool": pool, "order_if_empty": True},
+        headers=tenancy.key_headers(key),
     )
     assert accepted.status_code == 202, accepted.text
     operation = accepted.json()
@@ -186,10 +196,10 @@ async def _order_through_an_empty_pool(
 
     run_burst(settings)
 
-    done = await client.get(f"/v1/operations/{operation['id']}", headers=key_headers(key))
+    done = await client.get(f"/v1/operations/{operation['id']}", headers=tenancy.key_headers(key))
     assert done.json()["status"] == "succeeded", done.text
     assert sandbox.orders_of(number) == 1
-    return number, tenant, pool, key_headers(key)
+    return number, tenant, pool, tenancy.key_headers(key)
 
 
 async def test_order_if_empty_ends_with_the_new_number_allocated_to_the_tenant(
@@ -262,14 +272,14 @@ async def test_a_pool_order_carries_the_request_id_into_the_worker_log(
     ]
 
 
-async def test_the_order_hook_opens_the_interval_once(settings: Settings) -> None:
+async def test_the_order_hook_opens_the_interval_once(sessions: tenancy.Sessions) -> None:
     """``allocate_ordered_number``, as the worker calls it on an order's success (twice:
     jobs run at least once): one interval, for the order's tenant and pool."""
-    async with session_factory(settings) as sessions, sessions() as session:
+    async with sessions() as session:
         tenant, pool = Tenant(id=uuid.uuid4(), name="acme"), Pool(id=uuid.uuid4(), name="p")
         session.add_all([tenant, pool])
         await session.commit()
-        (number,) = await seed_numbers(sessions, german_numbers(1))
+        (number,) = await tenancy.seed_numbers(sessions, tenancy.german_numbers(1))
         order = Operation(
             id=uuid.uuid4(),
             kind="order",
@@ -293,25 +303,26 @@ async def test_the_order_hook_opens_the_interval_once(settings: Settings) -> Non
 
 
 async def test_a_number_held_without_an_interval_is_released_with_one(
-    client: Client, admin_headers: dict[str, str], settings: Settings
+    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
 ) -> None:
     """A holder set outside the allocation verbs (data from before intervals existed)."""
-    tenant, key = await create_tenant(client, admin_headers, "acme")
+    tenant, key = await tenancy.create_tenant(client, admin_headers, "acme")
     created = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
-    async with session_factory(settings) as sessions:
-        (number,) = await seed_numbers(
-            sessions, german_numbers(1), tenant_id=uuid.UUID(tenant), seven_created_at=created
-        )
-    released = await client.delete(f"/v1/allocations/{number}", headers=key_headers(key))
+    (number,) = await tenancy.seed_numbers(
+        sessions, tenancy.german_numbers(1), tenant_id=uuid.UUID(tenant), seven_created_at=created
+    )
+    released = await client.delete(f"/v1/allocations/{number}", headers=tenancy.key_headers(key))
     assert released.status_code == 200, released.text
     assert (released.json()["tenant"], released.json()["allocated_at"]) == (
         tenant,
         "2026-10-01T08:00:00Z",
     )
-    assert (await client.get(f"/v1/numbers/{number}", headers=key_headers(key))).status_code == 404
+    assert (
+        await client.get(f"/v1/numbers/{number}", headers=tenancy.key_headers(key))
+    ).status_code == 404
 
 
-# -- handing a number over: what a holder set goes with the holder (issue 12) -----------
+# -- handing a number over: what a holder set goes with the holder ----------------------
 
 
 async def _numbers_at_seven(
@@ -327,8 +338,7 @@ async def _numbers_at_seven(
     for number in numbers:
         await order(client, admin_headers, number)
     run_burst(settings)
-    pool = await create_pool(client, admin_headers, **pool_fields)
-    await fill_pool(client, admin_headers, pool, numbers)
+    pool = await tenancy.create_pool(client, admin_headers, numbers, **pool_fields)
     return pool, numbers
 
 
@@ -375,21 +385,42 @@ async def _allocate(client: Client, pool: str, headers: dict[str, str]) -> tuple
 ALPHA_AT_SEVEN = ["4917612345678", "codes@alpha.example", "sms", "email", "alpha 2FA"]
 
 
+@dataclass(frozen=True)
+class Held:
+    """A number at seven, in a pool without cool-down, held by tenant alpha, who set its
+    forwards and name there (``ALPHA_AT_SEVEN``); beta is the next tenant in line."""
+
+    pool: str
+    number: str
+    alpha: dict[str, str]
+    beta: dict[str, str]
+
+
+@pytest.fixture
+async def held(
+    client: Client, admin_headers: dict[str, str], settings: Settings, fresh_sandbox: SandboxProcess
+) -> Held:
+    pool, (number,) = await _numbers_at_seven(
+        client, admin_headers, settings, fresh_sandbox, 1, cooldown_days=0
+    )
+    _, alpha_key = await tenancy.create_tenant(client, admin_headers, "alpha")
+    _, beta_key = await tenancy.create_tenant(client, admin_headers, "beta")
+    alpha = tenancy.key_headers(alpha_key)
+    assert await _allocate(client, pool, alpha) == (201, number)
+    await _set_by_holder(client, alpha, number)
+    run_burst(settings)
+    beta = tenancy.key_headers(beta_key)
+    return Held(pool, number, alpha, beta)
+
+
 async def test_the_next_holder_gets_the_number_without_anything_the_previous_one_set(
     client: Client,
     admin_headers: dict[str, str],
     settings: Settings,
     fresh_sandbox: SandboxProcess,
+    held: Held,
 ) -> None:
-    pool, (number,) = await _numbers_at_seven(
-        client, admin_headers, settings, fresh_sandbox, 1, cooldown_days=0
-    )
-    _, alpha_key = await create_tenant(client, admin_headers, "alpha")
-    _, beta_key = await create_tenant(client, admin_headers, "beta")
-    alpha, beta = key_headers(alpha_key), key_headers(beta_key)
-    assert await _allocate(client, pool, alpha) == (201, number)
-    await _set_by_holder(client, alpha, number)
-    run_burst(settings)
+    pool, number, alpha, beta = held.pool, held.number, held.alpha, held.beta
     assert _targets(_at_seven(fresh_sandbox, number)) == ALPHA_AT_SEVEN
 
     released = await client.delete(
@@ -445,56 +476,58 @@ async def test_the_cooldown_runs_from_the_clearings_success(
     admin_headers: dict[str, str],
     settings: Settings,
     fresh_sandbox: SandboxProcess,
+    sessions: tenancy.Sessions,
 ) -> None:
     pool, (number,) = await _numbers_at_seven(client, admin_headers, settings, fresh_sandbox, 1)
     assert (await client.get(f"/v1/pools/{pool}", headers=admin_headers)).json()[
         "cooldown_days"
     ] == 7
-    alpha, alpha_key = await create_tenant(client, admin_headers, "alpha")
-    beta, _ = await create_tenant(client, admin_headers, "beta")
-    assert await _allocate(client, pool, key_headers(alpha_key)) == (201, number)
-    released = await client.delete(f"/v1/allocations/{number}", headers=key_headers(alpha_key))
+    alpha, alpha_key = await tenancy.create_tenant(client, admin_headers, "alpha")
+    beta, _ = await tenancy.create_tenant(client, admin_headers, "beta")
+    assert await _allocate(client, pool, tenancy.key_headers(alpha_key)) == (201, number)
+    released = await client.delete(
+        f"/v1/allocations/{number}", headers=tenancy.key_headers(alpha_key)
+    )
     assert released.status_code == 200, released.text
 
-    async with session_factory(settings) as sessions:
-        async with sessions() as session:
-            before_clearing = await service.db_now(session)
-        run_burst(settings)
-        async with sessions() as session:
-            interval = await session.get_one(Allocation, uuid.UUID(released.json()["id"]))
-            clearing = await session.get_one(
-                Operation, uuid.UUID(released.json()["clearing_operation"])
-            )
-        assert (clearing.status, interval.available_at is not None) == ("succeeded", True)
-        assert clearing.finished_at is not None and interval.available_at is not None
-        # Alpha's time ended at the release (the cost reports charge alpha up to then);
-        # the week's rest began when seven had cleared what alpha set.
-        assert interval.released_at is not None
-        assert interval.released_at < before_clearing
-        assert interval.available_at >= before_clearing + timedelta(days=7)
-        assert abs(interval.available_at - (clearing.finished_at + timedelta(days=7))) < (
-            timedelta(seconds=1)
+    async with sessions() as session:
+        before_clearing = await service.db_now(session)
+    run_burst(settings)
+    async with sessions() as session:
+        interval = await session.get_one(Allocation, uuid.UUID(released.json()["id"]))
+        clearing = await session.get_one(
+            Operation, uuid.UUID(released.json()["clearing_operation"])
         )
+    assert (clearing.status, interval.available_at is not None) == ("succeeded", True)
+    assert clearing.finished_at is not None and interval.available_at is not None
+    # Alpha's time ended at the release (the cost reports charge alpha up to then);
+    # the week's rest began when seven had cleared what alpha set.
+    assert interval.released_at is not None
+    assert interval.released_at < before_clearing
+    assert interval.available_at >= before_clearing + timedelta(days=7)
+    assert abs(interval.available_at - (clearing.finished_at + timedelta(days=7))) < (
+        timedelta(seconds=1)
+    )
 
-        async def allocate(at: datetime) -> str:
-            async with sessions() as session:
-                try:
-                    number = await service.allocate(
-                        session, ADMIN, uuid.UUID(pool), uuid.UUID(beta), at=at
-                    )
-                except Conflict as error:
-                    return error.code
-                await session.commit()  # as a request's handler does when it returns
-                return number.number
-
-        ends = interval.available_at
-        assert await allocate(interval.released_at + timedelta(days=7)) == "pool_exhausted"
-        assert await allocate(ends - timedelta(seconds=1)) == "pool_exhausted"
-        assert await allocate(ends) == number
+    async def allocate(at: datetime) -> str:
         async with sessions() as session:
-            intervals = (
-                await session.scalars(select(Allocation).order_by(Allocation.allocated_at))
-            ).all()
+            try:
+                number = await service.allocate(
+                    session, ADMIN, uuid.UUID(pool), uuid.UUID(beta), at=at
+                )
+            except Conflict as error:
+                return error.code
+            await session.commit()  # as a request's handler does when it returns
+            return number.number
+
+    ends = interval.available_at
+    assert await allocate(interval.released_at + timedelta(days=7)) == "pool_exhausted"
+    assert await allocate(ends - timedelta(seconds=1)) == "pool_exhausted"
+    assert await allocate(ends) == number
+    async with sessions() as session:
+        intervals = (
+            await session.scalars(select(Allocation).order_by(Allocation.allocated_at))
+        ).all()
     assert [(str(a.tenant_id), a.released_at) for a in intervals] == [
         (alpha, interval.released_at),
         (beta, None),
@@ -510,8 +543,8 @@ async def test_a_release_while_an_operation_on_the_number_is_pending_is_number_b
     pool, (number,) = await _numbers_at_seven(
         client, admin_headers, settings, fresh_sandbox, 1, cooldown_days=0
     )
-    alpha, alpha_key = await create_tenant(client, admin_headers, "alpha")
-    headers = key_headers(alpha_key)
+    alpha, alpha_key = await tenancy.create_tenant(client, admin_headers, "alpha")
+    headers = tenancy.key_headers(alpha_key)
     assert await _allocate(client, pool, headers) == (201, number)
     change = await client.patch(
         f"/v1/numbers/{number}", json={"friendly_name": "still mine"}, headers=headers
@@ -541,19 +574,12 @@ async def test_a_failed_clearing_keeps_the_number_from_everyone_until_an_admin_c
     admin_headers: dict[str, str],
     settings: Settings,
     fresh_sandbox: SandboxProcess,
+    held: Held,
 ) -> None:
-    pool, (number,) = await _numbers_at_seven(
-        client, admin_headers, settings, fresh_sandbox, 1, cooldown_days=0
-    )
-    alpha, alpha_key = await create_tenant(client, admin_headers, "alpha")
-    _, beta_key = await create_tenant(client, admin_headers, "beta")
-    beta = key_headers(beta_key)
-    assert await _allocate(client, pool, key_headers(alpha_key)) == (201, number)
-    await _set_by_holder(client, key_headers(alpha_key), number)
-    run_burst(settings)
+    pool, number, beta = held.pool, held.number, held.beta
 
     fresh_sandbox.add_fault("refuse", "update", number=number, message="Number is locked.")
-    released = await client.delete(f"/v1/allocations/{number}", headers=key_headers(alpha_key))
+    released = await client.delete(f"/v1/allocations/{number}", headers=held.alpha)
     first = released.json()["clearing_operation"]
     run_burst(settings)
 
@@ -572,10 +598,8 @@ async def test_a_failed_clearing_keeps_the_number_from_everyone_until_an_admin_c
     assert _targets(_at_seven(fresh_sandbox, number)) == ALPHA_AT_SEVEN
 
     # Clearing again is an admin's: a tenant key gets a 404.
-    for tenant_key in (alpha_key, beta_key):
-        denied = await client.post(
-            f"/v1/allocations/{number}/clearing", headers=key_headers(tenant_key)
-        )
+    for tenant in (held.alpha, beta):
+        denied = await client.post(f"/v1/allocations/{number}/clearing", headers=tenant)
         assert denied.status_code == 404
     retry = await client.post(f"/v1/allocations/{number}/clearing", headers=admin_headers)
     assert retry.status_code == 202, retry.text
@@ -596,11 +620,8 @@ async def test_a_failed_clearing_keeps_the_number_from_everyone_until_an_admin_c
     assert await _allocate(client, pool, beta) == (201, number)
     assert _targets((await client.get(f"/v1/numbers/{number}", headers=beta)).json()) == []
     # The operation is alpha's (its settings were cleared), whoever asked for it.
-    alphas = await client.get(
-        "/v1/operations", params={"kind": "update"}, headers=key_headers(alpha_key)
-    )
+    alphas = await client.get("/v1/operations", params={"kind": "update"}, headers=held.alpha)
     assert {op["id"] for op in alphas.json()["items"]} >= {first, second}
-    assert alpha
 
 
 @pytest.mark.parametrize("comes_back", ["listed-again", "ordered-again"])
@@ -610,16 +631,9 @@ async def test_a_held_number_deleted_and_back_is_handed_on_without_its_holders_s
     settings: Settings,
     fresh_sandbox: SandboxProcess,
     comes_back: str,
+    held: Held,
 ) -> None:
-    pool, (number,) = await _numbers_at_seven(
-        client, admin_headers, settings, fresh_sandbox, 1, cooldown_days=0
-    )
-    _, alpha_key = await create_tenant(client, admin_headers, "alpha")
-    _, beta_key = await create_tenant(client, admin_headers, "beta")
-    beta = key_headers(beta_key)
-    assert await _allocate(client, pool, key_headers(alpha_key)) == (201, number)
-    await _set_by_holder(client, key_headers(alpha_key), number)
-    run_burst(settings)
+    pool, number, beta = held.pool, held.number, held.beta
     alpha_settings = _at_seven(fresh_sandbox, number)
 
     async def sync() -> None:
@@ -667,23 +681,19 @@ async def test_a_missing_number_released_by_its_holder_is_cleared_if_seven_has_i
     settings: Settings,
     fresh_sandbox: SandboxProcess,
     at_seven: bool,
+    sessions: tenancy.Sessions,
+    held: Held,
 ) -> None:
-    pool, (number,) = await _numbers_at_seven(
-        client, admin_headers, settings, fresh_sandbox, 1, cooldown_days=0
-    )
-    _, alpha_key = await create_tenant(client, admin_headers, "alpha")
-    assert await _allocate(client, pool, key_headers(alpha_key)) == (201, number)
-    await _set_by_holder(client, key_headers(alpha_key), number)
-    run_burst(settings)
-    # A short list from seven left it out: missing, still alpha's (issue 11).
-    async with session_factory(settings) as sessions, sessions() as session:
+    number = held.number
+    # A short list from seven left it out: missing, still alpha's.
+    async with sessions() as session:
         row = await session.get_one(Number, number)
         row.state, row.missing_since = "missing", await service.db_now(session)
         await session.commit()
     if not at_seven:
         fresh_sandbox.remove_active(number)
 
-    released = await client.delete(f"/v1/allocations/{number}", headers=key_headers(alpha_key))
+    released = await client.delete(f"/v1/allocations/{number}", headers=held.alpha)
     assert released.status_code == 200, released.text
     run_burst(settings)
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from httpx import Response
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.asgi import create_app
 from app.settings import Settings
-from tests.conftest import ADMIN_KEY
+from tests.support.api import Client
+from tests.support.polling import until
+from tests.support.tenancy import ADMIN_KEY
 from tests.support.worker import WorkerProcess
-
-Client = AsyncTestClient[Litestar]
 
 
 async def test_ready_waits_for_a_worker_heartbeat(client: Client, settings: Settings) -> None:
@@ -32,12 +29,11 @@ async def test_ready_waits_for_a_worker_heartbeat(client: Client, settings: Sett
 
 
 async def _poll_ready(client: Client) -> Response:
-    for _ in range(300):  # up to 30 s for the worker to start and beat
+    async def ready() -> Response | None:
         response = await client.get("/health/ready")
-        if response.status_code == 200:
-            break
-        await asyncio.sleep(0.1)
-    return response
+        return response if response.status_code == 200 else None
+
+    return await until(ready, "the worker's heartbeat", 30, every=0.1)
 
 
 async def test_ready_names_the_part_that_is_down(settings: Settings) -> None:

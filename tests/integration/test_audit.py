@@ -2,42 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from typer.testing import CliRunner
 
-from app.cli import cli
 from app.settings import Settings
+from tests.support import tenancy
+from tests.support.api import Client
+from tests.support.cli import cli_output
 from tests.support.sandbox import SandboxProcess
-from tests.support.tenancy import (
-    create_pool,
-    create_tenant,
-    fill_pool,
-    german_numbers,
-    key_headers,
-    seed_numbers,
-    session_factory,
-)
-
-Client = AsyncTestClient[Litestar]
 
 
 async def test_changes_and_refusals_are_on_record_with_key_id_tenant_and_request_id(
-    client: Client, admin_headers: dict[str, str], settings: Settings
+    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
 ) -> None:
-    async with session_factory(settings) as sessions:
-        (number,) = await seed_numbers(sessions, german_numbers(1))
-    pool = await create_pool(client, admin_headers)
-    await fill_pool(client, admin_headers, pool, [number])
-    tenant, key = await create_tenant(client, admin_headers, "acme")
-    key_id = (await client.get("/v1/whoami", headers=key_headers(key))).json()["key_id"]
+    (number,) = await tenancy.seed_numbers(sessions, tenancy.german_numbers(1))
+    pool = await tenancy.create_pool(client, admin_headers, [number])
+    tenant, key = await tenancy.create_tenant(client, admin_headers, "acme")
+    key_id = (await client.get("/v1/whoami", headers=tenancy.key_headers(key))).json()["key_id"]
 
-    headers = {**key_headers(key), "X-Request-Id": "req-allocate-1"}
+    headers = {**tenancy.key_headers(key), "X-Request-Id": "req-allocate-1"}
     assert (await client.post("/v1/allocations", json={"pool": pool}, headers=headers)).is_success
     refused = await client.post(
         "/v1/allocations", json={"pool": pool}, headers={**headers, "X-Request-Id": "req-2"}
@@ -97,15 +81,14 @@ async def test_a_refused_change_leaves_no_change_and_an_audit_row_saying_so(
 
 
 async def test_the_audit_log_is_append_only_and_admin_only(
-    client: Client, admin_headers: dict[str, str], settings: Settings
+    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
 ) -> None:
-    _, key = await create_tenant(client, admin_headers, "acme")
-    assert (await client.get("/v1/audit", headers=key_headers(key))).status_code == 404
-    async with session_factory(settings) as sessions:
-        for statement in ("UPDATE audit_log SET outcome = 'ok'", "DELETE FROM audit_log"):
-            async with sessions() as session:
-                with pytest.raises(DBAPIError, match="append-only"):
-                    await session.execute(text(statement))
+    _, key = await tenancy.create_tenant(client, admin_headers, "acme")
+    assert (await client.get("/v1/audit", headers=tenancy.key_headers(key))).status_code == 404
+    for statement in ("UPDATE audit_log SET outcome = 'ok'", "DELETE FROM audit_log"):
+        async with sessions() as session:
+            with pytest.raises(DBAPIError, match="append-only"):
+                await session.execute(text(statement))
 
 
 async def test_operations_are_audited_in_their_own_transaction(
@@ -113,10 +96,10 @@ async def test_operations_are_audited_in_their_own_transaction(
 ) -> None:
     """Orders, updates, deletes and syncs are audited by app.audit.capture, whichever
     service creates them; a refused request leaves no ``ok`` row behind."""
-    tenant, key = await create_tenant(client, admin_headers, "acme")
-    key_id = (await client.get("/v1/whoami", headers=key_headers(key))).json()["key_id"]
+    tenant, key = await tenancy.create_tenant(client, admin_headers, "acme")
+    key_id = (await client.get("/v1/whoami", headers=tenancy.key_headers(key))).json()["key_id"]
     number = fresh_sandbox.available(country="DE")[0]["number"]
-    headers = {**key_headers(key), "X-Request-Id": "order-1"}
+    headers = {**tenancy.key_headers(key), "X-Request-Id": "order-1"}
 
     accepted = await client.post("/v1/orders", json={"number": number}, headers=headers)
     assert accepted.status_code == 202, accepted.text
@@ -132,27 +115,21 @@ async def test_operations_are_audited_in_their_own_transaction(
     ] == [(key_id, tenant, f"number:{number}", "order-1", accepted.json()["id"])]
 
 
-async def _cli(settings: Settings, *args: str) -> str:
-    """``python -m app.cli`` in-process, in a thread (it runs its own event loop)."""
-    env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
-    result = await asyncio.to_thread(CliRunner().invoke, cli, list(args), env=env)
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip()
-
-
 async def test_the_bootstrap_key_and_the_cli_are_actors_of_their_own(
     client: Client, admin_headers: dict[str, str], settings: Settings
 ) -> None:
     bootstrap = await client.post("/v1/tenants", json={"name": "acme"}, headers=admin_headers)
     assert bootstrap.status_code == 201
-    stored_key = (await _cli(settings, "create-admin-key", "--name", "ops")).splitlines()[0]
+    stored_key = (await cli_output(settings, "create-admin-key", "--name", "ops")).splitlines()[0]
     by_key = await client.post(
-        "/v1/tenants", json={"name": "globex"}, headers=key_headers(stored_key)
+        "/v1/tenants", json={"name": "globex"}, headers=tenancy.key_headers(stored_key)
     )
     assert by_key.status_code == 201
-    key_id = (await client.get("/v1/whoami", headers=key_headers(stored_key))).json()["key_id"]
-    await _cli(settings, "create-tenant", "initech")
-    sync = await _cli(settings, "sync", "--no-wait")  # an operation, audited like the API's
+    key_id = (await client.get("/v1/whoami", headers=tenancy.key_headers(stored_key))).json()[
+        "key_id"
+    ]
+    await cli_output(settings, "create-tenant", "initech")
+    sync = await cli_output(settings, "sync", "--no-wait")  # an operation, audited like the API's
 
     trail = (await client.get("/v1/audit", headers=admin_headers)).json()["items"]
     assert [(r["action"], r["actor"], r["key"]) for r in trail] == [

@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.asgi import create_app
 from app.settings import Settings
+from tests.support.api import Client
 from tests.support.sandbox import SandboxProcess
 
-Client = AsyncTestClient[Litestar]
 CENT = Decimal("0.01")
 
 

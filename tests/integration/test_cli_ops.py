@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from click.testing import Result
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
-from typer.testing import CliRunner
-
-from app.cli import cli
 from app.costs.service import berlin_today
 from app.settings import Settings
-from tests.integration.operations_support import rent
+from tests.support.api import Client
+from tests.support.cli import run_cli
+from tests.support.operations import rent
 from tests.support.sandbox import SandboxProcess
 from tests.support.worker import WorkerProcess
-
-Client = AsyncTestClient[Litestar]
-
-
-async def run_cli(settings: Settings, *args: str) -> Result:
-    """In-process, in a thread: the CLI runs its own event loop."""
-    env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
-    return await asyncio.to_thread(CliRunner().invoke, cli, list(args), env=env)
 
 
 async def test_sync_waits_for_the_worker_and_drift_shows_what_it_found(

@@ -1,6 +1,6 @@
 """``GET /v1/costs`` and ``/v1/costs/forecast`` over real Postgres, against hand-worked figures.
 
-The inventories are the unit tests' cases (tests/unit/test_cost_model.py), written into
+The inventories are the unit tests' cases (``tests.support.costs``), written into
 the tables the way the service writes them: fee changes go through the ``numbers``
 trigger, allocations are rows with timestamps, usage is the webhook's daily table.
 """
@@ -12,103 +12,23 @@ import csv
 import io
 import uuid
 from collections.abc import Coroutine
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import asyncpg
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from app.costs.limits import slot_key
 from app.costs.model import Month, NumberFacts, add_months, report
 from app.costs.service import berlin_today
 from app.lib.auth import BOOTSTRAP_ADMIN, Principal, hash_key
-from app.numbers.mirror import SEVEN_TIME_ZONE, format_seven_time
-from tests.unit.test_cost_model import CASES, MOVED, TENANT_A, TENANT_B, Case, FeeVersion
+from tests.support.api import Client
+from tests.support.costs import CASES, MOVED, TENANT_A, TENANT_B, Case, fee_version, store
+from tests.support.db import connected
+from tests.support.polling import until
 
-Client = AsyncTestClient[Litestar]
 T = TypeVar("T")
-
-
-def berlin(day: date, hour: int = 12) -> datetime:
-    return datetime.combine(day, time(hour), SEVEN_TIME_ZONE)
-
-
-async def store(conn: asyncpg.Connection, inventory: list[NumberFacts]) -> None:
-    """Write ``inventory`` into the mirror, the fee history, allocations and usage."""
-    tenants = {h.tenant for f in inventory for h in f.holdings}
-    pools = {f.pool for f in inventory} | {h.pool for f in inventory for h in f.holdings}
-    for tenant in tenants:
-        await conn.execute(
-            "INSERT INTO tenants (id, name) VALUES ($1, $2)", uuid.UUID(tenant), tenant
-        )
-    for pool in pools - {None}:
-        await conn.execute(
-            "INSERT INTO pools (id, name) VALUES ($1, $2)", uuid.UUID(str(pool)), pool
-        )
-    for facts in inventory:
-        await _store_number(conn, facts)
-
-
-async def _set_fees(conn: asyncpg.Connection, number: str, version: FeeVersion) -> None:
-    """Change the mirror's fees as the sync does; the trigger records the version,
-    which is then back-dated to when the change is meant to have been seen."""
-    await conn.execute(
-        "UPDATE numbers SET fee_setup = $2, fee_basic_charge = $3, fee_sms_mo = $4,"
-        " fee_voice_mo = $5 WHERE number = $1",
-        number,
-        version.setup,
-        version.basic_charge,
-        version.sms_mo,
-        version.voice_mo,
-    )
-    await conn.execute(
-        "UPDATE number_fee_versions SET valid_from = $2 WHERE id ="
-        " (SELECT max(id) FROM number_fee_versions WHERE number = $1)",
-        number,
-        berlin(version.valid_from),
-    )
-
-
-async def _store_number(conn: asyncpg.Connection, facts: NumberFacts) -> None:
-    created = berlin(facts.created)
-    expires = berlin(facts.ends) if facts.ends else None
-    await conn.execute(
-        "INSERT INTO numbers (number, country, payment_interval, state, pool_id, created,"
-        " seven_created_at, expires, seven_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        facts.number,
-        facts.country,
-        facts.payment_interval,
-        "deleting" if expires else "active",
-        uuid.UUID(facts.pool) if facts.pool else None,
-        format_seven_time(created),
-        created,
-        format_seven_time(expires) if expires else None,
-        expires,
-    )
-    for version in facts.fees:
-        await _set_fees(conn, facts.number, version)
-    for holding in facts.holdings:
-        await conn.execute(
-            "INSERT INTO allocations (id, number, tenant_id, pool_id, allocated_at, released_at)"
-            " VALUES (gen_random_uuid(), $1, $2, $3, $4, $5)",
-            facts.number,
-            uuid.UUID(holding.tenant),
-            uuid.UUID(holding.pool) if holding.pool else None,
-            berlin(holding.start, 9),
-            berlin(holding.end, 9) if holding.end else None,
-        )
-    for day, used in facts.usage.items():
-        await conn.execute(
-            "INSERT INTO number_usage_daily (number, day, sms_mo, voice_mo_minutes)"
-            " VALUES ($1, $2, $3, $4)",
-            facts.number,
-            day,
-            used.sms_mo,
-            used.voice_mo_minutes,
-        )
 
 
 @pytest.fixture
@@ -246,7 +166,7 @@ async def test_forecast_counts_scheduled_deletions_and_orders_in_flight(
 ) -> None:
     today = berlin_today()
     this_month = Month.of(today)
-    fees = (FeeVersion(date(2020, 1, 1), Decimal("4"), Decimal("10")),)
+    fees = (fee_version("4", "10"),)
     running = NumberFacts("4915100000201", "DE", "monthly", add_months(today, -5), fees)
     # Deletion scheduled at the end of the period after next.
     ends = add_months(running.created, 7)
@@ -283,7 +203,7 @@ async def test_forecast_counts_a_missing_number_seven_may_still_bill(
     conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str]
 ) -> None:
     today = berlin_today()
-    fees = (FeeVersion(date(2020, 1, 1), Decimal(0), Decimal("10")),)
+    fees = (fee_version("0", "10"),)
     missing = NumberFacts("4915100000301", "DE", "monthly", add_months(today, -2), fees)
     await store(conn, [missing])
     await conn.execute(
@@ -300,7 +220,7 @@ async def test_rows_are_rounded_half_even_once(
     conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str]
 ) -> None:
     # Setups of 0.005: alone, half-even gives 0.00; two on one row give 0.01 (not 0.00 + 0.00).
-    fees = (FeeVersion(date(2020, 1, 1), Decimal("0.005"), Decimal(0)),)
+    fees = (fee_version("0.005", "0"),)
     await store(
         conn,
         [
@@ -319,7 +239,7 @@ async def test_a_tenant_forecast_counts_only_its_numbers(
     conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str]
 ) -> None:
     today = berlin_today()
-    fees = (FeeVersion(date(2020, 1, 1), Decimal(0), Decimal("10")),)
+    fees = (fee_version("0", "10"),)
     created = add_months(today, -2)
     ours = NumberFacts("4915100000501", "DE", "monthly", created, fees)
     theirs = NumberFacts("4915100000502", "DE", "monthly", created, (fees[0],))
@@ -348,12 +268,12 @@ async def _holders(
 ) -> list[int]:
     """The backends holding the report slots ``keys``, once there are ``count`` of them
     (and backend ``gone`` is not one of them)."""
-    for _ in range(200):
+
+    async def held() -> list[int] | None:
         pids = [row["pid"] for row in await conn.fetch(_SLOT_HOLDERS, keys)]
-        if len(pids) == count and gone not in pids:
-            return pids
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{count} report slots were never held at once (held: {pids})")
+        return pids if len(pids) == count and gone not in pids else None
+
+    return await until(held, f"{count} report slots held at once", every=0.05)
 
 
 def _in_thread(request: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
@@ -379,43 +299,37 @@ async def test_a_third_report_at_once_for_one_key_is_429_with_retry_after(
         "message": "At most 2 cost reports run at once for one API key; try again in 2 seconds.",
     }
 
-    blocker = await asyncpg.connect(database_url)
-    try:
-        async with blocker.transaction():
-            await blocker.execute("LOCK TABLE numbers IN ACCESS EXCLUSIVE MODE")
-            running = [
-                _in_thread(client.get("/v1/costs", params=month, headers=admin_headers)),
-                _in_thread(client.get("/v1/costs/forecast", headers=admin_headers)),
-            ]
-            first, _ = await _holders(conn, admin_slots, 2)
+    async with connected(database_url) as blocker, blocker.transaction():
+        await blocker.execute("LOCK TABLE numbers IN ACCESS EXCLUSIVE MODE")
+        running = [
+            _in_thread(client.get("/v1/costs", params=month, headers=admin_headers)),
+            _in_thread(client.get("/v1/costs/forecast", headers=admin_headers)),
+        ]
+        first, _ = await _holders(conn, admin_slots, 2)
 
-            # The third, in any of its forms, is refused at once.
-            for path, params, accept in (
-                ("/v1/costs", month, "application/json"),
-                ("/v1/costs", month, "text/csv"),
-                ("/v1/costs/forecast", {}, "application/json"),
-            ):
-                refused = await asyncio.wait_for(
-                    client.get(path, params=params, headers={**admin_headers, "Accept": accept}),
-                    timeout=10,
-                )
-                assert refused.status_code == 429, (path, accept, refused.text)
-                assert refused.headers["retry-after"] == "2"
-                assert refused.json() == refused_body
-
-            # Another key has slots of its own.
-            running.append(
-                _in_thread(client.get("/v1/costs", params=month, headers=tenant_headers))
+        # The third, in any of its forms, is refused at once.
+        for path, params, accept in (
+            ("/v1/costs", month, "application/json"),
+            ("/v1/costs", month, "text/csv"),
+            ("/v1/costs/forecast", {}, "application/json"),
+        ):
+            refused = await asyncio.wait_for(
+                client.get(path, params=params, headers={**admin_headers, "Accept": accept}),
+                timeout=10,
             )
-            await _holders(conn, tenant_slots, 1)
+            assert refused.status_code == 429, (path, accept, refused.text)
+            assert refused.headers["retry-after"] == "2"
+            assert refused.json() == refused_body
 
-            # A request whose connection dies (its API process crashed) frees its slot:
-            # once its backend has gone (waited for, up to 5 s), another report gets it.
-            assert await conn.fetchval("SELECT pg_terminate_backend($1, 5000)", first)
-            running.append(_in_thread(client.get("/v1/costs", params=month, headers=admin_headers)))
-            await _holders(conn, admin_slots, 2, gone=first)
-    finally:
-        await blocker.close()
+        # Another key has slots of its own.
+        running.append(_in_thread(client.get("/v1/costs", params=month, headers=tenant_headers)))
+        await _holders(conn, tenant_slots, 1)
+
+        # A request whose connection dies (its API process crashed) frees its slot:
+        # once its backend has gone (waited for, up to 5 s), another report gets it.
+        assert await conn.fetchval("SELECT pg_terminate_backend($1, 5000)", first)
+        running.append(_in_thread(client.get("/v1/costs", params=month, headers=admin_headers)))
+        await _holders(conn, admin_slots, 2, gone=first)
 
     answers = await asyncio.wait_for(asyncio.gather(*running), timeout=30)
     # The one cut off fails; the others ran once the table was free.

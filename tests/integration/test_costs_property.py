@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
 
-import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,7 +27,8 @@ from app.costs.model import (
     report,
 )
 from app.costs.service import cost_report
-from tests.integration.test_costs import store
+from tests.support.costs import store
+from tests.support.db import connected
 
 TENANTS = [f"00000000-0000-4000-8000-0000000001{i:02d}" for i in range(3)]
 POOLS = [f"00000000-0000-4000-8000-0000000002{i:02d}" for i in range(2)]
@@ -131,15 +131,12 @@ async def test_sums_agree_across_groupings_and_with_the_model(
     basis: str,
 ) -> None:
     month, inventory = scenario
-    conn = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as conn:
         await conn.execute(
             "TRUNCATE numbers, number_fee_versions, allocations, number_usage_daily,"
             " tenants, pools CASCADE"
         )
         await store(conn, list(inventory))
-    finally:
-        await conn.close()
     async with AsyncSession(engine) as session:
         reports = {
             group_by: await cost_report(session, month, basis, group_by)  # type: ignore[arg-type]

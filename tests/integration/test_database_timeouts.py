@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
@@ -19,6 +18,7 @@ from sqlalchemy import text
 from app.asgi import create_app
 from app.resources import Resources, Role
 from app.settings import Settings
+from tests.support.db import connected
 
 
 @pytest.mark.parametrize(
@@ -42,22 +42,18 @@ async def test_a_statement_over_the_timeout_is_a_clean_503(
 ) -> None:
     impatient = dataclasses.replace(settings, database_statement_timeout_seconds=0.5)
     async with AsyncTestClient(app=create_app(impatient)) as client:
-        blocker = await asyncpg.connect(database_url)
-        try:
-            async with blocker.transaction():
-                # Every read of the mirror now waits for this transaction to end.
-                await blocker.execute("LOCK TABLE numbers IN ACCESS EXCLUSIVE MODE")
-                for path in ("/v1/numbers", "/v1/costs?month=2026-11", "/v1/costs/forecast"):
-                    response = await asyncio.wait_for(
-                        client.get(path, headers=admin_headers), timeout=15
-                    )
-                    assert response.status_code == 503, (path, response.text)
-                    assert response.json() == {
-                        "status": 503,
-                        "code": "database_timeout",
-                        "message": "The database did not answer in time; try again later.",
-                    }
-        finally:
-            await blocker.close()
+        async with connected(database_url) as blocker, blocker.transaction():
+            # Every read of the mirror now waits for this transaction to end.
+            await blocker.execute("LOCK TABLE numbers IN ACCESS EXCLUSIVE MODE")
+            for path in ("/v1/numbers", "/v1/costs?month=2026-11", "/v1/costs/forecast"):
+                response = await asyncio.wait_for(
+                    client.get(path, headers=admin_headers), timeout=15
+                )
+                assert response.status_code == 503, (path, response.text)
+                assert response.json() == {
+                    "status": 503,
+                    "code": "database_timeout",
+                    "message": "The database did not answer in time; try again later.",
+                }
         # The pool's connections survived the cancelled statements.
         assert (await client.get("/v1/numbers", headers=admin_headers)).status_code == 200

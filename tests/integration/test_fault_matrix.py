@@ -20,7 +20,6 @@ number of its own (the faults are scoped to it). When every operation has ended:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -30,7 +29,10 @@ import asyncpg
 import pytest
 
 from app.settings import Settings
-from tests.integration.operations_support import Client, available_numbers, fast, order
+from tests.support.api import Client
+from tests.support.db import connected
+from tests.support.operations import available_numbers, fast, order
+from tests.support.polling import until
 from tests.support.sandbox import SandboxProcess
 from tests.support.worker import WorkerProcess
 
@@ -144,18 +146,16 @@ def _script(sandbox: SandboxProcess, case: Case) -> None:
 
 
 async def _wait_all(db: asyncpg.Connection, ids: list[str], within: float) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while True:
+    async def finished() -> dict[str, Any] | None:
         rows = await db.fetch(
             "SELECT id::text, status, error_code, result FROM operations"
             " WHERE id = ANY($1::uuid[])",
             ids,
         )
-        if all(r["status"] in ("succeeded", "failed") for r in rows) or (
-            time.monotonic() > deadline
-        ):
-            return {r["id"]: r for r in rows}
-        await asyncio.sleep(0.2)
+        done = rows and all(r["status"] in ("succeeded", "failed") for r in rows)
+        return {r["id"]: r for r in rows} if done else None
+
+    return await until(finished, f"{len(ids)} operations to finish", within, every=0.2)
 
 
 def _check(
@@ -233,8 +233,7 @@ async def test_every_call_under_every_fault_keeps_money_and_the_mirror_right(
         operation_max_attempts=12,
         operation_retry_budget_seconds=120.0,
     )
-    db = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as db:
         with WorkerProcess(worker_settings):
             # The numbers that updates and deletes work on are ordered first, faultless.
             first = [c for c in cases if c.needs_number_first]
@@ -254,8 +253,6 @@ async def test_every_call_under_every_fault_keeps_money_and_the_mirror_right(
                 [c.number for c in cases],
             )
         }
-    finally:
-        await db.close()
     at_seven = {n["number"]: n for n in fresh_sandbox.active()}
     log = fresh_sandbox.requests()
     assert len(log) < 2000, "the sandbox's request log overflowed: raise its cap"

@@ -32,9 +32,10 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from app.settings import Settings
-from tests.conftest import ADMIN_KEY
-from tests.integration.operations_support import fast
+from tests.support.operations import fast
+from tests.support.polling import until_sync
 from tests.support.sandbox import SandboxProcess
+from tests.support.tenancy import ADMIN_KEY
 from tests.support.worker import WorkerProcess
 
 ADMIN = {"X-Api-Key": ADMIN_KEY}
@@ -139,13 +140,11 @@ class Account(RuleBasedStateMachine):
             )
 
     def _finished(self, operation_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + 60
-        while True:
+        def finished() -> dict[str, Any] | None:
             operation = self.api.get(f"/v1/operations/{operation_id}", headers=ADMIN).json()
-            if operation["status"] in ("succeeded", "failed"):
-                return operation
-            assert time.monotonic() < deadline, f"operation did not end: {operation}"
-            time.sleep(0.05)
+            return operation if operation["status"] in ("succeeded", "failed") else None
+
+        return until_sync(finished, f"operation {operation_id} to end", 60, every=0.05)
 
     def _mirror(self, number: str) -> dict[str, Any]:
         response = self.api.get(f"/v1/numbers/{number}", headers=ADMIN)

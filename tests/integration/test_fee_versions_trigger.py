@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import asyncpg
+from tests.support.db import connected
 
 _INSERT_MANY = """
 INSERT INTO numbers (number, country, payment_interval, fee_setup, fee_basic_charge,
@@ -22,8 +22,7 @@ FROM (SELECT i, (4915100000000 + i)::text AS n FROM generate_series(1, 6) i) s
 async def test_a_many_row_insert_records_one_version_per_number_with_fees(
     database_url: str,
 ) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as conn:
         await conn.execute(_INSERT_MANY)
         versions = await conn.fetch(
             "SELECT number, payment_interval, fee_setup, fee_basic_charge, fee_sms_mo,"
@@ -41,5 +40,3 @@ async def test_a_many_row_insert_records_one_version_per_number_with_fees(
         await conn.execute("UPDATE numbers SET friendly_name = 'x'")
         count = await conn.fetchval("SELECT count(*) FROM number_fee_versions")
         assert count == 4
-    finally:
-        await conn.close()

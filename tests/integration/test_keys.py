@@ -9,26 +9,22 @@ import re
 import subprocess
 import sys
 
-from click.testing import Result
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import select, text
-from typer.testing import CliRunner
 
-from app.cli import cli
 from app.db.models import ApiKey
 from app.settings import Settings
+from tests.support.api import Client
+from tests.support.cli import cli_output, run_cli
 from tests.support.db import ROOT
-from tests.support.tenancy import create_tenant, key_headers, session_factory
+from tests.support.tenancy import Sessions, create_tenant, key_headers
 
-Client = AsyncTestClient[Litestar]
 # Prefix plus 43 URL-safe characters: 256 bits from ``secrets``.
 TENANT_KEY = re.compile(r"^sn_tenant_[A-Za-z0-9_-]{43}$")
 ADMIN_KEY = re.compile(r"^sn_admin_[A-Za-z0-9_-]{43}$")
 
 
 async def test_a_tenant_key_is_shown_once_and_stored_only_as_its_digest(
-    client: Client, admin_headers: dict[str, str], settings: Settings
+    client: Client, admin_headers: dict[str, str], sessions: Sessions
 ) -> None:
     tenant_id, key = await create_tenant(client, admin_headers, "acme")
     assert TENANT_KEY.match(key)
@@ -39,7 +35,7 @@ async def test_a_tenant_key_is_shown_once_and_stored_only_as_its_digest(
     assert key not in listed.text
     assert key.startswith(listed.json()[0]["prefix"])
 
-    async with session_factory(settings) as sessions, sessions() as session:
+    async with sessions() as session:
         row = (await session.scalars(select(ApiKey))).one()
         assert row.key_hash == hashlib.sha256(key.encode()).digest()
         # No column of any table holds the plaintext.
@@ -76,12 +72,12 @@ async def test_a_revoked_key_answers_401_on_its_next_request(
 
 
 async def test_last_used_is_recorded_without_a_write_per_request(
-    client: Client, admin_headers: dict[str, str], settings: Settings
+    client: Client, admin_headers: dict[str, str], sessions: Sessions
 ) -> None:
     _, key = await create_tenant(client, admin_headers, "acme")
 
     async def last_used() -> object:
-        async with session_factory(settings) as sessions, sessions() as session:
+        async with sessions() as session:
             return await session.scalar(select(ApiKey.last_used_at))
 
     assert await last_used() is None
@@ -154,13 +150,6 @@ def _cli_process(settings: Settings, *args: str) -> subprocess.CompletedProcess[
     )
 
 
-async def _cli(settings: Settings, *args: str) -> Result:
-    """The same commands in-process (a thread: the CLI runs its own event loop)."""
-    runner = CliRunner()
-    env = {"DATABASE_URL": settings.database_url}
-    return await asyncio.to_thread(runner.invoke, cli, list(args), env=env)
-
-
 async def test_the_cli_creates_admin_keys_tenants_and_keys_and_revokes_them(
     client: Client, settings: Settings
 ) -> None:
@@ -172,16 +161,16 @@ async def test_the_cli_creates_admin_keys_tenants_and_keys_and_revokes_them(
     me = await client.get("/v1/whoami", headers=key_headers(admin_key))
     assert me.json()["scope"] == "admin"
 
-    tenant = (await _cli(settings, "create-tenant", "acme")).stdout.strip()
-    tenant_key = (await _cli(settings, "issue-key", tenant, "--name", "ci")).stdout.strip()
+    tenant = await cli_output(settings, "create-tenant", "acme")
+    tenant_key = await cli_output(settings, "issue-key", tenant, "--name", "ci")
     assert TENANT_KEY.match(tenant_key)
     who = (await client.get("/v1/whoami", headers=key_headers(tenant_key))).json()
     assert who["tenant_id"] == tenant
 
-    revoked = await _cli(settings, "revoke-key", who["key_id"])
+    revoked = await run_cli(settings, "revoke-key", who["key_id"])
     assert revoked.exit_code == 0, revoked.output
     assert (await client.get("/v1/whoami", headers=key_headers(tenant_key))).status_code == 401
 
-    refused = await _cli(settings, "create-tenant", "acme")
+    refused = await run_cli(settings, "create-tenant", "acme")
     assert refused.exit_code == 1
     assert "tenant_name_taken" in refused.output

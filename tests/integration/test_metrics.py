@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event
 
 from app.asgi import create_app
-from app.db.models import Operation
 from app.lib.metrics import OPERATIONS
 from app.settings import Settings
-from tests.integration.operations_support import available_numbers, order, wait_finished
+from tests.support.api import Client
+from tests.support.operations import available_numbers, order, wait_finished
+from tests.support.polling import until
 from tests.support.sandbox import SandboxProcess, free_port
-from tests.support.tenancy import session_factory
+from tests.support.tenancy import Sessions, seed_operation
 from tests.support.worker import WorkerProcess
 
-Client = AsyncTestClient[Litestar]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -57,27 +53,26 @@ async def api_metrics(client: Client, headers: dict[str, str] | None = None) -> 
 
 async def refreshed(client: Client, ready: Callable[[Samples], bool]) -> Samples:
     """Scrape until the background refresh has brought what ``ready`` looks for."""
-    deadline = time.monotonic() + 10
-    while True:
+
+    async def scraped() -> Samples | None:
         samples = await api_metrics(client)
-        if ready(samples) or time.monotonic() > deadline:
-            return samples
-        await asyncio.sleep(0.05)
+        return samples if ready(samples) else None
+
+    return await until(scraped, "the metrics refresh", every=0.05)
 
 
-async def worker_metrics(port: int, until: str, within: float = 20.0) -> Samples:
-    """Scrape the worker's listener until ``until`` appears (it counts as jobs finish)."""
-    deadline = time.monotonic() + within
+async def worker_metrics(port: int, counter: str, within: float = 20.0) -> Samples:
+    """Scrape the worker's listener until ``counter`` appears (it counts as jobs finish)."""
     async with httpx.AsyncClient() as http:
-        while True:
+
+        async def scraped() -> Samples | None:
             try:
                 samples = parse((await http.get(f"http://127.0.0.1:{port}/metrics")).text)
-                if value(samples, until) > 0 or time.monotonic() > deadline:
-                    return samples
             except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-            await asyncio.sleep(0.05)
+                return None  # the worker is still starting its listener
+            return samples if value(samples, counter) > 0 else None
+
+        return await until(scraped, f"{counter} at the worker", within, every=0.05)
 
 
 async def test_api_metrics_count_requests_operations_queue_and_upstream(
@@ -174,16 +169,12 @@ async def test_metrics_need_the_metrics_token_when_one_is_set(settings: Settings
 
 
 async def test_a_scrape_reads_the_gauges_without_querying_the_database(
-    settings: Settings,
+    settings: Settings, sessions: Sessions
 ) -> None:
     """The system gauges come from the background refresh: scrapes send no statement (the
     count over all operations runs once per METRICS_REFRESH_SECONDS, not per scrape)."""
-    async with session_factory(settings) as sessions, sessions() as session:
-        session.add_all(
-            Operation(id=uuid.uuid4(), kind="update", status="failed", number=f"49151700000{i}")
-            for i in range(3)
-        )
-        await session.commit()
+    for i in range(3):
+        await seed_operation(sessions, f"49151700000{i}", status="failed")
     OPERATIONS.clear()  # nothing left from an earlier test's refresh
     # One refresh at start-up, then none for an hour; no number cache reading the mirror.
     quiet = dataclasses.replace(settings, metrics_refresh_seconds=3600, number_cache_size=0)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -16,15 +16,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import models  # noqa: F401  (registers the tables)
 from app.db.base import Base
-from tests.support.db import Servers, create_database, drop_database, run_alembic
+from tests.support.db import Servers, alembic, connected, create_database, drop_database
 
 
 async def _tables(url: str) -> set[str]:
-    connection = await asyncpg.connect(url)
-    try:
+    async with connected(url) as connection:
         rows = await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-    finally:
-        await connection.close()
     return {row["tablename"] for row in rows}
 
 
@@ -48,14 +45,11 @@ def _literals(sql: str) -> set[str]:
 async def _check_differences(url: str) -> dict[str, tuple[set[str], set[str]] | None]:
     """Check constraints whose quoted values differ between the models and the database
     (``compare_metadata`` leaves check constraints out); None: missing in the database."""
-    connection = await asyncpg.connect(url)
-    try:
+    async with connected(url) as connection:
         rows = await connection.fetch(
             "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint"
             " WHERE contype = 'c' AND connamespace = 'public'::regnamespace"
         )
-    finally:
-        await connection.close()
     migrated = {row["conname"]: _literals(row["definition"]) for row in rows}
     differences: dict[str, tuple[set[str], set[str]] | None] = {}
     for table in Base.metadata.tables.values():
@@ -70,30 +64,33 @@ async def _check_differences(url: str) -> dict[str, tuple[set[str], set[str]] | 
     return differences
 
 
-async def test_upgrade_downgrade_and_agreement_with_the_models(servers: Servers) -> None:
+@pytest.fixture
+async def url(servers: Servers) -> AsyncIterator[str]:
+    """An empty database of the test's own (no migration run yet), dropped after."""
     name = f"sn_test_migrations_{os.getpid()}"
-    url = await create_database(servers.postgres_url, name)
+    yield await create_database(servers.postgres_url, name)
+    await drop_database(servers.postgres_url, name)
 
-    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+
+async def test_upgrade_downgrade_and_agreement_with_the_models(url: str) -> None:
+
+    await alembic(url, "upgrade", "head")
     assert set(Base.metadata.tables) <= await _tables(url)
     assert await _differences(url) == []
     assert await _check_differences(url) == {}
 
-    await asyncio.to_thread(run_alembic, url, "downgrade", "base")
+    await alembic(url, "downgrade", "base")
     assert await _tables(url) == {"alembic_version"}
 
-    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+    await alembic(url, "upgrade", "head")
     assert await _differences(url) == []
-    await drop_database(servers.postgres_url, name)
 
 
 async def test_downgrading_below_missing_makes_missing_numbers_active_again(
-    servers: Servers,
+    url: str,
 ) -> None:
-    name = f"sn_test_migrations_missing_{os.getpid()}"
-    url = await create_database(servers.postgres_url, name, migrate=True)
-    connection = await asyncpg.connect(url)
-    try:
+    await alembic(url, "upgrade", "head")
+    async with connected(url) as connection:
         await connection.execute(
             "INSERT INTO numbers (number, country, payment_interval, state, missing_since)"
             " VALUES ('4915112345001', 'DE', 'monthly', 'missing', now())"
@@ -107,34 +104,25 @@ async def test_downgrading_below_missing_makes_missing_numbers_active_again(
             " ($1, '4915112345001', 'changed')",
             run,
         )
-    finally:
-        await connection.close()
 
-    await asyncio.to_thread(run_alembic, url, "downgrade", "0007_operation_write_facts")
+    await alembic(url, "downgrade", "0007_operation_write_facts")
 
-    connection = await asyncpg.connect(url)
-    try:
+    async with connected(url) as connection:
         assert await connection.fetchval("SELECT state FROM numbers") == "active"
         assert [r["kind"] for r in await connection.fetch("SELECT kind FROM sync_drift")] == [
             "changed"
         ]
-    finally:
-        await connection.close()
-    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+    await alembic(url, "upgrade", "head")
     assert await _check_differences(url) == {}
-    await drop_database(servers.postgres_url, name)
 
 
 async def test_upgrading_to_handover_clears_what_released_holders_left_and_rests_pools_a_week(
-    servers: Servers,
+    url: str,
 ) -> None:
-    name = f"sn_test_migrations_handover_{os.getpid()}"
-    url = await create_database(servers.postgres_url, name)
-    await asyncio.to_thread(run_alembic, url, "upgrade", "0008_numbers_missing")
+    await alembic(url, "upgrade", "0008_numbers_missing")
     left, clean, held, busy, deleted = (f"49151123450{i:02d}" for i in range(5))
     forwarding = '{"sms": {"number": ["4917612345678"], "enabled": true}}'
-    connection = await asyncpg.connect(url)
-    try:
+    async with connected(url) as connection:
         tenant = await connection.fetchval(
             "INSERT INTO tenants (id, name) VALUES (gen_random_uuid(), 'alpha') RETURNING id"
         )
@@ -179,13 +167,10 @@ async def test_upgrading_to_handover_clears_what_released_holders_left_and_rests
         await connection.execute(
             "UPDATE numbers SET pending_operation_id = $1 WHERE number = $2", pending, busy
         )
-    finally:
-        await connection.close()
 
-    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+    await alembic(url, "upgrade", "head")
 
-    connection = await asyncpg.connect(url)
-    try:
+    async with connected(url) as connection:
         pools = await connection.fetch("SELECT name, cooldown_days FROM pools ORDER BY name")
         assert [(p["name"], p["cooldown_days"]) for p in pools] == [("three", 3), ("zero", 7)]
         rows = {
@@ -218,33 +203,24 @@ async def test_upgrading_to_handover_clears_what_released_holders_left_and_rests
         assert clearing["tenant_id"] == tenant
         assert rows[left]["pending_operation_id"] == rows[left]["handover_operation_id"]
         assert rows[left]["pending_operation_id"] == clearing["id"]
-    finally:
-        await connection.close()
-    await asyncio.to_thread(run_alembic, url, "downgrade", "0008_numbers_missing")
-    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+    await alembic(url, "downgrade", "0008_numbers_missing")
+    await alembic(url, "upgrade", "head")
     assert await _check_differences(url) == {}
-    await drop_database(servers.postgres_url, name)
 
 
-async def test_upgrading_names_the_actor_of_every_earlier_audit_row(servers: Servers) -> None:
-    name = f"sn_test_migrations_actors_{os.getpid()}"
-    url = await create_database(servers.postgres_url, name)
-    await asyncio.to_thread(run_alembic, url, "upgrade", "0009_handover_clearing")
-    connection = await asyncpg.connect(url)
-    try:
+async def test_upgrading_names_the_actor_of_every_earlier_audit_row(url: str) -> None:
+    await alembic(url, "upgrade", "0009_handover_clearing")
+    async with connected(url) as connection:
         await connection.execute(
             "INSERT INTO audit_log (api_key_id, scope, action, request_id, outcome) VALUES"
             " (gen_random_uuid(), 'admin', 'by key', 'r1', 'ok'),"
             " (NULL, 'admin', 'by bootstrap', 'r2', 'ok'),"
             " (NULL, 'admin', 'by cli', 'cli:create-tenant', 'ok')"
         )
-    finally:
-        await connection.close()
 
-    await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+    await alembic(url, "upgrade", "head")
 
-    connection = await asyncpg.connect(url)
-    try:
+    async with connected(url) as connection:
         rows = await connection.fetch("SELECT action, actor FROM audit_log ORDER BY id")
         assert [tuple(row) for row in rows] == [
             ("by key", "key"),
@@ -253,6 +229,3 @@ async def test_upgrading_names_the_actor_of_every_earlier_audit_row(servers: Ser
         ]
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await connection.execute("UPDATE audit_log SET actor = 'cli'")
-    finally:
-        await connection.close()
-    await drop_database(servers.postgres_url, name)

@@ -14,15 +14,10 @@ from typing import TypeVar
 import asyncpg
 
 from app.settings import Settings
-from tests.integration.operations_support import Client, rent, wait_finished
+from tests.support.api import Client
+from tests.support.operations import rent, wait_finished
 from tests.support.sandbox import SandboxProcess
-from tests.support.tenancy import (
-    create_pool,
-    create_tenant,
-    key_headers,
-    seed_numbers,
-    session_factory,
-)
+from tests.support.tenancy import Sessions, create_pool, create_tenant, key_headers, seed_numbers
 from tests.support.worker import run_burst
 
 T = TypeVar("T")
@@ -78,10 +73,10 @@ async def test_the_worker_holds_no_transaction_while_seven_carries_out_a_change(
     settings: Settings,
     database_url: str,
     fresh_sandbox: SandboxProcess,
+    sessions: Sessions,
 ) -> None:
     (number,) = rent(fresh_sandbox, 1)
-    async with session_factory(settings) as sessions:
-        await seed_numbers(sessions, [number])
+    await seed_numbers(sessions, [number])
     changed = await client.patch(
         f"/v1/numbers/{number}", json={"friendly_name": "desk"}, headers=admin_headers
     )

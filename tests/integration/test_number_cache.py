@@ -9,28 +9,22 @@ an operator in psql would make them; nothing in the API is told about them.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import pytest
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.numbers.cache import NumberCache
 from app.numbers.listener import APPLICATION_NAME, CHANNEL
-from tests.integration.test_numbers_read import (  # noqa: F401  (engine: a fixture)
-    DE_MOBILE,
-    add_tenant,
-    engine,
-    put,
-    row,
-    tenant_key,
-)
+from tests.support.api import Client
+from tests.support.db import connected
 from tests.support.polling import until
+from tests.support.tenancy import Sessions, create_tenant, key_headers, seed_numbers
 
-Client = AsyncTestClient[Litestar]
+DE_MOBILE = "4915170264838"
 OTHER = "4915170264839"
 
 
@@ -42,7 +36,7 @@ class Mirror:
     admin: dict[str, str]
     database_url: str
     """The plain ``postgresql://`` URL asyncpg takes (the ``database_url`` fixture)."""
-    engine: AsyncEngine
+    sessions: Sessions
     cache: NumberCache
 
     async def read(self, number: str = DE_MOBILE, headers: dict[str, str] | None = None) -> Any:
@@ -65,11 +59,8 @@ class Mirror:
 
     async def sql(self, statement: str, *args: Any) -> str:
         """One statement committed on a connection of its own (not the API's pool)."""
-        connection = await asyncpg.connect(self.database_url)
-        try:
+        async with connected(self.database_url) as connection:
             return await connection.execute(statement, *args)
-        finally:
-            await connection.close()
 
 
 @pytest.fixture
@@ -78,7 +69,7 @@ async def mirror(
     app: Litestar,
     admin_headers: dict[str, str],
     database_url: str,
-    engine: AsyncEngine,  # noqa: F811  (the imported fixture)
+    sessions: Sessions,
 ) -> Mirror:
     """Once the app's listener is listening (it connects in the background)."""
     cache: NumberCache = app.state.number_cache
@@ -87,13 +78,13 @@ async def mirror(
         return cache.active
 
     await until(listening, "the listener to start")
-    return Mirror(client, admin_headers, database_url, engine, cache)
+    return Mirror(client, admin_headers, database_url, sessions, cache)
 
 
 async def test_a_change_committed_elsewhere_is_read_once_its_notice_arrives(
     mirror: Mirror,
 ) -> None:
-    await put(mirror.engine, row(DE_MOBILE, friendly_name="Support"))
+    await seed_numbers(mirror.sessions, [DE_MOBILE], friendly_name="Support")
     # The read filled the cache: without the notice, the next reads would be this row.
     assert (await mirror.read_cached())["friendly_name"] == "Support"
 
@@ -106,7 +97,7 @@ async def test_a_change_committed_elsewhere_is_read_once_its_notice_arrives(
 
 
 async def test_a_deleted_row_is_not_found_once_its_notice_arrives(mirror: Mirror) -> None:
-    await put(mirror.engine, row(DE_MOBILE), row(OTHER))
+    await seed_numbers(mirror.sessions, [DE_MOBILE, OTHER])
     assert (await mirror.read_cached())["number"] == DE_MOBILE
     assert (await mirror.read_cached(OTHER))["number"] == OTHER
 
@@ -124,7 +115,7 @@ async def test_a_statement_changing_thousands_of_rows_is_followed(mirror: Mirror
     # More rows than the notices name (5,000): one "*" stands for them, as for the sync's
     # biggest writes; the cache is emptied and loaded again.
     await mirror.sql(INSERT_NUMBERS, 1, 5001)
-    await put(mirror.engine, row(DE_MOBILE, friendly_name="Support"))
+    await seed_numbers(mirror.sessions, [DE_MOBILE], friendly_name="Support")
     assert (await mirror.read_cached())["friendly_name"] == "Support"
 
     await mirror.sql("UPDATE numbers SET friendly_name = 'Bulk'")
@@ -185,31 +176,33 @@ async def test_the_triggers_name_the_changed_numbers_or_say_forget_all(mirror: M
 
 
 async def test_cached_rows_keep_the_tenancy_rule_and_follow_reallocation(mirror: Mirror) -> None:
-    db = mirror.engine
-    acme, globex = await add_tenant(db, "acme"), await add_tenant(db, "globex")
-    acme_key, globex_key = await tenant_key(db, acme), await tenant_key(db, globex)
-    await put(db, row(DE_MOBILE, tenant_id=acme))
+    (acme, acme_key), (globex, globex_key) = [
+        await create_tenant(mirror.client, mirror.admin, name) for name in ("acme", "globex")
+    ]
+    await seed_numbers(mirror.sessions, [DE_MOBILE], tenant_id=uuid.UUID(acme))
 
     # The admin's read caches the row; each tenant key is judged against it.
-    assert (await mirror.read_cached())["tenant"] == str(acme)
-    assert (await mirror.read(headers=acme_key))["tenant"] == str(acme)
-    forbidden = await mirror.client.get(f"/v1/numbers/{DE_MOBILE}", headers=globex_key)
+    assert (await mirror.read_cached())["tenant"] == acme
+    assert (await mirror.read(headers=key_headers(acme_key)))["tenant"] == acme
+    forbidden = await mirror.client.get(f"/v1/numbers/{DE_MOBILE}", headers=key_headers(globex_key))
     assert forbidden.status_code == 404
     assert forbidden.json()["code"] == "number_not_found"
 
-    await mirror.sql("UPDATE numbers SET tenant_id = $1 WHERE number = $2", globex, DE_MOBILE)
+    await mirror.sql(
+        "UPDATE numbers SET tenant_id = $1 WHERE number = $2", uuid.UUID(globex), DE_MOBILE
+    )
 
     async def moved() -> bool:
-        return await mirror.read(headers=acme_key) == 404
+        return await mirror.read(headers=key_headers(acme_key)) == 404
 
     await until(moved, "the old holder to lose the number")
-    assert (await mirror.read(headers=globex_key))["tenant"] == str(globex)
+    assert (await mirror.read(headers=key_headers(globex_key)))["tenant"] == globex
 
 
 async def test_losing_the_listener_connection_empties_the_cache_until_it_is_back(
     mirror: Mirror,
 ) -> None:
-    await put(mirror.engine, row(DE_MOBILE, friendly_name="Support"))
+    await seed_numbers(mirror.sessions, [DE_MOBILE], friendly_name="Support")
     assert (await mirror.read_cached())["friendly_name"] == "Support"
 
     terminated = await mirror.sql(

@@ -3,78 +3,29 @@
 from __future__ import annotations
 
 import base64
+import functools
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.db.models import ApiKey, Number, Pool, Tenant
-from app.lib.auth import hash_key
-from app.settings import Settings
+from tests.support import tenancy
+from tests.support.api import Client
 
-Client = AsyncTestClient[Litestar]
 DE_MOBILE = "4915170264838"
 
 
-@pytest.fixture
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(settings.database_url)
-    yield engine
-    await engine.dispose()
-
-
-def row(number: str, **overrides: Any) -> dict[str, Any]:
-    """A realistic mirror row (an annual DE number with SMS and voice)."""
-    values: dict[str, Any] = {
-        "number": number,
-        "country": "DE",
-        "friendly_name": "",
-        "payment_interval": "annually",
-        "fee_setup": Decimal("19.9"),
-        "fee_basic_charge": Decimal("238.8"),
-        "fee_sms_mo": Decimal("0"),
-        "fee_voice_mo": Decimal("0.01"),
-        "feature_sms": True,
-        "feature_a2p_sms": False,
-        "feature_voice": True,
-        "forward_sms_mo": {"sms": {"number": [], "enabled": False}},
-        "created": "2024-01-31 17:06:27",
-        "expires": None,
-        "state": "active",
-        "tenant_id": None,
-        "pool_id": None,
-    }
-    values.update(overrides)
-    return values
-
-
-async def put(engine: AsyncEngine, *rows: dict[str, Any]) -> None:
-    async with engine.begin() as connection:
-        await connection.execute(insert(Number), list(rows))
-
-
-async def add_tenant(engine: AsyncEngine, name: str) -> uuid.UUID:
-    tenant_id = uuid.uuid4()
-    async with engine.begin() as connection:
-        await connection.execute(insert(Tenant).values(id=tenant_id, name=name))
-    return tenant_id
-
-
-async def tenant_key(engine: AsyncEngine, tenant_id: uuid.UUID) -> dict[str, str]:
-    key = f"sn_tenant_{uuid.uuid4().hex}"
-    async with engine.begin() as connection:
-        await connection.execute(
-            insert(ApiKey).values(
-                scope="tenant", tenant_id=tenant_id, prefix=key[:12], key_hash=hash_key(key)
-            )
-        )
-    return {"X-Api-Key": key}
+# An annual German number with SMS and voice, as seven lists many of them.
+ANNUAL: dict[str, Any] = {
+    "payment_interval": "annually",
+    "fee_setup": Decimal("19.9"),
+    "fee_basic_charge": Decimal("238.8"),
+    "fee_voice_mo": Decimal("0.01"),
+    "feature_voice": True,
+    "forward_sms_mo": {"sms": {"number": [], "enabled": False}},
+    "created": "2024-01-31 17:06:27",
+}
 
 
 async def numbers_of(client: Client, headers: dict[str, str], **params: Any) -> list[str]:
@@ -98,9 +49,9 @@ async def numbers_of(client: Client, headers: dict[str, str], **params: Any) -> 
     ],
 )
 async def test_get_accepts_any_written_form(
-    client: Client, admin_headers: dict[str, str], engine: AsyncEngine, written: str
+    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions, written: str
 ) -> None:
-    await put(engine, row(DE_MOBILE, friendly_name="Support line"))
+    await tenancy.seed_numbers(sessions, [DE_MOBILE], **ANNUAL, friendly_name="Support line")
     response = await client.get(f"/v1/numbers/{written}", headers=admin_headers)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -136,17 +87,17 @@ async def test_malformed_number_is_422_naming_it(
 # ---------------------------------------------------------------- filters
 
 
-async def test_filters(client: Client, admin_headers: dict[str, str], engine: AsyncEngine) -> None:
-    tenant = await add_tenant(engine, "acme")
-    pool = uuid.uuid4()
-    async with engine.begin() as connection:
-        await connection.execute(insert(Pool).values(id=pool, name="support"))
-    await put(
-        engine,
-        row("4915100000001", friendly_name="Hotline Berlin", tenant_id=tenant),
-        row("4915100000002", feature_voice=False, pool_id=pool, state="deleting"),
-        row("4915100000003", feature_a2p_sms=True, friendly_name="100% sure_thing"),
-        row("4520000001", country="DK", feature_sms=False, state="ordering", pool_id=pool),
+async def test_filters(
+    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
+) -> None:
+    tenant, _ = await tenancy.create_tenant(client, admin_headers, "acme")
+    pool = await tenancy.create_pool(client, admin_headers, name="support")
+    seed = functools.partial(tenancy.seed_numbers, sessions, **ANNUAL)
+    await seed(["4915100000001"], friendly_name="Hotline Berlin", tenant_id=uuid.UUID(tenant))
+    await seed(["4915100000002"], feature_voice=False, pool_id=uuid.UUID(pool), state="deleting")
+    await seed(["4915100000003"], feature_a2p_sms=True, friendly_name="100% sure_thing")
+    await seed(
+        ["4520000001"], country="DK", feature_sms=False, state="ordering", pool_id=uuid.UUID(pool)
     )
     get = lambda **params: numbers_of(client, admin_headers, **params)  # noqa: E731
 
@@ -157,8 +108,8 @@ async def test_filters(client: Client, admin_headers: dict[str, str], engine: As
     # Repeated features: a number must have all of them.
     assert await get(feature=["sms", "voice"]) == ["4915100000001", "4915100000003"]
     assert await get(feature=["sms", "a2p_sms", "voice"]) == ["4915100000003"]
-    assert await get(tenant=str(tenant)) == ["4915100000001"]
-    assert await get(pool=str(pool)) == ["4520000001", "4915100000002"]
+    assert await get(tenant=tenant) == ["4915100000001"]
+    assert await get(pool=pool) == ["4520000001", "4915100000002"]
     assert await get(state="deleting") == ["4915100000002"]
     assert await get(state="ordering", country="DK") == ["4520000001"]
     assert await get(state="failed") == []
@@ -209,9 +160,9 @@ async def test_malformed_parameter_is_422_naming_it(
 
 
 async def test_limit_defaults_to_50_and_the_last_page_has_no_cursor(
-    client: Client, admin_headers: dict[str, str], engine: AsyncEngine
+    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
 ) -> None:
-    await put(engine, *(row(f"49151{i:08d}") for i in range(120)))
+    await tenancy.seed_numbers(sessions, [f"49151{i:08d}" for i in range(120)], **ANNUAL)
     sizes: list[int] = []
     cursor: str | None = None
     while True:
@@ -230,11 +181,11 @@ async def test_limit_defaults_to_50_and_the_last_page_has_no_cursor(
 
 
 async def test_pagination_stays_stable_while_rows_are_inserted(
-    client: Client, admin_headers: dict[str, str], engine: AsyncEngine
+    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
 ) -> None:
     # 49151 + a six-digit base + a two-digit tag; originals have tag 00.
     original = [f"49151{base:06d}00" for base in range(0, 400, 10)]
-    await put(engine, *(row(number) for number in original))
+    await tenancy.seed_numbers(sessions, original, **ANNUAL)
     seen: list[str] = []
     cursor: str | None = None
     inserted = 0
@@ -247,11 +198,14 @@ async def test_pagination_stays_stable_while_rows_are_inserted(
             break
         # Between pages, numbers appear before, right after and far beyond the cursor.
         inserted += 1
-        await put(
-            engine,
-            row(f"49151{0:06d}{inserted:02d}"),
-            row(f"{seen[-1][:11]}{50 + inserted:02d}"),
-            row(f"49151{999000 + inserted:06d}00"),
+        await tenancy.seed_numbers(
+            sessions,
+            [
+                f"49151{0:06d}{inserted:02d}",
+                f"{seen[-1][:11]}{50 + inserted:02d}",
+                f"49151{999000 + inserted:06d}00",
+            ],
+            **ANNUAL,
         )
     from_start = [number for number in seen if number in set(original)]
     assert from_start == original  # every original row exactly once, in order
@@ -263,25 +217,24 @@ async def test_pagination_stays_stable_while_rows_are_inserted(
 
 
 async def test_a_tenant_key_sees_only_its_own_numbers(
-    client: Client, admin_headers: dict[str, str], engine: AsyncEngine
+    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
 ) -> None:
-    acme, globex = await add_tenant(engine, "acme"), await add_tenant(engine, "globex")
+    (acme, acme_key), (globex, _) = [
+        await tenancy.create_tenant(client, admin_headers, name) for name in ("acme", "globex")
+    ]
     acme_number, globex_number, free_number = "4915170264838", "4915170264839", "4915170264830"
-    await put(
-        engine,
-        row(acme_number, tenant_id=acme),
-        row(globex_number, tenant_id=globex),
-        row(free_number),
-    )
-    acme_headers = await tenant_key(engine, acme)
+    await tenancy.seed_numbers(sessions, [acme_number], **ANNUAL, tenant_id=uuid.UUID(acme))
+    await tenancy.seed_numbers(sessions, [globex_number], **ANNUAL, tenant_id=uuid.UUID(globex))
+    await tenancy.seed_numbers(sessions, [free_number], **ANNUAL)
+    acme_headers = tenancy.key_headers(acme_key)
 
     assert await numbers_of(client, acme_headers) == [acme_number]
     # Filtering by another tenant reveals nothing either.
-    assert await numbers_of(client, acme_headers, tenant=str(globex)) == []
+    assert await numbers_of(client, acme_headers, tenant=globex) == []
     assert await numbers_of(client, acme_headers, q="49151702648") == [acme_number]
     mine = await client.get(f"/v1/numbers/{acme_number}", headers=acme_headers)
     assert mine.status_code == 200
-    assert mine.json()["tenant"] == str(acme)
+    assert mine.json()["tenant"] == acme
     for other in (globex_number, free_number):
         hidden = await client.get(f"/v1/numbers/{other}", headers=acme_headers)
         assert hidden.status_code == 404

@@ -1,7 +1,7 @@
 """The write endpoints and operation reads, without a worker: what the API promises at once.
 
-Every 409 and 422 of issue 4 is here; each test checks a row, a job or a stable code,
-so none passes with the feature removed.
+Every 409 and 422 a write can answer is here; each test checks a row, a job or a stable
+code, so none passes with the feature removed.
 """
 
 from __future__ import annotations
@@ -21,15 +21,10 @@ from app.db.models import Operation
 from app.lib.queue import create_queue, operation_job_id
 from app.operations.idempotency import request_hash
 from app.settings import Settings
-from tests.integration.operations_support import Client, available_numbers, order
+from tests.support.api import Client
+from tests.support.operations import available_numbers, order
 from tests.support.sandbox import SandboxProcess
-from tests.support.tenancy import (
-    create_pool,
-    create_tenant,
-    key_headers,
-    seed_numbers,
-    session_factory,
-)
+from tests.support.tenancy import Sessions, create_pool, create_tenant, key_headers, seed_numbers
 
 Headers = dict[str, str]
 
@@ -162,18 +157,17 @@ async def test_a_bad_idempotency_key_is_422(client: Client, admin_headers: Heade
 
 
 async def test_ordering_a_number_on_the_account_is_409(
-    client: Client, admin_headers: Headers, settings: Settings
+    client: Client, admin_headers: Headers, sessions: Sessions
 ) -> None:
-    async with session_factory(settings) as sessions:
-        [active] = await seed_numbers(sessions, ["4915170264838"], state="active")
-        [deleting] = await seed_numbers(sessions, ["4915170264839"], state="deleting")
+    [active] = await seed_numbers(sessions, ["4915170264838"], state="active")
+    [deleting] = await seed_numbers(sessions, ["4915170264839"], state="deleting")
     for number, code in ((active, "number_active"), (deleting, "number_deleting")):
         response = await client.post("/v1/orders", json={"number": number}, headers=admin_headers)
         assert (response.status_code, response.json()["code"]) == (409, code)
 
 
 async def test_ordering_a_number_twice_is_409_and_a_deleted_one_may_be_ordered_again(
-    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+    client: Client, admin_headers: Headers, sessions: Sessions, fresh_sandbox: SandboxProcess
 ) -> None:
     number = available_numbers(fresh_sandbox, 1)[0]
     await order(client, admin_headers, number)
@@ -181,8 +175,7 @@ async def test_ordering_a_number_twice_is_409_and_a_deleted_one_may_be_ordered_a
     assert second.status_code == 409
     assert second.json()["code"] == "number_being_ordered"
 
-    async with session_factory(settings) as sessions:
-        [old] = await seed_numbers(sessions, ["4915170264839"], state="deleted")
+    [old] = await seed_numbers(sessions, ["4915170264839"], state="deleted")
     again = await client.post("/v1/orders", json={"number": old}, headers=admin_headers)
     assert again.status_code == 202
     mirrored = (await client.get(f"/v1/numbers/{old}", headers=admin_headers)).json()
@@ -204,10 +197,9 @@ PATCH_PROBLEMS: list[tuple[dict[str, Any], str]] = [
 
 
 async def test_patch_input_is_validated(
-    client: Client, admin_headers: Headers, settings: Settings
+    client: Client, admin_headers: Headers, settings: Settings, sessions: Sessions
 ) -> None:
-    async with session_factory(settings) as sessions:
-        [number] = await seed_numbers(sessions, ["4915170264838"])
+    [number] = await seed_numbers(sessions, ["4915170264838"])
     for body, code in PATCH_PROBLEMS:
         response = await client.patch(f"/v1/numbers/{number}", json=body, headers=admin_headers)
         assert (response.status_code, response.json()["code"]) == (422, code), body
@@ -215,7 +207,7 @@ async def test_patch_input_is_validated(
 
 
 async def test_changing_or_deleting_a_number_that_is_not_active_is_409(
-    client: Client, admin_headers: Headers, settings: Settings
+    client: Client, admin_headers: Headers, settings: Settings, sessions: Sessions
 ) -> None:
     expected = {
         "deleted": "number_deleted",
@@ -223,9 +215,8 @@ async def test_changing_or_deleting_a_number_that_is_not_active_is_409(
         "ordering": "number_not_active",
         "failed": "number_not_active",
     }
-    async with session_factory(settings) as sessions:
-        for index, state in enumerate(expected):
-            await seed_numbers(sessions, [f"49151702648{30 + index}"], state=state)
+    for index, state in enumerate(expected):
+        await seed_numbers(sessions, [f"49151702648{30 + index}"], state=state)
     for index, code in enumerate(expected.values()):
         number = f"49151702648{30 + index}"
         patched = await client.patch(
@@ -238,12 +229,11 @@ async def test_changing_or_deleting_a_number_that_is_not_active_is_409(
 
 
 async def test_a_missing_number_cannot_be_changed_or_ordered_but_may_be_deleted(
-    client: Client, admin_headers: Headers, settings: Settings
+    client: Client, admin_headers: Headers, settings: Settings, sessions: Sessions
 ) -> None:
-    async with session_factory(settings) as sessions:
-        [number] = await seed_numbers(
-            sessions, ["4915170264838"], state="missing", missing_since=datetime.now(UTC)
-        )
+    [number] = await seed_numbers(
+        sessions, ["4915170264838"], state="missing", missing_since=datetime.now(UTC)
+    )
     patched = await client.patch(
         f"/v1/numbers/{number}", json={"friendly_name": "x"}, headers=admin_headers
     )
@@ -260,10 +250,9 @@ async def test_a_missing_number_cannot_be_changed_or_ordered_but_may_be_deleted(
 
 
 async def test_a_second_change_while_one_is_in_flight_is_409_busy(
-    client: Client, admin_headers: Headers, settings: Settings
+    client: Client, admin_headers: Headers, sessions: Sessions
 ) -> None:
-    async with session_factory(settings) as sessions:
-        [number] = await seed_numbers(sessions, ["4915170264838"])
+    [number] = await seed_numbers(sessions, ["4915170264838"])
     first = await client.patch(
         f"/v1/numbers/+{number}", json={"email_forward": ["Ops@Example.com"]}, headers=admin_headers
     )
@@ -280,11 +269,10 @@ async def test_a_second_change_while_one_is_in_flight_is_409_busy(
 
 
 async def test_unknown_numbers_and_other_tenants_numbers_are_404(
-    client: Client, admin_headers: Headers, settings: Settings
+    client: Client, admin_headers: Headers, sessions: Sessions
 ) -> None:
     _, tenant_key = await create_tenant(client, admin_headers, "acme")
-    async with session_factory(settings) as sessions:
-        [number] = await seed_numbers(sessions, ["4915170264838"])
+    [number] = await seed_numbers(sessions, ["4915170264838"])
     for headers, target in ((admin_headers, "4915170264839"), (key_headers(tenant_key), number)):
         response = await client.delete(f"/v1/numbers/{target}", headers=headers)
         assert response.status_code == 404
@@ -294,12 +282,11 @@ async def test_unknown_numbers_and_other_tenants_numbers_are_404(
 
 
 async def test_delete_writes_its_flag_and_tenant_keys_see_only_their_operations(
-    client: Client, admin_headers: Headers, settings: Settings
+    client: Client, admin_headers: Headers, sessions: Sessions
 ) -> None:
     tenant_id, tenant_key = await create_tenant(client, admin_headers, "acme")
-    async with session_factory(settings) as sessions:
-        [ours] = await seed_numbers(sessions, ["4915170264838"], tenant_id=uuid.UUID(tenant_id))
-        [theirs] = await seed_numbers(sessions, ["4915170264839"])
+    [ours] = await seed_numbers(sessions, ["4915170264838"], tenant_id=uuid.UUID(tenant_id))
+    [theirs] = await seed_numbers(sessions, ["4915170264839"])
     mine = await client.delete(
         f"/v1/numbers/{ours}?delete_immediately=true", headers=key_headers(tenant_key)
     )
@@ -318,12 +305,11 @@ async def test_delete_writes_its_flag_and_tenant_keys_see_only_their_operations(
 
 
 async def test_operations_list_filters_and_pages_newest_first(
-    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+    client: Client, admin_headers: Headers, sessions: Sessions, fresh_sandbox: SandboxProcess
 ) -> None:
     numbers = available_numbers(fresh_sandbox, 3)
     ids = [(await order(client, admin_headers, n))["id"] for n in numbers]
-    async with session_factory(settings) as sessions:
-        [active] = await seed_numbers(sessions, ["4915170264838"])
+    [active] = await seed_numbers(sessions, ["4915170264838"])
     update = await client.patch(
         f"/v1/numbers/{active}", json={"friendly_name": "x"}, headers=admin_headers
     )
@@ -367,10 +353,9 @@ async def test_an_unknown_operation_is_404(client: Client, admin_headers: Header
 
 
 async def test_idempotency_keys_work_on_patch_and_delete_too(
-    client: Client, admin_headers: Headers, settings: Settings
+    client: Client, admin_headers: Headers, settings: Settings, sessions: Sessions
 ) -> None:
-    async with session_factory(settings) as sessions:
-        [number] = await seed_numbers(sessions, ["4915170264838"])
+    [number] = await seed_numbers(sessions, ["4915170264838"])
     headers = {**admin_headers, "Idempotency-Key": "rename-1"}
     first = await client.patch(
         f"/v1/numbers/{number}", json={"friendly_name": "a"}, headers=headers
@@ -401,7 +386,7 @@ async def test_an_order_is_accepted_while_redis_is_down(
 
 
 async def test_an_orders_fingerprint_is_the_one_earlier_releases_stored_for_its_key(
-    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+    client: Client, admin_headers: Headers, sessions: Sessions, fresh_sandbox: SandboxProcess
 ) -> None:
     """An ``Idempotency-Key`` sent before an upgrade replays after it: the fingerprint
     still names the tenant, though the order's params no longer hold it."""
@@ -409,7 +394,7 @@ async def test_an_orders_fingerprint_is_the_one_earlier_releases_stored_for_its_
     number = available_numbers(fresh_sandbox, 1)[0]
     headers = {**admin_headers, "Idempotency-Key": "order-across-releases"}
     operation = await order(client, headers, number, tenant=tenant, friendly_name="Desk")
-    async with session_factory(settings) as sessions, sessions() as session:
+    async with sessions() as session:
         stored = await session.scalar(
             select(Operation.request_hash).where(Operation.id == uuid.UUID(operation["id"]))
         )

@@ -6,46 +6,34 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.engine import create_engine
-from app.db.models import Number, Operation
+from app.db.engine import create_engine, create_session_factory
 from app.operations.executor import OperationRunner, Wait
 from app.operations.policy import RetryPolicy
 from app.settings import Settings
 from app.seven.client import SevenClient
 from tests.support.sandbox import SandboxProcess
+from tests.support.tenancy import seed_numbers, seed_operation
 
 CALL, SETTLE = 20.0, 10.0  # an orphaned write is read back CALL + SETTLE after it was sent
 
 
 async def _orphaned_order(engine: AsyncEngine, number: str, sent_ago: float) -> uuid.UUID:
     """An order whose run committed the recovery point, then died (no error, no outcome)."""
-    operation_id = uuid.uuid4()
-    async with AsyncSession(engine) as session:
-        session.add(
-            Operation(
-                id=operation_id,
-                kind="order",
-                status="running",
-                number=number,
-                attempts=1,
-                params={"payment_interval": "monthly"},
-                submitted_at=datetime.now(UTC) - timedelta(seconds=sent_ago),
-                started_at=datetime.now(UTC) - timedelta(seconds=sent_ago),
-            )
-        )
-        await session.flush()
-        session.add(
-            Number(
-                number=number,
-                country="DE",
-                payment_interval="monthly",
-                state="ordering",
-                pending_operation_id=operation_id,
-            )
-        )
-        await session.commit()
+    sessions = create_session_factory(engine)
+    sent = datetime.now(UTC) - timedelta(seconds=sent_ago)
+    operation_id = await seed_operation(
+        sessions,
+        number,
+        kind="order",
+        status="running",
+        attempts=1,
+        params={"payment_interval": "monthly"},
+        submitted_at=sent,
+        started_at=sent,
+    )
+    await seed_numbers(sessions, [number], state="ordering", pending_operation_id=operation_id)
     return operation_id
 
 

@@ -5,20 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from app.settings import Settings
-from tests.support.tenancy import (
-    create_pool,
-    create_tenant,
-    german_numbers,
-    key_headers,
-    seed_numbers,
-    session_factory,
-)
-
-Client = AsyncTestClient[Litestar]
+from tests.support import tenancy
+from tests.support.api import Client
 
 
 async def test_create_and_list_pools(client: Client, admin_headers: dict[str, str]) -> None:
@@ -77,16 +66,15 @@ async def test_create_and_list_pools(client: Client, admin_headers: dict[str, st
 
 
 async def test_numbers_go_in_and_out_with_reasons_for_refusals(
-    client: Client, admin_headers: dict[str, str], settings: Settings
+    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
 ) -> None:
-    ok, voice, ordering, austrian = german_numbers(4)
-    async with session_factory(settings) as sessions:
-        await seed_numbers(sessions, [ok])
-        await seed_numbers(sessions, [voice], voice=True)
-        await seed_numbers(sessions, [ordering], state="ordering")
-        await seed_numbers(sessions, [austrian], country="AT")
-    pool = await create_pool(client, admin_headers, country="DE", features=["sms"])
-    other = await create_pool(client, admin_headers, name="other")
+    ok, voice, ordering, austrian = tenancy.german_numbers(4)
+    await tenancy.seed_numbers(sessions, [ok])
+    await tenancy.seed_numbers(sessions, [voice], feature_voice=True)
+    await tenancy.seed_numbers(sessions, [ordering], state="ordering")
+    await tenancy.seed_numbers(sessions, [austrian], country="AT")
+    pool = await tenancy.create_pool(client, admin_headers, country="DE", features=["sms"])
+    other = await tenancy.create_pool(client, admin_headers, name="other")
 
     async def add(pool_id: str, number: str) -> httpx.Response:
         return await client.post(
@@ -115,7 +103,7 @@ async def test_numbers_go_in_and_out_with_reasons_for_refusals(
     )
     assert "AT" in wrong_country.json()["message"]
 
-    strict = await create_pool(client, admin_headers, name="voice", features=["voice"])
+    strict = await tenancy.create_pool(client, admin_headers, name="voice", features=["voice"])
     no_voice = await add(strict, ok)
     assert no_voice.json()["code"] == "number_in_other_pool"
     lacks = await add(strict, austrian)
@@ -134,23 +122,22 @@ async def test_numbers_go_in_and_out_with_reasons_for_refusals(
 
 
 async def test_an_allocated_number_cannot_leave_its_pool(
-    client: Client, admin_headers: dict[str, str], settings: Settings
+    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
 ) -> None:
-    async with session_factory(settings) as sessions:
-        (number,) = await seed_numbers(sessions, german_numbers(1))
-    pool = await create_pool(client, admin_headers)
+    (number,) = await tenancy.seed_numbers(sessions, tenancy.german_numbers(1))
+    pool = await tenancy.create_pool(client, admin_headers)
     await client.post(f"/v1/pools/{pool}/numbers", json={"number": number}, headers=admin_headers)
-    _, key = await create_tenant(client, admin_headers, "acme")
+    _, key = await tenancy.create_tenant(client, admin_headers, "acme")
     assert (
-        await client.post("/v1/allocations", json={"pool": pool}, headers=key_headers(key))
+        await client.post("/v1/allocations", json={"pool": pool}, headers=tenancy.key_headers(key))
     ).status_code == 201
     refused = await client.delete(f"/v1/pools/{pool}/numbers/{number}", headers=admin_headers)
     assert (refused.status_code, refused.json()["code"]) == (409, "number_allocated")
 
 
 async def test_pools_are_admin_only(client: Client, admin_headers: dict[str, str]) -> None:
-    pool = await create_pool(client, admin_headers)
-    _, key = await create_tenant(client, admin_headers, "acme")
+    pool = await tenancy.create_pool(client, admin_headers)
+    _, key = await tenancy.create_tenant(client, admin_headers, "acme")
     for method, path in [
         ("GET", "/v1/pools"),
         ("GET", f"/v1/pools/{pool}"),
@@ -160,7 +147,7 @@ async def test_pools_are_admin_only(client: Client, admin_headers: dict[str, str
         ("PATCH", f"/v1/pools/{pool}"),
     ]:
         response = await client.request(
-            method, path, json={"name": "x", "number": "1"}, headers=key_headers(key)
+            method, path, json={"name": "x", "number": "1"}, headers=tenancy.key_headers(key)
         )
         assert (response.status_code, response.json()["code"]) == (404, "not_found"), path
 

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import httpx
 import msgspec
 import pytest
@@ -24,7 +23,8 @@ from app.settings import Settings
 from app.seven.client import SevenClient
 from app.seven.types import ActiveNumber
 from app.sync.service import SYNC_LOCK_KEY, SyncOutcome, run_sync
-from tests.integration.operations_support import available_numbers, rent
+from tests.support.db import connected
+from tests.support.operations import available_numbers, rent
 from tests.support.sandbox import SandboxProcess
 
 
@@ -532,11 +532,8 @@ async def test_a_failed_unlock_discards_the_connection_instead_of_pooling_it_loc
 
     outcome = await run_sync(resources.engine, resources.seven)
 
-    other = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as other:
         # Had the pool kept the connection, it would still hold the lock: every later
         # sync would be skipped.
         assert await other.fetchval("SELECT pg_try_advisory_lock($1)", SYNC_LOCK_KEY)
-    finally:
-        await other.close()
     assert outcome.outcome == "ran"  # the run is recorded; the failure is logged, not raised

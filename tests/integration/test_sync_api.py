@@ -6,17 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from app.resources import Resources
 from app.settings import Settings
 from app.sync import runs as runs_module
 from app.sync.service import run_sync
+from tests.support.api import Client
 from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import create_tenant, key_headers
-
-Client = AsyncTestClient[Litestar]
 
 
 @pytest.fixture

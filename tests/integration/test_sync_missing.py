@@ -1,4 +1,4 @@
-"""Numbers seven's list leaves out: missing first, deleted only once confirmed (issue 11).
+"""Numbers seven's list leaves out: missing first, deleted only once confirmed.
 
 Against the sandbox and a real Postgres, like ``test_sync.py``. Holders are made through
 the API (a pool, tenants, allocations). Where a test needs seven's single reads to say
@@ -17,8 +17,6 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import select, text
 
 from app.db.models import Allocation, Number, SyncDrift, SyncRun
@@ -27,11 +25,11 @@ from app.settings import Settings
 from app.seven.client import SevenClient
 from app.sync.diff import DiffCounts
 from app.sync.service import SyncOutcome, run_sync
-from tests.integration.operations_support import rent
+from tests.support.api import Client
+from tests.support.operations import rent
 from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import create_pool, create_tenant, fill_pool
 
-Client = AsyncTestClient[Litestar]
 Headers = dict[str, str]
 #: Long enough that no test waits it out: a second sync inside it never confirms.
 WINDOW = 3600
@@ -131,8 +129,7 @@ async def held_numbers(
     """``count`` numbers at seven, mirrored, in one pool and all allocated to one tenant."""
     numbers = rent(sandbox, count)
     await ran(resources)
-    pool = await create_pool(client, admin)
-    await fill_pool(client, admin, pool, numbers)
+    pool = await create_pool(client, admin, numbers)
     tenant, _ = await create_tenant(client, admin, "tenant-a")
     for _ in numbers:
         await allocate(client, admin, pool, tenant, expect=201)

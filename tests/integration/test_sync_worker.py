@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from typing import Any
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from app.db.engine import create_engine, create_session_factory
 from app.db.models import Operation, SyncRun
 from app.settings import Settings
-from tests.integration.operations_support import rent
+from tests.support.api import Client
+from tests.support.operations import rent
+from tests.support.polling import until
 from tests.support.sandbox import SandboxProcess
 from tests.support.worker import WorkerProcess, run_burst
-
-Client = AsyncTestClient[Litestar]
 
 
 async def start_sync(client: Client, headers: dict[str, str]) -> dict[str, Any]:
@@ -96,12 +93,13 @@ async def test_a_cron_sync_runs_without_an_operation(
     # Every second: the worker's cron enqueues a sync within about a second of starting.
     fast = dataclasses.replace(settings, sync_interval_seconds=1)
     with WorkerProcess(fast):
-        deadline = time.monotonic() + 20
-        runs: list[SyncRun] = []
-        while time.monotonic() < deadline and not any(r.status == "succeeded" for r in runs):
-            await asyncio.sleep(0.1)
+
+        async def succeeded() -> list[SyncRun]:
             _, runs = await operations_and_runs(settings)
-    assert any(r.status == "succeeded" and r.operation_id is None for r in runs)
+            return [r for r in runs if r.status == "succeeded"]
+
+        runs = await until(succeeded, "a cron sync to succeed", 20, every=0.1)
+    assert any(r.operation_id is None for r in runs)
 
 
 async def mirrored(

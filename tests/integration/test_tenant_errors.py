@@ -12,19 +12,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from app.db.models import Operation
-from app.settings import Settings
-from tests.integration.operations_support import Client, available_numbers
+import pytest
+
+from tests.support import tenancy
+from tests.support.api import Client
+from tests.support.operations import available_numbers
 from tests.support.sandbox import SandboxProcess
-from tests.support.tenancy import (
-    create_pool,
-    create_tenant,
-    fill_pool,
-    german_numbers,
-    key_headers,
-    seed_numbers,
-    session_factory,
-)
 
 POOL_NAME = "Acme Private Pool 7"
 UNAVAILABLE = {
@@ -34,39 +27,36 @@ UNAVAILABLE = {
 }
 
 
-async def _acme(
-    client: Client, admin: dict[str, str], settings: Settings
-) -> tuple[str, str, str, str]:
-    """The first tenant holding the pool's one number: (tenant id, key id, pool id, number)."""
-    async with session_factory(settings) as sessions:
-        (number,) = await seed_numbers(sessions, german_numbers(1))
-    pool = await create_pool(client, admin, name=POOL_NAME, country="DE", features=["sms"])
-    await fill_pool(client, admin, pool, [number])
-    tenant, key = await create_tenant(client, admin, "acme")
-    held = await client.post("/v1/allocations", json={"pool": pool}, headers=key_headers(key))
-    assert held.status_code == 201, held.text
-    key_id = (await client.get("/v1/whoami", headers=key_headers(key))).json()["key_id"]
-    return tenant, key_id, pool, number
+@pytest.fixture
+async def acme(
+    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
+) -> tenancy.Holder:
+    """The first tenant, holding the one number of its pool."""
+    return await tenancy.tenant_holding_a_number(
+        client, admin_headers, sessions, name=POOL_NAME, country="DE", features=["sms"]
+    )
 
 
 async def test_another_tenants_number_is_refused_like_one_seven_does_not_offer(
-    client: Client, admin_headers: dict[str, str], settings: Settings, fresh_sandbox: SandboxProcess
+    client: Client,
+    admin_headers: dict[str, str],
+    fresh_sandbox: SandboxProcess,
+    sessions: tenancy.Sessions,
+    acme: tenancy.Holder,
 ) -> None:
-    acme, _, _, held = await _acme(client, admin_headers, settings)
-    acme_id = uuid.UUID(acme)
+    held, acme_id = acme.number, uuid.UUID(acme.tenant)
     offered = available_numbers(fresh_sandbox, 3)
-    deleting, missing, unheld, not_offered = german_numbers(4, start=500)
+    deleting, missing, unheld, not_offered = tenancy.german_numbers(4, start=500)
     assert not_offered not in {n["number"] for n in fresh_sandbox.available()}
-    async with session_factory(settings) as sessions:
-        await seed_numbers(sessions, [deleting], state="deleting", tenant_id=acme_id)
-        await seed_numbers(
-            sessions, [missing], state="missing", missing_since=datetime.now(UTC), tenant_id=acme_id
-        )
-        await seed_numbers(sessions, [unheld])
-        # Still on seven's offer, as in a search cached just before someone took them.
-        await seed_numbers(sessions, [offered[0]], tenant_id=acme_id)
-        await seed_numbers(sessions, [offered[1]], state="ordering")
-    _, globex = await create_tenant(client, admin_headers, "globex")
+    await tenancy.seed_numbers(sessions, [deleting], state="deleting", tenant_id=acme_id)
+    await tenancy.seed_numbers(
+        sessions, [missing], state="missing", missing_since=datetime.now(UTC), tenant_id=acme_id
+    )
+    await tenancy.seed_numbers(sessions, [unheld])
+    # Still on seven's offer, as in a search cached just before someone took them.
+    await tenancy.seed_numbers(sessions, [offered[0]], tenant_id=acme_id)
+    await tenancy.seed_numbers(sessions, [offered[1]], state="ordering")
+    _, globex = await tenancy.create_tenant(client, admin_headers, "globex")
 
     numbers = [
         held,  # acme's, allocated from the pool
@@ -80,7 +70,7 @@ async def test_another_tenants_number_is_refused_like_one_seven_does_not_offer(
     answers = []
     for number in numbers:
         response = await client.post(
-            "/v1/orders", json={"number": number}, headers=key_headers(globex)
+            "/v1/orders", json={"number": number}, headers=tenancy.key_headers(globex)
         )
         answers.append((response.status_code, response.json()))
     assert answers == [(409, UNAVAILABLE)] * len(numbers)
@@ -88,42 +78,38 @@ async def test_another_tenants_number_is_refused_like_one_seven_does_not_offer(
     told = await client.post("/v1/orders", json={"number": held}, headers=admin_headers)
     assert (told.status_code, told.json()["code"]) == (409, "number_active")
     ordered = await client.post(
-        "/v1/orders", json={"number": offered[2]}, headers=key_headers(globex)
+        "/v1/orders", json={"number": offered[2]}, headers=tenancy.key_headers(globex)
     )
     assert ordered.status_code == 202, ordered.text
 
 
 async def test_no_tenant_error_names_a_pool_or_another_tenant(
-    client: Client, admin_headers: dict[str, str], settings: Settings, fresh_sandbox: SandboxProcess
+    client: Client,
+    admin_headers: dict[str, str],
+    fresh_sandbox: SandboxProcess,
+    sessions: tenancy.Sessions,
+    acme: tenancy.Holder,
 ) -> None:
-    acme, acme_key, pool, held = await _acme(client, admin_headers, settings)
+    acme_id, acme_key, pool, held = acme.tenant, acme.key_id, acme.pool, acme.number
     # A pool of a country seven offers nothing in: an order for it finds no candidate.
-    empty_pool = await create_pool(client, admin_headers, name=f"{POOL_NAME} LU", country="LU")
-    async with session_factory(settings) as sessions, sessions() as session:
-        operation = Operation(
-            id=uuid.uuid4(),
-            kind="update",
-            status="succeeded",
-            number=held,
-            tenant_id=uuid.UUID(acme),
-            params={},
-        )
-        session.add(operation)
-        await session.commit()
-    _, globex = await create_tenant(client, admin_headers, "globex")
-    headers = key_headers(globex)
+    empty_pool = await tenancy.create_pool(
+        client, admin_headers, name=f"{POOL_NAME} LU", country="LU"
+    )
+    operation = await tenancy.seed_operation(sessions, held, tenant_id=uuid.UUID(acme_id))
+    _, globex = await tenancy.create_tenant(client, admin_headers, "globex")
+    headers = tenancy.key_headers(globex)
     offered = available_numbers(fresh_sandbox, 1)[0]
     french = "33612345678"
     elsewhere = str(uuid.uuid4())
 
     walk: list[tuple[str, str, dict[str, Any] | None, int, str]] = [
         ("POST", "/v1/orders", {"number": held}, 409, "number_unavailable"),
-        ("POST", "/v1/orders", {"number": offered, "tenant": acme}, 404, "tenant_not_found"),
+        ("POST", "/v1/orders", {"number": offered, "tenant": acme_id}, 404, "tenant_not_found"),
         ("POST", "/v1/orders", {"number": french, "pool": pool}, 422, "pool_constraints_not_met"),
         ("POST", "/v1/orders", {"number": offered, "pool": elsewhere}, 422, "unknown_pool"),
         ("POST", "/v1/orders", {"number": "12"}, 422, "invalid_number"),
         ("POST", "/v1/allocations", {"pool": pool}, 409, "pool_exhausted"),
-        ("POST", "/v1/allocations", {"pool": pool, "tenant": acme}, 404, "tenant_not_found"),
+        ("POST", "/v1/allocations", {"pool": pool, "tenant": acme_id}, 404, "tenant_not_found"),
         ("POST", "/v1/allocations", {"pool": elsewhere}, 404, "pool_not_found"),
         (
             "POST",
@@ -143,12 +129,12 @@ async def test_no_tenant_error_names_a_pool_or_another_tenant(
         ("GET", f"/v1/numbers/{held}", None, 404, "number_not_found"),
         ("PATCH", f"/v1/numbers/{held}", {"friendly_name": "mine"}, 404, "number_not_found"),
         ("DELETE", f"/v1/numbers/{held}", None, 404, "number_not_found"),
-        ("GET", f"/v1/operations/{operation.id}", None, 404, "operation_not_found"),
+        ("GET", f"/v1/operations/{operation}", None, 404, "operation_not_found"),
         ("GET", f"/v1/pools/{pool}", None, 404, "not_found"),
         ("POST", f"/v1/pools/{pool}/numbers", {"number": held}, 404, "not_found"),
-        ("POST", f"/v1/tenants/{acme}/keys", {"name": "mine"}, 404, "not_found"),
+        ("POST", f"/v1/tenants/{acme_id}/keys", {"name": "mine"}, 404, "not_found"),
         ("DELETE", f"/v1/keys/{acme_key}", None, 404, "not_found"),
-        ("GET", f"/v1/audit?tenant={acme}", None, 404, "not_found"),
+        ("GET", f"/v1/audit?tenant={acme_id}", None, 404, "not_found"),
     ]
     leaks = []
     for method, path, body, status, code in walk:
@@ -156,7 +142,7 @@ async def test_no_tenant_error_names_a_pool_or_another_tenant(
         answer = (response.status_code, response.json().get("code"))
         if answer != (status, code):
             leaks.append(f"{method} {path} {body}: {answer}, not {(status, code)}")
-        shown = [secret for secret in (POOL_NAME, acme, acme_key) if secret in response.text]
+        shown = [secret for secret in (POOL_NAME, acme_id, acme_key) if secret in response.text]
         if shown:
             leaks.append(f"{method} {path} {body}: shows {shown}: {response.text}")
 
@@ -166,5 +152,5 @@ async def test_no_tenant_error_names_a_pool_or_another_tenant(
         "/v1/allocations", json={"pool": pool, "order_if_empty": True}, headers=headers
     )
     assert upstream.status_code == 502, upstream.text
-    assert POOL_NAME not in upstream.text and acme not in upstream.text
+    assert POOL_NAME not in upstream.text and acme_id not in upstream.text
     assert leaks == []

@@ -21,24 +21,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
-from app.db.models import Operation, SyncDrift, SyncRun
+from app.db.models import SyncDrift, SyncRun
 from app.settings import Settings
+from tests.support import tenancy
+from tests.support.api import Client
 from tests.support.sandbox import SandboxProcess
-from tests.support.tenancy import (
-    create_pool,
-    create_tenant,
-    fill_pool,
-    german_numbers,
-    key_headers,
-    seed_numbers,
-    session_factory,
-)
 
-Client = AsyncTestClient[Litestar]
 METHODS = ("get", "post", "put", "patch", "delete")
 # Tables whose rows may rightly change while the second tenant knocks on every door.
 UNWATCHED_TABLES = {"audit_log", "alembic_version"}
@@ -163,11 +153,11 @@ def settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, seven_signing_secret="isolation-walk-signing-secret")
 
 
-async def _rows_naming(settings: Settings, world: World) -> set[str]:
+async def _rows_naming(sessions: tenancy.Sessions, world: World) -> set[str]:
     """Every row (as JSON text) of every watched table that names the first tenant."""
     watched = [world.number, world.ids["tenant"], world.ids["key"]]
     rows: set[str] = set()
-    async with session_factory(settings) as sessions, sessions() as session:
+    async with sessions() as session:
         tables = await session.scalars(
             text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         )
@@ -180,38 +170,29 @@ async def _rows_naming(settings: Settings, world: World) -> set[str]:
     return rows
 
 
-async def _first_tenants_world(client: Client, admin: dict[str, str], settings: Settings) -> World:
-    async with session_factory(settings) as sessions:
-        (number,) = await seed_numbers(sessions, german_numbers(1), friendly_name="acme line")
-        pool = await create_pool(client, admin, name=POOL_NAME)
-        await fill_pool(client, admin, pool, [number])
-        tenant, key = await create_tenant(client, admin, "acme")
-        allocated = await client.post(
-            "/v1/allocations", json={"pool": pool}, headers=key_headers(key)
-        )
-        assert allocated.json()["number"] == number
-        key_id = (await client.get("/v1/whoami", headers=key_headers(key))).json()["key_id"]
-        allocation = (await client.get("/v1/allocations", headers=key_headers(key))).json()[0]
-        async with sessions() as session:
-            operation = Operation(
-                id=uuid.uuid4(),
-                kind="update",
-                status="succeeded",
-                number=number,
-                tenant_id=uuid.UUID(tenant),
-                params={"friendly_name": "acme line"},
-            )
-            run = SyncRun(id=uuid.uuid4(), status="succeeded", fetched=1, changed=1)
-            session.add_all([operation, run])
-            await session.flush()
-            session.add(SyncDrift(run_id=run.id, number=number, kind="changed", after={}))
-            await session.commit()
+async def _first_tenants_world(
+    client: Client, admin: dict[str, str], sessions: tenancy.Sessions
+) -> World:
+    holder = await tenancy.tenant_holding_a_number(
+        client, admin, sessions, {"friendly_name": "acme line"}, name=POOL_NAME
+    )
+    number, tenant = holder.number, holder.tenant
+    allocation = (await client.get("/v1/allocations", headers=holder.headers)).json()[0]
+    operation = await tenancy.seed_operation(
+        sessions, number, tenant_id=uuid.UUID(tenant), params={"friendly_name": "acme line"}
+    )
+    async with sessions() as session:
+        run = SyncRun(id=uuid.uuid4(), status="succeeded", fetched=1, changed=1)
+        session.add(run)
+        await session.flush()
+        session.add(SyncDrift(run_id=run.id, number=number, kind="changed", after={}))
+        await session.commit()
     return World(
         number=number,
         tenant=tenant,
-        key=key_id,
-        pool=pool,
-        operation=str(operation.id),
+        key=holder.key_id,
+        pool=holder.pool,
+        operation=str(operation),
         allocation=allocation["id"],
         run=str(run.id),
     )
@@ -220,18 +201,18 @@ async def _first_tenants_world(client: Client, admin: dict[str, str], settings: 
 async def test_a_second_tenant_can_neither_see_nor_change_the_first_tenants_numbers(
     client: Client,
     admin_headers: dict[str, str],
-    settings: Settings,
+    sessions: tenancy.Sessions,
     fresh_sandbox: SandboxProcess,
 ) -> None:
-    world = await _first_tenants_world(client, admin_headers, settings)
-    _, intruder = await create_tenant(client, admin_headers, "globex")
-    before = await _rows_naming(settings, world)
+    world = await _first_tenants_world(client, admin_headers, sessions)
+    _, intruder = await tenancy.create_tenant(client, admin_headers, "globex")
+    before = await _rows_naming(sessions, world)
     spec = (await client.get("/schema/openapi.json")).json()
 
     walked: set[tuple[str, str]] = set()
     leaks: list[str] = []
     for method, path, url, extra in _requests(spec, world):
-        response = await client.request(method, url, headers=key_headers(intruder), **extra)
+        response = await client.request(method, url, headers=tenancy.key_headers(intruder), **extra)
         walked.add((method, path))
         where = f"{method} {url} {json.dumps(extra)} -> {response.status_code}"
         if told := [secret for secret in world.never_told() if secret in response.text]:
@@ -255,7 +236,7 @@ async def test_a_second_tenant_can_neither_see_nor_change_the_first_tenants_numb
     }
     assert walked == routes
     assert len(routes) >= 20  # the walk really covered the API
-    assert await _rows_naming(settings, world) == before
+    assert await _rows_naming(sessions, world) == before
     touched = [r for r in fresh_sandbox.requests() if world.number in json.dumps(r)]
     assert touched == []
     # The first tenant still has its number.

@@ -6,9 +6,8 @@ import asyncio
 import dataclasses
 from datetime import timedelta
 
-import asyncpg
-
 from app.settings import Settings
+from tests.support.db import connected
 from tests.support.worker import run_burst
 
 
@@ -16,8 +15,7 @@ async def test_the_worker_forgets_event_ids_older_than_the_retention(
     settings: Settings, database_url: str
 ) -> None:
     kept_for_5_days = dataclasses.replace(settings, webhook_event_retention_days=5)
-    conn = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as conn:
         await conn.executemany(
             "INSERT INTO webhook_events (event_type, event_id, received_at)"
             " VALUES ('sms_mo', $1, now() - $2::interval)",
@@ -30,6 +28,4 @@ async def test_the_worker_forgets_event_ids_older_than_the_retention(
         # The real worker (arq, burst mode): the purge cron runs once as it starts.
         await asyncio.to_thread(run_burst, kept_for_5_days)
         rows = await conn.fetch("SELECT event_id FROM webhook_events ORDER BY event_id")
-    finally:
-        await conn.close()
     assert [row["event_id"] for row in rows] == ["inside-retention", "just-counted"]

@@ -15,9 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-import asyncpg
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from structlog.testing import capture_logs
 
@@ -25,40 +23,17 @@ from app.asgi import create_app
 from app.numbers.mirror import SEVEN_TIME_ZONE
 from app.settings import Settings
 from app.seven.signing import sign_headers
-from tests.integration.test_costs import store
-from tests.unit.test_cost_model import FIRST_MONTH
+from tests.support.api import Client
+from tests.support.costs import FIRST_MONTH, store
+from tests.support.db import connected
+from tests.support.webhooks import event, sms_mo
 
-Client = AsyncTestClient[Litestar]
 Format = Literal["form", "json", "get"]
 SECRET = "webhook-signing-secret"
 PATH = "/v1/webhooks/seven"
 NUMBER = "4915100000310"
 # 12 March 2026, 23:30 in Berlin (22:30 UTC): a Berlin day, whatever the UTC date.
 SENT = int(datetime(2026, 3, 12, 23, 30, tzinfo=SEVEN_TIME_ZONE).timestamp())
-
-
-def event(
-    event_id: str, system: str = "+49 151 000 003 10", sent: int | None = None
-) -> dict[str, Any]:
-    """An ``sms_mo`` event as seven documents it (every data value a string); sent now
-    unless ``sent`` says otherwise."""
-    return {
-        "webhook_event": "sms_mo",
-        "webhook_timestamp": "2026-03-12 23:30:01",
-        "data": {
-            "id": event_id,
-            "sender": "4917612345678",
-            "system": system,
-            "text": "hello & goodbye",
-            "time": str(int(time.time()) if sent is None else sent),
-            "message_type": "SMS",
-        },
-    }
-
-
-def sms_mo(event_id: str, system: str = "+49 151 000 003 10", sent: int | None = None) -> bytes:
-    """The event as a JSON body (``request_method`` JSON)."""
-    return json.dumps(event(event_id, system, sent)).encode()
 
 
 def php_fields(fields: dict[str, Any]) -> str:
@@ -97,11 +72,8 @@ async def deliver(
 
 
 async def usage(database_url: str) -> list[tuple[str, date, int]]:
-    conn = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as conn:
         rows = await conn.fetch("SELECT number, day, sms_mo FROM number_usage_daily ORDER BY 1, 2")
-    finally:
-        await conn.close()
     return [(row["number"], row["day"], row["sms_mo"]) for row in rows]
 
 
@@ -368,11 +340,8 @@ async def test_other_events_are_ignored_and_garbage_is_refused(
 async def test_counted_sms_are_charged_at_sms_mo(
     unsigned_client: Client, database_url: str, admin_headers: dict[str, str]
 ) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as conn:
         await store(conn, [dataclasses.replace(FIRST_MONTH, usage={})])
-    finally:
-        await conn.close()
     for event_id in ("a", "b", "c", "a"):
         await deliver(unsigned_client, event(event_id, sent=SENT), signed_over=None)
     assert await usage(database_url) == [(NUMBER, date(2026, 3, 12), 3)]

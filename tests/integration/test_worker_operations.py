@@ -1,7 +1,7 @@
 """Operations carried out by the real arq worker (a child process) against the sandbox.
 
-Each test scripts a fault at "seven", runs the worker (killing it where the issue says
-so) and checks the three witnesses: the operation, the mirror and the sandbox's ledger
+Each test scripts a fault at "seven", runs the worker (killing it mid-call where that
+is the point) and checks the three witnesses: the operation, the mirror and the sandbox's ledger
 of orders (what seven would have charged).
 """
 
@@ -12,7 +12,6 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -23,39 +22,14 @@ from redis.asyncio import Redis
 from app.lib.queue import create_queue, deserialize_job, operation_job_id
 from app.operations.executor import lock_key
 from app.settings import Settings
-from tests.integration.operations_support import (
-    Client,
-    available_numbers,
-    fast,
-    number_of,
-    order,
-    wait_finished,
-)
+from tests.support.api import Client
+from tests.support.operations import available_numbers, fast, number_of, order, wait_finished
+from tests.support.polling import until
 from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import create_pool, create_tenant
 from tests.support.worker import WorkerProcess
 
 Headers = dict[str, str]
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    yield connection
-    await connection.close()
-
-
-async def _until(check: Any, within: float = 15.0) -> None:
-    """Poll ``check()`` (sync or async) every 20 ms until it is truthy."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_connection_dropped_after_seven_ordered_is_settled_by_reading(
@@ -102,14 +76,16 @@ async def test_a_worker_killed_mid_order_and_restarted_orders_each_number_once(
     ids = [uuid.UUID(op["id"]) for op in operations]
     worker = WorkerProcess(fast(settings)).start()
     try:
-        await _until(
+        await until(
             lambda: db.fetchval(
                 "SELECT count(*) = 2 FROM operations"
                 " WHERE id = ANY($1) AND submitted_at IS NOT NULL",
                 ids,
-            )
+            ),
+            "both orders to be submitted",
+            15,
         )
-        await _until(lambda: len(fresh_sandbox.requests("order")) == 2)  # both calls in flight
+        await until(lambda: len(fresh_sandbox.requests("order")) == 2, "both calls in flight", 15)
         worker.kill()
     finally:
         worker.stop()
@@ -347,7 +323,7 @@ async def test_an_operation_whose_job_ended_without_it_is_enqueued_again(
     try:
         with WorkerProcess(fast(settings)):
             job = Job(operation_job_id(operation_id), queue, _deserializer=deserialize_job)
-            await _until(lambda: _status_is(job, JobStatus.complete))
+            await until(lambda: _status_is(job, JobStatus.complete), "the busy job to end", 15)
             assert (await job.result()) == "busy"
             await db.execute("SELECT pg_advisory_unlock($1)", lock_key(operation_id))
             done = await wait_finished(client, admin_headers, operation["id"])
@@ -383,8 +359,8 @@ async def test_a_lost_order_answer_is_read_back_only_once_seven_is_done_with_it(
 async def test_an_accepted_order_is_never_sent_again_whatever_the_read_back_meets(
     client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
 ) -> None:
-    # The report that started issue 11: seven accepted the order, the read-back got 429
-    # three times, and seven received 8 order requests. Then a refused friendly name.
+    # Seen in production: seven accepted the order, the read-back got 429 three times,
+    # and seven received 8 order requests. Then a refused friendly name.
     number = available_numbers(fresh_sandbox, 1)[0]
     fresh_sandbox.add_fault("rate_limit", "active_get", times=3, number=number)
     fresh_sandbox.add_fault("refuse", "update", number=number, message="Name too long.")

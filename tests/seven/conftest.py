@@ -11,22 +11,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.sandbox import SandboxProcess
-
-SIGNING_SECRET = "sandbox-signing-secret"
+from tests.support.sandbox import SIGNING_SECRET, SandboxProcess
 
 
 @pytest.fixture(autouse=True)
 def _fresh_sandbox_state(request: pytest.FixtureRequest) -> None:
     # Only tests that asked for a sandbox pay for (or start) one.
-    for name in ("sandbox", "signed_sandbox"):
+    for name in ("sandbox", "signature_checking_sandbox"):
         if name in request.fixturenames:
             process: SandboxProcess = request.getfixturevalue(name)
             process.reset()  # also clears faults, ledger, request log and config
 
 
 @pytest.fixture(scope="session")
-def signed_sandbox() -> Iterator[SandboxProcess]:
+def signature_checking_sandbox() -> Iterator[SandboxProcess]:
     """A second sandbox that demands seven's request signature."""
     process = SandboxProcess.start(signing_secret=SIGNING_SECRET)
     yield process

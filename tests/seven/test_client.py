@@ -38,6 +38,7 @@ from app.seven import (
 )
 from app.seven.signing import verify_signature
 from app.seven.types import ActiveNumber, NumberUpdate
+from tests.support.seven_docs import DOC_ACTIVE, DOC_AVAILABLE
 
 KEY = "sk-live-DO-NOT-LEAK-4f1c2e"
 SECRET = "sig-DO-NOT-LEAK-9a8b"
@@ -46,20 +47,9 @@ NUMBER = "4915170264838"
 
 AVAILABLE = {
     "availableNumbers": [
+        DOC_AVAILABLE,
         {
-            "country": "DK",
-            "number": "4523854818",
-            "number_parsed": "+45 23 85 48 18",
-            "fees": {
-                "monthly": {"basic_charge": 29.9, "setup": 19.9},
-                "annually": {"basic_charge": 238.8, "setup": 9.9},
-                "sms_mo": 0,
-                "voice_mo": 0.01,
-            },
-            "features": {"sms": True, "a2p_sms": True, "voice": True},
-        },
-        {
-            "country": "DK",
+            **DOC_AVAILABLE,
             "number": "4523854819",
             "number_parsed": "+45 23 85 48 19",
             "fees": {
@@ -74,21 +64,12 @@ AVAILABLE = {
 }
 
 ACTIVE = {
-    "country": "DE",
-    "number": NUMBER,
-    "friendly_name": "",
-    "billing": {
-        "fees": {"setup": 19.9, "basic_charge": 238.8, "sms_mo": 0, "voice_mo": 0},
-        "payment_interval": "annually",
-    },
-    "features": {"sms": True, "a2p_sms": False, "voice": True},
+    **DOC_ACTIVE,
     "forward_sms_mo": {
         "sms": {"number": ["4917612345678"], "enabled": True},
         "email": {"address": ["j.doe@acme.inc"], "enabled": True},
         "slack": {"uri": "https://hooks.slack.test/x", "enabled": False},
     },
-    "expires": None,
-    "created": "2024-01-31 17:06:27",
     "some_new_field": {"seven": "adds fields without notice"},
 }
 
@@ -143,11 +124,7 @@ async def _raised(cls: type[E], call: Awaitable[Any]) -> E:
 async def test_search_available_sends_filters_and_parses_decimal_fees() -> None:
     seen: list[httpx.Request] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return _json(AVAILABLE)
-
-    async with _client(handler) as client:
+    async with _client(_recording(seen, AVAILABLE)) as client:
         numbers = await client.search_available("dk", sms=True, voice=None)
     request = seen[0]
     assert request.method == "GET"
@@ -170,11 +147,7 @@ async def test_search_available_false_means_must_not_have() -> None:
 async def test_order_sends_normalized_number_as_json() -> None:
     seen: list[httpx.Request] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return _json({"success": True, "error": None})
-
-    async with _client(handler) as client:
+    async with _client(_recording(seen, {"success": True, "error": None})) as client:
         await client.order("+45 23 85 48 18", "monthly")
     assert seen[0].method == "POST"
     assert seen[0].url.path == "/api/numbers/order"
@@ -217,11 +190,7 @@ async def test_list_active_parses_all_and_tolerates_unknown_fields() -> None:
 async def test_get_active_uses_normalized_number_in_path() -> None:
     seen: list[httpx.Request] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return _json(ACTIVE)
-
-    async with _client(handler) as client:
+    async with _client(_recording(seen, ACTIVE)) as client:
         number = await client.get_active("+49 151 702 648 38")
     assert seen[0].url.path == f"/api/numbers/active/{NUMBER}"
     assert number.number == NUMBER
@@ -252,11 +221,7 @@ async def test_delete_sends_the_flag_as_sevens_sdks_do(flag: bool, query: str | 
     # the JS SDK sends the boolean in a JSON body.
     seen: list[httpx.Request] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return _json({"success": True})
-
-    async with _client(handler) as client:
+    async with _client(_recording(seen, {"success": True})) as client:
         await client.delete(NUMBER, delete_immediately=flag)
     request = seen[0]
     assert request.method == "DELETE"

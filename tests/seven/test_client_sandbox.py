@@ -26,8 +26,7 @@ from app.seven import (
     SevenServerError,
 )
 from app.seven.types import AvailableNumber, NumberUpdate
-from tests.seven.conftest import SIGNING_SECRET
-from tests.support.sandbox import SandboxProcess
+from tests.support.sandbox import SIGNING_SECRET, SandboxProcess
 
 E = TypeVar("E", bound=SevenError)
 
@@ -263,9 +262,13 @@ async def test_latency_within_timeouts_is_fine(
 # -- signing against a sandbox that demands it ------------------------------------------
 
 
-async def test_signed_requests_pass_a_signing_sandbox(signed_sandbox: SandboxProcess) -> None:
+async def test_signed_requests_pass_a_signing_sandbox(
+    signature_checking_sandbox: SandboxProcess,
+) -> None:
     async with SevenClient(
-        signed_sandbox.api_key, base_url=signed_sandbox.base_url, signing_secret=SIGNING_SECRET
+        signature_checking_sandbox.api_key,
+        base_url=signature_checking_sandbox.base_url,
+        signing_secret=SIGNING_SECRET,
     ) as seven:
         offer = await _an_available(seven, "DK")
         await seven.order(offer.number)  # POST with a JSON body
@@ -278,11 +281,15 @@ async def test_signed_requests_pass_a_signing_sandbox(signed_sandbox: SandboxPro
 
 
 async def test_unsigned_or_wrongly_signed_requests_are_refused(
-    signed_sandbox: SandboxProcess,
+    signature_checking_sandbox: SandboxProcess,
 ) -> None:
     for secret in (None, "not-the-secret"):
         async with SevenClient(
-            signed_sandbox.api_key, base_url=signed_sandbox.base_url, signing_secret=secret
+            signature_checking_sandbox.api_key,
+            base_url=signature_checking_sandbox.base_url,
+            signing_secret=secret,
         ) as seven:
-            error = await _raised(SevenAuthError, seven.list_active(), signed_sandbox.api_key)
+            error = await _raised(
+                SevenAuthError, seven.list_active(), signature_checking_sandbox.api_key
+            )
         assert error.code == "signature_invalid"

@@ -1,8 +1,8 @@
 """The sandbox over real HTTP: seven's shapes, bodies, auth, signature, faults and ledger.
 
-The doc examples below are copied from docs/seven-api.md (seven's own page); responses
-must match them key by key and JSON type by JSON type, so a client written against the
-sandbox parses seven's real answers.
+Responses must match seven's documented examples (``tests.support.seven_docs``) key by
+key and JSON type by JSON type, so a client written against the sandbox parses seven's
+real answers.
 """
 
 from __future__ import annotations
@@ -24,54 +24,12 @@ import phonenumbers
 import pytest
 
 from sandbox.inventory import Inventory, now_berlin
-from tests.seven.conftest import SIGNING_SECRET
-from tests.support.sandbox import SandboxProcess
+from tests.support.polling import until_sync
+from tests.support.sandbox import SIGNING_SECRET, SandboxProcess
+from tests.support.seven_docs import DOC_ACTIVE, DOC_AVAILABLE, DOC_DELETE, DOC_ORDER, shape
 
-DOC_AVAILABLE = {
-    "country": "DK",
-    "number": "4523854818",
-    "number_parsed": "+45 23 85 48 18",
-    "fees": {
-        "monthly": {"basic_charge": 29.9, "setup": 19.9},
-        "annually": {"basic_charge": 238.8, "setup": 9.9},
-        "sms_mo": 0,
-        "voice_mo": 0.01,
-    },
-    "features": {"sms": True, "a2p_sms": True, "voice": True},
-}
-DOC_ACTIVE = {
-    "country": "DE",
-    "number": "4915170264838",
-    "friendly_name": "",
-    "billing": {
-        "fees": {"setup": 19.9, "basic_charge": 238.8, "sms_mo": 0, "voice_mo": 0},
-        "payment_interval": "annually",
-    },
-    "features": {"sms": True, "a2p_sms": False, "voice": True},
-    "forward_sms_mo": {
-        "sms": {"number": ["4917612345678"], "enabled": True},
-        "email": {"address": ["j.doe@acme.inc", "john@doe.com"], "enabled": True},
-    },
-    "expires": None,
-    "created": "2024-01-31 17:06:27",
-}
-DOC_ORDER = {"success": True, "error": None}
-DOC_DELETE = {"success": True}
 SEVEN_TIME = "%Y-%m-%d %H:%M:%S"
 DROPPED = (httpx.RemoteProtocolError, httpx.ReadError)
-
-
-def shape(value: Any) -> Any:
-    """The JSON type skeleton of a value: keys kept, leaves replaced by their JSON type."""
-    if isinstance(value, dict):
-        return {key: shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [shape(value[0])] if value else []
-    if isinstance(value, bool):  # before int: bool is an int in Python, not in JSON
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    return {str: "string", type(None): "null"}[type(value)]
 
 
 def assert_same_shape(actual: Any, expected: Any) -> None:
@@ -564,14 +522,17 @@ def signed(
 
 
 @pytest.fixture
-def signed_client(signed_sandbox: SandboxProcess) -> Iterator[httpx.Client]:
+def signed_client(signature_checking_sandbox: SandboxProcess) -> Iterator[httpx.Client]:
     with httpx.Client(
-        base_url=signed_sandbox.base_url, headers={"X-Api-Key": signed_sandbox.api_key}
+        base_url=signature_checking_sandbox.base_url,
+        headers={"X-Api-Key": signature_checking_sandbox.api_key},
     ) as client:
         yield client
 
 
-def test_signed_requests_pass(signed_client: httpx.Client, signed_sandbox: SandboxProcess) -> None:
+def test_signed_requests_pass(
+    signed_client: httpx.Client, signature_checking_sandbox: SandboxProcess
+) -> None:
     query = signed_client.build_request(
         "GET", "/numbers/available", params={"country": "DE", "features_sms": "true"}
     )
@@ -585,7 +546,7 @@ def test_signed_requests_pass(signed_client: httpx.Client, signed_sandbox: Sandb
 
 
 def test_bad_signatures_are_bare_901(
-    signed_client: httpx.Client, signed_sandbox: SandboxProcess
+    signed_client: httpx.Client, signature_checking_sandbox: SandboxProcess
 ) -> None:
     def attempt(request: httpx.Request) -> bytes:
         answer = signed_client.send(request)
@@ -610,7 +571,7 @@ def test_bad_signatures_are_bare_901(
     wrong_url = signed(SIGNING_SECRET, build())
     wrong_url.url = wrong_url.url.copy_with(query=b"x=1")
     assert attempt(wrong_url) == b"901"
-    assert signed_sandbox.ledger() == {}
+    assert signature_checking_sandbox.ledger() == {}
 
 
 # --------------------------------------------------------------------------- faults
@@ -861,9 +822,7 @@ def test_visible_after_ms_shows_the_previous_state_until_then(
         assert call(api, endpoint, number).json()["success"] is False
         assert sandbox.orders_of(number) == 1
         assert seen(api, endpoint, number) == (False, False)
-    while seen(api, endpoint, number) != (True, True):
-        assert time.monotonic() - started < 10
-        time.sleep(0.05)
+    until_sync(lambda: seen(api, endpoint, number) == (True, True), "the write to show", every=0.05)
     assert time.monotonic() - started >= 1.5
 
 

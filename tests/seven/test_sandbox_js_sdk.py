@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from tests.seven.conftest import SIGNING_SECRET
-from tests.seven.test_sandbox import DOC_ACTIVE, DOC_AVAILABLE, DOC_DELETE, DOC_ORDER, shape
-from tests.support.sandbox import ROOT, SandboxProcess
+from tests.support.db import ROOT
+from tests.support.sandbox import SIGNING_SECRET, SandboxProcess
+from tests.support.seven_docs import DOC_ACTIVE, DOC_AVAILABLE, DOC_DELETE, DOC_ORDER, shape
 
 SCRIPT = Path(__file__).with_suffix(".mjs")
 PACKAGE = Path(os.environ.get("SEVEN_JS_SDK", ROOT / ".data/js-sdk/node_modules/@seven.io/client"))
@@ -73,7 +73,7 @@ def test_js_sdk_numbers_resource(sandbox: SandboxProcess) -> None:
     check(run_sdk(sandbox), sandbox)
 
 
-def test_js_sdk_with_request_signing(signed_sandbox: SandboxProcess) -> None:
-    check(run_sdk(signed_sandbox, SIGNING_SECRET), signed_sandbox)
-    outcomes = {r["outcome"] for r in signed_sandbox.requests()}
+def test_js_sdk_with_request_signing(signature_checking_sandbox: SandboxProcess) -> None:
+    check(run_sdk(signature_checking_sandbox, SIGNING_SECRET), signature_checking_sandbox)
+    outcomes = {r["outcome"] for r in signature_checking_sandbox.requests()}
     assert outcomes == {"ok"}  # every signed request passed the check

@@ -1,4 +1,5 @@
-"""The API served by a real uvicorn process, as production serves it (a socket, signals)."""
+"""The API as tests reach it: in-process through ``Client`` (the ``client`` fixture), or
+served by a real uvicorn process, as production serves it (a socket, signals)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 
 from app.settings import Settings
 from tests.support.db import ROOT
+from tests.support.polling import until_sync
 from tests.support.sandbox import free_port
+
+Client = AsyncTestClient[Litestar]
 
 
 class ApiProcess:
@@ -37,16 +42,18 @@ class ApiProcess:
         self.process = subprocess.Popen(
             args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        deadline = time.monotonic() + ready_within
-        while True:
+        process = self.process
+
+        def answering() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {process.returncode}")
             try:
-                if httpx.get(f"{self.url}/health/live", timeout=1).status_code == 200:
-                    return self
+                return httpx.get(f"{self.url}/health/live", timeout=1).status_code == 200
             except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn did not start (exit code {self.process.poll()})")
-            time.sleep(0.05)
+                return False
+
+        until_sync(answering, "uvicorn to answer", ready_within, every=0.05)
+        return self
 
     def terminate(self) -> None:
         """SIGTERM, as an orchestrator stops a container."""

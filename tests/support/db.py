@@ -6,6 +6,8 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -27,10 +29,11 @@ def _with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
-def run_alembic(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+async def alembic(database_url: str, *args: str) -> None:
     """Run the real migrations, as an operator would, against ``database_url``."""
     env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run(
+    await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "alembic", *args],
         cwd=ROOT,
         env=env,
@@ -41,25 +44,29 @@ def run_alembic(database_url: str, *args: str) -> subprocess.CompletedProcess[st
     )
 
 
+@asynccontextmanager
+async def connected(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A plain asyncpg connection to ``url`` (``postgresql://``), closed after."""
+    connection = await asyncpg.connect(url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
 async def create_database(postgres_url: str, name: str, *, migrate: bool = False) -> str:
     """A new database (dropped first if a previous run left it), built by the migrations
     when ``migrate``; its ``postgresql://`` URL. ``postgres_url`` names any database of
     the server (tests and benchmarks use ``postgres``)."""
-    connection = await asyncpg.connect(postgres_url)
-    try:
+    async with connected(postgres_url) as connection:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
     url = _with_database(postgres_url, name)
     if migrate:
-        await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+        await alembic(url, "upgrade", "head")
     return url
 
 
 async def drop_database(postgres_url: str, name: str) -> None:
-    connection = await asyncpg.connect(postgres_url)
-    try:
+    async with connected(postgres_url) as connection:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()

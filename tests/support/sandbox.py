@@ -28,9 +28,11 @@ from typing import Any
 import httpx
 
 from app.seven.signing import sign_headers
+from tests.support.db import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_API_KEY = "sandbox-test-key"
+# What the sandbox that checks request signatures demands.
+SIGNING_SECRET = "sandbox-signing-secret"
 
 
 def free_port() -> int:

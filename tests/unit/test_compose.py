@@ -1,5 +1,5 @@
 """docker-compose.yml cannot be run here (no Docker engine); this reads it instead:
-every service the issue names is there, every command it runs exists in the repo and is the
+every service the deployment needs is there, every command it runs exists in the repo and is the
 README's, no admin key is built in, nothing is published beyond this machine, and the image
 runs as a user other than root."""
 

@@ -10,15 +10,15 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import asyncpg
 import psutil
 import pytest
 
 from dev.embedded import EmbeddedService, start_postgres, start_redis
-from tests.support.db import ROOT
+from tests.support.db import ROOT, connected
+from tests.support.files import modes_above
+from tests.support.polling import until_sync
 
 
 def _alive(pid: int) -> bool:
@@ -28,22 +28,16 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait_dead(pid: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not _alive(pid)
+def _wait_dead(pid: int) -> None:
+    until_sync(lambda: not _alive(pid), f"process {pid} to exit")
 
 
 def _sql(url: str, query: str) -> object:
     async def run() -> object:
-        conn = await asyncpg.connect(url)
-        try:
+        async with connected(url) as conn:
             if ";" in query:
                 return await conn.execute(query)
             return await conn.fetchval(query)
-        finally:
-            await conn.close()
 
     return asyncio.run(run())
 
@@ -136,16 +130,6 @@ def test_redis_persists_to_its_folder_and_recovers_a_stale_pid_file(tmp_path: Pa
     _stopped(third)
 
 
-def _modes_above(*paths: Path, below: Path = Path("/")) -> dict[Path, int]:
-    """The mode of every folder above each of ``paths`` (those that exist), up to ``below``."""
-    return {
-        folder: folder.stat().st_mode & 0o7777
-        for path in paths
-        for folder in path.parents
-        if folder.exists() and folder.is_relative_to(below)
-    }
-
-
 def test_postgres_opens_no_folder_above_its_data_or_its_binaries(tmp_path: Path) -> None:
     """As root, postgres runs as another user. A project in a home folder of mode 700 (as in
     root's home) keeps that folder closed and its data in its own folder, and the server works.
@@ -158,7 +142,7 @@ def test_postgres_opens_no_folder_above_its_data_or_its_binaries(tmp_path: Path)
     assert spec is not None and spec.origin is not None
     binary = Path(spec.origin).parent / "pginstall" / "bin" / "postgres"
     # Not pytest's shared temporary root: other test runs on the machine may change it.
-    before = {**_modes_above(folder, below=tmp_path), **_modes_above(binary, ROOT / "Makefile")}
+    before = {**modes_above(folder, below=tmp_path), **modes_above(binary, ROOT / "Makefile")}
 
     service = start_postgres(folder)
     try:

@@ -1,19 +1,18 @@
-"""Helpers shared by the operations tests: fast worker settings and polling."""
+"""Operations as the tests drive them: fast worker settings, numbers at seven, orders,
+waiting for an operation to finish."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import time
 from typing import Any
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 
 from app.settings import Settings
+from tests.support.api import Client
+from tests.support.polling import until
 from tests.support.sandbox import SandboxProcess
 
-Client = AsyncTestClient[Litestar]
 FINISHED = ("succeeded", "failed")
 
 
@@ -54,15 +53,15 @@ async def order(
 
 
 async def wait_finished(
-    client: Client, headers: dict[str, str], operation_id: str, within: float = 20.0
+    client: httpx.AsyncClient, headers: dict[str, str], operation_id: str, within: float = 20.0
 ) -> dict[str, Any]:
-    """Poll the operation until it succeeded or failed (short intervals, no fixed sleeps)."""
-    deadline = time.monotonic() + within
-    while True:
+    """The operation once it succeeded or failed."""
+
+    async def finished() -> dict[str, Any] | None:
         body = (await client.get(f"/v1/operations/{operation_id}", headers=headers)).json()
-        if body["status"] in FINISHED or time.monotonic() > deadline:
-            return body
-        await asyncio.sleep(0.05)
+        return body if body["status"] in FINISHED else None
+
+    return await until(finished, f"operation {operation_id} to finish", within, every=0.05)
 
 
 async def number_of(client: Client, headers: dict[str, str], number: str) -> dict[str, Any]:
