@@ -21,9 +21,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.asgi import create_app
+from app.resources import Resources
 from app.settings import Settings
 from tests.support.db import ROOT, Servers, connected, create_database, drop_database
-from tests.support.sandbox import SandboxProcess
+from tests.support.sandbox import SIGNING_SECRET, SandboxProcess
 from tests.support.tenancy import ADMIN_KEY, Sessions, session_factory
 
 
@@ -143,6 +144,20 @@ def fresh_sandbox(sandbox: SandboxProcess) -> SandboxProcess:
     return sandbox
 
 
+@pytest.fixture(scope="session")
+def _signature_checking_process() -> Iterator[SandboxProcess]:
+    process = SandboxProcess.start(signing_secret=SIGNING_SECRET)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def signature_checking_sandbox(_signature_checking_process: SandboxProcess) -> SandboxProcess:
+    """A second sandbox, one that demands seven's request signature; reset for each test."""
+    _signature_checking_process.reset()
+    return _signature_checking_process
+
+
 @pytest.fixture
 def settings(database_url: str, redis_url: str, fresh_sandbox: SandboxProcess) -> Settings:
     return Settings(
@@ -170,6 +185,13 @@ async def sessions(settings: Settings) -> AsyncIterator[Sessions]:
     """Sessions on the test's database, for writing rows as the service's code does."""
     async with session_factory(settings) as factory:
         yield factory
+
+
+@pytest.fixture
+async def resources(settings: Settings) -> AsyncIterator[Resources]:
+    """The engine, queue and seven client, opened as the API and the worker open them."""
+    async with Resources.open(settings) as opened:
+        yield opened
 
 
 @pytest.fixture

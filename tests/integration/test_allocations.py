@@ -21,7 +21,7 @@ from app.pools import service
 from app.pools.ordering import allocate_ordered_number
 from app.settings import Settings
 from tests.support import tenancy
-from tests.support.api import Client
+from tests.support.api import Client, Headers
 from tests.support.operations import available_numbers, order
 from tests.support.polling import until
 from tests.support.sandbox import SandboxProcess
@@ -36,7 +36,7 @@ ADMIN = Actor(BOOTSTRAP_ADMIN, request_id="test")
 
 
 async def test_a_tenant_gets_a_free_number_and_gives_it_back(
-    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
+    client: Client, admin_headers: Headers, sessions: tenancy.Sessions
 ) -> None:
     numbers = await tenancy.seed_numbers(sessions, tenancy.german_numbers(2))
     await tenancy.seed_numbers(sessions, tenancy.german_numbers(1, start=50), feature_voice=True)
@@ -96,7 +96,7 @@ async def test_a_tenant_gets_a_free_number_and_gives_it_back(
     assert history.json()[0]["released_at"] is not None
 
 
-async def test_bad_parameters_are_named(client: Client, admin_headers: dict[str, str]) -> None:
+async def test_bad_parameters_are_named(client: Client, admin_headers: Headers) -> None:
     # Who an allocation is for: tests/integration/test_acting_tenant.py.
     pool = await tenancy.create_pool(client, admin_headers)
     _, key = await tenancy.create_tenant(client, admin_headers, "acme")
@@ -165,8 +165,8 @@ async def test_100_concurrent_allocations_against_30_free_numbers(settings: Sett
 
 
 async def _order_through_an_empty_pool(
-    client: Client, admin_headers: dict[str, str], settings: Settings, sandbox: SandboxProcess
-) -> tuple[str, str, str, dict[str, str]]:
+    client: Client, admin_headers: Headers, settings: Settings, sandbox: SandboxProcess
+) -> tuple[str, str, str, Headers]:
     """An empty pool, an allocation with ``order_if_empty``, the worker run: (number, ...)."""
     pool = await tenancy.create_pool(
         client, admin_headers, country="DE", features=["sms"], cooldown_days=0
@@ -204,7 +204,7 @@ async def _order_through_an_empty_pool(
 
 async def test_order_if_empty_ends_with_the_new_number_allocated_to_the_tenant(
     client: Client,
-    admin_headers: dict[str, str],
+    admin_headers: Headers,
     settings: Settings,
     fresh_sandbox: SandboxProcess,
 ) -> None:
@@ -303,7 +303,7 @@ async def test_the_order_hook_opens_the_interval_once(sessions: tenancy.Sessions
 
 
 async def test_a_number_held_without_an_interval_is_released_with_one(
-    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
+    client: Client, admin_headers: Headers, sessions: tenancy.Sessions
 ) -> None:
     """A holder set outside the allocation verbs (data from before intervals existed)."""
     tenant, key = await tenancy.create_tenant(client, admin_headers, "acme")
@@ -327,7 +327,7 @@ async def test_a_number_held_without_an_interval_is_released_with_one(
 
 async def _numbers_at_seven(
     client: Client,
-    admin_headers: dict[str, str],
+    admin_headers: Headers,
     settings: Settings,
     sandbox: SandboxProcess,
     count: int,
@@ -342,7 +342,7 @@ async def _numbers_at_seven(
     return pool, numbers
 
 
-async def _set_by_holder(client: Client, headers: dict[str, str], number: str) -> None:
+async def _set_by_holder(client: Client, headers: Headers, number: str) -> None:
     """Forwarding and a name, set the way a tenant sets them (the worker must run)."""
     change = await client.patch(
         f"/v1/numbers/{number}",
@@ -375,7 +375,7 @@ def _at_seven(sandbox: SandboxProcess, number: str) -> dict[str, Any]:
     return result
 
 
-async def _allocate(client: Client, pool: str, headers: dict[str, str]) -> tuple[int, str]:
+async def _allocate(client: Client, pool: str, headers: Headers) -> tuple[int, str]:
     """(status, the number or the error code)."""
     answer = await client.post("/v1/allocations", json={"pool": pool}, headers=headers)
     body = answer.json()
@@ -392,13 +392,13 @@ class Held:
 
     pool: str
     number: str
-    alpha: dict[str, str]
-    beta: dict[str, str]
+    alpha: Headers
+    beta: Headers
 
 
 @pytest.fixture
 async def held(
-    client: Client, admin_headers: dict[str, str], settings: Settings, fresh_sandbox: SandboxProcess
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
 ) -> Held:
     pool, (number,) = await _numbers_at_seven(
         client, admin_headers, settings, fresh_sandbox, 1, cooldown_days=0
@@ -415,7 +415,7 @@ async def held(
 
 async def test_the_next_holder_gets_the_number_without_anything_the_previous_one_set(
     client: Client,
-    admin_headers: dict[str, str],
+    admin_headers: Headers,
     settings: Settings,
     fresh_sandbox: SandboxProcess,
     held: Held,
@@ -473,7 +473,7 @@ async def test_the_next_holder_gets_the_number_without_anything_the_previous_one
 
 async def test_the_cooldown_runs_from_the_clearings_success(
     client: Client,
-    admin_headers: dict[str, str],
+    admin_headers: Headers,
     settings: Settings,
     fresh_sandbox: SandboxProcess,
     sessions: tenancy.Sessions,
@@ -536,7 +536,7 @@ async def test_the_cooldown_runs_from_the_clearings_success(
 
 async def test_a_release_while_an_operation_on_the_number_is_pending_is_number_busy(
     client: Client,
-    admin_headers: dict[str, str],
+    admin_headers: Headers,
     settings: Settings,
     fresh_sandbox: SandboxProcess,
 ) -> None:
@@ -571,7 +571,7 @@ async def test_a_release_while_an_operation_on_the_number_is_pending_is_number_b
 
 async def test_a_failed_clearing_keeps_the_number_from_everyone_until_an_admin_clears_again(
     client: Client,
-    admin_headers: dict[str, str],
+    admin_headers: Headers,
     settings: Settings,
     fresh_sandbox: SandboxProcess,
     held: Held,
@@ -627,7 +627,7 @@ async def test_a_failed_clearing_keeps_the_number_from_everyone_until_an_admin_c
 @pytest.mark.parametrize("comes_back", ["listed-again", "ordered-again"])
 async def test_a_held_number_deleted_and_back_is_handed_on_without_its_holders_settings(
     client: Client,
-    admin_headers: dict[str, str],
+    admin_headers: Headers,
     settings: Settings,
     fresh_sandbox: SandboxProcess,
     comes_back: str,
@@ -677,7 +677,7 @@ async def test_a_held_number_deleted_and_back_is_handed_on_without_its_holders_s
 @pytest.mark.parametrize("at_seven", [True, False], ids=["seven-still-has-it", "gone-from-seven"])
 async def test_a_missing_number_released_by_its_holder_is_cleared_if_seven_has_it(
     client: Client,
-    admin_headers: dict[str, str],
+    admin_headers: Headers,
     settings: Settings,
     fresh_sandbox: SandboxProcess,
     at_seven: bool,
@@ -722,5 +722,5 @@ async def test_a_missing_number_released_by_its_holder_is_cleared_if_seven_has_i
         )
 
 
-async def _status_is(client: Client, url: str, headers: dict[str, str], status: int) -> bool:
+async def _status_is(client: Client, url: str, headers: Headers, status: int) -> bool:
     return (await client.get(url, headers=headers)).status_code == status

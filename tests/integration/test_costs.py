@@ -22,11 +22,12 @@ import pytest
 from app.costs.limits import slot_key
 from app.costs.model import Month, NumberFacts, add_months, report
 from app.costs.service import berlin_today
-from app.lib.auth import BOOTSTRAP_ADMIN, Principal, hash_key
+from app.lib.auth import BOOTSTRAP_ADMIN, Principal
 from tests.support.api import Client
 from tests.support.costs import CASES, MOVED, TENANT_A, TENANT_B, Case, fee_version, store
 from tests.support.db import connected
 from tests.support.polling import until
+from tests.support.tenancy import issue_tenant_key, key_headers
 
 T = TypeVar("T")
 
@@ -101,23 +102,11 @@ async def test_csv_has_the_same_rows_as_json(
     assert len(records) == 4  # tenants A and B, pool:P and unassigned
 
 
-async def _tenant_key(conn: asyncpg.Connection, tenant: str) -> dict[str, str]:
-    key = f"sn_tenant_test_{tenant[-4:]}"
-    await conn.execute(
-        "INSERT INTO api_keys (id, scope, tenant_id, prefix, key_hash, name)"
-        " VALUES ($1, 'tenant', $2, 'sn_tenant_', $3, 'test')",
-        uuid.uuid4(),
-        uuid.UUID(tenant),
-        hash_key(key),
-    )
-    return {"X-Api-Key": key}
-
-
 async def test_a_tenant_key_sees_only_its_own_days(
-    conn: asyncpg.Connection, client: Client
+    conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str]
 ) -> None:
     await store(conn, [MOVED])
-    headers = await _tenant_key(conn, TENANT_B)
+    headers = key_headers(await issue_tenant_key(client, admin_headers, TENANT_B))
     for group_by, key in (("tenant", TENANT_B), ("number", MOVED.number), ("pool", None)):
         response = await client.get(
             "/v1/costs",
@@ -247,7 +236,7 @@ async def test_a_tenant_forecast_counts_only_its_numbers(
     await conn.execute(
         "UPDATE numbers SET tenant_id = $1 WHERE number = $2", uuid.UUID(TENANT_B), ours.number
     )
-    headers = await _tenant_key(conn, TENANT_B)
+    headers = key_headers(await issue_tenant_key(client, admin_headers, TENANT_B))
     mine = (await client.get("/v1/costs/forecast", params={"months": "2"}, headers=headers)).json()
     every = (
         await client.get("/v1/costs/forecast", params={"months": "2"}, headers=admin_headers)
@@ -288,7 +277,7 @@ async def test_a_third_report_at_once_for_one_key_is_429_with_retry_after(
     """Reports are held running by a table lock the test takes: their statements wait for
     it while their slots are taken, as long as the test likes, on any machine."""
     await store(conn, [MOVED])
-    tenant_headers = await _tenant_key(conn, TENANT_A)
+    tenant_headers = key_headers(await issue_tenant_key(client, admin_headers, TENANT_A))
     admin_slots = [slot_key(BOOTSTRAP_ADMIN, slot) for slot in range(2)]
     tenant_key_id = await conn.fetchval("SELECT id FROM api_keys")
     tenant_slots = [slot_key(Principal("tenant", tenant_key_id, uuid.UUID(TENANT_A)), 0)]

@@ -29,14 +29,12 @@ import asyncpg
 import pytest
 
 from app.settings import Settings
-from tests.support.api import Client
+from tests.support.api import Client, Headers
 from tests.support.db import connected
 from tests.support.operations import available_numbers, fast, order
 from tests.support.polling import until
 from tests.support.sandbox import SandboxProcess
 from tests.support.worker import WorkerProcess
-
-Headers = dict[str, str]
 
 # (name, fault kind, its parameters); "strikes after commit" variants make the change
 # at seven first and then answer badly.

@@ -21,12 +21,10 @@ from app.db.models import Operation
 from app.lib.queue import create_queue, operation_job_id
 from app.operations.idempotency import request_hash
 from app.settings import Settings
-from tests.support.api import Client
+from tests.support.api import Client, Headers
 from tests.support.operations import available_numbers, order
 from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import Sessions, create_pool, create_tenant, key_headers, seed_numbers
-
-Headers = dict[str, str]
 
 
 async def _queued_jobs(settings: Settings) -> int:

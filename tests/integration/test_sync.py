@@ -7,7 +7,6 @@ These call the service verb ``run_sync`` directly (the rules are about what it w
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -19,19 +18,12 @@ from sqlalchemy import event, select, text, update
 from app.db.models import Number, Operation, SyncDrift, SyncRun
 from app.numbers.mirror import SEVEN_COLUMNS, columns_from_active
 from app.resources import Resources
-from app.settings import Settings
 from app.seven.client import SevenClient
 from app.seven.types import ActiveNumber
 from app.sync.service import SYNC_LOCK_KEY, SyncOutcome, run_sync
 from tests.support.db import connected
 from tests.support.operations import available_numbers, rent
 from tests.support.sandbox import SandboxProcess
-
-
-@pytest.fixture
-async def resources(settings: Settings) -> AsyncIterator[Resources]:
-    async with Resources.open(settings) as opened:
-        yield opened
 
 
 async def sync(resources: Resources) -> SyncOutcome:

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from app.resources import Resources
-from app.settings import Settings
 from app.sync import runs as runs_module
 from app.sync.service import run_sync
 from tests.support.api import Client
 from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import create_tenant, key_headers
-
-
-@pytest.fixture
-async def resources(settings: Settings) -> AsyncIterator[Resources]:
-    async with Resources.open(settings) as opened:
-        yield opened
 
 
 async def sync(resources: Resources) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,24 +20,18 @@ from sqlalchemy import select, text
 
 from app.db.models import Allocation, Number, SyncDrift, SyncRun
 from app.resources import Resources
-from app.settings import Settings
 from app.seven.client import SevenClient
 from app.sync.diff import DiffCounts
 from app.sync.service import SyncOutcome, run_sync
-from tests.support.api import Client
+from tests.support.api import Client, Headers
 from tests.support.operations import rent
 from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import create_pool, create_tenant, fill_pool
 
-Headers = dict[str, str]
 #: Long enough that no test waits it out: a second sync inside it never confirms.
 WINDOW = 3600
-
-
-@pytest.fixture
-async def resources(settings: Settings) -> AsyncIterator[Resources]:
-    async with Resources.open(settings) as opened:
-        yield opened
+#: Deleted and nobody's: no holder, no open allocation, no missing clock.
+GONE = ("deleted", None, None, None)
 
 
 async def sync(
@@ -136,6 +129,14 @@ async def held_numbers(
     return Held(numbers, pool, tenant)
 
 
+@pytest.fixture
+async def held(
+    client: Client, admin_headers: Headers, resources: Resources, fresh_sandbox: SandboxProcess
+) -> Held:
+    """Two numbers at seven, mirrored, in one pool and held by one tenant."""
+    return await held_numbers(client, admin_headers, resources, fresh_sandbox, 2)
+
+
 async def allocate(
     client: Client, admin: Headers, pool: str, tenant: str, *, expect: int
 ) -> dict[str, Any]:
@@ -163,8 +164,8 @@ async def test_a_number_missing_once_keeps_its_holder_and_shows_missing(
     admin_headers: Headers,
     resources: Resources,
     fresh_sandbox: SandboxProcess,
+    held: Held,
 ) -> None:
-    held = await held_numbers(client, admin_headers, resources, fresh_sandbox, 2)
     gone, kept = held.numbers
     before = await holding(resources, gone)
     reads_fail(fresh_sandbox)
@@ -196,12 +197,8 @@ async def test_a_number_missing_once_keeps_its_holder_and_shows_missing(
 
 
 async def test_missing_twice_within_the_window_stays_missing_and_past_it_is_deleted(
-    client: Client,
-    admin_headers: Headers,
-    resources: Resources,
-    fresh_sandbox: SandboxProcess,
+    resources: Resources, fresh_sandbox: SandboxProcess, held: Held
 ) -> None:
-    held = await held_numbers(client, admin_headers, resources, fresh_sandbox, 2)
     gone, _ = held.numbers
     reads_fail(fresh_sandbox)
     fresh_sandbox.remove_active(gone)
@@ -222,35 +219,21 @@ async def test_missing_twice_within_the_window_stays_missing_and_past_it_is_dele
     confirmed = await ran(resources, window=1)
 
     last = await holding(resources, gone)
-    assert (last.state, last.tenant, last.allocation, last.missing_since) == (
-        "deleted",
-        None,
-        None,
-        None,
-    )
+    assert (last.state, last.tenant, last.allocation, last.missing_since) == GONE
     assert confirmed.counts.removed == 1
     assert await drift_of(resources, confirmed.run_id) == [(gone, "removed")]
 
 
 async def test_a_read_that_finds_the_number_gone_deletes_it_in_the_same_run(
-    client: Client,
-    admin_headers: Headers,
-    resources: Resources,
-    fresh_sandbox: SandboxProcess,
+    resources: Resources, fresh_sandbox: SandboxProcess, held: Held
 ) -> None:
-    held = await held_numbers(client, admin_headers, resources, fresh_sandbox, 2)
     gone, kept = held.numbers
     fresh_sandbox.remove_active(gone)  # at seven a read of it now answers 404
 
     outcome = await ran(resources)
 
     last = await holding(resources, gone)
-    assert (last.state, last.tenant, last.allocation, last.missing_since) == (
-        "deleted",
-        None,
-        None,
-        None,
-    )
+    assert (last.state, last.tenant, last.allocation, last.missing_since) == GONE
     assert await drift_of(resources, outcome.run_id) == [(gone, "missing"), (gone, "removed")]
     assert (outcome.counts.missing, outcome.counts.removed) == (1, 1)
     async with resources.sessions() as session:
@@ -285,12 +268,8 @@ class ListLeavesOut(httpx.AsyncBaseTransport):
 
 
 async def test_a_read_that_finds_the_number_brings_it_back_with_its_holder(
-    client: Client,
-    admin_headers: Headers,
-    resources: Resources,
-    fresh_sandbox: SandboxProcess,
+    resources: Resources, fresh_sandbox: SandboxProcess, held: Held
 ) -> None:
-    held = await held_numbers(client, admin_headers, resources, fresh_sandbox, 2)
     skipped, _ = held.numbers
     before = await holding(resources, skipped)
     fresh_sandbox.put_active(skipped, friendly_name="Renamed at seven")
@@ -321,12 +300,8 @@ async def test_a_read_that_finds_the_number_brings_it_back_with_its_holder(
 
 
 async def test_a_number_back_in_the_list_is_active_again_with_its_holder(
-    client: Client,
-    admin_headers: Headers,
-    resources: Resources,
-    fresh_sandbox: SandboxProcess,
+    resources: Resources, fresh_sandbox: SandboxProcess, held: Held
 ) -> None:
-    held = await held_numbers(client, admin_headers, resources, fresh_sandbox, 2)
     number, _ = held.numbers
     before = await holding(resources, number)
     fields = as_seven_has_it(fresh_sandbox, number)

@@ -22,14 +22,19 @@ from redis.asyncio import Redis
 from app.lib.queue import create_queue, deserialize_job, operation_job_id
 from app.operations.executor import lock_key
 from app.settings import Settings
-from tests.support.api import Client
-from tests.support.operations import available_numbers, fast, number_of, order, wait_finished
+from tests.support.api import Client, Headers
+from tests.support.operations import (
+    available_numbers,
+    carried_out,
+    fast,
+    number_of,
+    order,
+    wait_finished,
+)
 from tests.support.polling import until
 from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import create_pool, create_tenant
 from tests.support.worker import WorkerProcess
-
-Headers = dict[str, str]
 
 
 async def test_a_connection_dropped_after_seven_ordered_is_settled_by_reading(
@@ -43,8 +48,7 @@ async def test_a_connection_dropped_after_seven_ordered_is_settled_by_reading(
     tenant_id, _ = await create_tenant(client, admin_headers, "acme")
     fresh_sandbox.add_fault("drop_after_commit", "order")
     operation = await order(client, admin_headers, number, tenant=tenant_id)
-    with WorkerProcess(fast(settings)):
-        done = await wait_finished(client, admin_headers, operation["id"])
+    done = await carried_out(client, admin_headers, settings, operation["id"])
     assert done["status"] == "succeeded", done
     assert fresh_sandbox.orders_of(number) == 1
     mirrored = await number_of(client, admin_headers, number)
@@ -144,8 +148,9 @@ async def test_a_rejected_key_fails_after_one_attempt(
 ) -> None:
     number = available_numbers(fresh_sandbox, 1)[0]
     operation = await order(client, admin_headers, number)
-    with WorkerProcess(fast(settings, seven_api_key="a-key-seven-rejects")):
-        done = await wait_finished(client, admin_headers, operation["id"])
+    done = await carried_out(
+        client, admin_headers, settings, operation["id"], seven_api_key="a-key-seven-rejects"
+    )
     assert (done["status"], done["attempts"]) == ("failed", 1)
     assert done["error"]["code"] == "seven_key_rejected"
     assert "SEVEN_API_KEY" in done["error"]["message"]
@@ -178,8 +183,9 @@ async def test_seven_down_for_good_fails_with_an_actionable_code_after_the_attem
     number = available_numbers(fresh_sandbox, 1)[0]
     fresh_sandbox.add_fault("server_error", "order", times=None, status=503)
     operation = await order(client, admin_headers, number)
-    with WorkerProcess(fast(settings, operation_max_attempts=3)):
-        done = await wait_finished(client, admin_headers, operation["id"])
+    done = await carried_out(
+        client, admin_headers, settings, operation["id"], operation_max_attempts=3
+    )
     assert done["status"] == "failed"
     assert done["attempts"] == 3
     assert done["error"]["code"] == "seven_unavailable"
@@ -297,8 +303,7 @@ async def test_an_order_whose_read_back_fails_is_not_ordered_again(
     fresh_sandbox.add_fault("server_error", "active_get", status=502)
     fresh_sandbox.add_fault("bare_code", "active_get", code=902)
     operation = await order(client, admin_headers, number)
-    with WorkerProcess(fast(settings)):
-        done = await wait_finished(client, admin_headers, operation["id"])
+    done = await carried_out(client, admin_headers, settings, operation["id"])
     assert (done["status"], done["attempts"], done["error"]) == ("succeeded", 3, None)
     assert len(fresh_sandbox.requests("order")) == 1
     assert fresh_sandbox.orders_of(number) == 1
@@ -347,8 +352,9 @@ async def test_a_lost_order_answer_is_read_back_only_once_seven_is_done_with_it(
     number = available_numbers(fresh_sandbox, 1)[0]
     fresh_sandbox.add_fault("drop_after_commit", "order", number=number, visible_after_ms=1500)
     operation = await order(client, admin_headers, number)
-    with WorkerProcess(fast(settings, seven_settle_seconds=2.5)):
-        done = await wait_finished(client, admin_headers, operation["id"])
+    done = await carried_out(
+        client, admin_headers, settings, operation["id"], seven_settle_seconds=2.5
+    )
     assert done["status"] == "succeeded", done
     processed = [r for r in fresh_sandbox.requests("order") if r["processed"]]
     assert len(processed) == 1
@@ -365,8 +371,7 @@ async def test_an_accepted_order_is_never_sent_again_whatever_the_read_back_meet
     fresh_sandbox.add_fault("rate_limit", "active_get", times=3, number=number)
     fresh_sandbox.add_fault("refuse", "update", number=number, message="Name too long.")
     operation = await order(client, admin_headers, number, friendly_name="front desk")
-    with WorkerProcess(fast(settings)):
-        done = await wait_finished(client, admin_headers, operation["id"])
+    done = await carried_out(client, admin_headers, settings, operation["id"])
     assert done["status"] == "succeeded", done
     assert fresh_sandbox.order_requests(number) == 1
     assert [w["code"] for w in done["warnings"]] == ["update_refused"]
@@ -427,8 +432,7 @@ async def test_a_delete_of_a_missing_number_deletes_it_and_releases_its_holder(
         f"/v1/numbers/{number}?delete_immediately=true", headers=admin_headers
     )
     assert response.status_code == 202, response.text
-    with WorkerProcess(fast(settings)):
-        done = await wait_finished(client, admin_headers, response.json()["id"])
+    done = await carried_out(client, admin_headers, settings, response.json()["id"])
 
     assert done["status"] == "succeeded", done["error"]
     row = await db.fetchrow(

@@ -19,6 +19,7 @@ from tests.support.polling import until_sync
 from tests.support.sandbox import free_port
 
 Client = AsyncTestClient[Litestar]
+Headers = dict[str, str]
 
 
 class ApiProcess:

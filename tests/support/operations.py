@@ -12,6 +12,7 @@ from app.settings import Settings
 from tests.support.api import Client
 from tests.support.polling import until
 from tests.support.sandbox import SandboxProcess
+from tests.support.worker import WorkerProcess
 
 FINISHED = ("succeeded", "failed")
 
@@ -62,6 +63,18 @@ async def wait_finished(
         return body if body["status"] in FINISHED else None
 
     return await until(finished, f"operation {operation_id} to finish", within, every=0.05)
+
+
+async def carried_out(
+    client: Client,
+    headers: dict[str, str],
+    settings: Settings,
+    operation_id: str,
+    **fast_overrides: Any,
+) -> dict[str, Any]:
+    """The operation once a worker (``fast`` settings with ``fast_overrides``) finished it."""
+    with WorkerProcess(fast(settings, **fast_overrides)):
+        return await wait_finished(client, headers, operation_id)
 
 
 async def number_of(client: Client, headers: dict[str, str], number: str) -> dict[str, Any]:

@@ -58,9 +58,7 @@ MIRROR_ROW: dict[str, Any] = {
 }
 
 
-async def seed_numbers(
-    sessions: async_sessionmaker[AsyncSession], numbers: Iterable[str], **columns: Any
-) -> list[str]:
+async def seed_numbers(sessions: Sessions, numbers: Iterable[str], **columns: Any) -> list[str]:
     """Mirror rows for ``numbers``: ``MIRROR_ROW`` with ``columns`` (model attributes) over it."""
     rows = [Number(**{**MIRROR_ROW, **columns, "number": number}) for number in numbers]
     async with sessions() as session:
