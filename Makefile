@@ -51,7 +51,7 @@ run: install
 test: install js-sdk
 	$(PY) -m pytest -n auto
 
-# seven's official JS SDK, run against the sandbox by tests/seven/test_sandbox_js_sdk.py.
+# seven's official JS SDK, run against the sandbox by tests/sandbox/test_sandbox_js_sdk.py.
 # Optional: without node/npm (or the registry) those tests skip and the rest still run.
 JS_SDK := .data/js-sdk/node_modules/@seven.io/client/dist/seven-client.js
 js-sdk: $(if $(shell command -v npm),$(JS_SDK))

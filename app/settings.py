@@ -79,7 +79,7 @@ ADMIN_KEY_EXPECTED = (
 )
 #: Admin keys written in this repository, in its files or its history: whoever can read it
 #: knows them, so none of them may guard a running service. The test in
-#: tests/unit/test_admin_keys_in_repository.py fails when the repository holds a string that
+#: tests/app/test_admin_keys_in_repository.py fails when the repository holds a string that
 #: looks like an admin key and is missing here.
 PUBLIC_ADMIN_KEYS = frozenset(
     {

@@ -130,7 +130,7 @@ seven's JS SDK against the sandbox
 ``@seven.io/client`` (npm) sends JSON bodies, ``X-Api-Key`` (or ``Authorization: Bearer``),
 booleans in GET queries as ``true``/``false``, and signs ``timestamp\\nnonce\\nMETHOD\\nURL\\n
 md5(body)`` with the body as sent (``""`` for GET). Its ``Client.BASE_URL`` is a static
-field; set it to the sandbox's ``/api`` URL. ``tests/seven/test_sandbox_js_sdk.py`` runs
+field; set it to the sandbox's ``/api`` URL. ``tests/sandbox/test_sandbox_js_sdk.py`` runs
 its ``NumbersResource`` against the sandbox when the package is installed (see there).
 """
 

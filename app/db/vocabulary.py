@@ -4,7 +4,7 @@ A member of a ``StrEnum`` is its value (``NumberState.ACTIVE == "active"``), so 
 into SQLAlchemy, msgspec and asyncpg as the text the column holds, and the OpenAPI
 document lists its values. The check constraints (app.db.models) and the SQL written by
 hand (the sync's diff, the cost report) are rendered from these classes with
-:func:`sql`; tests/unit/test_vocabulary.py fails when one of the values is written out
+:func:`sql`; tests/app/test_vocabulary.py fails when one of the values is written out
 anywhere else in ``app/``. seven's own vocabulary (``PaymentInterval``) lives with its
 payload types in app.seven.types.
 """

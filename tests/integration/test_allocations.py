@@ -97,7 +97,7 @@ async def test_a_tenant_gets_a_free_number_and_gives_it_back(
 
 
 async def test_bad_parameters_are_named(client: Client, admin_headers: Headers) -> None:
-    # Who an allocation is for: tests/integration/test_acting_tenant.py.
+    # Who an allocation is for: tests/tenants/test_acting_tenant.py.
     pool = await tenancy.create_pool(client, admin_headers)
     _, key = await tenancy.create_tenant(client, admin_headers, "acme")
     bad = await client.post(
