@@ -17,6 +17,7 @@ from async tests alike (each is one short local request).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -33,6 +34,16 @@ from tests.support.db import ROOT
 DEFAULT_API_KEY = "sandbox-test-key"
 # What the sandbox that checks request signatures demands.
 SIGNING_SECRET = "sandbox-signing-secret"
+
+
+# uvicorn's line once it listens, with the port it bound.
+_LISTENING = re.compile(r"Uvicorn running on http://[^\s:]+:(\d+)")
+
+
+def listening_port(log: str) -> int:
+    """The port a uvicorn started with ``--port 0`` printed it listens on; 0 before it does."""
+    found = _LISTENING.search(log)
+    return int(found[1]) if found else 0
 
 
 def free_port() -> int:
@@ -64,11 +75,9 @@ class SandboxProcess:
         self.api_key = api_key
         self.signing_secret = signing_secret
         self.host = host
-        self.port = port or free_port()
-        self.root_url = f"http://{host}:{self.port}"
-        #: What production calls ``https://gateway.seven.io/api``.
-        self.base_url = f"{self.root_url}/api"
-        self.control_url = f"{self.root_url}/_sandbox"
+        # Without a port the server binds one the OS picks and prints it: a port picked here
+        # and handed over could be taken by another process before the server binds it.
+        self.port = port or 0
         self._argv = [
             sys.executable,
             "-m",
@@ -77,6 +86,8 @@ class SandboxProcess:
             host,
             "--port",
             str(self.port),
+            "--log-level",
+            "info",
             "--api-key",
             api_key,
             "--active",
@@ -95,7 +106,16 @@ class SandboxProcess:
             prefix="sandbox-", suffix=".log", delete=False
         )
         self._process: subprocess.Popen[bytes] | None = None
-        self._http = httpx.Client(base_url=self.control_url, timeout=30)
+        self._http = httpx.Client(timeout=30)
+        self._address(self.port)
+
+    def _address(self, port: int) -> None:
+        self.port = port
+        self.root_url = f"http://{self.host}:{port}"
+        #: What production calls ``https://gateway.seven.io/api``.
+        self.base_url = f"{self.root_url}/api"
+        self.control_url = f"{self.root_url}/_sandbox"
+        self._http.base_url = httpx.URL(self.control_url)
 
     @classmethod
     def start(cls, *, startup_timeout: float = 60, **options: Any) -> SandboxProcess:
@@ -122,6 +142,11 @@ class SandboxProcess:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise SandboxError(f"sandbox exited with {self._process.returncode}:\n{self.log()}")
+            if not self.port:
+                self._address(listening_port(self.log()))
+                if not self.port:
+                    time.sleep(0.05)
+                    continue
             try:
                 if self._http.get("/state", timeout=1).status_code == 200:
                     return
