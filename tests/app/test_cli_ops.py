@@ -70,10 +70,11 @@ async def test_costs_prints_a_table_and_exports_the_apis_csv(
     fresh_sandbox: SandboxProcess,
     tmp_path: Path,
 ) -> None:
+    # Read before the work: the numbers are rented on this day, whatever the clock says after.
+    month = f"{berlin_today():%Y-%m}"
     numbers = rent(fresh_sandbox, 2)
     with WorkerProcess(settings):
         assert (await run_cli(settings, "sync", "--timeout", "30")).exit_code == 0
-    month = f"{berlin_today():%Y-%m}"
 
     exported = tmp_path / "costs.csv"
     args = ["costs", "--month", month, "--group-by", "number", "--basis", "accrual"]

@@ -69,7 +69,7 @@ async def test_search_available_filters(client: SevenClient) -> None:
     assert all(n.country == "DE" and n.features.sms and n.features.voice for n in german_sms)
     assert all(isinstance(n.fees.monthly.basic_charge, Decimal) for n in german_sms)
     no_voice = await client.search_available("DE", voice=False)
-    assert all(not n.features.voice for n in no_voice)
+    assert no_voice and all(not n.features.voice for n in no_voice)
 
 
 async def test_order_lifecycle(client: SevenClient, fresh_sandbox: SandboxProcess) -> None:
