@@ -103,6 +103,45 @@ async def test_a_worker_killed_mid_order_and_restarted_orders_each_number_once(
         assert (await number_of(client, admin_headers, number))["state"] == "active"
 
 
+async def test_a_worker_killed_right_after_seven_accepted_an_order_never_orders_again(
+    client: Client,
+    admin_headers: Headers,
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+    db: asyncpg.Connection,
+) -> None:
+    number = available_numbers(fresh_sandbox, 1)[0]
+    # seven accepts the order at once and holds the read-back that follows it: the kill
+    # lands after seven's answer, before the run records the number and finishes.
+    fresh_sandbox.add_fault("hang", "active_get", seconds=30, number=number)
+    operation = await order(client, admin_headers, number)
+
+    async def reading_back() -> bool:
+        return fresh_sandbox.request_count("active_get", number) == 1
+
+    worker = WorkerProcess(fast(settings)).start()
+    try:
+        await until(reading_back, "the worker reading the ordered number back", within=30)
+        worker.kill()
+    finally:
+        worker.stop()
+    # The acceptance was committed the moment seven answered: a restart knows the order
+    # went through without waiting for seven to settle or reading it again.
+    accepted = await db.fetchrow(
+        "SELECT status, submitted_at, accepted_at FROM operations WHERE id = $1",
+        uuid.UUID(operation["id"]),
+    )
+    assert accepted is not None and accepted["status"] == "running"
+    assert accepted["submitted_at"] is not None and accepted["accepted_at"] is not None
+
+    with WorkerProcess(fast(settings)):
+        done = await wait_finished(client, admin_headers, operation["id"])
+    assert done["status"] == "succeeded", done
+    assert fresh_sandbox.order_requests(number) == 1  # sent once, never again
+    assert fresh_sandbox.orders_of(number) == 1
+    assert (await number_of(client, admin_headers, number))["state"] == "active"
+
+
 async def test_operations_survive_a_flushed_redis_and_run_once_each(
     client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
 ) -> None:
