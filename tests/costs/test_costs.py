@@ -63,6 +63,8 @@ async def test_hand_computed_figures_on_both_bases(
         assert figures(body) == case.expected[basis], basis
         expected_total = sum((Decimal(t[3]) for t in case.expected[basis].values()), Decimal(0))
         assert Decimal(body["totals"]["total"]) == expected_total
+        # One number each: counted once in the totals, even when holders shared it.
+        assert body["totals"]["numbers"] == (1 if case.expected[basis] else 0), basis
 
 
 async def test_fee_changes_are_versioned_by_the_trigger(conn: asyncpg.Connection) -> None:

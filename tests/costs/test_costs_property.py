@@ -102,18 +102,27 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def _figures(result: Report) -> dict[str, tuple[int, Decimal, Decimal, Decimal, Decimal]]:
-    return {r.key: (r.numbers, r.recurring, r.setup, r.usage, r.total) for r in result.rows}
+Figures = tuple[int, Decimal, Decimal, Decimal, Decimal]
 
 
-def _close(sql: Report, model: Report) -> bool:
-    """Equal rows; a cent of slack only where the two exact sums sit on a rounding edge."""
+def _figures(result: Report) -> dict[str, Figures]:
+    """Each row's and the totals' (numbers, recurring, setup, usage, total)."""
+    rows = [*result.rows, result.totals]
+    return {r.key: (r.numbers, r.recurring, r.setup, r.usage, r.total) for r in rows}
+
+
+def _agree(sql: Report, model: Report, basis: str) -> bool:
+    """The same rows and totals, to the cent. Only accrual divides (a charge over its
+    period's days), and SQL's numeric keeps fewer digits of a quotient than Decimal: its
+    recurring figures (and so the total) may then fall on the other side of a half cent."""
     got, want = _figures(sql), _figures(model)
+    if basis == "cash":
+        return got == want
     if got.keys() != want.keys():
         return False
+    cent = Decimal("0.01")
     return all(
-        g[0] == w[0]
-        and all(abs(a - b) <= Decimal("0.01") for a, b in zip(g[1:], w[1:], strict=True))
+        g[0:1] + g[2:4] == w[0:1] + w[2:4] and abs(g[1] - w[1]) <= cent and abs(g[4] - w[4]) <= cent
         for g, w in ((got[k], want[k]) for k in got)
     )
 
@@ -121,6 +130,8 @@ def _close(sql: Report, model: Report) -> bool:
 @settings(
     max_examples=30,
     deadline=None,
+    # The same examples on every run: a failure is repeated by running the test again.
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(scenario=scenarios, basis=st.sampled_from(["cash", "accrual"]))
@@ -162,7 +173,7 @@ async def test_sums_agree_across_groupings_and_with_the_model(
         ) * len(rows) + Decimal("0.005")
     for group_by, result in reports.items():
         expected = report(inventory, month, basis, group_by)  # type: ignore[arg-type]
-        assert _close(result, expected), (group_by, _figures(result), _figures(expected))
+        assert _agree(result, expected, basis), (group_by, _figures(result), _figures(expected))
     tenant_rows = {row.key: row for row in reports["tenant"].rows}
     for tenant, own in by_tenant.items():
         assert [row.key for row in own.rows] == ([tenant] if tenant in tenant_rows else [])

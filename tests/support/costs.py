@@ -52,6 +52,17 @@ DELETED = NumberFacts(
     (fee_version("0", "10"),),
     ends=date(2026, 4, 10),
 )
+# Deleted at period end too, with inbound SMS on its last charged day (9 April) and on the
+# day it expires (10 April, when seven no longer charges it).
+USED_TO_THE_END = NumberFacts(
+    "4915100000112",
+    "DE",
+    "monthly",
+    date(2026, 1, 10),
+    (_fees("0", "10", sms="0.05"),),
+    ends=date(2026, 4, 10),
+    usage={date(2026, 4, 9): Usage(sms_mo=2), date(2026, 4, 10): Usage(sms_mo=3)},
+)
 # Deleted mid-period: a deleted number's end is the day it went, any day (here 20 March).
 DELETED_MID_PERIOD = NumberFacts(
     "4915100000111",
@@ -179,6 +190,17 @@ CASES = [
         "2026-04",
         "number",
         {"cash": {}, "accrual": {DELETED.number: _total("2.90")}},  # 9 days at 10/31
+    ),
+    Case(
+        "deleted at period end: usage on the day it expires is not charged",
+        USED_TO_THE_END,
+        "2026-04",
+        "number",
+        {
+            "cash": {USED_TO_THE_END.number: ("0.00", "0.00", "0.10", "0.10")},
+            # 9 days at 10/31, and 2 SMS at 0.05 on 9 April
+            "accrual": {USED_TO_THE_END.number: ("2.90", "0.00", "0.10", "3.00")},
+        },
     ),
     Case(
         "deleted at period end: after it expired",
