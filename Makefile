@@ -15,7 +15,7 @@ LOCK_FLAGS ?=
 COMPILE = $(VENV)/bin/uv pip compile --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet $(LOCK_FLAGS)
 
-.PHONY: install lock js-sdk run test test-fast lint format settings-table bench-sync bench-reads bench-operations bench-costs clean
+.PHONY: install lock js-sdk run test test-fast lint format settings-table bench-sync bench-reads bench-operations bench-costs mutate clean
 
 install: $(STAMP)
 
@@ -86,6 +86,12 @@ bench-operations: install
 ## Cost report benchmark: one month over 100,000 numbers, by tenant and by number, vs hand-written SQL.
 bench-costs: install
 	$(PY) bench/costs.py
+
+## Mutation run, not part of make test or CI (hours on 2 cores): cosmic-ray breaks the money-
+## and isolation-critical modules, each run against its feature's tests (bench/README.md).
+## `make mutate MUTATE="diff tenancy"` runs some of them; an interrupted run resumes.
+mutate: install
+	$(PY) bench/mutate.py $(MUTATE)
 
 clean:
 	rm -rf .data .pytest_cache .ruff_cache
