@@ -9,6 +9,7 @@ an operator in psql would make them; nothing in the API is told about them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,9 @@ import pytest
 from litestar import Litestar
 
 from app.numbers.cache import NumberCache
-from app.numbers.listener import APPLICATION_NAME, CHANNEL
+from app.numbers.listener import APPLICATION_NAME, CHANNEL, open_number_cache
+from app.resources import Resources
+from app.settings import Settings
 from tests.support.api import Client
 from tests.support.db import connected
 from tests.support.polling import until
@@ -134,7 +137,7 @@ async def test_a_statement_changing_thousands_of_rows_is_followed(mirror: Mirror
 async def test_a_forget_all_notice_drops_rows_the_reload_no_longer_finds(mirror: Mirror) -> None:
     # TRUNCATE says "*". Loading the mirror again renews only the rows still there: an
     # entry the notice left in place would go on being served for a row that is gone.
-    await put(mirror.engine, row(DE_MOBILE))
+    await seed_numbers(mirror.sessions, [DE_MOBILE])
     assert (await mirror.read_cached())["number"] == DE_MOBILE
 
     await mirror.sql("TRUNCATE numbers CASCADE")
@@ -144,6 +147,17 @@ async def test_a_forget_all_notice_drops_rows_the_reload_no_longer_finds(mirror:
 
     await until(gone, "the truncated number to be 404")
     assert len(mirror.cache) == 0
+
+
+async def test_a_cache_of_size_zero_runs_no_listener(
+    settings: Settings, resources: Resources
+) -> None:
+    # NUMBER_CACHE_SIZE=0 switches the cache off: no connection held for notices.
+    off = dataclasses.replace(settings, number_cache_size=0)
+    async with open_number_cache(off, resources.engine) as cache:
+        running = {task.get_name() for task in asyncio.all_tasks()}
+        assert "number-cache-listener" not in running
+        assert not cache.active
 
 
 # Bare mirror rows 4915100000001... for i from $1 to $2, inserted by one statement.

@@ -46,7 +46,12 @@ class ApiProcess:
         ]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                args,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         process = self.process
 
