@@ -19,7 +19,7 @@ import pytest
 from litestar import Litestar
 
 from app.numbers.cache import NumberCache
-from app.numbers.listener import APPLICATION_NAME, CHANNEL, open_number_cache
+from app.numbers.listener import APPLICATION_NAME, CHANNEL, ChangeListener, open_number_cache
 from app.resources import Resources
 from app.settings import Settings
 from tests.support.api import Client
@@ -158,6 +158,37 @@ async def test_a_cache_of_size_zero_runs_no_listener(
         running = {task.get_name() for task in asyncio.all_tasks()}
         assert "number-cache-listener" not in running
         assert not cache.active
+
+
+async def test_a_lost_connection_stops_its_loader(
+    settings: Settings, database_url: str, resources: Resources
+) -> None:
+    cache = NumberCache(100, 60)
+    listener = ChangeListener(settings.database_url, cache, resources.engine, retry_delay=0.05)
+
+    def loaders() -> int:
+        return sum(task.get_name() == "number-cache-loader" for task in asyncio.all_tasks())
+
+    async def listening() -> bool:
+        return cache.active
+
+    async with listener.running():
+        await until(listening, "the listener to start")
+        async with connected(database_url) as connection:
+            await connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = $1 AND datname = current_database()",
+                APPLICATION_NAME,
+            )
+
+        async def switched_off() -> bool:
+            return not cache.active
+
+        await until(switched_off, "the cache to be switched off")
+        await until(listening, "the listener to reconnect")
+        # The lost connection's loader ended with it: one loader, the new connection's.
+        assert loaders() == 1
+    assert loaders() == 0
 
 
 # Bare mirror rows 4915100000001... for i from $1 to $2, inserted by one statement.
