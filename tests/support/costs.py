@@ -59,7 +59,7 @@ USED_TO_THE_END = NumberFacts(
     "DE",
     "monthly",
     date(2026, 1, 10),
-    (_fees("0", "10", sms="0.05"),),
+    (fee_version("0", "10", sms="0.05"),),
     ends=date(2026, 4, 10),
     usage={date(2026, 4, 9): Usage(sms_mo=2), date(2026, 4, 10): Usage(sms_mo=3)},
 )
