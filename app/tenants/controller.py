@@ -49,10 +49,15 @@ class TenantController(Controller):
 
     @post("/{tenant_id:uuid}/keys", summary="Issue a key for a tenant; shown once (admin)")
     async def issue_tenant_key(
-        self, db_session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, data: KeyCreate
+        self,
+        db_session: AsyncSession,
+        actor: Actor,
+        tenant_id: uuid.UUID,
+        data: KeyCreate | None = None,
     ) -> IssuedKey:
+        name = data.name if data else ""
         row, plaintext = await service.issue_key(
-            db_session, actor, KeyScope.TENANT, tenant_id, data.name
+            db_session, actor, KeyScope.TENANT, tenant_id, name
         )
         return issued_key(row, plaintext)
 
@@ -65,9 +70,10 @@ class KeyController(Controller):
 
     @post("/", summary="Issue an admin key; shown once (admin)")
     async def issue_admin_key(
-        self, db_session: AsyncSession, actor: Actor, data: KeyCreate
+        self, db_session: AsyncSession, actor: Actor, data: KeyCreate | None = None
     ) -> IssuedKey:
-        row, plaintext = await service.issue_key(db_session, actor, KeyScope.ADMIN, None, data.name)
+        name = data.name if data else ""
+        row, plaintext = await service.issue_key(db_session, actor, KeyScope.ADMIN, None, name)
         return issued_key(row, plaintext)
 
     @get("/", summary="Keys without their secrets (admin)")

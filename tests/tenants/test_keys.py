@@ -174,3 +174,14 @@ async def test_the_cli_creates_admin_keys_tenants_and_keys_and_revokes_them(
     refused = await run_cli(settings, "create-tenant", "acme")
     assert refused.exit_code == 1
     assert "tenant_name_taken" in refused.output
+
+
+async def test_a_key_needs_no_body_its_name_is_optional(
+    client: Client, admin_headers: dict[str, str]
+) -> None:
+    # The contract's POST /v1/tenants/{id}/keys names no body: a bare POST issues a key.
+    tenant = await client.post("/v1/tenants", json={"name": "acme"}, headers=admin_headers)
+    for path in (f"/v1/tenants/{tenant.json()['id']}/keys", "/v1/keys"):
+        issued = await client.post(path, headers=admin_headers)
+        assert issued.status_code == 201, issued.text
+        assert (TENANT_KEY if "tenants" in path else ADMIN_KEY).match(issued.json()["key"])
