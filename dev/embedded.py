@@ -196,6 +196,23 @@ def _handles_clear(data_dir: Path) -> None:
     _handles_path(data_dir).unlink(missing_ok=True)
 
 
+def _handed_out(
+    name: str,
+    url: str,
+    pid: int,
+    port: int,
+    data_dir: Path,
+    reused: bool,
+    stop: Callable[[int], None],
+) -> EmbeddedService:
+    """The service for one more user, counted among the folder's handles (call it under
+    the folder's lock) so that the server stops only with the last one."""
+    _handles_add(data_dir, os.getpid())
+    return EmbeddedService(
+        name=name, url=url, pid=pid, port=port, data_dir=data_dir, reused=reused, _stop_server=stop
+    )
+
+
 def _process(pid: int | None, name: str, marker: str) -> psutil.Process | None:
     """The live process ``pid`` if it is ``name`` and its command line mentions ``marker``."""
     if not pid:
@@ -567,16 +584,7 @@ def start_postgres(data_dir: Path, database: str = PG_DATABASE) -> EmbeddedServi
             if not reused:
                 _pg_stop(pid)
             raise
-        _handles_add(data_dir, os.getpid())
-    return EmbeddedService(
-        name="postgres",
-        url=f"{base}/{database}",
-        pid=pid,
-        port=port,
-        data_dir=data_dir,
-        reused=reused,
-        _stop_server=_pg_stop,
-    )
+        return _handed_out("postgres", f"{base}/{database}", pid, port, data_dir, reused, _pg_stop)
 
 
 # --------------------------------------------------------------------------------------------
@@ -685,13 +693,6 @@ def start_redis(data_dir: Path) -> EmbeddedService:
         running = _redis_running(data_dir)
         reused = running is not None
         pid, port = running if running is not None else _redis_start(data_dir)
-        _handles_add(data_dir, os.getpid())
-    return EmbeddedService(
-        name="redis",
-        url=f"redis://{HOST}:{port}/0",
-        pid=pid,
-        port=port,
-        data_dir=data_dir,
-        reused=reused,
-        _stop_server=_redis_stop,
-    )
+        return _handed_out(
+            "redis", f"redis://{HOST}:{port}/0", pid, port, data_dir, reused, _redis_stop
+        )
