@@ -52,12 +52,7 @@ AVAILABLE = {
             **DOC_AVAILABLE,
             "number": "4523854819",
             "number_parsed": "+45 23 85 48 19",
-            "fees": {
-                "monthly": {"basic_charge": 9.9, "setup": 0},
-                "annually": {"basic_charge": 99, "setup": 0},
-                "sms_mo": 0.05,
-                "voice_mo": 0,
-            },
+            # The documented fees; only the features tell the two apart.
             "features": {"sms": True, "a2p_sms": False, "voice": False},
         },
     ]
