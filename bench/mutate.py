@@ -31,36 +31,36 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "tenancy": (
         "app/lib/tenancy.py",
         [
-            "tests/integration/test_acting_tenant.py",
-            "tests/integration/test_tenant_isolation.py",
-            "tests/integration/test_tenant_errors.py",
+            "tests/tenants/test_acting_tenant.py",
+            "tests/tenants/test_tenant_isolation.py",
+            "tests/tenants/test_tenant_errors.py",
             # may_see: the same rule for rows held in the API's cache.
-            "tests/integration/test_number_cache.py",
+            "tests/numbers/test_number_cache.py",
         ],
     ),
     "listener": (
         "app/numbers/listener.py",
-        ["tests/integration/test_number_cache.py", "tests/unit/test_number_cache.py"],
+        ["tests/numbers/test_number_cache.py", "tests/numbers/test_number_cache_alone.py"],
     ),
     "policy": (
         "app/operations/policy.py",
-        ["tests/integration/test_operations_policy.py", "tests/integration/test_fault_matrix.py"],
+        ["tests/operations/test_operations_policy.py", "tests/operations/test_fault_matrix.py"],
     ),
     "diff": (
         "app/sync/diff.py",
-        ["tests/integration/test_sync.py", "tests/integration/test_sync_missing.py"],
+        ["tests/sync/test_sync.py", "tests/sync/test_sync_missing.py"],
     ),
     "costs": (
         "app/costs/sql.py",
-        ["tests/integration/test_costs.py", "tests/integration/test_costs_property.py"],
+        ["tests/costs/test_costs.py", "tests/costs/test_costs_property.py"],
     ),
     "executor": (
         "app/operations/executor.py",
         [
-            "tests/integration/test_fault_matrix.py",
-            "tests/integration/test_worker_operations.py",
-            "tests/integration/test_operations_orphaned_write.py",
-            "tests/integration/test_fault_sequences.py",
+            "tests/operations/test_fault_matrix.py",
+            "tests/operations/test_worker_operations.py",
+            "tests/operations/test_operations_orphaned_write.py",
+            "tests/operations/test_fault_sequences.py",
         ],
     ),
 }
