@@ -21,9 +21,14 @@ NUL = "a\x00b"
 def _body_fields(spec: dict[str, Any], operation: dict[str, Any]) -> list[str]:
     content = operation.get("requestBody", {}).get("content", {})
     schema = content.get("application/json", {}).get("schema", {})
-    if "$ref" in schema:
-        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    return list(schema.get("properties", {}))
+    # An optional body is one of the struct or null.
+    choices = schema.get("oneOf", schema.get("anyOf", [schema]))
+    fields: list[str] = []
+    for choice in choices:
+        if "$ref" in choice:
+            choice = spec["components"]["schemas"][choice["$ref"].rsplit("/", 1)[1]]
+        fields += choice.get("properties", {})
+    return fields
 
 
 async def test_a_nul_anywhere_is_refused_with_422(
