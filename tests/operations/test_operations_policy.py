@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from pytest import MonkeyPatch
+
+from app.operations import policy as policy_module
 from app.operations.policy import RetryPolicy, exhausted, failure_for
 from app.seven.errors import (
     OrderRefused,
@@ -22,6 +25,17 @@ def test_waits_grow_are_capped_jittered_and_never_shorter_than_retry_after() -> 
         assert all(ceiling / 2 <= wait <= ceiling for wait in waits)
         assert len(waits) > 1  # jittered, so workers do not retry in lockstep
     assert policy.delay(1, RateLimited("429", retry_after=30.0)) >= 30.0
+
+
+def test_the_jitter_spans_the_whole_upper_half_of_each_wait(monkeypatch: MonkeyPatch) -> None:
+    # Drawn at either end, a wait is half its ceiling or the whole of it.
+    policy = RetryPolicy(initial_seconds=1.0, max_seconds=8.0)
+    error = UpstreamUnavailable("503")
+    for end, share in ((min, 0.5), (max, 1.0)):
+        monkeypatch.setattr(policy_module.random, "uniform", lambda a, b, end=end: end(a, b))
+        assert [policy.delay(attempt, error) for attempt in (1, 3, 10)] == [
+            share * ceiling for ceiling in (1.0, 4.0, 8.0)
+        ]
 
 
 def test_an_unsettled_write_is_read_back_only_once_seven_can_be_done_with_it() -> None:
@@ -48,7 +62,6 @@ def test_failures_say_what_to_do_and_never_hold_the_key() -> None:
         "seven refused the deletion: Locked.",
     )
     assert exhausted("rate_limited", "429", 8, 600, unsettled=False).code == "seven_rate_limited"
-    assert exhausted("upstream_unavailable", "503", 8, 600, unsettled=False).code == (
-        "seven_unavailable"
-    )
+    for last in ("upstream_unavailable", "malformed_response", "seven_server_error"):
+        assert exhausted(last, "503", 8, 600, unsettled=False).code == "seven_unavailable"
     assert exhausted("outcome_unknown", "t", 8, 600, unsettled=True).code == "outcome_unknown"
