@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,8 +33,10 @@ MARK = "@@quickstart-block "
 RUN_TIMEOUT = 180
 # What the issue asks the quick start to show, each by a call the blocks must make.
 STEPS = [
+    "$(cat .data/admin-key)",
     "/v1/available-numbers",
     "/v1/orders",
+    "payment_interval",
     "/v1/operations/",
     "/v1/numbers/$NUMBER",
     "-X PATCH",
@@ -76,9 +79,10 @@ def _outputs(output: str) -> dict[int, str]:
     return dict(zip(map(int, parts[1::2]), parts[2::2], strict=True))
 
 
-def _items(body: object) -> list[dict[str, object]]:
+def _items(body: Any) -> list[dict[str, Any]]:
     """A list answer, bare or paged (``{"items": [...]}``)."""
-    return body["items"] if isinstance(body, dict) else body  # type: ignore[return-value]
+    items: list[dict[str, Any]] = body["items"] if isinstance(body, dict) else body
+    return items
 
 
 def _workdir(tmp_path: Path, server: DevServer) -> Path:
