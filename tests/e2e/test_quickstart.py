@@ -95,7 +95,8 @@ def _workdir(tmp_path: Path, server: DevServer) -> Path:
 
 
 def _environment(server: DevServer) -> dict[str, str]:
-    env = {**os.environ, **dict.fromkeys(CLEARED, "")}
+    # Removed rather than emptied: the CLI takes an empty variable as set, over .data/env.
+    env = {name: value for name, value in os.environ.items() if name not in CLEARED}
     # The venv's editable install may point at another checkout; this one is under test.
     env["PYTHONPATH"] = str(ROOT)
     env["SEVEN_NUMBERS_DATA_DIR"] = str(server.data_dir)
