@@ -12,6 +12,7 @@ service's data folder and whose ``.venv`` is this venv, so ``cat .data/admin-key
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -83,6 +84,12 @@ def _items(body: Any) -> list[dict[str, Any]]:
     """A list answer, bare or paged (``{"items": [...]}``)."""
     items: list[dict[str, Any]] = body["items"] if isinstance(body, dict) else body
     return items
+
+
+def _output_of(call: str, blocks: list[str], outputs: dict[int, str]) -> str:
+    """The output of the one block that makes ``call``."""
+    (index,) = [index for index, block in enumerate(blocks) if call in block]
+    return outputs[index]
 
 
 def _workdir(tmp_path: Path, server: DevServer) -> Path:
@@ -157,10 +164,11 @@ def test_every_quick_start_block_runs_against_make_run(tmp_path: Path, server: D
     assert sorted(op["kind"] for op in ours) == ["delete", "order", "order", "update"]
     assert {op["status"] for op in ours} == {"succeeded"}
     assert allocation["tenant"] == tenant["id"]
-    # The tenant's read showed the number allocated to it.
-    assert any(allocation["number"] in out for out in outputs.values())
-    # The API's costs and the CLI's (the last two blocks) both have a row for the tenant.
-    *_, costs, cli = outputs.values()
-    for out in (costs, cli):
+    # The tenant's key read the number allocated to it, and no other.
+    as_tenant = json.loads(_output_of("X-Api-Key: $TENANT_KEY", blocks, outputs))
+    assert [number["number"] for number in _items(as_tenant)] == [allocation["number"]]
+    # The API's cost report and the CLI's both have a row for the tenant.
+    for call in ("/v1/costs", "app.cli costs"):
+        out = _output_of(call, blocks, outputs)
         assert tenant["id"] in out or tenant["name"] in out, out
-    assert "issue-key" in cli  # --help listed the commands
+    assert "issue-key" in _output_of("app.cli --help", blocks, outputs)
