@@ -12,7 +12,7 @@ parameter in the OpenAPI schema as its parser reads it: the handler's annotation
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal, get_args
 
 import msgspec
@@ -82,6 +82,30 @@ def parse_features(raw: Iterable[str] | None, parameter: str = "feature") -> tup
                 raise invalid(parameter, part.strip(), f"any of {', '.join(FEATURES)}")
             found.add(name)
     return tuple(name for name in FEATURES if name in found)
+
+
+def parse_feature_filter(
+    feature: Iterable[str] | None, flags: Mapping[str, str | None]
+) -> dict[str, bool]:
+    """Both spellings of a feature filter as one: seven's ``features_<name>=true|false``
+    (``flags``, by feature name) and the list's ``feature=<name>`` (the same as
+    ``features_<name>=true``). Each feature given maps to True (must have it) or False
+    (must not); one absent is "don't care". A feature asked for both ways with opposite
+    answers is a 422 that names both parameters."""
+    wanted: dict[str, bool] = dict.fromkeys(parse_features(feature), True)
+    for name in FEATURES:
+        flag = parse_flag(flags.get(name), f"features_{name}")
+        if flag is None:
+            continue
+        if wanted.get(name, flag) != flag:
+            raise invalid(
+                f"features_{name}",
+                flags.get(name),
+                f"the same as feature={name} says (must have it)",
+                reason=f"feature={name} and features_{name}=false contradict each other",
+            )
+        wanted[name] = flag
+    return {name: wanted[name] for name in FEATURES if name in wanted}
 
 
 def parse_choice(raw: str | None, parameter: str, choices: Sequence[str]) -> str | None:
@@ -184,11 +208,17 @@ COUNTRY = _documented(
     pattern="^[A-Za-z]{2}$",
 )
 FEATURE = _documented(
-    "Repeatable (or comma-separated): every one must be present",
+    "Repeatable (or comma-separated): every one must be present (`feature=sms` is "
+    "`features_sms=true`)",
     type=OpenAPIType.ARRAY,
     items=Schema(type=OpenAPIType.STRING, enum=list(FEATURES)),
 )
 NUMBER = _documented("A number in any written form", "+4915170264838", type=OpenAPIType.STRING)
+
+
+def feature_flag_parameter(name: Feature) -> KwargDefinition:
+    """seven's ``features_<name>``, as its search takes it (and ``GET /v1/numbers``)."""
+    return flag_parameter(f"true: must have {name}; false: must not (`feature={name}` is true)")
 
 
 def uuid_parameter(description: str) -> KwargDefinition:
@@ -224,3 +254,10 @@ def cursor_parameter(description: str) -> KwargDefinition:
 
 def text_parameter(description: str, max_length: int) -> KwargDefinition:
     return _documented(description, type=OpenAPIType.STRING, max_length=max_length)
+
+
+def month_parameter(description: str) -> KwargDefinition:
+    """A calendar month, ``YYYY-MM``."""
+    return _documented(
+        description, "2026-03", type=OpenAPIType.STRING, pattern=r"^\d{4}-(0[1-9]|1[0-2])$"
+    )

@@ -44,6 +44,10 @@ class NumberReadController(Controller):
         # value answers 422 with a code that names it (invalid_country, ...).
         country: Annotated[str | None, params.COUNTRY] = None,
         feature: Annotated[list[str] | None, params.FEATURE] = None,
+        # seven's spelling, as the search takes it; filters the same as ``feature``.
+        features_sms: Annotated[str | None, params.feature_flag_parameter("sms")] = None,
+        features_a2p_sms: Annotated[str | None, params.feature_flag_parameter("a2p_sms")] = None,
+        features_voice: Annotated[str | None, params.feature_flag_parameter("voice")] = None,
         tenant: Annotated[str | None, params.uuid_parameter("Tenant id")] = None,
         pool: Annotated[str | None, params.uuid_parameter("Pool id")] = None,
         # "state" is a reserved name in Litestar handlers; the query parameter keeps it.
@@ -59,7 +63,10 @@ class NumberReadController(Controller):
     ) -> NumberPage:
         query = service.NumberQuery(
             country=params.parse_country(country),
-            features=params.parse_features(feature),
+            features=params.parse_feature_filter(
+                feature,
+                {"sms": features_sms, "a2p_sms": features_a2p_sms, "voice": features_voice},
+            ),
             tenant=params.parse_uuid(tenant, "tenant"),
             pool=params.parse_uuid(pool, "pool"),
             state=params.parse_choice(number_state, "state", tuple(NumberState)),

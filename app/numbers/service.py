@@ -10,9 +10,9 @@ simply not found either way.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -45,7 +45,8 @@ class NumberQuery:
 
     page: PageQuery
     country: str | None = None
-    features: tuple[str, ...] = ()
+    features: Mapping[str, bool] = field(default_factory=dict)
+    """By feature: True, the number must have it; False, must not."""
     tenant: uuid.UUID | None = None
     pool: uuid.UUID | None = None
     state: str | None = None
@@ -130,8 +131,7 @@ def _conditions(query: NumberQuery) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if query.country is not None:
         conditions.append(Number.country == query.country)
-    # A number must have every requested feature.
-    conditions.extend(_FEATURE_COLUMNS[name].is_(True) for name in query.features)
+    conditions.extend(_FEATURE_COLUMNS[name].is_(flag) for name, flag in query.features.items())
     if query.tenant is not None:
         conditions.append(Number.tenant_id == query.tenant)
     if query.pool is not None:

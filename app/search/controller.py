@@ -8,7 +8,13 @@ from arq import ArqRedis
 from litestar import get
 
 from app.lib.errors import error_responses
-from app.lib.params import COUNTRY, flag_parameter, parse_country, parse_flag
+from app.lib.params import (
+    COUNTRY,
+    FEATURE,
+    feature_flag_parameter,
+    parse_country,
+    parse_feature_filter,
+)
 from app.search.schemas import AvailableNumbers, SearchQuery
 from app.search.service import search_available
 from app.settings import Settings
@@ -30,15 +36,20 @@ async def available_numbers(
     queue: ArqRedis,
     settings: Settings,
     country: Annotated[str | None, COUNTRY] = None,
-    features_sms: Annotated[str | None, flag_parameter("true: must have SMS")] = None,
-    features_a2p_sms: Annotated[str | None, flag_parameter("true: must have A2P SMS")] = None,
-    features_voice: Annotated[str | None, flag_parameter("true: must have voice")] = None,
+    features_sms: Annotated[str | None, feature_flag_parameter("sms")] = None,
+    features_a2p_sms: Annotated[str | None, feature_flag_parameter("a2p_sms")] = None,
+    features_voice: Annotated[str | None, feature_flag_parameter("voice")] = None,
+    # The spelling GET /v1/numbers had first; filters the same as features_<name>=true.
+    feature: Annotated[list[str] | None, FEATURE] = None,
 ) -> AvailableNumbers:
+    wanted = parse_feature_filter(
+        feature, {"sms": features_sms, "a2p_sms": features_a2p_sms, "voice": features_voice}
+    )
     query = SearchQuery(
         country=parse_country(country),
-        sms=parse_flag(features_sms, "features_sms"),
-        a2p_sms=parse_flag(features_a2p_sms, "features_a2p_sms"),
-        voice=parse_flag(features_voice, "features_voice"),
+        sms=wanted.get("sms"),
+        a2p_sms=wanted.get("a2p_sms"),
+        voice=wanted.get("voice"),
     )
     # The queue's connection is the process's Redis client; the cache shares it.
     items = await search_available(seven, queue, settings.search_cache_seconds, query)

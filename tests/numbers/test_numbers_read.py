@@ -125,6 +125,38 @@ async def test_filters(
     assert await get(q="nobody") == []
 
 
+async def test_sevens_feature_flags_filter_as_the_feature_list_does(
+    client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
+) -> None:
+    """``features_<name>=true`` (seven's spelling, as the search takes it) is ``feature=<name>``;
+    ``false`` keeps the numbers without it; both spellings at once must agree."""
+    seed = functools.partial(tenancy.seed_numbers, sessions, **ANNUAL)
+    await seed(["4915100000001"])
+    await seed(["4915100000002"], feature_voice=False)
+    await seed(["4915100000003"], feature_a2p_sms=True)
+    await seed(["4520000001"], country="DK", feature_sms=False)
+    get = lambda **params: numbers_of(client, admin_headers, **params)  # noqa: E731
+
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        ({"feature": "voice"}, {"features_voice": "true"}),
+        ({"feature": ["sms", "voice"]}, {"features_sms": "true", "features_voice": "1"}),
+        ({"feature": "a2p_sms"}, {"features_a2p_sms": "yes"}),
+        ({"feature": "sms"}, {"features_sms": "true", "feature": "sms"}),
+    ]
+    for listed, flagged in pairs:
+        assert await get(**listed) == await get(**flagged), (listed, flagged)
+    assert await get(features_voice="true") == ["4520000001", "4915100000001", "4915100000003"]
+    assert await get(features_voice="false") == ["4915100000002"]
+    assert await get(features_sms="false", feature="voice") == ["4520000001"]
+
+    both = await client.get(
+        "/v1/numbers", params={"feature": "sms", "features_sms": "false"}, headers=admin_headers
+    )
+    assert (both.status_code, both.json()["code"]) == (422, "invalid_features_sms")
+    assert "feature=sms" in both.json()["message"]
+    assert "features_sms" in both.json()["message"]
+
+
 @pytest.mark.parametrize(
     ("params", "parameter"),
     [
@@ -133,6 +165,8 @@ async def test_filters(
         ({"country": "1"}, "country"),
         ({"feature": "fax"}, "feature"),
         ({"feature": ["sms", "fax"]}, "feature"),
+        ({"features_sms": "maybe"}, "features_sms"),
+        ({"features_voice": "2"}, "features_voice"),
         ({"state": "gone"}, "state"),
         ({"limit": "0"}, "limit"),
         ({"limit": "501"}, "limit"),

@@ -61,6 +61,30 @@ async def test_feature_flags_reach_seven(
     assert "features_a2p_sms=1" in query
 
 
+async def test_the_feature_list_searches_as_sevens_flags_do(
+    client: Client, admin_headers: dict[str, str], fresh_sandbox: SandboxProcess
+) -> None:
+    """``feature=<name>`` (the spelling of ``GET /v1/numbers``) is ``features_<name>=true``."""
+    flagged = await search(client, admin_headers, country="DE", features_a2p_sms="true")
+    listed = await client.get(
+        "/v1/available-numbers",
+        params={"country": "DE", "feature": "a2p_sms"},
+        headers=admin_headers,
+    )
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"] == flagged
+    both = await search(
+        client, admin_headers, country="DE", feature="voice", features_a2p_sms="true"
+    )
+    assert both and all(i["features"]["voice"] and i["features"]["a2p_sms"] for i in both)
+    clash = await client.get(
+        "/v1/available-numbers",
+        params={"country": "DE", "feature": "voice", "features_voice": "false"},
+        headers=admin_headers,
+    )
+    assert (clash.status_code, clash.json()["code"]) == (422, "invalid_features_voice")
+
+
 async def test_the_same_query_again_is_answered_from_the_cache(
     client: Client,
     admin_headers: dict[str, str],
@@ -93,6 +117,7 @@ async def test_the_same_query_again_is_answered_from_the_cache(
         ({"country": "DE", "features_sms": "maybe"}, "features_sms"),
         ({"country": "DE", "features_a2p_sms": "2"}, "features_a2p_sms"),
         ({"country": "DE", "features_voice": "yes please"}, "features_voice"),
+        ({"country": "DE", "feature": "fax"}, "feature"),
     ],
 )
 async def test_malformed_parameter_is_422_and_never_reaches_seven(
