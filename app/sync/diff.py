@@ -30,9 +30,11 @@ Rules:
   previous run started may have changed seven after that run read it; a deletion at
   period end shows months later.
 
-Drift JSON uses the mirror's column names (``fee_basic_charge``, ``feature_sms``, ...),
-fees as decimal strings, plus ``state``; a ``changed`` item holds only the fields that
-differ, an ``added`` one only ``after``, a ``missing`` or ``removed`` one only ``before``.
+Drift JSON names each field as a read of the number does (``DRIFT_NAMES``: a dotted path
+such as ``billing.fees.basic_charge`` or ``features.sms``), fees as decimal strings, plus
+``state``; a ``changed`` item holds only the fields that differ, an ``added`` one only
+``after``, a ``missing`` or ``removed`` one only ``before``. Rows written before these
+names (under the mirror's column names) are renamed as they are read (``caller_names``).
 """
 
 # The SQL below is assembled from this module's own constants (table and column names,
@@ -69,9 +71,25 @@ INCOMING_TABLE = "sync_incoming"
 BUSY_TABLE = "sync_busy"
 SYNC_WORK_MEM = "64MB"
 
-# Drift shows seven's fields under the mirror's column names; the UTC copies of
+# Each mirror column of seven's fields under the name a read of the number shows it by
+# (app.numbers.schemas.NumberOut; nested fields as dotted paths). The UTC copies of
 # created/expires would only repeat them.
-_DRIFT_FIELDS = tuple(c for c in SEVEN_COLUMNS if c not in {"seven_created_at", "seven_expires_at"})
+DRIFT_NAMES = {
+    "country": "country",
+    "friendly_name": "friendly_name",
+    "payment_interval": "billing.payment_interval",
+    "fee_setup": "billing.fees.setup",
+    "fee_basic_charge": "billing.fees.basic_charge",
+    "fee_sms_mo": "billing.fees.sms_mo",
+    "fee_voice_mo": "billing.fees.voice_mo",
+    "feature_sms": "features.sms",
+    "feature_a2p_sms": "features.a2p_sms",
+    "feature_voice": "features.voice",
+    "forward_sms_mo": "forward_sms_mo",
+    "created": "created",
+    "expires": "expires",
+}
+_DRIFT_FIELDS = tuple(DRIFT_NAMES)
 _ABSENT_STATES = sql((NumberState.ORDERING, NumberState.DELETED, NumberState.FAILED))
 _LIVE_STATES = sql(LIVE_STATES)
 # The vocabulary the statements compare and write, as SQL literals.
@@ -92,12 +110,23 @@ def _json(alias: str, state: str | None = None) -> str:
     """seven's fields of a row as drift JSON, with the mirror's ``state`` when given."""
     # Money stays a decimal string in JSON too, never a JSON number a client reads as float.
     pairs = [
-        f"'{c}', {alias}.{c}::text" if c.startswith("fee_") else f"'{c}', {alias}.{c}"
+        f"'{DRIFT_NAMES[c]}', {alias}.{c}::text"
+        if c.startswith("fee_")
+        else f"'{DRIFT_NAMES[c]}', {alias}.{c}"
         for c in _DRIFT_FIELDS
     ]
     if state is not None:
         pairs.append(f"'state', {state}")
     return f"jsonb_build_object({', '.join(pairs)})"
+
+
+def caller_names(fields: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored drift item's fields under the names reads use: rows written before
+    ``DRIFT_NAMES`` hold column names (renamed here, on the way out, rather than by
+    rewriting every stored row); other keys pass unchanged."""
+    if fields is None:
+        return None
+    return {DRIFT_NAMES.get(key, key): value for key, value in fields.items()}
 
 
 def _state(alias: str) -> str:

@@ -14,6 +14,7 @@ from app.db.vocabulary import OperationStatus
 from app.lib.errors import NotFound
 from app.lib.pagination import Keyset, PageQuery
 from app.lib.structs import from_row
+from app.sync.diff import caller_names
 from app.sync.schemas import DriftOut, SyncCounts, SyncRunOut, SyncRunPage
 
 #: Drift items shown per run in the list; the rest are at ``GET /v1/sync/runs/{id}``.
@@ -104,7 +105,7 @@ async def _drift_heads(
 
 
 def _drift_out(row: SyncDrift) -> DriftOut:
-    return from_row(DriftOut, row)
+    return from_row(DriftOut, row, before=caller_names(row.before), after=caller_names(row.after))
 
 
 def _run_out(

@@ -44,12 +44,14 @@ class SyncCounts(msgspec.Struct):
 
 
 class DriftOut(msgspec.Struct):
-    """A difference none of our operations explains. ``changed`` items hold only the
-    fields that differ; ``added`` has no ``before``, ``missing`` and ``removed`` no
-    ``after``. ``missing``: seven's list left the number out; it keeps its holder until a
-    read of it at seven or a later sync confirms it gone (then a ``removed`` item, on the
-    run that confirms it) or seven shows it again (a ``changed`` item, ``state`` from
-    ``missing``)."""
+    """A difference none of our operations explains. Fields are named as a read of the
+    number names them, nested ones as dotted paths (``billing.fees.basic_charge``,
+    ``features.sms``, ``friendly_name``, ``forward_sms_mo``, ``expires``, ...), plus the
+    mirror's ``state``. ``changed`` items hold only the fields that differ; ``added`` has
+    no ``before``, ``missing`` and ``removed`` no ``after``. ``missing``: seven's list left
+    the number out; it keeps its holder until a read of it at seven or a later sync
+    confirms it gone (then a ``removed`` item, on the run that confirms it) or seven shows
+    it again (a ``changed`` item, ``state`` from ``missing``)."""
 
     number: str
     kind: DriftKind

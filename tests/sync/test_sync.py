@@ -227,8 +227,8 @@ async def test_a_change_at_seven_is_written_and_its_drift_holds_only_the_changed
     )
     # Money is a decimal string in drift too, never a JSON number.
     assert (drift[repriced].before, drift[repriced].after) == (
-        {"fee_basic_charge": str(old_price)},
-        {"fee_basic_charge": "123.4500"},
+        {"billing.fees.basic_charge": str(old_price)},
+        {"billing.fees.basic_charge": "123.4500"},
     )
     assert (await mirror(resources, repriced)).fee_basic_charge == Decimal("123.45")
     after = await mirror(resources, renamed)

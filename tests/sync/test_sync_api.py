@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
+from app.db.models import SyncDrift
 from app.resources import Resources
 from app.sync import runs as runs_module
 from app.sync.service import run_sync
 from tests.support.api import Client
 from tests.support.sandbox import SandboxProcess
-from tests.support.tenancy import create_tenant, key_headers
+from tests.support.tenancy import Sessions, create_tenant, key_headers
 
 
 async def sync(resources: Resources) -> str:
@@ -70,6 +72,53 @@ async def test_runs_are_listed_newest_first_with_counts_and_drift(
     assert drift["removed"]["number"] == offered[0] and drift["removed"]["after"] is None
     assert drift["missing"]["number"] == offered[0] and drift["missing"]["after"] is None
     assert oldest["counts"]["added"] == 2 and oldest["drift"] == []
+
+
+async def test_drift_names_fields_as_a_read_of_the_number_does(
+    client: Client,
+    admin_headers: dict[str, str],
+    resources: Resources,
+    fresh_sandbox: SandboxProcess,
+    sessions: Sessions,
+) -> None:
+    """The names a caller reads on the number (dotted for nested ones), not the mirror's
+    columns; rows stored under the column names before are shown under the same names."""
+    offered = [n["number"] for n in fresh_sandbox.available()][:1]
+    await sync(resources)
+    fresh_sandbox.put_active(offered[0])
+    latest = await sync(resources)
+    async with sessions() as session:
+        session.add(
+            SyncDrift(
+                run_id=uuid.UUID(latest),
+                number="4915170264838",
+                kind="changed",
+                before={"fee_basic_charge": "1.00", "feature_sms": False, "state": "active"},
+                after={"fee_basic_charge": "2.00", "feature_sms": True, "state": "active"},
+            )
+        )
+        await session.commit()
+
+    items = (await client.get(f"/v1/sync/runs/{latest}", headers=admin_headers)).json()["drift"]
+    added, legacy = sorted(items, key=lambda item: item["kind"])
+    number = (await client.get(f"/v1/numbers/{offered[0]}", headers=admin_headers)).json()
+    expected = {
+        "country": number["country"],
+        "friendly_name": number["friendly_name"],
+        "billing.payment_interval": number["billing"]["payment_interval"],
+        "features.sms": number["features"]["sms"],
+        "features.a2p_sms": number["features"]["a2p_sms"],
+        "features.voice": number["features"]["voice"],
+        "forward_sms_mo": number["forward_sms_mo"],
+        "state": number["state"],
+    }
+    assert {k: v for k, v in added["after"].items() if k in expected} == expected
+    fees = {f"billing.fees.{name}" for name in ("setup", "basic_charge", "sms_mo", "voice_mo")}
+    assert set(added["after"]) == {*expected, *fees, "created", "expires"}
+    assert (legacy["before"], legacy["after"]) == (
+        {"billing.fees.basic_charge": "1.00", "features.sms": False, "state": "active"},
+        {"billing.fees.basic_charge": "2.00", "features.sms": True, "state": "active"},
+    )
 
 
 async def test_runs_and_their_drift_are_paginated(
