@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.costs import service
@@ -31,6 +30,10 @@ def _tenant_scope(principal: Principal) -> uuid.UUID | None:
 
 
 def _parse_month(month: str | None) -> Month:
+    """``YYYY-MM``; not given, the current month in Europe/Berlin (seven bills in
+    Germany), as the CLI's ``costs`` reads it too."""
+    if params.given(month) is None:
+        return Month.of(service.berlin_today())
     try:
         return Month.parse(month or "")
     except ValueError:
@@ -61,7 +64,10 @@ class CostController(Controller):
         db_session: AsyncSession,
         principal: Principal,
         settings: Settings,
-        month: FromQuery[str | None] = None,
+        month: Annotated[
+            str | None,
+            params.month_parameter("YYYY-MM; default: the current month in Europe/Berlin"),
+        ] = None,
         group_by: Annotated[
             str | None, params.choice_parameter("One row per", tuple(GroupBy), default="tenant")
         ] = None,

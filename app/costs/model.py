@@ -158,6 +158,9 @@ class Row(msgspec.Struct, frozen=True, gc=False):
     setup: Decimal
     usage: Decimal
     total: Decimal
+    name: str | None = None
+    """The tenant's or pool's name a ``tenant``/``pool`` row's key stands for (the report
+    query looks it up); None for ``unassigned``, countries and numbers."""
 
 
 def add_months(day: date, months: int) -> date:

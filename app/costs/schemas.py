@@ -27,7 +27,9 @@ class CostTotalsOut(msgspec.Struct):
 
 class CostReportOut(msgspec.Struct):
     """Rows keyed by ``group_by``. For ``tenant``: the tenant's id; days no tenant held go
-    to ``pool:<pool id>`` or ``unassigned``. For ``pool``: the pool's id or ``unassigned``."""
+    to ``pool:<pool id>`` or ``unassigned``. For ``pool``: the pool's id or ``unassigned``.
+    Each row's ``name`` is the tenant's or pool's name beside its key (null for
+    ``unassigned`` and for ``country`` and ``number`` rows)."""
 
     month: str
     basis: Basis
@@ -58,7 +60,9 @@ class ForecastOut(msgspec.Struct):
 
 
 def _row(row: Row) -> CostRowOut:
-    return CostRowOut(row.key, row.numbers, row.recurring, row.setup, row.usage, row.total)
+    return CostRowOut(
+        row.key, row.numbers, row.recurring, row.setup, row.usage, row.total, row.name
+    )
 
 
 def _totals(row: Row) -> CostTotalsOut:
@@ -76,7 +80,8 @@ def report_out(month: str, basis: Basis, group_by: GroupBy, report: Report) -> C
     )
 
 
-CSV_COLUMNS = Row.__struct_fields__  # key, numbers, recurring, setup, usage, total
+# The name beside the key, as people read a table; then the figures in the row's order.
+CSV_COLUMNS = ("key", "name", *(f for f in Row.__struct_fields__ if f not in ("key", "name")))
 
 
 def report_csv(report: Report) -> str:
@@ -84,9 +89,12 @@ def report_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    # A row's fields are the columns, in order: 100,000 rows in ~0.1 s, a quarter of
+    # The fields as one tuple, reordered by position: 100,000 rows in ~0.1 s, a quarter of
     # looking each column up by name.
-    writer.writerows(msgspec.structs.astuple(row) for row in [*report.rows, report.totals])
+    writer.writerows(
+        (key, name, *figures)
+        for key, *figures, name in map(msgspec.structs.astuple, [*report.rows, report.totals])
+    )
     return out.getvalue()
 
 

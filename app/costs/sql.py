@@ -232,6 +232,21 @@ GROUP_KEYS: dict[GroupBy, str] = {
 }
 
 
+# The name beside each key: a tenant's, or a pool's (``pool:<id>`` in a tenant report);
+# joined on the key's text, so ``unassigned`` and the totals row simply find none.
+# Countries and numbers have no name (and a report by number has 100,000 rows to spare
+# the joins).
+_NAME_JOINS: dict[GroupBy, tuple[str, str]] = {
+    GroupBy.TENANT: (
+        "COALESCE(t.name, p.name)",
+        "LEFT JOIN tenants t ON t.id::text = e.key"
+        " LEFT JOIN pools p ON 'pool:' || p.id::text = e.key",
+    ),
+    GroupBy.POOL: ("p.name", "LEFT JOIN pools p ON p.id::text = e.key"),
+}
+_NO_NAME = ("NULL::text", "")
+
+
 def _cents(expr: str) -> str:
     """SQL rounding ``expr`` half-even to cents. Postgres' round() goes half away from
     zero, which differs only on an exact half cent: a value of exactly three decimals
@@ -252,6 +267,7 @@ def report_sql(group_by: GroupBy) -> str:
     The totals are summed from the slices directly, and count each number once even when
     two tenants shared it."""
     key = GROUP_KEYS[group_by]
+    name, joins = _NAME_JOINS.get(group_by, _NO_NAME)
     rows = (
         "SELECT key, 1::bigint, recurring, setup, usage FROM per_number"
         if group_by == GroupBy.NUMBER
@@ -279,9 +295,10 @@ exact (key, numbers, recurring, setup, usage, is_total) AS (
     FROM mine
 )
 SELECT key, numbers, is_total, {_cents("recurring")} AS recurring, {_cents("setup")} AS setup,
-       {_cents("usage")} AS usage, {_cents("recurring + setup + usage")} AS total
-FROM exact
-"""  # noqa: S608  (key comes from GROUP_KEYS, a constant)
+       {_cents("usage")} AS usage, {_cents("recurring + setup + usage")} AS total,
+       CASE WHEN NOT is_total THEN {name} END AS name
+FROM exact e {joins}
+"""  # noqa: S608  (key, name and joins come from constants)
 
 
 # The forecast: cash basis from the current mirror, per month. Numbers being ordered

@@ -24,7 +24,16 @@ from app.costs.model import Month, NumberFacts, add_months, report
 from app.costs.service import berlin_today
 from app.lib.auth import BOOTSTRAP_ADMIN, Principal
 from tests.support.api import Client
-from tests.support.costs import CASES, MOVED, TENANT_A, TENANT_B, Case, fee_version, store
+from tests.support.costs import (
+    CASES,
+    MOVED,
+    POOL_P,
+    TENANT_A,
+    TENANT_B,
+    Case,
+    fee_version,
+    store,
+)
 from tests.support.db import connected
 from tests.support.polling import until
 from tests.support.tenancy import issue_tenant_key, key_headers
@@ -91,17 +100,62 @@ async def test_csv_has_the_same_rows_as_json(
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    records = list(csv.DictReader(io.StringIO(response.text)))
+    reader = csv.DictReader(io.StringIO(response.text))
+    records = list(reader)
+    assert reader.fieldnames == ["key", "name", "numbers", "recurring", "setup", "usage", "total"]
     totals = records.pop()
     assert totals["key"] == "total"
     columns = ("key", "numbers", "recurring", "setup", "usage", "total")
     assert [tuple(r[c] for c in columns) for r in records] == [
         tuple(str(row[c]) for c in columns) for row in as_json["rows"]
     ]
+    assert [r["name"] for r in records] == [row["name"] or "" for row in as_json["rows"]]
     assert tuple(totals[c] for c in columns[1:]) == tuple(
         str(as_json["totals"][c]) for c in columns[1:]
     )
     assert len(records) == 4  # tenants A and B, pool:P and unassigned
+
+
+async def test_rows_by_tenant_or_pool_carry_the_name_beside_the_key(
+    conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str]
+) -> None:
+    await store(conn, list({case.facts.number: case.facts for case in CASES}.values()))
+    await conn.execute("UPDATE tenants SET name = 'Tenant ' || right(id::text, 1)")
+    await conn.execute("UPDATE pools SET name = 'support-de'")
+
+    async def names(group_by: str) -> dict[str, str | None]:
+        params = {"month": "2026-03", "group_by": group_by, "basis": "accrual"}
+        body = (await client.get("/v1/costs", params=params, headers=admin_headers)).json()
+        assert "name" not in body["totals"]
+        return {row["key"]: row["name"] for row in body["rows"]}
+
+    assert await names("tenant") == {
+        TENANT_A: "Tenant a",
+        TENANT_B: "Tenant b",
+        f"pool:{POOL_P}": "support-de",
+        "unassigned": None,
+    }
+    assert await names("pool") == {POOL_P: "support-de", "unassigned": None}
+    assert set((await names("country")).values()) == {None}
+    assert set((await names("number")).values()) == {None}
+
+
+async def test_without_a_month_the_report_is_of_the_current_month_in_berlin(
+    conn: asyncpg.Connection, client: Client, admin_headers: dict[str, str]
+) -> None:
+    """As the CLI's ``costs`` reads it: nobody has to work out the month first."""
+    await store(conn, list({case.facts.number: case.facts for case in CASES}.values()))
+    this_month = str(Month.of(berlin_today()))
+    implicit = await client.get("/v1/costs", headers=admin_headers)
+    explicit = await client.get("/v1/costs", params={"month": this_month}, headers=admin_headers)
+    assert implicit.status_code == 200, implicit.text
+    assert implicit.json()["month"] == this_month
+    assert implicit.json() == explicit.json()
+    as_csv = {**admin_headers, "Accept": "text/csv"}
+    implicit_csv = await client.get("/v1/costs", headers=as_csv)
+    explicit_csv = await client.get("/v1/costs", params={"month": this_month}, headers=as_csv)
+    assert implicit_csv.status_code == 200
+    assert implicit_csv.text == explicit_csv.text
 
 
 async def test_a_tenant_key_sees_only_its_own_days(
@@ -134,7 +188,6 @@ async def test_malformed_queries_are_422_with_a_code(
         ({"month": "2026-13"}, "invalid_month"),
         ({"month": "March"}, "invalid_month"),
         ({"month": "9999-12"}, "invalid_month"),
-        ({}, "invalid_month"),
         ({"month": "2026-03", "group_by": "colour"}, "invalid_group_by"),
         ({"month": "2026-03", "basis": "hope"}, "invalid_basis"),
     ]:
