@@ -109,7 +109,11 @@ async def _submit(client: AsyncTestClient[Litestar], numbers: list[str]) -> None
 
     async def submit(number: str) -> None:
         async with gate:
-            response = await client.post("/v1/orders", json={"number": number}, headers=headers)
+            response = await client.post(
+                "/v1/orders",
+                json={"number": number, "payment_interval": "monthly"},
+                headers=headers,
+            )
             assert response.status_code == 202, response.text
 
     await asyncio.gather(*(submit(n) for n in numbers))

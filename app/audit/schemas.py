@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from app.db.models import AuditEntry
+from app.audit.service import NamedEntry
 from app.lib.pagination import Page, page_schema
 from app.lib.structs import from_row
 
@@ -21,6 +21,11 @@ class AuditEntryOut(msgspec.Struct):
     key: uuid.UUID | None
     scope: str
     tenant: uuid.UUID | None
+    tenant_name: str | None
+    """The name of ``tenant``, as it is now."""
+    pool_name: str | None
+    """The name of the pool the entry concerns (its ``target`` ``pool:<id>``, or
+    ``details.pool``), as it is now; null when it concerns none."""
     action: str
     target: str | None
     request_id: str | None
@@ -31,5 +36,13 @@ class AuditEntryOut(msgspec.Struct):
 AuditPage = Annotated[Page[AuditEntryOut], page_schema("AuditPage")]
 
 
-def audit_entry_out(row: AuditEntry) -> AuditEntryOut:
-    return from_row(AuditEntryOut, row, key=row.api_key_id, tenant=row.tenant_id)
+def audit_entry_out(named: NamedEntry) -> AuditEntryOut:
+    row = named.entry
+    return from_row(
+        AuditEntryOut,
+        row,
+        key=row.api_key_id,
+        tenant=row.tenant_id,
+        tenant_name=named.tenant_name,
+        pool_name=named.pool_name,
+    )

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import AuditEntry
+from app.db.models import AuditEntry, Pool, Tenant
 from app.lib.auth import Actor
 from app.lib.errors import ServiceError
 from app.lib.pagination import Keyset, Page, PageQuery
@@ -37,6 +37,19 @@ class AuditNote:
     # The tenant acted for, when an admin acts for one; else the caller's own tenant.
     tenant_id: uuid.UUID | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # What a create names the row it makes by (see ``creating``): on the audit row only
+    # when the create succeeds.
+    created_target: str | None = None
+    created_tenant_id: uuid.UUID | None = None
+
+    def creating(self, target: str, tenant_id: uuid.UUID | None = None) -> None:
+        """The row this verb creates: its target (and, for a tenant, its id) go on the
+        ``ok`` row; a refused create (a taken name, ...) committed nothing, so its row
+        names no id of a thing that does not exist."""
+        self.created_target, self.created_tenant_id = target, tenant_id
+
+    def _succeeded(self) -> tuple[str | None, uuid.UUID | None]:
+        return (self.created_target or self.target, self.created_tenant_id or self.tenant_id)
 
 
 def record(
@@ -79,7 +92,8 @@ async def audited(
         # and its audit row must outlive that.
         await session.commit()
         raise
-    record(session, actor, action, note.target, OK, note.details, note.tenant_id)
+    target, tenant_id = note._succeeded()
+    record(session, actor, action, target, OK, note.details, tenant_id)
     await session.flush()
 
 
@@ -96,8 +110,33 @@ class AuditFilter:
     until: datetime | None = None
 
 
-async def list_entries(session: AsyncSession, query: AuditFilter) -> Page[AuditEntry]:
-    stmt = select(AuditEntry)
+@dataclass(frozen=True, slots=True)
+class NamedEntry:
+    """An audit row with the names of the tenant and the pool it concerns, as they are
+    now (None when it concerns none, or the row is gone)."""
+
+    entry: AuditEntry
+    tenant_name: str | None
+    pool_name: str | None
+
+
+# The pool an entry concerns: its target (``pool:<id>``), else ``details.pool`` (an
+# allocation's). Compared as text: either may hold anything, and a cast could fail.
+_POOL_ID_TEXT = func.coalesce(
+    case(
+        (AuditEntry.target.startswith("pool:"), func.substr(AuditEntry.target, 6)),
+    ),
+    AuditEntry.details["pool"].astext,
+)
+
+
+async def list_entries(session: AsyncSession, query: AuditFilter) -> Page[NamedEntry]:
+    # Names joined in the one query: no lookup per row.
+    stmt = (
+        select(AuditEntry, Tenant.name, Pool.name)
+        .outerjoin(Tenant, Tenant.id == AuditEntry.tenant_id)
+        .outerjoin(Pool, cast(Pool.id, Text) == _POOL_ID_TEXT)
+    )
     equal = {
         AuditEntry.actor: query.actor,
         AuditEntry.api_key_id: query.api_key_id,
@@ -111,5 +150,5 @@ async def list_entries(session: AsyncSession, query: AuditFilter) -> Page[AuditE
         stmt = stmt.where(AuditEntry.at >= query.since)
     if query.until is not None:
         stmt = stmt.where(AuditEntry.at < query.until)
-    rows = (await session.scalars(PAGES.select(stmt, query.page))).all()
-    return PAGES.page(rows, query.page)
+    rows = [NamedEntry(*row) for row in await session.execute(PAGES.select(stmt, query.page))]
+    return PAGES.page(rows, query.page, key=lambda named: named.entry.id)

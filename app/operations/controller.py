@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from arq import ArqRedis
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.exceptions import ValidationException
 from litestar.params import HeaderParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +22,7 @@ from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.db.vocabulary import OperationKind, OperationStatus
 from app.lib import params
 from app.lib.auth import Actor, Principal
-from app.lib.errors import error_responses
+from app.lib.errors import EXCEPTION_HANDLERS, error_response, error_responses
 from app.operations import reads, service
 from app.operations.idempotency import HEADER
 from app.operations.params import DeleteParams
@@ -47,6 +48,22 @@ IdempotencyKey = Annotated[
 ]
 
 
+def _order_body_refused(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    """A body without ``payment_interval`` is told the choices (msgspec's own message
+    names only the field); any other problem answers as on every route."""
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    if any(
+        "missing required field `payment_interval`" in str(problem.get("message", ""))
+        for problem in problems
+        if isinstance(problem, dict)
+    ):
+        required = service.payment_interval_required()
+        return error_response(422, required.code, required.message, required.details)
+    return EXCEPTION_HANDLERS[ValidationException](request, exc)
+
+
 class OperationController(Controller):
     # The caller and the request's id, which every operation it creates carries.
     dependencies = ACTOR_DEPENDENCY
@@ -57,11 +74,13 @@ class OperationController(Controller):
         status_code=202,
         summary="Order a number",
         description=(
-            "202 with an `order` operation; the number appears as `ordering` at once. A tenant "
+            "202 with an `order` operation; the number appears as `ordering` at once. "
+            "`payment_interval` is required (422 `payment_interval_required`). A tenant "
             "key's order is checked against seven's offer first (hence 502-504): a number it "
             "may not order, for whatever reason, is 409 `number_unavailable`."
         ),
         responses=error_responses(409, 502, 503, 504),
+        exception_handlers={ValidationException: _order_body_refused},
     )
     async def order(
         self,

@@ -26,7 +26,8 @@ from app.seven.types import NumberUpdate, PaymentInterval
 
 
 class OrderParams(msgspec.Struct, frozen=True):
-    payment_interval: PaymentInterval = PaymentInterval.ANNUALLY
+    # Every stored order holds it (params were always written whole): no default.
+    payment_interval: PaymentInterval
     # seven's order takes no name: the worker sets it once the number is active.
     friendly_name: str | None = None
     pool: uuid.UUID | None = None

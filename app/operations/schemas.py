@@ -80,7 +80,8 @@ FriendlyName = Annotated[
 
 
 class OrderCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """``POST /v1/orders``: order ``number`` from seven."""
+    """``POST /v1/orders``: order ``number`` from seven, billed by ``payment_interval``
+    (required: ``monthly``, or ``annually``, a year up front)."""
 
     number: Annotated[
         str,
@@ -91,18 +92,51 @@ class OrderCreate(msgspec.Struct, forbid_unknown_fields=True):
             examples=["4915170000000"],
         ),
     ]
-    payment_interval: PaymentInterval = PaymentInterval.ANNUALLY
+    # Required: no interval is chosen for the caller (annually bills a year up front).
+    # No Meta here: a description on the enum would rewrite the shared PaymentInterval
+    # component of the OpenAPI schema.
+    payment_interval: PaymentInterval
     pool: uuid.UUID | None = None
     tenant: uuid.UUID | None = None
     friendly_name: FriendlyName | None = None
 
 
+Forwards = Annotated[list[Entry], msgspec.Meta(max_length=MAX_FORWARDS)]
+
+
+class SmsForwardChange(msgspec.Struct, forbid_unknown_fields=True):
+    """``forward_sms_mo.sms`` as a read shows it; ``enabled: false`` stops forwarding."""
+
+    number: Forwards = msgspec.field(default_factory=list)
+    enabled: bool = True
+
+
+class EmailForwardChange(msgspec.Struct, forbid_unknown_fields=True):
+    """``forward_sms_mo.email`` as a read shows it; ``enabled: false`` stops forwarding."""
+
+    address: Forwards = msgspec.field(default_factory=list)
+    enabled: bool = True
+
+
+class ForwardChange(msgspec.Struct, forbid_unknown_fields=True):
+    """``forward_sms_mo`` in the shape a number's read shows it; an absent channel stays
+    as it is."""
+
+    sms: SmsForwardChange | None = None
+    email: EmailForwardChange | None = None
+
+
 class NumberChange(msgspec.Struct, forbid_unknown_fields=True):
-    """``PATCH /v1/numbers/{number}``: absent = leave as it is, ``[]`` = stop forwarding."""
+    """``PATCH /v1/numbers/{number}``: absent = leave as it is, ``[]`` = stop forwarding.
+
+    Forwarding in either spelling: seven's PATCH fields ``sms_forward``/``email_forward``,
+    or ``forward_sms_mo`` as a read shows it (what was read can be written back). One
+    channel in both spellings is a 422 that names both."""
 
     friendly_name: FriendlyName | None = None
-    sms_forward: Annotated[list[Entry], msgspec.Meta(max_length=MAX_FORWARDS)] | None = None
-    email_forward: Annotated[list[Entry], msgspec.Meta(max_length=MAX_FORWARDS)] | None = None
+    sms_forward: Forwards | None = None
+    email_forward: Forwards | None = None
+    forward_sms_mo: ForwardChange | None = None
 
 
 def operation_location(operation_id: uuid.UUID) -> str:

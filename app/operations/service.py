@@ -39,8 +39,14 @@ from app.lib.tenancy import acting_tenant, may_see, scope_numbers
 from app.numbers.mirror import SEVEN_COLUMNS
 from app.operations import idempotency
 from app.operations.params import DeleteParams, OperationParams, OrderParams, kind_of, stored
-from app.operations.schemas import NumberChange, OrderCreate
-from app.seven.types import NumberUpdate
+from app.operations.schemas import (
+    EmailForwardChange,
+    ForwardChange,
+    NumberChange,
+    OrderCreate,
+    SmsForwardChange,
+)
+from app.seven.types import NumberUpdate, PaymentInterval
 
 # Mirror columns that only seven's answer fills in, as they are before it arrives; a number
 # ordered again starts from these, not from what seven said about it last time.
@@ -60,6 +66,18 @@ Offered = Callable[[str, str], Awaitable[bool]]
 def number_unavailable() -> Conflict:
     """What a tenant key is told about any number it may not order, whatever the reason."""
     return Conflict("This number is not available to order.", code="number_unavailable")
+
+
+def payment_interval_required() -> InvalidInput:
+    """The 422 for an order that does not say how seven is to bill it: none is chosen for
+    the caller (annually would bill a whole year up front)."""
+    choices = " or ".join(PaymentInterval)
+    return InvalidInput(
+        f"payment_interval is required: {choices} ('monthly' bills each month, "
+        "'annually' bills a whole year up front).",
+        code="payment_interval_required",
+        details={"parameter": "payment_interval", "expected": choices},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,14 +350,58 @@ def _changes(change: NumberChange) -> NumberUpdate:
     """The PATCH for seven, its entries checked; None leaves a setting as it is."""
     if change == NumberChange():
         raise InvalidInput(
-            "Nothing to change: give friendly_name, sms_forward or email_forward.",
+            "Nothing to change: give friendly_name, sms_forward, email_forward or forward_sms_mo.",
             code="nothing_to_change",
         )
+    read_shape = change.forward_sms_mo or ForwardChange()
+    sms = _one_spelling(
+        change.sms_forward,
+        "sms_forward",
+        None if read_shape.sms is None else _if_enabled(read_shape.sms),
+        "forward_sms_mo.sms",
+    )
+    email = _one_spelling(
+        change.email_forward,
+        "email_forward",
+        None if read_shape.email is None else _if_enabled(read_shape.email),
+        "forward_sms_mo.email",
+    )
     return NumberUpdate(
         friendly_name=change.friendly_name,
-        sms_forward=_each(change.sms_forward, _strict_number, "sms_forward"),
-        email_forward=_each(change.email_forward, _email, "email_forward"),
+        sms_forward=_each(sms.entries, _strict_number, sms.field),
+        email_forward=_each(email.entries, _email, email.field),
     )
+
+
+def _if_enabled(channel: SmsForwardChange | EmailForwardChange) -> list[str]:
+    """A channel as a read shows it, as seven's PATCH takes it: disabled is no one."""
+    if not channel.enabled:
+        return []
+    return channel.number if isinstance(channel, SmsForwardChange) else channel.address
+
+
+@dataclass(frozen=True, slots=True)
+class _Spelled:
+    entries: list[str] | None
+    field: str
+    """How the caller named the list, for the errors about its entries."""
+
+
+def _one_spelling(
+    patch_form: list[str] | None, patch_name: str, read_form: list[str] | None, read_name: str
+) -> _Spelled:
+    """One channel's forwarding, from whichever spelling the caller used (None: neither)."""
+    if patch_form is not None and read_form is not None:
+        raise InvalidInput(
+            f"{patch_name} and {read_name} both set the same forwarding: give one of them.",
+            code="conflicting_fields",
+            details={"parameters": [patch_name, read_name]},
+        )
+    if read_form is not None:
+        # An entry's error names it where the caller wrote it: forward_sms_mo.sms.number[0].
+        inner = "number" if read_name.endswith("sms") else "address"
+        return _Spelled(read_form, f"{read_name}.{inner}")
+    return _Spelled(patch_form, patch_name)
 
 
 def _each(

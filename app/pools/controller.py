@@ -19,6 +19,7 @@ from app.lib.errors import Conflict, error_responses
 from app.lib.queue import commit_and_enqueue
 from app.numbers.schemas import NumberOut, number_out
 from app.operations.schemas import OperationOut, accepted
+from app.operations.service import payment_interval_required
 from app.pools import handover, ordering, service
 from app.pools.schemas import (
     AllocationCreate,
@@ -109,7 +110,9 @@ class AllocationController(Controller):
         summary="Give a tenant a free number of a pool",
         description=(
             "201 with the number. None free: 409 `pool_exhausted`, or with `order_if_empty` "
-            "202 with an `order` operation; the number is allocated when it becomes active."
+            "202 with an `order` operation; the number is allocated when it becomes active. "
+            "`order_if_empty` needs `payment_interval` (checked first, whether or not a "
+            "number is free)."
         ),
         # order_if_empty searches seven for a number to order, hence 502-504.
         responses={
@@ -125,17 +128,29 @@ class AllocationController(Controller):
         queue: ArqRedis,
         data: AllocationCreate,
     ) -> Response[NumberOut | OperationOut]:
+        # Checked before anything is tried: a caller learns it on the first call, not on
+        # the day the pool runs dry.
+        interval = data.payment_interval
+        if data.order_if_empty and interval is None:
+            raise payment_interval_required()
         try:
             number = await service.allocate(
                 db_session, actor, data.pool, data.tenant, data.country, data.features
             )
         except Conflict as error:
-            if error.code != "pool_exhausted" or not data.order_if_empty:
+            if error.code != "pool_exhausted" or not data.order_if_empty or interval is None:
                 raise
         else:
             return Response(number_out(number), status_code=201)
         submitted = await ordering.order_for_pool(
-            db_session, actor, seven, data.pool, data.tenant, data.country, data.features
+            db_session,
+            actor,
+            seven,
+            data.pool,
+            interval,
+            data.tenant,
+            data.country,
+            data.features,
         )
         return await accepted(db_session, queue, submitted.operation, replayed=submitted.replayed)
 
@@ -179,9 +194,10 @@ class AllocationController(Controller):
         self, db_session: AsyncSession, actor: Actor, queue: ArqRedis, number: str
     ) -> ReleaseOut:
         released = await handover.release(db_session, actor, number)
+        named = await service.named(db_session, released.allocation)
         if released.clearing is not None:
             await commit_and_enqueue(db_session, queue, released.clearing)
-        return release_out(released)
+        return release_out(released, named)
 
     @post(
         "/{number:str}/clearing",

@@ -23,8 +23,9 @@ from app.lib.tenancy import acting_tenant
 from app.operations.params import OrderParams, params_of
 from app.operations.schemas import OrderCreate
 from app.operations.service import Submitted, submit_order
-from app.pools.service import get_pool
+from app.pools.service import db_now, get_pool, next_free_at, pool_exhausted
 from app.seven.client import SevenClient
+from app.seven.types import PaymentInterval
 
 # Candidates tried when the first ones turn out to be taken meanwhile (409 from ordering).
 MAX_CANDIDATES = 5
@@ -35,16 +36,18 @@ async def order_for_pool(
     actor: Actor,
     seven: SevenClient,
     pool_id: uuid.UUID,
+    payment_interval: PaymentInterval,
     tenant_id: uuid.UUID | None = None,
     country: str | None = None,
     features: Sequence[str] | None = None,
 ) -> Submitted:
-    """Order a number that fits the pool (and the request) for the tenant."""
+    """Order a number that fits the pool (and the request) for the tenant, billed as the
+    caller chose (there is no default interval)."""
     tenant = await acting_tenant(session, actor.principal, tenant_id, required=True)
     pool = await get_pool(session, pool_id)
     wanted_country = parse_country(country)
     if pool.country and wanted_country and wanted_country != pool.country:
-        raise Conflict(f"The pool holds only {pool.country} numbers.", code="pool_exhausted")
+        raise pool_exhausted(f"The pool holds only {pool.country} numbers.", None)
     wanted_country = wanted_country or pool.country
     wanted = set(parse_features(features, "features")) | set(pool.features)
     # No transaction stays open while seven answers (the pool's read began one).
@@ -69,7 +72,12 @@ async def order_for_pool(
     ]
     await session.commit()  # end the read transaction before the order's own
     for candidate in candidates[:MAX_CANDIDATES]:
-        order = OrderCreate(number=candidate.number, pool=pool.id, tenant=tenant)
+        order = OrderCreate(
+            number=candidate.number,
+            payment_interval=payment_interval,
+            pool=pool.id,
+            tenant=tenant,
+        )
         # Pending in the session, so it commits with the operation (or not at all).
         record(
             session,
@@ -86,9 +94,11 @@ async def order_for_pool(
             await session.rollback()
     async with audited(session, actor, "allocation.order", f"pool:{pool.id}") as note:
         note.tenant_id = tenant
-        raise Conflict(
+        raise pool_exhausted(
             "The pool has no free number and seven offers none that fits.",
-            code="pool_exhausted",
+            await next_free_at(
+                session, pool.id, await db_now(session), wanted_country, sorted(wanted)
+            ),
         )
 
 

@@ -9,11 +9,12 @@ from typing import Annotated
 
 import msgspec
 
-from app.db.models import DEFAULT_COOLDOWN_DAYS, Allocation, Pool
+from app.db.models import DEFAULT_COOLDOWN_DAYS, Pool
 from app.lib.params import Country, Feature
 from app.lib.structs import from_row
 from app.pools.handover import Released
-from app.pools.service import MAX_COOLDOWN_DAYS, PoolCounts
+from app.pools.service import MAX_COOLDOWN_DAYS, NamedAllocation, PoolCounts
+from app.seven.types import PaymentInterval
 
 CooldownDays = Annotated[
     int,
@@ -49,11 +50,13 @@ class PoolOut(msgspec.Struct):
     created_at: datetime
     numbers: int
     """Account numbers in the pool; ``allocated`` of them held by tenants, ``free`` to take
-    now. Released numbers wait for what their holder set at seven to be cleared:
-    ``clearing`` (under way), ``clearing_failed`` and ``uncleared`` (back at seven after a
-    deletion) wait for an admin (``POST /v1/allocations/{number}/clearing``)."""
+    now, ``cooling`` released and cleared but still in the pool's cool-down. Released
+    numbers wait for what their holder set at seven to be cleared: ``clearing`` (under
+    way), ``clearing_failed`` and ``uncleared`` (back at seven after a deletion) wait for
+    an admin (``POST /v1/allocations/{number}/clearing``)."""
     allocated: int
     free: int
+    cooling: int
     clearing: int
     clearing_failed: int
     uncleared: int
@@ -64,11 +67,17 @@ class PoolNumber(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class AllocationCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """``order_if_empty`` needs ``payment_interval`` (``monthly``, or ``annually``, a
+    year up front): 422 ``payment_interval_required`` without it."""
+
     pool: uuid.UUID
     tenant: uuid.UUID | None = None
     country: Country | None = None
     features: list[Feature] = msgspec.field(default_factory=list)
     order_if_empty: bool = False
+    # With order_if_empty: how seven bills a number ordered for the allocation (no Meta:
+    # it would rewrite the shared PaymentInterval component of the OpenAPI schema).
+    payment_interval: PaymentInterval | None = None
 
 
 class AllocationOut(msgspec.Struct):
@@ -77,7 +86,9 @@ class AllocationOut(msgspec.Struct):
     id: uuid.UUID
     number: str
     pool: uuid.UUID | None
+    pool_name: str | None
     tenant: uuid.UUID
+    tenant_name: str
     allocated_at: datetime
     released_at: datetime | None
     available_at: datetime | None
@@ -97,12 +108,21 @@ def pool_out(row: Pool, counts: PoolCounts | None = None) -> PoolOut:
     return from_row(PoolOut, row, features=list(row.features), **dataclasses.asdict(counts))
 
 
-def allocation_out(row: Allocation) -> AllocationOut:
-    return from_row(AllocationOut, row, pool=row.pool_id, tenant=row.tenant_id)
+def allocation_out(named: NamedAllocation) -> AllocationOut:
+    row = named.allocation
+    return from_row(
+        AllocationOut,
+        row,
+        pool=row.pool_id,
+        pool_name=named.pool_name,
+        tenant=row.tenant_id,
+        tenant_name=named.tenant_name,
+    )
 
 
-def release_out(released: Released) -> ReleaseOut:
+def release_out(released: Released, named: NamedAllocation) -> ReleaseOut:
+    """``named``: the released interval with its names (``service.named``)."""
     return ReleaseOut(
-        **msgspec.structs.asdict(allocation_out(released.allocation)),
+        **msgspec.structs.asdict(allocation_out(named)),
         clearing_operation=released.clearing.id if released.clearing else None,
     )

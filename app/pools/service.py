@@ -17,13 +17,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor, AuditNote, audited
-from app.db.models import DEFAULT_COOLDOWN_DAYS, Allocation, Number, Operation, Pool
+from app.db.models import (
+    DEFAULT_COOLDOWN_DAYS,
+    Allocation,
+    Number,
+    Operation,
+    Pool,
+    Tenant,
+)
 from app.db.rows import add_or_raise, get_or_raise
 from app.db.vocabulary import IN_FLIGHT, LIVE_STATES, Handover, NumberState, OperationKind
 from app.lib.auth import Principal
@@ -67,7 +74,7 @@ async def create_pool(
             features=list(parse_features(features, "features")),
             cooldown_days=cooldown_days,
         )
-        note.target = f"pool:{pool.id}"
+        note.creating(f"pool:{pool.id}")
         note.details = {"name": cleaned}
         taken = Conflict(f"a pool named {cleaned!r} exists already", code="pool_name_taken")
         await add_or_raise(session, pool, taken)
@@ -195,6 +202,68 @@ def _free(
     ]
 
 
+def _resting_until(at: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+    """An allocation of the number (a column of the outer query) that was released and
+    whose cool-down ends after ``at``."""
+    return and_(
+        Allocation.number == Number.number,
+        Allocation.released_at.is_not(None),
+        Allocation.available_at > at,
+    )
+
+
+def _cooling(at: datetime | ColumnElement[datetime]) -> list[ColumnElement[bool]]:
+    """Numbers nobody holds that are free but for the cool-down after their release."""
+    return [
+        Number.state == NumberState.ACTIVE,
+        Number.tenant_id.is_(None),
+        Number.handover.is_(None),
+        exists().where(_resting_until(at)),
+    ]
+
+
+async def next_free_at(
+    session: AsyncSession,
+    pool_id: uuid.UUID,
+    at: datetime,
+    country: str | None = None,
+    features: Sequence[str] = (),
+) -> datetime | None:
+    """When the first number of the pool (fitting ``country`` and ``features``) now in
+    its cool-down comes out of it; None when none is cooling down."""
+    fits = [FEATURE_COLUMNS[name].is_(True) for name in features]
+    if country is not None:
+        fits.append(Number.country == country)
+    return await session.scalar(
+        select(func.min(Allocation.available_at))
+        .join(Number, Number.number == Allocation.number)
+        .where(
+            Number.pool_id == pool_id,
+            _resting_until(at),
+            Number.state == NumberState.ACTIVE,
+            Number.tenant_id.is_(None),
+            Number.handover.is_(None),
+            *fits,
+        )
+    )
+
+
+def pool_exhausted(message: str, next_free: datetime | None) -> Conflict:
+    """409 ``pool_exhausted``, saying when a cooling number will be free, if any is."""
+    if next_free is None:
+        return Conflict(
+            f"{message} None is cooling down.",
+            code="pool_exhausted",
+            details={"next_free_at": None},
+        )
+    when = next_free.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return Conflict(
+        f"{message} The next one comes out of its cool-down at {when}.",
+        code="pool_exhausted",
+        details={"next_free_at": when},
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PoolCounts:
     numbers: int = 0
@@ -203,13 +272,15 @@ class PoolCounts:
     clearing: int = 0
     clearing_failed: int = 0
     uncleared: int = 0
+    cooling: int = 0
 
 
 async def pool_counts(
     session: AsyncSession, pool_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, PoolCounts]:
-    """How many numbers each pool has, how many are held, how many are free now, and how
-    many wait for a previous holder's settings to be cleared at seven (by state)."""
+    """How many numbers each pool has, how many are held, how many are free now, how
+    many wait for a previous holder's settings to be cleared at seven (by state), and how
+    many rest in their cool-down after a release."""
     # A deleted number's ``uncleared`` matters only if seven lists it again.
     at_seven = Number.state.in_(LIVE_STATES)
     rows = await session.execute(
@@ -219,6 +290,7 @@ async def pool_counts(
             func.count().filter(Number.tenant_id.is_not(None)),
             func.count().filter(and_(*_free(func.now()))),
             *(func.count().filter(at_seven, Number.handover == state) for state in Handover),
+            func.count().filter(and_(*_cooling(func.now()))),
         )
         .where(Number.pool_id.in_(pool_ids))
         .group_by(Number.pool_id)
@@ -252,8 +324,9 @@ async def allocate(
             .with_for_update(skip_locked=True, of=Number)
         )
         if number is None:
-            raise Conflict(
-                "The pool has no free number that fits the request.", code="pool_exhausted"
+            raise pool_exhausted(
+                "The pool has no free number that fits the request.",
+                await next_free_at(session, pool.id, at, wanted_country, wanted_features),
             )
         _hand_over(session, number, tenant, pool.id, at)
         note.target = f"number:{number.number}"
@@ -276,6 +349,24 @@ def _hand_over(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class NamedAllocation:
+    """An interval with the names of its tenant and pool, for people reading the list."""
+
+    allocation: Allocation
+    tenant_name: str
+    pool_name: str | None
+
+
+def _with_names() -> Select[tuple[Allocation, str, str | None]]:
+    # Joined in the one query: no lookup per row.
+    return (
+        select(Allocation, Tenant.name, Pool.name)
+        .join(Tenant, Tenant.id == Allocation.tenant_id)
+        .outerjoin(Pool, Pool.id == Allocation.pool_id)
+    )
+
+
 async def list_allocations(
     session: AsyncSession,
     principal: Principal,
@@ -285,10 +376,10 @@ async def list_allocations(
     number: str | None = None,
     current: bool = True,
     limit: int = 500,
-) -> list[Allocation]:
+) -> list[NamedAllocation]:
     """Allocation intervals, newest first; ``current`` keeps only the ones still held."""
     stmt = (
-        select(Allocation)
+        _with_names()
         .where(owned_by(principal, Allocation.tenant_id))
         .order_by(Allocation.allocated_at.desc(), Allocation.id)
         .limit(limit)
@@ -301,4 +392,12 @@ async def list_allocations(
         stmt = stmt.where(Allocation.pool_id == pool_id)
     if number is not None:
         stmt = stmt.where(Allocation.number == number)
-    return list((await session.scalars(stmt)).all())
+    return [NamedAllocation(*row) for row in await session.execute(stmt)]
+
+
+async def named(session: AsyncSession, allocation: Allocation) -> NamedAllocation:
+    """``allocation`` (flushed) with its tenant's and pool's names."""
+    _, tenant_name, pool_name = (
+        await session.execute(_with_names().where(Allocation.id == allocation.id))
+    ).one()
+    return NamedAllocation(allocation, tenant_name, pool_name)

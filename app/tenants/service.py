@@ -36,7 +36,7 @@ def _clean_name(name: str, what: str, *, required: bool = True) -> str:
 async def create_tenant(session: AsyncSession, actor: Actor, name: str) -> Tenant:
     async with audited(session, actor, "tenant.create") as note:
         tenant = Tenant(id=uuid.uuid4(), name=_clean_name(name, "tenant"))
-        note.target, note.tenant_id = f"tenant:{tenant.id}", tenant.id
+        note.creating(f"tenant:{tenant.id}", tenant.id)
         note.details["name"] = tenant.name
         taken = Conflict(f"a tenant named {tenant.name!r} exists already", code="tenant_name_taken")
         await add_or_raise(session, tenant, taken)
@@ -74,7 +74,7 @@ async def issue_key(
             prefix=new.prefix,
             key_hash=new.digest,
         )
-        note.target = f"key:{row.id}"
+        note.creating(f"key:{row.id}")
         note.details["prefix"] = new.prefix
         session.add(row)
         await session.flush()

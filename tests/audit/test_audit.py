@@ -37,6 +37,12 @@ async def test_changes_and_refusals_are_on_record_with_key_id_tenant_and_request
     ]
     assert rows[1]["target"] == f"number:{number}"
     assert {(r["key"], r["tenant"], r["scope"]) for r in rows} == {(key_id, tenant, "tenant")}
+    # The names beside the ids: the tenant's, and the pool's (from the entry's details).
+    assert {(r["tenant_name"], r["pool_name"]) for r in rows} == {("acme", "pool")}
+    created = await client.get("/v1/audit", params={"action": "pool.create"}, headers=admin_headers)
+    [pool_created] = created.json()["items"]
+    assert (pool_created["target"], pool_created["pool_name"]) == (f"pool:{pool}", "pool")
+    assert pool_created["tenant_name"] is None
 
     everything = await client.get("/v1/audit", headers=admin_headers)
     actions = [r["action"] for r in everything.json()["items"]]
@@ -80,6 +86,26 @@ async def test_a_refused_change_leaves_no_change_and_an_audit_row_saying_so(
     assert len((await client.get("/v1/tenants", headers=admin_headers)).json()) == 1
 
 
+async def test_a_refused_create_names_no_id_of_a_row_that_was_never_made(
+    client: Client, admin_headers: dict[str, str]
+) -> None:
+    tenant, _ = await tenancy.create_tenant(client, admin_headers, "acme")
+    pool = await tenancy.create_pool(client, admin_headers, name="support")
+    for path, body in (("/v1/tenants", {"name": "acme"}), ("/v1/pools", {"name": "support"})):
+        taken = await client.post(path, json=body, headers=admin_headers)
+        assert taken.status_code == 409, taken.text
+    for action, made, tenant_id in (
+        ("tenant.create", f"tenant:{tenant}", tenant),
+        ("pool.create", f"pool:{pool}", None),
+    ):
+        trail = await client.get("/v1/audit", params={"action": action}, headers=admin_headers)
+        refused, ok = trail.json()["items"]
+        assert (ok["outcome"], ok["target"], ok["tenant"]) == ("ok", made, tenant_id)
+        assert refused["outcome"].endswith("_name_taken")
+        assert (refused["target"], refused["tenant"]) == (None, None), refused
+        assert refused["details"]["name"] in ("acme", "support")
+
+
 async def test_the_audit_log_is_append_only_and_admin_only(
     client: Client, admin_headers: dict[str, str], sessions: tenancy.Sessions
 ) -> None:
@@ -101,9 +127,13 @@ async def test_operations_are_audited_in_their_own_transaction(
     number = fresh_sandbox.available(country="DE")[0]["number"]
     headers = {**tenancy.key_headers(key), "X-Request-Id": "order-1"}
 
-    accepted = await client.post("/v1/orders", json={"number": number}, headers=headers)
+    accepted = await client.post(
+        "/v1/orders", json={"number": number, "payment_interval": "monthly"}, headers=headers
+    )
     assert accepted.status_code == 202, accepted.text
-    twice = await client.post("/v1/orders", json={"number": number}, headers=headers)
+    twice = await client.post(
+        "/v1/orders", json={"number": number, "payment_interval": "monthly"}, headers=headers
+    )
     assert twice.status_code == 409
 
     trail = await client.get(

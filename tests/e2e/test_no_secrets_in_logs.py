@@ -67,7 +67,9 @@ async def test_a_full_flow_logs_no_key_or_secret(
             _, tenant_key = await create_tenant(http, admin, "acme")
             tenant_headers = {"Authorization": f"Bearer {tenant_key}"}
 
-            ordered = await http.post("/v1/orders", json={"number": number}, headers=admin)
+            ordered = await http.post(
+                "/v1/orders", json={"number": number, "payment_interval": "monthly"}, headers=admin
+            )
             assert ordered.status_code == 202, ordered.text
             order_request_id = ordered.headers["x-request-id"]
             done = await wait_finished(http, admin, ordered.json()["id"], within=30)

@@ -59,7 +59,9 @@ async def test_order_if_empty_holds_no_transaction_while_seven_searches(
     # The test client answers a request on its own thread's loop, blocking the caller's
     # until it is done: sent from another thread, the watching goes on meanwhile.
     allocation = client.post(
-        "/v1/allocations", json={"pool": pool, "order_if_empty": True}, headers=key_headers(key)
+        "/v1/allocations",
+        json={"pool": pool, "order_if_empty": True, "payment_interval": "monthly"},
+        headers=key_headers(key),
     )
     response, held = await _watching(database_url, asyncio.to_thread(asyncio.run, allocation))
 

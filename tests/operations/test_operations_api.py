@@ -75,16 +75,20 @@ async def test_same_idempotency_key_and_body_returns_the_first_operation_and_enq
 ) -> None:
     number = available_numbers(fresh_sandbox, 1)[0]
     headers = {**admin_headers, "Idempotency-Key": "order-1"}
-    first = await client.post("/v1/orders", json={"number": number}, headers=headers)
+    first = await client.post(
+        "/v1/orders", json={"number": number, "payment_interval": "monthly"}, headers=headers
+    )
     # The same request, the number written another way: the same canonical body.
-    again = await client.post("/v1/orders", json={"number": f"00{number}"}, headers=headers)
+    again = await client.post(
+        "/v1/orders", json={"number": f"00{number}", "payment_interval": "monthly"}, headers=headers
+    )
     assert first.status_code == again.status_code == 202
     assert again.json()["id"] == first.json()["id"]
     assert again.headers["idempotent-replayed"] == "true"
     assert await _queued_jobs(settings) == 1
 
     other = await client.post(
-        "/v1/orders", json={"number": number, "payment_interval": "monthly"}, headers=headers
+        "/v1/orders", json={"number": number, "payment_interval": "annually"}, headers=headers
     )
     assert other.status_code == 422
     assert other.json()["code"] == "idempotency_key_reused"
@@ -96,11 +100,13 @@ async def test_idempotency_keys_are_scoped_to_the_calling_key(
     first, second = available_numbers(fresh_sandbox, 2)
     _, tenant_key = await create_tenant(client, admin_headers, "acme")
     a = await client.post(
-        "/v1/orders", json={"number": first}, headers={**admin_headers, "Idempotency-Key": "k"}
+        "/v1/orders",
+        json={"number": first, "payment_interval": "monthly"},
+        headers={**admin_headers, "Idempotency-Key": "k"},
     )
     b = await client.post(
         "/v1/orders",
-        json={"number": second},
+        json={"number": second, "payment_interval": "monthly"},
         headers={**key_headers(tenant_key), "Idempotency-Key": "k"},
     )
     assert a.status_code == b.status_code == 202
@@ -108,13 +114,24 @@ async def test_idempotency_keys_are_scoped_to_the_calling_key(
 
 
 ORDER_PROBLEMS: list[tuple[dict[str, Any], str]] = [
-    ({"number": "12"}, "invalid_number"),
-    ({"number": "+999 123456"}, "invalid_number"),
+    ({"number": "12", "payment_interval": "monthly"}, "invalid_number"),
+    ({"number": "+999 123456", "payment_interval": "monthly"}, "invalid_number"),
     ({"number": "4915170264838", "payment_interval": "weekly"}, "validation_error"),
-    ({"number": "4915170264838", "friendly_name": "x" * 256}, "validation_error"),
-    ({"number": "4915170264838", "colour": "red"}, "validation_error"),
-    ({"number": "4915170264838", "pool": "not-a-uuid"}, "validation_error"),
-    ({"number": "4915170264838", "pool": str(uuid.uuid4())}, "unknown_pool"),
+    ({"number": "4915170264838"}, "payment_interval_required"),
+    ({"number": "4915170264838", "payment_interval": None}, "validation_error"),
+    (
+        {"number": "4915170264838", "payment_interval": "monthly", "friendly_name": "x" * 256},
+        "validation_error",
+    ),
+    (
+        {"number": "4915170264838", "payment_interval": "monthly", "colour": "red"},
+        "validation_error",
+    ),
+    ({"number": "4915170264838", "payment_interval": "monthly", "pool": "x"}, "validation_error"),
+    (
+        {"number": "4915170264838", "payment_interval": "monthly", "pool": str(uuid.uuid4())},
+        "unknown_pool",
+    ),
     ({}, "validation_error"),
 ]
 
@@ -128,12 +145,34 @@ async def test_order_input_is_validated(
     assert await _queued_jobs(settings) == 0
 
 
+async def test_an_order_without_payment_interval_is_refused_naming_both_choices(
+    client: Client, admin_headers: Headers, settings: Settings, sessions: Sessions
+) -> None:
+    """No interval is chosen for the caller: annually would bill a year up front."""
+    response = await client.post(
+        "/v1/orders", json={"number": "4915170264838"}, headers=admin_headers
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "payment_interval_required"
+    assert "monthly" in body["message"] and "annually" in body["message"]
+    assert body["details"] == {"parameter": "payment_interval", "expected": "monthly or annually"}
+    assert await _queued_jobs(settings) == 0
+    async with sessions() as session:
+        assert await session.scalar(select(Operation.id)) is None
+    spec = (await client.get("/schema/openapi.json")).json()
+    order_create = spec["components"]["schemas"]["OrderCreate"]
+    assert "payment_interval" in order_create["required"]
+
+
 async def test_an_order_into_a_pool_of_another_country_is_422(
     client: Client, admin_headers: Headers, settings: Settings
 ) -> None:
     danish = await create_pool(client, admin_headers, name="dk-only", country="DK")
     response = await client.post(
-        "/v1/orders", json={"number": "4915170264838", "pool": danish}, headers=admin_headers
+        "/v1/orders",
+        json={"number": "4915170264838", "payment_interval": "monthly", "pool": danish},
+        headers=admin_headers,
     )
     assert response.status_code == 422
     body = response.json()
@@ -147,7 +186,7 @@ async def test_an_order_into_a_pool_of_another_country_is_422(
 async def test_a_bad_idempotency_key_is_422(client: Client, admin_headers: Headers) -> None:
     response = await client.post(
         "/v1/orders",
-        json={"number": "4915170264838"},
+        json={"number": "4915170264838", "payment_interval": "monthly"},
         headers={**admin_headers, "Idempotency-Key": "has spaces"},
     )
     assert response.status_code == 422
@@ -160,7 +199,11 @@ async def test_ordering_a_number_on_the_account_is_409(
     [active] = await seed_numbers(sessions, ["4915170264838"], state="active")
     [deleting] = await seed_numbers(sessions, ["4915170264839"], state="deleting")
     for number, code in ((active, "number_active"), (deleting, "number_deleting")):
-        response = await client.post("/v1/orders", json={"number": number}, headers=admin_headers)
+        response = await client.post(
+            "/v1/orders",
+            json={"number": number, "payment_interval": "monthly"},
+            headers=admin_headers,
+        )
         assert (response.status_code, response.json()["code"]) == (409, code)
 
 
@@ -169,12 +212,16 @@ async def test_ordering_a_number_twice_is_409_and_a_deleted_one_may_be_ordered_a
 ) -> None:
     number = available_numbers(fresh_sandbox, 1)[0]
     await order(client, admin_headers, number)
-    second = await client.post("/v1/orders", json={"number": number}, headers=admin_headers)
+    second = await client.post(
+        "/v1/orders", json={"number": number, "payment_interval": "monthly"}, headers=admin_headers
+    )
     assert second.status_code == 409
     assert second.json()["code"] == "number_being_ordered"
 
     [old] = await seed_numbers(sessions, ["4915170264839"], state="deleted")
-    again = await client.post("/v1/orders", json={"number": old}, headers=admin_headers)
+    again = await client.post(
+        "/v1/orders", json={"number": old, "payment_interval": "monthly"}, headers=admin_headers
+    )
     assert again.status_code == 202
     mirrored = (await client.get(f"/v1/numbers/{old}", headers=admin_headers)).json()
     assert mirrored["state"] == "ordering"
@@ -191,6 +238,19 @@ PATCH_PROBLEMS: list[tuple[dict[str, Any], str]] = [
     ({"friendly_name": "x" * 256}, "validation_error"),
     ({"friendly_name": 5}, "validation_error"),
     ({"slack_forward": "https://hooks.example.com"}, "validation_error"),
+    # forward_sms_mo, as a read shows it: its entries checked as seven's spelling's are.
+    ({"forward_sms_mo": {"sms": {"number": ["not a number"]}}}, "invalid_number"),
+    ({"forward_sms_mo": {"email": {"address": ["nobody"], "enabled": True}}}, "invalid_email"),
+    ({"forward_sms_mo": {"sms": {"number": ["4915170264838"] * 11}}}, "validation_error"),
+    ({"forward_sms_mo": {"fax": {"number": []}}}, "validation_error"),
+    (
+        {"sms_forward": [], "forward_sms_mo": {"sms": {"number": [], "enabled": False}}},
+        "conflicting_fields",
+    ),
+    (
+        {"email_forward": [], "forward_sms_mo": {"email": {"address": []}}},
+        "conflicting_fields",
+    ),
 ]
 
 
@@ -202,6 +262,63 @@ async def test_patch_input_is_validated(
         response = await client.patch(f"/v1/numbers/{number}", json=body, headers=admin_headers)
         assert (response.status_code, response.json()["code"]) == (422, code), body
     assert await _queued_jobs(settings) == 0
+
+
+async def test_a_patch_names_where_the_caller_wrote_a_bad_entry_or_both_spellings(
+    client: Client, admin_headers: Headers, sessions: Sessions
+) -> None:
+    [number] = await seed_numbers(sessions, ["4915170264838"])
+    bad = await client.patch(
+        f"/v1/numbers/{number}",
+        json={"forward_sms_mo": {"sms": {"number": ["+4915170264839", "x"]}}},
+        headers=admin_headers,
+    )
+    assert bad.json()["details"]["parameter"] == "forward_sms_mo.sms.number[1]"
+    both = await client.patch(
+        f"/v1/numbers/{number}",
+        json={"sms_forward": [], "forward_sms_mo": {"sms": {"number": []}}},
+        headers=admin_headers,
+    )
+    assert both.json()["details"] == {"parameters": ["sms_forward", "forward_sms_mo.sms"]}
+    assert "sms_forward" in both.json()["message"]
+    assert "forward_sms_mo.sms" in both.json()["message"]
+
+
+async def test_forwarding_read_from_a_number_can_be_written_back(
+    client: Client, admin_headers: Headers, sessions: Sessions
+) -> None:
+    """``forward_sms_mo`` as the read shows it is the same change as seven's spelling."""
+    forwarding = {
+        "sms": {"number": ["4915170264839"], "enabled": True},
+        "email": {"address": ["ops@example.com"], "enabled": True},
+    }
+    first, second, third = await seed_numbers(
+        sessions, ["4915170264830", "4915170264831", "4915170264832"], forward_sms_mo=forwarding
+    )
+    read = (await client.get(f"/v1/numbers/{first}", headers=admin_headers)).json()
+    written = await client.patch(
+        f"/v1/numbers/{first}",
+        json={"forward_sms_mo": read["forward_sms_mo"]},
+        headers=admin_headers,
+    )
+    seven_spelling = await client.patch(
+        f"/v1/numbers/{second}",
+        json={"sms_forward": ["4915170264839"], "email_forward": ["ops@example.com"]},
+        headers=admin_headers,
+    )
+    assert written.status_code == seven_spelling.status_code == 202, written.text
+    assert written.json()["params"] == seven_spelling.json()["params"]
+    assert written.json()["params"] == {
+        "sms_forward": ["4915170264839"],
+        "email_forward": ["ops@example.com"],
+    }
+    # One channel only, switched off: the other is left as it is.
+    off = await client.patch(
+        f"/v1/numbers/{third}",
+        json={"forward_sms_mo": {"sms": {"number": ["4915170264839"], "enabled": False}}},
+        headers=admin_headers,
+    )
+    assert off.json()["params"] == {"sms_forward": []}
 
 
 async def test_changing_or_deleting_a_number_that_is_not_active_is_409(
@@ -235,7 +352,9 @@ async def test_a_missing_number_cannot_be_changed_or_ordered_but_may_be_deleted(
     patched = await client.patch(
         f"/v1/numbers/{number}", json={"friendly_name": "x"}, headers=admin_headers
     )
-    ordered = await client.post("/v1/orders", json={"number": number}, headers=admin_headers)
+    ordered = await client.post(
+        "/v1/orders", json={"number": number, "payment_interval": "monthly"}, headers=admin_headers
+    )
     for refused in (patched, ordered):
         assert (refused.status_code, refused.json()["code"]) == (409, "number_missing")
     assert await _queued_jobs(settings) == 0
@@ -376,7 +495,11 @@ async def test_an_order_is_accepted_while_redis_is_down(
     number = available_numbers(fresh_sandbox, 1)[0]
     broken = dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0")
     async with AsyncTestClient(app=create_app(broken)) as client:
-        response = await client.post("/v1/orders", json={"number": number}, headers=admin_headers)
+        response = await client.post(
+            "/v1/orders",
+            json={"number": number, "payment_interval": "monthly"},
+            headers=admin_headers,
+        )
         assert response.status_code == 202
         assert response.json()["status"] == "queued"
         mirrored = (await client.get(f"/v1/numbers/{number}", headers=admin_headers)).json()

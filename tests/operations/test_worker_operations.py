@@ -244,7 +244,7 @@ async def test_fifty_concurrent_orders_for_ten_numbers_make_ten_operations_and_t
     requests = [
         client.post(
             "/v1/orders",
-            json={"number": number},
+            json={"number": number, "payment_interval": "monthly"},
             headers={**admin_headers, "Idempotency-Key": f"{number}-{key}"},
         )
         for key in range(5)

@@ -64,6 +64,8 @@ async def test_a_tenant_gets_a_free_number_and_gives_it_back(
     assert [(a["number"], a["tenant"], a["released_at"]) for a in held.json()] == [
         (got, tenant, None)
     ]
+    # Names beside the ids, for people reading the list.
+    assert (held.json()[0]["tenant_name"], held.json()[0]["pool_name"]) == ("acme", "pool")
     no_more_voice = await client.post(
         "/v1/allocations",
         json={"pool": pool, "features": ["voice"]},
@@ -74,6 +76,7 @@ async def test_a_tenant_gets_a_free_number_and_gives_it_back(
     released = await client.delete(f"/v1/allocations/{got}", headers=tenancy.key_headers(key))
     assert released.status_code == 200, released.text
     assert released.json()["released_at"] is not None
+    assert (released.json()["tenant_name"], released.json()["pool_name"]) == ("acme", "pool")
     # Resting starts once what the tenant set at seven is cleared; the tenant no longer
     # sees the number.
     clearing = released.json()["clearing_operation"]
@@ -179,7 +182,7 @@ async def _order_through_an_empty_pool(
 
     accepted = await client.post(
         "/v1/allocations",
-        json={"pool": pool, "order_if_empty": True},
+        json={"pool": pool, "order_if_empty": True, "payment_interval": "monthly"},
         headers=tenancy.key_headers(key),
     )
     assert accepted.status_code == 202, accepted.text
@@ -190,6 +193,8 @@ async def _order_through_an_empty_pool(
         tenant,
         pool,
     )
+    # Billed as the caller asked, not by a default.
+    assert operation["params"]["payment_interval"] == "monthly"
     number = operation["number"]
     offered = {n["number"]: n for n in sandbox.available(country="DE")}
     assert offered[number]["features"]["sms"]
@@ -234,6 +239,22 @@ async def test_order_if_empty_ends_with_the_new_number_allocated_to_the_tenant(
     ]
 
 
+async def test_order_if_empty_without_payment_interval_is_refused_before_anything_is_tried(
+    client: Client, admin_headers: Headers, sessions: tenancy.Sessions
+) -> None:
+    """Even while the pool has a free number: the caller learns it on the first call."""
+    numbers = await tenancy.seed_numbers(sessions, tenancy.german_numbers(1))
+    pool = await tenancy.create_pool(client, admin_headers, numbers)
+    _, key = await tenancy.create_tenant(client, admin_headers, "acme")
+    refused = await client.post(
+        "/v1/allocations", json={"pool": pool, "order_if_empty": True}, headers=key_headers(key)
+    )
+    assert (refused.status_code, refused.json()["code"]) == (422, "payment_interval_required")
+    assert "monthly" in refused.json()["message"] and "annually" in refused.json()["message"]
+    counts = (await client.get(f"/v1/pools/{pool}", headers=admin_headers)).json()
+    assert (counts["allocated"], counts["free"]) == (0, 1)
+
+
 async def test_a_pool_order_seven_cannot_answer_says_when_to_try_again(
     client: Client, admin_headers: dict[str, str], fresh_sandbox: SandboxProcess
 ) -> None:
@@ -243,7 +264,9 @@ async def test_a_pool_order_seven_cannot_answer_says_when_to_try_again(
     _, key = await create_tenant(client, admin_headers, "acme")
     fresh_sandbox.add_fault("server_error", "available", status=503)
     refused = await client.post(
-        "/v1/allocations", json={"pool": pool, "order_if_empty": True}, headers=key_headers(key)
+        "/v1/allocations",
+        json={"pool": pool, "order_if_empty": True, "payment_interval": "monthly"},
+        headers=key_headers(key),
     )
     assert (refused.status_code, refused.json()["code"]) == (503, "seven_server_error")
     assert int(refused.headers["retry-after"]) > 0
@@ -259,7 +282,7 @@ async def test_a_pool_order_carries_the_request_id_into_the_worker_log(
     _, key = await create_tenant(client, admin_headers, "acme")
     accepted = await client.post(
         "/v1/allocations",
-        json={"pool": pool, "order_if_empty": True},
+        json={"pool": pool, "order_if_empty": True, "payment_interval": "monthly"},
         headers={**key_headers(key), "X-Request-Id": "pool-order-1"},
     )
     assert accepted.status_code == 202, accepted.text
@@ -286,9 +309,11 @@ async def test_the_order_hook_opens_the_interval_once(sessions: tenancy.Sessions
             status="succeeded",
             number=number,
             tenant_id=tenant.id,
-            params={"pool": str(pool.id)},
+            params={"payment_interval": "monthly", "pool": str(pool.id)},
         )
-        unowned = Operation(id=uuid.uuid4(), kind="order", number=number, params={})
+        unowned = Operation(
+            id=uuid.uuid4(), kind="order", number=number, params={"payment_interval": "monthly"}
+        )
         session.add_all([order, unowned])
         await session.commit()
         for operation in (order, order, unowned):
@@ -441,7 +466,10 @@ async def test_the_next_holder_gets_the_number_without_anything_the_previous_one
     assert between["pending_operation"] == clearing
     counts = (await client.get(f"/v1/pools/{pool}", headers=admin_headers)).json()
     assert (counts["numbers"], counts["free"], counts["clearing"]) == (1, 0, 1)
-    assert await _allocate(client, pool, beta) == (409, "pool_exhausted")
+    assert counts["cooling"] == 0  # not cleared yet: its cool-down has not begun
+    exhausted = await client.post("/v1/allocations", json={"pool": pool}, headers=beta)
+    assert (exhausted.status_code, exhausted.json()["details"]) == (409, {"next_free_at": None})
+    assert "None is cooling down" in exhausted.json()["message"]
     assert _targets(_at_seven(fresh_sandbox, number)) == ALPHA_AT_SEVEN
 
     run_burst(settings)
@@ -521,6 +549,19 @@ async def test_the_cooldown_runs_from_the_clearings_success(
             return number.number
 
     ends = interval.available_at
+    # The pool shows the number cooling beside free and held, and the refusal says when
+    # it will be free.
+    counts = (await client.get(f"/v1/pools/{pool}", headers=admin_headers)).json()
+    assert (counts["allocated"], counts["free"], counts["cooling"]) == (0, 0, 1)
+    listed = (await client.get("/v1/pools", headers=admin_headers)).json()
+    assert [p["cooling"] for p in listed] == [1]
+    refused = await client.post(
+        "/v1/allocations", json={"pool": pool, "tenant": beta}, headers=admin_headers
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "pool_exhausted")
+    when = ends.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert refused.json()["details"] == {"next_free_at": when}
+    assert when in refused.json()["message"]
     assert await allocate(interval.released_at + timedelta(days=7)) == "pool_exhausted"
     assert await allocate(ends - timedelta(seconds=1)) == "pool_exhausted"
     assert await allocate(ends) == number

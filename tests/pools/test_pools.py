@@ -27,6 +27,7 @@ async def test_create_and_list_pools(client: Client, admin_headers: dict[str, st
         "numbers": 0,
         "allocated": 0,
         "free": 0,
+        "cooling": 0,
         "clearing": 0,
         "clearing_failed": 0,
         "uncleared": 0,

@@ -48,6 +48,8 @@ def rent(sandbox: SandboxProcess, count: int, **fields: Any) -> list[str]:
 async def order(
     client: Client, headers: dict[str, str], number: str, **body: Any
 ) -> dict[str, Any]:
+    """The 202 of ``POST /v1/orders``; billed annually unless ``body`` says otherwise."""
+    body.setdefault("payment_interval", "annually")
     response = await client.post("/v1/orders", json={"number": number, **body}, headers=headers)
     assert response.status_code == 202, response.text
     return response.json()

@@ -58,7 +58,11 @@ async def test_orders_and_allocations_act_for_the_same_tenant(
 
     offered = available_numbers(fresh_sandbox, len(cases))
     orders = await _answers(
-        client, admin_headers, "/v1/orders", [{"number": n} for n in offered], cases
+        client,
+        admin_headers,
+        "/v1/orders",
+        [{"number": n, "payment_interval": "monthly"} for n in offered],
+        cases,
     )
     assert orders == [answer if isinstance(answer, tuple) else (202, answer) for answer in acting]
 

@@ -70,15 +70,21 @@ async def test_another_tenants_number_is_refused_like_one_seven_does_not_offer(
     answers = []
     for number in numbers:
         response = await client.post(
-            "/v1/orders", json={"number": number}, headers=tenancy.key_headers(globex)
+            "/v1/orders",
+            json={"number": number, "payment_interval": "monthly"},
+            headers=tenancy.key_headers(globex),
         )
         answers.append((response.status_code, response.json()))
     assert answers == [(409, UNAVAILABLE)] * len(numbers)
     # An admin is still told what stands in the way; an offered number still goes through.
-    told = await client.post("/v1/orders", json={"number": held}, headers=admin_headers)
+    told = await client.post(
+        "/v1/orders", json={"number": held, "payment_interval": "monthly"}, headers=admin_headers
+    )
     assert (told.status_code, told.json()["code"]) == (409, "number_active")
     ordered = await client.post(
-        "/v1/orders", json={"number": offered[2]}, headers=tenancy.key_headers(globex)
+        "/v1/orders",
+        json={"number": offered[2], "payment_interval": "monthly"},
+        headers=tenancy.key_headers(globex),
     )
     assert ordered.status_code == 202, ordered.text
 
@@ -103,25 +109,55 @@ async def test_no_tenant_error_names_a_pool_or_another_tenant(
     elsewhere = str(uuid.uuid4())
 
     walk: list[tuple[str, str, dict[str, Any] | None, int, str]] = [
-        ("POST", "/v1/orders", {"number": held}, 409, "number_unavailable"),
-        ("POST", "/v1/orders", {"number": offered, "tenant": acme_id}, 404, "tenant_not_found"),
-        ("POST", "/v1/orders", {"number": french, "pool": pool}, 422, "pool_constraints_not_met"),
-        ("POST", "/v1/orders", {"number": offered, "pool": elsewhere}, 422, "unknown_pool"),
-        ("POST", "/v1/orders", {"number": "12"}, 422, "invalid_number"),
+        (
+            "POST",
+            "/v1/orders",
+            {"number": held, "payment_interval": "monthly"},
+            409,
+            "number_unavailable",
+        ),
+        (
+            "POST",
+            "/v1/orders",
+            {"number": offered, "payment_interval": "monthly", "tenant": acme_id},
+            404,
+            "tenant_not_found",
+        ),
+        (
+            "POST",
+            "/v1/orders",
+            {"number": french, "payment_interval": "monthly", "pool": pool},
+            422,
+            "pool_constraints_not_met",
+        ),
+        (
+            "POST",
+            "/v1/orders",
+            {"number": offered, "payment_interval": "monthly", "pool": elsewhere},
+            422,
+            "unknown_pool",
+        ),
+        (
+            "POST",
+            "/v1/orders",
+            {"number": "12", "payment_interval": "monthly"},
+            422,
+            "invalid_number",
+        ),
         ("POST", "/v1/allocations", {"pool": pool}, 409, "pool_exhausted"),
         ("POST", "/v1/allocations", {"pool": pool, "tenant": acme_id}, 404, "tenant_not_found"),
         ("POST", "/v1/allocations", {"pool": elsewhere}, 404, "pool_not_found"),
         (
             "POST",
             "/v1/allocations",
-            {"pool": pool, "country": "FR", "order_if_empty": True},
+            {"pool": pool, "country": "FR", "order_if_empty": True, "payment_interval": "monthly"},
             409,
             "pool_exhausted",
         ),
         (
             "POST",
             "/v1/allocations",
-            {"pool": empty_pool, "order_if_empty": True},
+            {"pool": empty_pool, "order_if_empty": True, "payment_interval": "monthly"},
             409,
             "pool_exhausted",
         ),
@@ -149,7 +185,9 @@ async def test_no_tenant_error_names_a_pool_or_another_tenant(
     # seven's refusal of the search reaches the tenant as every upstream answer does.
     fresh_sandbox.add_fault("refuse", "available")
     upstream = await client.post(
-        "/v1/allocations", json={"pool": pool, "order_if_empty": True}, headers=headers
+        "/v1/allocations",
+        json={"pool": pool, "order_if_empty": True, "payment_interval": "monthly"},
+        headers=headers,
     )
     assert upstream.status_code == 502, upstream.text
     assert POOL_NAME not in upstream.text and acme_id not in upstream.text
