@@ -243,9 +243,7 @@ class SevenClient:
             numbers = [n for n in numbers if not any(getattr(n.features, f) for f in excluded)]
         return numbers
 
-    async def order(
-        self, number: str, payment_interval: PaymentInterval = PaymentInterval.ANNUALLY
-    ) -> None:
+    async def order(self, number: str, payment_interval: PaymentInterval) -> None:
         """``POST /numbers/order``. Returns on success; raises :class:`OrderRefused` on no.
 
         Costs money and has no idempotency key: on :class:`OutcomeUnknown` check

@@ -153,7 +153,7 @@ async def test_order_sends_normalized_number_as_json() -> None:
 async def test_order_refused_carries_sevens_message() -> None:
     handler = _raw('{"success": false, "error": "Number no longer available"}')
     async with _client(handler) as client:
-        error = await _raised(OrderRefused, client.order(NUMBER))
+        error = await _raised(OrderRefused, client.order(NUMBER, "annually"))
     assert error.code == "order_refused"
     assert error.seven_message == "Number no longer available"
     assert "Number no longer available" in str(error)
@@ -164,7 +164,7 @@ async def test_order_rejects_bad_input_before_any_request() -> None:
     calls: list[httpx.Request] = []
     async with _client(_recording(calls, {})) as client:
         with pytest.raises(ValueError, match="not a valid phone number"):
-            await client.order("12")
+            await client.order("12", "annually")
         with pytest.raises(ValueError, match="payment_interval"):
             await client.order(NUMBER, "weekly")  # type: ignore[arg-type]
     assert calls == []
@@ -246,7 +246,7 @@ def _call(client: SevenClient, name: str) -> Awaitable[Any]:
     if name == "search_available":
         return client.search_available("DE")
     if name == "order":
-        return client.order(NUMBER)
+        return client.order(NUMBER, "annually")
     if name == "list_active":
         return _read_active(client)
     if name == "get_active":
@@ -403,7 +403,7 @@ async def test_bare_code_never_becomes_data_on_any_call(name: str) -> None:
 @pytest.mark.parametrize("body", ["500", '"500"'])
 async def test_bare_500_is_insufficient_credit(body: str) -> None:
     async with _client(_raw(body)) as client:
-        error = await _raised(InsufficientCredit, client.order(NUMBER))
+        error = await _raised(InsufficientCredit, client.order(NUMBER, "annually"))
     assert error.code == "insufficient_credit"
     assert error.refused and not error.transient
 
@@ -428,11 +428,11 @@ async def test_429_with_retry_after_seconds() -> None:
 async def test_429_with_http_date_and_without_header() -> None:
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
     async with _client(_raw("", 429, headers={"Retry-After": later})) as client:
-        error = await _raised(RateLimited, client.order(NUMBER))
+        error = await _raised(RateLimited, client.order(NUMBER, "annually"))
     assert error.retry_after is not None
     assert 100 < error.retry_after <= 120
     async with _client(_raw("", 429)) as client:
-        error = await _raised(RateLimited, client.order(NUMBER))
+        error = await _raised(RateLimited, client.order(NUMBER, "annually"))
     assert error.retry_after is None
 
 
@@ -463,7 +463,7 @@ def _raising(exc_type: type[httpx.TransportError]) -> Handler:
 )
 async def test_not_sent_failures_are_unavailable(exc_type: type[httpx.TransportError]) -> None:
     async with _client(_raising(exc_type)) as client:
-        error = await _raised(UpstreamUnavailable, client.order(NUMBER))
+        error = await _raised(UpstreamUnavailable, client.order(NUMBER, "annually"))
     assert error.refused and error.transient  # nothing went out
 
 
@@ -479,7 +479,7 @@ async def test_not_sent_failures_are_unavailable(exc_type: type[httpx.TransportE
 )
 async def test_sent_failures_are_outcome_unknown(exc_type: type[httpx.TransportError]) -> None:
     async with _client(_raising(exc_type)) as client:
-        write = await _raised(OutcomeUnknown, client.order(NUMBER))
+        write = await _raised(OutcomeUnknown, client.order(NUMBER, "annually"))
         read = await _raised(OutcomeUnknown, client.get_active(NUMBER))
     assert write.code == read.code == "outcome_unknown"
     assert write.outcome == read.outcome == "unknown"  # a write: read seven before resending
@@ -515,7 +515,7 @@ async def test_total_timeout_depends_on_whether_the_request_went_out(
 ) -> None:
     http = httpx.AsyncClient(transport=_TracingHangTransport(events))
     client = SevenClient(KEY, base_url=BASE, http_client=http, total_timeout=0.1)
-    await _raised(expected, client.order(NUMBER))
+    await _raised(expected, client.order(NUMBER, "annually"))
     await http.aclose()
 
 
@@ -558,14 +558,14 @@ async def raw_server() -> AsyncIterator[Callable[[str], Awaitable[str]]]:
 async def test_connection_refused_on_closed_port_is_unavailable() -> None:
     base = f"http://127.0.0.1:{_closed_port()}/api"
     async with SevenClient(KEY, base_url=base, connect_timeout=1) as client:
-        error = await _raised(UpstreamUnavailable, client.order(NUMBER))
+        error = await _raised(UpstreamUnavailable, client.order(NUMBER, "annually"))
     assert error.refused
 
 
 async def test_hang_past_total_timeout_is_outcome_unknown(raw_server: Any) -> None:
     base = await raw_server("hang")
     async with SevenClient(KEY, base_url=base, read_timeout=10, total_timeout=0.3) as client:
-        error = await _raised(OutcomeUnknown, client.order(NUMBER))
+        error = await _raised(OutcomeUnknown, client.order(NUMBER, "annually"))
     assert error.outcome == "unknown"
     assert "0.3s" in str(error)
 
@@ -580,7 +580,7 @@ async def test_hang_past_read_timeout_is_outcome_unknown(raw_server: Any) -> Non
 async def test_dropped_connection_after_request_is_outcome_unknown(raw_server: Any) -> None:
     base = await raw_server("drop")
     async with SevenClient(KEY, base_url=base) as client:
-        error = await _raised(OutcomeUnknown, client.order(NUMBER))
+        error = await _raised(OutcomeUnknown, client.order(NUMBER, "annually"))
     assert error.outcome == "unknown"
 
 
@@ -626,7 +626,7 @@ def test_repr_and_str_hide_the_key_and_secret() -> None:
 async def test_seven_echoing_the_key_is_redacted() -> None:
     handler = _raw(json.dumps({"success": False, "error": f"bad key {KEY}"}))
     async with _client(handler) as client:
-        error = await _raised(OrderRefused, client.order(NUMBER))
+        error = await _raised(OrderRefused, client.order(NUMBER, "annually"))
     assert "***" in str(error)
 
 

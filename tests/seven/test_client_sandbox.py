@@ -126,8 +126,10 @@ async def test_ordering_twice_is_refused(
     client: SevenClient, fresh_sandbox: SandboxProcess
 ) -> None:
     offer = await _an_available(client)
-    await client.order(offer.number)
-    error = await _raised(OrderRefused, client.order(offer.number), fresh_sandbox.api_key)
+    await client.order(offer.number, "annually")
+    error = await _raised(
+        OrderRefused, client.order(offer.number, "annually"), fresh_sandbox.api_key
+    )
     assert error.seven_message
     assert len(fresh_sandbox.ledger()[offer.number]) == 1
 
@@ -176,7 +178,9 @@ async def test_a_server_error_is_unknown_whether_or_not_anything_happened(
 ) -> None:
     offer = await _an_available(client)
     fresh_sandbox.add_fault("server_error", "order", status=503)
-    error = await _raised(SevenServerError, client.order(offer.number), fresh_sandbox.api_key)
+    error = await _raised(
+        SevenServerError, client.order(offer.number, "annually"), fresh_sandbox.api_key
+    )
     assert error.outcome == "unknown" and error.status == 503
     # Here nothing happened; a gateway could as well have answered 503 after seven ordered.
     assert offer.number not in fresh_sandbox.ledger()
@@ -202,7 +206,7 @@ async def test_bare_codes(
 ) -> None:
     offer = await _an_available(client)
     fresh_sandbox.add_fault("bare_code", "order", code=code, as_string=as_string)
-    error = await _raised(expected, client.order(offer.number), fresh_sandbox.api_key)
+    error = await _raised(expected, client.order(offer.number, "annually"), fresh_sandbox.api_key)
     assert error.code == reason
     assert error.refused and not error.transient
 
@@ -223,7 +227,9 @@ async def test_hang_after_commit_is_outcome_unknown_but_the_order_happened(
     ) as seven:
         offer = await _an_available(seven)
         fresh_sandbox.add_fault("hang", "order", seconds=5, after_commit=True)
-        error = await _raised(OutcomeUnknown, seven.order(offer.number), fresh_sandbox.api_key)
+        error = await _raised(
+            OutcomeUnknown, seven.order(offer.number, "annually"), fresh_sandbox.api_key
+        )
         assert error.outcome == "unknown"
         # The read-before-write check the worker does: seven has the number.
         assert (await seven.get_active(offer.number)).number == offer.number
@@ -246,7 +252,9 @@ async def test_dropped_after_commit_is_outcome_unknown_but_the_order_happened(
 ) -> None:
     offer = await _an_available(client)
     fresh_sandbox.add_fault("drop_after_commit", "order")
-    error = await _raised(OutcomeUnknown, client.order(offer.number), fresh_sandbox.api_key)
+    error = await _raised(
+        OutcomeUnknown, client.order(offer.number, "annually"), fresh_sandbox.api_key
+    )
     assert error.outcome == "unknown"
     assert offer.number in fresh_sandbox.ledger()
     assert (await client.get_active(offer.number)).number == offer.number
@@ -271,7 +279,7 @@ async def test_signed_requests_pass_a_signing_sandbox(
         signing_secret=SIGNING_SECRET,
     ) as seven:
         offer = await _an_available(seven, "DK")
-        await seven.order(offer.number)  # POST with a JSON body
+        await seven.order(offer.number, "annually")  # POST with a JSON body
         await seven.update(offer.number, NumberUpdate(friendly_name="signed"))
         await seven.delete(offer.number, delete_immediately=False)  # query + body signed
         assert (await seven.get_active(offer.number)).expires is not None
