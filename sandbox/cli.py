@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
@@ -24,6 +25,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--latency-ms", type=int, default=0, help="added to every /api call")
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="keep the account (offer, active numbers, ledger) here between runs; "
+        "without it, it is generated anew in memory",
+    )
     return parser
 
 
@@ -36,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         active_count=args.active,
         available_per_country=args.available,
         latency_ms=args.latency_ms,
+        state_dir=args.state_dir,
     )
     # A short graceful shutdown: "hang" faults would otherwise hold the exit for minutes.
     uvicorn.run(

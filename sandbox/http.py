@@ -14,6 +14,7 @@ import hmac
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -24,6 +25,7 @@ from litestar.types import Receive, Scope, Send
 
 from app.seven.signing import verify_signature
 from app.seven.types import PaymentInterval
+from sandbox.persist import StateFile
 from sandbox.state import (
     ENCODER,
     ENDPOINTS,
@@ -521,8 +523,12 @@ def create_sandbox_app(
     active_count: int = 0,
     available_per_country: int = 25,
     latency_ms: int = 0,
+    state_dir: Path | None = None,
 ) -> Litestar:
-    """A Litestar app that behaves like seven's numbers API (see the package docstring)."""
+    """A Litestar app that behaves like seven's numbers API (see the package docstring).
+
+    With ``state_dir`` the account is kept there between runs (:mod:`sandbox.persist`);
+    without it, it lives in memory only and every start generates it anew."""
     api = Router(
         path="/api",
         route_handlers=[
@@ -553,7 +559,11 @@ def create_sandbox_app(
     )
     app = Litestar(route_handlers=[api, control], openapi_config=None)
     app.state["config"] = SandboxConfig(api_key, signing_secret, latency_ms)
-    app.state["sandbox"] = SandboxState(
-        seed=seed, active_count=active_count, available_per_country=available_per_country
-    )
+    if state_dir is None:
+        account = SandboxState(
+            seed=seed, active_count=active_count, available_per_country=available_per_country
+        )
+    else:
+        account = StateFile(state_dir).open(seed, active_count, available_per_country)
+    app.state["sandbox"] = account
     return app

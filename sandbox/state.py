@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -180,8 +181,16 @@ class SandboxState:
     _fault_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _active_json: bytes | None = None
     _initial: tuple[dict[str, AvailableNumber], dict[str, ActiveNumber]] | None = None
+    # False: start empty, for sandbox.persist to fill in what a state file kept.
+    generate: bool = True
+    # Called after every change to the account (sandbox.persist saves it to disk).
+    on_change: Callable[[SandboxState], None] | None = None
 
     def __post_init__(self) -> None:
+        if not self.generate:
+            self._initial = ({}, {})
+            self.reset()
+            return
         inventory = Inventory(self.seed)
         available = {n.number: n for n in inventory.available(self.available_per_country)}
         active = {n.number: n for n in inventory.active(self.active_count, now_berlin())}
@@ -208,10 +217,12 @@ class SandboxState:
         self.request_counts = {}
         self.seen_nonces = {}
         self.not_found = "http_404"
-        self._active_json = None
+        self._changed()
 
     def _changed(self) -> None:
         self._active_json = None
+        if self.on_change is not None:
+            self.on_change(self)
 
     def expire_due(self) -> None:
         """Remove numbers whose deletion at period end has come (checked lazily)."""
