@@ -5,6 +5,9 @@ stored, audited and revoked exactly like one made over HTTP. Audit rows name the
 ``cli`` (the operator at the console, with admin rights and no key), operations the CLI
 creates (a sync) included; the request id is ``cli:<command>``. A key's plaintext is
 printed once, on stdout, and nowhere else.
+
+Settings come from the environment, then ``.env``, then the env file a running ``make run``
+writes (``app.lib.dev_instance``), so the CLI finds the dev instance with nothing exported.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ from app.db.engine import create_engine, create_session_factory
 from app.db.models import ApiKey, Operation
 from app.db.vocabulary import FINISHED, KeyScope, OperationStatus
 from app.lib.auth import CLI_ADMIN, current_actor
+from app.lib.dev_instance import cli_environment, env_file
 from app.lib.errors import ServiceError
 from app.lib.pagination import PageQuery
 from app.lib.queue import create_queue, enqueue_operation
-from app.settings import SettingsError, read_setting
+from app.settings import SettingsError, read_setting, redact_url
 from app.sync import runs
 from app.sync.schemas import SyncRunOut
 from app.sync.service import RunOutcome, request_sync
@@ -44,16 +48,37 @@ from app.tenants import service
 T = TypeVar("T")
 
 
-cli = typer.Typer(help="seven-numbers operator commands.", no_args_is_help=True)
+# No locals in a traceback: they hold database URLs with passwords and keys.
+cli = typer.Typer(
+    help="seven-numbers operator commands.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 
 
 def _setting(variable: str) -> Any:
     """One setting, read as the service reads it; a bad one is one line and exit code 2."""
+    environ, _ = cli_environment()
     try:
-        return read_setting(variable)
+        return read_setting(variable, environ, env_file=None)
     except SettingsError as error:
-        typer.echo(f"seven-numbers: {error}", err=True)
+        hint = ""
+        if variable not in environ:
+            hint = f" (or start make run: the CLI then reads it from {env_file(environ)})"
+        typer.echo(f"seven-numbers: {error}{hint}", err=True)
         raise typer.Exit(2) from None
+
+
+def _unreachable(variable: str, url: str, error: OSError) -> typer.Exit:
+    """One line naming the address tried and where it came from, and exit code 2."""
+    environ, sources = cli_environment()
+    typer.echo(
+        f"seven-numbers: cannot reach {redact_url(url)} ({variable} from "
+        f"{sources.get(variable, 'nowhere')}): {error}. Is make run (or that server) running? "
+        f"While it runs, make run writes its addresses to {env_file(environ)}.",
+        err=True,
+    )
+    return typer.Exit(2)
 
 
 def _run(command: str, work: Callable[[AsyncSession, Actor], Awaitable[T]]) -> T:
@@ -83,6 +108,8 @@ def _run(command: str, work: Callable[[AsyncSession, Actor], Awaitable[T]]) -> T
 
     try:
         return asyncio.run(main())
+    except OSError as error:  # refused, timed out, no such host
+        raise _unreachable("DATABASE_URL", database_url, error) from None
     except ServiceError as error:
         typer.echo(f"refused ({error.code}): {error.message}", err=True)
         raise typer.Exit(1) from None

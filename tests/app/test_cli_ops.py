@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.costs.service import berlin_today
+from app.lib.dev_instance import write_env
 from app.settings import Settings
 from tests.support.api import Client
 from tests.support.cli import run_cli
@@ -96,3 +97,33 @@ async def test_costs_prints_a_table_and_exports_the_apis_csv(
     for bad in (["--month", "2026-13"], ["--group-by", "planet"], ["--basis", "x"]):
         refused = await run_cli(settings, "costs", *bad)
         assert refused.exit_code == 2, (bad, refused.output)
+
+
+async def test_the_cli_finds_the_running_make_run_through_its_env_file(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """``make run`` writes its addresses to ``<data dir>/env``: the CLI reads what the
+    environment leaves unset, and says where an unreachable address came from."""
+    env_file = tmp_path / "env"
+    unset = {"DATABASE_URL": None, "REDIS_URL": None, "SEVEN_NUMBERS_DATA_DIR": str(tmp_path)}
+    missing = await run_cli(settings, "costs", env=unset)
+    assert missing.exit_code == 2 and str(env_file) in missing.output
+
+    write_env(env_file, {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url})
+    found = await run_cli(settings, "costs", env=unset)
+    assert found.exit_code == 0, found.output
+    assert "total" in found.stdout
+
+    gone = "postgresql://seven:hunter2-secret@127.0.0.1:9/seven_numbers"  # port 9: nobody
+    write_env(env_file, {"DATABASE_URL": gone, "REDIS_URL": settings.redis_url})
+    refused = await run_cli(settings, "costs", env=unset)
+    assert refused.exit_code == 2, refused.output
+    assert f"127.0.0.1:9/seven_numbers (DATABASE_URL from {env_file})" in refused.output
+    assert "hunter2-secret" not in refused.output
+
+    # What the environment sets wins over the file.
+    chosen = {**unset, "DATABASE_URL": settings.database_url}
+    assert (await run_cli(settings, "costs", env=chosen)).exit_code == 0
+    wrong = {**unset, "DATABASE_URL": gone.replace(":9/", ":10/")}
+    from_environment = await run_cli(settings, "costs", env=wrong)
+    assert "(DATABASE_URL from the environment)" in from_environment.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from click.testing import Result
 from typer.testing import CliRunner
@@ -11,9 +12,13 @@ from app.cli import cli
 from app.settings import Settings
 
 
-async def run_cli(settings: Settings, *args: str) -> Result:
-    """In-process, in a thread: the CLI runs its own event loop."""
-    env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
+async def run_cli(
+    settings: Settings, *args: str, env: Mapping[str, str | None] | None = None
+) -> Result:
+    """In-process, in a thread: the CLI runs its own event loop. ``env`` replaces the
+    test's servers as the environment's changes (None unsets a variable)."""
+    if env is None:
+        env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
     return await asyncio.to_thread(CliRunner().invoke, cli, list(args), env=env)
 
 
