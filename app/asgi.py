@@ -20,7 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from app.health.controller import HealthController
 from app.lib.auth import PUBLIC_PATHS, ApiKeyAuthentication
 from app.lib.dependencies import provide_all
-from app.lib.docs_page import swagger_assets, swagger_page
+from app.lib.docs_page import swagger_assets, swagger_page, to_docs
 from app.lib.errors import EXCEPTION_HANDLERS
 from app.lib.logging import configure_logging
 from app.lib.metrics import MetricsController, system_gauges_refreshed
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=[{API_KEY_SCHEME: []}],
     )
     app = Litestar(
-        route_handlers=[HealthController, MetricsController, swagger_assets(), v1],
+        route_handlers=[HealthController, MetricsController, swagger_assets(), to_docs, v1],
         lifespan=[lifespan],
         middleware=[
             RequestContextMiddleware(),

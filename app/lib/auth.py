@@ -36,7 +36,7 @@ from app.lib.request_context import request_id_of
 
 # Paths that need no key: health, metrics and the schema (see the contract), and seven's
 # webhook, which cannot carry our key (its signature proves the sender instead).
-PUBLIC_PATHS = ("^/health", "^/metrics", "^/schema", "^/v1/webhooks/seven$")
+PUBLIC_PATHS = ("^/$", "^/health", "^/metrics", "^/schema", "^/v1/webhooks/seven$")
 
 KEY_PREFIXES = {KeyScope.ADMIN: "sn_admin_", KeyScope.TENANT: "sn_tenant_"}
 KEY_SECRET_BYTES = 32  # 256 bits

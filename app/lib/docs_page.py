@@ -4,6 +4,8 @@ Litestar's render plugins load their scripts from a CDN by default, so the page 
 blank on a machine without internet (a developer's laptop on a train, a locked-down
 network). Swagger UI's files come from the ``swagger-ui-py`` wheel instead and are
 served under ``/schema/assets``; the page needs nothing but this service.
+
+``/`` sends a person who opens the service's address in a browser to the page.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from litestar import Router
+from litestar import Router, get
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 ASSETS_PATH = "/schema/assets"
+DOCS_PATH = "/schema"
 
 
 def _swagger_ui_files() -> Path:
@@ -41,3 +45,10 @@ def swagger_assets() -> Router:
     return create_static_files_router(
         path=ASSETS_PATH, directories=[_swagger_ui_files()], name="swagger_assets"
     )
+
+
+# Not an API route: left out of the schema, like the page it leads to.
+@get("/", include_in_schema=False, status_code=307, sync_to_thread=False)
+def to_docs() -> Redirect:
+    """307 to the docs page (public, like the page)."""
+    return Redirect(path=DOCS_PATH, status_code=307)
