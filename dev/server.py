@@ -5,13 +5,20 @@
    ``$SEVEN_NUMBERS_DATA_DIR``), kept between runs.
 2. The migrations run (``alembic upgrade head``).
 3. Without ``SEVEN_API_KEY`` the sandbox imitating seven starts and the service talks to it
-   (sandbox mode: no real numbers are ordered).
+   (sandbox mode: no real numbers are ordered). Its account (offer, active numbers,
+   ledger) and key are kept in ``.data/sandbox/``, so a restart finds the numbers the
+   kept mirror knows.
 4. Without ``ADMIN_API_KEY`` one is generated once and kept in ``.data/admin-key``.
 5. The API (uvicorn) and the worker (arq) start as children, each in its own process group.
-6. Once ``/health/ready`` answers 200 the URLs and the admin key are printed.
+   The children's output (and the migrations') goes to ``.data/logs/<name>.log``, so the
+   terminal shows only this script's lines.
+6. Once ``/health/ready`` answers 200 the URLs, the admin key, the CLI command and the
+   logs are printed, and the variables the children got are written to ``.data/env``
+   (mode 0600), where the operator CLI finds them (``app.lib.dev_instance``).
 
-Ctrl-C or SIGTERM stops everything it started (children first, then the embedded servers).
-If a child dies on its own, the rest is stopped and the exit status is 1.
+Ctrl-C or SIGTERM stops everything it started (children first, then the embedded servers)
+and removes ``.data/env``. If a child dies on its own, the end of its log is shown, the
+rest is stopped and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -32,14 +39,16 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from app.lib import dev_instance
 from app.settings import SettingsError, environment, read_setting
 
 if TYPE_CHECKING:  # dev.embedded needs the embedded extra; imported when used
     from dev.embedded import EmbeddedService
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR_ENV = "SEVEN_NUMBERS_DATA_DIR"
 ADMIN_KEY_PREFIX = "sn_admin_"
+SANDBOX_KEY_PREFIX = "sandbox_"
+LOG_TAIL_LINES = 20
 READY_TIMEOUT = float(os.environ.get("SEVEN_NUMBERS_READY_TIMEOUT", "90"))
 STOP_GRACE = 10.0
 SANDBOX_ACTIVE_NUMBERS = 20
@@ -60,13 +69,18 @@ class StartupError(Exception):
 
 @dataclass
 class Child:
-    """A child process started in its own process group."""
+    """A child process started in its own process group, its output in ``log``."""
 
     name: str
     proc: subprocess.Popen[bytes]
+    log: Path
 
     def exited(self) -> int | None:
         return self.proc.poll()
+
+    def log_tail(self) -> str:
+        lines = self.log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        return "\n".join(f"  | {line}" for line in lines)
 
 
 def say(message: str) -> None:
@@ -79,9 +93,7 @@ def say(message: str) -> None:
 
 def data_dir(environ: Mapping[str, str]) -> Path:
     """Where embedded data and the admin key live: ``$SEVEN_NUMBERS_DATA_DIR`` or ``./.data``."""
-    raw = environ.get(DATA_DIR_ENV, "").strip()
-    path = Path(raw).expanduser() if raw else REPO_ROOT / ".data"
-    path = path if path.is_absolute() else REPO_ROOT / path
+    path = dev_instance.data_dir(environ)
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
 
@@ -95,10 +107,14 @@ def admin_key(environ: Mapping[str, str], folder: Path) -> str:
         raise StartupError(str(exc)) from None
     if given is not None:
         return given
-    path = folder / "admin-key"
+    return kept_key(folder / "admin-key", ADMIN_KEY_PREFIX)
+
+
+def kept_key(path: Path, prefix: str) -> str:
+    """The key in ``path``, or a new random one written there (mode 0600) first."""
     if path.is_file() and path.read_text().strip():
         return path.read_text().strip()
-    key = ADMIN_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = prefix + secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(key + "\n")
@@ -133,19 +149,30 @@ def http_port(environ: Mapping[str, str]) -> tuple[str, int]:
 # processes
 
 
-def spawn(name: str, argv: list[str], env: Mapping[str, str], children: list[Child]) -> Child:
-    """Start ``argv`` from the repository root in a new process group; record it."""
-    with GATE.deferred():
+def spawn(
+    name: str, argv: list[str], env: Mapping[str, str], children: list[Child], log: Path
+) -> Child:
+    """Start ``argv`` from the repository root in a new process group, its output (both
+    streams) written to ``log`` (emptied first); record it."""
+    with GATE.deferred(), log.open("wb") as output:
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed modules
             argv,
             cwd=REPO_ROOT,
             env={**env, "PYTHONUNBUFFERED": "1"},
             stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
             process_group=0,
         )
-        child = Child(name, proc)
+        child = Child(name, proc, log)
         children.append(child)
     return child
+
+
+def logs_dir(folder: Path) -> Path:
+    path = folder / "logs"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def stop_children(children: list[Child], grace: float = STOP_GRACE) -> None:
@@ -166,18 +193,23 @@ def _signal_group(child: Child, signum: signal.Signals) -> None:
         os.killpg(child.proc.pid, signum)
 
 
-def run_migrations(env: Mapping[str, str]) -> None:
-    say("running migrations (alembic upgrade head)")
-    result = subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=REPO_ROOT,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        process_group=0,
-        check=False,
-    )
+def run_migrations(env: Mapping[str, str], logs: Path) -> None:
+    log = logs / "migrations.log"
+    say(f"running migrations (alembic upgrade head; output in {log})")
+    with log.open("wb") as output:
+        result = subprocess.run(
+            [sys.executable, "-m", "alembic", "upgrade", "head"],
+            cwd=REPO_ROOT,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+            check=False,
+        )
     if result.returncode != 0:
-        raise StartupError(f"migrations failed (alembic exited with {result.returncode})")
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
+        raise StartupError(f"migrations failed (alembic exited with {result.returncode}):\n{tail}")
 
 
 def wait_for_port(port: int, child: Child, timeout: float) -> None:
@@ -215,7 +247,10 @@ def _check_alive(children: list[Child]) -> None:
     for child in children:
         code = child.exited()
         if code is not None:
-            raise StartupError(f"the {child.name} exited unexpectedly with status {code}")
+            raise StartupError(
+                f"the {child.name} exited unexpectedly with status {code}; "
+                f"the end of {child.log}:\n{child.log_tail()}"
+            )
 
 
 def supervise(children: list[Child]) -> None:
@@ -292,18 +327,22 @@ def start_backing_services(
         say(f"embedded redis {'reused' if rd.reused else 'started'}: {rd.url}")
 
 
-def start_sandbox(env: dict[str, str], children: list[Child]) -> str | None:
-    """Without ``SEVEN_API_KEY``: start the sandbox and point the service at it."""
+def start_sandbox(env: dict[str, str], folder: Path, children: list[Child]) -> str | None:
+    """Without ``SEVEN_API_KEY``: start the sandbox and point the service at it. Its key
+    and account are kept in ``folder/sandbox``: the mirror kept in the embedded database
+    was synced from that account and must find it again."""
     if env.get("SEVEN_API_KEY", "").strip():
         return None
     port = _free_port()
-    key = "sandbox_" + secrets.token_urlsafe(16)
+    state = folder / "sandbox"
+    state.mkdir(mode=0o700, exist_ok=True)
+    key = kept_key(state / "api-key", SANDBOX_KEY_PREFIX)
     # A few numbers already on the sandbox's account, so a person sees a mirror at once.
     argv = [
-        sys.executable, "-m", "sandbox",
-        "--port", str(port), "--api-key", key, "--active", str(SANDBOX_ACTIVE_NUMBERS),
+        sys.executable, "-m", "sandbox", "--port", str(port), "--api-key", key,
+        "--active", str(SANDBOX_ACTIVE_NUMBERS), "--state-dir", str(state),
     ]  # fmt: skip
-    sandbox = spawn("sandbox", argv, env, children)
+    sandbox = spawn("sandbox", argv, env, children, logs_dir(folder) / "sandbox.log")
     wait_for_port(port, sandbox, timeout=30)
     base = f"http://127.0.0.1:{port}/api"
     env["SEVEN_API_KEY"] = key
@@ -312,18 +351,31 @@ def start_sandbox(env: dict[str, str], children: list[Child]) -> str | None:
     return base
 
 
-def start_app(env: dict[str, str], host: str, port: int, children: list[Child]) -> None:
+def start_app(env: dict[str, str], host: str, port: int, children: list[Child], logs: Path) -> None:
     # The app logs one JSON line per request itself; uvicorn's access log would repeat it.
     api = [
         sys.executable, "-m", "uvicorn", "app.asgi:app",
         "--host", host, "--port", str(port), "--no-access-log",
     ]  # fmt: skip
-    spawn("API (uvicorn)", api, env, children)
+    spawn("API (uvicorn)", api, env, children, logs / "api.log")
     worker = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
-    spawn("worker (arq)", worker, env, children)
+    spawn("worker (arq)", worker, env, children, logs / "worker.log")
 
 
-def print_banner(base: str, sandbox: str | None, key: str, started: float) -> None:
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository root when it is inside it (commands there)."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def cli_command() -> str:
+    """The operator CLI as a person runs it from the repository root: this interpreter (the
+    venv's, which has the CLI's packages; a bare ``python`` may not)."""
+    return f"{_shown(Path(sys.executable))} -m app.cli"
+
+
+def print_banner(
+    base: str, sandbox: str | None, key: str, folder: Path, children: list[Child], started: float
+) -> None:
     lines = [
         f"seven-numbers is ready after {time.monotonic() - started:.1f}s (Ctrl-C stops everything)",
         f"  API:       {base}",
@@ -333,24 +385,33 @@ def print_banner(base: str, sandbox: str | None, key: str, started: float) -> No
         lines.append(f"  sandbox:   {sandbox}  (no real numbers will be ordered)")
     lines.append(f"  admin key: {key}")
     lines.append(f"  try:       curl -H 'X-Api-Key: {key}' {base}/v1/numbers")
+    lines.append(f"  CLI:       {cli_command()} costs   (--help for the rest)")
+    lines.append(f"  settings:  {_shown(folder / dev_instance.ENV_FILE_NAME)}  (read by the CLI)")
+    for child in children:
+        lines.append(f"  log:       {_shown(child.log)}  ({child.name})")
     say("\n".join(lines))
 
 
 def start_everything(
-    env: dict[str, str], children: list[Child], services: list[EmbeddedService]
+    env: dict[str, str], children: list[Child], services: list[EmbeddedService], written: list[Path]
 ) -> None:
     started = time.monotonic()
     host, port = http_port(env)
     folder = data_dir(env)
     env["ADMIN_API_KEY"] = admin_key(env, folder)
+    logs = logs_dir(folder)
     start_backing_services(env, folder, services)
-    run_migrations(env)
-    sandbox = start_sandbox(env, children)
-    start_app(env, host, port, children)
+    run_migrations(env, logs)
+    sandbox = start_sandbox(env, folder, children)
+    start_app(env, host, port, children, logs)
     base = f"http://{host}:{port}"
     wait_ready(f"{base}/health/ready", children, READY_TIMEOUT)
     request_first_sync(base, env["ADMIN_API_KEY"])
-    print_banner(base, sandbox, env["ADMIN_API_KEY"], started)
+    env_file = folder / dev_instance.ENV_FILE_NAME
+    with GATE.deferred():  # recorded as soon as it exists, so that stopping removes it
+        dev_instance.write_env(env_file, {**env, "SEVEN_NUMBERS_URL": base})
+        written.append(env_file)
+    print_banner(base, sandbox, env["ADMIN_API_KEY"], folder, children, started)
 
 
 def request_first_sync(base: str, key: str) -> None:
@@ -363,8 +424,11 @@ def request_first_sync(base: str, key: str) -> None:
         say(f"could not request a first sync ({exc}); the scheduled one will run")
 
 
-def stop_all(children: list[Child], services: list[EmbeddedService]) -> None:
-    """Children first (they hold connections), then the embedded servers."""
+def stop_all(children: list[Child], services: list[EmbeddedService], written: list[Path]) -> None:
+    """The env file (its addresses are about to go), the children (they hold connections),
+    then the embedded servers."""
+    for path in written:
+        path.unlink(missing_ok=True)
     stop_children(children)
     for service in reversed(services):
         try:
@@ -380,10 +444,11 @@ def run(environ: Mapping[str, str] | None = None) -> int:
     env = dict(environment(env_file=REPO_ROOT / ".env") if environ is None else environ)
     children: list[Child] = []
     services: list[EmbeddedService] = []
+    written: list[Path] = []
     status = 0
     GATE.install()
     try:
-        start_everything(env, children, services)
+        start_everything(env, children, services, written)
         supervise(children)
     except Shutdown as exc:
         say(f"{exc} received, stopping")
@@ -395,7 +460,7 @@ def run(environ: Mapping[str, str] | None = None) -> int:
         status = 1
     finally:
         GATE.ignore()
-        stop_all(children, services)
+        stop_all(children, services, written)
     return status
 
 

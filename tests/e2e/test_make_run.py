@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -273,5 +274,97 @@ def test_a_child_dying_stops_everything_with_a_clear_line(data_dir: Path) -> Non
         time.sleep(0.2)
         left = [p for p in tree if _alive(p)] + _mentions(data_dir)
         assert not left, f"left behind: {_describe(left)}"
+    finally:
+        _kill_all(run, tree)
+
+
+def _admin(port: int, key: str) -> httpx.Client:
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-Api-Key": key}, timeout=10)
+
+
+def _finished(api: httpx.Client, operation: str, what: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        body: dict[str, Any] = api.get(f"/v1/operations/{operation}").json()
+        return body if body["status"] in ("succeeded", "failed") else None
+
+    body = until_sync(done, what, 60, every=0.3)
+    assert body["status"] == "succeeded", body
+    return body
+
+
+def _sync_run(api: httpx.Client) -> dict[str, Any]:
+    """POST /v1/sync as admin, until one makes a run of its own (one asked for while make
+    run's first sync runs ends at once without one); that run."""
+
+    def ran() -> dict[str, Any] | None:
+        accepted = api.post("/v1/sync")
+        assert accepted.status_code == 202, accepted.text
+        operation = accepted.json()["id"]
+        _finished(api, operation, "a sync")
+        runs = api.get("/v1/sync/runs").json()["items"]
+        return next((r for r in runs if r["operation"] == operation), None)
+
+    return until_sync(ran, "a sync with a run of its own", 90, every=0.5)
+
+
+def test_the_sandbox_keeps_its_account_and_the_cli_finds_the_instance(data_dir: Path) -> None:
+    """The sandbox's account (numbers ordered too) survives a restart of make run, so the
+    next sync finds the kept mirror unchanged; while it runs, .data/env tells the CLI
+    where everything is and the banner names the CLI and the logs."""
+    run, tree, _, key = _start_until_ready(data_dir)
+    env_file = data_dir / "env"
+    try:
+        assert env_file.stat().st_mode & 0o777 == 0o600
+        written = dict(line.split("=", 1) for line in env_file.read_text().splitlines()[1:])
+        assert written["SEVEN_NUMBERS_URL"] == f"http://127.0.0.1:{run.port}"
+        assert written["ADMIN_API_KEY"] == key
+        assert {"DATABASE_URL", "REDIS_URL", "SEVEN_BASE_URL", "SEVEN_API_KEY"} <= set(written)
+        assert ".venv/bin/python -m app.cli costs" in run.output or (
+            f"{sys.executable} -m app.cli costs" in run.output
+        )
+        assert "api.log" in run.output and (data_dir / "logs/api.log").stat().st_size > 0
+        assert "Uvicorn running" not in run.output  # the children's lines are in their logs
+
+        # The CLI as a person runs it from the repository, nothing exported.
+        environ = {k: v for k, v in os.environ.items() if k not in CLEARED}
+        cli = subprocess.run(
+            [sys.executable, "-m", "app.cli", "costs"],
+            cwd=ROOT,
+            env={**environ, "SEVEN_NUMBERS_DATA_DIR": str(data_dir)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert cli.returncode == 0, cli.stderr
+        assert "total" in cli.stdout
+
+        with _admin(run.port, key) as api:
+            offer = api.get("/v1/available-numbers", params={"country": "DE"}).json()
+            number = offer["items"][0]["number"] if "items" in offer else offer[0]["number"]
+            order = api.post("/v1/orders", json={"number": number, "payment_interval": "monthly"})
+            assert order.status_code == 202, order.text
+            _finished(api, order.json()["id"], "the order")
+            _sync_run(api)
+        _stop(run, tree, data_dir)
+        assert not env_file.exists(), "the env file must go with the servers it names"
+    finally:
+        _kill_all(run, tree)
+
+    run, tree, _, again = _start_until_ready(data_dir)
+    try:
+        with _admin(run.port, again) as api:
+            counts = _sync_run(api)["counts"]
+            assert (counts["added"], counts["changed"], counts["removed"]) == (0, 0, 0), counts
+            assert api.get(f"/v1/numbers/{number}").json()["state"] == "active"
+            # make run's own first sync after the restart found nothing to change either.
+            for past in api.get("/v1/sync/runs").json()["items"][:2]:
+                moved = (
+                    past["counts"]["added"],
+                    past["counts"]["changed"],
+                    past["counts"]["removed"],
+                )
+                assert moved == (0, 0, 0), past
+        _stop(run, tree, data_dir)
     finally:
         _kill_all(run, tree)
