@@ -1,7 +1,8 @@
 """A local imitation of seven's phone-number API, for development, tests and benchmarks.
 
 Run it: ``python -m sandbox --port 8081 --api-key KEY [--host 127.0.0.1]
-[--signing-secret S] [--active N] [--available N] [--seed N] [--latency-ms N]``; use
+[--signing-secret S] [--active N] [--available N] [--seed N] [--latency-ms N]
+[--state-dir DIR]``; use
 ``http://127.0.0.1:8081/api`` where production uses ``https://gateway.seven.io/api``.
 In code: :func:`create_sandbox_app`. In tests: ``tests/support/sandbox.py``. The service
 contract's ``python -m app.seven.sandbox`` runs the same CLI. A package of its own, outside
@@ -57,7 +58,9 @@ Numbers are not checked for the digits-only spelling beyond "not on offer" (``+4
 is simply refused as not available); no money or balance (``/balance``), no webhooks
 (``/hooks``, inbound SMS), no area-code search, no IP whitelist (903) or endpoint
 permissions (902) except through ``bare_code`` faults, no OAuth token validation beyond
-comparing with the key, no real rate limit. State is in memory in one process, and the
+comparing with the key, no real rate limit. State is in memory in one process (with
+``--state-dir DIR``, as ``make run`` starts it, the offer, active numbers and ledger are also
+kept in ``DIR/state.json`` and found again by the next start: ``sandbox.persist``), and the
 real service's wording of error texts is a guess.
 
 Control API (no auth), under ``/_sandbox``
@@ -121,7 +124,7 @@ Control API (no auth), under ``/_sandbox``
   merged>}`` → the resulting ActiveNumber: adds a number or changes one "outside the
   service" (not in the ledger). ``DELETE /_sandbox/active/{number}`` removes one.
 * ``POST /_sandbox/reset``: back to the generated state (ledger, faults, log and counts
-  cleared).
+  cleared); with ``--state-dir``, to the account as this process loaded it.
 * ``GET /_sandbox/state``: counts and pending faults. ``PUT /_sandbox/config``
   ``{"not_found": "http_404" | "error_200"}``.
 

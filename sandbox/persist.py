@@ -10,7 +10,8 @@ writes and the control API's config are test fixtures and start empty on every r
 The file is written after every change (the account is small in development: a write takes
 milliseconds), atomically: a temporary file in the same folder, flushed to disk, then
 renamed over the old one, so a Ctrl-C or a crash leaves either the old or the new account,
-never half of one. ``POST /_sandbox/reset`` goes back to the account as it was loaded.
+never half of one. ``POST /_sandbox/reset`` goes back to the account as it was loaded,
+its ledger emptied.
 """
 
 from __future__ import annotations
