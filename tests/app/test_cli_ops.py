@@ -127,3 +127,25 @@ async def test_the_cli_finds_the_running_make_run_through_its_env_file(
     wrong = {**unset, "DATABASE_URL": gone.replace(":9/", ":10/")}
     from_environment = await run_cli(settings, "costs", env=wrong)
     assert "(DATABASE_URL from the environment)" in from_environment.output
+
+
+async def test_the_clis_sync_is_audited_as_the_apis_with_actor_cli(
+    client: Client, admin_headers: dict[str, str], settings: Settings
+) -> None:
+    api = await client.post("/v1/sync", headers={**admin_headers, "X-Request-Id": "sync-1"})
+    assert api.status_code == 202, api.text
+    cli = (await run_cli(settings, "sync", "--no-wait")).stdout.strip()
+
+    trail = await client.get(
+        "/v1/audit", params={"action": "operation.sync"}, headers=admin_headers
+    )
+    rows = {row["details"]["operation"]: row for row in trail.json()["items"]}
+    by_api, by_cli = rows[api.json()["id"]], rows[cli]
+    assert (by_api["actor"], by_api["request_id"]) == ("bootstrap", "sync-1")
+    assert (by_cli["actor"], by_cli["request_id"]) == ("cli", "cli:sync")
+    same = ("action", "scope", "key", "tenant", "outcome")
+    assert {k: by_cli[k] for k in same} == {k: by_api[k] for k in same}
+    assert (by_api["target"], by_cli["target"]) == (
+        f"operation:{api.json()['id']}",
+        f"operation:{cli}",
+    )
