@@ -10,7 +10,9 @@ LOCK := requirements/dev.txt
 # uv installs the lock in seconds where pip takes half a minute. It is taken from PATH, else
 # from $(UV_BOOT) where an earlier install put it, else fetched there from PyPI now (with
 # pip); when none of that works, or uv fails, pip installs as it always did (install-with-pip).
-UV_BOOT := .data/uv
+# A folder of the user's cache, not of the clone: fetching uv takes longer than the install
+# itself, and every clone after the first finds it there.
+UV_BOOT ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/seven-numbers/uv
 UV_FIND = command -v uv || { [ -x $(UV_BOOT)/bin/uv ] && echo $(UV_BOOT)/bin/uv; } || \
 	{ $(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(UV_BOOT) uv \
 	>/dev/null 2>&1 && echo $(UV_BOOT)/bin/uv; }
