@@ -327,10 +327,13 @@ def start_backing_services(
         say(f"embedded redis {'reused' if rd.reused else 'started'}: {rd.url}")
 
 
-def start_sandbox(env: dict[str, str], folder: Path, children: list[Child]) -> str | None:
-    """Without ``SEVEN_API_KEY``: start the sandbox and point the service at it. Its key
-    and account are kept in ``folder/sandbox``: the mirror kept in the embedded database
-    was synced from that account and must find it again."""
+def start_sandbox(
+    env: dict[str, str], folder: Path, children: list[Child]
+) -> tuple[Child, int] | None:
+    """Without ``SEVEN_API_KEY``: start the sandbox and point the service at it; the
+    sandbox and the port it is to listen on (the caller waits for it, starting the rest
+    meanwhile). Its key and account are kept in ``folder/sandbox``: the mirror kept in
+    the embedded database was synced from that account and must find it again."""
     if env.get("SEVEN_API_KEY", "").strip():
         return None
     port = _free_port()
@@ -343,12 +346,9 @@ def start_sandbox(env: dict[str, str], folder: Path, children: list[Child]) -> s
         "--active", str(SANDBOX_ACTIVE_NUMBERS), "--state-dir", str(state),
     ]  # fmt: skip
     sandbox = spawn("sandbox", argv, env, children, logs_dir(folder) / "sandbox.log")
-    wait_for_port(port, sandbox, timeout=30)
-    base = f"http://127.0.0.1:{port}/api"
     env["SEVEN_API_KEY"] = key
-    env["SEVEN_BASE_URL"] = base
-    say(f"SANDBOX MODE: SEVEN_API_KEY is not set, so no real numbers will be ordered ({base})")
-    return base
+    env["SEVEN_BASE_URL"] = f"http://127.0.0.1:{port}/api"
+    return sandbox, port
 
 
 def start_app(env: dict[str, str], host: str, port: int, children: list[Child], logs: Path) -> None:
@@ -400,9 +400,14 @@ def start_everything(
     folder = data_dir(env)
     env["ADMIN_API_KEY"] = admin_key(env, folder)
     logs = logs_dir(folder)
+    # The sandbox starts (imports, loads its account) while the databases and migrations do.
+    sandbox = start_sandbox(env, folder, children)
     start_backing_services(env, folder, services)
     run_migrations(env, logs)
-    sandbox = start_sandbox(env, folder, children)
+    seven = env["SEVEN_BASE_URL"] if sandbox else None
+    if sandbox:
+        wait_for_port(sandbox[1], sandbox[0], timeout=30)
+        say(f"SANDBOX MODE: SEVEN_API_KEY is not set, so no real numbers will be ordered ({seven})")
     start_app(env, host, port, children, logs)
     base = f"http://{host}:{port}"
     wait_ready(f"{base}/health/ready", children, READY_TIMEOUT)
@@ -411,7 +416,7 @@ def start_everything(
     with GATE.deferred():  # recorded as soon as it exists, so that stopping removes it
         dev_instance.write_env(env_file, {**env, "SEVEN_NUMBERS_URL": base})
         written.append(env_file)
-    print_banner(base, sandbox, env["ADMIN_API_KEY"], folder, children, started)
+    print_banner(base, seven, env["ADMIN_API_KEY"], folder, children, started)
 
 
 def request_first_sync(base: str, key: str) -> None:

@@ -271,6 +271,9 @@ def test_a_child_dying_stops_everything_with_a_clear_line(data_dir: Path) -> Non
             pytest.fail("make run kept running after its worker died")
         assert code != 0
         assert re.search(r"worker \(arq\) exited unexpectedly", run.output), run.output[-3000:]
+        # The end of its log (its lines are not in the terminal) says what it was doing.
+        assert f"the end of {data_dir / 'logs/worker.log'}:" in run.output
+        assert "Starting worker" in run.output.split("exited unexpectedly", 1)[1]
         time.sleep(0.2)
         left = [p for p in tree if _alive(p)] + _mentions(data_dir)
         assert not left, f"left behind: {_describe(left)}"
