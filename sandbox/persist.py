@@ -22,7 +22,6 @@ from pathlib import Path
 import msgspec
 
 from app.seven.types import ActiveNumber, AvailableNumber
-from sandbox.inventory import parse_seven_time
 from sandbox.state import ENCODER, LedgerEntry, SandboxState
 
 STATE_FILE = "state.json"
@@ -86,11 +85,10 @@ def _restore(snapshot: Snapshot, seed: int, available_per_country: int) -> Sandb
         available_per_country=available_per_country,
         generate=False,
     )
-    catalog = {n.number: n for n in snapshot.catalog}
-    state.catalog = catalog
-    state.available = {number: catalog[number] for number in snapshot.available}
-    state.active = {n.number: n for n in snapshot.active}
-    state.expiring = {n.number: parse_seven_time(n.expires) for n in snapshot.active if n.expires}
-    state.ledger = snapshot.ledger
-    state._initial = (dict(state.available), dict(state.active))
+    state.restore(
+        {n.number: n for n in snapshot.catalog},
+        snapshot.available,
+        {n.number: n for n in snapshot.active},
+        snapshot.ledger,
+    )
     return state

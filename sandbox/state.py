@@ -219,6 +219,25 @@ class SandboxState:
         self.not_found = "http_404"
         self._changed()
 
+    def restore(
+        self,
+        catalog: dict[str, AvailableNumber],
+        available: list[str],
+        active: dict[str, ActiveNumber],
+        ledger: dict[str, list[LedgerEntry]],
+    ) -> None:
+        """Take over an account kept on disk (sandbox.persist): ``available`` names the
+        catalog's numbers still on sale. A reset comes back here, its ledger emptied."""
+        self.catalog = catalog
+        self.available = {number: catalog[number] for number in available}
+        self.active = active
+        self.expiring = {
+            n.number: parse_seven_time(n.expires) for n in active.values() if n.expires
+        }
+        self.ledger = ledger
+        self._initial = (dict(self.available), dict(active))
+        self._changed()
+
     def _changed(self) -> None:
         self._active_json = None
         if self.on_change is not None:
