@@ -44,9 +44,10 @@ $(STAMP): pyproject.toml requirements/bootstrap.txt $(LOCK)
 	@touch $@
 
 # The build backend (setuptools) is in the lock: nothing is fetched to install the project.
+# pip comes along (the bootstrap lock), so the venv is the one the pip path makes.
 install-with-uv:
 	$(UV) venv --quiet --clear --python $(PYTHON) $(VENV)
-	$(UV) pip sync --quiet --python $(PY) --require-hashes $(LOCK)
+	$(UV) pip sync --quiet --python $(PY) --require-hashes requirements/bootstrap.txt $(LOCK)
 	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
 
 install-with-pip:

@@ -107,7 +107,7 @@ def test_make_install_and_the_image_install_from_the_locks() -> None:
         assert f"\t$(PIP_INSTALL) {step}\n" in makefile
     # uv first (pip above is the fallback): the same lock, hash-checked, then the project.
     for step in (
-        "pip sync --quiet --python $(PY) --require-hashes $(LOCK)",
+        "pip sync --quiet --python $(PY) --require-hashes requirements/bootstrap.txt $(LOCK)",
         "pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .",
     ):
         assert f"\t$(UV) {step}\n" in makefile
