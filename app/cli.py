@@ -255,8 +255,13 @@ def costs(
         return
     table = Table(*CSV_COLUMNS, title=f"{chosen} {basis.value} by {group_by.value}, EUR")
     for row in [*report.rows, report.totals]:
-        table.add_row(*(str(getattr(row, column)) for column in CSV_COLUMNS))
+        table.add_row(*(_cell(getattr(row, column)) for column in CSV_COLUMNS))
     Console().print(table)
+
+
+def _cell(value: object) -> str:
+    """A table cell: nothing for a missing value (the name of ``unassigned``), not "None"."""
+    return "" if value is None else str(value)
 
 
 _NO_DRIFT = PageQuery(limit=1)

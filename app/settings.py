@@ -566,11 +566,14 @@ def environment(
     environ: Mapping[str, str] | None = None, env_file: Path | None = ENV_FILE
 ) -> dict[str, str]:
     """The variables a process goes by: ``environ`` (the process environment by default)
-    over those of ``env_file`` when it exists, which fills in only what ``environ`` lacks."""
+    over those of ``env_file`` when it exists, which fills in only what ``environ`` lacks.
+    An empty variable counts as unset (``DATABASE_URL= make run`` is how a shell clears
+    one), so it does not hide the file's value."""
     merged: dict[str, str] = {}
     if env_file is not None and env_file.is_file():
         merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    merged.update(os.environ if environ is None else environ)
+    given = os.environ if environ is None else environ
+    merged.update({k: v for k, v in given.items() if v != "" or k not in merged})
     return merged
 
 

@@ -93,6 +93,8 @@ async def test_costs_prints_a_table_and_exports_the_apis_csv(
     table = await run_cli(settings, "costs", "--group-by", "number")
     assert table.exit_code == 0, table.output
     assert "total" in table.stdout and numbers[0] in table.stdout
+    # Grouped by number a row has no name: an empty cell, not Python's "None".
+    assert "None" not in table.stdout
 
     for bad in (["--month", "2026-13"], ["--group-by", "planet"], ["--basis", "x"]):
         refused = await run_cli(settings, "costs", *bad)

@@ -324,6 +324,15 @@ def test_a_dotenv_file_fills_in_what_the_environment_lacks(tmp_path: Path) -> No
     assert Settings.from_env(GOOD, env_file=env_file).reconcile_interval_seconds == 15
 
 
+def test_an_empty_variable_does_not_hide_the_files_value(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("SYNC_INTERVAL_SECONDS=20\n")
+    assert (
+        read_setting("SYNC_INTERVAL_SECONDS", {"SYNC_INTERVAL_SECONDS": ""}, env_file=env_file)
+        == 20
+    )
+
+
 def test_the_worker_reads_its_start_up_settings_from_dotenv(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
