@@ -42,7 +42,9 @@ SEVEN_COLUMNS = (
 def parse_seven_time(raw: str | None) -> datetime | None:
     """seven's ``"YYYY-MM-DD HH:MM:SS"`` (Europe/Berlin) as a UTC instant; None if absent.
 
-    An unparseable string gives None: the raw text is kept beside it either way.
+    An unparseable string gives None: the raw text is kept beside it either way. The
+    hour Berlin's clock repeats in October (02:00 to 03:00) is read as its first
+    occurrence, still summer time (``fold=0``): seven's string cannot tell the two apart.
     """
     if not raw:
         return None
@@ -53,6 +55,12 @@ def parse_seven_time(raw: str | None) -> datetime | None:
             continue
         return local.astimezone(UTC)
     return None
+
+
+def on_seven_clock(instant: datetime | None) -> datetime | None:
+    """A UTC instant as seven's Berlin wall-clock time, with the offset of that moment
+    (``2024-01-31T17:06:27+01:00``): how the API shows seven's ``created``/``expires``."""
+    return None if instant is None else instant.astimezone(SEVEN_TIME_ZONE)
 
 
 def format_seven_time(instant: datetime) -> str:

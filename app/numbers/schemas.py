@@ -12,17 +12,21 @@ from sqlalchemy import Row
 
 from app.db.models import Number
 from app.db.vocabulary import Handover, NumberState
+from app.lib.money import Money, optional_money
 from app.lib.pagination import Page, page_schema
+from app.numbers.mirror import on_seven_clock
 from app.seven.types import Features, PaymentInterval
 
 CENT = Decimal("0.01")
 
 
 class FeesOut(msgspec.Struct):
-    setup: Decimal | None
-    basic_charge: Decimal | None
-    sms_mo: Decimal | None
-    voice_mo: Decimal | None
+    """seven's fees; null while a number is being ordered (seven has not quoted them)."""
+
+    setup: Money | None
+    basic_charge: Money | None
+    sms_mo: Money | None
+    voice_mo: Money | None
 
 
 class BillingOut(msgspec.Struct):
@@ -30,8 +34,29 @@ class BillingOut(msgspec.Struct):
     payment_interval: PaymentInterval
 
 
+class SevenTimes(msgspec.Struct):
+    """seven's own strings, exactly as seven gave them: Berlin wall-clock time, no zone."""
+
+    created: Annotated[str | None, msgspec.Meta(examples=["2024-01-31 17:06:27"])]
+    expires: Annotated[str | None, msgspec.Meta(examples=[None])]
+
+
+# seven's times, on seven's (Berlin) clock with the offset of that moment.
+SevenTime = Annotated[
+    datetime | None,
+    msgspec.Meta(
+        description=(
+            "RFC 3339 with the Europe/Berlin offset of that moment (seven's clock); null "
+            "when seven gave none, or a string that is not a time (see `seven`)"
+        ),
+        examples=["2024-01-31T17:06:27+01:00"],
+    ),
+]
+
+
 class NumberOut(msgspec.Struct):
-    """One number. Money is a decimal string in EUR; ``number`` is digits, as seven shows it."""
+    """One number. Money is a decimal string in EUR; ``number`` is digits, as seven shows it.
+    Times are RFC 3339 with their offset."""
 
     country: str
     number: str
@@ -39,12 +64,13 @@ class NumberOut(msgspec.Struct):
     billing: BillingOut
     features: Features
     forward_sms_mo: dict[str, Any]
-    expires: str | None
-    created: str | None
+    expires: SevenTime
+    """When a number deleted at period end goes."""
+    created: SevenTime
     state: NumberState
     tenant: uuid.UUID | None
     pool: uuid.UUID | None
-    monthly_cost: Decimal | None
+    monthly_cost: Money | None
     synced_at: datetime | None
     pending_operation: uuid.UUID | None
     missing_since: datetime | None
@@ -57,6 +83,8 @@ class NumberOut(msgspec.Struct):
     the number until it is null."""
     handover_operation: uuid.UUID | None
     """The latest operation clearing a previous holder's settings, until one succeeds."""
+    seven: SevenTimes
+    """``created`` and ``expires`` as seven wrote them."""
 
 
 def monthly_cost(basic_charge: Decimal | None, payment_interval: str) -> Decimal | None:
@@ -78,10 +106,10 @@ def number_out(row: Number | Row[Any]) -> NumberOut:
         friendly_name=row.friendly_name,
         billing=BillingOut(
             fees=FeesOut(
-                setup=row.fee_setup,
-                basic_charge=row.fee_basic_charge,
-                sms_mo=row.fee_sms_mo,
-                voice_mo=row.fee_voice_mo,
+                setup=optional_money(row.fee_setup),
+                basic_charge=optional_money(row.fee_basic_charge),
+                sms_mo=optional_money(row.fee_sms_mo),
+                voice_mo=optional_money(row.fee_voice_mo),
             ),
             payment_interval=row.payment_interval,  # type: ignore[arg-type]
         ),
@@ -89,15 +117,17 @@ def number_out(row: Number | Row[Any]) -> NumberOut:
             sms=row.feature_sms, a2p_sms=row.feature_a2p_sms, voice=row.feature_voice
         ),
         forward_sms_mo=row.forward_sms_mo,
-        expires=row.expires,
-        created=row.created,
+        # The instants the mirror parsed from seven's strings when it wrote them.
+        expires=on_seven_clock(row.seven_expires_at),
+        created=on_seven_clock(row.seven_created_at),
         state=row.state,  # type: ignore[arg-type]
         tenant=row.tenant_id,
         pool=row.pool_id,
-        monthly_cost=monthly_cost(row.fee_basic_charge, row.payment_interval),
+        monthly_cost=optional_money(monthly_cost(row.fee_basic_charge, row.payment_interval)),
         synced_at=row.synced_at,
         pending_operation=row.pending_operation_id,
         missing_since=row.missing_since,
         handover=row.handover,  # type: ignore[arg-type]
         handover_operation=row.handover_operation_id,
+        seven=SevenTimes(created=row.created, expires=row.expires),
     )

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.engine import create_engine, create_session_factory
 from app.db.models import Number, Operation
+from app.numbers.mirror import parse_seven_time
 from app.settings import Settings
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -59,8 +60,14 @@ MIRROR_ROW: dict[str, Any] = {
 
 
 async def seed_numbers(sessions: Sessions, numbers: Iterable[str], **columns: Any) -> list[str]:
-    """Mirror rows for ``numbers``: ``MIRROR_ROW`` with ``columns`` (model attributes) over it."""
-    rows = [Number(**{**MIRROR_ROW, **columns, "number": number}) for number in numbers]
+    """Mirror rows for ``numbers``: ``MIRROR_ROW`` with ``columns`` (model attributes) over it.
+
+    seven's ``created``/``expires`` come with their instants, parsed as the sync parses
+    them, unless ``columns`` gives the instants too."""
+    values = {**MIRROR_ROW, **columns}
+    values.setdefault("seven_created_at", parse_seven_time(values.get("created")))
+    values.setdefault("seven_expires_at", parse_seven_time(values.get("expires")))
+    rows = [Number(**{**values, "number": number}) for number in numbers]
     async with sessions() as session:
         session.add_all(rows)
         await session.commit()
