@@ -1,4 +1,8 @@
-"""An available number as callers see it: seven's fields plus monthly equivalents."""
+"""An available number as callers see it: seven's fields plus monthly equivalents.
+
+seven's fields keep their names and meaning; its fees (JSON numbers at seven) are money
+strings here, as every amount the service shows (``app.lib.money``).
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,39 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import msgspec
 
-from app.seven.types import AvailableFees, AvailableNumber
+from app.lib.money import Money, money
+from app.seven.types import AvailableFees, AvailableNumber, Features, IntervalFees
 
 CENT = Decimal("0.01")
 
 
 class MonthlyEquivalent(msgspec.Struct, frozen=True):
-    """What each payment interval costs per month, in EUR (decimal strings)."""
+    """What each payment interval costs per month, in EUR."""
 
-    monthly: Decimal
-    annually: Decimal
+    monthly: Money
+    annually: Money
 
 
-class AvailableNumberOut(AvailableNumber, frozen=True):
+class IntervalFeesOut(msgspec.Struct, frozen=True):
+    basic_charge: Money
+    setup: Money
+
+
+class AvailableFeesOut(msgspec.Struct, frozen=True):
+    monthly: IntervalFeesOut
+    annually: IntervalFeesOut
+    sms_mo: Money
+    voice_mo: Money
+
+
+class AvailableNumberOut(msgspec.Struct, frozen=True):
     """seven's AvailableNumber, unchanged in name and meaning, plus ``monthly_equivalent``."""
 
+    country: str
+    number: str
+    number_parsed: str
+    fees: AvailableFeesOut
+    features: Features
     monthly_equivalent: MonthlyEquivalent
 
 
@@ -45,18 +67,34 @@ class SearchQuery:
         flags = ":".join(
             "*" if flag is None else str(int(flag)) for flag in (self.sms, self.a2p_sms, self.voice)
         )
-        return f"search:available:v1:{self.country or '*'}:{flags}"
+        # v2: fees became money strings; a v1 answer still cached is not read as one.
+        return f"search:available:v2:{self.country or '*'}:{flags}"
 
 
 def monthly_equivalent(fees: AvailableFees) -> MonthlyEquivalent:
     """Monthly: the basic charge; annually: the basic charge over 12 months (half-even)."""
     return MonthlyEquivalent(
-        monthly=fees.monthly.basic_charge.quantize(CENT, rounding=ROUND_HALF_EVEN),
-        annually=(fees.annually.basic_charge / 12).quantize(CENT, rounding=ROUND_HALF_EVEN),
+        monthly=money(fees.monthly.basic_charge.quantize(CENT, rounding=ROUND_HALF_EVEN)),
+        annually=money((fees.annually.basic_charge / 12).quantize(CENT, rounding=ROUND_HALF_EVEN)),
     )
 
 
+def _interval_fees(fees: IntervalFees) -> IntervalFeesOut:
+    return IntervalFeesOut(basic_charge=money(fees.basic_charge), setup=money(fees.setup))
+
+
 def available_out(number: AvailableNumber) -> AvailableNumberOut:
+    fees = number.fees
     return AvailableNumberOut(
-        **msgspec.structs.asdict(number), monthly_equivalent=monthly_equivalent(number.fees)
+        country=number.country,
+        number=number.number,
+        number_parsed=number.number_parsed,
+        fees=AvailableFeesOut(
+            monthly=_interval_fees(fees.monthly),
+            annually=_interval_fees(fees.annually),
+            sms_mo=money(fees.sms_mo),
+            voice_mo=money(fees.voice_mo),
+        ),
+        features=number.features,
+        monthly_equivalent=monthly_equivalent(fees),
     )
