@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import Actor
 from app.costs import service as costs_service
 from app.costs.model import Basis, GroupBy, Month
-from app.costs.schemas import CSV_COLUMNS, report_csv
+from app.costs.schemas import CSV_COLUMNS, report_csv, row_cells
 from app.db.engine import create_engine, create_session_factory
 from app.db.models import ApiKey, Operation
 from app.db.vocabulary import FINISHED, KeyScope, OperationStatus
@@ -255,7 +255,7 @@ def costs(
         return
     table = Table(*CSV_COLUMNS, title=f"{chosen} {basis.value} by {group_by.value}, EUR")
     for row in [*report.rows, report.totals]:
-        table.add_row(*(_cell(getattr(row, column)) for column in CSV_COLUMNS))
+        table.add_row(*(_cell(cell) for cell in row_cells(row)))
     Console().print(table)
 
 

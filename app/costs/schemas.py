@@ -1,4 +1,8 @@
-"""What ``GET /v1/costs`` and ``GET /v1/costs/forecast`` answer. Money is a decimal string."""
+"""What ``GET /v1/costs`` and ``GET /v1/costs/forecast`` answer, as JSON and as CSV.
+
+Amounts stay ``Decimal`` in the model and the service; here each becomes the one money
+string (``app.lib.money``), in the JSON, in the CSV and in the CLI's table alike.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +15,27 @@ import msgspec
 
 from app.costs.model import Basis, GroupBy, Report, Row
 from app.costs.service import ForecastMonth
+from app.lib.money import Money, money
 
 
-class CostRowOut(Row):
+class CostRowOut(msgspec.Struct, gc=False):
     """A report row as the API names it."""
+
+    key: str
+    name: str | None
+    numbers: int
+    recurring: Money
+    setup: Money
+    usage: Money
+    total: Money
 
 
 class CostTotalsOut(msgspec.Struct):
     numbers: int
-    recurring: Decimal
-    setup: Decimal
-    usage: Decimal
-    total: Decimal
+    recurring: Money
+    setup: Money
+    usage: Money
+    total: Money
 
 
 class CostReportOut(msgspec.Struct):
@@ -39,14 +52,22 @@ class CostReportOut(msgspec.Struct):
     totals: CostTotalsOut
 
 
-class ForecastMonthOut(ForecastMonth):
+class ForecastMonthOut(msgspec.Struct):
     """A month of the forecast as the API names it."""
+
+    month: str
+    numbers: int
+    recurring: Money
+    setup: Money
+    total: Money
+    unpriced: int
+    """Numbers being ordered whose fees seven has not told us yet (counted at zero)."""
 
 
 class ForecastTotalsOut(msgspec.Struct):
-    recurring: Decimal
-    setup: Decimal
-    total: Decimal
+    recurring: Money
+    setup: Money
+    total: Money
 
 
 class ForecastOut(msgspec.Struct):
@@ -59,14 +80,25 @@ class ForecastOut(msgspec.Struct):
     totals: ForecastTotalsOut
 
 
-def _row(row: Row) -> CostRowOut:
-    return CostRowOut(
-        row.key, row.numbers, row.recurring, row.setup, row.usage, row.total, row.name
+def row_cells(row: Row) -> tuple[str, str | None, int, str, str, str, str]:
+    """A row's figures in :data:`CSV_COLUMNS` order, amounts as money strings."""
+    return (
+        row.key,
+        row.name,
+        row.numbers,
+        money(row.recurring),
+        money(row.setup),
+        money(row.usage),
+        money(row.total),
     )
 
 
+def _row(row: Row) -> CostRowOut:
+    return CostRowOut(*row_cells(row))
+
+
 def _totals(row: Row) -> CostTotalsOut:
-    return CostTotalsOut(row.numbers, row.recurring, row.setup, row.usage, row.total)
+    return CostTotalsOut(*row_cells(row)[2:])
 
 
 def report_out(month: str, basis: Basis, group_by: GroupBy, report: Report) -> CostReportOut:
@@ -89,12 +121,7 @@ def report_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    # The fields as one tuple, reordered by position: 100,000 rows in ~0.1 s, a quarter of
-    # looking each column up by name.
-    writer.writerows(
-        (key, name, *figures)
-        for key, *figures, name in map(msgspec.structs.astuple, [*report.rows, report.totals])
-    )
+    writer.writerows(row_cells(row) for row in [*report.rows, report.totals])
     return out.getvalue()
 
 
@@ -104,6 +131,18 @@ def forecast_out(months: list[ForecastMonth]) -> ForecastOut:
     return ForecastOut(
         currency="EUR",
         basis="cash",
-        months=[ForecastMonthOut(*msgspec.structs.astuple(month)) for month in months],
-        totals=ForecastTotalsOut(recurring=recurring, setup=setup, total=recurring + setup),
+        months=[
+            ForecastMonthOut(
+                month=m.month,
+                numbers=m.numbers,
+                recurring=money(m.recurring),
+                setup=money(m.setup),
+                total=money(m.total),
+                unpriced=m.unpriced,
+            )
+            for m in months
+        ],
+        totals=ForecastTotalsOut(
+            recurring=money(recurring), setup=money(setup), total=money(recurring + setup)
+        ),
     )
