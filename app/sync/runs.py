@@ -15,7 +15,7 @@ from app.lib.errors import NotFound
 from app.lib.pagination import Keyset, PageQuery
 from app.lib.structs import from_row
 from app.sync.diff import caller_names
-from app.sync.schemas import DriftOut, SyncCounts, SyncRunOut, SyncRunPage
+from app.sync.schemas import DriftOut, SyncCounts, SyncRunOut, SyncRunPage, drift_values
 
 #: Drift items shown per run in the list; the rest are at ``GET /v1/sync/runs/{id}``.
 DRIFT_IN_LIST = 50
@@ -105,7 +105,12 @@ async def _drift_heads(
 
 
 def _drift_out(row: SyncDrift) -> DriftOut:
-    return from_row(DriftOut, row, before=caller_names(row.before), after=caller_names(row.after))
+    return from_row(
+        DriftOut,
+        row,
+        before=drift_values(caller_names(row.before)),
+        after=drift_values(caller_names(row.after)),
+    )
 
 
 def _run_out(

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
 
 from app.db.vocabulary import DriftKind, OperationStatus
+from app.lib.money import money
 from app.lib.pagination import Page, page_schema
+
+#: The drift fields that are money: stored as the mirror's ``numeric(12, 4)`` text
+#: (``"4.9000"``), shown in the one money format (``"4.90"``).
+DRIFT_MONEY_FIELDS = frozenset(
+    f"billing.fees.{fee}" for fee in ("setup", "basic_charge", "sms_mo", "voice_mo")
+)
 
 
 class SyncStart(msgspec.Struct, forbid_unknown_fields=True):
@@ -51,7 +59,8 @@ class DriftOut(msgspec.Struct):
     no ``before``, ``missing`` and ``removed`` no ``after``. ``missing``: seven's list left
     the number out; it keeps its holder until a read of it at seven or a later sync
     confirms it gone (then a ``removed`` item, on the run that confirms it) or seven shows
-    it again (a ``changed`` item, ``state`` from ``missing``)."""
+    it again (a ``changed`` item, ``state`` from ``missing``). Fees are money strings;
+    ``created``/``expires`` are seven's own strings, as the sync compares them."""
 
     number: str
     kind: DriftKind
@@ -73,6 +82,18 @@ class SyncRunOut(msgspec.Struct):
     operation: uuid.UUID | None
     error: str | None
     next_drift_cursor: str | None = None
+
+
+def drift_values(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A drift item's ``before`` or ``after`` as the API shows it: fees as money strings."""
+    if values is None:
+        return None
+    return {
+        field: money(Decimal(value))
+        if field in DRIFT_MONEY_FIELDS and isinstance(value, str)
+        else value
+        for field, value in values.items()
+    }
 
 
 SyncRunPage = Annotated[Page[SyncRunOut], page_schema("SyncRunPage")]
