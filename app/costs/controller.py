@@ -6,14 +6,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.costs import service
 from app.costs.limits import take_report_slot
 from app.costs.model import Basis, GroupBy, Month
-from app.costs.schemas import CostReportOut, ForecastOut, forecast_out, report_csv, report_out
+from app.costs.schemas import (
+    REPORT_EXAMPLE,
+    CostReportOut,
+    ForecastOut,
+    forecast_out,
+    report_csv,
+    report_out,
+)
 from app.lib import params
 from app.lib.auth import Principal
 from app.lib.errors import NotFound, error_responses
@@ -54,7 +63,13 @@ class CostController(Controller):
         "/",
         summary="What the numbers cost in a month, grouped by tenant, pool, country or number",
         responses={
-            200: ResponseSpec(CostReportOut, description="The report (or CSV)"),
+            200: ResponseSpec(
+                CostReportOut,
+                description="The report (or CSV)",
+                # A real-looking report instead of generated random strings and amounts.
+                generate_examples=False,
+                examples=[Example(summary="By country", value=msgspec.to_builtins(REPORT_EXAMPLE))],
+            ),
             **error_responses(429),
         },
     )

@@ -112,6 +112,22 @@ def report_out(month: str, basis: Basis, group_by: GroupBy, report: Report) -> C
     )
 
 
+#: A report as the schema shows it, made by :func:`report_out` itself.
+REPORT_EXAMPLE = report_out(
+    "2026-03",
+    Basis.CASH,
+    GroupBy.COUNTRY,
+    Report(
+        rows=[
+            Row("DE", 2, Decimal("9.80"), Decimal("0.00"), Decimal("0.15"), Decimal("9.95")),
+            Row("DK", 1, Decimal("29.90"), Decimal("19.90"), Decimal("0.00"), Decimal("49.80")),
+        ],
+        totals=Row(
+            "total", 3, Decimal("39.70"), Decimal("19.90"), Decimal("0.15"), Decimal("59.75")
+        ),
+    ),
+)
+
 # The name beside the key, as people read a table; then the figures in the row's order.
 CSV_COLUMNS = ("key", "name", *(f for f in Row.__struct_fields__ if f not in ("key", "name")))
 
