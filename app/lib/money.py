@@ -13,6 +13,7 @@ format could not be set in the encoder; a ``str`` field also makes a forgotten
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Annotated
 
@@ -42,8 +43,17 @@ def money(amount: Decimal) -> str:
         return text
     if not amount.is_finite():
         raise ValueError(f"not an amount: {amount}")
+    return _reformatted(amount)
+
+
+# The format depends on the value alone (4.9 and 4.9000 are one key), and fees take few
+# values: a number's five amounts cost a fifth of the string work when remembered.
+@functools.lru_cache(maxsize=4096)
+def _reformatted(amount: Decimal) -> str:
     whole, _, places = format(amount, "f").partition(".")
-    places = places.rstrip("0").ljust(2, "0")
+    places = places.rstrip("0")
+    if len(places) < 2:
+        places = (places + "00")[:2]
     if whole == "-0" and places.strip("0") == "":
         whole = "0"  # -0 is 0
     return f"{whole}.{places}"
