@@ -50,6 +50,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "app/sync/diff.py",
         ["tests/sync/test_sync.py", "tests/sync/test_sync_missing.py"],
     ),
+    "money": ("app/lib/money.py", ["tests/lib/test_money.py"]),
     "costs": (
         "app/costs/sql.py",
         ["tests/costs/test_costs.py", "tests/costs/test_costs_property.py"],

@@ -52,10 +52,8 @@ def money(amount: Decimal) -> str:
 @functools.lru_cache(maxsize=4096)
 def _reformatted(amount: Decimal) -> str:
     whole, _, places = format(amount, "f").partition(".")
-    places = places.rstrip("0")
-    if len(places) < 2:
-        places = (places + "00")[:2]
-    if whole == "-0" and places.strip("0") == "":
+    places = places.rstrip("0").ljust(2, "0")
+    if whole == "-0" and not places.strip("0"):
         whole = "0"  # -0 is 0
     return f"{whole}.{places}"
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.lib.money import MONEY_PATTERN, Money, money, optional_money
+from app.lib.money import MONEY_PATTERN, Money, _reformatted, money, optional_money
 
 
 @pytest.mark.parametrize(
@@ -21,6 +21,7 @@ from app.lib.money import MONEY_PATTERN, Money, money, optional_money
         ("0", "0.00"),
         ("0E-4", "0.00"),
         ("-0", "0.00"),
+        ("-0.00", "0.00"),
         ("4.9000", "4.90"),
         ("4.90", "4.90"),
         ("19", "19.00"),
@@ -45,6 +46,12 @@ def test_money_keeps_the_amount_and_writes_the_one_format(amount: Decimal) -> No
     assert Decimal(text) == amount
     places = len(text.partition(".")[2])
     assert places == max(2, -amount.normalize().as_tuple().exponent)  # type: ignore[operator]
+
+
+def test_negative_zero_is_zero_when_first_formatted() -> None:
+    # Formats are remembered by value and -0 == 0: a 0 met first would answer for -0.
+    _reformatted.cache_clear()
+    assert money(Decimal("-0.0000")) == "0.00"
 
 
 def test_not_a_number_is_refused() -> None:
