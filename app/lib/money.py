@@ -51,11 +51,10 @@ def money(amount: Decimal) -> str:
 # about half of formatting it again, on each of a number's five amounts.
 @functools.lru_cache(maxsize=4096)
 def _reformatted(amount: Decimal) -> str:
+    if not amount:
+        return "0.00"  # zero at any scale, and -0
     whole, _, places = format(amount, "f").partition(".")
-    places = places.rstrip("0").ljust(2, "0")
-    if whole == "-0" and not places.strip("0"):
-        whole = "0"  # -0 is 0
-    return f"{whole}.{places}"
+    return f"{whole}.{places.rstrip('0').ljust(2, '0')}"
 
 
 def optional_money(amount: Decimal | None) -> str | None:

@@ -54,6 +54,13 @@ def test_negative_zero_is_zero_when_first_formatted() -> None:
     assert money(Decimal("-0.0000")) == "0.00"
 
 
+def test_cents_are_written_as_they_are() -> None:
+    # Report figures are rounded to cents already: str() is their format, no more work.
+    _reformatted.cache_clear()
+    assert [money(Decimal(v)) for v in ("4.90", "0.00", "118.80")] == ["4.90", "0.00", "118.80"]
+    assert _reformatted.cache_info().misses == 0
+
+
 def test_not_a_number_is_refused() -> None:
     for value in ("NaN", "Infinity"):
         with pytest.raises(ValueError, match="not an amount"):
