@@ -44,6 +44,7 @@ def test_amounts_leave_in_the_one_format_whatever_decimal_holds_them() -> None:
     assert body["rows"] == [
         {
             "key": "DE",
+            "name": None,
             "numbers": 1,
             "recurring": "4.90",
             "setup": "0.00",
@@ -59,9 +60,9 @@ def test_amounts_leave_in_the_one_format_whatever_decimal_holds_them() -> None:
         "total": "5.00",
     }
     assert report_csv(report).splitlines() == [
-        "key,numbers,recurring,setup,usage,total",
-        "DE,1,4.90,0.00,0.00,4.90",
-        "total,1,4.90,0.00,0.00,5.00",
+        "key,name,numbers,recurring,setup,usage,total",
+        "DE,,1,4.90,0.00,0.00,4.90",
+        "total,,1,4.90,0.00,0.00,5.00",
     ]
     month = ForecastMonth("2026-03", 1, Decimal(10), Decimal("0"), Decimal(10), 0)
     forecast = msgspec.to_builtins(forecast_out([month, month]))

@@ -35,16 +35,16 @@ async def test_drift_shows_fees_as_money_strings(
     (drift,) = run["drift"]
     assert drift["kind"] == "changed"
     assert drift["before"] == {
-        "fee_setup": "5.00",
-        "fee_basic_charge": "123.40",
-        "fee_sms_mo": "0.0075",
-        "fee_voice_mo": "0.00",
+        "billing.fees.setup": "5.00",
+        "billing.fees.basic_charge": "123.40",
+        "billing.fees.sms_mo": "0.0075",
+        "billing.fees.voice_mo": "0.00",
     }
     assert drift["after"] == {
-        "fee_setup": "5.50",
-        "fee_basic_charge": "130.00",
-        "fee_sms_mo": "0.01",
-        "fee_voice_mo": "0.015",
+        "billing.fees.setup": "5.50",
+        "billing.fees.basic_charge": "130.00",
+        "billing.fees.sms_mo": "0.01",
+        "billing.fees.voice_mo": "0.015",
     }
     for amount in [*drift["before"].values(), *drift["after"].values()]:
         assert re.fullmatch(MONEY_PATTERN, amount)
