@@ -104,7 +104,8 @@ class CostController(Controller):
         await take_report_slot(db_session, principal, settings.cost_reports_per_key)
         result = await service.cost_report(db_session, parsed, chosen, grouping, tenant)
         if _wants_csv(request):
-            return Response(report_csv(result), media_type="text/csv; charset=utf-8")
+            # Litestar appends "; charset=utf-8" to text/* itself.
+            return Response(report_csv(result), media_type="text/csv")
         return Response(report_out(str(parsed), chosen, grouping, result))
 
     @get(

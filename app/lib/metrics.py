@@ -112,6 +112,12 @@ OLDEST_UNFINISHED = Gauge(
 )
 QUEUE_DEPTH = Gauge("seven_numbers_queue_depth", "Jobs waiting in the arq queue.")
 
+# prometheus_client's media type without its charset: Litestar appends "; charset=utf-8"
+# to every text/* type itself, and a second one is a malformed header.
+METRICS_MEDIA_TYPE = "; ".join(
+    part for part in CONTENT_TYPE_LATEST.split("; ") if not part.startswith("charset=")
+)
+
 
 @functools.cache
 def http_in_progress(method: str, path: str) -> Gauge:
@@ -242,9 +248,9 @@ class MetricsController(Controller):
     include_in_schema = False
     guards = [metrics_token_required]
 
-    @get("/", media_type=CONTENT_TYPE_LATEST)
+    @get("/", media_type=METRICS_MEDIA_TYPE)
     async def metrics(self) -> Response[bytes]:
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(REGISTRY), media_type=METRICS_MEDIA_TYPE)
 
 
 def serve_worker_metrics(host: str, port: int) -> None:

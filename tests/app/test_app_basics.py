@@ -122,3 +122,16 @@ async def test_a_body_over_max_body_bytes_is_a_json_413_on_every_route(client: C
     spec = (await client.get("/schema/openapi.json")).json()
     assert "413" in spec["paths"]["/v1/orders"]["post"]["responses"]
     assert "413" not in spec["paths"]["/v1/numbers"]["get"]["responses"]
+
+
+async def test_text_answers_name_their_charset_once(client: Client) -> None:
+    # Litestar appends "; charset=utf-8" to text/* itself; it read "...; charset=utf-8;
+    # charset=utf-8" on both.
+    metrics = await client.get("/metrics")
+    assert metrics.headers["content-type"] == "text/plain; version=1.0.0; charset=utf-8"
+    csv = await client.get(
+        "/v1/costs?month=2026-03", headers={"X-Api-Key": ADMIN_KEY, "Accept": "text/csv"}
+    )
+    assert csv.status_code == 200
+    assert csv.headers["content-type"] == "text/csv; charset=utf-8"
+    assert csv.text.startswith("key,numbers,recurring,setup,usage,total\n")
