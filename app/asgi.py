@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.config.compression import CompressionConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -27,6 +27,7 @@ from app.lib.metrics import MetricsController, system_gauges_refreshed
 from app.lib.nul_guard import reject_nul
 from app.lib.openapi import document_errors
 from app.lib.request_context import RequestContextMiddleware
+from app.lib.strict_query import declare_query_parameters, reject_unknown_query
 from app.numbers.listener import open_number_cache
 from app.resources import Resources
 from app.settings import Settings, SettingsError
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies=provide_all(),
         # Checked where the body is read: app.lib.nul_guard reads every body there is.
-        before_request=reject_nul,
+        before_request=_check_request,
         request_max_body_size=settings.max_body_bytes,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=_openapi_config(),
@@ -78,8 +79,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # app.lib.logging configures logging; Litestar's default would take over the root.
         logging_config=None,
     )
+    declare_query_parameters(app)
     document_errors(app)
     return app
+
+
+async def _check_request(request: Request[Any, Any, Any]) -> None:
+    """What every request must pass before its handler runs (a NUL is named first)."""
+    await reject_nul(request)
+    reject_unknown_query(request)
 
 
 def _openapi_config() -> OpenAPIConfig:

@@ -41,6 +41,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.lib.errors import ErrorBody, InvalidInput, ServiceError, Unauthorized
+from app.lib.strict_query import OPEN_QUERY
 from app.settings import Settings
 from app.seven.signing import NONCE_HEADER, verify_signature
 from app.webhooks.formats import decode_event
@@ -248,6 +249,8 @@ _ROUTE: dict[str, Any] = {
     ),
     "tags": ["webhooks"],
     "responses": _RESPONSES,
+    # seven's fields arrive in the GET's query string, and seven may add fields.
+    "opt": OPEN_QUERY,
 }
 
 
