@@ -11,7 +11,7 @@ up rather than translating them itself; every 429 and 503 says when to try again
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import structlog
@@ -22,6 +22,7 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    SerializationException,
     ValidationException,
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
@@ -31,6 +32,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError
 
+from app.lib import validation
 from app.seven.errors import (
     MalformedResponse,
     OutcomeUnknown,
@@ -111,8 +113,14 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     status: int
     code: str
     message: str
-    # Per-error context: the invalid parameters of a 422, the blocking operation of a 409.
-    details: Any = None
+    # Per-error context: the invalid parameter of a 422, the blocking operation of a 409.
+    details: Annotated[
+        Any,
+        msgspec.Meta(
+            description="For a 422 of an input: `parameter` (its name), `location` (`path`,"
+            " `query`, `header` or `body`) and `expected` (what it takes)"
+        ),
+    ] = None
 
 
 # What each documented error status means for any route, with a typical body.
@@ -124,9 +132,14 @@ _ERROR_DOCS: dict[int, tuple[str, str, str]] = {
     413: (
         "The request body is larger than the service accepts (MAX_BODY_BYTES)",
         "payload_too_large",
-        "The request body is larger than 65536 bytes, the most this service accepts.",
+        "",  # names the limit: too_large_message()
     ),
-    422: ("A parameter or body field is invalid", "validation_error", "invalid limit"),
+    422: (
+        "A path, query or body parameter is invalid, or the query names one the route does not"
+        " take; `details` names it (`parameter`, `location`, `expected`)",
+        "invalid_country",
+        "invalid country 'XX': expected an ISO 3166-1 alpha-2 country code such as DE",
+    ),
     429: (
         "Too many of these requests under way for this key; retry after Retry-After seconds",
         "too_many_reports",
@@ -142,16 +155,36 @@ _ERROR_DOCS: dict[int, tuple[str, str, str]] = {
 }
 
 
-def error_responses(*status_codes: int) -> dict[int, ResponseSpec]:
-    """OpenAPI responses for the given error statuses, each with the ``ErrorBody`` schema."""
+_DETAILS_EXAMPLES: dict[int, dict[str, Any]] = {
+    422: {
+        "parameter": "country",
+        "location": "query",
+        "expected": "an ISO 3166-1 alpha-2 country code such as DE",
+    },
+}
+
+
+def too_large_message(limit: int) -> str:
+    return f"The request body is larger than {limit} bytes, the most this service accepts."
+
+
+def error_responses(*status_codes: int, max_body_bytes: int = 65536) -> dict[int, ResponseSpec]:
+    """OpenAPI responses for the given error statuses, each with the ``ErrorBody`` schema;
+    a 413's example names ``max_body_bytes``, the route's limit."""
     responses = {}
     for status in status_codes:
         description, code, message = _ERROR_DOCS[status]
+        example: dict[str, Any] = {"status": status, "code": code, "message": message}
+        if status in _DETAILS_EXAMPLES:
+            example["details"] = _DETAILS_EXAMPLES[status]
+        if status == 413:
+            example["message"] = too_large_message(max_body_bytes)
+            example["details"] = {"max_body_bytes": max_body_bytes}
         responses[status] = ResponseSpec(
             ErrorBody,
             description=description,
             generate_examples=False,
-            examples=[Example(value={"status": status, "code": code, "message": message})],
+            examples=[Example(value=example)],
         )
     return responses
 
@@ -171,8 +204,11 @@ def error_response(
     return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers)
 
 
-def _service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[dict[str, Any]]:
-    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+def _service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[dict[str, Any]]:
+    details = exc.details
+    if isinstance(exc, InvalidInput) and isinstance(details, dict):
+        details = validation.locate(request, details)
+    return error_response(exc.status_code, exc.code, exc.message, details, exc.headers)
 
 
 def _seven_error(_: Request[Any, Any, Any], exc: SevenError) -> Response[dict[str, Any]]:
@@ -193,17 +229,13 @@ def _seven_error(_: Request[Any, Any, Any], exc: SevenError) -> Response[dict[st
 
 
 def _validation_error(
-    _: Request[Any, Any, Any], exc: ValidationException
+    request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[dict[str, Any]]:
-    # Litestar's extra is a list of {"message", "key", "source"}; name each parameter.
-    problems = [
-        {k: v for k, v in item.items() if k in {"key", "message", "source"}}
-        for item in (exc.extra if isinstance(exc.extra, list) else [])
-        if isinstance(item, dict)
-    ]
-    names = ", ".join(str(p["key"]) for p in problems if p.get("key"))
-    message = f"invalid {names}: {problems[0]['message']}" if names else exc.detail
-    return error_response(422, "validation_error", message, problems or None)
+    found = validation.litestar_problem(request, exc)
+    if found is None:
+        return error_response(422, "validation_error", exc.detail)
+    message, details = found
+    return error_response(422, "validation_error", message, details)
 
 
 _HTTP_CODES = {
@@ -223,12 +255,8 @@ def _body_too_large(
 ) -> Response[dict[str, Any]]:
     # The limit Litestar enforced for this route (request_max_body_size, MAX_BODY_BYTES).
     limit = request.route_handler.resolve_request_max_body_size()
-    return error_response(
-        413,
-        "payload_too_large",
-        f"The request body is larger than {limit} bytes, the most this service accepts.",
-        {"max_body_bytes": limit},
-    )
+    message = too_large_message(limit)
+    return error_response(413, "payload_too_large", message, {"max_body_bytes": limit})
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
@@ -236,6 +264,9 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     if status >= 500:
         return _internal_error(_, exc)
     code = _HTTP_CODES.get(status, "http_error")
+    if isinstance(exc.__cause__, SerializationException):  # Litestar's 400 for a body
+        message, details = validation.undecodable_body(str(exc.__cause__))
+        return error_response(status, code, message, details)
     return error_response(status, code, exc.detail, headers=exc.headers)
 
 

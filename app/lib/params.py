@@ -2,11 +2,12 @@
 
 Handlers take query parameters as text and pass them through these parsers, so a bad value
 answers 422 whose code is ``invalid_<parameter>`` and whose details name the parameter and
-what it expects, in the same words on every route (Litestar's own validation would answer
-``validation_error`` in its words). Absent and empty (``?country=``) both mean "not given".
-The declarations beside the parsers (``COUNTRY``, ``limit_parameter()``, ...) document each
-parameter in the OpenAPI schema as its parser reads it: the handler's annotation stays
-``str | None``, the schema says integer, UUID, one of, ...
+what it expects, in the same words on every route (Litestar's own validation answers
+``validation_error``; app.lib.validation says its problems in these words too). Absent
+and empty (``?country=``) both mean "not given". The declarations beside the parsers
+(``COUNTRY``, ``limit_parameter()``, ...) document each parameter in the OpenAPI schema
+as its parser reads it: the handler's annotation stays ``str | None``, the schema says
+integer, UUID, one of, ...
 """
 
 from __future__ import annotations

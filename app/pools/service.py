@@ -35,7 +35,7 @@ from app.db.rows import add_or_raise, get_or_raise
 from app.db.vocabulary import IN_FLIGHT, LIVE_STATES, Handover, NumberState, OperationKind
 from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
-from app.lib.params import parse_country, parse_features, parse_number
+from app.lib.params import invalid, parse_country, parse_features, parse_number
 from app.lib.pool_fit import check_fits
 from app.lib.tenancy import acting_tenant, owned_by
 
@@ -65,7 +65,7 @@ async def create_pool(
     async with audited(session, actor, "pool.create") as note:
         cleaned = " ".join(name.split())
         if not cleaned or len(cleaned) > 200:
-            raise InvalidInput("pool name must be 1 to 200 characters", code="invalid_name")
+            raise invalid("name", name, "a pool name of 1 to 200 characters", code="invalid_name")
         _check_cooldown(cooldown_days)
         pool = Pool(
             id=uuid.uuid4(),
@@ -84,8 +84,11 @@ async def create_pool(
 
 def _check_cooldown(cooldown_days: int) -> None:
     if not 0 <= cooldown_days <= MAX_COOLDOWN_DAYS:
-        raise InvalidInput(
-            f"cooldown_days must be between 0 and {MAX_COOLDOWN_DAYS}", code="invalid_cooldown"
+        raise invalid(
+            "cooldown_days",
+            cooldown_days,
+            f"a whole number from 0 to {MAX_COOLDOWN_DAYS}",
+            code="invalid_cooldown",
         )
 
 

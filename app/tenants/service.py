@@ -17,6 +17,7 @@ from app.db.rows import add_or_raise, get_or_raise
 from app.db.vocabulary import KeyScope
 from app.lib.auth import generate_key
 from app.lib.errors import Conflict, InvalidInput, NotFound
+from app.lib.params import invalid
 from app.lib.tenancy import tenant_not_found
 
 MAX_NAME_LENGTH = 200
@@ -24,12 +25,9 @@ MAX_NAME_LENGTH = 200
 
 def _clean_name(name: str, what: str, *, required: bool = True) -> str:
     cleaned = " ".join(name.split())
-    if required and not cleaned:
-        raise InvalidInput(f"{what} name must not be empty", code="invalid_name")
-    if len(cleaned) > MAX_NAME_LENGTH:
-        raise InvalidInput(
-            f"{what} name is longer than {MAX_NAME_LENGTH} characters", code="invalid_name"
-        )
+    if (required and not cleaned) or len(cleaned) > MAX_NAME_LENGTH:
+        expected = f"{'1' if required else '0'} to {MAX_NAME_LENGTH} characters"
+        raise invalid("name", name, f"a {what} name of {expected}", code="invalid_name")
     return cleaned
 
 

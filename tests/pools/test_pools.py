@@ -57,12 +57,15 @@ async def test_create_and_list_pools(client: Client, admin_headers: dict[str, st
         "message": "invalid country 'XX': expected an ISO 3166-1 alpha-2 country code such as DE",
         "details": {
             "parameter": "country",
+            "location": "body",
             "expected": "an ISO 3166-1 alpha-2 country code such as DE",
         },
     }
     for path in ("/v1/numbers", "/v1/available-numbers"):
         query = await client.get(path, params={"country": "XX"}, headers=admin_headers)
-        assert (query.status_code, query.json()) == (422, nowhere.json()), path
+        # The same answer, but for where the country was.
+        in_body = nowhere.json() | {"details": nowhere.json()["details"] | {"location": "query"}}
+        assert (query.status_code, query.json()) == (422, in_body), path
     assert (await client.get("/v1/pools", headers=admin_headers)).json() == listed.json()
 
 

@@ -1,0 +1,164 @@
+"""One error shape: the same ``details`` keys for a bad path, query or body parameter,
+the same words for the same mistake, JSON for a malformed id in a path."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar.routes import HTTPRoute
+
+from tests.support import tenancy
+from tests.support.api import Client
+from tests.support.tenancy import ADMIN_KEY
+
+ADMIN = {"X-Api-Key": ADMIN_KEY}
+JSON = {**ADMIN, "Content-Type": "application/json"}
+KEYS = {"parameter", "location", "expected"}
+
+
+def _problem(response: Any) -> dict[str, Any]:
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert set(body) == {"status", "code", "message", "details"}, body
+    assert set(body["details"]) >= KEYS, body
+    return body
+
+
+async def test_a_bad_number_reads_alike_in_path_query_and_body(client: Client) -> None:
+    found = [
+        _problem(await client.get("/v1/numbers/12ab", headers=ADMIN)),
+        _problem(await client.get("/v1/operations?number=12ab", headers=ADMIN)),
+        _problem(await client.post("/v1/orders", json={"number": "12ab"}, headers=JSON)),
+    ]
+    assert [f["details"]["location"] for f in found] == ["path", "query", "body"]
+    assert {f["code"] for f in found} == {"invalid_number"}
+    assert {(f["details"]["parameter"], f["details"]["expected"]) for f in found} == {
+        ("number", "a phone number such as +4915170264838")
+    }
+
+
+async def test_a_bad_country_has_one_wording_everywhere(
+    client: Client, sessions: tenancy.Sessions
+) -> None:
+    numbers = await tenancy.seed_numbers(sessions, tenancy.german_numbers(1))
+    pool = await tenancy.create_pool(client, ADMIN, numbers, name="shape")
+    tenant, _ = await tenancy.create_tenant(client, ADMIN, "shape")
+    found = [
+        _problem(await client.get("/v1/numbers?country=XX", headers=ADMIN)),
+        _problem(await client.get("/v1/available-numbers?country=XX", headers=ADMIN)),
+        _problem(await client.post("/v1/pools", json={"name": "p", "country": "XX"}, headers=JSON)),
+        _problem(
+            await client.post(
+                "/v1/allocations",
+                json={"pool": pool, "tenant": tenant, "country": "XX"},
+                headers=JSON,
+            )
+        ),
+    ]
+    expected = "an ISO 3166-1 alpha-2 country code such as DE"
+    assert {(f["code"], f["message"]) for f in found} == {
+        ("invalid_country", f"invalid country 'XX': expected {expected}")
+    }
+    assert [f["details"] for f in found] == [
+        {"parameter": "country", "location": location, "expected": expected}
+        for location in ("query", "query", "body", "body")
+    ]
+
+
+async def test_a_body_field_of_the_wrong_kind_reads_as_our_own_parsers_do(client: Client) -> None:
+    # msgspec's words ("Invalid enum value 'weekly'", "Expected `int` >= 0") are not a
+    # caller's: the field's declared type is said as app.lib.params says a parameter's.
+    choice = _problem(await client.get("/v1/operations?status=done", headers=ADMIN))
+    assert choice["message"] == (
+        "invalid status 'done': expected one of queued, running, succeeded, failed"
+    )
+    interval = _problem(
+        await client.post(
+            "/v1/orders",
+            json={"number": "4915170264838", "payment_interval": "weekly"},
+            headers=JSON,
+        )
+    )
+    assert (interval["code"], interval["message"], interval["details"]) == (
+        "validation_error",
+        "invalid payment_interval 'weekly': expected one of monthly, annually",
+        {
+            "parameter": "payment_interval",
+            "location": "body",
+            "expected": "one of monthly, annually",
+        },
+    )
+    days = _problem(
+        await client.post("/v1/pools", json={"name": "p", "cooldown_days": -1}, headers=JSON)
+    )
+    assert days["message"] == "invalid cooldown_days -1: expected a whole number from 0 to 3650"
+    feature = _problem(
+        await client.post("/v1/pools", json={"name": "p", "features": ["fax"]}, headers=JSON)
+    )
+    assert feature["details"] == {
+        "parameter": "features[0]",
+        "location": "body",
+        "expected": "one of a2p_sms, sms, voice",
+    }
+    pool = _problem(await client.post("/v1/allocations", json={"pool": "nope"}, headers=JSON))
+    assert pool["message"] == "invalid pool 'nope': expected a UUID"
+
+
+async def test_names_checked_by_the_services_are_named_as_parameters_too(client: Client) -> None:
+    # Checked by the tenant and pool services, not by a parser: the same details.
+    for path in ("/v1/tenants", "/v1/pools"):
+        empty = _problem(await client.post(path, json={"name": " "}, headers=JSON))
+        assert empty["code"] == "invalid_name"
+        assert empty["details"]["parameter"] == "name"
+        assert empty["details"]["location"] == "body"
+        assert empty["message"].startswith("invalid name ' ': expected a ")
+
+
+async def test_the_body_as_a_whole_is_named_readably(client: Client) -> None:
+    missing = _problem(await client.post("/v1/tenants", headers=JSON))
+    # It read "invalid data: 'data'".
+    assert missing["message"] == "a JSON body is required"
+    assert missing["details"] == {
+        "parameter": "body",
+        "location": "body",
+        "expected": "a JSON object",
+    }
+
+    misspelt = {"name": "a", "nmae": 1}
+    unknown = _problem(await client.post("/v1/tenants", json=misspelt, headers=JSON))
+    assert unknown["message"] == "unknown body field nmae: this body takes name"
+    assert unknown["details"]["parameter"] == "nmae"
+
+    required = _problem(await client.post("/v1/pools", json={}, headers=JSON))
+    assert required["message"] == "name is required: expected a string"
+
+    listed = _problem(await client.post("/v1/pools", json=["name"], headers=JSON))
+    assert listed["details"]["parameter"] == "body"
+
+
+async def test_a_malformed_id_in_any_path_is_a_json_404(client: Client) -> None:
+    checked = []
+    for route in client.app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith("/v1"):
+            continue
+        if not any(p.type.__name__ == "UUID" for p in route.path_parameters.values()):
+            continue
+        path = re.sub(r"\{[^}]+:uuid\}", "not-a-uuid", route.path)
+        path = re.sub(r"\{[^}]+\}", "4915170264838", path)
+        for method in set(route.methods) - {"OPTIONS", "HEAD"}:
+            response = await client.request(method, path, headers=ADMIN)
+            assert (response.status_code, response.json()["code"]) == (404, "not_found"), path
+            checked.append(f"{method} {path}")
+    assert len(checked) >= 6, checked
+
+
+async def test_a_body_that_is_not_json_is_a_400_in_the_same_shape(client: Client) -> None:
+    response = await client.post("/v1/pools", content=b'{"name": ', headers=JSON)
+    assert response.status_code == 400
+    assert response.json() == {
+        "status": 400,
+        "code": "bad_request",
+        "message": "the body is not valid JSON: input data was truncated",
+        "details": {"parameter": "body", "location": "body", "expected": "a JSON object"},
+    }
