@@ -25,7 +25,7 @@ from app.lib.errors import EXCEPTION_HANDLERS
 from app.lib.logging import configure_logging
 from app.lib.metrics import MetricsController, system_gauges_refreshed
 from app.lib.nul_guard import reject_nul
-from app.lib.openapi import document_errors
+from app.lib.openapi import RealisticExamples, document_errors
 from app.lib.request_context import RequestContextMiddleware
 from app.lib.strict_query import declare_query_parameters, reject_unknown_query
 from app.numbers.listener import open_number_cache
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=_openapi_config(),
+        plugins=[RealisticExamples()],
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         state=None,
         debug=False,

@@ -26,6 +26,7 @@ from app.costs.schemas import (
 from app.lib import params
 from app.lib.auth import Principal
 from app.lib.errors import NotFound, error_responses
+from app.lib.openapi import AlsoCsv
 from app.settings import Settings
 
 
@@ -62,6 +63,7 @@ class CostController(Controller):
     @get(
         "/",
         summary="What the numbers cost in a month, grouped by tenant, pool, country or number",
+        operation_class=AlsoCsv,
         responses={
             200: ResponseSpec(
                 CostReportOut,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -44,7 +44,7 @@ class CostReportOut(msgspec.Struct):
     Each row's ``name`` is the tenant's or pool's name beside its key (null for
     ``unassigned`` and for ``country`` and ``number`` rows)."""
 
-    month: str
+    month: Annotated[str, msgspec.Meta(examples=["2026-03"])]
     basis: Basis
     group_by: GroupBy
     currency: Literal["EUR"]

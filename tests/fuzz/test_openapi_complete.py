@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from tests.support.api import Client
@@ -106,3 +107,105 @@ async def test_every_vocabulary_lists_the_values_it_always_listed(client: Client
     spec = (await client.get("/schema/openapi.json")).json()
     listed = {field: _values(spec, _field_schema(spec, field)) for field in VOCABULARY_FIELDS}
     assert listed == VOCABULARY_FIELDS
+
+
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+async def test_every_route_documents_the_statuses_its_shape_can_answer(client: Client) -> None:
+    # 422: any route refuses a NUL or a query parameter it does not declare; 413: any
+    # write reads its body (a DELETE's too) up to MAX_BODY_BYTES; 401 and 503: every /v1
+    # route needs a key and reads the database; 404: a path id that is not there (or is
+    # not an id at all).
+    spec = (await client.get("/schema/openapi.json")).json()
+    problems = []
+    for name, operation in _operations(spec):
+        method, path = name.split(" ")
+        needed = {"422"}
+        if method in WRITES:
+            needed.add("413")
+        if path.startswith("/v1/"):
+            needed |= {"401", "503"}
+        if "{" in path:
+            needed.add("404")
+        responses = operation["responses"]
+        problems += [f"{name}: {code} undocumented" for code in sorted(needed - set(responses))]
+        if "413" in responses:
+            example = _example(responses["413"])
+            if "65536 bytes" not in example["message"]:
+                problems.append(f"{name}: the 413 does not name the limit: {example}")
+    assert problems == []
+
+
+def _example(response: dict[str, Any]) -> Any:
+    (example,) = response["content"]["application/json"]["examples"].values()
+    return example["value"]
+
+
+# Parameters that take one of a list: the schema lists it.
+PARAMETER_CHOICES = {
+    "GET /v1/costs?group_by": ["tenant", "pool", "country", "number"],
+    "GET /v1/costs?basis": ["cash", "accrual"],
+    "GET /v1/operations?status": ["queued", "running", "succeeded", "failed"],
+    "GET /v1/operations?kind": ["order", "update", "delete", "sync"],
+    "GET /v1/numbers?state": ["ordering", "active", "deleting", "missing", "deleted", "failed"],
+}
+
+
+async def test_choice_parameters_list_their_values_and_csv_is_documented(client: Client) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    listed = {field: _values(spec, _field_schema(spec, field)) for field in PARAMETER_CHOICES}
+    assert listed == PARAMETER_CHOICES
+    parameters = spec["paths"]["/v1/numbers"]["get"]["parameters"]
+    (feature,) = [p for p in parameters if p["name"] == "feature"]
+    assert feature["schema"]["items"]["enum"] == ["sms", "a2p_sms", "voice"]
+    # GET /v1/costs answers Accept: text/csv with CSV.
+    assert "text/csv" in spec["paths"]["/v1/costs"]["get"]["responses"]["200"]["content"]
+
+
+async def test_examples_look_like_what_the_api_answers(client: Client) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    assert schemas["CostReportOut"]["properties"]["month"]["examples"] == ["2026-03"]
+    assert schemas["CostTotalsOut"]["properties"]["total"]["examples"] == ["4.90"]
+    problems = []
+    for where, schema in _all_schemas(spec):
+        for example in schema.get("examples", []):
+            if schema.get("format") == "uuid":
+                try:
+                    uuid.UUID(example)
+                except ValueError:
+                    problems.append(f"{where}: {example!r} is no UUID")
+            if schema.get("format") == "date-time" and not RFC3339.fullmatch(str(example)):
+                problems.append(f"{where}: {example!r} is no RFC 3339 time")
+            # Litestar's generated examples: random letters and 100-digit decimals.
+            if isinstance(example, str | list | dict) and len(str(example)) > 200:
+                problems.append(f"{where}: {str(example)[:60]}... is generated")
+            if isinstance(example, str) and re.fullmatch(r"[A-Za-z]{20}", example):
+                problems.append(f"{where}: {example!r} is generated")
+    assert problems == []
+
+
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
+
+def _all_schemas(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            if "type" in node or "examples" in node:
+                found.append((where, node))
+            for key, value in node.items():
+                if key != "examples":
+                    walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{where}[{index}]")
+
+    walk(spec["components"]["schemas"], "components")
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                walk(parameter.get("schema", {}), f"{method.upper()} {path}?{parameter['name']}")
+    return found

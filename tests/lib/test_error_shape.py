@@ -137,6 +137,25 @@ async def test_the_body_as_a_whole_is_named_readably(client: Client) -> None:
     assert listed["details"]["parameter"] == "body"
 
 
+async def test_an_empty_body_is_accepted_where_the_schema_makes_the_body_optional(
+    client: Client,
+) -> None:
+    tenant, _ = await tenancy.create_tenant(client, ADMIN, "empty bodies")
+    spec = (await client.get("/schema/openapi.json")).json()
+    optional = [
+        (method, path)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation and not operation["requestBody"].get("required")
+    ]
+    assert ("post", "/v1/tenants/{tenant_id}/keys") in optional
+    for method, path in optional:
+        response = await client.request(
+            method, path.replace("{tenant_id}", tenant), content=b"", headers=JSON
+        )
+        assert response.status_code < 300, (method, path, response.text)
+
+
 async def test_a_malformed_id_in_any_path_is_a_json_404(client: Client) -> None:
     checked = []
     for route in client.app.routes:
