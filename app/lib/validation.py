@@ -49,6 +49,8 @@ def locate(request: Request[Any, Any, Any], details: dict[str, Any]) -> dict[str
         location = "path"
     elif name in request.query_params or name in declared:
         location = "query"
+    elif name in request.headers:  # case-insensitive, as header names are
+        location = "header"
     else:
         location = "body"
     return {**details, "location": location}

@@ -22,6 +22,7 @@ from app.db.models import Operation
 from app.db.vocabulary import KeyScope
 from app.lib.auth import Principal
 from app.lib.errors import InvalidInput
+from app.lib.params import invalid
 
 HEADER = "Idempotency-Key"
 # Printable ASCII without spaces: UUIDs, ULIDs and the like, nothing that needs escaping.
@@ -34,8 +35,10 @@ def scoped_key(principal: Principal, key: str | None) -> str | None:
     if key is None:
         return None
     if not _KEY.match(key):
-        raise InvalidInput(
-            f"{HEADER} must be 1 to 255 printable ASCII characters without spaces.",
+        raise invalid(
+            HEADER,
+            key,
+            "1 to 255 printable ASCII characters without spaces",
             code="invalid_idempotency_key",
         )
     # The bootstrap key and the CLI (admins without a stored key) share one scope.

@@ -38,6 +38,21 @@ async def test_a_bad_number_reads_alike_in_path_query_and_body(client: Client) -
     }
 
 
+async def test_a_bad_header_is_named_in_the_same_shape(client: Client) -> None:
+    response = await client.post(
+        "/v1/orders",
+        json={"number": "4915170264838"},
+        headers={**JSON, "Idempotency-Key": "has spaces"},
+    )
+    refused = _problem(response)
+    assert refused["code"] == "invalid_idempotency_key"
+    assert refused["details"] == {
+        "parameter": "Idempotency-Key",
+        "location": "header",
+        "expected": "1 to 255 printable ASCII characters without spaces",
+    }
+
+
 async def test_a_bad_country_has_one_wording_everywhere(
     client: Client, sessions: tenancy.Sessions
 ) -> None:
