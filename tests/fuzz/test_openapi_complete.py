@@ -168,6 +168,8 @@ async def test_examples_look_like_what_the_api_answers(client: Client) -> None:
     schemas = spec["components"]["schemas"]
     assert schemas["CostReportOut"]["properties"]["month"]["examples"] == ["2026-03"]
     assert schemas["CostTotalsOut"]["properties"]["total"]["examples"] == ["4.90"]
+    costs = spec["paths"]["/v1/costs"]["get"]["parameters"]
+    assert [p["schema"].get("examples") for p in costs if p["name"] == "month"] == [["2026-03"]]
     problems = []
     for where, schema in _all_schemas(spec):
         for example in schema.get("examples", []):
