@@ -127,7 +127,11 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
 _ERROR_DOCS: dict[int, tuple[str, str, str]] = {
     400: ("The request is malformed (e.g. the body is not JSON)", "bad_request", "Bad Request"),
     401: ("No API key, or an unknown or revoked one", "unauthorized", "An API key is required."),
-    404: ("Not found, or not visible to this key", "not_found", "Not found."),
+    404: (
+        "Not found, not visible to this key, or a path id that is not an id at all",
+        "not_found",
+        "Not found.",
+    ),
     409: ("The resource's state does not allow this now", "conflict", "Conflict."),
     413: (
         "The request body is larger than the service accepts (MAX_BODY_BYTES)",
