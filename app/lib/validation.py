@@ -33,7 +33,7 @@ _JSON_TYPES = {
     "object": "a JSON object",
     "null": "null",
 }
-_TYPE_NAMED = re.compile(r"Expected `(\w+)`")
+_TYPE_NAMED = re.compile(r"Expected `([^`]+)`")
 _FIELD_NAMED = re.compile(r"field `([^`]+)`")
 _INDEX = re.compile(r"\[(\d+)\]")
 
@@ -64,7 +64,8 @@ def litestar_problem(
     if not problems:
         return None
     problem = problems[0]
-    location = str(problem.get("source") or "query")
+    source = problem.get("source") or "query"
+    location = str(getattr(source, "value", source))  # a ParamType, or "body"
     key, said = str(problem.get("key") or ""), str(problem.get("message") or "")
     if location != "body":
         expected = _from_msgspec(said)
@@ -114,9 +115,15 @@ def _details(parameter: str, location: str, expected: str) -> dict[str, Any]:
 
 
 def _from_msgspec(said: str) -> str:
+    """msgspec's ``Expected `bool | null`, got `str``` as ``true or false``; a constraint
+    (``Expected `int` >= 0``) is kept."""
     named = _TYPE_NAMED.match(said)
-    if named and named.group(1) in _JSON_TYPES:
-        return _JSON_TYPES[named.group(1)]
+    kinds = [k.strip() for k in named.group(1).split("|")] if named else []
+    kinds = [kind for kind in kinds if kind != "null"]
+    if named and kinds and all(kind in _JSON_TYPES for kind in kinds):
+        rest = said[named.end() :]
+        constraint = "" if rest.startswith(", got") else rest
+        return " or ".join(_JSON_TYPES[kind] for kind in kinds) + constraint
     if said == "Invalid UUID":
         return "a UUID"
     return said[:1].lower() + said[1:]
