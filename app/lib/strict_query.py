@@ -19,11 +19,10 @@ from litestar.enums import ParamType
 from litestar.routes import HTTPRoute
 
 from app.lib.errors import InvalidInput
+from app.lib.validation import DECLARED_QUERY
 
-# The key in a handler's ``opt`` that holds what it accepts; None: anything.
-_ACCEPTED = "accepted_query_parameters"
 #: ``opt`` of a handler that reads its query string itself and accepts any parameter.
-OPEN_QUERY: dict[str, Any] = {_ACCEPTED: None}
+OPEN_QUERY: dict[str, Any] = {DECLARED_QUERY: None}
 
 
 def declare_query_parameters(app: Litestar) -> None:
@@ -32,13 +31,13 @@ def declare_query_parameters(app: Litestar) -> None:
         if not isinstance(route, HTTPRoute):
             continue
         for handler, kwargs_model in route.route_handler_map.values():
-            if _ACCEPTED in handler.opt:  # opted out, or a handler serving two methods
+            if DECLARED_QUERY in handler.opt:  # opted out, or a handler serving two methods
                 continue
             if "query" in kwargs_model.expected_reserved_kwargs:
                 # The handler takes the whole query mapping: it decides for itself.
-                handler.opt[_ACCEPTED] = None
+                handler.opt[DECLARED_QUERY] = None
                 continue
-            handler.opt[_ACCEPTED] = frozenset(
+            handler.opt[DECLARED_QUERY] = frozenset(
                 p.field_alias
                 for p in kwargs_model.expected_query_params
                 if p.param_type is ParamType.QUERY
@@ -49,7 +48,7 @@ def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
     """A 422 naming the query parameters the matched route does not declare."""
     if not request.scope["query_string"]:  # the hot path: nothing to check
         return
-    accepted = request.route_handler.opt.get(_ACCEPTED)
+    accepted = request.route_handler.opt.get(DECLARED_QUERY)
     if accepted is None:
         return
     unknown = sorted({key for key in request.query_params if key not in accepted})

@@ -21,6 +21,9 @@ from litestar import Request
 from litestar.exceptions import ValidationException
 from litestar.utils.scope.state import ScopeState
 
+#: The key in a handler's ``opt`` of the query parameters it declares (set by
+#: app.lib.strict_query; None: any).
+DECLARED_QUERY = "accepted_query_parameters"
 _SHOWN = 60  # characters of a bad value repeated in the message
 # msgspec's names for JSON types, in the words of app.lib.params.
 _JSON_TYPES = {
@@ -44,7 +47,7 @@ def locate(request: Request[Any, Any, Any], details: dict[str, Any]) -> dict[str
         return details
     # ``sms_forward[2]`` or ``limits.max_numbers`` is the parameter ``sms_forward``.
     name = re.split(r"[\[.]", str(details["parameter"]), maxsplit=1)[0]
-    declared = request.route_handler.opt.get("accepted_query_parameters") or ()
+    declared = request.route_handler.opt.get(DECLARED_QUERY) or ()
     if name in request.path_params:
         location = "path"
     elif name in request.query_params or name in declared:

@@ -4,13 +4,15 @@ the same words for the same mistake, JSON for a malformed id in a path."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Litestar, get
 from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
+from app.lib import params
 from app.lib.errors import EXCEPTION_HANDLERS
+from app.lib.strict_query import declare_query_parameters
 from tests.support import tenancy
 from tests.support.api import Client
 from tests.support.tenancy import ADMIN_KEY
@@ -220,3 +222,16 @@ async def test_a_parameter_litestar_itself_refuses_is_named_in_the_same_shape() 
         "message": "invalid flag: expected true or false",
         "details": {"parameter": "flag", "location": "query", "expected": "true or false"},
     }
+
+
+async def test_a_declared_query_parameter_left_out_is_located_in_the_query() -> None:
+    # Absent from the request, so only the handler's declaration says where it belongs.
+    @get("/needs-month", sync_to_thread=False)
+    def needs_month(month: Annotated[str | None, params.MONTH] = None) -> None:
+        raise params.invalid("month", month or "", "a calendar month written YYYY-MM")
+
+    app = Litestar([needs_month], exception_handlers=EXCEPTION_HANDLERS)
+    declare_query_parameters(app)
+    async with AsyncTestClient(app) as client:
+        response = await client.get("/needs-month")
+    assert response.json()["details"]["location"] == "query"
