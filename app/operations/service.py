@@ -76,7 +76,7 @@ def payment_interval_required() -> InvalidInput:
         f"payment_interval is required: {choices} ('monthly' bills each month, "
         "'annually' bills a whole year up front).",
         code="payment_interval_required",
-        details={"parameter": "payment_interval", "expected": choices},
+        details={"parameter": "payment_interval", "location": "body", "expected": choices},
     )
 
 

@@ -134,4 +134,4 @@ async def test_text_answers_name_their_charset_once(client: Client) -> None:
     )
     assert csv.status_code == 200
     assert csv.headers["content-type"] == "text/csv; charset=utf-8"
-    assert csv.text.startswith("key,numbers,recurring,setup,usage,total\n")
+    assert csv.text.startswith("key,name,numbers,recurring,setup,usage,total\n")

@@ -84,7 +84,10 @@ async def test_times_are_date_times_and_sevens_carry_their_berlin_offset(client:
     spec = (await client.get("/schema/openapi.json")).json()
     number = spec["components"]["schemas"]["NumberOut"]["properties"]
     for name in ("created", "expires"):
-        assert {"type": "string", "format": "date-time"} in number[name]["oneOf"]
+        assert any(
+            (kind.get("type"), kind.get("format")) == ("string", "date-time")
+            for kind in number[name]["oneOf"]
+        )
         assert number[name]["examples"] == ["2024-01-31T17:06:27+01:00"]
     seven = spec["components"]["schemas"]["SevenTimes"]["properties"]
     assert seven["created"]["examples"] == ["2024-01-31 17:06:27"]

@@ -34,7 +34,11 @@ async def test_a_bad_number_reads_alike_in_path_query_and_body(client: Client) -
     found = [
         _problem(await client.get("/v1/numbers/12ab", headers=ADMIN)),
         _problem(await client.get("/v1/operations?number=12ab", headers=ADMIN)),
-        _problem(await client.post("/v1/orders", json={"number": "12ab"}, headers=JSON)),
+        _problem(
+            await client.post(
+                "/v1/orders", json={"number": "12ab", "payment_interval": "monthly"}, headers=JSON
+            )
+        ),
     ]
     assert [f["details"]["location"] for f in found] == ["path", "query", "body"]
     assert {f["code"] for f in found} == {"invalid_number"}
@@ -46,7 +50,7 @@ async def test_a_bad_number_reads_alike_in_path_query_and_body(client: Client) -
 async def test_a_bad_header_is_named_in_the_same_shape(client: Client) -> None:
     response = await client.post(
         "/v1/orders",
-        json={"number": "4915170264838"},
+        json={"number": "4915170264838", "payment_interval": "monthly"},
         headers={**JSON, "Idempotency-Key": "has spaces"},
     )
     refused = _problem(response)
@@ -227,7 +231,7 @@ async def test_a_parameter_litestar_itself_refuses_is_named_in_the_same_shape() 
 async def test_a_declared_query_parameter_left_out_is_located_in_the_query() -> None:
     # Absent from the request, so only the handler's declaration says where it belongs.
     @get("/needs-month", sync_to_thread=False)
-    def needs_month(month: Annotated[str | None, params.MONTH] = None) -> None:
+    def needs_month(month: Annotated[str | None, params.month_parameter("YYYY-MM")] = None) -> None:
         raise params.invalid("month", month or "", "a calendar month written YYYY-MM")
 
     app = Litestar([needs_month], exception_handlers=EXCEPTION_HANDLERS)

@@ -156,7 +156,11 @@ async def test_an_order_without_payment_interval_is_refused_naming_both_choices(
     body = response.json()
     assert body["code"] == "payment_interval_required"
     assert "monthly" in body["message"] and "annually" in body["message"]
-    assert body["details"] == {"parameter": "payment_interval", "expected": "monthly or annually"}
+    assert body["details"] == {
+        "parameter": "payment_interval",
+        "location": "body",
+        "expected": "monthly or annually",
+    }
     assert await _queued_jobs(settings) == 0
     async with sessions() as session:
         assert await session.scalar(select(Operation.id)) is None
