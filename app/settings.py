@@ -235,6 +235,13 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _host_list(raw: str) -> str:
+    hosts = [host.strip().lower() for host in raw.split(",") if host.strip()]
+    if any(not host or "/" in host or " " in host for host in hosts):
+        raise ValueError(raw)
+    return ",".join(hosts)
+
+
 def _boolean(raw: str) -> bool:
     value = raw.lower()
     if value in {"true", "1", "yes", "on"}:
@@ -315,6 +322,51 @@ class Settings:
         Format(_bounded(int, 1), "a whole number of days >= 1, e.g. {default}"),
         "how long counted event ids are kept against repeats (the worker purges hourly); at "
         "least a day longer than `WEBHOOK_MAX_AGE_SECONDS`",
+    )
+    event_retention_days: int = setting(
+        "EVENT_RETENTION_DAYS",
+        30,
+        Format(_bounded(int, 1), "a whole number of days >= 1, e.g. {default}"),
+        "how long events (`GET /v1/events`) are kept (the worker purges hourly)",
+    )
+    webhook_allowed_hosts: str = setting(
+        "WEBHOOK_ALLOWED_HOSTS",
+        "",
+        Format(_host_list, "host names or addresses separated by commas, e.g. 127.0.0.1"),
+        "event webhook endpoints on these hosts may use plain `http` and private, loopback "
+        "or link-local addresses (tests and `make run` use loopback); any other endpoint "
+        "must be `https` on a public address",
+    )
+    webhook_timeout_seconds: float = setting(
+        "WEBHOOK_TIMEOUT_SECONDS",
+        10.0,
+        SECONDS,
+        "how long an endpoint may take to answer a delivery (connecting included)",
+    )
+    webhook_retry_window_seconds: int = setting(
+        "WEBHOOK_RETRY_WINDOW_SECONDS",
+        86400,
+        WHOLE_SECONDS,
+        "how long a delivery is retried after its first attempt before it is `failed`",
+    )
+    webhook_backoff_initial_seconds: float = setting(
+        "WEBHOOK_BACKOFF_INITIAL_SECONDS",
+        5.0,
+        SECONDS,
+        "the wait before a delivery's second attempt; each next one doubles (with jitter)",
+    )
+    webhook_backoff_max_seconds: float = setting(
+        "WEBHOOK_BACKOFF_MAX_SECONDS",
+        3600.0,
+        SECONDS,
+        "the longest wait between two attempts of a delivery",
+    )
+    webhook_disable_after_seconds: int = setting(
+        "WEBHOOK_DISABLE_AFTER_SECONDS",
+        3 * 86400,
+        WHOLE_SECONDS,
+        "an endpoint whose deliveries have failed for this long without one success is "
+        "disabled (an `endpoint.disabled` event goes to admin)",
     )
     admin_api_key: str | None = setting(
         "ADMIN_API_KEY",

@@ -6,6 +6,8 @@ from litestar.types import ControllerRouterHandler
 
 from app.audit.controller import AuditController
 from app.costs.controller import CostController
+from app.events.controller import EventController
+from app.events.endpoint_controller import WebhookEndpointController
 from app.numbers.controller import NumberReadController
 from app.operations.controller import OperationController
 from app.pools.controller import AllocationController, PoolController
@@ -29,4 +31,6 @@ V1_HANDLERS: list[ControllerRouterHandler] = [
     seven_webhook,
     seven_webhook_get,
     SyncController,
+    EventController,
+    WebhookEndpointController,
 ]

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
 
+from app.events.jobs import deliver_events_function, purge_events_cron, start_delivering
 from app.lib import queue
 from app.lib.logging import configure_logging
 from app.lib.metrics import serve_worker_metrics
@@ -35,6 +36,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     resources = await stack.enter_async_context(Resources.open(settings, role="worker"))
     resources.install(ctx)
     ctx["exit_stack"] = stack
+    await start_delivering(ctx, stack)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -57,11 +59,13 @@ class WorkerSettings:
         # operations imports nothing of them.
         process_operation_function(finish_hooks=[settle_pool_operation]),
         sync_mirror_function(),
+        deliver_events_function(),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         reconciler_cron(_setting("RECONCILE_INTERVAL_SECONDS")),
         sync_cron_job(_setting("SYNC_INTERVAL_SECONDS")),
         purge_webhook_events_cron(),
+        purge_events_cron(),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Identity,
@@ -27,7 +28,9 @@ from app.db.vocabulary import (
     IN_FLIGHT,
     NUMBER_OPERATION_KINDS,
     AuditActor,
+    DeliveryStatus,
     DriftKind,
+    EventType,
     Handover,
     KeyScope,
     NumberState,
@@ -374,3 +377,107 @@ class WebhookEvent(Base):
     event_type: Mapped[str] = mapped_column(Text, primary_key=True)
     event_id: Mapped[str] = mapped_column(Text, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class Event(Base):
+    """One change of state, for other services (the outbox, app.events): written in the
+    transaction of the change, so both commit or neither does. ``seq`` orders them (the
+    newest-first list, one number's events in the order they happened); ``id`` is the
+    stable id callers and webhook receivers see. No tenant: an admin's event."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint(_one_of("type", EventType), name="type"),
+        Index("ix_events_tenant_id_seq", "tenant_id", "seq"),
+        Index("ix_events_number_seq", "number", "seq"),
+        Index("ix_events_created_at", "created_at"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(
+        unique=True, default=uuid.uuid4, server_default=text("gen_random_uuid()")
+    )
+    type: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    number: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class WebhookEndpoint(Timestamps, Base):
+    """Where a tenant's events (or, without a tenant, the admin's) are pushed."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    # Event types, or "*" for every type.
+    events: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The Standard Webhooks signing secret (whsec_ + base64): needed in the clear to sign.
+    secret: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    # The first failure since the last success: an endpoint failing long enough is disabled.
+    failing_since: Mapped[datetime | None]
+
+
+class Delivery(Base):
+    """One event to one endpoint: attempted until it is answered 2xx or its retry window
+    ends. ``key`` orders them: an endpoint gets one number's events in ``event_seq`` order."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", DeliveryStatus), name="status"),
+        Index("uq_deliveries_endpoint_id_event_seq", "endpoint_id", "event_seq", unique=True),
+        Index(
+            "ix_deliveries_pending",
+            "next_attempt_at",
+            postgresql_where=text(f"status = {sql(DeliveryStatus.PENDING)}"),
+        ),
+        Index(
+            "ix_deliveries_endpoint_id_key_event_seq",
+            "endpoint_id",
+            "key",
+            "event_seq",
+            postgresql_where=text(f"status = {sql(DeliveryStatus.PENDING)}"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    event_seq: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.seq", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(
+        Text, default=DeliveryStatus.PENDING, server_default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    first_attempt_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class DeliveryAttempt(Base):
+    """One POST of a delivery, as the endpoint answered it (or why it was not made)."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[int | None]
+    # The first KiB of the answer's body.
+    response: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)

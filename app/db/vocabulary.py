@@ -95,6 +95,35 @@ class AuditActor(StrEnum):
     CLI = "cli"
 
 
+class EventType(StrEnum):
+    """What an event (app.events, the outbox) reports: a change of state, written in the
+    transaction of the change."""
+
+    OPERATION_SUCCEEDED = "operation.succeeded"
+    OPERATION_FAILED = "operation.failed"
+    NUMBER_ORDERED = "number.ordered"
+    NUMBER_UPDATED = "number.updated"
+    NUMBER_DELETING = "number.deleting"
+    NUMBER_DELETED = "number.deleted"
+    NUMBER_MISSING = "number.missing"
+    ALLOCATION_GRANTED = "allocation.granted"
+    ALLOCATION_RELEASED = "allocation.released"
+    POOL_EXHAUSTED = "pool.exhausted"
+    SYNC_DRIFT = "sync.drift"
+    MESSAGE_RECEIVED = "message.received"
+    ENDPOINT_DISABLED = "endpoint.disabled"
+    #: ``POST /v1/webhook-endpoints/{id}/test``: sent to that endpoint only.
+    PING = "ping"
+
+
+class DeliveryStatus(StrEnum):
+    """Where the delivery of one event to one webhook endpoint stands."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
 def sql(values: StrEnum | Iterable[StrEnum]) -> str:
     """Vocabulary as SQL literals: ``'active'`` for one value, ``('active', 'deleting')``
     for several. Rendered rather than bound where the planner must see the value (the

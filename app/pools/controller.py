@@ -20,7 +20,7 @@ from app.lib.queue import commit_and_enqueue
 from app.numbers.schemas import NumberOut, number_out
 from app.operations.schemas import OperationOut, accepted
 from app.operations.service import payment_interval_required
-from app.pools import handover, ordering, service
+from app.pools import handover, news, ordering, service
 from app.pools.schemas import (
     AllocationCreate,
     AllocationOut,
@@ -141,6 +141,7 @@ class AllocationController(Controller):
             if error.code != "pool_exhausted" or not data.order_if_empty or interval is None:
                 raise
         else:
+            await news.granted_number(db_session, number.number)
             return Response(number_out(number), status_code=201)
         submitted = await ordering.order_for_pool(
             db_session,
@@ -195,6 +196,7 @@ class AllocationController(Controller):
     ) -> ReleaseOut:
         released = await handover.release(db_session, actor, number)
         named = await service.named(db_session, released.allocation)
+        await news.released(db_session, released)
         if released.clearing is not None:
             await commit_and_enqueue(db_session, queue, released.clearing)
         return release_out(released, named)

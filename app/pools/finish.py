@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Operation
+from app.pools import news
 from app.pools.handover import settle_handover
 from app.pools.ordering import allocate_ordered_number
 
@@ -18,5 +19,5 @@ async def settle_pool_operation(
     earlier rental and opens the allocation of the tenant it was ordered for, so the cost
     reports attribute the number from the day it became active."""
     await settle_handover(session, operation, succeeded=succeeded, at=at)
-    if succeeded:
-        await allocate_ordered_number(session, operation)
+    if succeeded and (allocation := await allocate_ordered_number(session, operation)):
+        await news.granted(session, allocation)

@@ -102,35 +102,35 @@ async def order_for_pool(
         )
 
 
-async def allocate_ordered_number(session: AsyncSession, operation: Operation) -> None:
+async def allocate_ordered_number(session: AsyncSession, operation: Operation) -> Allocation | None:
     """Open the tenant's allocation interval for a number its order just made active.
 
     For the worker, on an ``order`` operation's success, inside the transaction that
     records the success. Safe to repeat (jobs run at least once): an open interval is
-    left as it is. Orders without a tenant allocate nothing.
+    left as it is. Orders without a tenant allocate nothing. The interval opened, if any.
     """
     params = params_of(operation)
     if not isinstance(params, OrderParams) or not operation.tenant_id or not operation.number:
-        return
+        return None
     number = await session.get(Number, operation.number, with_for_update=True)
     if number is None:
-        return
+        return None
     open_interval = await session.scalar(
         select(Allocation.id).where(
             Allocation.number == number.number, Allocation.released_at.is_(None)
         )
     )
     if open_interval is not None:
-        return
+        return None
     number.tenant_id = operation.tenant_id
     if params.pool:
         number.pool_id = params.pool
-    session.add(
-        Allocation(
-            number=number.number,
-            pool_id=number.pool_id,
-            tenant_id=number.tenant_id,
-            allocated_at=await session.scalar(select(func.now())),
-        )
+    allocation = Allocation(
+        number=number.number,
+        pool_id=number.pool_id,
+        tenant_id=number.tenant_id,
+        allocated_at=await session.scalar(select(func.now())),
     )
+    session.add(allocation)
     await session.flush()
+    return allocation

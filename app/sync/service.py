@@ -69,6 +69,7 @@ from app.seven.errors import SevenError
 from app.sync.baseline import load_baseline
 from app.sync.confirm import confirm_missing
 from app.sync.diff import DiffCounts, RemovalsRefused, apply_diff, load_incoming
+from app.sync.news import announce_changes
 from app.sync.rows import RowCounter
 
 log = structlog.get_logger(__name__)
@@ -212,6 +213,7 @@ async def _run_locked(
             conn, numbers, run, max_removed_share, confirm_missing_seconds, seconds
         )
         clock = time.perf_counter()
+        await announce_changes(conn, run_id)
         await _close_run(conn, run_id, counts)
         await conn.commit()
         seconds["commit_seconds"] = time.perf_counter() - clock
@@ -255,6 +257,7 @@ async def _run_locked(
     if operation_id is not None:
         result = {"outcome": RunOutcome.RAN, "run_id": str(run_id)}
         await finish_operation(conn, operation_id, OperationStatus.SUCCEEDED, result=result)
+    await announce_changes(conn, run_id)
     await conn.commit()
     seconds["confirm_seconds"] = time.perf_counter() - clock
     timings = {name: round(value, 3) for name, value in seconds.items()}

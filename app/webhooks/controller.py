@@ -136,7 +136,7 @@ async def _take(
         )
     except BadEvent as error:
         raise InvalidInput(f"The event is refused: {error}", code=error.code) from None
-    counted = await count_sms_mo(session, sms.event_id, sms.number, sms.day)
+    counted = await count_sms_mo(session, sms)
     return WebhookOut("counted" if counted else "duplicate")
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import NumberUsageDaily, WebhookEvent
 from app.lib.phone import InvalidPhoneNumber, normalize_number
 from app.numbers.mirror import SEVEN_TIME_ZONE
+from app.webhooks.news import announce_received
 
 #: How far a signature's timestamp (and an event's time) may be from our clock, either
 #: way: the default of seven's own webhook verifier (js-client WebhookVerifier).
@@ -62,6 +63,8 @@ class InboundSms:
     number: str
     """The receiving number (seven's ``system``), normalized."""
     sent_at: datetime
+    sender: str | None = None
+    text: str | None = None
 
     @property
     def day(self) -> date:
@@ -93,7 +96,7 @@ def parse_sms_mo(data: Any) -> InboundSms:
         raise BadEvent(
             f"data.id is longer than {MAX_EVENT_ID_LENGTH} characters", "event_id_too_long"
         )
-    return InboundSms(event_id, number, _event_time(fields.time))
+    return InboundSms(event_id, number, _event_time(fields.time), fields.sender, fields.text)
 
 
 def check_age(sms: InboundSms, *, now: datetime, max_age: timedelta) -> None:
@@ -112,8 +115,9 @@ def check_age(sms: InboundSms, *, now: datetime, max_age: timedelta) -> None:
         )
 
 
-async def count_sms_mo(session: AsyncSession, event_id: str, number: str, day: date) -> bool:
-    """Count one inbound SMS; False (and nothing changed) when the event was seen before.
+async def count_sms_mo(session: AsyncSession, sms: InboundSms) -> bool:
+    """Count one inbound SMS, and announce it (``message.received``, app.webhooks.news);
+    False (and nothing changed) when the event was seen before.
 
     Committed here rather than when the request ends: the caller holds the webhook's nonce
     (app.webhooks.nonces) only while this runs, and frees it when the count fails, so seven
@@ -122,19 +126,27 @@ async def count_sms_mo(session: AsyncSession, event_id: str, number: str, day: d
         first_time = (
             await session.execute(
                 insert(WebhookEvent)
-                .values(event_type="sms_mo", event_id=event_id)
+                .values(event_type="sms_mo", event_id=sms.event_id)
                 .on_conflict_do_nothing()
                 .returning(WebhookEvent.event_id)
             )
         ).scalar_one_or_none()
         if first_time is None:
             return False
-        upsert = insert(NumberUsageDaily).values(number=number, day=day, sms_mo=1)
+        upsert = insert(NumberUsageDaily).values(number=sms.number, day=sms.day, sms_mo=1)
         await session.execute(
             upsert.on_conflict_do_update(
                 index_elements=[NumberUsageDaily.number, NumberUsageDaily.day],
                 set_={"sms_mo": NumberUsageDaily.sms_mo + upsert.excluded.sms_mo},
             )
+        )
+        await announce_received(
+            session,
+            event_id=sms.event_id,
+            number=sms.number,
+            sender=sms.sender,
+            text=sms.text,
+            sent_at=sms.sent_at,
         )
     return True
 

@@ -1,0 +1,131 @@
+"""Feeding deliveries to arq: find the due ones in Postgres, enqueue one job per endpoint
+and ordering key.
+
+Postgres holds every delivery; a job carries only the endpoint's id and the key (its job
+id is made of them, see :func:`delivery_job_id`). The dispatcher (one per
+worker) looks when a transaction that wrote deliveries commits (their NOTIFY) and at
+least every :data:`INTERVAL` seconds, so retries come due, and a Redis that lost its
+jobs is refilled, without anyone asking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import asyncpg
+import structlog
+from arq import ArqRedis
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.models import Delivery, WebhookEndpoint
+from app.db.vocabulary import DeliveryStatus
+from app.events.outbox import CHANNEL
+
+log = structlog.get_logger(__name__)
+
+JOB = "deliver_events"
+#: The longest a due delivery waits for a look without a NOTIFY (a retry, a lost job).
+INTERVAL = 1.0
+#: Keys enqueued per look; the next look takes the rest.
+BATCH = 1000
+JOB_ID_SECONDS = 5
+
+_DUE = (
+    select(Delivery.endpoint_id, Delivery.key)
+    .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
+    .where(
+        Delivery.status == DeliveryStatus.PENDING,
+        Delivery.next_attempt_at <= func.now(),
+        WebhookEndpoint.enabled,
+    )
+    .group_by(Delivery.endpoint_id, Delivery.key)
+    .limit(BATCH)
+)
+
+
+def delivery_job_id(endpoint_id: uuid.UUID | str, key: str, now: float) -> str:
+    """At most one job per key is queued within each :data:`JOB_ID_SECONDS`: a look
+    finding the key's job still queued or running adds none. The id changes with time
+    because a job whose worker was killed keeps its id blocked in arq for as long as the
+    longest job timeout; a second job for a key is harmless (the advisory lock lets one
+    run, and the other finds nothing to do)."""
+    return f"deliver:{endpoint_id}:{key}:{int(now // JOB_ID_SECONDS)}"
+
+
+async def dispatch(sessions: async_sessionmaker[AsyncSession], queue: ArqRedis) -> int:
+    """Enqueue a job for every (endpoint, key) with a due delivery; how many were new."""
+    async with sessions() as session:
+        due = (await session.execute(_DUE)).all()
+    enqueued, now = 0, time.time()
+    for endpoint_id, key in due:
+        job = await queue.enqueue_job(
+            JOB, str(endpoint_id), key, _job_id=delivery_job_id(endpoint_id, key, now)
+        )
+        enqueued += job is not None
+    return enqueued
+
+
+class Dispatcher:
+    """Runs :func:`dispatch` on every NOTIFY of :data:`CHANNEL` and every INTERVAL."""
+
+    def __init__(
+        self, database_url: str, sessions: async_sessionmaker[AsyncSession], queue: ArqRedis
+    ) -> None:
+        self._dsn = urlsplit(database_url)._replace(scheme="postgresql").geturl()
+        self._sessions = sessions
+        self._queue = queue
+        self._wake = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Dispatcher]:
+        tasks = [
+            asyncio.create_task(self._listen(), name="delivery-listener"),
+            asyncio.create_task(self._loop(), name="delivery-dispatcher"),
+        ]
+        try:
+            yield self
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), INTERVAL)
+            self._wake.clear()
+            try:
+                await dispatch(self._sessions, self._queue)
+            except (RedisError, OSError, SQLAlchemyError) as error:
+                # Postgres keeps the deliveries: the next look tries again.
+                log.warning("delivery_dispatch_failed", error_type=type(error).__name__)
+
+    async def _listen(self) -> None:
+        """Wake the loop on every NOTIFY; reconnect when the connection is lost (the loop
+        keeps looking every INTERVAL meanwhile)."""
+        while True:
+            try:
+                await self._listen_once()
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("delivery_listener_lost", error_type=type(error).__name__)
+            await asyncio.sleep(INTERVAL)
+
+    async def _listen_once(self) -> None:
+        connection = await asyncpg.connect(self._dsn, timeout=5)
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _connection: lost.set())
+        try:
+            await connection.add_listener(CHANNEL, lambda *_: self._wake.set())
+            await lost.wait()
+        finally:
+            connection.terminate()

@@ -1,0 +1,39 @@
+"""The event as callers see it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from app.db.models import Event
+from app.db.vocabulary import EventType
+from app.lib.pagination import Page, page_schema
+
+
+class EventOut(msgspec.Struct):
+    id: uuid.UUID
+    """Stable: the same on every delivery (a webhook's ``webhook-id``)."""
+    type: EventType
+    created_at: datetime
+    tenant: uuid.UUID | None
+    """The tenant the event belongs to; null: an admin's event."""
+    number: str | None
+    data: dict[str, Any]
+    """The resource as the API shows it: a number, an operation, an allocation, ..."""
+
+
+EventPage = Annotated[Page[EventOut], page_schema("EventPage")]
+
+
+def event_out(row: Event) -> EventOut:
+    return EventOut(
+        id=row.id,
+        type=EventType(row.type),
+        created_at=row.created_at,
+        tenant=row.tenant_id,
+        number=row.number,
+        data=row.data,
+    )
