@@ -7,78 +7,24 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import redis.asyncio as redis
-from litestar.testing import AsyncTestClient
 from standardwebhooks import Webhook
 
-from app.asgi import create_app
 from app.db.vocabulary import EventType
 from app.events.dispatch import dispatch
 from app.events.outbox import emit
 from app.resources import Resources
 from app.settings import Settings
-from tests.events.receiver import Receiver, receiving
+from tests.events.hooks import allocate_one, received, register
+from tests.events.receiver import receiving
 from tests.support import tenancy
 from tests.support.api import Client, Headers
 from tests.support.polling import until
-from tests.support.tenancy import create_pool, create_tenant, key_headers
+from tests.support.tenancy import create_tenant, key_headers
 from tests.support.worker import WorkerProcess
-
-LOOPBACK = "127.0.0.1"
-
-
-@pytest.fixture
-def hooks_settings(settings: Settings) -> Settings:
-    """Loopback allowed (the receivers are on it); retries within a fraction of a second."""
-    return dataclasses.replace(
-        settings,
-        webhook_allowed_hosts=LOOPBACK,
-        webhook_backoff_initial_seconds=0.1,
-        webhook_backoff_max_seconds=0.3,
-    )
-
-
-@pytest.fixture
-async def api(hooks_settings: Settings) -> AsyncIterator[Client]:
-    async with AsyncTestClient(app=create_app(hooks_settings)) as test_client:
-        yield test_client
-
-
-async def register(
-    client: Client, headers: Headers, url: str, events: list[str] | None = None, **body: Any
-) -> dict[str, Any]:
-    response = await client.post(
-        "/v1/webhook-endpoints",
-        json={"url": url, "events": events or ["*"], **body},
-        headers=headers,
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def received(receiver: Receiver, count: int, within: float = 30.0) -> list[dict[str, Any]]:
-    async def enough() -> list[dict[str, Any]] | None:
-        events = receiver.events()
-        return events if len(events) >= count else None
-
-    return await until(enough, f"{count} requests at the receiver", within, every=0.05)
-
-
-async def allocate_one(
-    client: Client, admin: Headers, sessions: tenancy.Sessions, tenant_key: str, start: int = 0
-) -> dict[str, Any]:
-    """A number of a new pool allocated to the key's tenant: an ``allocation.granted``."""
-    numbers = await tenancy.seed_numbers(sessions, tenancy.german_numbers(1, start=start))
-    pool = await create_pool(client, admin, numbers, name=f"pool-{start}")
-    response = await client.post(
-        "/v1/allocations", json={"pool": pool}, headers=key_headers(tenant_key)
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt_signed(
