@@ -231,3 +231,59 @@ async def test_one_numbers_events_arrive_in_order_under_concurrency(
     for event in accepted:
         delivered.setdefault(event["number"], []).append(event["data"]["i"])
     assert delivered == {number: list(range(10)) for number in numbers}
+
+
+async def test_an_endpoint_failing_too_long_is_disabled_and_a_failed_delivery_can_be_retried(
+    api: Client, admin_headers: Headers, hooks_settings: Settings
+) -> None:
+    _, key = await create_tenant(api, admin_headers, "acme")
+    impatient = dataclasses.replace(
+        hooks_settings, webhook_retry_window_seconds=1, webhook_disable_after_seconds=2
+    )
+    with receiving([500] * 1000) as failing, receiving() as admins:
+        await register(api, admin_headers, admins.url, ["endpoint.disabled"])
+        endpoint = await register(api, key_headers(key), failing.url)
+        path = f"/v1/webhook-endpoints/{endpoint['id']}"
+        await api.post(f"{path}/test", headers=key_headers(key))
+        with WorkerProcess(impatient):
+
+            async def deliveries() -> list[dict[str, Any]]:
+                page = await api.get(f"{path}/deliveries", headers=key_headers(key))
+                return page.json()["items"]
+
+            # Past its window a delivery is failed, and the endpoint's next ones go ahead.
+            async def one_failed() -> list[dict[str, Any]] | None:
+                items = await deliveries()
+                return items if any(d["status"] == "failed" for d in items) else None
+
+            items = await until(one_failed, "a failed delivery", 30, every=0.1)
+            assert items[0]["attempts"] >= 2 and items[0]["finished_at"] is not None
+            # Failing for longer than WEBHOOK_DISABLE_AFTER_SECONDS: the next failure
+            # disables the endpoint and tells the admins.
+            await asyncio.sleep(1.0)
+            await api.post(f"{path}/test", headers=key_headers(key))
+            [disabled] = await received(admins, 1)
+            assert (disabled["type"], disabled["tenant"]) == ("endpoint.disabled", None)
+            assert (disabled["data"]["id"], disabled["data"]["enabled"]) == (endpoint["id"], False)
+            shown = (await api.get(path, headers=key_headers(key))).json()
+            assert shown["enabled"] is False and shown["failing_since"] is not None
+
+            # Enabled again and the failed delivery retried: the receiver has recovered.
+            failing.statuses.clear()
+            await api.patch(path, json={"enabled": True}, headers=key_headers(key))
+            failed = next(d for d in items if d["status"] == "failed")
+            retried = await api.post(
+                f"{path}/deliveries/{failed['id']}/retry", headers=key_headers(key)
+            )
+            assert (retried.status_code, retried.json()["status"]) == (202, "pending")
+
+            async def delivered() -> bool | None:
+                items = await deliveries()
+                return (
+                    any(d["id"] == failed["id"] and d["status"] == "delivered" for d in items)
+                    or None
+                )
+
+            await until(delivered, "the retried delivery delivered", 30, every=0.1)
+    unknown = await api.post(f"{path}/deliveries/{endpoint['id']}/retry", headers=key_headers(key))
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "delivery_not_found")
