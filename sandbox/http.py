@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
 import msgspec
 from litestar import Litestar, Request, Response, Router, delete, get, patch, post, put
 from litestar.response.base import ASGIResponse
@@ -25,6 +26,7 @@ from litestar.types import Receive, Scope, Send
 
 from app.seven.signing import verify_signature
 from app.seven.types import PaymentInterval
+from sandbox.inbound import send_sms
 from sandbox.persist import StateFile
 from sandbox.state import (
     ENCODER,
@@ -512,6 +514,36 @@ async def remove_active(request: Request[Any, Any, Any], number: str) -> Respons
     return _json({"removed": number})
 
 
+class InboundSms(msgspec.Struct, forbid_unknown_fields=True):
+    url: str
+    to: str
+    text: str
+    sender: str = "4917612345678"
+    format: str = "form"
+
+
+@post("/sms", status_code=200)
+async def send_inbound_sms(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Send seven's sms_mo webhook for an SMS to ``to`` to ``url`` (sandbox.inbound)."""
+    try:
+        sms = msgspec.json.decode(await request.body(), type=InboundSms)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        return _error(str(exc), 400)
+    if sms.format not in ("form", "json"):
+        return _error("format must be form or json", 400)
+    async with httpx.AsyncClient(timeout=10, follow_redirects=False) as client:
+        sent = await send_sms(
+            client,
+            sms.url,
+            to=sms.to,
+            text=sms.text,
+            sender=sms.sender,
+            signing_secret=_config(request).signing_secret,
+            body_format=sms.format,  # type: ignore[arg-type]
+        )
+    return _json({"status": sent.status, "attempts": sent.attempts, "id": sent.id})
+
+
 # --------------------------------------------------------------------------- the app
 
 
@@ -555,6 +587,7 @@ def create_sandbox_app(
             set_config,
             put_active,
             remove_active,
+            send_inbound_sms,
         ],
     )
     app = Litestar(route_handlers=[api, control], openapi_config=None)

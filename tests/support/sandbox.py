@@ -255,6 +255,11 @@ class SandboxProcess:
     def remove_active(self, number: str) -> None:
         self._call("DELETE", f"/active/{number}")
 
+    def send_sms(self, url: str, **body: Any) -> dict[str, Any]:
+        """seven's sms_mo webhook for an inbound SMS, sent to ``url`` (sandbox/inbound.py)."""
+        sent: dict[str, Any] = self._call("POST", "/sms", json={"url": url, **body})
+        return sent
+
     # ------------------------------------------------------------------ seven's API, raw
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
