@@ -66,21 +66,29 @@ async def emit(
     tenant: uuid.UUID | None,
     data: Any,
     number: str | None = None,
-) -> None:
-    """Add one event to ``db``'s transaction (the caller commits)."""
-    await emit_all(db, [NewEvent(type, tenant, data, number)])
+) -> uuid.UUID:
+    """Add one event to ``db``'s transaction (the caller commits); its id."""
+    [event_id] = await emit_all(db, [NewEvent(type, tenant, data, number)])
+    return event_id
 
 
-async def emit_all(db: AsyncSession | AsyncConnection, events: Iterable[NewEvent]) -> None:
+async def emit_all(
+    db: AsyncSession | AsyncConnection, events: Iterable[NewEvent]
+) -> list[uuid.UUID]:
     """Add several events, in the order given, with their deliveries to the endpoints
-    that want them."""
+    that want them; their ids."""
     rows = [_row(event) for event in events]
     if not rows:
-        return
-    seqs = list((await db.execute(insert(Event).returning(Event.seq), rows)).scalars())
-    fanned = await db.execute(_FAN_OUT, {"seqs": seqs})
+        return []
+    written = (
+        await db.execute(
+            insert(Event).returning(Event.seq, Event.id, sort_by_parameter_order=True), rows
+        )
+    ).all()
+    fanned = await db.execute(_FAN_OUT, {"seqs": [seq for seq, _ in written]})
     if fanned.rowcount:  # type: ignore[attr-defined]
         await notify_deliveries(db)
+    return [event_id for _, event_id in written]
 
 
 async def notify_deliveries(db: AsyncSession | AsyncConnection) -> None:
