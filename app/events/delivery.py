@@ -109,20 +109,33 @@ class Deliverer:
         answered 2xx (0 too when another run has the key)."""
         lock = lock_key(endpoint_id, key)
         delivered = 0
-        async with self.engine.connect() as connection:
-            if not await try_lock(connection, lock):
-                return 0
-            try:
-                async with AsyncSession(bind=connection, expire_on_commit=False) as session:
-                    while (head := await self._due_head(session, endpoint_id, key)) is not None:
-                        # No transaction stays open while the endpoint answers.
-                        await session.commit()
-                        answer = await self._post(*head)
-                        if not await self._record(session, *head, answer):
-                            break
-                        delivered += answer.ok
-            finally:
-                await release_lock(connection, lock)
+        async with (
+            self.engine.connect() as connection,
+            AsyncSession(bind=connection, expire_on_commit=False) as session,
+        ):
+            # A delivery committed while the run ends may find this run's job still
+            # queued (no new job for it): so the run looks once more after letting go
+            # of the key, and goes on if it can take the key again.
+            while await try_lock(connection, lock):
+                try:
+                    delivered += await self._deliver_due(session, endpoint_id, key)
+                finally:
+                    await release_lock(connection, lock)
+                if await self._due_head(session, endpoint_id, key) is None:
+                    break
+                await session.commit()
+        return delivered
+
+    async def _deliver_due(self, session: AsyncSession, endpoint_id: uuid.UUID, key: str) -> int:
+        delivered = 0
+        while (head := await self._due_head(session, endpoint_id, key)) is not None:
+            # No transaction stays open while the endpoint answers.
+            await session.commit()
+            answer = await self._post(*head)
+            if not await self._record(session, *head, answer):
+                break
+            delivered += answer.ok
+        await session.commit()
         return delivered
 
     async def _due_head(

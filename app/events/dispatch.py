@@ -39,7 +39,7 @@ BATCH = 1000
 JOB_ID_SECONDS = 5
 
 _DUE = (
-    select(Delivery.endpoint_id, Delivery.key)
+    select(Delivery.endpoint_id, Delivery.key, func.max(Delivery.event_seq))
     .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
     .where(
         Delivery.status == DeliveryStatus.PENDING,
@@ -60,17 +60,21 @@ def delivery_job_id(endpoint_id: uuid.UUID | str, key: str, now: float) -> str:
     return f"deliver:{endpoint_id}:{key}:{int(now // JOB_ID_SECONDS)}"
 
 
-async def dispatch(sessions: async_sessionmaker[AsyncSession], queue: ArqRedis) -> int:
-    """Enqueue a job for every (endpoint, key) with a due delivery; how many were new."""
+async def dispatch(
+    sessions: async_sessionmaker[AsyncSession], queue: ArqRedis, after: int = 0
+) -> tuple[int, int]:
+    """Enqueue a job for every (endpoint, key) with a due delivery of an event after
+    ``after`` (0: every due one); how many jobs were new, and the newest event seen."""
     async with sessions() as session:
-        due = (await session.execute(_DUE)).all()
-    enqueued, now = 0, time.time()
-    for endpoint_id, key in due:
+        due = (await session.execute(_DUE.where(Delivery.event_seq > after))).all()
+    enqueued, now, newest = 0, time.time(), after
+    for endpoint_id, key, seq in due:
         job = await queue.enqueue_job(
             JOB, str(endpoint_id), key, _job_id=delivery_job_id(endpoint_id, key, now)
         )
         enqueued += job is not None
-    return enqueued
+        newest = max(newest, seq)
+    return enqueued, newest
 
 
 class Dispatcher:
@@ -100,15 +104,25 @@ class Dispatcher:
                     await task
 
     async def _loop(self) -> None:
+        """A NOTIFY looks only at deliveries of events newer than the last look saw (the
+        keys with older ones have their job already); every INTERVAL a look takes every
+        due delivery: retries come due, a job lost with Redis, an event whose transaction
+        committed after a newer one's."""
+        newest, last_full = 0, 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), INTERVAL)
             self._wake.clear()
+            full = time.monotonic() - last_full >= INTERVAL
             try:
-                await dispatch(self._sessions, self._queue)
+                _, seen = await dispatch(self._sessions, self._queue, 0 if full else newest)
             except (RedisError, OSError, SQLAlchemyError) as error:
                 # Postgres keeps the deliveries: the next look tries again.
                 log.warning("delivery_dispatch_failed", error_type=type(error).__name__)
+                continue
+            newest = max(newest, seen)
+            if full:
+                last_full = time.monotonic()
 
     async def _listen(self) -> None:
         """Wake the loop on every NOTIFY; reconnect when the connection is lost (the loop
