@@ -40,8 +40,10 @@ class WebhookEndpointController(Controller):
             "Events of the caller's tenant (an admin: of the tenant named, or the admin's own "
             "events) of the types in `events` (`*`: all) are POSTed to `url`, signed as the "
             "Standard Webhooks spec has it with the `secret` answered here, once. The URL "
-            "must be https on a public address (422 `invalid_url`)."
+            "must be https on a public address (422 `invalid_url`). A tenant the caller may "
+            "not name: 404 `tenant_not_found`."
         ),
+        responses=error_responses(404),
     )
     async def create(
         self,
