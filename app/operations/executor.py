@@ -52,7 +52,7 @@ from app.db.vocabulary import FINISHED, NumberState, OperationKind, OperationSta
 from app.lib.metrics import JOB_RETRIES
 from app.numbers.mirror import columns_from_active, state_for
 from app.operations.lifecycle import Failure, FinishHook, finish_operation
-from app.operations.news import announce_finish
+from app.operations.news import announce_number
 from app.operations.params import DeleteParams, OrderParams, params_of
 from app.operations.policy import RetryPolicy, exhausted, failure_for
 from app.seven.client import SevenClient
@@ -439,7 +439,7 @@ class _Run:
         for hook in self.finish_hooks:
             await hook(self.session, self.op, succeeded, at)
         await finish_operation(self.session, self.op.id, status, result=result, failure=failure)
-        await announce_finish(self.session, self.op)
+        await announce_number(self.session, self.op, status)
         await self.session.commit()
 
     async def _finish_number(self, **values: Any) -> None:

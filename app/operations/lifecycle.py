@@ -12,7 +12,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.models import Operation
-from app.db.vocabulary import OperationStatus
+from app.db.vocabulary import EventType, OperationStatus
+from app.events.outbox import emit
+from app.operations.schemas import operation_out
 
 #: What another capability does when an operation ends, given the operation, whether it
 #: succeeded and when: the pools end a clearing's handover and open an order's allocation.
@@ -38,7 +40,8 @@ async def finish_operation(
     result: dict[str, Any] | None = None,
     failure: Failure | None = None,
 ) -> None:
-    """Record the operation's end (uncommitted): its status, when, and why it failed.
+    """Record the operation's end (uncommitted): its status, when, and why it failed, with
+    its ``operation.succeeded`` or ``operation.failed`` event.
 
     ``result`` replaces the stored one when given (None keeps it: a failure keeps the
     warnings a run noted). On a session, the operation loaded in it is updated too.
@@ -53,4 +56,20 @@ async def finish_operation(
     }
     if result is not None:
         values["result"] = result
-    await db.execute(update(Operation).where(Operation.id == operation_id).values(**values))
+    ended = (
+        await db.execute(
+            update(Operation)
+            .where(Operation.id == operation_id)
+            .values(**values)
+            .returning(*Operation.__table__.columns)
+        )
+    ).one()
+    # The news of it, in the same transaction (app.events).
+    succeeded = status == OperationStatus.SUCCEEDED
+    await emit(
+        db,
+        EventType.OPERATION_SUCCEEDED if succeeded else EventType.OPERATION_FAILED,
+        tenant=ended.tenant_id,
+        data=operation_out(ended),
+        number=ended.number,
+    )

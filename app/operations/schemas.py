@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from arq import ArqRedis
 from litestar import Response
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Operation
@@ -44,7 +45,8 @@ class OperationOut(msgspec.Struct):
     warnings: list[OperationError] = msgspec.field(default_factory=list)
 
 
-def operation_out(row: Operation) -> OperationOut:
+def operation_out(row: Operation | Row[Any]) -> OperationOut:
+    """From an ORM row or a Core row over the ``operations`` columns."""
     error = (
         OperationError(code=row.error_code, message=row.error_message or "")
         if row.error_code
@@ -60,7 +62,7 @@ def operation_out(row: Operation) -> OperationOut:
         error=error,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        params=stored(params_of(row)),
+        params=stored(params_of(row)),  # type: ignore[arg-type]
         warnings=[OperationError(**w) for w in (row.result or {}).get("warnings", [])],
     )
 

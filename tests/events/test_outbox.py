@@ -252,3 +252,18 @@ async def test_the_worker_forgets_events_older_than_the_retention(
         await asyncio.to_thread(run_burst, kept_for_5_days)
         rows = await conn.fetch("SELECT number FROM events")
     assert [row["number"] for row in rows] == ["kept"]
+
+
+async def test_a_sync_operation_ends_with_its_event(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    started = await client.post("/v1/sync", headers=admin_headers)
+    assert started.status_code == 202, started.text
+    with WorkerProcess(fast(settings)):
+        await wait_finished(client, admin_headers, started.json()["id"])
+    [ended] = await events_of(client, admin_headers, type="operation.succeeded")
+    assert (ended["tenant"], ended["data"]["kind"], ended["data"]["id"]) == (
+        None,
+        "sync",
+        started.json()["id"],
+    )
