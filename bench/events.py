@@ -8,8 +8,9 @@ What it does, in one run:
    (an HTTP server answering 200 at once) registered as an admin endpoint for every event;
 2. starts one worker (the real one, with the benchmark's ``noop`` job: ``bench/worker.py``);
 3. paced: commits ``BENCH_EVENTS`` events at ``BENCH_EVENTS_RATE`` per second (each in its
-   own transaction, as a service writes one, spread over 50 numbers) and measures, per
-   event, the time from its commit to its arrival at the receiver: p50 and p99;
+   own transaction, as a service writes one, up to 16 side by side, spread over 50
+   numbers) and measures, per event, the time from its commit to its arrival at the
+   receiver: p50 and p99;
 4. burst: commits as many events at once and measures how many per second reach the
    receiver, from the first commit to the last arrival;
 5. on the same Redis and worker, the rate of ``noop`` jobs (what arq itself costs per job),
@@ -50,6 +51,8 @@ REDIS_URL = redis_url(13)
 COUNT = int(os.environ.get("BENCH_EVENTS", "2000"))
 RATE = float(os.environ.get("BENCH_EVENTS_RATE", "200"))
 NUMBERS = 50
+#: Transactions writing events side by side, as several API processes and workers would.
+WRITERS = 16
 
 
 class Receiver:
@@ -86,13 +89,13 @@ class Receiver:
 async def _commit_events(
     sessions: async_sessionmaker[AsyncSession], count: int, rate: float | None
 ) -> dict[str, float]:
-    """Commit ``count`` events, one per transaction, at ``rate`` per second (None: at once,
-    eight writers side by side); when each committed, by event id."""
+    """Commit ``count`` events, one per transaction, one started every 1/``rate`` s (None:
+    all at once), up to ``WRITERS`` side by side; when each committed, by event id."""
     committed: dict[str, float] = {}
-    start = time.monotonic()
+    gate = asyncio.Semaphore(WRITERS)
 
     async def one(index: int) -> None:
-        async with sessions() as session:
+        async with gate, sessions() as session:
             number = f"4915170{index % NUMBERS:06d}"
             event_id = await emit(
                 session, EventType.SYNC_DRIFT, tenant=None, number=number, data={"i": index}
@@ -100,20 +103,13 @@ async def _commit_events(
             await session.commit()
             committed[str(event_id)] = time.time()
 
-    if rate is None:
-        gate = asyncio.Semaphore(8)
-
-        async def gated(index: int) -> None:
-            async with gate:
-                await one(index)
-
-        await asyncio.gather(*(gated(i) for i in range(count)))
-        return committed
+    start = time.monotonic()
+    tasks = []
     for index in range(count):
-        delay = start + index / rate - time.monotonic()
-        if delay > 0:
+        if rate is not None and (delay := start + index / rate - time.monotonic()) > 0:
             await asyncio.sleep(delay)
-        await one(index)
+        tasks.append(asyncio.create_task(one(index)))
+    await asyncio.gather(*tasks)
     return committed
 
 
@@ -143,7 +139,7 @@ async def main() -> None:
     )
     redis = Redis.from_url(REDIS_URL)
     await redis.flushdb()
-    engine = create_engine(settings.database_url, pool_size=10)
+    engine = create_engine(settings.database_url, pool_size=WRITERS + 2)
     sessions = create_session_factory(engine)
     workers = []
     try:
