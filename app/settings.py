@@ -329,13 +329,13 @@ class Settings:
         Format(_bounded(int, 1), "a whole number of days >= 1, e.g. {default}"),
         "how long events (`GET /v1/events`) are kept (the worker purges hourly)",
     )
-    webhook_allowed_hosts: str = setting(
+    webhook_allowed_hosts: str | None = setting(
         "WEBHOOK_ALLOWED_HOSTS",
-        "",
+        None,
         Format(_host_list, "host names or addresses separated by commas, e.g. 127.0.0.1"),
-        "event webhook endpoints on these hosts may use plain `http` and private, loopback "
-        "or link-local addresses (tests and `make run` use loopback); any other endpoint "
-        "must be `https` on a public address",
+        "event webhook endpoints on these hosts (comma-separated) may use plain `http` and "
+        "private, loopback or link-local addresses (`127.0.0.1` for a receiver on the same "
+        "machine in development); any other endpoint must be `https` on a public address",
     )
     webhook_timeout_seconds: float = setting(
         "WEBHOOK_TIMEOUT_SECONDS",

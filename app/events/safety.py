@@ -22,8 +22,9 @@ class UnsafeUrl(ValueError):
     """The URL may not be called; the message says why."""
 
 
-def allowed_hosts(setting: str) -> frozenset[str]:
-    return frozenset(host for host in setting.split(",") if host)
+def allowed_hosts(setting: str | None) -> frozenset[str]:
+    """``WEBHOOK_ALLOWED_HOSTS`` as a set (the setting is already lower case)."""
+    return frozenset(host for host in (setting or "").split(",") if host)
 
 
 def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

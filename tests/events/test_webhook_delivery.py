@@ -128,7 +128,7 @@ async def test_an_endpoint_on_a_refused_address_is_never_called(
             f"/v1/webhook-endpoints/{endpoint['id']}/test", headers=admin_headers
         )
         assert pinged.status_code == 202, pinged.text
-        refusing = dataclasses.replace(hooks_settings, webhook_allowed_hosts="")
+        refusing = dataclasses.replace(hooks_settings, webhook_allowed_hosts=None)
         with WorkerProcess(refusing):
 
             async def refused() -> dict[str, Any] | None:
