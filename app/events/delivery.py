@@ -254,7 +254,7 @@ class Deliverer:
         log.info(
             "webhook_attempt",
             endpoint=str(endpoint.id),
-            event=str(event.id),
+            event_id=str(event.id),
             status_code=answer.status_code,
             error=answer.error,
             latency_ms=answer.latency_ms,

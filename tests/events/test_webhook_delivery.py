@@ -7,13 +7,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import uuid
 from typing import Any
 
+import httpx
 import pytest
 import redis.asyncio as redis
 from standardwebhooks import Webhook
 
 from app.db.vocabulary import EventType
+from app.events.delivery import Deliverer, DeliveryPolicy
 from app.events.dispatch import dispatch
 from app.events.outbox import emit
 from app.resources import Resources
@@ -287,3 +290,23 @@ async def test_an_endpoint_failing_too_long_is_disabled_and_a_failed_delivery_ca
             await until(delivered, "the retried delivery delivered", 30, every=0.1)
     unknown = await api.post(f"{path}/deliveries/{endpoint['id']}/retry", headers=key_headers(key))
     assert (unknown.status_code, unknown.json()["code"]) == (404, "delivery_not_found")
+
+
+async def test_one_run_delivers_every_due_event_of_its_key(
+    api: Client, admin_headers: Headers, hooks_settings: Settings, resources: Resources
+) -> None:
+    """A run takes a key's deliveries one after another, not one per job."""
+    with receiving() as receiver:
+        endpoint = await register(api, admin_headers, receiver.url)
+        async with resources.sessions() as session:
+            for _ in range(3):
+                await emit(
+                    session, EventType.SYNC_DRIFT, tenant=None, number="4915170000000", data={}
+                )
+            await session.commit()
+        async with httpx.AsyncClient(trust_env=False) as http:
+            deliverer = Deliverer(
+                resources.engine, http, DeliveryPolicy.from_settings(hooks_settings)
+            )
+            delivered = await deliverer.run(uuid.UUID(endpoint["id"]), "4915170000000")
+    assert delivered == 3 and len(receiver.requests) == 3
