@@ -41,6 +41,8 @@ from app.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+#: A key's deliveries read at once: one select for the lot rather than one per delivery.
+BATCH = 50
 #: How much of an answer's body is read and kept.
 RESPONSE_BYTES = 1024
 USER_AGENT = "seven-numbers-webhooks/1"
@@ -121,48 +123,49 @@ class Deliverer:
                     delivered += await self._deliver_due(session, endpoint_id, key)
                 finally:
                     await release_lock(connection, lock)
-                if await self._due_head(session, endpoint_id, key) is None:
+                if not await self._due(session, endpoint_id, key, 1):
                     break
                 await session.commit()
         return delivered
 
     async def _deliver_due(self, session: AsyncSession, endpoint_id: uuid.UUID, key: str) -> int:
         delivered = 0
-        while (head := await self._due_head(session, endpoint_id, key)) is not None:
+        while due := await self._due(session, endpoint_id, key, BATCH):
             # No transaction stays open while the endpoint answers.
             await session.commit()
-            answer = await self._post(*head)
-            if not await self._record(session, *head, answer):
-                break
-            delivered += answer.ok
+            for delivery in due:
+                answer = await self._post(*delivery)
+                if not await self._record(session, *delivery, answer):
+                    return delivered
+                delivered += answer.ok
         await session.commit()
         return delivered
 
-    async def _due_head(
-        self, session: AsyncSession, endpoint_id: uuid.UUID, key: str
-    ) -> tuple[Delivery, Event, WebhookEndpoint] | None:
-        """The oldest pending delivery of the key, if it is due and its endpoint enabled."""
-        row = (
-            await session.execute(
-                select(Delivery, Event, WebhookEndpoint)
-                .join(Event, Event.seq == Delivery.event_seq)
-                .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
-                .where(
-                    Delivery.endpoint_id == endpoint_id,
-                    Delivery.key == key,
-                    Delivery.status == DeliveryStatus.PENDING,
-                )
-                .order_by(Delivery.event_seq)
-                .limit(1)
-                .execution_options(populate_existing=True)
+    async def _due(
+        self, session: AsyncSession, endpoint_id: uuid.UUID, key: str, limit: int
+    ) -> list[tuple[Delivery, Event, WebhookEndpoint]]:
+        """The key's oldest pending deliveries, up to the first one not due (the later ones
+        wait behind it); none while the endpoint is disabled."""
+        rows = await session.execute(
+            select(Delivery, Event, WebhookEndpoint)
+            .join(Event, Event.seq == Delivery.event_seq)
+            .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
+            .where(
+                Delivery.endpoint_id == endpoint_id,
+                Delivery.key == key,
+                Delivery.status == DeliveryStatus.PENDING,
             )
-        ).one_or_none()
-        if row is None:
-            return None
-        delivery, event, endpoint = row
-        if not endpoint.enabled or delivery.next_attempt_at > _now():
-            return None
-        return delivery, event, endpoint
+            .order_by(Delivery.event_seq)
+            .limit(limit)
+            .execution_options(populate_existing=True)
+        )
+        now = _now()
+        due: list[tuple[Delivery, Event, WebhookEndpoint]] = []
+        for delivery, event, endpoint in rows.tuples():
+            if not endpoint.enabled or delivery.next_attempt_at > now:
+                break
+            due.append((delivery, event, endpoint))
+        return due
 
     async def _post(self, delivery: Delivery, event: Event, endpoint: WebhookEndpoint) -> Answer:
         try:
