@@ -13,7 +13,7 @@ from app.db.vocabulary import EventType
 from app.events.outbox import NewEvent, emit_all
 from app.pools.handover import Released
 from app.pools.schemas import allocation_out, pool_out, release_out
-from app.pools.service import get_pool, pool_counts
+from app.pools.service import get_pool, named, pool_counts
 
 
 async def granted(session: AsyncSession, allocation: Allocation) -> None:
@@ -23,7 +23,7 @@ async def granted(session: AsyncSession, allocation: Allocation) -> None:
         NewEvent(
             EventType.ALLOCATION_GRANTED,
             allocation.tenant_id,
-            allocation_out(allocation),
+            allocation_out(await named(session, allocation)),
             allocation.number,
         )
     ]
@@ -53,7 +53,7 @@ async def released(session: AsyncSession, release: Released) -> None:
             NewEvent(
                 EventType.ALLOCATION_RELEASED,
                 allocation.tenant_id,
-                release_out(release),
+                release_out(release, await named(session, allocation)),
                 allocation.number,
             )
         ],
