@@ -17,7 +17,6 @@ is ``failed`` and the next one goes ahead. An endpoint whose attempts have faile
 from __future__ import annotations
 
 import hashlib
-import random
 import time
 import uuid
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from app.events.outbox import emit
 from app.events.safety import UnsafeUrl, allowed_hosts, resolve_target
 from app.events.schemas import event_out
 from app.events.signing import signature_headers
+from app.lib.backoff import equal_jitter
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -69,11 +69,9 @@ class DeliveryPolicy:
         )
 
     def delay(self, attempts: int) -> float:
-        """The wait after ``attempts`` failed ones: half fixed, half random (equal jitter,
-        as app.operations.policy), so receivers that failed together are not retried
-        together."""
-        ceiling = min(self.backoff_max, self.backoff_initial * 2 ** (attempts - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        """The wait after ``attempts`` failed ones: equal jitter (app.lib.backoff), so
+        receivers that failed together are not retried together."""
+        return equal_jitter(attempts, self.backoff_initial, self.backoff_max)
 
 
 def lock_key(endpoint_id: uuid.UUID, key: str) -> int:

@@ -21,10 +21,10 @@ operation's first start, so worker restarts do not reset it.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app.lib.backoff import equal_jitter
 from app.operations.lifecycle import Failure
 from app.settings import Settings
 from app.seven.errors import (
@@ -62,8 +62,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, error: SevenError) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.max_seconds, self.initial_seconds * 2 ** (attempt - 1))
-        wait = ceiling / 2 + random.uniform(0, ceiling / 2)
+        wait = equal_jitter(attempt, self.initial_seconds, self.max_seconds)
         if isinstance(error, RateLimited) and error.retry_after is not None:
             # seven said how long; a jittered backoff may only add to that.
             wait = max(wait, error.retry_after)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from pytest import MonkeyPatch
 
-from app.operations import policy as policy_module
+from app.lib import backoff
 from app.operations.policy import RetryPolicy, exhausted, failure_for
 from app.seven.errors import (
     OrderRefused,
@@ -32,7 +32,7 @@ def test_the_jitter_spans_the_whole_upper_half_of_each_wait(monkeypatch: MonkeyP
     policy = RetryPolicy(initial_seconds=1.0, max_seconds=8.0)
     error = UpstreamUnavailable("503")
     for end, share in ((min, 0.5), (max, 1.0)):
-        monkeypatch.setattr(policy_module.random, "uniform", lambda a, b, end=end: end(a, b))
+        monkeypatch.setattr(backoff.random, "uniform", lambda a, b, end=end: end(a, b))
         assert [policy.delay(attempt, error) for attempt in (1, 3, 10)] == [
             share * ceiling for ceiling in (1.0, 4.0, 8.0)
         ]
