@@ -73,8 +73,8 @@ def payment_interval_required() -> InvalidInput:
     the caller (annually would bill a whole year up front)."""
     choices = " or ".join(PaymentInterval)
     return InvalidInput(
-        f"payment_interval is required: {choices} ('monthly' bills each month, "
-        "'annually' bills a whole year up front).",
+        f"payment_interval is required: {choices} ('{PaymentInterval.MONTHLY}' bills each "
+        f"month, '{PaymentInterval.ANNUALLY}' bills a whole year up front).",
         code="payment_interval_required",
         details={"parameter": "payment_interval", "location": "body", "expected": choices},
     )
