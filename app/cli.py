@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 from redis.exceptions import RedisError
 from rich.console import Console
@@ -39,11 +40,12 @@ from app.lib.dev_instance import cli_environment, env_file
 from app.lib.errors import ServiceError
 from app.lib.pagination import PageQuery
 from app.lib.queue import create_queue, enqueue_operation
-from app.settings import SettingsError, read_setting, redact_url
+from app.settings import DEFAULT_SEVEN_BASE_URL, SettingsError, read_setting, redact_url
 from app.sync import runs
 from app.sync.schemas import SyncRunOut
 from app.sync.service import RunOutcome, request_sync
 from app.tenants import service
+from app.webhooks.controller import WEBHOOK_PATH
 
 T = TypeVar("T")
 
@@ -300,6 +302,78 @@ def _print_run(run: SyncRunOut) -> None:
 
 def _json(value: dict[str, Any] | None) -> str:
     return "" if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+# --------------------------------------------------------------------------- the sandbox
+
+sandbox_cli = typer.Typer(
+    help="Drive the sandbox imitating seven (make run starts one), over its control API.",
+    no_args_is_help=True,
+)
+cli.add_typer(sandbox_cli, name="sandbox")
+
+#: The sandbox serves seven's endpoints under ``/api`` and its control API next to them.
+_SANDBOX_API = "/api"
+_SANDBOX_CONTROL = "/_sandbox"
+
+
+def _refuse(message: str) -> typer.Exit:
+    typer.echo(f"seven-numbers: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _sandbox_control_url() -> str:
+    """The control API of the sandbox SEVEN_BASE_URL points at; refused for seven itself,
+    which has no control API (and must not be sent made-up requests)."""
+    base: str = _setting("SEVEN_BASE_URL").rstrip("/")
+    seven_host = httpx.URL(DEFAULT_SEVEN_BASE_URL).host
+    if httpx.URL(base).host == seven_host or not base.endswith(_SANDBOX_API):
+        raise _refuse(
+            f"SEVEN_BASE_URL is {redact_url(base)}, not a sandbox (make run without "
+            "SEVEN_API_KEY starts one; its address ends in /api)"
+        )
+    return base.removesuffix(_SANDBOX_API) + _SANDBOX_CONTROL
+
+
+@sandbox_cli.command("send-sms")
+def send_sms(
+    to: Annotated[str, typer.Option(help="The number the SMS is sent to (digits).")],
+    text: Annotated[str, typer.Option(help="The message.")],
+    sender: Annotated[
+        str | None, typer.Option(help="The number it comes from; default: the sandbox's.")
+    ] = None,
+) -> None:
+    """Have the sandbox send an inbound SMS to the service as seven does (its sms_mo
+    webhook, signed); the number's holder gets a message.received event."""
+    control = _sandbox_control_url()
+    environ, _ = cli_environment()
+    service_url = environ.get("SEVEN_NUMBERS_URL", "").strip().rstrip("/")
+    if not service_url:
+        raise _refuse(
+            "SEVEN_NUMBERS_URL (the API's address, where the sandbox sends the webhook) is "
+            f"not set: start make run, which writes it to {env_file(environ)}"
+        )
+    webhook = f"{service_url}/v1{WEBHOOK_PATH}"
+    body = {"url": webhook, "to": to, "text": text}
+    if sender is not None:
+        body["sender"] = sender
+    try:
+        # The sandbox retries the webhook (for a few seconds) before it answers.
+        response = httpx.post(f"{control}/sms", json=body, timeout=30)
+    except httpx.TransportError as error:
+        raise _unreachable("SEVEN_BASE_URL", control, OSError(str(error))) from None
+    if response.status_code == 404:
+        raise _refuse(f"{redact_url(control)} has no /sms: SEVEN_BASE_URL is not a sandbox")
+    if response.is_error:
+        typer.echo(f"the sandbox refused ({response.status_code}): {response.text}", err=True)
+        raise typer.Exit(1)
+    sent = response.json()
+    typer.echo(
+        f"SMS {sent['id']} sent to {webhook}: HTTP {sent['status']} "
+        f"after {sent['attempts']} attempt(s)"
+    )
+    if sent["status"] is None or not 200 <= sent["status"] < 300:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from tests.events.hooks import allocate_one, received, register
 from tests.events.receiver import receiving
 from tests.support import tenancy
 from tests.support.api import ApiProcess, Client, Headers
-from tests.support.sandbox import SIGNING_SECRET, SandboxProcess
+from tests.support.cli import run_cli
+from tests.support.sandbox import SIGNING_SECRET, SandboxProcess, free_port
 from tests.support.tenancy import create_tenant, key_headers
 from tests.support.worker import WorkerProcess
 
@@ -65,3 +66,58 @@ async def test_an_sms_sent_by_the_sandbox_reaches_the_holders_endpoint(
         [message] = await received(receiver, 1)
     assert (message["type"], message["tenant"]) == ("message.received", holder)
     assert (message["data"]["id"], message["data"]["text"]) == (sent["id"], "hello")
+
+
+async def test_the_cli_has_the_sandbox_send_an_sms_that_reaches_its_holder(
+    api: Client,
+    admin_headers: Headers,
+    hooks_settings: Settings,
+    sessions: tenancy.Sessions,
+    signature_checking_sandbox: SandboxProcess,
+) -> None:
+    signed = dataclasses.replace(hooks_settings, seven_signing_secret=SIGNING_SECRET)
+    holder, key = await create_tenant(api, admin_headers, "holder")
+    number = (await allocate_one(api, admin_headers, sessions, key))["number"]
+    with ApiProcess(signed) as service:
+        # What make run writes to .data/env: the sandbox's /api base and the API's address.
+        env = {
+            "SEVEN_BASE_URL": signature_checking_sandbox.base_url,
+            "SEVEN_NUMBERS_URL": service.url,
+        }
+        sent = await run_cli(
+            signed, "sandbox", "send-sms", "--to", number, "--text", "hello", env=env
+        )
+    assert sent.exit_code == 0, sent.output
+    assert "HTTP 200 after 1 attempt" in sent.stdout
+    events = await api.get("/v1/events", headers=key_headers(key))
+    [message] = [e for e in events.json()["items"] if e["type"] == "message.received"]
+    assert (message["tenant"], message["data"]["text"]) == (holder, "hello")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "said"),
+    [
+        ("https://gateway.seven.io/api", "not a sandbox"),
+        (f"http://127.0.0.1:{free_port()}/api", "cannot reach"),
+    ],
+)
+async def test_send_sms_refuses_without_a_running_sandbox(
+    settings: Settings, base_url: str, said: str
+) -> None:
+    env = {"SEVEN_BASE_URL": base_url, "SEVEN_NUMBERS_URL": "http://127.0.0.1:8000"}
+    refused = await run_cli(settings, "sandbox", "send-sms", "--to", "491", "--text", "hi", env=env)
+    assert refused.exit_code == 2
+    assert said in refused.output and len(refused.output.strip().splitlines()) == 1
+
+
+async def test_send_sms_refuses_a_server_without_the_sandboxs_control_api(
+    settings: Settings,
+) -> None:
+    with receiving([404]) as other:
+        base_url = other.url.removesuffix("/hooks") + "/api"
+        env = {"SEVEN_BASE_URL": base_url, "SEVEN_NUMBERS_URL": "http://127.0.0.1:8000"}
+        refused = await run_cli(
+            settings, "sandbox", "send-sms", "--to", "491", "--text", "hi", env=env
+        )
+    assert refused.exit_code == 2
+    assert "not a sandbox" in refused.output and len(refused.output.strip().splitlines()) == 1
