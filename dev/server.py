@@ -52,6 +52,9 @@ LOG_TAIL_LINES = 20
 READY_TIMEOUT = float(os.environ.get("SEVEN_NUMBERS_READY_TIMEOUT", "90"))
 STOP_GRACE = 10.0
 SANDBOX_ACTIVE_NUMBERS = 20
+SIGNING_SECRET_PREFIX = "sandbox_signing_"  # noqa: S105 - a prefix; the secret is random
+#: make run's receivers of event webhooks are on this machine: plain http to loopback.
+DEV_WEBHOOK_ALLOWED_HOSTS = "127.0.0.1,localhost"
 PREFIX = "devserver:"
 
 
@@ -340,13 +343,21 @@ def start_sandbox(
     state = folder / "sandbox"
     state.mkdir(mode=0o700, exist_ok=True)
     key = kept_key(state / "api-key", SANDBOX_KEY_PREFIX)
+    # The sandbox signs its inbound-SMS webhooks (and checks our requests) with the secret
+    # the API verifies them with; without one the API refuses them (503) and
+    # `app.cli sandbox send-sms` could not show an SMS reaching its tenant.
+    secret = env.get("SEVEN_SIGNING_SECRET", "").strip() or kept_key(
+        state / "signing-secret", SIGNING_SECRET_PREFIX
+    )
     # A few numbers already on the sandbox's account, so a person sees a mirror at once.
     argv = [
         sys.executable, "-m", "sandbox", "--port", str(port), "--api-key", key,
         "--active", str(SANDBOX_ACTIVE_NUMBERS), "--state-dir", str(state),
+        "--signing-secret", secret,
     ]  # fmt: skip
     sandbox = spawn("sandbox", argv, env, children, logs_dir(folder) / "sandbox.log")
     env["SEVEN_API_KEY"] = key
+    env["SEVEN_SIGNING_SECRET"] = secret
     env["SEVEN_BASE_URL"] = f"http://127.0.0.1:{port}/api"
     return sandbox, port
 
@@ -385,6 +396,11 @@ def print_banner(
         lines.append(f"  sandbox:   {sandbox}  (no real numbers will be ordered)")
     lines.append(f"  admin key: {key}")
     lines.append(f"  try:       curl -H 'X-Api-Key: {key}' {base}/v1/numbers")
+    if sandbox:
+        lines.append(
+            f"  inbound:   {cli_command()} sandbox send-sms --to <a number> --text hello"
+            "   (its holder gets message.received)"
+        )
     lines.append(f"  CLI:       {cli_command()} costs   (--help for the rest)")
     lines.append(f"  settings:  {_shown(folder / dev_instance.ENV_FILE_NAME)}  (read by the CLI)")
     for child in children:
@@ -399,6 +415,10 @@ def start_everything(
     host, port = http_port(env)
     folder = data_dir(env)
     env["ADMIN_API_KEY"] = admin_key(env, folder)
+    # Event webhook endpoints on this machine (a receiver a person runs) are refused
+    # without it; a value a person set is kept.
+    if not env.get("WEBHOOK_ALLOWED_HOSTS", "").strip():
+        env["WEBHOOK_ALLOWED_HOSTS"] = DEV_WEBHOOK_ALLOWED_HOSTS
     logs = logs_dir(folder)
     # The sandbox starts (imports, loads its account) while the databases and migrations do.
     sandbox = start_sandbox(env, folder, children)

@@ -49,6 +49,8 @@ STEPS = [
     "/v1/costs",
     "python -m app.cli costs",
     "python -m app.cli --help",
+    "python -m app.cli sandbox send-sms",
+    "/v1/events",
 ]
 
 
@@ -165,10 +167,21 @@ def test_every_quick_start_block_runs_against_make_run(tmp_path: Path, server: D
     assert {op["status"] for op in ours} == {"succeeded"}
     assert allocation["tenant"] == tenant["id"]
     # The tenant's key read the number allocated to it, and no other.
-    as_tenant = json.loads(_output_of("X-Api-Key: $TENANT_KEY", blocks, outputs))
+    as_tenant = json.loads(_output_of('$TENANT_KEY" "$API/v1/numbers"', blocks, outputs))
     assert [number["number"] for number in _items(as_tenant)] == [allocation["number"]]
     # The API's cost report and the CLI's both have a row for the tenant.
     for call in ("/v1/costs", "app.cli costs"):
         out = _output_of(call, blocks, outputs)
         assert tenant["id"] in out or tenant["name"] in out, out
     assert "issue-key" in _output_of("app.cli --help", blocks, outputs)
+    # The banner shows how to send one; the sandbox's SMS passed the API's signature
+    # check and reached the tenant.
+    assert "sandbox send-sms --to <a number> --text hello" in server.output
+    sms = _output_of("send-sms", blocks, outputs)
+    assert "HTTP 200 after 1 attempt" in sms, sms
+    assert sms.strip().endswith("hello"), sms
+    # make run lets endpoints on this machine receive events (WEBHOOK_ALLOWED_HOSTS).
+    local = {"url": "http://127.0.0.1:9/hooks", "events": ["endpoint.disabled"]}
+    with httpx.Client(base_url=server.url, headers=admin, timeout=10) as api:
+        registered = api.post("/v1/webhook-endpoints", json=local)
+    assert registered.status_code == 201, registered.text
