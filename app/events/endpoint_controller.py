@@ -8,6 +8,7 @@ from typing import Annotated
 from litestar import Controller, delete, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.events import endpoints
 from app.events.endpoint_schemas import (
     DeliveryOut,
@@ -21,7 +22,7 @@ from app.events.endpoint_schemas import (
 )
 from app.events.safety import allowed_hosts
 from app.events.schemas import EventOut, event_out
-from app.lib.auth import Principal
+from app.lib.auth import Actor, Principal
 from app.lib.errors import error_responses
 from app.settings import Settings
 
@@ -30,6 +31,7 @@ PAGES = endpoints.DELIVERY_PAGES
 
 class WebhookEndpointController(Controller):
     path = "/webhook-endpoints"
+    dependencies = ACTOR_DEPENDENCY
     tags = ["events"]
 
     @post(
@@ -49,13 +51,11 @@ class WebhookEndpointController(Controller):
         self,
         data: EndpointCreate,
         db_session: AsyncSession,
-        principal: Principal,
+        actor: Actor,
         settings: Settings,
     ) -> EndpointCreated:
         allowed = allowed_hosts(settings.webhook_allowed_hosts)
-        return endpoint_created(
-            await endpoints.create_endpoint(db_session, principal, data, allowed)
-        )
+        return endpoint_created(await endpoints.create_endpoint(db_session, actor, data, allowed))
 
     @get("/", summary="Webhook endpoints (a tenant key: its own)")
     async def list_endpoints(
@@ -78,19 +78,17 @@ class WebhookEndpointController(Controller):
         endpoint_id: uuid.UUID,
         data: EndpointUpdate,
         db_session: AsyncSession,
-        principal: Principal,
+        actor: Actor,
         settings: Settings,
     ) -> EndpointOut:
         allowed = allowed_hosts(settings.webhook_allowed_hosts)
         return endpoint_out(
-            await endpoints.update_endpoint(db_session, principal, endpoint_id, data, allowed)
+            await endpoints.update_endpoint(db_session, actor, endpoint_id, data, allowed)
         )
 
     @delete("/{endpoint_id:uuid}", status_code=204, summary="Remove a webhook endpoint")
-    async def remove(
-        self, endpoint_id: uuid.UUID, db_session: AsyncSession, principal: Principal
-    ) -> None:
-        await endpoints.delete_endpoint(db_session, principal, endpoint_id)
+    async def remove(self, endpoint_id: uuid.UUID, db_session: AsyncSession, actor: Actor) -> None:
+        await endpoints.delete_endpoint(db_session, actor, endpoint_id)
 
     @post(
         "/{endpoint_id:uuid}/test",

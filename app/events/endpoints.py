@@ -3,6 +3,10 @@
 A tenant key manages its own endpoints; an admin any, and registers one for a tenant's
 events by naming the tenant, or for the admin's own events by naming none. What a key
 may not see answers 404 ``endpoint_not_found``, whether it exists or not.
+
+Registering, changing and removing an endpoint is audited (``webhook_endpoint.*``, target
+``webhook_endpoint:<id>``); the audit row never holds the signing secret, and names the
+URL by its origin only: a receiver's path or query may carry a token of its own.
 """
 
 from __future__ import annotations
@@ -10,10 +14,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import Actor, audited
 from app.db.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from app.db.vocabulary import DeliveryStatus, EventType
 from app.events.endpoint_schemas import (
@@ -64,18 +71,32 @@ def not_found() -> NotFound:
     return NotFound("There is no such webhook endpoint.", code="endpoint_not_found")
 
 
+def _origin(url: str) -> str:
+    """What an audit row shows of an endpoint's URL: scheme, host and port."""
+    parsed = httpx.URL(url)
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}"
+
+
+def _target(endpoint_id: uuid.UUID) -> str:
+    return f"webhook_endpoint:{endpoint_id}"
+
+
 async def create_endpoint(
-    session: AsyncSession, principal: Principal, data: EndpointCreate, allowed: frozenset[str]
+    session: AsyncSession, actor: Actor, data: EndpointCreate, allowed: frozenset[str]
 ) -> WebhookEndpoint:
-    endpoint = WebhookEndpoint(
-        tenant_id=await acting_tenant(session, principal, data.tenant),
-        url=_checked_url(data.url, allowed),
-        events=_checked_events(data.events),
-        description=data.description,
-        secret=new_secret(),
-    )
-    session.add(endpoint)
-    await session.flush()
+    async with audited(session, actor, "webhook_endpoint.create") as note:
+        endpoint = WebhookEndpoint(
+            id=uuid.uuid4(),
+            tenant_id=await acting_tenant(session, actor.principal, data.tenant),
+            url=_checked_url(data.url, allowed),
+            events=_checked_events(data.events),
+            description=data.description,
+            secret=new_secret(),
+        )
+        note.creating(_target(endpoint.id), endpoint.tenant_id)
+        note.details = {"url": _origin(endpoint.url), "events": endpoint.events}
+        session.add(endpoint)
     await session.refresh(endpoint)
     return endpoint
 
@@ -105,32 +126,42 @@ async def get_endpoint(
 
 async def update_endpoint(
     session: AsyncSession,
-    principal: Principal,
+    actor: Actor,
     endpoint_id: uuid.UUID,
     data: EndpointUpdate,
     allowed: frozenset[str],
 ) -> WebhookEndpoint:
-    endpoint = await get_endpoint(session, principal, endpoint_id)
-    if data.url is not None:
-        endpoint.url = _checked_url(data.url, allowed)
-    if data.events is not None:
-        endpoint.events = _checked_events(data.events)
-    if data.description is not None:
-        endpoint.description = data.description
-    if data.enabled is not None:
-        endpoint.enabled = data.enabled
-        if data.enabled:
-            endpoint.failing_since = None  # a fresh start: its failures are forgiven
-    await session.flush()
+    async with audited(session, actor, "webhook_endpoint.update", _target(endpoint_id)) as note:
+        endpoint = await get_endpoint(session, actor.principal, endpoint_id)
+        note.tenant_id = endpoint.tenant_id
+        changed: dict[str, Any] = {}
+        if data.url is not None:
+            url = _checked_url(data.url, allowed)
+            changed["url"] = {"before": _origin(endpoint.url), "after": _origin(url)}
+            endpoint.url = url
+        if data.events is not None:
+            events = _checked_events(data.events)
+            changed["events"] = {"before": endpoint.events, "after": events}
+            endpoint.events = events
+        if data.description is not None:
+            changed["description"] = {"before": endpoint.description, "after": data.description}
+            endpoint.description = data.description
+        if data.enabled is not None:
+            changed["enabled"] = {"before": endpoint.enabled, "after": data.enabled}
+            endpoint.enabled = data.enabled
+            if data.enabled:
+                endpoint.failing_since = None  # a fresh start: its failures are forgiven
+        note.details = changed
     await session.refresh(endpoint)
     return endpoint
 
 
-async def delete_endpoint(
-    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID
-) -> None:
-    endpoint = await get_endpoint(session, principal, endpoint_id)
-    await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id))
+async def delete_endpoint(session: AsyncSession, actor: Actor, endpoint_id: uuid.UUID) -> None:
+    async with audited(session, actor, "webhook_endpoint.delete", _target(endpoint_id)) as note:
+        endpoint = await get_endpoint(session, actor.principal, endpoint_id)
+        note.tenant_id = endpoint.tenant_id
+        note.details = {"url": _origin(endpoint.url), "events": endpoint.events}
+        await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id))
 
 
 async def ping(session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID) -> Event:

@@ -100,6 +100,40 @@ async def test_the_secret_is_shown_once_and_a_tenant_manages_only_its_own(
     assert gone.status_code == 204
 
 
+async def test_registering_changing_and_removing_an_endpoint_is_audited_without_secrets(
+    api: Client, admin_headers: Headers
+) -> None:
+    tenant, key = await create_tenant(api, admin_headers, "acme")
+    url = "https://hooks.example.com/in/token-in-the-path"
+    endpoint = await register(api, key_headers(key), url, ["number.deleted"])
+    path = f"/v1/webhook-endpoints/{endpoint['id']}"
+    changed = {"enabled": False, "events": ["message.received"]}
+    assert (await api.patch(path, json=changed, headers=key_headers(key))).is_success
+    bad = await api.patch(path, json={"events": ["x"]}, headers=key_headers(key))
+    assert bad.json()["code"] == "invalid_events"
+    assert (await api.delete(path, headers=key_headers(key))).status_code == 204
+
+    trail = await api.get("/v1/audit", headers=admin_headers)
+    rows = [r for r in trail.json()["items"] if r["action"].startswith("webhook_endpoint.")]
+    assert [(r["action"], r["outcome"]) for r in reversed(rows)] == [
+        ("webhook_endpoint.create", "ok"),
+        ("webhook_endpoint.update", "ok"),
+        ("webhook_endpoint.update", "invalid_events"),
+        ("webhook_endpoint.delete", "ok"),
+    ]
+    assert {(r["target"], r["tenant"]) for r in rows} == {
+        (f"webhook_endpoint:{endpoint['id']}", tenant)
+    }
+    created, updated = rows[-1], rows[-2]
+    assert created["details"] == {"url": "https://hooks.example.com", "events": ["number.deleted"]}
+    assert updated["details"] == {
+        "enabled": {"before": True, "after": False},
+        "events": {"before": ["number.deleted"], "after": ["message.received"]},
+    }
+    # Neither the signing secret nor the URL's path, which may carry a receiver's token.
+    assert endpoint["secret"] not in trail.text and "token-in-the-path" not in trail.text
+
+
 @pytest.mark.parametrize(
     "url",
     [
