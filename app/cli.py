@@ -71,7 +71,7 @@ def _setting(variable: str) -> Any:
         raise typer.Exit(2) from None
 
 
-def _unreachable(variable: str, url: str, error: OSError) -> typer.Exit:
+def _unreachable(variable: str, url: str, error: OSError | httpx.TransportError) -> typer.Exit:
     """One line naming the address tried and where it came from, and exit code 2."""
     environ, sources = cli_environment()
     typer.echo(
@@ -361,7 +361,7 @@ def send_sms(
         # The sandbox retries the webhook (for a few seconds) before it answers.
         response = httpx.post(f"{control}/sms", json=body, timeout=30)
     except httpx.TransportError as error:
-        raise _unreachable("SEVEN_BASE_URL", control, OSError(str(error))) from None
+        raise _unreachable("SEVEN_BASE_URL", control, error) from None
     if response.status_code == 404:
         raise _refuse(f"{redact_url(control)} has no /sms: SEVEN_BASE_URL is not a sandbox")
     if response.is_error:
