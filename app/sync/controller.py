@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from arq import ArqRedis
 from litestar import Controller, Request, Response, get, post
-from litestar.openapi.spec import Operation
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.lib.auth import admin_only
@@ -17,15 +15,6 @@ from app.operations.schemas import OperationOut, accepted
 from app.sync import runs
 from app.sync.schemas import SyncRunOut, SyncRunPage, SyncStart
 from app.sync.service import request_sync
-
-
-@dataclass
-class _OptionalBodyOperation(Operation):
-    """Litestar documents every body as required; ``POST /v1/sync`` works without one."""
-
-    def __post_init__(self) -> None:
-        if self.request_body is not None:
-            self.request_body.required = False
 
 
 class SyncController(Controller):
@@ -37,7 +26,6 @@ class SyncController(Controller):
     @post(
         "/",
         status_code=202,
-        operation_class=_OptionalBodyOperation,
         summary="Start a sync of the mirror with seven",
         description=(
             "Answers 202 with a `sync` operation (and its `Location`). If a sync is "
