@@ -314,11 +314,12 @@ def _not_authorized(
     return error_response(401, "unauthorized", exc.detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[dict[str, Any]]:
+def _not_found(_: Request[Any, Any, Any], exc: NotFoundException) -> Response[dict[str, Any]]:
     # Litestar's own 404 (no route matched, a malformed id included) says only "Not Found".
+    # The path is not repeated: a tenant key's 404 must not echo another tenant's ids.
     message = exc.detail
     if message == "Not Found":
-        message = f"Nothing is at {request.url.path[:200]}: check the path and any id in it."
+        message = "Nothing is at this path: check it and any id in it."
     return error_response(404, "not_found", message)
 
 
