@@ -80,8 +80,4 @@ class WorkerSettings:
     job_completion_wait: int = _setting("WORKER_SHUTDOWN_WAIT_SECONDS")
     # Short, so /health/ready notices a dead worker within seconds.
     health_check_interval = 5
-    # How long an idle worker waits before asking Redis for jobs again (arq's default is
-    # 0.5 s): an event's delivery, enqueued on its commit, would wait that long. One cheap
-    # Redis call per 50 ms when idle.
-    poll_delay = 0.05
     max_jobs = 20
