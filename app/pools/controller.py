@@ -196,7 +196,7 @@ class AllocationController(Controller):
     ) -> ReleaseOut:
         released = await handover.release(db_session, actor, number)
         named = await service.named(db_session, released.allocation)
-        await news.released(db_session, released)
+        await news.released(db_session, released, named)
         if released.clearing is not None:
             await commit_and_enqueue(db_session, queue, released.clearing)
         return release_out(released, named)

@@ -13,7 +13,7 @@ from app.db.vocabulary import EventType
 from app.events.outbox import NewEvent, emit_all
 from app.pools.handover import Released
 from app.pools.schemas import allocation_out, pool_out, release_out
-from app.pools.service import get_pool, named, pool_counts
+from app.pools.service import NamedAllocation, get_pool, named, pool_counts
 
 
 async def granted(session: AsyncSession, allocation: Allocation) -> None:
@@ -44,7 +44,8 @@ async def granted_number(session: AsyncSession, number: str) -> None:
         await granted(session, allocation)
 
 
-async def released(session: AsyncSession, release: Released) -> None:
+async def released(session: AsyncSession, release: Released, named: NamedAllocation) -> None:
+    """``named``: the release's allocation with its names, as the answer shows it."""
     allocation = release.allocation
     await session.flush()
     await emit_all(
@@ -53,7 +54,7 @@ async def released(session: AsyncSession, release: Released) -> None:
             NewEvent(
                 EventType.ALLOCATION_RELEASED,
                 allocation.tenant_id,
-                release_out(release, await named(session, allocation)),
+                release_out(release, named),
                 allocation.number,
             )
         ],
