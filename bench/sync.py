@@ -12,7 +12,7 @@ What it does, in one run:
    seven's list with httpx, decode it with msgspec into the client's types, build the
    COPY rows and COPY them into a scratch table without indexes (``bench_floor``) - the
    least any sync must do. The first sync: a ``sync`` operation run by the real worker
-   (``arq workers.settings.WorkerSettings --burst``, one process per sync) into the
+   (``python -m workers --burst``, one process per sync) into the
    empty mirror, which is emptied again (``TRUNCATE``) before the next round;
 3. then, after the last first sync, an unchanged re-sync and one after 1% of the
    numbers changed at seven (a third each: friendly name, basic charge, a deletion
@@ -387,8 +387,7 @@ async def run_measured(settings: Settings, output: Any) -> tuple[int, int]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "arq",
-        "workers.settings.WorkerSettings",
+        "workers",
         "--burst",
         cwd=ROOT,
         env={**os.environ, **settings.to_env()},

@@ -1,4 +1,5 @@
-"""The operations benchmark's worker, ``arq bench.worker.SETTINGS``: the service's, plus noop.
+"""The operations benchmark's worker (``python -m workers bench.worker.SETTINGS``): the
+service's, plus noop.
 
 ``noop`` does nothing: ``bench/operations.py`` times it as what arq itself costs per job, and
 runs it to see that a worker has started. The service has no use for it, so only this worker

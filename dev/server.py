@@ -369,7 +369,7 @@ def start_app(env: dict[str, str], host: str, port: int, children: list[Child], 
         "--host", host, "--port", str(port), "--no-access-log",
     ]  # fmt: skip
     spawn("API (uvicorn)", api, env, children, logs / "api.log")
-    worker = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
+    worker = [sys.executable, "-m", "workers"]
     spawn("worker (arq)", worker, env, children, logs / "worker.log")
 
 

@@ -20,9 +20,9 @@ def _render(event: Any, **_: Any) -> bytes:
     return _encoder.encode(event)
 
 
-#: Libraries that install their own handlers (uvicorn before it loads the app, arq's
-#: command line before the worker starts); their lines go through ours instead.
-_LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "arq")
+#: Libraries that install their own handlers (uvicorn before it loads the app); their
+#: lines go through ours instead.
+_LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def _stdlib_handler() -> logging.Handler:

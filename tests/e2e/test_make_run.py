@@ -209,7 +209,7 @@ def _start_until_ready(data_dir: Path) -> tuple[Run, list[psutil.Process], float
     assert "no real numbers will be ordered" in run.output
     tree = _tree(run, data_dir)
     names = " ".join(_describe(tree).split())
-    for expected in ("postgres", "redis-server", "uvicorn", "arq", "-m sandbox"):
+    for expected in ("postgres", "redis-server", "uvicorn", "-m workers", "-m sandbox"):
         assert expected in names, f"{expected} not found among {names}"
     return run, tree, took, key
 

@@ -365,7 +365,7 @@ def test_the_worker_reads_its_start_up_settings_from_dotenv(
     monkeypatch.chdir(tmp_path)
     for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    # The module run afresh, as `arq workers.settings.WorkerSettings` imports it, under a
+    # The module run afresh, as `python -m workers` imports it, under a
     # name of its own so the imported workers.settings stays as it was.
     spec = importlib.util.spec_from_file_location("fresh_worker", ROOT / "workers/settings.py")
     assert spec is not None and spec.loader is not None

@@ -14,7 +14,7 @@ from tests.support.db import ROOT
 
 
 class WorkerProcess:
-    """``arq workers.settings.WorkerSettings`` (or the arq settings at ``worker``) with the
+    """``python -m workers`` (with the arq settings at ``worker``) with the
     test's settings in its environment."""
 
     def __init__(
@@ -33,7 +33,7 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         env = {**os.environ, **self.settings.to_env()}
-        args = [sys.executable, "-m", "arq", self.worker]
+        args = [sys.executable, "-m", "workers", self.worker]
         if self.burst:
             args.append("--burst")
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
