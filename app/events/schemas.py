@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import msgspec
 
-from app.db.models import Event
 from app.db.vocabulary import EventType
 from app.lib.pagination import Page, page_schema
 
@@ -28,7 +27,18 @@ class EventOut(msgspec.Struct):
 EventPage = Annotated[Page[EventOut], page_schema("EventPage")]
 
 
-def event_out(row: Event) -> EventOut:
+class EventFields(Protocol):
+    """An event's columns: an ``Event`` row, or a row selected with them."""
+
+    id: uuid.UUID
+    type: str
+    created_at: datetime
+    tenant_id: uuid.UUID | None
+    number: str | None
+    data: dict[str, Any]
+
+
+def event_out(row: EventFields) -> EventOut:
     return EventOut(
         id=row.id,
         type=EventType(row.type),
