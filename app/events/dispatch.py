@@ -2,10 +2,10 @@
 and ordering key.
 
 Postgres holds every delivery; a job carries only the endpoint's id and the key (its job
-id is made of them, see :func:`delivery_job_id`). The dispatcher (one per
-worker) looks when a transaction that wrote deliveries commits (their NOTIFY) and at
-least every :data:`INTERVAL` seconds, so retries come due, and a Redis that lost its
-jobs is refilled, without anyone asking.
+id is made of them and the key's newest due event, see :func:`delivery_job_id`). The
+dispatcher (one per worker) looks when a transaction that wrote deliveries commits (their
+NOTIFY) and at least every :data:`INTERVAL` seconds, so retries come due, and a Redis
+that lost its jobs is refilled, without anyone asking.
 """
 
 from __future__ import annotations
@@ -51,13 +51,16 @@ _DUE = (
 )
 
 
-def delivery_job_id(endpoint_id: uuid.UUID | str, key: str, now: float) -> str:
-    """At most one job per key is queued within each :data:`JOB_ID_SECONDS`: a look
-    finding the key's job still queued or running adds none. The id changes with time
-    because a job whose worker was killed keeps its id blocked in arq for as long as the
-    longest job timeout; a second job for a key is harmless (the advisory lock lets one
-    run, and the other finds nothing to do)."""
-    return f"deliver:{endpoint_id}:{key}:{int(now // JOB_ID_SECONDS)}"
+def delivery_job_id(endpoint_id: uuid.UUID | str, key: str, newest: int, now: float) -> str:
+    """One job per key and newest due event is queued at a time: a look finding that job
+    still queued or running adds none. A newer event makes a new id, so its job is queued
+    even while the key's last run is ending (that run may have looked for work before the
+    event committed: the new job takes the key next, or finds it taken and leaves the
+    event to the run holding it, which looks again after letting go). The id also changes
+    every :data:`JOB_ID_SECONDS`, because a job whose worker was killed keeps its id
+    blocked in arq for as long as the longest job timeout; a second job for a key is
+    harmless (the advisory lock lets one run, and the other finds nothing to do)."""
+    return f"deliver:{endpoint_id}:{key}:{newest}:{int(now // JOB_ID_SECONDS)}"
 
 
 async def dispatch(
@@ -67,14 +70,18 @@ async def dispatch(
     ``after`` (0: every due one); how many jobs were new, and the newest event seen."""
     async with sessions() as session:
         due = (await session.execute(_DUE.where(Delivery.event_seq > after))).all()
-    enqueued, now, newest = 0, time.time(), after
-    for endpoint_id, key, seq in due:
-        job = await queue.enqueue_job(
-            JOB, str(endpoint_id), key, _job_id=delivery_job_id(endpoint_id, key, now)
+    now = time.time()
+    # Side by side: a look after a burst has a job for each of many keys to queue.
+    jobs = await asyncio.gather(
+        *(
+            queue.enqueue_job(
+                JOB, str(endpoint_id), key, _job_id=delivery_job_id(endpoint_id, key, seq, now)
+            )
+            for endpoint_id, key, seq in due
         )
-        enqueued += job is not None
-        newest = max(newest, seq)
-    return enqueued, newest
+    )
+    newest = max((seq for _, _, seq in due), default=after)
+    return sum(job is not None for job in jobs), newest
 
 
 class Dispatcher:
