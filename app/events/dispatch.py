@@ -23,7 +23,7 @@ from arq import ArqRedis
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.models import Delivery, WebhookEndpoint
 from app.db.vocabulary import DeliveryStatus
@@ -63,13 +63,13 @@ def delivery_job_id(endpoint_id: uuid.UUID | str, key: str, newest: int, now: fl
     return f"deliver:{endpoint_id}:{key}:{newest}:{int(now // JOB_ID_SECONDS)}"
 
 
-async def dispatch(
-    sessions: async_sessionmaker[AsyncSession], queue: ArqRedis, after: int = 0
-) -> tuple[int, int]:
+async def dispatch(engine: AsyncEngine, queue: ArqRedis, after: int = 0) -> tuple[int, int]:
     """Enqueue a job for every (endpoint, key) with a due delivery of an event after
     ``after`` (0: every due one); how many jobs were new, and the newest event seen."""
-    async with sessions() as session:
-        due = (await session.execute(_DUE.where(Delivery.event_seq > after))).all()
+    # One statement, committing on its own: a look runs on every NOTIFY.
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        due = (await connection.execute(_DUE.where(Delivery.event_seq > after))).all()
     now = time.time()
     # Side by side: a look after a burst has a job for each of many keys to queue.
     jobs = await asyncio.gather(
@@ -87,11 +87,9 @@ async def dispatch(
 class Dispatcher:
     """Runs :func:`dispatch` on every NOTIFY of :data:`CHANNEL` and every INTERVAL."""
 
-    def __init__(
-        self, database_url: str, sessions: async_sessionmaker[AsyncSession], queue: ArqRedis
-    ) -> None:
+    def __init__(self, database_url: str, engine: AsyncEngine, queue: ArqRedis) -> None:
         self._dsn = urlsplit(database_url)._replace(scheme="postgresql").geturl()
-        self._sessions = sessions
+        self._engine = engine
         self._queue = queue
         self._wake = asyncio.Event()
 
@@ -122,7 +120,7 @@ class Dispatcher:
             self._wake.clear()
             full = time.monotonic() - last_full >= INTERVAL
             try:
-                _, seen = await dispatch(self._sessions, self._queue, 0 if full else newest)
+                _, seen = await dispatch(self._engine, self._queue, 0 if full else newest)
             except (RedisError, OSError, SQLAlchemyError) as error:
                 # Postgres keeps the deliveries: the next look tries again.
                 log.warning("delivery_dispatch_failed", error_type=type(error).__name__)

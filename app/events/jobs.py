@@ -29,7 +29,7 @@ async def start_delivering(ctx: dict[str, Any], stack: AsyncExitStack) -> None:
         httpx.AsyncClient(follow_redirects=False, trust_env=False)
     )
     ctx["deliverer"] = Deliverer(ctx["engine"], http, DeliveryPolicy.from_settings(settings))
-    dispatcher = Dispatcher(settings.database_url, ctx["sessions"], ctx["queue"])
+    dispatcher = Dispatcher(settings.database_url, ctx["engine"], ctx["queue"])
     await stack.enter_async_context(dispatcher.running())
 
 

@@ -215,7 +215,7 @@ async def test_every_event_arrives_though_the_worker_dies_mid_delivery_and_redis
         events = (await api.get("/v1/events", headers=admin_headers)).json()["items"]
         # The jobs are in Redis (as a worker's dispatcher would put them), then Redis
         # loses them: Postgres still has every delivery.
-        assert (await dispatch(resources.sessions, resources.queue))[0] == 3
+        assert (await dispatch(resources.engine, resources.queue))[0] == 3
         async with redis.from_url(redis_url) as connection:
             await connection.flushdb()
         worker = WorkerProcess(hooks_settings).start()
