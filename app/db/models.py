@@ -189,6 +189,9 @@ class Operation(Timestamps, Base):
         ),
         Index("ix_operations_status_updated_at", "status", "updated_at"),
         Index("ix_operations_kind_created_at", "kind", "created_at"),
+        Index(
+            "ix_operations_parent_id", "parent_id", postgresql_where=text("parent_id IS NOT NULL")
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -221,6 +224,8 @@ class Operation(Timestamps, Base):
     request_id: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The bulk operation (bulk_order, bulk_update) this order or update was made for.
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("operations.id"))
 
 
 Index(

@@ -34,17 +34,22 @@ LIVE_STATES = (NumberState.ACTIVE, NumberState.DELETING, NumberState.MISSING)
 
 
 class OperationKind(StrEnum):
-    """What an operation changes at seven: one number (order, update, delete) or the
-    mirror as a whole (sync)."""
+    """What an operation changes at seven: one number (order, update, delete), the
+    mirror as a whole (sync), or many numbers through child orders or updates
+    (bulk_order, bulk_update)."""
 
     ORDER = "order"
     UPDATE = "update"
     DELETE = "delete"
     SYNC = "sync"
+    BULK_ORDER = "bulk_order"
+    BULK_UPDATE = "bulk_update"
 
 
 #: Operations on one number: at most one of them is in flight per number.
 NUMBER_OPERATION_KINDS = (OperationKind.ORDER, OperationKind.UPDATE, OperationKind.DELETE)
+#: Parents of ordinary operations (their children, ``operations.parent_id``).
+BULK_OPERATION_KINDS = (OperationKind.BULK_ORDER, OperationKind.BULK_UPDATE)
 
 
 class OperationStatus(StrEnum):
