@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar.types import ControllerRouterHandler
 
 from app.audit.controller import AuditController
+from app.bulk.controller import BulkController
 from app.costs.controller import CostController
 from app.events.controller import EventController
 from app.events.endpoint_controller import WebhookEndpointController
@@ -21,6 +22,7 @@ V1_HANDLERS: list[ControllerRouterHandler] = [
     whoami,
     NumberReadController,
     OperationController,
+    BulkController,
     available_numbers,
     TenantController,
     KeyController,

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
 
+from app.bulk.jobs import process_bulk_function
 from app.events.jobs import deliver_events_function, purge_events_cron, start_delivering
 from app.lib import queue
 from app.lib.logging import configure_logging
@@ -59,6 +60,7 @@ class WorkerSettings:
         # operations imports nothing of them.
         process_operation_function(finish_hooks=[settle_pool_operation]),
         sync_mirror_function(),
+        process_bulk_function(),
         deliver_events_function(),
     ]
     cron_jobs: ClassVar[list[Any]] = [

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Operation
-from app.db.vocabulary import NUMBER_OPERATION_KINDS, OperationKind
+from app.db.vocabulary import BULK_OPERATION_KINDS, NUMBER_OPERATION_KINDS, OperationKind
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +40,7 @@ def deserialize_job(data: bytes) -> dict[str, Any]:
 JOB_FOR_KIND: dict[str, str] = {
     **dict.fromkeys(NUMBER_OPERATION_KINDS, "process_operation"),
     OperationKind.SYNC: "sync_mirror",
+    **dict.fromkeys(BULK_OPERATION_KINDS, "process_bulk"),
 }
 
 

@@ -32,7 +32,6 @@ from app.operations.schemas import (
     OperationPage,
     OrderCreate,
     accepted,
-    operation_out,
 )
 from app.search.service import is_offered
 from app.settings import Settings
@@ -48,7 +47,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _order_body_refused(
+def order_body_refused(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[dict[str, Any]]:
     """A body without ``payment_interval`` is told the choices (msgspec's own message
@@ -80,7 +79,7 @@ class OperationController(Controller):
             "may not order, for whatever reason, is 409 `number_unavailable`."
         ),
         responses=error_responses(409, 502, 503, 504),
-        exception_handlers={ValidationException: _order_body_refused},
+        exception_handlers={ValidationException: order_body_refused},
     )
     async def order(
         self,
@@ -152,7 +151,7 @@ class OperationController(Controller):
     async def get_operation(
         self, operation_id: uuid.UUID, db_session: AsyncSession, principal: Principal
     ) -> OperationOut:
-        return operation_out(await reads.get_operation(db_session, principal, operation_id))
+        return await reads.get_operation(db_session, principal, operation_id)
 
     @get("/operations", summary="Operations, newest first")
     async def list_operations(
@@ -166,6 +165,9 @@ class OperationController(Controller):
             str | None, params.choice_parameter("Operations of this kind", tuple(OperationKind))
         ] = None,
         number: Annotated[str | None, params.NUMBER] = None,
+        parent: Annotated[
+            str | None, params.uuid_parameter("The children of this bulk operation")
+        ] = None,
         limit: Annotated[str | None, reads.PAGES.limit_parameter] = None,
         cursor: Annotated[str | None, reads.PAGES.cursor_parameter] = None,
     ) -> OperationPage:
@@ -173,6 +175,7 @@ class OperationController(Controller):
             status=params.parse_choice(status, "status", tuple(OperationStatus)),
             kind=params.parse_choice(kind, "kind", tuple(OperationKind)),
             number=params.number_filter(number),
+            parent=params.parse_uuid(parent, "parent"),
             page=reads.PAGES.query(limit, cursor),
         )
         return await reads.list_operations(db_session, principal, query)

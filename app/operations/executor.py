@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.locks import release_lock, try_lock
 from app.db.models import Number, Operation
-from app.db.vocabulary import FINISHED, NumberState, OperationKind, OperationStatus
+from app.db.vocabulary import FINISHED, NUMBER_OPERATION_KINDS, NumberState, OperationStatus
 from app.lib.metrics import JOB_RETRIES
 from app.numbers.mirror import columns_from_active, state_for
 from app.operations.lifecycle import Failure, FinishHook, finish_operation
@@ -121,7 +121,8 @@ class OperationRunner:
             try:
                 async with AsyncSession(bind=connection, expire_on_commit=False) as session:
                     operation = await session.get(Operation, operation_id)
-                    if operation is None or operation.kind == OperationKind.SYNC:
+                    # A sync or a bulk operation has a job of its own.
+                    if operation is None or operation.kind not in NUMBER_OPERATION_KINDS:
                         return "not_found"
                     # The job's log line (app.lib.job_run) carries the API request's id.
                     structlog.contextvars.bind_contextvars(request_id=operation.request_id)

@@ -11,6 +11,10 @@ stored so far, each still read by :func:`params_of`:
   clearing of what a holder set (app.pools.handover, migration 0009) empties all four.
 * ``delete``: ``delete_immediately``.
 * ``sync``: ``force``, left out when false.
+* ``bulk_order``: ``country``, ``features``, ``count``, ``payment_interval``, ``pool``
+  (each child is an ``order`` of one number; the tenant is the row's).
+* ``bulk_update``: ``changes`` (an ``update``'s params, given to each child) and the
+  filter, ``pool`` and ``tenant`` (the numbers' holder).
 """
 
 from __future__ import annotations
@@ -42,13 +46,33 @@ class SyncParams(msgspec.Struct, frozen=True, omit_defaults=True):
     """Apply the run past the removal guard (app.sync.diff.RemovalsRefused)."""
 
 
-OperationParams = OrderParams | NumberUpdate | DeleteParams | SyncParams
+class BulkOrderParams(msgspec.Struct, frozen=True):
+    country: str
+    count: int
+    payment_interval: PaymentInterval
+    features: tuple[str, ...] = ()
+    """Features every number must have (seven's search filters only on "must have")."""
+    pool: uuid.UUID | None = None
+
+
+class BulkUpdateParams(msgspec.Struct, frozen=True):
+    changes: NumberUpdate
+    pool: uuid.UUID | None = None
+    tenant: uuid.UUID | None = None
+    """The numbers' holder (for a tenant key, always its own tenant)."""
+
+
+OperationParams = (
+    OrderParams | NumberUpdate | DeleteParams | SyncParams | BulkOrderParams | BulkUpdateParams
+)
 
 _BY_KIND: dict[str, type[OperationParams]] = {
     OperationKind.ORDER: OrderParams,
     OperationKind.UPDATE: NumberUpdate,
     OperationKind.DELETE: DeleteParams,
     OperationKind.SYNC: SyncParams,
+    OperationKind.BULK_ORDER: BulkOrderParams,
+    OperationKind.BULK_UPDATE: BulkUpdateParams,
 }
 
 

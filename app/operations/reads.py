@@ -7,17 +7,19 @@ same answer as for an id that does not exist.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Operation
+from app.db.vocabulary import BULK_OPERATION_KINDS, IN_FLIGHT, OperationStatus
 from app.lib.auth import Principal
 from app.lib.errors import NotFound
 from app.lib.pagination import Keyset, PageQuery
 from app.lib.tenancy import owned_by
-from app.operations.schemas import OperationPage, operation_out
+from app.operations.schemas import OperationOut, OperationPage, Progress, operation_out
 
 PAGES = Keyset(Operation.created_at, Operation.id, descending=True, limit=50, max_limit=200)
 
@@ -28,9 +30,17 @@ class OperationQuery:
     status: str | None = None
     kind: str | None = None
     number: str | None = None
+    parent: uuid.UUID | None = None
 
 
 async def get_operation(
+    session: AsyncSession, principal: Principal, operation_id: uuid.UUID
+) -> OperationOut:
+    found = await _visible(session, principal, operation_id)
+    return operation_out(found, (await progress_of(session, [found])).get(found.id))
+
+
+async def _visible(
     session: AsyncSession, principal: Principal, operation_id: uuid.UUID
 ) -> Operation:
     visible = owned_by(principal, Operation.tenant_id)
@@ -38,6 +48,33 @@ async def get_operation(
     if found is None:
         raise NotFound(f"There is no operation {operation_id}.", code="operation_not_found")
     return found
+
+
+async def progress_of(
+    session: AsyncSession, operations: Sequence[Operation]
+) -> dict[uuid.UUID, Progress]:
+    """The children of each bulk operation among ``operations``, counted in one query."""
+    parents = [op.id for op in operations if op.kind in BULK_OPERATION_KINDS]
+    if not parents:
+        return {}
+    counts = await session.execute(
+        select(Operation.parent_id, Operation.status, func.count())
+        .where(Operation.parent_id.in_(parents))
+        .group_by(Operation.parent_id, Operation.status)
+    )
+    tallies: dict[uuid.UUID, dict[str, int]] = {parent: {} for parent in parents}
+    for parent, status, count in counts:
+        tallies[parent][status] = count
+    return {parent: progress(tally) for parent, tally in tallies.items()}
+
+
+def progress(by_status: Mapping[str, int]) -> Progress:
+    """Children counted by status, as ``progress`` shows them."""
+    return Progress(
+        succeeded=by_status.get(OperationStatus.SUCCEEDED, 0),
+        failed=by_status.get(OperationStatus.FAILED, 0),
+        pending=sum(by_status.get(status, 0) for status in IN_FLIGHT),
+    )
 
 
 async def list_operations(
@@ -50,5 +87,8 @@ async def list_operations(
         stmt = stmt.where(Operation.kind == query.kind)
     if query.number:
         stmt = stmt.where(Operation.number == query.number)
+    if query.parent:
+        stmt = stmt.where(Operation.parent_id == query.parent)
     rows = (await session.scalars(PAGES.select(stmt, query.page))).all()
-    return PAGES.page(rows, query.page).map(operation_out)
+    counted = await progress_of(session, rows)
+    return PAGES.page(rows, query.page).map(lambda row: operation_out(row, counted.get(row.id)))

@@ -31,13 +31,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import Operation
-from app.db.vocabulary import IN_FLIGHT, NUMBER_OPERATION_KINDS
+from app.db.vocabulary import BULK_OPERATION_KINDS, IN_FLIGHT, NUMBER_OPERATION_KINDS
 from app.lib.queue import enqueue_operation, operation_job_id
 from app.operations.executor import lock_held
 
 log = structlog.get_logger(__name__)
 
 BATCH = 500
+# The kinds whose runs hold the operation's advisory lock (a bulk operation's too).
+_LOCKED_KINDS = (*NUMBER_OPERATION_KINDS, *BULK_OPERATION_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,7 @@ async def reconcile(
             )
         ).all()
         for operation_id, kind, updated_at in rows:
-            if kind in NUMBER_OPERATION_KINDS and await lock_held(session, operation_id):
+            if kind in _LOCKED_KINDS and await lock_held(session, operation_id):
                 continue
             status = await Job(operation_job_id(operation_id), queue).status()
             if status in (JobStatus.not_found, JobStatus.complete):
@@ -70,7 +72,7 @@ async def reconcile(
                 enqueued += 1
             elif (
                 status is JobStatus.in_progress
-                and kind in NUMBER_OPERATION_KINDS
+                and kind in _LOCKED_KINDS
                 and updated_at < stale_before
             ):
                 await queue.delete(in_progress_key_prefix + operation_job_id(operation_id))

@@ -13,7 +13,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Operation
-from app.db.vocabulary import OperationKind, OperationStatus
+from app.db.vocabulary import BULK_OPERATION_KINDS, OperationKind, OperationStatus
 from app.lib.pagination import Page, page_schema
 from app.lib.queue import commit_and_enqueue
 from app.operations.params import params_of, stored
@@ -23,6 +23,16 @@ from app.seven.types import PaymentInterval
 class OperationError(msgspec.Struct):
     code: str
     message: str
+
+
+class Progress(msgspec.Struct):
+    """A bulk operation's children by where they stand: ``pending`` (queued or running),
+    ``succeeded``, ``failed`` (a bulk order's child refused because its number was taken
+    meanwhile counts here too, and is replaced by another)."""
+
+    succeeded: int = 0
+    failed: int = 0
+    pending: int = 0
 
 
 class OperationOut(msgspec.Struct):
@@ -43,10 +53,18 @@ class OperationOut(msgspec.Struct):
     # What went wrong in a step after seven accepted the write, which does not undo it
     # (a refused friendly name after a paid order, say).
     warnings: list[OperationError] = msgspec.field(default_factory=list)
+    parent: uuid.UUID | None = None
+    """The bulk operation this order or update is one child of."""
+    progress: Progress | None = None
+    """A bulk operation's children, counted (null for other kinds)."""
+    children: str | None = None
+    """A bulk operation's children: ``/v1/operations?parent=<id>`` (null for other kinds)."""
 
 
-def operation_out(row: Operation | Row[Any]) -> OperationOut:
-    """From an ORM row or a Core row over the ``operations`` columns."""
+def operation_out(row: Operation | Row[Any], progress: Progress | None = None) -> OperationOut:
+    """From an ORM row or a Core row over the ``operations`` columns. ``progress``: a bulk
+    operation's children counted now; without it, the counts its end recorded (none
+    before its first child)."""
     error = (
         OperationError(code=row.error_code, message=row.error_message or "")
         if row.error_code
@@ -64,7 +82,17 @@ def operation_out(row: Operation | Row[Any]) -> OperationOut:
         updated_at=row.updated_at,
         params=stored(params_of(row)),  # type: ignore[arg-type]
         warnings=[OperationError(**w) for w in (row.result or {}).get("warnings", [])],
+        parent=row.parent_id,
+        **_bulk_fields(row, progress),
     )
+
+
+def _bulk_fields(row: Operation | Row[Any], progress: Progress | None) -> dict[str, Any]:
+    if row.kind not in BULK_OPERATION_KINDS:
+        return {}
+    if progress is None:
+        progress = msgspec.convert((row.result or {}).get("progress", {}), Progress)
+    return {"progress": progress, "children": f"/v1/operations?parent={row.id}"}
 
 
 OperationPage = Annotated[Page[OperationOut], page_schema("OperationPage")]

@@ -38,7 +38,15 @@ from app.lib.pool_fit import check_fits
 from app.lib.tenancy import acting_tenant, may_see, scope_numbers
 from app.numbers.mirror import SEVEN_COLUMNS
 from app.operations import idempotency
-from app.operations.params import DeleteParams, OperationParams, OrderParams, kind_of, stored
+from app.operations.params import (
+    BulkOrderParams,
+    BulkUpdateParams,
+    DeleteParams,
+    OperationParams,
+    OrderParams,
+    kind_of,
+    stored,
+)
 from app.operations.schemas import (
     EmailForwardChange,
     ForwardChange,
@@ -80,6 +88,14 @@ def payment_interval_required() -> InvalidInput:
     )
 
 
+async def order_pool(session: AsyncSession, pool_id: uuid.UUID) -> Pool:
+    """The pool an order names; 422 ``unknown_pool`` when there is none."""
+    pool = await session.get(Pool, pool_id)
+    if pool is None:
+        raise InvalidInput(f"There is no pool {pool_id}.", code="unknown_pool")
+    return pool
+
+
 @dataclass(frozen=True, slots=True)
 class Submitted:
     operation: Operation
@@ -106,10 +122,7 @@ async def submit_order(
         raise invalid("number", order.number, EXPECTED_NUMBER, reason="it belongs to no country")
     tenant = await acting_tenant(session, principal, order.tenant)
     if order.pool is not None:
-        pool = await session.get(Pool, order.pool)
-        if pool is None:
-            raise InvalidInput(f"There is no pool {order.pool}.", code="unknown_pool")
-        check_fits(pool, number, country)
+        check_fits(await order_pool(session, order.pool), number, country)
     params = OrderParams(order.payment_interval, order.friendly_name, order.pool)
 
     async def create() -> Operation:
@@ -154,7 +167,7 @@ async def submit_change(
 ) -> Submitted:
     """A change (``PATCH``) or a deletion (``DELETE``) of a number the caller may change."""
     number = parse_number(number_text, strict=True)
-    params = request if isinstance(request, DeleteParams) else _changes(request)
+    params = request if isinstance(request, DeleteParams) else number_update(request)
     deleting = isinstance(params, DeleteParams)
 
     async def create() -> Operation:
@@ -188,6 +201,25 @@ async def add_update(
         raise _busy(row) from None
     row.pending_operation_id = operation.id
     return operation
+
+
+async def submit_bulk(
+    session: AsyncSession,
+    actor: Actor,
+    params: BulkOrderParams | BulkUpdateParams,
+    tenant: uuid.UUID | None,
+    key: str | None,
+    request: tuple[str, str, dict[str, Any]],
+) -> Submitted:
+    """A bulk operation (app.bulk), validated by the caller: the parent alone, which the
+    worker gives its children. ``request``: the method, path and body (as the caller sent
+    it, the tenant named) its ``Idempotency-Key`` is bound to."""
+
+    async def create() -> Operation:
+        return await _add_operation(session, actor, None, params, tenant)
+
+    fingerprint = idempotency.request_hash(*request)
+    return await _submit(session, actor.principal, key, fingerprint, create)
 
 
 # -- the shared transaction --------------------------------------------------------
@@ -227,7 +259,7 @@ async def _submit(
 async def _add_operation(
     session: AsyncSession,
     actor: Actor,
-    number: str,
+    number: str | None,
     params: OperationParams,
     tenant: uuid.UUID | None,
 ) -> Operation:
@@ -346,8 +378,9 @@ def _busy(row: Number) -> Conflict:
     )
 
 
-def _changes(change: NumberChange) -> NumberUpdate:
-    """The PATCH for seven, its entries checked; None leaves a setting as it is."""
+def number_update(change: NumberChange) -> NumberUpdate:
+    """The PATCH for seven, its entries checked; None leaves a setting as it is (a
+    change of one number, or of each number a bulk update matches)."""
     if change == NumberChange():
         raise InvalidInput(
             "Nothing to change: give friendly_name, sms_forward, email_forward or forward_sms_mo.",

@@ -1,0 +1,2 @@
+"""Bulk orders and bulk updates: a parent operation whose children are ordinary orders
+and updates, carried out by the worker."""

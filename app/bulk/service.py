@@ -1,0 +1,81 @@
+"""Accepting a bulk order or a bulk update: the request checked whole, then the parent
+operation alone; the worker (app.bulk.runner) gives it its children.
+
+Each verb here is the one way its parent is created, and it knows the tenant and the
+whole extent of the work before any child exists: what limits the work as a whole
+(a tenant's quota for ``count`` numbers) is checked here.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.bulk.schemas import BulkOrderCreate
+from app.lib.auth import Actor
+from app.lib.errors import InvalidInput
+from app.lib.params import EXPECTED_COUNTRY, invalid, parse_country, parse_features
+from app.lib.tenancy import acting_tenant
+from app.operations import service
+from app.operations.params import BulkOrderParams, BulkUpdateParams, stored
+from app.operations.schemas import NumberChange
+from app.operations.service import Submitted
+
+
+async def submit_bulk_order(
+    session: AsyncSession, actor: Actor, request: BulkOrderCreate, key: str | None
+) -> Submitted:
+    """A ``bulk_order`` of ``request.count`` numbers for the acting tenant."""
+    country = parse_country(request.country)
+    if country is None:
+        raise invalid("country", request.country, EXPECTED_COUNTRY)
+    features = parse_features(request.features, "features")
+    tenant = await acting_tenant(session, actor.principal, request.tenant)
+    if request.pool is not None:
+        pool = await service.order_pool(session, request.pool)
+        if pool.country and pool.country != country:
+            problem = f"the numbers are in {country}, the pool takes only {pool.country}"
+            raise InvalidInput(
+                f"numbers of {country} do not fit the pool: {problem}",
+                code="pool_constraints_not_met",
+                details={"problems": [problem]},
+            )
+        # A pool's features are its numbers' too: the search asks for them.
+        features = parse_features([*features, *pool.features])
+    params = BulkOrderParams(
+        country=country,
+        count=request.count,
+        payment_interval=request.payment_interval,
+        features=features,
+        pool=request.pool,
+    )
+    body = {**stored(params), "tenant": str(tenant) if tenant else None}
+    return await service.submit_bulk(
+        session, actor, params, tenant, key, ("POST", "/v1/orders/bulk", body)
+    )
+
+
+async def submit_bulk_update(
+    session: AsyncSession,
+    actor: Actor,
+    change: NumberChange,
+    pool: uuid.UUID | None,
+    tenant: uuid.UUID | None,
+    key: str | None,
+) -> Submitted:
+    """A ``bulk_update``: ``change`` for every active number the filter matches (a tenant
+    key's only among its own). A filter is required: everything at once is refused."""
+    if pool is None and tenant is None:
+        raise InvalidInput(
+            "A bulk update needs a filter, pool or tenant: an update of every number at "
+            "once is refused.",
+            code="filter_required",
+            details={"parameters": ["pool", "tenant"], "location": "query"},
+        )
+    changes = service.number_update(change)
+    holder = await acting_tenant(session, actor.principal, tenant)
+    params = BulkUpdateParams(changes=changes, pool=pool, tenant=holder)
+    return await service.submit_bulk(
+        session, actor, params, holder, key, ("PATCH", "/v1/numbers", stored(params))
+    )
