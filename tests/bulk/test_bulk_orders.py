@@ -72,6 +72,12 @@ async def test_a_bulk_of_20_with_3_taken_meanwhile_ends_with_20_numbers_each_ord
         rows = (await session.scalars(select(Number).where(Number.pool_id == pool))).all()
     assert {row.number for row in rows if row.state == "active"} == ordered
     assert len(ordered) == 20
+    # Its end is news like any operation's, with the final counts.
+    events = await client.get(
+        "/v1/events?type=operation.succeeded&limit=100", headers=admin_headers
+    )
+    (news,) = [e["data"] for e in events.json()["items"] if e["data"]["id"] == parent["id"]]
+    assert news["progress"] == {"succeeded": 20, "failed": 3, "pending": 0}
 
 
 async def test_a_bulk_order_fails_with_its_counts_when_seven_offers_too_few(

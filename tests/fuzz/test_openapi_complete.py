@@ -72,7 +72,7 @@ VOCABULARY_FIELDS = {
     "NumberOut.handover": ["clearing", "clearing_failed", "uncleared"],
     "BillingOut.payment_interval": ["monthly", "annually"],
     "OrderCreate.payment_interval": ["monthly", "annually"],
-    "OperationOut.kind": ["order", "update", "delete", "sync"],
+    "OperationOut.kind": ["order", "update", "delete", "sync", "bulk_order", "bulk_update"],
     "OperationOut.status": ["queued", "running", "succeeded", "failed"],
     "SyncRunOut.status": ["queued", "running", "succeeded", "failed"],
     "DriftOut.kind": ["added", "changed", "missing", "removed"],
@@ -147,7 +147,7 @@ PARAMETER_CHOICES = {
     "GET /v1/costs?group_by": ["tenant", "pool", "country", "number"],
     "GET /v1/costs?basis": ["cash", "accrual"],
     "GET /v1/operations?status": ["queued", "running", "succeeded", "failed"],
-    "GET /v1/operations?kind": ["order", "update", "delete", "sync"],
+    "GET /v1/operations?kind": ["order", "update", "delete", "sync", "bulk_order", "bulk_update"],
     "GET /v1/numbers?state": ["ordering", "active", "deleting", "missing", "deleted", "failed"],
 }
 
