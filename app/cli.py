@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import httpx
+import msgspec
 import typer
 from redis.exceptions import RedisError
 from rich.console import Console
@@ -29,6 +30,8 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor
+from app.bulk import service as bulk
+from app.bulk.schemas import MAX_BULK_COUNT, BulkOrderCreate
 from app.costs import service as costs_service
 from app.costs.model import Basis, GroupBy, Month
 from app.costs.schemas import CSV_COLUMNS, report_csv, row_cells
@@ -40,6 +43,7 @@ from app.lib.dev_instance import cli_environment, env_file
 from app.lib.errors import ServiceError
 from app.lib.pagination import PageQuery
 from app.lib.queue import create_queue, enqueue_operation
+from app.operations.schemas import NumberChange
 from app.settings import DEFAULT_SEVEN_BASE_URL, SettingsError, read_setting, redact_url
 from app.sync import runs
 from app.sync.schemas import SyncRunOut
@@ -170,21 +174,7 @@ def sync(
     ] = False,
 ) -> None:
     """Start a sync of the mirror with seven (a worker runs it); wait and print its counts."""
-    queue = create_queue(_setting("REDIS_URL"))
-
-    async def start(session: AsyncSession, actor: Actor) -> uuid.UUID:
-        operation = await request_sync(session, actor.request_id, force=force)
-        await session.commit()  # a worker must find it committed
-        try:
-            await enqueue_operation(queue, operation.id, operation.kind)
-        except (RedisError, OSError):
-            # Committed all the same: the reconciler enqueues it when Redis is back.
-            typer.echo("Redis is unreachable: the reconciler will start the sync", err=True)
-        finally:
-            await queue.aclose()
-        return operation.id
-
-    operation_id = _run("sync", start)
+    operation_id = _start("sync", lambda s, a: request_sync(s, a.request_id, force=force))
     typer.echo(f"sync operation {operation_id}", err=True)
     if not wait:
         typer.echo(operation_id)
@@ -288,6 +278,27 @@ async def _wait_finished(
         await asyncio.sleep(0.2)
 
 
+def _start(
+    command: str, create: Callable[[AsyncSession, Actor], Awaitable[Operation]]
+) -> uuid.UUID:
+    """Create an operation (``create``), commit it and hand it to a worker; its id."""
+    queue = create_queue(_setting("REDIS_URL"))
+
+    async def start(session: AsyncSession, actor: Actor) -> uuid.UUID:
+        operation = await create(session, actor)
+        await session.commit()  # a worker must find it committed
+        try:
+            await enqueue_operation(queue, operation.id, operation.kind)
+        except (RedisError, OSError):
+            # Committed all the same: the reconciler enqueues it when Redis is back.
+            typer.echo("Redis is unreachable: the reconciler will start it", err=True)
+        finally:
+            await queue.aclose()
+        return operation.id
+
+    return _run(command, start)
+
+
 def _print_run(run: SyncRunOut) -> None:
     counts = run.counts
     typer.echo(
@@ -302,6 +313,101 @@ def _print_run(run: SyncRunOut) -> None:
 
 def _json(value: dict[str, Any] | None) -> str:
     return "" if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+# --------------------------------------------------------------------------- bulk work
+
+orders_cli = typer.Typer(help="Order numbers from seven.", no_args_is_help=True)
+cli.add_typer(orders_cli, name="orders")
+numbers_cli = typer.Typer(help="Change numbers on the account.", no_args_is_help=True)
+cli.add_typer(numbers_cli, name="numbers")
+
+_WaitOption = Annotated[bool, typer.Option(help="Wait for the operation to finish.")]
+_TimeoutOption = Annotated[float, typer.Option(help="Seconds to wait at most.", min=1)]
+
+
+@orders_cli.command("bulk")
+def bulk_order(
+    country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2 country code, e.g. DE.")],
+    count: Annotated[int, typer.Option(help=f"How many numbers (1 to {MAX_BULK_COUNT}).")],
+    payment_interval: Annotated[
+        str, typer.Option(help="monthly, or annually (bills a whole year up front).")
+    ],
+    feature: Annotated[
+        list[str] | None, typer.Option(help="A feature each number must have (repeatable).")
+    ] = None,
+    pool: Annotated[uuid.UUID | None, typer.Option(help="The pool they go into.")] = None,
+    tenant: Annotated[uuid.UUID | None, typer.Option(help="The tenant they are for.")] = None,
+    wait: _WaitOption = True,
+    timeout: _TimeoutOption = 600,
+) -> None:
+    """Order COUNT distinct numbers (a bulk_order operation the worker carries out, as
+    POST /v1/orders/bulk); wait and print its progress."""
+    body = {
+        "country": country,
+        "count": count,
+        "payment_interval": payment_interval,
+        "features": feature or [],
+        "pool": pool,
+        "tenant": tenant,
+    }
+    try:
+        request = msgspec.convert(body, BulkOrderCreate, strict=False)
+    except msgspec.ValidationError as error:
+        typer.echo(f"refused (validation_error): {error}", err=True)
+        raise typer.Exit(1) from None
+
+    async def create(session: AsyncSession, actor: Actor) -> Operation:
+        return (await bulk.submit_bulk_order(session, actor, request, None)).operation
+
+    _follow("orders bulk", _start("orders bulk", create), wait, timeout)
+
+
+@numbers_cli.command("bulk-update")
+def bulk_update(
+    pool: Annotated[uuid.UUID | None, typer.Option(help="Numbers in this pool.")] = None,
+    tenant: Annotated[uuid.UUID | None, typer.Option(help="Numbers held by this tenant.")] = None,
+    friendly_name: Annotated[str | None, typer.Option(help="The name to give them.")] = None,
+    sms_forward: Annotated[
+        list[str] | None, typer.Option(help="Forward inbound SMS to this number (repeatable).")
+    ] = None,
+    email_forward: Annotated[
+        list[str] | None, typer.Option(help="Forward inbound SMS to this address (repeatable).")
+    ] = None,
+    wait: _WaitOption = True,
+    timeout: _TimeoutOption = 600,
+) -> None:
+    """Change every active number in POOL and/or held by TENANT (a bulk_update operation
+    the worker carries out, as PATCH /v1/numbers); wait and print its progress."""
+    change = NumberChange(
+        friendly_name=friendly_name, sms_forward=sms_forward, email_forward=email_forward
+    )
+
+    async def create(session: AsyncSession, actor: Actor) -> Operation:
+        submitted = await bulk.submit_bulk_update(session, actor, change, pool, tenant, None)
+        return submitted.operation
+
+    _follow("numbers bulk-update", _start("numbers bulk-update", create), wait, timeout)
+
+
+def _follow(command: str, operation_id: uuid.UUID, wait: bool, timeout: float) -> None:
+    """Print the operation's id; with ``wait``, its end and its children's counts."""
+    typer.echo(f"operation {operation_id}", err=True)
+    if not wait:
+        typer.echo(operation_id)
+        return
+    operation = _run(command, lambda s, _: _wait_finished(s, operation_id, timeout))
+    if operation.status not in FINISHED:
+        typer.echo(f"still {operation.status} after {timeout:g} s (no worker running?)", err=True)
+        raise typer.Exit(3)
+    counts = (operation.result or {}).get("progress", {})
+    typer.echo(
+        f"{operation.status}: {counts.get('succeeded', 0)} succeeded, "
+        f"{counts.get('failed', 0)} failed"
+    )
+    if operation.status == OperationStatus.FAILED:
+        typer.echo(f"({operation.error_code}) {operation.error_message}", err=True)
+        raise typer.Exit(1)
 
 
 # --------------------------------------------------------------------------- the sandbox
