@@ -39,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.locks import release_lock, try_lock
-from app.db.models import Number, Operation
+from app.db.models import ApiKey, Number, Operation
 from app.db.vocabulary import (
     BULK_OPERATION_KINDS,
     FINISHED,
@@ -74,10 +74,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _authority(parent: Operation) -> Actor:
-    """Who the children are created for: the parent's caller, whose right to the whole
-    was checked when the parent was accepted. Its key and request id go on each child."""
-    principal = Principal(scope=KeyScope.ADMIN, key_id=parent.api_key_id, tenant_id=None)
+async def _authority(session: AsyncSession, parent: Operation) -> Actor:
+    """The parent's caller, on whose behalf (and with whose rights: a tenant key's child
+    orders are held to what that key may order) each child is created, carrying its key
+    and request id. A parent without a key came from the bootstrap key or the CLI."""
+    key = await session.get(ApiKey, parent.api_key_id) if parent.api_key_id else None
+    if key is None:
+        principal = Principal(scope=KeyScope.ADMIN, key_id=None, tenant_id=None)
+    else:
+        principal = Principal(scope=KeyScope(key.scope), key_id=key.id, tenant_id=key.tenant_id)
     return Actor(principal, request_id=parent.request_id)
 
 
@@ -194,7 +199,8 @@ class BulkRunner:
             tenant=parent.tenant_id,
         )
         try:
-            submitted = await submit_order(session, _authority(parent), order, key=None)
+            actor = await _authority(session, parent)
+            submitted = await submit_order(session, actor, order, key=None)
         except (Conflict, InvalidInput) as refused:
             await session.rollback()
             log.info("bulk_candidate_skipped", number=number, code=refused.code)
@@ -250,6 +256,7 @@ class BulkRunner:
         if params.tenant is not None:
             stmt = stmt.where(Number.tenant_id == params.tenant)
         rows = (await session.scalars(stmt.order_by(Number.number).with_for_update())).all()
+        actor = await _authority(session, parent)
         children: list[Operation] = []
         skipped: list[dict[str, Any]] = []
         for row in rows:
@@ -262,9 +269,7 @@ class BulkRunner:
                     }
                 )
                 continue
-            child = await add_update(
-                session, _authority(parent), row, params.changes, row.tenant_id
-            )
+            child = await add_update(session, actor, row, params.changes, row.tenant_id)
             child.parent_id = parent.id
             children.append(child)
         parent.status = OperationStatus.RUNNING

@@ -154,12 +154,18 @@ async def test_bulk_order_validation(client: Client, admin_headers: Headers) -> 
 
 
 async def test_a_tenant_key_orders_for_itself_and_sees_only_its_own_bulk(
-    client: Client, admin_headers: Headers
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
 ) -> None:
     tenant, key = await tenancy.create_tenant(client, admin_headers, "acme")
     other, other_key = await tenancy.create_tenant(client, admin_headers, "globex")
     mine = await _bulk_order(client, tenancy.key_headers(key), country="DE", count=2)
     assert mine["tenant"] == tenant
+    with WorkerProcess(fast(settings)):
+        done = await wait_finished(client, tenancy.key_headers(key), mine["id"], within=60)
+    assert done["status"] == "succeeded", done
+    children = await _children(client, tenancy.key_headers(key), mine["id"])
+    assert [c["tenant"] for c in children] == [tenant, tenant]
+    assert await _children(client, tenancy.key_headers(other_key), mine["id"]) == []
     for_other = await client.post(
         "/v1/orders/bulk",
         json={"country": "DE", "count": 2, "payment_interval": "monthly", "tenant": other},
