@@ -43,7 +43,7 @@ from app.lib.dev_instance import cli_environment, env_file
 from app.lib.errors import ServiceError
 from app.lib.pagination import PageQuery
 from app.lib.queue import create_queue, enqueue_operation
-from app.operations.schemas import NumberChange
+from app.operations.schemas import NumberChange, Progress
 from app.settings import DEFAULT_SEVEN_BASE_URL, SettingsError, read_setting, redact_url
 from app.sync import runs
 from app.sync.schemas import SyncRunOut
@@ -400,11 +400,8 @@ def _follow(command: str, operation_id: uuid.UUID, wait: bool, timeout: float) -
     if operation.status not in FINISHED:
         typer.echo(f"still {operation.status} after {timeout:g} s (no worker running?)", err=True)
         raise typer.Exit(3)
-    counts = (operation.result or {}).get("progress", {})
-    typer.echo(
-        f"{operation.status}: {counts.get('succeeded', 0)} succeeded, "
-        f"{counts.get('failed', 0)} failed"
-    )
+    counts = msgspec.convert((operation.result or {}).get("progress", {}), Progress)
+    typer.echo(f"{operation.status}: {counts.succeeded} succeeded, {counts.failed} failed")
     if operation.status == OperationStatus.FAILED:
         typer.echo(f"({operation.error_code}) {operation.error_message}", err=True)
         raise typer.Exit(1)
