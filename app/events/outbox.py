@@ -26,17 +26,23 @@ CHANNEL = "seven_numbers_deliveries"
 # An endpoint gets the events of its tenant (none: the admin's) of the types it asks for,
 # while it is enabled. ``key`` orders one number's events; an event of no number is
 # ordered with nothing else.
-# Each new delivery is pending (the column's default).
+# Each new delivery is pending (the column's default). When there is one, the statement
+# also queues the NOTIFY that wakes the dispatchers (sent on commit, as NOTIFY is): one
+# round trip for the transaction rather than two.
 _FAN_OUT = text(
     """
-INSERT INTO deliveries (id, endpoint_id, event_seq, key)
-SELECT gen_random_uuid(), w.id, e.seq, coalesce(e.number, 'event:' || e.seq)
-FROM events e
-JOIN webhook_endpoints w
-  ON w.enabled AND w.tenant_id IS NOT DISTINCT FROM e.tenant_id
- AND (e.type = ANY(w.events) OR '*' = ANY(w.events))
-WHERE e.seq = ANY(:seqs)
-ORDER BY e.seq
+WITH fanned AS (
+  INSERT INTO deliveries (id, endpoint_id, event_seq, key)
+  SELECT gen_random_uuid(), w.id, e.seq, coalesce(e.number, 'event:' || e.seq)
+  FROM events e
+  JOIN webhook_endpoints w
+    ON w.enabled AND w.tenant_id IS NOT DISTINCT FROM e.tenant_id
+   AND (e.type = ANY(w.events) OR '*' = ANY(w.events))
+  WHERE e.seq = ANY(:seqs)
+  ORDER BY e.seq
+  RETURNING 1
+)
+SELECT pg_notify(:channel, '') WHERE EXISTS (SELECT FROM fanned)
 """
 )
 
@@ -85,9 +91,7 @@ async def emit_all(
             insert(Event).returning(Event.seq, Event.id, sort_by_parameter_order=True), rows
         )
     ).all()
-    fanned = await db.execute(_FAN_OUT, {"seqs": [seq for seq, _ in written]})
-    if fanned.rowcount:  # type: ignore[attr-defined]
-        await notify_deliveries(db)
+    await db.execute(_FAN_OUT, {"seqs": [seq for seq, _ in written], "channel": CHANNEL})
     return [event_id for _, event_id in written]
 
 

@@ -13,9 +13,13 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from app.asgi import create_app
+from app.db.vocabulary import EventType
+from app.events.outbox import CHANNEL, emit
 from app.resources import Resources
 from app.settings import Settings
 from app.sync.service import run_sync
+from tests.events.conftest import LOOPBACK
+from tests.events.hooks import register
 from tests.support.api import Client, Headers
 from tests.support.db import connected
 from tests.support.operations import available_numbers, fast, order, rent, wait_finished
@@ -267,3 +271,25 @@ async def test_a_sync_operation_ends_with_its_event(
         "sync",
         started.json()["id"],
     )
+
+
+async def test_a_transaction_that_writes_deliveries_wakes_the_dispatchers_when_it_commits(
+    api: Client, admin_headers: Headers, resources: Resources, database_url: str
+) -> None:
+    await register(api, admin_headers, f"http://{LOOPBACK}:9/hooks", ["sync.drift"])
+    async with connected(database_url) as listener:
+        woken: asyncio.Queue[str] = asyncio.Queue()
+        await listener.add_listener(CHANNEL, lambda *args: woken.put_nowait(args[2]))
+
+        # No endpoint wants it: no delivery, nobody to wake.
+        async with resources.sessions() as session:
+            await emit(session, EventType.POOL_EXHAUSTED, tenant=None, data={})
+            await session.commit()
+        async with resources.sessions() as session:
+            await emit(session, EventType.SYNC_DRIFT, tenant=None, data={})
+            await asyncio.sleep(0.3)
+            assert woken.empty(), "woken before the deliveries were committed"
+            await session.commit()
+        assert await asyncio.wait_for(woken.get(), 5) == CHANNEL
+        await asyncio.sleep(0.3)
+        assert woken.empty(), "one wake-up per transaction"
