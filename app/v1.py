@@ -9,7 +9,7 @@ from app.bulk.controller import BulkController
 from app.costs.controller import CostController
 from app.events.controller import EventController
 from app.events.endpoint_controller import WebhookEndpointController
-from app.numbers.controller import NumberReadController
+from app.numbers.controller import NumberReadController, NumberTagsController
 from app.operations.controller import OperationController
 from app.pools.controller import AllocationController, PoolController
 from app.search.controller import available_numbers
@@ -21,6 +21,7 @@ from app.webhooks.controller import seven_webhook, seven_webhook_get
 V1_HANDLERS: list[ControllerRouterHandler] = [
     whoami,
     NumberReadController,
+    NumberTagsController,
     OperationController,
     BulkController,
     available_numbers,

@@ -49,11 +49,21 @@ def _one_of(column: str, values: Iterable[StrEnum]) -> str:
     return f"{column} IN {sql(values)}"
 
 
+_TAGS_OBJECT = "jsonb_typeof(tags) = 'object'"
+
+
+def _tags_column() -> Mapped[dict[str, str]]:
+    """Labels (key -> value, checked by app.lib.tags) for reports and filters."""
+    return mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+
+
 class Tenant(Timestamps, Base):
     __tablename__ = "tenants"
+    __table_args__ = (CheckConstraint(_TAGS_OBJECT, name="tags_object"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(Text, unique=True)
+    tags: Mapped[dict[str, str]] = _tags_column()
 
 
 class ApiKey(Base):
@@ -110,6 +120,9 @@ class Number(Base):
             name="missing_since_when_missing",
         ),
         CheckConstraint(_one_of("handover", Handover), name="handover"),
+        CheckConstraint(_TAGS_OBJECT, name="tags_object"),
+        # Containment (``tag=key:value``) and key existence (``tag=key``).
+        Index("ix_numbers_tags", "tags", postgresql_using="gin"),
         Index(
             "ix_numbers_number_trgm",
             "number",
@@ -166,6 +179,7 @@ class Number(Base):
     handover_operation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("operations.id", ondelete="SET NULL")
     )
+    tags: Mapped[dict[str, str]] = _tags_column()
     inserted_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 

@@ -253,6 +253,16 @@ def cursor_parameter(description: str) -> KwargDefinition:
     return _documented(description, type=OpenAPIType.STRING)
 
 
+def pattern_list_parameter(description: str, example: str, pattern: str) -> KwargDefinition:
+    """A repeatable parameter whose every value matches ``pattern``."""
+    return _documented(
+        description,
+        [example],
+        type=OpenAPIType.ARRAY,
+        items=Schema(type=OpenAPIType.STRING, pattern=pattern),
+    )
+
+
 def text_parameter(description: str, max_length: int) -> KwargDefinition:
     return _documented(description, type=OpenAPIType.STRING, max_length=max_length)
 

@@ -1,20 +1,26 @@
-"""``GET /v1/numbers`` and ``GET /v1/numbers/{number}``: thin HTTP over the read service."""
+"""``GET /v1/numbers``, ``GET /v1/numbers/{number}`` and ``PUT /v1/numbers/{number}/tags``:
+thin HTTP over the read service and the tags verb."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, MediaType, Request, get
+from litestar import Controller, MediaType, Request, get, put
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 from litestar.params import PathParameter
 from litestar.response.base import ASGIResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.dependencies import ACTOR_DEPENDENCY
+from app.audit.service import Actor
 from app.db.vocabulary import NumberState
 from app.lib import params
 from app.lib.auth import Principal
+from app.lib.tags import TAG_FILTER, Tags, parse_tag_filters
 from app.numbers import service
 from app.numbers.schemas import NumberOut, NumberPage
+from app.numbers.tags import replace_tags
 
 _STATE = params.choice_parameter(
     "ordering, active, deleting, missing (absent from seven's last list, not yet confirmed"
@@ -58,6 +64,7 @@ class NumberReadController(Controller):
                 "Substring of the number or the friendly name", service.MAX_Q_LENGTH
             ),
         ] = None,
+        tag: Annotated[list[str] | None, TAG_FILTER] = None,
         limit: Annotated[str | None, service.PAGES.limit_parameter] = None,
         cursor: Annotated[str | None, service.PAGES.cursor_parameter] = None,
     ) -> NumberPage:
@@ -71,6 +78,7 @@ class NumberReadController(Controller):
             pool=params.parse_uuid(pool, "pool"),
             state=params.parse_choice(number_state, "state", tuple(NumberState)),
             q=params.parse_text(q, "q", max_length=service.MAX_Q_LENGTH),
+            tags=parse_tag_filters(tag),
             page=service.PAGES.query(limit, cursor),
         )
         async with service.reading(state.engine) as connection:
@@ -106,3 +114,37 @@ class NumberReadController(Controller):
         # An ASGIResponse, not a Response: nothing to encode or resolve, so Litestar's
         # response building is skipped.
         return ASGIResponse(body=body, media_type=MediaType.JSON)
+
+
+class NumberTagsController(Controller):
+    path = "/numbers"
+    tags = ["numbers"]
+    dependencies = ACTOR_DEPENDENCY
+
+    @put(
+        "/{number:str}/tags",
+        summary="Replace a number's tags",
+        description=(
+            "The body is the whole set, key -> value (`{}` removes every tag): keys 1 to 64"
+            " of a-z 0-9 _ . -, values 1 to 200 characters, at most 50. The service's own"
+            " labels, never sent to seven: no operation, the answer is the number as read"
+            " from now on. An admin, or the tenant holding the number (any other: 404)."
+            " Audited (`number.tags`); a `number.updated` event."
+        ),
+        responses={200: ResponseSpec(NumberOut, generate_examples=False, description="The number")},
+    )
+    async def put_tags(
+        self,
+        state: State,
+        db_session: AsyncSession,
+        actor: Actor,
+        number: Annotated[str, PathParameter(description="The number, in any written form")],
+        data: Tags,
+    ) -> NumberOut:
+        digits = params.parse_number(number)
+        out = await replace_tags(db_session, actor, digits, data)
+        # Committed here so this process drops its cached copy only after the change is
+        # visible: its next read is the new one, without waiting for PostgreSQL's notice.
+        await db_session.commit()
+        state.number_cache.forget([digits])
+        return out

@@ -85,6 +85,9 @@ class NumberOut(msgspec.Struct):
     """The latest operation clearing a previous holder's settings, until one succeeds."""
     seven: SevenTimes
     """``created`` and ``expires`` as seven wrote them."""
+    tags: Annotated[dict[str, str], msgspec.Meta(examples=[{"cost_center": "crm"}])]
+    """The number's own labels (``PUT /v1/numbers/{number}/tags``); the service's alone,
+    never sent to seven."""
 
 
 def monthly_cost(basic_charge: Decimal | None, payment_interval: str) -> Decimal | None:
@@ -130,4 +133,5 @@ def number_out(row: Number | Row[Any]) -> NumberOut:
         handover=row.handover,  # type: ignore[arg-type]
         handover_operation=row.handover_operation_id,
         seven=SevenTimes(created=row.created, expires=row.expires),
+        tags=row.tags,
     )

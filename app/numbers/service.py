@@ -23,6 +23,7 @@ from app.db.models import Number
 from app.lib.auth import Principal
 from app.lib.errors import NotFound
 from app.lib.pagination import Keyset, PageQuery
+from app.lib.tags import TagFilter
 from app.lib.tenancy import may_see, scope_numbers
 from app.numbers.cache import NumberCache
 from app.numbers.schemas import NumberPage, number_out
@@ -51,6 +52,8 @@ class NumberQuery:
     pool: uuid.UUID | None = None
     state: str | None = None
     q: str | None = None
+    tags: tuple[TagFilter, ...] = ()
+    """Each must hold: the number has the tag (with the value, when one is given)."""
 
 
 # Built once: building a select costs more than running it on the primary key.
@@ -85,15 +88,15 @@ async def number_document(
         async with reading(engine) as connection:
             row = (await connection.execute(_BY_NUMBER, {"number": number})).first()
         if row is None:
-            raise _not_found(number)
+            raise number_not_found(number)
         tenant_id, body = row.tenant_id, _document(row)
         cache.put(ticket, number, tenant_id, body)
     if not may_see(principal, tenant_id):
-        raise _not_found(number)
+        raise number_not_found(number)
     return body
 
 
-def _not_found(number: str) -> NotFound:
+def number_not_found(number: str) -> NotFound:
     return NotFound(f"number {number} is not on the account", code="number_not_found")
 
 
@@ -140,6 +143,12 @@ def _conditions(query: NumberQuery) -> list[ColumnElement[bool]]:
         conditions.append(Number.state == query.state)
     if query.q is not None:
         conditions.append(_matches(query.q))
+    # Containment and key existence, both served by the GIN index on ``tags``.
+    for tag in query.tags:
+        if tag.value is None:
+            conditions.append(Number.tags.has_key(tag.key))
+        else:
+            conditions.append(Number.tags.contains({tag.key: tag.value}))
     return conditions
 
 

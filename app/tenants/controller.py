@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from litestar import Controller, delete, get, post
+import msgspec
+from litestar import Controller, delete, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.dependencies import ACTOR_DEPENDENCY
@@ -21,6 +22,7 @@ from app.tenants.schemas import (
     KeyOut,
     TenantCreate,
     TenantOut,
+    TenantUpdate,
     issued_key,
     key_out,
     tenant_out,
@@ -46,6 +48,21 @@ class TenantController(Controller):
     @get("/{tenant_id:uuid}", summary="One tenant (admin)")
     async def get_tenant(self, db_session: AsyncSession, tenant_id: uuid.UUID) -> TenantOut:
         return tenant_out(await service.get_tenant(db_session, tenant_id))
+
+    @patch(
+        "/{tenant_id:uuid}",
+        summary="Change a tenant (admin)",
+        description=(
+            "`tags` replaces the tenant's tags (key -> value: keys 1 to 64 of a-z 0-9 _ . -,"
+            " values 1 to 200 characters, at most 50); absent fields stay as they are."
+            " Audited (`tenant.update`)."
+        ),
+    )
+    async def update_tenant(
+        self, db_session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, data: TenantUpdate
+    ) -> TenantOut:
+        tags = None if data.tags is msgspec.UNSET else data.tags
+        return tenant_out(await service.update_tenant(db_session, actor, tenant_id, tags))
 
     @post("/{tenant_id:uuid}/keys", summary="Issue a key for a tenant; shown once (admin)")
     async def issue_tenant_key(

@@ -11,16 +11,26 @@ import msgspec
 from app.db.models import ApiKey, Tenant
 from app.db.vocabulary import KeyScope
 from app.lib.structs import from_row
+from app.lib.tags import Tags
 
 
 class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(examples=["billing-service"])]
 
 
+class TenantUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """What ``PATCH /v1/tenants/{id}`` changes; an absent field stays as it is."""
+
+    tags: Tags | msgspec.UnsetType = msgspec.UNSET
+    """The whole set, replacing the tenant's (``{}`` removes every tag). A number's own
+    tag comes first where both have the key (the costs' ``group_by=tag:<key>``)."""
+
+
 class TenantOut(msgspec.Struct):
     id: uuid.UUID
     name: str
     created_at: datetime
+    tags: Annotated[dict[str, str], msgspec.Meta(examples=[{"cost_center": "crm"}])]
 
 
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):

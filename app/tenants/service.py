@@ -18,6 +18,7 @@ from app.db.vocabulary import KeyScope
 from app.lib.auth import generate_key
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.params import invalid
+from app.lib.tags import checked_tags
 from app.lib.tenancy import tenant_not_found
 
 MAX_NAME_LENGTH = 200
@@ -47,6 +48,21 @@ async def list_tenants(session: AsyncSession) -> list[Tenant]:
 
 async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
     return await get_or_raise(session, Tenant, tenant_id, tenant_not_found())
+
+
+async def update_tenant(
+    session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, tags: dict[str, str] | None
+) -> Tenant:
+    """Change what is given (``tags``: the whole set); None leaves it as it is."""
+    async with audited(session, actor, "tenant.update", f"tenant:{tenant_id}") as note:
+        note.tenant_id = tenant_id
+        tenant = await get_or_raise(session, Tenant, tenant_id, tenant_not_found(), lock=True)
+        if tags is not None:
+            wanted = checked_tags(tags)
+            note.details["tags"] = {"before": tenant.tags, "after": wanted}
+            tenant.tags = wanted
+        await session.flush()
+    return tenant
 
 
 async def issue_key(
