@@ -33,7 +33,7 @@ from app.audit.service import Actor
 from app.bulk import service as bulk
 from app.bulk.schemas import MAX_BULK_COUNT, BulkOrderCreate
 from app.costs import service as costs_service
-from app.costs.model import Basis, GroupBy, Month
+from app.costs.model import Basis, GroupBy, Month, parse_group_by
 from app.costs.schemas import CSV_COLUMNS, report_csv, row_cells
 from app.db.engine import create_engine, create_session_factory
 from app.db.models import ApiKey, Operation
@@ -225,7 +225,9 @@ def costs(
     month: Annotated[
         str | None, typer.Option(help="YYYY-MM; default: this month (Europe/Berlin).")
     ] = None,
-    group_by: Annotated[GroupBy, typer.Option(help="Rows per ...")] = GroupBy.TENANT,
+    group_by: Annotated[
+        str, typer.Option(help="Rows per tenant, pool, country, number or tag:<key>.")
+    ] = GroupBy.TENANT.value,
     basis: Annotated[Basis, typer.Option(help="cash or accrual.")] = Basis.CASH,
     csv_file: Annotated[
         Path | None, typer.Option("--csv", help="Write the report as CSV to this file.")
@@ -237,15 +239,23 @@ def costs(
     except ValueError:
         typer.echo("seven-numbers: --month must be YYYY-MM, such as 2026-03", err=True)
         raise typer.Exit(2) from None
+    try:
+        grouping, tag = parse_group_by(group_by)
+    except ValueError:
+        typer.echo(
+            "seven-numbers: --group-by must be tenant, pool, country, number or tag:<key>",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     report = _run(
         "costs",
-        lambda s, _: costs_service.cost_report(s, chosen, basis, group_by),
+        lambda s, _: costs_service.cost_report(s, chosen, basis, grouping, tag=tag),
     )
     if csv_file is not None:
         csv_file.write_text(report_csv(report), encoding="utf-8")
         typer.echo(f"{len(report.rows)} rows written to {csv_file}", err=True)
         return
-    table = Table(*CSV_COLUMNS, title=f"{chosen} {basis.value} by {group_by.value}, EUR")
+    table = Table(*CSV_COLUMNS, title=f"{chosen} {basis.value} by {group_by}, EUR")
     for row in [*report.rows, report.totals]:
         table.add_row(*(_cell(cell) for cell in row_cells(row)))
     Console().print(table)

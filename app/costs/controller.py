@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.costs import service
 from app.costs.limits import take_report_slot
-from app.costs.model import Basis, GroupBy, Month
+from app.costs.model import TAG_PREFIX, Basis, GroupBy, Month, parse_group_by
 from app.costs.schemas import (
     REPORT_EXAMPLE,
     CostReportOut,
@@ -27,6 +27,7 @@ from app.lib import params
 from app.lib.auth import Principal
 from app.lib.errors import NotFound, error_responses
 from app.lib.openapi import AlsoCsv
+from app.lib.tags import KEY_PATTERN
 from app.settings import Settings
 
 
@@ -52,6 +53,23 @@ def _parse_month(month: str | None) -> Month:
         ) from None
 
 
+# The groupings written as themselves; a tag's is ``tag:<key>``.
+_PLAIN_GROUPINGS = tuple(grouping for grouping in GroupBy if grouping != GroupBy.TAG)
+_EXPECTED_GROUP_BY = f"one of {', '.join(_PLAIN_GROUPINGS)}, or tag:<key> such as tag:cost_center"
+
+
+def _parse_group_by(group_by: str | None) -> tuple[GroupBy, str | None]:
+    value = params.given(group_by)
+    if value is None:
+        return GroupBy.TENANT, None
+    try:
+        # Groupings in any case, as every choice is read; a tag's key as written.
+        plain = value.lower()
+        return parse_group_by(value if plain.startswith(TAG_PREFIX) else plain)
+    except ValueError:
+        raise params.invalid("group_by", value, _EXPECTED_GROUP_BY) from None
+
+
 def _wants_csv(request: Request[Any, Any, Any]) -> bool:
     return request.accept.best_match([MediaType.JSON, "text/csv"]) == "text/csv"
 
@@ -62,7 +80,7 @@ class CostController(Controller):
 
     @get(
         "/",
-        summary="What the numbers cost in a month, grouped by tenant, pool, country or number",
+        summary="What the numbers cost in a month, grouped by tenant, pool, country, number or tag",
         operation_class=AlsoCsv,
         responses={
             200: ResponseSpec(
@@ -86,7 +104,15 @@ class CostController(Controller):
             params.month_parameter("YYYY-MM; default: the current month in Europe/Berlin"),
         ] = None,
         group_by: Annotated[
-            str | None, params.choice_parameter("One row per", tuple(GroupBy), default="tenant")
+            str | None,
+            params.choice_or_pattern_parameter(
+                "One row per tenant, pool, country or number; or per value of a tag,"
+                " `tag:<key>` (such as `tag:cost_center`): the number's own tag, else the"
+                " tag of the tenant holding it on those days, else `untagged`",
+                _PLAIN_GROUPINGS,
+                rf"^{TAG_PREFIX}{KEY_PATTERN}$",
+                default="tenant",
+            ),
         ] = None,
         basis: Annotated[
             str | None,
@@ -100,15 +126,15 @@ class CostController(Controller):
     ) -> Response[Any]:
         """``Accept: text/csv`` answers the same rows as CSV, the totals as the last row."""
         parsed = _parse_month(month)
-        grouping = GroupBy(params.parse_choice(group_by, "group_by", tuple(GroupBy)) or "tenant")
+        grouping, tag = _parse_group_by(group_by)
         chosen = Basis(params.parse_choice(basis, "basis", tuple(Basis)) or "cash")
         tenant = _tenant_scope(principal)
         await take_report_slot(db_session, principal, settings.cost_reports_per_key)
-        result = await service.cost_report(db_session, parsed, chosen, grouping, tenant)
+        result = await service.cost_report(db_session, parsed, chosen, grouping, tenant, tag)
         if _wants_csv(request):
             # Litestar appends "; charset=utf-8" to text/* itself.
             return Response(report_csv(result), media_type="text/csv")
-        return Response(report_out(str(parsed), chosen, grouping, result))
+        return Response(report_out(str(parsed), chosen, grouping, result, tag))
 
     @get(
         "/forecast",

@@ -41,6 +41,7 @@ from typing import Literal
 
 import msgspec
 
+from app.lib.tags import is_key
 from app.seven.types import PaymentInterval
 
 
@@ -59,10 +60,14 @@ class GroupBy(StrEnum):
     POOL = "pool"
     COUNTRY = "country"
     NUMBER = "number"
+    TAG = "tag"
+    """Written ``tag:<key>``: see :func:`parse_group_by`."""
 
 
 ChargeKind = Literal["recurring", "setup", "usage"]
 UNASSIGNED = "unassigned"
+UNTAGGED = "untagged"
+TAG_PREFIX = "tag:"
 POOL_KEY_PREFIX = "pool:"
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -247,6 +252,20 @@ def charges(facts: NumberFacts, month: Month, basis: Basis) -> Iterator[Charge]:
             yield _on_day(facts, "usage", amount, day)
 
 
+def parse_group_by(raw: str) -> tuple[GroupBy, str | None]:
+    """``tenant``, ``pool``, ``country``, ``number`` or ``tag:<key>``: the grouping and, for
+    a tag, its key; ValueError for anything else."""
+    if raw.startswith(TAG_PREFIX):
+        key = raw.removeprefix(TAG_PREFIX)
+        if not is_key(key):
+            raise ValueError(f"not a tag key: {key!r}")
+        return GroupBy.TAG, key
+    grouping = GroupBy(raw)
+    if grouping == GroupBy.TAG:
+        raise ValueError("a tag grouping names its key: tag:<key>")
+    return grouping, None
+
+
 def group_key(charge: Charge, group_by: GroupBy) -> str:
     """The report row a charge belongs to.
 
@@ -262,7 +281,10 @@ def group_key(charge: Charge, group_by: GroupBy) -> str:
         return charge.pool or UNASSIGNED
     if group_by == GroupBy.COUNTRY:
         return charge.country
-    return charge.number
+    if group_by == GroupBy.NUMBER:
+        return charge.number
+    # The model's charges carry no tags; the SQL report groups by them (app.costs.sql).
+    raise ValueError(f"the model does not group by {group_by}")
 
 
 def cents(amount: Decimal) -> Decimal:

@@ -41,8 +41,10 @@ class CostTotalsOut(msgspec.Struct):
 class CostReportOut(msgspec.Struct):
     """Rows keyed by ``group_by``. For ``tenant``: the tenant's id; days no tenant held go
     to ``pool:<pool id>`` or ``unassigned``. For ``pool``: the pool's id or ``unassigned``.
-    Each row's ``name`` is the tenant's or pool's name beside its key (null for
-    ``unassigned`` and for ``country`` and ``number`` rows)."""
+    For ``tag`` (asked as ``tag:<key>``, the key in ``tag``): the tag's value, the
+    number's own else its holder's on those days, or ``untagged``. Each row's ``name`` is
+    the tenant's or pool's name beside its key (null for ``unassigned`` and for
+    ``country``, ``number`` and ``tag`` rows)."""
 
     month: Annotated[str, msgspec.Meta(examples=["2026-03"])]
     basis: Basis
@@ -50,6 +52,8 @@ class CostReportOut(msgspec.Struct):
     currency: Literal["EUR"]
     rows: list[CostRowOut]
     totals: CostTotalsOut
+    tag: Annotated[str | None, msgspec.Meta(examples=["cost_center"])] = None
+    """The tag's key when ``group_by`` is ``tag``; else null."""
 
 
 class ForecastMonthOut(msgspec.Struct):
@@ -101,7 +105,9 @@ def _totals(row: Row) -> CostTotalsOut:
     return CostTotalsOut(*row_cells(row)[2:])
 
 
-def report_out(month: str, basis: Basis, group_by: GroupBy, report: Report) -> CostReportOut:
+def report_out(
+    month: str, basis: Basis, group_by: GroupBy, report: Report, tag: str | None = None
+) -> CostReportOut:
     return CostReportOut(
         month=month,
         basis=basis,
@@ -109,6 +115,7 @@ def report_out(month: str, basis: Basis, group_by: GroupBy, report: Report) -> C
         currency="EUR",
         rows=[_row(row) for row in report.rows],
         totals=_totals(report.totals),
+        tag=tag,
     )
 
 

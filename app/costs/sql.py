@@ -27,7 +27,7 @@ from a request; values travel as bind parameters.
 
 from __future__ import annotations
 
-from app.costs.model import GroupBy
+from app.costs.model import UNTAGGED, GroupBy
 from app.db.vocabulary import LIVE_STATES, NumberState, sql
 from app.seven.types import PaymentInterval
 
@@ -208,6 +208,8 @@ charged AS (
 )"""  # noqa: S608  (module constants only)
 
 REPORT_PARAMETERS = ("m0", "m1", "i0", "i1", "accrual", "tenant")
+#: A report by tag takes the tag's key too.
+TAG_REPORT_PARAMETERS = (*REPORT_PARAMETERS, "tag")
 FORECAST_PARAMETERS = ("i0", "i1", "today", "tenant")
 
 
@@ -229,12 +231,20 @@ GROUP_KEYS: dict[GroupBy, str] = {
     GroupBy.POOL: "COALESCE(pool_id::text, 'unassigned')",
     GroupBy.COUNTRY: "country",
     GroupBy.NUMBER: "number",
+    # The number's own tag, else its holder's in the slice (the tenant that held those
+    # days; none for a pool's or the account's days), else "untagged".
+    GroupBy.TAG: (
+        "COALESCE((SELECT n.tags ->> CAST(:tag AS text) FROM numbers n"  # noqa: S608
+        " WHERE n.number = charged.number),"
+        " (SELECT t.tags ->> CAST(:tag AS text) FROM tenants t WHERE t.id = charged.tenant_id),"
+        f" '{UNTAGGED}')"
+    ),
 }
 
 
 # The name beside each key: a tenant's, or a pool's (``pool:<id>`` in a tenant report);
 # joined on the key's text, so ``unassigned`` and the totals row simply find none.
-# Countries and numbers have no name (and a report by number has 100,000 rows to spare
+# Countries, numbers and tag values have no name (and a report by number has 100,000 rows to spare
 # the joins).
 _NAME_JOINS: dict[GroupBy, tuple[str, str]] = {
     GroupBy.TENANT: (

@@ -235,6 +235,20 @@ def choice_parameter(
     )
 
 
+def choice_or_pattern_parameter(
+    description: str, choices: Sequence[str], pattern: str, *, default: str | None = None
+) -> KwargDefinition:
+    """One of ``choices``, or a value matching ``pattern`` (``group_by=tag:<key>``)."""
+    return _documented(
+        description,
+        one_of=[
+            Schema(type=OpenAPIType.STRING, enum=list(choices)),
+            Schema(type=OpenAPIType.STRING, pattern=pattern),
+        ],
+        default=default,
+    )
+
+
 def flag_parameter(description: str, default: bool | None = None) -> KwargDefinition:
     return _documented(description, type=OpenAPIType.BOOLEAN, default=default)
 

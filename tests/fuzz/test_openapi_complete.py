@@ -81,7 +81,7 @@ VOCABULARY_FIELDS = {
     "WhoAmI.scope": ["admin", "tenant"],
     "GET /v1/audit?actor": ["key", "bootstrap", "cli"],
     "CostReportOut.basis": ["cash", "accrual"],
-    "CostReportOut.group_by": ["tenant", "pool", "country", "number"],
+    "CostReportOut.group_by": ["tenant", "pool", "country", "number", "tag"],
 }
 
 
