@@ -22,7 +22,7 @@ from litestar.openapi.spec import Example, OpenAPIFormat, OpenAPIType, Schema
 from litestar.params import KwargDefinition, QueryParameter
 
 from app.lib.errors import InvalidInput
-from app.lib.phone import InvalidPhoneNumber, normalize_number
+from app.lib.phone import SEPARATORS, InvalidPhoneNumber, normalize_number, number_prefix
 
 Feature = Literal["sms", "a2p_sms", "voice"]
 FEATURES: tuple[Feature, ...] = get_args(Feature)
@@ -34,6 +34,12 @@ _SHOWN = 60  # characters of a bad value repeated in the message
 
 EXPECTED_COUNTRY = "an ISO 3166-1 alpha-2 country code such as DE"
 EXPECTED_NUMBER = "a phone number such as +4915170264838"
+#: E.164's longest number; no part of one is longer.
+MAX_NUMBER_DIGITS = 15
+EXPECTED_PREFIX = (
+    f"the first 1 to {MAX_NUMBER_DIGITS} digits of a number, country code first, such as +49151"
+)
+EXPECTED_DIGITS = f"1 to {MAX_NUMBER_DIGITS} digits, such as 1234"
 #: A body's country, checked by :func:`parse_country` (a msgspec pattern would answer
 #: ``validation_error``, not ``invalid_country``).
 Country = Annotated[str, msgspec.Meta(description="ISO 3166-1 alpha-2", examples=["DE"])]
@@ -175,6 +181,33 @@ def parse_number(raw: str, parameter: str = "number", *, strict: bool = False) -
         ) from None
 
 
+def parse_number_prefix(raw: str | None, parameter: str = "prefix") -> str | None:
+    """The start of a number, written as a number is (``+49 151``, ``0049151``, ``49151``),
+    as digits country code first; None when not given."""
+    value = given(raw)
+    if value is None:
+        return None
+    try:
+        digits = number_prefix(value)
+    except InvalidPhoneNumber as error:
+        raise invalid(parameter, value, EXPECTED_PREFIX, reason=error.reason) from None
+    if len(digits) > MAX_NUMBER_DIGITS:
+        raise invalid(parameter, value, EXPECTED_PREFIX)
+    return digits
+
+
+def parse_digits(raw: str | None, parameter: str) -> str | None:
+    """A run of digits inside a number (separators such as spaces dropped); None when not
+    given."""
+    value = given(raw)
+    if value is None:
+        return None
+    digits = value.translate(SEPARATORS)
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= MAX_NUMBER_DIGITS):
+        raise invalid(parameter, value, EXPECTED_DIGITS)
+    return digits
+
+
 def number_filter(raw: str | None) -> str | None:
     """The optional ``number`` query parameter of a list."""
     value = given(raw)
@@ -215,6 +248,19 @@ FEATURE = _documented(
     items=Schema(type=OpenAPIType.STRING, enum=list(FEATURES)),
 )
 NUMBER = _documented("A number in any written form", "+4915170264838", type=OpenAPIType.STRING)
+NUMBER_PREFIX = _documented(
+    "The number starts with these digits, country code first; a leading `+` or `00` is"
+    " dropped and spaces are ignored (`+49 151` is `49151`)",
+    "+49151",
+    type=OpenAPIType.STRING,
+    pattern=rf"^(\+|00)?[1-9][0-9]{{0,{MAX_NUMBER_DIGITS - 1}}}$",
+)
+NUMBER_CONTAINS = _documented(
+    f"The number contains these digits (1 to {MAX_NUMBER_DIGITS}) anywhere",
+    "1234",
+    type=OpenAPIType.STRING,
+    pattern=rf"^[0-9]{{1,{MAX_NUMBER_DIGITS}}}$",
+)
 
 
 def feature_flag_parameter(name: Feature) -> KwargDefinition:

@@ -22,7 +22,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber
 
 # Characters people put between digits; anything else (letters, ...) is an error.
-_SEPARATORS = str.maketrans("", "", " \t-./()\u00a0")
+SEPARATORS = str.maketrans("", "", " \t-./()\u00a0")
 
 
 class InvalidPhoneNumber(ValueError):
@@ -34,6 +34,22 @@ class InvalidPhoneNumber(ValueError):
         super().__init__(f"{text!r} is not a valid phone number: {reason}")
 
 
+def number_prefix(text: str) -> str:
+    """The first digits of a number as seven writes it (country code first):
+    ``+49 151``, ``0049151`` and ``49151`` are all ``49151``. A national start (``0151``)
+    is refused, as :func:`normalize_number` refuses it without a region."""
+    compact = text.strip().translate(SEPARATORS)
+    if compact.startswith("00"):
+        compact = compact[2:]
+    elif compact.startswith("+"):
+        compact = compact[1:]
+    elif compact.startswith("0"):
+        raise InvalidPhoneNumber(text, "national format: start with + or 00 and the country code")
+    if not (compact.isascii() and compact.isdigit()):
+        raise InvalidPhoneNumber(text, "it may only contain digits, spaces and a leading +")
+    return compact
+
+
 def _parse(text: str, default_region: str | None) -> PhoneNumber:
     """Parse ``text`` into a PhoneNumber, treating bare digits as international.
 
@@ -43,7 +59,7 @@ def _parse(text: str, default_region: str | None) -> PhoneNumber:
     """
     if not isinstance(text, str):
         raise InvalidPhoneNumber(repr(text), "expected a string")
-    compact = text.strip().translate(_SEPARATORS)
+    compact = text.strip().translate(SEPARATORS)
     if not compact:
         raise InvalidPhoneNumber(text, "it is empty")
     if compact.startswith("00"):

@@ -11,12 +11,16 @@ from app.lib.errors import error_responses
 from app.lib.params import (
     COUNTRY,
     FEATURE,
+    NUMBER_CONTAINS,
+    NUMBER_PREFIX,
     feature_flag_parameter,
     parse_country,
+    parse_digits,
     parse_feature_filter,
+    parse_number_prefix,
 )
 from app.search.schemas import AvailableNumbers, SearchQuery
-from app.search.service import search_available
+from app.search.service import matching, search_available
 from app.settings import Settings
 from app.seven.client import SevenClient
 
@@ -26,7 +30,10 @@ from app.seven.client import SevenClient
     summary="Live search for numbers to order at seven (briefly cached)",
     description=(
         "Each item is seven's AvailableNumber plus `monthly_equivalent`: what each payment "
-        "interval costs per month (monthly: basic_charge; annually: basic_charge / 12)."
+        "interval costs per month (monthly: basic_charge; annually: basic_charge / 12). "
+        "`prefix` and `contains` are applied here, not at seven (whose search has no such "
+        "filter): they narrow the numbers seven returned for the other parameters (the "
+        "same cached answer), so they find only among what seven offers on that page."
     ),
     tags=["numbers"],
     responses=error_responses(502, 503, 504),
@@ -41,7 +48,10 @@ async def available_numbers(
     features_voice: Annotated[str | None, feature_flag_parameter("voice")] = None,
     # The spelling GET /v1/numbers had first; filters the same as features_<name>=true.
     feature: Annotated[list[str] | None, FEATURE] = None,
+    prefix: Annotated[str | None, NUMBER_PREFIX] = None,
+    contains: Annotated[str | None, NUMBER_CONTAINS] = None,
 ) -> AvailableNumbers:
+    starts, digits = parse_number_prefix(prefix), parse_digits(contains, "contains")
     wanted = parse_feature_filter(
         feature, {"sms": features_sms, "a2p_sms": features_a2p_sms, "voice": features_voice}
     )
@@ -53,4 +63,4 @@ async def available_numbers(
     )
     # The queue's connection is the process's Redis client; the cache shares it.
     items = await search_available(seven, queue, settings.search_cache_seconds, query)
-    return AvailableNumbers(items=items)
+    return AvailableNumbers(items=matching(items, starts, digits))

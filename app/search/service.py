@@ -37,6 +37,20 @@ async def search_available(
     return items
 
 
+def matching(
+    items: list[AvailableNumberOut], prefix: str | None, contains: str | None
+) -> list[AvailableNumberOut]:
+    """The offered numbers (digits, country code first) starting with ``prefix`` and
+    containing ``contains``. seven's search has no such filter: this narrows the page(s)
+    seven returned (and the cache holds), it never asks seven for more."""
+    return [
+        item
+        for item in items
+        if (prefix is None or item.number.startswith(prefix))
+        and (contains is None or contains in item.number)
+    ]
+
+
 async def is_offered(
     seven: SevenClient, cache: Redis, ttl_seconds: int, number: str, country: str
 ) -> bool:
