@@ -12,6 +12,7 @@ from app.events.endpoint_controller import WebhookEndpointController
 from app.numbers.controller import NumberReadController, NumberTagsController
 from app.operations.controller import OperationController
 from app.pools.controller import AllocationController, PoolController
+from app.reports.controller import ReportController
 from app.search.controller import available_numbers
 from app.sync.controller import SyncController
 from app.tenants.controller import KeyController, TenantController
@@ -31,6 +32,7 @@ V1_HANDLERS: list[ControllerRouterHandler] = [
     AllocationController,
     AuditController,
     CostController,
+    ReportController,
     seven_webhook,
     seven_webhook_get,
     SyncController,

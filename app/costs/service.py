@@ -10,7 +10,7 @@ rows cost about 0.3 s.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,9 @@ from app.costs.sql import (
     numbered,
     report_sql,
 )
-from app.numbers.mirror import SEVEN_TIME_ZONE
+
+# berlin_today: the report's default month is read from it (the controller, the CLI).
+from app.numbers.mirror import berlin_today as berlin_today
 
 MAX_FORECAST_MONTHS = 24
 
@@ -121,10 +123,6 @@ class ForecastMonth(msgspec.Struct, frozen=True):
     total: Decimal
     unpriced: int
     """Numbers being ordered whose fees seven has not told us yet (counted at zero)."""
-
-
-def berlin_today() -> date:
-    return datetime.now(SEVEN_TIME_ZONE).date()
 
 
 async def forecast(

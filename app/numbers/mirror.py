@@ -6,7 +6,7 @@ write mirror rows through ``columns_from_active``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -61,6 +61,11 @@ def on_seven_clock(instant: datetime | None) -> datetime | None:
     """A UTC instant as seven's Berlin wall-clock time, with the offset of that moment
     (``2024-01-31T17:06:27+01:00``): how the API shows seven's ``created``/``expires``."""
     return None if instant is None else instant.astimezone(SEVEN_TIME_ZONE)
+
+
+def berlin_today() -> date:
+    """Today on seven's clock: the day seven bills and counts inbound use on."""
+    return datetime.now(SEVEN_TIME_ZONE).date()
 
 
 def format_seven_time(instant: datetime) -> str:

@@ -1,0 +1,1 @@
+"""Reports over the mirror that point at something to do (idle numbers to release)."""
