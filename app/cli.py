@@ -36,14 +36,19 @@ from app.costs import service as costs_service
 from app.costs.model import Basis, GroupBy, Month, parse_group_by
 from app.costs.schemas import CSV_COLUMNS, report_csv, row_cells
 from app.db.engine import create_engine, create_session_factory
-from app.db.models import ApiKey, Operation
+from app.db.models import ApiKey, Number, Operation
 from app.db.vocabulary import FINISHED, KeyScope, OperationStatus
+from app.lib import params
 from app.lib.auth import CLI_ADMIN, current_actor
 from app.lib.dev_instance import cli_environment, env_file
 from app.lib.errors import ServiceError
 from app.lib.pagination import PageQuery
 from app.lib.queue import create_queue, enqueue_operation
+from app.numbers.mirror import berlin_today
+from app.numbers.tags import replace_tags
 from app.operations.schemas import NumberChange, Progress
+from app.reports import service as reports_service
+from app.reports.schemas import IdleNumberOut
 from app.settings import DEFAULT_SEVEN_BASE_URL, SettingsError, read_setting, redact_url
 from app.sync import runs
 from app.sync.schemas import SyncRunOut
@@ -415,6 +420,91 @@ def _follow(command: str, operation_id: uuid.UUID, wait: bool, timeout: float) -
     if operation.status == OperationStatus.FAILED:
         typer.echo(f"({operation.error_code}) {operation.error_message}", err=True)
         raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+@numbers_cli.command("tags")
+def number_tags(
+    number: Annotated[str, typer.Argument(help="The number, in any written form.")],
+    pairs: Annotated[
+        list[str] | None, typer.Argument(help="key=value pairs: the number's tags from now on.")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove every tag.")] = False,
+) -> None:
+    """Show a number's tags, or replace them (key=value ..., or --clear), as
+    PUT /v1/numbers/{number}/tags does (audited, a number.updated event)."""
+    try:
+        digits = params.parse_number(number)
+    except ServiceError as error:
+        raise _refuse(error.message) from None
+    if not pairs and not clear:
+        row = _run("numbers tags", lambda s, _: s.get(Number, digits))
+        if row is None:
+            raise _refuse(f"number {digits} is not on the account")
+        typer.echo(json.dumps(row.tags, sort_keys=True))
+        return
+    if clear and pairs:
+        raise _refuse("give key=value pairs or --clear, not both")
+    tags: dict[str, str] = {}
+    for pair in pairs or ():
+        key, equals, value = pair.partition("=")
+        if not equals:
+            raise _refuse(f"{pair!r} is not key=value")
+        tags[key] = value
+    out = _run("numbers tags", lambda s, a: replace_tags(s, a, digits, tags))
+    typer.echo(json.dumps(out.tags, sort_keys=True))
+
+
+# --------------------------------------------------------------------------- reports
+
+reports_cli = typer.Typer(help="Reports that point at something to do.", no_args_is_help=True)
+cli.add_typer(reports_cli, name="reports")
+
+
+@reports_cli.command("idle-numbers")
+def idle_numbers(
+    days: Annotated[
+        int,
+        typer.Option(
+            min=1, max=reports_service.MAX_DAYS, help="The window, in Europe/Berlin days."
+        ),
+    ] = reports_service.DEFAULT_DAYS,
+) -> None:
+    """Active numbers without inbound traffic in the last DAYS days (all of them, as
+    GET /v1/reports/idle-numbers pages them): what could be released."""
+
+    async def every_page(session: AsyncSession, actor: Actor) -> list[IdleNumberOut]:
+        found: list[IdleNumberOut] = []
+        after = None
+        while True:
+            page = PageQuery(limit=reports_service.PAGES.max_limit, after=after)
+            query = reports_service.IdleQuery(days=days, today=berlin_today(), page=page)
+            result = await reports_service.idle_numbers(session, actor.principal, query)
+            found += result.items
+            if result.next_cursor is None:
+                return found
+            after = (result.items[-1].number,)
+
+    found = _run("reports idle-numbers", every_page)
+    table = Table(
+        "number",
+        "tenant",
+        "pool",
+        "monthly_cost",
+        "last_inbound_day",
+        title=f"Idle for {days} days: {len(found)} numbers",
+    )
+    for item in found:
+        table.add_row(
+            item.number,
+            _cell(item.tenant_name),
+            _cell(item.pool_name),
+            _cell(item.monthly_cost),
+            _cell(item.last_inbound_day),
+        )
+    Console().print(table)
 
 
 # --------------------------------------------------------------------------- the sandbox
