@@ -62,10 +62,12 @@ def _parse_group_by(group_by: str | None) -> tuple[GroupBy, str | None]:
     value = params.given(group_by)
     if value is None:
         return GroupBy.TENANT, None
+    # Groupings in any case, as every choice is read; a tag's key as written.
+    lowered = value.lower()
+    if lowered.startswith(TAG_PREFIX):
+        lowered = TAG_PREFIX + value[len(TAG_PREFIX) :]
     try:
-        # Groupings in any case, as every choice is read; a tag's key as written.
-        plain = value.lower()
-        return parse_group_by(value if plain.startswith(TAG_PREFIX) else plain)
+        return parse_group_by(lowered)
     except ValueError:
         raise params.invalid("group_by", value, _EXPECTED_GROUP_BY) from None
 

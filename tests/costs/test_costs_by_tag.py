@@ -149,3 +149,19 @@ async def test_a_bad_grouping_is_a_422(
     body = response.json()
     assert body["code"] == "invalid_group_by"
     assert body["details"]["parameter"] == "group_by"
+
+
+async def test_the_grouping_is_read_in_any_case_and_the_key_as_written(
+    client: Client, admin_headers: dict[str, str]
+) -> None:
+    response = await client.get(
+        "/v1/costs",
+        params={"month": "2026-03", "group_by": "TAG:cost_center"},
+        headers=admin_headers,
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["group_by"], response.json()["tag"]) == ("tag", "cost_center")
+    plain = await client.get(
+        "/v1/costs", params={"month": "2026-03", "group_by": "Number"}, headers=admin_headers
+    )
+    assert (plain.json()["group_by"], plain.json()["tag"]) == ("number", None)
