@@ -54,9 +54,9 @@ def checked_tags(tags: Mapping[str, str], parameter: str = "tags") -> dict[str, 
         raise invalid(parameter, f"{len(tags)} tags", EXPECTED_TAGS, reason="too many tags")
     for key, value in tags.items():
         if not is_key(key):
-            raise invalid(parameter, key, EXPECTED_TAGS, reason=f"key {key[:64]!r}")
+            raise invalid(parameter, key, EXPECTED_TAGS, reason="not a key")
         if not 1 <= len(value) <= MAX_VALUE_LENGTH:
-            raise invalid(parameter, value, EXPECTED_TAGS, reason=f"the value of {key!r}")
+            raise invalid(parameter, value, EXPECTED_TAGS, reason=f"the value of {key}")
     return dict(tags)
 
 
