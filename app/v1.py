@@ -9,7 +9,11 @@ from app.bulk.controller import BulkController
 from app.costs.controller import CostController
 from app.events.controller import EventController
 from app.events.endpoint_controller import WebhookEndpointController
-from app.numbers.controller import NumberReadController, NumberTagsController
+from app.numbers.controller import (
+    DeletionLockController,
+    NumberReadController,
+    NumberTagsController,
+)
 from app.operations.controller import OperationController
 from app.pools.controller import AllocationController, PoolController
 from app.reports.controller import ReportController
@@ -23,6 +27,7 @@ V1_HANDLERS: list[ControllerRouterHandler] = [
     whoami,
     NumberReadController,
     NumberTagsController,
+    DeletionLockController,
     OperationController,
     BulkController,
     available_numbers,

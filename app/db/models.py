@@ -105,6 +105,21 @@ class Pool(Timestamps, Base):
     cooldown_days: Mapped[int] = mapped_column(
         default=DEFAULT_COOLDOWN_DAYS, server_default=text(str(DEFAULT_COOLDOWN_DAYS))
     )
+    # Open to every tenant; else only to the tenants ``pool_tenants`` lists for it.
+    all_tenants: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+
+
+class PoolTenant(Base):
+    """A tenant a pool is open to (when the pool is not open to all)."""
+
+    __tablename__ = "pool_tenants"
+
+    pool_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("pools.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Number(Base):
@@ -123,6 +138,12 @@ class Number(Base):
         CheckConstraint(_TAGS_OBJECT, name="tags_object"),
         # Containment (``tag=key:value``) and key existence (``tag=key``).
         Index("ix_numbers_tags", "tags", postgresql_using="gin"),
+        # A lock says when and by whom it was set; a reason only with a lock.
+        CheckConstraint(
+            "(deletion_locked_at IS NULL) = (deletion_locked_by IS NULL)"
+            " AND (deletion_locked_at IS NOT NULL OR deletion_lock_reason IS NULL)",
+            name="deletion_lock_whole",
+        ),
         Index(
             "ix_numbers_number_trgm",
             "number",
@@ -180,6 +201,11 @@ class Number(Base):
         ForeignKey("operations.id", ondelete="SET NULL")
     )
     tags: Mapped[dict[str, str]] = _tags_column()
+    # While set, every DELETE of the number is refused (app.numbers.locks): when, by whom
+    # (as app.numbers.locks.who names a caller) and why.
+    deletion_locked_at: Mapped[datetime | None]
+    deletion_locked_by: Mapped[str | None] = mapped_column(Text)
+    deletion_lock_reason: Mapped[str | None] = mapped_column(Text)
     inserted_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 

@@ -1,11 +1,12 @@
 """``GET /v1/numbers``, ``GET /v1/numbers/{number}`` and ``PUT /v1/numbers/{number}/tags``:
-thin HTTP over the read service and the tags verb."""
+thin HTTP over the read service and the tags verb; ``PUT``/``DELETE
+/v1/numbers/{number}/deletion-lock`` (admin) over app.numbers.locks."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, MediaType, Request, get, put
+from litestar import Controller, MediaType, Request, delete, get, put
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 from litestar.params import PathParameter
@@ -16,10 +17,11 @@ from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.audit.service import Actor
 from app.db.vocabulary import NumberState
 from app.lib import params
-from app.lib.auth import Principal
+from app.lib.auth import Principal, admin_only
+from app.lib.errors import error_responses
 from app.lib.tags import TAG_FILTER, Tags, parse_tag_filters
-from app.numbers import service
-from app.numbers.schemas import NumberOut, NumberPage
+from app.numbers import locks, service
+from app.numbers.schemas import DeletionLockSet, NumberOut, NumberPage, number_out
 from app.numbers.tags import replace_tags
 
 _STATE = params.choice_parameter(
@@ -148,3 +150,47 @@ class NumberTagsController(Controller):
         await db_session.commit()
         state.number_cache.forget([digits])
         return out
+
+
+_NUMBER = PathParameter(description="The number, in any written form")
+
+
+class DeletionLockController(Controller):
+    path = "/numbers/{number:str}/deletion-lock"
+    guards = [admin_only]
+    dependencies = ACTOR_DEPENDENCY
+    tags = ["numbers"]
+
+    @put(
+        "/",
+        summary="Lock a number against deletion (admin)",
+        description=(
+            "Until the lock is lifted, every `DELETE /v1/numbers/{number}` answers 409 "
+            "`deletion_locked` (an admin's too), naming who locked it, when and why. Locking "
+            "a locked number replaces its lock. The body is optional. 409 `number_deleting` "
+            "or `deletion_pending` when a deletion is already under way (a lock could not "
+            "stop it), `number_deleted` or `number_not_active` for a number not on the "
+            "account. A lock binds this service only, not seven."
+        ),
+        responses=error_responses(409),
+    )
+    async def lock(
+        self,
+        db_session: AsyncSession,
+        actor: Actor,
+        number: Annotated[str, _NUMBER],
+        data: DeletionLockSet | None = None,
+    ) -> NumberOut:
+        reason = data.reason if data is not None else None
+        return number_out(await locks.lock(db_session, actor, number, reason))
+
+    @delete(
+        "/",
+        status_code=200,
+        summary="Lift a number's deletion lock (admin)",
+        description="The number without its lock; a number without one is left as it is.",
+    )
+    async def unlock(
+        self, db_session: AsyncSession, actor: Actor, number: Annotated[str, _NUMBER]
+    ) -> NumberOut:
+        return number_out(await locks.unlock(db_session, actor, number))

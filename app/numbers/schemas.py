@@ -18,6 +18,7 @@ from app.numbers.mirror import on_seven_clock
 from app.seven.types import Features, PaymentInterval
 
 CENT = Decimal("0.01")
+MAX_LOCK_REASON_LENGTH = 500
 
 
 class FeesOut(msgspec.Struct):
@@ -54,6 +55,28 @@ SevenTime = Annotated[
 ]
 
 
+class DeletionLockOut(msgspec.Struct):
+    """While set, every ``DELETE /v1/numbers/{number}`` answers 409 ``deletion_locked``."""
+
+    locked_at: datetime
+    locked_by: Annotated[
+        str, msgspec.Meta(examples=["API key 0b6f3c8e-4d7a-4c55-9a57-2f1e0c9d1b42"])
+    ]
+    """The admin key (its id) or keyless admin that set the lock."""
+    reason: str | None
+
+
+class DeletionLockSet(msgspec.Struct, forbid_unknown_fields=True):
+    reason: (
+        Annotated[
+            str,
+            msgspec.Meta(max_length=MAX_LOCK_REASON_LENGTH, examples=["main support line"]),
+        ]
+        | None
+    ) = None
+    """Why, shown to whoever tries to delete the number."""
+
+
 class NumberOut(msgspec.Struct):
     """One number. Money is a decimal string in EUR; ``number`` is digits, as seven shows it.
     Times are RFC 3339 with their offset."""
@@ -88,6 +111,9 @@ class NumberOut(msgspec.Struct):
     tags: Annotated[dict[str, str], msgspec.Meta(examples=[{"cost_center": "crm"}])]
     """The number's own labels (``PUT /v1/numbers/{number}/tags``); the service's alone,
     never sent to seven."""
+    deletion_lock: DeletionLockOut | None
+    """Set by an admin (``PUT /v1/numbers/{number}/deletion-lock``): nobody may delete the
+    number until it is lifted."""
 
 
 def monthly_cost(basic_charge: Decimal | None, payment_interval: str) -> Decimal | None:
@@ -134,4 +160,15 @@ def number_out(row: Number | Row[Any]) -> NumberOut:
         handover_operation=row.handover_operation_id,
         seven=SevenTimes(created=row.created, expires=row.expires),
         tags=row.tags,
+        deletion_lock=_deletion_lock(row),
+    )
+
+
+def _deletion_lock(row: Number | Row[Any]) -> DeletionLockOut | None:
+    if row.deletion_locked_at is None:
+        return None
+    return DeletionLockOut(
+        locked_at=row.deletion_locked_at,
+        locked_by=row.deletion_locked_by,
+        reason=row.deletion_lock_reason,
     )

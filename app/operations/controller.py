@@ -123,7 +123,13 @@ class OperationController(Controller):
         "/numbers/{number:str}",
         status_code=202,
         summary="Delete a number",
-        description="At the end of its billing period, or at once with `delete_immediately`.",
+        description=(
+            "At the end of its billing period, or at once with `delete_immediately`. 409 "
+            "`deletion_locked` while an admin's deletion lock is on the number (whoever "
+            "asks), and `pooled_number` for a tenant key's DELETE of a number it holds from "
+            "a pool: only an admin deletes those; the holder releases it "
+            "(`DELETE /v1/allocations/{number}`)."
+        ),
         responses=error_responses(409),
     )
     async def delete_number(

@@ -36,6 +36,7 @@ from app.lib.params import EXPECTED_NUMBER, invalid, parse_number
 from app.lib.phone import region_of
 from app.lib.pool_fit import check_fits
 from app.lib.tenancy import acting_tenant, may_see, scope_numbers
+from app.numbers.locks import check_unlocked
 from app.numbers.mirror import SEVEN_COLUMNS
 from app.operations import idempotency
 from app.operations.params import (
@@ -364,9 +365,26 @@ async def _changeable(
     if row.state in problems:
         code, message = problems[row.state]
         raise Conflict(message, code=code, details={"state": row.state})
+    if deleting:
+        # Under the row lock that app.numbers.locks takes too: a lock committed before
+        # this point is seen here, and none can be set until this transaction ends.
+        check_unlocked(row)
+        if row.pool_id is not None and not principal.is_admin:
+            raise _pooled(row)
     if row.pending_operation_id is not None:
         raise _busy(row)
     return row
+
+
+def _pooled(row: Number) -> Conflict:
+    """A tenant holds a pool's number for a while; the pool's numbers are the admin's to
+    delete (seven has no undo), the holder's to give back."""
+    return Conflict(
+        f"Number {row.number} belongs to a pool: only an admin may delete it. Release it "
+        f"instead: DELETE /v1/allocations/{row.number}.",
+        code="pooled_number",
+        details={"pool": str(row.pool_id)},
+    )
 
 
 def _busy(row: Number) -> Conflict:
