@@ -44,9 +44,11 @@ from app.lib.dev_instance import cli_environment, env_file
 from app.lib.errors import ServiceError
 from app.lib.pagination import PageQuery
 from app.lib.queue import create_queue, enqueue_operation
+from app.numbers import locks
 from app.numbers.mirror import berlin_today
 from app.numbers.tags import replace_tags
 from app.operations.schemas import NumberChange, Progress
+from app.pools import entitlements
 from app.reports import service as reports_service
 from app.reports.schemas import IdleNumberOut
 from app.settings import DEFAULT_SEVEN_BASE_URL, SettingsError, read_setting, redact_url
@@ -505,6 +507,64 @@ def idle_numbers(
             _cell(item.last_inbound_day),
         )
     Console().print(table)
+
+
+@numbers_cli.command("lock")
+def lock_number(
+    number: Annotated[str, typer.Argument(help="The number, in any written form.")],
+    reason: Annotated[str | None, typer.Option(help="Why; shown to whoever tries.")] = None,
+) -> None:
+    """Lock a number against deletion: every DELETE of it is refused until unlocked."""
+    row = _run("numbers-lock", lambda s, a: locks.lock(s, a, number, reason))
+    typer.echo(f"{row.number} locked against deletion by {row.deletion_locked_by}")
+
+
+@numbers_cli.command("unlock")
+def unlock_number(
+    number: Annotated[str, typer.Argument(help="The number, in any written form.")],
+) -> None:
+    """Lift a number's deletion lock."""
+    row = _run("numbers-unlock", lambda s, a: locks.unlock(s, a, number))
+    typer.echo(f"{row.number} may be deleted")
+
+
+# --------------------------------------------------------------------------- pools
+
+pools_cli = typer.Typer(help="Pools: which tenants may use them.", no_args_is_help=True)
+cli.add_typer(pools_cli, name="pools")
+
+
+@pools_cli.command("tenants")
+def pool_tenants(
+    pool: Annotated[uuid.UUID, typer.Argument(help="The pool's id.")],
+    tenant: Annotated[
+        list[uuid.UUID] | None,
+        typer.Option(help="Open the pool to this tenant (repeat; replaces the list)."),
+    ] = None,
+    all_tenants: Annotated[
+        bool, typer.Option("--all", help="Open the pool to every tenant.")
+    ] = False,
+    nobody: Annotated[bool, typer.Option("--none", help="Open the pool to no tenant.")] = False,
+) -> None:
+    """Show which tenants may use a pool, or set them (--tenant ..., --all or --none)."""
+    if all_tenants or nobody or tenant:
+        if nobody and (all_tenants or tenant):
+            raise _refuse("--none with --all or --tenant: give one of them")
+        listed = [] if nobody else tenant
+        shown = _run(
+            "pools-tenants",
+            lambda s, a: entitlements.set_tenants(
+                s, a, pool, entitlements.entitlement_from(listed, all_tenants or None, None)
+            ),
+        )
+    else:
+        shown = _run("pools-tenants", lambda s, _: entitlements.show_tenants(s, pool))
+    if shown.all:
+        typer.echo(f"pool {shown.pool_id} is open to every tenant")
+        return
+    typer.echo(f"pool {shown.pool_id} is open to {len(shown.tenants)} tenant(s)")
+    for listed in shown.tenants:
+        typer.echo(f"{listed.id}\t{listed.name}")
 
 
 # --------------------------------------------------------------------------- the sandbox

@@ -33,7 +33,7 @@ async def submit_bulk_order(
     features = parse_features(request.features, "features")
     tenant = await acting_tenant(session, actor.principal, request.tenant)
     if request.pool is not None:
-        pool = await service.order_pool(session, request.pool)
+        pool = await service.order_pool(session, actor.principal, request.pool, tenant)
         if pool.country and pool.country != country:
             problem = f"the numbers are in {country}, the pool takes only {pool.country}"
             raise InvalidInput(

@@ -4,7 +4,8 @@ An admin key sees every number; a tenant key only the numbers allocated to its
 tenant. Anything else must look absent (404, never 403), so callers put this
 condition into the query itself instead of checking a row after loading it.
 Numbers, operations and allocations use the same function (:func:`owned_by`), so the
-rule cannot drift. The one exception is a row already in memory (app.numbers.cache,
+rule cannot drift. A pool is seen by the tenants it is open to (:func:`open_to`), and
+looks absent to the others. The one exception is a row already in memory (app.numbers.cache,
 shared by every caller of the process): :func:`may_see` states the same rule in Python,
 beside it. :func:`acting_tenant` says whose an order or an allocation is.
 """
@@ -14,13 +15,13 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal, TypeVar, overload
 
-from sqlalchemy import ColumnElement, Select, false, true
+from sqlalchemy import ColumnElement, Select, exists, false, or_, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.db.models import Number, Tenant
+from app.db.models import Number, Pool, PoolTenant, Tenant
 from app.lib.auth import Principal
-from app.lib.errors import InvalidInput, NotFound
+from app.lib.errors import Conflict, InvalidInput, NotFound
 
 _S = TypeVar("_S", bound=Select)
 
@@ -58,6 +59,34 @@ def scope_numbers(stmt: _S, principal: Principal) -> _S:
     if principal.is_admin:
         return stmt
     return stmt.where(visible_numbers(principal))
+
+
+def open_to(tenant_id: uuid.UUID) -> ColumnElement[bool]:
+    """The condition a ``pools`` row must meet for ``tenant_id`` to take numbers from it:
+    open to all, or listed for that tenant (``pool_tenants``)."""
+    listed = exists().where(PoolTenant.pool_id == Pool.id, PoolTenant.tenant_id == tenant_id)
+    return or_(Pool.all_tenants.is_(True), listed)
+
+
+def visible_pools(principal: Principal) -> ColumnElement[bool]:
+    """The condition a ``pools`` row must meet to be visible to ``principal``: every pool
+    for an admin, the pools open to its tenant for a tenant key."""
+    if principal.is_admin:
+        return true()
+    if principal.tenant_id is None:
+        return false()
+    return open_to(principal.tenant_id)
+
+
+def tenant_not_entitled(pool_id: uuid.UUID, tenant_id: uuid.UUID) -> Conflict:
+    """What an admin is told when it acts for a tenant the pool is not open to (a tenant
+    key is told the pool does not exist)."""
+    return Conflict(
+        f"Pool {pool_id} is not open to tenant {tenant_id}: add the tenant with "
+        f"PUT /v1/pools/{pool_id}/tenants first.",
+        code="tenant_not_entitled",
+        details={"pool": str(pool_id), "tenant": str(tenant_id)},
+    )
 
 
 def tenant_not_found() -> NotFound:

@@ -35,7 +35,14 @@ from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.params import EXPECTED_NUMBER, invalid, parse_number
 from app.lib.phone import region_of
 from app.lib.pool_fit import check_fits
-from app.lib.tenancy import acting_tenant, may_see, scope_numbers
+from app.lib.tenancy import (
+    acting_tenant,
+    may_see,
+    open_to,
+    scope_numbers,
+    tenant_not_entitled,
+    visible_pools,
+)
 from app.numbers.locks import check_unlocked
 from app.numbers.mirror import SEVEN_COLUMNS
 from app.operations import idempotency
@@ -89,11 +96,18 @@ def payment_interval_required() -> InvalidInput:
     )
 
 
-async def order_pool(session: AsyncSession, pool_id: uuid.UUID) -> Pool:
-    """The pool an order names; 422 ``unknown_pool`` when there is none."""
-    pool = await session.get(Pool, pool_id)
+async def order_pool(
+    session: AsyncSession, principal: Principal, pool_id: uuid.UUID, tenant: uuid.UUID | None
+) -> Pool:
+    """The pool an order names, if the number may go into it for ``tenant``: a pool not
+    open to a tenant key's tenant is unknown to it, as one that does not exist."""
+    pool = await session.scalar(select(Pool).where(Pool.id == pool_id, visible_pools(principal)))
     if pool is None:
         raise InvalidInput(f"There is no pool {pool_id}.", code="unknown_pool")
+    if tenant is not None and not await session.scalar(
+        select(open_to(tenant)).where(Pool.id == pool_id)
+    ):
+        raise tenant_not_entitled(pool_id, tenant)
     return pool
 
 
@@ -123,7 +137,7 @@ async def submit_order(
         raise invalid("number", order.number, EXPECTED_NUMBER, reason="it belongs to no country")
     tenant = await acting_tenant(session, principal, order.tenant)
     if order.pool is not None:
-        check_fits(await order_pool(session, order.pool), number, country)
+        check_fits(await order_pool(session, principal, order.pool, tenant), number, country)
     params = OrderParams(order.payment_interval, order.friendly_name, order.pool)
 
     async def create() -> Operation:

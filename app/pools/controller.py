@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from arq import ArqRedis
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.openapi import ResponseSpec
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,17 +20,20 @@ from app.lib.queue import commit_and_enqueue
 from app.numbers.schemas import NumberOut, number_out
 from app.operations.schemas import OperationOut, accepted
 from app.operations.service import payment_interval_required
-from app.pools import handover, news, ordering, service
+from app.pools import entitlements, handover, news, ordering, service
 from app.pools.schemas import (
     AllocationCreate,
     AllocationOut,
     PoolCreate,
     PoolNumber,
     PoolOut,
+    PoolTenantsOut,
+    PoolTenantsSet,
     PoolUpdate,
     ReleaseOut,
     allocation_out,
     pool_out,
+    pool_tenants_out,
     release_out,
 )
 from app.seven.client import SevenClient
@@ -47,12 +50,30 @@ class PoolController(Controller):
     dependencies = ACTOR_DEPENDENCY
     tags = ["pools"]
 
-    @post("/", summary="Create a pool (admin)", responses=error_responses(409))
+    @post(
+        "/",
+        summary="Create a pool (admin)",
+        description=(
+            "Open to the tenants listed in `tenants`, or with `all: true` (the default when "
+            "neither is given) to every tenant. 422 `unknown_tenant` for an id that is no "
+            "tenant's."
+        ),
+        responses=error_responses(409),
+    )
     async def create_pool(
         self, db_session: AsyncSession, actor: Actor, data: PoolCreate
     ) -> PoolOut:
+        entitlement = entitlements.entitlement_from(
+            data.tenants, data.all, entitlements.EVERY_TENANT
+        )
         pool = await service.create_pool(
-            db_session, actor, data.name, data.country, data.features, data.cooldown_days
+            db_session,
+            actor,
+            data.name,
+            data.country,
+            data.features,
+            data.cooldown_days,
+            entitlement,
         )
         return pool_out(pool)
 
@@ -65,6 +86,28 @@ class PoolController(Controller):
     @get("/{pool_id:uuid}", summary="One pool (admin)")
     async def get_pool(self, db_session: AsyncSession, pool_id: uuid.UUID) -> PoolOut:
         return await _counted(db_session, await service.get_pool(db_session, pool_id))
+
+    @get("/{pool_id:uuid}/tenants", summary="Who may use a pool (admin)")
+    async def get_tenants(self, db_session: AsyncSession, pool_id: uuid.UUID) -> PoolTenantsOut:
+        return pool_tenants_out(await entitlements.show_tenants(db_session, pool_id))
+
+    @put(
+        "/{pool_id:uuid}/tenants",
+        summary="Set who may use a pool (admin)",
+        description=(
+            "`tenants` replaces the list (empty: nobody), or `all: true` opens the pool to "
+            "every tenant. A tenant it is not open to gets 404 for the pool, and keeps what "
+            "it holds from it until released. 422 `unknown_tenant` for an id that is no "
+            "tenant's, `tenants_required` for neither field, `conflicting_fields` for both."
+        ),
+    )
+    async def set_tenants(
+        self, db_session: AsyncSession, actor: Actor, pool_id: uuid.UUID, data: PoolTenantsSet
+    ) -> PoolTenantsOut:
+        entitlement = entitlements.entitlement_from(data.tenants, data.all, None)
+        return pool_tenants_out(
+            await entitlements.set_tenants(db_session, actor, pool_id, entitlement)
+        )
 
     @patch(
         "/{pool_id:uuid}",
@@ -112,7 +155,9 @@ class AllocationController(Controller):
             "201 with the number. None free: 409 `pool_exhausted`, or with `order_if_empty` "
             "202 with an `order` operation; the number is allocated when it becomes active. "
             "`order_if_empty` needs `payment_interval` (checked first, whether or not a "
-            "number is free)."
+            "number is free). A pool not open to the tenant (`PUT /v1/pools/{id}/tenants`) is "
+            "404 `pool_not_found` to a tenant key, as one that does not exist, and 409 "
+            "`tenant_not_entitled` to an admin."
         ),
         # order_if_empty searches seven for a number to order, hence 502-504.
         responses={

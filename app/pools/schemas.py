@@ -12,6 +12,7 @@ import msgspec
 from app.db.models import DEFAULT_COOLDOWN_DAYS, Pool
 from app.lib.params import Country, Feature
 from app.lib.structs import from_row
+from app.pools.entitlements import PoolTenants
 from app.pools.handover import Released
 from app.pools.service import MAX_COOLDOWN_DAYS, NamedAllocation, PoolCounts
 from app.seven.types import PaymentInterval
@@ -30,11 +31,48 @@ CooldownDays = Annotated[
 ]
 
 
+TenantIds = Annotated[
+    list[uuid.UUID],
+    msgspec.Meta(
+        max_length=1000,
+        description="The tenants the pool is open to, and only they (empty: none).",
+        examples=[["5f0c2f55-8c1e-4c35-9d0e-6a1d4a0b7e21"]],
+    ),
+]
+AllTenants = Annotated[
+    bool, msgspec.Meta(description="true: open to every tenant, present and future.")
+]
+
+
 class PoolCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """Without ``tenants`` or ``all``, the pool is open to every tenant."""
+
     name: Annotated[str, msgspec.Meta(examples=["support-de"])]
     country: Country | None = None
     features: list[Feature] = msgspec.field(default_factory=list)
     cooldown_days: CooldownDays = DEFAULT_COOLDOWN_DAYS
+    tenants: TenantIds | None = None
+    all: AllTenants | None = None
+
+
+class PoolTenantsSet(msgspec.Struct, forbid_unknown_fields=True):
+    """One of ``tenants`` (the whole list, replacing the one before) or ``all: true``."""
+
+    tenants: TenantIds | None = None
+    all: AllTenants | None = None
+
+
+class TenantRef(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+
+
+class PoolTenantsOut(msgspec.Struct):
+    pool: uuid.UUID
+    all: bool
+    """Open to every tenant; else only to ``tenants``. Others get 404 for the pool."""
+    tenants: list[TenantRef]
+    """By name; empty when the pool is open to all."""
 
 
 class PoolUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -125,4 +163,12 @@ def release_out(released: Released, named: NamedAllocation) -> ReleaseOut:
     return ReleaseOut(
         **msgspec.structs.asdict(allocation_out(named)),
         clearing_operation=released.clearing.id if released.clearing else None,
+    )
+
+
+def pool_tenants_out(tenants: PoolTenants) -> PoolTenantsOut:
+    return PoolTenantsOut(
+        pool=tenants.pool_id,
+        all=tenants.all,
+        tenants=[TenantRef(id=tenant.id, name=tenant.name) for tenant in tenants.tenants],
     )

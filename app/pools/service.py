@@ -37,7 +37,13 @@ from app.lib.auth import Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.params import invalid, parse_country, parse_features, parse_number
 from app.lib.pool_fit import check_fits
-from app.lib.tenancy import acting_tenant, owned_by
+from app.lib.tenancy import (
+    acting_tenant,
+    open_to,
+    owned_by,
+    tenant_not_entitled,
+)
+from app.pools.entitlements import EVERY_TENANT, Entitlement, entitle, pool_not_found
 
 FEATURE_COLUMNS = {
     "sms": Number.feature_sms,
@@ -61,7 +67,9 @@ async def create_pool(
     country: str | None = None,
     features: Sequence[str] | None = None,
     cooldown_days: int = DEFAULT_COOLDOWN_DAYS,
+    entitlement: Entitlement = EVERY_TENANT,
 ) -> Pool:
+    """A new pool, open to the tenants ``entitlement`` says (by default all of them)."""
     async with audited(session, actor, "pool.create") as note:
         cleaned = " ".join(name.split())
         if not cleaned or len(cleaned) > 200:
@@ -75,9 +83,14 @@ async def create_pool(
             cooldown_days=cooldown_days,
         )
         note.creating(f"pool:{pool.id}")
-        note.details = {"name": cleaned}
+        note.details = {
+            "name": cleaned,
+            "all_tenants": entitlement.all,
+            "tenants": [str(tenant) for tenant in entitlement.tenants],
+        }
         taken = Conflict(f"a pool named {cleaned!r} exists already", code="pool_name_taken")
         await add_or_raise(session, pool, taken)
+        await entitle(session, pool, entitlement)
         await session.refresh(pool)
     return pool
 
@@ -110,8 +123,23 @@ async def list_pools(session: AsyncSession) -> list[Pool]:
 
 
 async def get_pool(session: AsyncSession, pool_id: uuid.UUID, *, lock: bool = False) -> Pool:
-    missing = NotFound(f"no pool {pool_id}", code="pool_not_found")
-    return await get_or_raise(session, Pool, pool_id, missing, lock=lock)
+    return await get_or_raise(session, Pool, pool_id, pool_not_found(pool_id), lock=lock)
+
+
+async def _open_pool(
+    session: AsyncSession, principal: Principal, pool_id: uuid.UUID, tenant: uuid.UUID
+) -> Pool:
+    """The pool, read ``FOR SHARE``, if it is open to ``tenant``: a change of its tenants
+    (which locks it ``FOR UPDATE``) waits for this transaction, and this one for it. Not
+    open: 404 to a tenant key, as a pool that does not exist; 409 to an admin."""
+    pool = await session.scalar(
+        select(Pool).where(Pool.id == pool_id, open_to(tenant)).with_for_update(read=True)
+    )
+    if pool is not None:
+        return pool
+    if principal.is_admin and await session.get(Pool, pool_id) is not None:
+        raise tenant_not_entitled(pool_id, tenant)
+    raise pool_not_found(pool_id)
 
 
 async def _pool_and_number(
@@ -317,7 +345,7 @@ async def allocate(
         note.tenant_id = tenant
         wanted_country = parse_country(country)
         wanted_features = parse_features(features, "features")
-        pool = await get_pool(session, pool_id)
+        pool = await _open_pool(session, actor.principal, pool_id, tenant)
         at = at or await db_now(session)
         number = await session.scalar(
             select(Number)

@@ -229,3 +229,29 @@ async def test_upgrading_names_the_actor_of_every_earlier_audit_row(url: str) ->
         ]
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await connection.execute("UPDATE audit_log SET actor = 'cli'")
+
+
+async def test_upgrading_to_entitlements_leaves_every_pool_open_to_all_tenants(url: str) -> None:
+    await alembic(url, "upgrade", "0011_events")
+    async with connected(url) as connection:
+        await connection.execute(
+            "INSERT INTO pools (id, name) VALUES (gen_random_uuid(), 'a'), (gen_random_uuid(), 'b')"
+        )
+
+    await alembic(url, "upgrade", "head")
+
+    async with connected(url) as connection:
+        pools = await connection.fetch("SELECT name, all_tenants FROM pools ORDER BY name")
+        assert [tuple(pool) for pool in pools] == [("a", True), ("b", True)]
+        assert await connection.fetchval("SELECT count(*) FROM pool_tenants") == 0
+        assert await connection.fetchval("SELECT count(*) FROM numbers") == 0
+        # A lock without who set it is refused: the read could not name them.
+        await connection.execute(
+            "INSERT INTO numbers (number, country, payment_interval, state) VALUES"
+            " ('4915112345001', 'DE', 'monthly', 'active')"
+        )
+        with pytest.raises(asyncpg.CheckViolationError):
+            await connection.execute("UPDATE numbers SET deletion_locked_at = now()")
+    await alembic(url, "downgrade", "0011_events")
+    await alembic(url, "upgrade", "head")
+    assert await _check_differences(url) == {}
