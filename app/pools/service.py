@@ -129,15 +129,17 @@ async def get_pool(session: AsyncSession, pool_id: uuid.UUID, *, lock: bool = Fa
 async def _open_pool(
     session: AsyncSession, principal: Principal, pool_id: uuid.UUID, tenant: uuid.UUID
 ) -> Pool:
-    """The pool, read ``FOR SHARE``, if it is open to ``tenant``: a change of its tenants
-    (which locks it ``FOR UPDATE``) waits for this transaction, and this one for it. Not
-    open: 404 to a tenant key, as a pool that does not exist; 409 to an admin."""
-    pool = await session.scalar(
-        select(Pool).where(Pool.id == pool_id, open_to(tenant)).with_for_update(read=True)
-    )
-    if pool is not None:
+    """The pool, read ``FOR SHARE``, if it is open to ``tenant``. A change of its tenants
+    locks it ``FOR UPDATE``: the share lock waits for that change to commit, and the list
+    is read after it, in a statement of its own (a statement sees what was committed when
+    it began). Not open: 404 to a tenant key, as a pool that does not exist; 409 to an
+    admin."""
+    pool = await session.scalar(select(Pool).where(Pool.id == pool_id).with_for_update(read=True))
+    if pool is None:
+        raise pool_not_found(pool_id)
+    if await session.scalar(select(open_to(tenant)).where(Pool.id == pool_id)):
         return pool
-    if principal.is_admin and await session.get(Pool, pool_id) is not None:
+    if principal.is_admin:
         raise tenant_not_entitled(pool_id, tenant)
     raise pool_not_found(pool_id)
 

@@ -4,12 +4,14 @@ not delete a number it holds from a pool, only release it."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from sqlalchemy import select
 
 from app.db.models import AuditEntry, Event, Operation
 from tests.support import tenancy
 from tests.support.api import Client, Headers
+from tests.support.held import held_for
 
 
 async def _lock(client: Client, admin: Headers, number: str, **body: str) -> dict[str, object]:
@@ -151,3 +153,20 @@ async def test_a_tenant_releases_a_pooled_number_and_only_an_admin_deletes_it(
 
     deleted = await client.delete(f"/v1/numbers/{holder.number}", headers=admin_headers)
     assert (deleted.status_code, deleted.json()["kind"]) == (202, "delete"), deleted.text
+
+
+async def test_a_delete_waits_for_a_lock_being_set_and_is_refused_by_it(
+    client: Client, admin_headers: Headers, sessions: tenancy.Sessions, database_url: str
+) -> None:
+    [number] = await tenancy.seed_numbers(sessions, tenancy.german_numbers(1))
+    # A lock set as app.numbers.locks sets it (the row locked), committed a second later.
+    lock = (
+        "UPDATE numbers SET deletion_locked_at = now(), deletion_locked_by = 'ops'"
+        " WHERE number = $1",
+        number,
+    )
+    with held_for(database_url, [lock], seconds=1):
+        started = time.monotonic()
+        refused = await client.delete(f"/v1/numbers/{number}", headers=admin_headers)
+    assert time.monotonic() - started > 0.5
+    assert (refused.status_code, refused.json()["code"]) == (409, "deletion_locked")

@@ -3,6 +3,7 @@ tenant it answers exactly as a pool that does not exist."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from sqlalchemy import select
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from app.db.models import AuditEntry
 from tests.support import tenancy
 from tests.support.api import Client, Headers
+from tests.support.held import held_for
 
 
 def _without_id(answer: dict[str, object], pool: str) -> dict[str, object]:
@@ -54,6 +56,20 @@ async def test_a_tenant_outside_the_list_finds_no_pool_and_one_inside_allocates(
         "/v1/allocations", json={"pool": pool, "tenant": beta}, headers=admin_headers
     )
     assert (for_beta.status_code, for_beta.json()["code"]) == (409, "tenant_not_entitled")
+    ordered_for_beta = await client.post(
+        "/v1/orders",
+        json={
+            "number": "4915170264899",
+            "payment_interval": "monthly",
+            "pool": pool,
+            "tenant": beta,
+        },
+        headers=admin_headers,
+    )
+    assert (ordered_for_beta.status_code, ordered_for_beta.json()["code"]) == (
+        409,
+        "tenant_not_entitled",
+    )
 
     # Inside: allocates.
     granted = await client.post("/v1/allocations", json={"pool": pool}, headers=inside)
@@ -141,4 +157,25 @@ async def test_setting_the_tenants_is_the_admins_and_checked(
     refused = await client.post(
         "/v1/allocations", json={"pool": pool}, headers=tenancy.key_headers(key)
     )
+    assert (refused.status_code, refused.json()["code"]) == (404, "pool_not_found")
+
+
+async def test_an_allocation_waits_for_a_change_of_the_list_and_obeys_it(
+    client: Client, admin_headers: Headers, sessions: tenancy.Sessions, database_url: str
+) -> None:
+    numbers = await tenancy.seed_numbers(sessions, tenancy.german_numbers(2))
+    alpha, key = await tenancy.create_tenant(client, admin_headers, "alpha")
+    pool = await tenancy.create_pool(client, admin_headers, numbers, tenants=[alpha])
+    # The list emptied as app.pools.entitlements empties it (pool locked first),
+    # committed a second later.
+    emptied = [
+        ("SELECT id FROM pools WHERE id = $1 FOR UPDATE", uuid.UUID(pool)),
+        ("DELETE FROM pool_tenants WHERE pool_id = $1", uuid.UUID(pool)),
+    ]
+    with held_for(database_url, emptied, seconds=1):
+        started = time.monotonic()
+        refused = await client.post(
+            "/v1/allocations", json={"pool": pool}, headers=tenancy.key_headers(key)
+        )
+    assert time.monotonic() - started > 0.5
     assert (refused.status_code, refused.json()["code"]) == (404, "pool_not_found")
