@@ -563,8 +563,8 @@ def pool_tenants(
         typer.echo(f"pool {shown.pool_id} is open to every tenant")
         return
     typer.echo(f"pool {shown.pool_id} is open to {len(shown.tenants)} tenant(s)")
-    for listed in shown.tenants:
-        typer.echo(f"{listed.id}\t{listed.name}")
+    for named in shown.tenants:
+        typer.echo(f"{named.id}\t{named.name}")
 
 
 # --------------------------------------------------------------------------- the sandbox

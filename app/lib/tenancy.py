@@ -4,10 +4,10 @@ An admin key sees every number; a tenant key only the numbers allocated to its
 tenant. Anything else must look absent (404, never 403), so callers put this
 condition into the query itself instead of checking a row after loading it.
 Numbers, operations and allocations use the same function (:func:`owned_by`), so the
-rule cannot drift. A pool is seen by the tenants it is open to (:func:`open_to`), and
-looks absent to the others. The one exception is a row already in memory (app.numbers.cache,
+rule cannot drift. The one exception is a row already in memory (app.numbers.cache,
 shared by every caller of the process): :func:`may_see` states the same rule in Python,
-beside it. :func:`acting_tenant` says whose an order or an allocation is.
+beside it. :func:`acting_tenant` says whose an order or an allocation is. A pool that is
+not open to a tenant (:func:`open_to`) looks absent to that tenant's keys.
 """
 
 from __future__ import annotations
@@ -66,16 +66,6 @@ def open_to(tenant_id: uuid.UUID) -> ColumnElement[bool]:
     open to all, or listed for that tenant (``pool_tenants``)."""
     listed = exists().where(PoolTenant.pool_id == Pool.id, PoolTenant.tenant_id == tenant_id)
     return or_(Pool.all_tenants.is_(True), listed)
-
-
-def visible_pools(principal: Principal) -> ColumnElement[bool]:
-    """The condition a ``pools`` row must meet to be visible to ``principal``: every pool
-    for an admin, the pools open to its tenant for a tenant key."""
-    if principal.is_admin:
-        return true()
-    if principal.tenant_id is None:
-        return false()
-    return open_to(principal.tenant_id)
 
 
 def tenant_not_entitled(pool_id: uuid.UUID, tenant_id: uuid.UUID) -> Conflict:

@@ -63,7 +63,7 @@ async def lock(
         note.target, note.tenant_id = f"number:{row.number}", row.tenant_id
         note.details = {"reason": reason}
         await _check_lockable(session, row)
-        row.deletion_locked_at = await session.scalar(select(func.now()))
+        row.deletion_locked_at = (await session.execute(select(func.now()))).scalar_one()
         row.deletion_locked_by = who(actor.principal)
         row.deletion_lock_reason = reason or None
         row.updated_at = row.deletion_locked_at
@@ -83,7 +83,7 @@ async def unlock(session: AsyncSession, actor: Actor, number_text: str) -> Numbe
                 "reason": row.deletion_lock_reason,
             }
             row.deletion_locked_at = row.deletion_locked_by = row.deletion_lock_reason = None
-            row.updated_at = await session.scalar(select(func.now()))
+            row.updated_at = (await session.execute(select(func.now()))).scalar_one()
             await _announce(session, row)
     return row
 
@@ -98,7 +98,7 @@ async def _locked_row(session: AsyncSession, number_text: str) -> Number:
 
 async def _check_lockable(session: AsyncSession, row: Number) -> None:
     """A lock is refused where it could not hold: the number is gone, or going already."""
-    gone = {
+    gone: dict[str, tuple[str, str]] = {
         NumberState.DELETED: ("number_deleted", "has been deleted"),
         NumberState.FAILED: ("number_not_active", "failed to be ordered: it is not on the account"),
     }

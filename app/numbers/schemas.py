@@ -169,6 +169,7 @@ def _deletion_lock(row: Number | Row[Any]) -> DeletionLockOut | None:
         return None
     return DeletionLockOut(
         locked_at=row.deletion_locked_at,
-        locked_by=row.deletion_locked_by,
+        # Set with the time (a check constraint): never null here.
+        locked_by=str(row.deletion_locked_by),
         reason=row.deletion_lock_reason,
     )

@@ -41,7 +41,6 @@ from app.lib.tenancy import (
     open_to,
     scope_numbers,
     tenant_not_entitled,
-    visible_pools,
 )
 from app.numbers.locks import check_unlocked
 from app.numbers.mirror import SEVEN_COLUMNS
@@ -101,13 +100,14 @@ async def order_pool(
 ) -> Pool:
     """The pool an order names, if the number may go into it for ``tenant``: a pool not
     open to a tenant key's tenant is unknown to it, as one that does not exist."""
-    pool = await session.scalar(select(Pool).where(Pool.id == pool_id, visible_pools(principal)))
+    unknown = InvalidInput(f"There is no pool {pool_id}.", code="unknown_pool")
+    pool = await session.get(Pool, pool_id)
     if pool is None:
-        raise InvalidInput(f"There is no pool {pool_id}.", code="unknown_pool")
+        raise unknown
     if tenant is not None and not await session.scalar(
         select(open_to(tenant)).where(Pool.id == pool_id)
     ):
-        raise tenant_not_entitled(pool_id, tenant)
+        raise tenant_not_entitled(pool_id, tenant) if principal.is_admin else unknown
     return pool
 
 
