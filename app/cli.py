@@ -37,7 +37,7 @@ from app.costs.model import Basis, GroupBy, Month, parse_group_by
 from app.costs.schemas import CSV_COLUMNS, report_csv, row_cells
 from app.db.engine import create_engine, create_session_factory
 from app.db.models import ApiKey, Number, Operation
-from app.db.vocabulary import FINISHED, KeyScope, OperationStatus
+from app.db.vocabulary import FINISHED, KeyScope, OperationStatus, OverBudget
 from app.lib import params
 from app.lib.auth import CLI_ADMIN, current_actor
 from app.lib.dev_instance import cli_environment, env_file
@@ -47,6 +47,7 @@ from app.lib.queue import create_queue, enqueue_operation
 from app.numbers import locks
 from app.numbers.mirror import berlin_today
 from app.numbers.tags import replace_tags
+from app.operations import approval
 from app.operations.schemas import NumberChange, Progress
 from app.pools import entitlements
 from app.reports import service as reports_service
@@ -56,6 +57,7 @@ from app.sync import runs
 from app.sync.schemas import SyncRunOut
 from app.sync.service import RunOutcome, request_sync
 from app.tenants import service
+from app.tenants.schemas import LimitsChange, TenantUpdate, limits_out
 from app.webhooks.controller import WEBHOOK_PATH
 
 T = TypeVar("T")
@@ -565,6 +567,99 @@ def pool_tenants(
     typer.echo(f"pool {shown.pool_id} is open to {len(shown.tenants)} tenant(s)")
     for named in shown.tenants:
         typer.echo(f"{named.id}\t{named.name}")
+
+
+# --------------------------------------------------------------------------- tenants
+
+tenants_cli = typer.Typer(help="Tenants' limits.", no_args_is_help=True)
+cli.add_typer(tenants_cli, name="tenants")
+
+_NO_LIMIT = "none"
+_LIMIT_HELP = f"'{_NO_LIMIT}' removes it; absent: as it is."
+
+
+def _limit_value(raw: str | None, parse: Callable[[str], Any]) -> Any:
+    """A limit as given on the command line: absent, none (no limit), or a value."""
+    if raw is None:
+        return msgspec.UNSET
+    return None if raw.strip().lower() == _NO_LIMIT else parse(raw.strip())
+
+
+def _whole(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()):
+        raise _refuse(f"expected a whole number >= 0 or '{_NO_LIMIT}', got {raw!r}")
+    return int(raw)
+
+
+@tenants_cli.command("limits")
+def tenant_limits(
+    tenant: Annotated[uuid.UUID, typer.Argument(help="The tenant's id.")],
+    max_numbers: Annotated[
+        str | None, typer.Option(help=f"Numbers held at once. {_LIMIT_HELP}")
+    ] = None,
+    monthly_budget: Annotated[
+        str | None, typer.Option(help=f"EUR per month, e.g. 50.00. {_LIMIT_HELP}")
+    ] = None,
+    orders_per_day: Annotated[
+        str | None, typer.Option(help=f"Orders per Berlin day. {_LIMIT_HELP}")
+    ] = None,
+    over_budget: Annotated[
+        OverBudget | None, typer.Option(help="An order beyond the budget: refuse or approve.")
+    ] = None,
+) -> None:
+    """Show a tenant's limits, or set those given (the same as PATCH /v1/tenants/{id})."""
+    change = LimitsChange(
+        max_numbers=_limit_value(max_numbers, _whole),
+        monthly_budget=_limit_value(monthly_budget, str),
+        orders_per_day=_limit_value(orders_per_day, _whole),
+        over_budget=msgspec.UNSET if over_budget is None else over_budget,
+    )
+    if change == LimitsChange():
+        row = _run("tenants limits", lambda s, _: service.get_tenant(s, tenant))
+    else:
+        update = TenantUpdate(limits=change)
+        row = _run("tenants limits", lambda s, a: service.update_tenant(s, a, tenant, update))
+    typer.echo(json.dumps(msgspec.to_builtins(limits_out(row)), sort_keys=True))
+
+
+# --------------------------------------------------------------------------- operations
+
+operations_cli = typer.Typer(
+    help="Orders awaiting approval (beyond a tenant's monthly budget).", no_args_is_help=True
+)
+cli.add_typer(operations_cli, name="operations")
+
+
+@operations_cli.command("approve")
+def approve_operation(
+    operation_id: Annotated[uuid.UUID, typer.Argument(help="The operation's id.")],
+) -> None:
+    """Approve an order awaiting approval: it is queued and a worker carries it out."""
+    queue = create_queue(_setting("REDIS_URL"))
+
+    async def approved(session: AsyncSession, actor: Actor) -> Operation:
+        operation = await approval.approve(session, actor, operation_id)
+        await session.commit()  # a worker must find it committed
+        try:
+            await enqueue_operation(queue, operation.id, operation.kind)
+        except (RedisError, OSError):
+            typer.echo("Redis is unreachable: the reconciler will start the order", err=True)
+        finally:
+            await queue.aclose()
+        return operation
+
+    operation = _run("operations approve", approved)
+    typer.echo(f"approved {operation.id}: {operation.status}")
+
+
+@operations_cli.command("reject")
+def reject_operation(
+    operation_id: Annotated[uuid.UUID, typer.Argument(help="The operation's id.")],
+    reason: Annotated[str, typer.Option(help="Why, for the tenant (in the operation's error).")],
+) -> None:
+    """Reject an order awaiting approval: it fails with the reason; seven is never asked."""
+    operation = _run("operations reject", lambda s, a: approval.reject(s, a, operation_id, reason))
+    typer.echo(f"rejected {operation.id}: {operation.status}")
 
 
 # --------------------------------------------------------------------------- the sandbox

@@ -484,6 +484,14 @@ class Settings:
         WHOLE_SECONDS,
         "an unfinished operation not moved for this long is enqueued again",
     )
+    approval_ttl_hours: int = setting(
+        "APPROVAL_TTL_HOURS",
+        72,
+        Format(_bounded(int, 1), "a whole number of hours >= 1, e.g. {default}"),
+        "an order awaiting an admin's approval (beyond its tenant's monthly budget) that is "
+        "neither approved nor rejected within this time fails with `approval_expired` (the "
+        "worker looks every minute)",
+    )
     reconcile_interval_seconds: int = setting(
         "RECONCILE_INTERVAL_SECONDS",
         30,

@@ -21,7 +21,11 @@ from app.lib import queue
 from app.lib.logging import configure_logging
 from app.lib.metrics import serve_worker_metrics
 from app.lib.queue import deserialize_job, serialize_job
-from app.operations.jobs import process_operation_function, reconciler_cron
+from app.operations.jobs import (
+    approval_expiry_cron,
+    process_operation_function,
+    reconciler_cron,
+)
 from app.pools.finish import settle_pool_operation
 from app.resources import Resources
 from app.settings import Settings, SettingsError, read_setting
@@ -65,6 +69,7 @@ class WorkerSettings:
     ]
     cron_jobs: ClassVar[list[Any]] = [
         reconciler_cron(read_or_exit("RECONCILE_INTERVAL_SECONDS")),
+        approval_expiry_cron(),
         sync_cron_job(read_or_exit("SYNC_INTERVAL_SECONDS")),
         purge_webhook_events_cron(),
         purge_events_cron(),

@@ -36,6 +36,7 @@ from app.db.vocabulary import (
     NumberState,
     OperationKind,
     OperationStatus,
+    OverBudget,
     sql,
 )
 from app.seven.types import PaymentInterval
@@ -58,12 +59,30 @@ def _tags_column() -> Mapped[dict[str, str]]:
 
 
 class Tenant(Timestamps, Base):
+    """A team using the service, with its limits (NULL: none; app.operations.limits)."""
+
     __tablename__ = "tenants"
-    __table_args__ = (CheckConstraint(_TAGS_OBJECT, name="tags_object"),)
+    __table_args__ = (
+        CheckConstraint(_TAGS_OBJECT, name="tags_object"),
+        CheckConstraint(
+            "limit_max_numbers >= 0 AND limit_monthly_budget >= 0 AND limit_orders_per_day >= 0",
+            name="limits_not_negative",
+        ),
+        CheckConstraint(_one_of("over_budget", OverBudget), name="over_budget"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(Text, unique=True)
     tags: Mapped[dict[str, str]] = _tags_column()
+    # Numbers held at once, in any state but deleted (orders in flight included).
+    limit_max_numbers: Mapped[int | None]
+    # EUR: the month's cash charges plus what new orders would add this month.
+    limit_monthly_budget: Mapped[Decimal | None]
+    # Order operations created in one Europe/Berlin day.
+    limit_orders_per_day: Mapped[int | None]
+    over_budget: Mapped[str] = mapped_column(
+        Text, default=OverBudget.REFUSE, server_default=OverBudget.REFUSE
+    )
 
 
 class ApiKey(Base):
@@ -266,6 +285,9 @@ class Operation(Timestamps, Base):
     finished_at: Mapped[datetime | None]
     # The bulk operation (bulk_order, bulk_update) this order or update was made for.
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("operations.id"))
+    # An order for a tenant with a monthly budget: what it was priced to add to its
+    # month's cash charges, counted against the budget until seven has quoted its fees.
+    month_charge: Mapped[Decimal | None]
 
 
 Index(

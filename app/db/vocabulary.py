@@ -53,8 +53,12 @@ BULK_OPERATION_KINDS = (OperationKind.BULK_ORDER, OperationKind.BULK_UPDATE)
 
 
 class OperationStatus(StrEnum):
-    """Where an operation (or a sync run) stands."""
+    """Where an operation (or a sync run) stands. An order beyond its tenant's monthly
+    budget, when the tenant's ``over_budget`` is ``approve``, waits in
+    ``awaiting_approval`` (not in flight: no job, no call to seven) until an admin approves
+    it (``queued``) or rejects it, or it expires (``failed``)."""
 
+    AWAITING_APPROVAL = "awaiting_approval"
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -63,6 +67,14 @@ class OperationStatus(StrEnum):
 
 IN_FLIGHT = (OperationStatus.QUEUED, OperationStatus.RUNNING)
 FINISHED = (OperationStatus.SUCCEEDED, OperationStatus.FAILED)
+
+
+class OverBudget(StrEnum):
+    """What a tenant's order beyond its monthly budget becomes: refused (409
+    ``limit_exceeded``), or an operation awaiting an admin's approval."""
+
+    REFUSE = "refuse"
+    APPROVE = "approve"
 
 
 class Handover(StrEnum):
@@ -106,6 +118,8 @@ class EventType(StrEnum):
 
     OPERATION_SUCCEEDED = "operation.succeeded"
     OPERATION_FAILED = "operation.failed"
+    OPERATION_AWAITING_APPROVAL = "operation.awaiting_approval"
+    OPERATION_APPROVED = "operation.approved"
     NUMBER_ORDERED = "number.ordered"
     NUMBER_UPDATED = "number.updated"
     NUMBER_DELETING = "number.deleting"

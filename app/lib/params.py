@@ -12,8 +12,10 @@ integer, UUID, one of, ...
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args
 
 import msgspec
@@ -156,6 +158,17 @@ def parse_count(raw: str | None, parameter: str, *, default: int, maximum: int) 
     if not (value.isascii() and value.isdigit() and 1 <= int(value) <= maximum):
         raise invalid(parameter, value, f"a whole number from 1 to {maximum}")
     return int(value)
+
+
+EXPECTED_AMOUNT = 'EUR as a decimal string >= 0 with at most 4 places, such as "50.00"'
+_AMOUNT = re.compile(r"(0|[1-9][0-9]{0,7})(\.[0-9]{1,4})?", re.ASCII)
+
+
+def parse_amount(raw: str, parameter: str) -> Decimal:
+    """An amount of EUR a caller sets (a budget): what the mirror's money columns hold."""
+    if not _AMOUNT.fullmatch(raw):
+        raise invalid(parameter, raw, EXPECTED_AMOUNT)
+    return Decimal(raw)
 
 
 def parse_text(raw: str | None, parameter: str, *, max_length: int) -> str | None:

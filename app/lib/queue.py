@@ -19,7 +19,12 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Operation
-from app.db.vocabulary import BULK_OPERATION_KINDS, NUMBER_OPERATION_KINDS, OperationKind
+from app.db.vocabulary import (
+    BULK_OPERATION_KINDS,
+    NUMBER_OPERATION_KINDS,
+    OperationKind,
+    OperationStatus,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -61,9 +66,12 @@ async def commit_and_enqueue(session: AsyncSession, queue: ArqRedis, operation: 
 
     The one commit before a request handler returns: a job must find its operation
     committed. Redis being down does not fail the request: the reconciler enqueues
-    every operation Redis lacks.
+    every operation Redis lacks. An operation awaiting an admin's approval is only
+    committed: approving it enqueues it.
     """
     await session.commit()
+    if operation.status == OperationStatus.AWAITING_APPROVAL:
+        return
     try:
         await enqueue_operation(queue, operation.id, operation.kind)
     except (RedisError, OSError) as error:

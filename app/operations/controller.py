@@ -1,5 +1,6 @@
-"""HTTP for operations: ``POST /v1/orders``, ``PATCH``/``DELETE /v1/numbers/{number}``
-and ``GET /v1/operations[/{id}]``.
+"""HTTP for operations: ``POST /v1/orders``, ``PATCH``/``DELETE /v1/numbers/{number}``,
+``GET /v1/operations[/{id}]`` and an admin's ``approve``/``reject`` of an order awaiting
+approval.
 
 A write answers 202 with the operation and its ``Location`` once the operation is
 committed. The job is enqueued after the commit; if Redis is down at that moment the
@@ -21,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.db.vocabulary import OperationKind, OperationStatus
 from app.lib import params
-from app.lib.auth import Actor, Principal
+from app.lib.auth import Actor, Principal, admin_only
 from app.lib.errors import EXCEPTION_HANDLERS, error_response, error_responses
-from app.operations import reads, service
+from app.operations import approval, reads, service
 from app.operations.idempotency import HEADER
 from app.operations.params import DeleteParams
 from app.operations.schemas import (
@@ -31,9 +32,11 @@ from app.operations.schemas import (
     OperationOut,
     OperationPage,
     OrderCreate,
+    Rejection,
     accepted,
+    operation_out,
 )
-from app.search.service import is_offered
+from app.search.service import offered_fees
 from app.settings import Settings
 from app.seven.client import SevenClient
 
@@ -76,7 +79,10 @@ class OperationController(Controller):
             "202 with an `order` operation; the number appears as `ordering` at once. "
             "`payment_interval` is required (422 `payment_interval_required`). A tenant "
             "key's order is checked against seven's offer first (hence 502-504): a number it "
-            "may not order, for whatever reason, is 409 `number_unavailable`."
+            "may not order, for whatever reason, is 409 `number_unavailable`. An order for a "
+            "tenant meets its limits: beyond one, 409 `limit_exceeded`; beyond only "
+            "`monthly_budget` with `over_budget: approve`, the operation is "
+            "`awaiting_approval` until an admin approves or rejects it."
         ),
         responses=error_responses(409, 502, 503, 504),
         exception_handlers={ValidationException: order_body_refused},
@@ -92,12 +98,8 @@ class OperationController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:
         # The queue's connection is the process's Redis client; the search cache shares it.
-        offered = (
-            None
-            if actor.principal.is_admin
-            else functools.partial(is_offered, seven, queue, settings.search_cache_seconds)
-        )
-        submitted = await service.submit_order(db_session, actor, data, idempotency_key, offered)
+        offer = functools.partial(offered_fees, seven, queue, settings.search_cache_seconds)
+        submitted = await service.submit_order(db_session, actor, data, idempotency_key, offer)
         return await accepted(db_session, queue, submitted.operation, replayed=submitted.replayed)
 
     @patch(
@@ -152,6 +154,40 @@ class OperationController(Controller):
             idempotency_key,
         )
         return await accepted(db_session, queue, submitted.operation, replayed=submitted.replayed)
+
+    @post(
+        "/operations/{operation_id:uuid}/approve",
+        status_code=202,
+        guards=[admin_only],
+        summary="Approve an order awaiting approval (admin)",
+        description=(
+            "202: the order is `queued` and carried out as any order. An operation not "
+            "`awaiting_approval` is 409 `operation_not_awaiting_approval`."
+        ),
+        responses=error_responses(404, 409),
+    )
+    async def approve_operation(
+        self, operation_id: uuid.UUID, db_session: AsyncSession, actor: Actor, queue: ArqRedis
+    ) -> Response[OperationOut]:
+        operation = await approval.approve(db_session, actor, operation_id)
+        return await accepted(db_session, queue, operation)
+
+    @post(
+        "/operations/{operation_id:uuid}/reject",
+        status_code=200,
+        guards=[admin_only],
+        summary="Reject an order awaiting approval (admin)",
+        description=(
+            "The order is `failed` with `error.code` `rejected` and the reason; nothing was "
+            "asked of seven. An operation not `awaiting_approval` is 409 "
+            "`operation_not_awaiting_approval`."
+        ),
+        responses=error_responses(404, 409),
+    )
+    async def reject_operation(
+        self, operation_id: uuid.UUID, data: Rejection, db_session: AsyncSession, actor: Actor
+    ) -> OperationOut:
+        return operation_out(await approval.reject(db_session, actor, operation_id, data.reason))
 
     @get("/operations/{operation_id:uuid}", summary="One operation")
     async def get_operation(

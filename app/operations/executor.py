@@ -126,7 +126,9 @@ class OperationRunner:
                         return "not_found"
                     # The job's log line (app.lib.job_run) carries the API request's id.
                     structlog.contextvars.bind_contextvars(request_id=operation.request_id)
-                    if operation.status in FINISHED:
+                    # Awaiting approval: nothing goes to seven until an admin approves it
+                    # (a job for it can only be a stray one).
+                    if operation.status in (*FINISHED, OperationStatus.AWAITING_APPROVAL):
                         return operation.status
                     # End the read's transaction: none stays open while seven answers
                     # (the run's changes to ``operation`` wait in memory until it commits).

@@ -1,4 +1,5 @@
-"""arq adapters for operations: ``process_operation`` and the reconciler cron job.
+"""arq adapters for operations: ``process_operation``, the reconciler cron job and the
+expiry of orders awaiting approval.
 
 Thin on purpose: the work is in :mod:`app.operations.executor` and
 :mod:`app.operations.reconciler`, which know nothing of arq's ``ctx``.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from arq import Retry, func
@@ -15,6 +17,7 @@ from arq.cron import CronJob, cron
 from arq.worker import Function
 
 from app.lib.job_run import job_run
+from app.operations.approval import expire_approvals
 from app.operations.executor import OperationRunner, Wait
 from app.operations.lifecycle import FinishHook
 from app.operations.policy import RetryPolicy
@@ -76,4 +79,25 @@ def reconciler_cron(interval_seconds: int) -> CronJob:
         second=set(range(0, 60, interval_seconds)),
         run_at_startup=True,
         timeout=60,
+    )
+
+
+async def expire_awaiting_approval(ctx: dict[str, Any]) -> int:
+    """Fail the orders awaiting approval for longer than ``APPROVAL_TTL_HOURS``."""
+    settings: Settings = ctx["settings"]
+    with job_run("expire_approvals"):
+        async with ctx["sessions"]() as session:
+            return await expire_approvals(session, timedelta(hours=settings.approval_ttl_hours))
+
+
+def approval_expiry_cron() -> CronJob:
+    """Every minute, and once when a worker starts; safe to run in two workers at once."""
+    return cron(
+        expire_awaiting_approval,
+        name="cron:expire_approvals",
+        second=15,
+        unique=True,
+        run_at_startup=True,
+        timeout=60,
+        max_tries=1,
     )

@@ -169,6 +169,14 @@ class NumberChange(msgspec.Struct, forbid_unknown_fields=True):
     forward_sms_mo: ForwardChange | None = None
 
 
+class Rejection(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /v1/operations/{id}/reject``: why the order is not carried out."""
+
+    reason: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=500, examples=["over the team's budget"])
+    ]
+
+
 def operation_location(operation_id: uuid.UUID) -> str:
     return f"/v1/operations/{operation_id}"
 

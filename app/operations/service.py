@@ -12,8 +12,13 @@ A tenant key learns nothing about numbers it does not hold: whatever keeps it fr
 ordering one (seven does not offer it, another tenant holds it, it is on the account
 unheld, being ordered or deleted for someone else) is one answer, 409
 ``number_unavailable`` with one message. Its orders are checked against seven's offer
-first (``offered``), so a number that is simply not for sale is refused in the same words
-at once rather than by a failed operation later.
+first (``offered_fees``), so a number that is simply not for sale is refused in the same
+words at once rather than by a failed operation later.
+
+An order for a tenant meets the tenant's limits (app.operations.limits) in the
+transaction that creates it; one beyond only the monthly budget of a tenant that has
+such orders approved is created ``awaiting_approval`` (app.operations.approval), its
+number shown as ``ordering`` meanwhile and nothing asked of seven.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Number, Operation, Pool
-from app.db.vocabulary import NumberState, OperationStatus
+from app.db.vocabulary import EventType, NumberState, OperationStatus
+from app.events.outbox import emit
 from app.lib.auth import Actor, Principal
 from app.lib.errors import Conflict, InvalidInput, NotFound
 from app.lib.params import EXPECTED_NUMBER, invalid, parse_number
@@ -44,7 +50,7 @@ from app.lib.tenancy import (
 )
 from app.numbers.locks import check_unlocked
 from app.numbers.mirror import SEVEN_COLUMNS
-from app.operations import idempotency
+from app.operations import idempotency, limits
 from app.operations.params import (
     BulkOrderParams,
     BulkUpdateParams,
@@ -60,8 +66,9 @@ from app.operations.schemas import (
     NumberChange,
     OrderCreate,
     SmsForwardChange,
+    operation_out,
 )
-from app.seven.types import NumberUpdate, PaymentInterval
+from app.seven.types import AvailableFees, IntervalFees, NumberUpdate, PaymentInterval
 
 # Mirror columns that only seven's answer fills in, as they are before it arrives; a number
 # ordered again starts from these, not from what seven said about it last time.
@@ -74,13 +81,33 @@ _BEFORE_SEVEN: dict[str, Any] = {
 }
 
 
-#: Whether seven offers a number (digits, its country) right now.
-Offered = Callable[[str, str], Awaitable[bool]]
+#: seven's fees for a number (digits, its country) it offers right now; None when it
+#: does not offer it.
+OfferedFees = Callable[[str, str], Awaitable[AvailableFees | None]]
 
 
 def number_unavailable() -> Conflict:
     """What a tenant key is told about any number it may not order, whatever the reason."""
     return Conflict("This number is not available to order.", code="number_unavailable")
+
+
+def number_not_offered() -> Conflict:
+    """An admin's order for a tenant with a monthly budget, for a number seven does not
+    offer now: without seven's fees it cannot be priced against the budget."""
+    return Conflict(
+        "seven does not offer this number now, so what it would cost against the tenant's "
+        "monthly budget is unknown.",
+        code="number_not_offered",
+    )
+
+
+def _interval_fees(fees: AvailableFees | None, order: OrderCreate) -> IntervalFees | None:
+    """seven's fees for the order's payment interval (None: not priced)."""
+    if fees is None:
+        return None
+    if order.payment_interval == PaymentInterval.MONTHLY:
+        return fees.monthly
+    return fees.annually
 
 
 def payment_interval_required() -> InvalidInput:
@@ -126,10 +153,12 @@ async def submit_order(
     actor: Actor,
     order: OrderCreate,
     key: str | None,
-    offered: Offered | None = None,
+    offered_fees: OfferedFees | None = None,
 ) -> Submitted:
-    """``offered``: refuse the order unless seven offers the number (how tenant orders are
-    checked); asked after an ``Idempotency-Key`` replay is ruled out, outside a transaction."""
+    """``offered_fees``: seven's offer, asked after an ``Idempotency-Key`` replay is ruled
+    out, outside a transaction: a tenant key's order is refused unless seven offers the
+    number, and an order for a tenant with a monthly budget is priced with its fees (an
+    admin's for a number seven does not offer then is 409 ``number_not_offered``)."""
     principal = actor.principal
     number = parse_number(order.number, strict=True)
     country = region_of(number)
@@ -139,12 +168,30 @@ async def submit_order(
     if order.pool is not None:
         check_fits(await order_pool(session, principal, order.pool, tenant), number, country)
     params = OrderParams(order.payment_interval, order.friendly_name, order.pool)
+    priced = tenant is not None and await limits.has_budget(session, tenant)
+    fees: AvailableFees | None = None
 
     async def create() -> Operation:
+        admission = (
+            None
+            if tenant is None
+            else await limits.admit_orders(
+                session, tenant, 1, order.payment_interval, _interval_fees(fees, order)
+            )
+        )
         row = await session.scalar(select(Number).where(Number.number == number).with_for_update())
         if row is not None:
             _check_orderable(row, principal)
-        operation = await _add_operation(session, actor, number, params, tenant)
+        awaiting = admission is not None and admission.awaiting_approval
+        operation = await _add_operation(
+            session,
+            actor,
+            number,
+            params,
+            tenant,
+            status=OperationStatus.AWAITING_APPROVAL if awaiting else OperationStatus.QUEUED,
+        )
+        operation.month_charge = admission.month_charge if admission else None
         values: dict[str, Any] = {
             "country": country,
             "payment_interval": order.payment_interval,
@@ -161,11 +208,25 @@ async def submit_order(
             # previous answer no longer describes it.
             for name, value in {**_BEFORE_SEVEN, **values}.items():
                 setattr(row, name, value)
+        if awaiting:
+            await session.flush()
+            await session.refresh(operation)
+            await emit(
+                session,
+                EventType.OPERATION_AWAITING_APPROVAL,
+                tenant=tenant,
+                data=operation_out(operation),
+                number=number,
+            )
         return operation
 
     async def check_offered() -> None:
-        if offered is not None and not await offered(number, country):
-            raise number_unavailable()
+        nonlocal fees
+        if offered_fees is None or (principal.is_admin and not priced):
+            return
+        fees = await offered_fees(number, country)
+        if fees is None:
+            raise number_unavailable() if not principal.is_admin else number_not_offered()
 
     # The request as the caller sent it, which names the tenant (the row holds it apart).
     request = {"number": number, **stored(params), "tenant": str(tenant) if tenant else None}
@@ -277,13 +338,15 @@ async def _add_operation(
     number: str | None,
     params: OperationParams,
     tenant: uuid.UUID | None,
+    *,
+    status: OperationStatus = OperationStatus.QUEUED,
 ) -> Operation:
     """The one place an operation is created for a caller: it carries the caller's key and
     the request's id, which the worker logs with (one id from the API to seven)."""
     operation = Operation(
         id=uuid.uuid4(),
         kind=kind_of(params),
-        status=OperationStatus.QUEUED,
+        status=status,
         number=number,
         params=stored(params),
         tenant_id=tenant,

@@ -157,7 +157,9 @@ class AllocationController(Controller):
             "`order_if_empty` needs `payment_interval` (checked first, whether or not a "
             "number is free). A pool not open to the tenant (`PUT /v1/pools/{id}/tenants`) is "
             "404 `pool_not_found` to a tenant key, as one that does not exist, and 409 "
-            "`tenant_not_entitled` to an admin."
+            "`tenant_not_entitled` to an admin. The tenant's limits apply: a granted number "
+            "counts toward `max_numbers`, an order toward all of them (409 `limit_exceeded`; "
+            "an order beyond only `monthly_budget` may be `awaiting_approval`)."
         ),
         # order_if_empty searches seven for a number to order, hence 502-504.
         responses={

@@ -20,12 +20,13 @@ from app.db.models import Allocation, Number, Operation
 from app.lib.errors import Conflict
 from app.lib.params import parse_country, parse_features
 from app.lib.tenancy import acting_tenant
+from app.operations.limits import LIMIT_EXCEEDED
 from app.operations.params import OrderParams, params_of
 from app.operations.schemas import OrderCreate
-from app.operations.service import Submitted, submit_order
+from app.operations.service import OfferedFees, Submitted, submit_order
 from app.pools.service import db_now, get_pool, next_free_at, pool_exhausted
 from app.seven.client import SevenClient
-from app.seven.types import PaymentInterval
+from app.seven.types import AvailableFees, AvailableNumber, PaymentInterval
 
 # Candidates tried when the first ones turn out to be taken meanwhile (409 from ordering).
 MAX_CANDIDATES = 5
@@ -88,8 +89,10 @@ async def order_for_pool(
             tenant_id=tenant,
         )
         try:
-            return await submit_order(session, actor, order, None)
-        except Conflict:
+            return await submit_order(session, actor, order, None, _quoted(candidate))
+        except Conflict as error:
+            if error.code == LIMIT_EXCEEDED:
+                raise
             # Ordered by someone else since the search: try the next one.
             await session.rollback()
     async with audited(session, actor, "allocation.order", f"pool:{pool.id}") as note:
@@ -100,6 +103,15 @@ async def order_for_pool(
                 session, pool.id, await db_now(session), wanted_country, sorted(wanted)
             ),
         )
+
+
+def _quoted(candidate: AvailableNumber) -> OfferedFees:
+    """The fees seven quoted for ``candidate`` in the search it was picked from."""
+
+    async def fees(number: str, country: str) -> AvailableFees | None:
+        return candidate.fees
+
+    return fees
 
 
 async def allocate_ordered_number(session: AsyncSession, operation: Operation) -> Allocation | None:

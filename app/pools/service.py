@@ -43,6 +43,7 @@ from app.lib.tenancy import (
     owned_by,
     tenant_not_entitled,
 )
+from app.operations.limits import admit_allocation
 from app.pools.entitlements import EVERY_TENANT, Entitlement, entitle, pool_not_found
 
 FEATURE_COLUMNS = {
@@ -341,13 +342,16 @@ async def allocate(
     *,
     at: datetime | None = None,
 ) -> Number:
-    """Give the tenant a free number of the pool; ``Conflict(pool_exhausted)`` if none."""
+    """Give the tenant a free number of the pool; ``Conflict(pool_exhausted)`` if none,
+    ``Conflict(limit_exceeded)`` when the tenant holds its ``max_numbers`` already."""
     async with audited(session, actor, "allocation.create", f"pool:{pool_id}") as note:
         tenant = await acting_tenant(session, actor.principal, tenant_id, required=True)
         note.tenant_id = tenant
         wanted_country = parse_country(country)
         wanted_features = parse_features(features, "features")
         pool = await _open_pool(session, actor.principal, pool_id, tenant)
+        # Locks the tenant's row until the grant commits: grants at once count one another.
+        await admit_allocation(session, tenant)
         at = at or await db_now(session)
         number = await session.scalar(
             select(Number)

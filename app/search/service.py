@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from app.search.schemas import AvailableNumberOut, SearchQuery, available_out
 from app.seven.client import SevenClient
+from app.seven.types import AvailableFees
 
 log = structlog.get_logger(__name__)
 
@@ -51,12 +52,16 @@ def matching(
     ]
 
 
-async def is_offered(
+async def offered_fees(
     seven: SevenClient, cache: Redis, ttl_seconds: int, number: str, country: str
-) -> bool:
-    """Whether seven offers ``number`` (digits) now: its country's search, cached like any."""
+) -> AvailableFees | None:
+    """seven's fees for ``number`` (digits) if seven offers it now, else None: its
+    country's search, cached like any."""
     found = await search_available(seven, cache, ttl_seconds, SearchQuery(country=country))
-    return any(item.number == number for item in found)
+    for item in found:
+        if item.number == number:
+            return msgspec.convert(msgspec.to_builtins(item.fees), AvailableFees, strict=False)
+    return None
 
 
 async def _cached(cache: Redis, key: str) -> bytes | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, delete, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +13,7 @@ from app.audit.service import Actor
 from app.db.vocabulary import KeyScope
 from app.lib import params
 from app.lib.auth import admin_only
-from app.lib.errors import error_responses
+from app.lib.errors import InvalidInput, error_responses
 from app.tenants import service
 from app.tenants.schemas import (
     IssuedKey,
@@ -54,15 +53,23 @@ class TenantController(Controller):
         summary="Change a tenant (admin)",
         description=(
             "`tags` replaces the tenant's tags (key -> value: keys 1 to 64 of a-z 0-9 _ . -,"
-            " values 1 to 200 characters, at most 50); absent fields stay as they are."
-            " Audited (`tenant.update`)."
+            " values 1 to 200 characters, at most 50). `limits`: `max_numbers` (numbers held"
+            " at once, in any state but deleted), `monthly_budget` (EUR: the month's cash"
+            " charges plus what new orders would add this month), `orders_per_day` (order"
+            " operations per Europe/Berlin day) and `over_budget` (`refuse`, the default, or"
+            " `approve`: an order beyond only the budget awaits an admin's approval); an"
+            " absent limit stays as it is, `null` removes it. Orders and allocations beyond a"
+            " limit are 409 `limit_exceeded`. Absent fields stay as they are; a body with"
+            " neither is 422 `nothing_to_change`. Audited (`tenant.update`)."
         ),
+        responses=error_responses(404),
     )
     async def update_tenant(
         self, db_session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, data: TenantUpdate
     ) -> TenantOut:
-        tags = None if data.tags is msgspec.UNSET else data.tags
-        return tenant_out(await service.update_tenant(db_session, actor, tenant_id, tags))
+        if data == TenantUpdate():
+            raise InvalidInput("Nothing to change: give tags or limits.", code="nothing_to_change")
+        return tenant_out(await service.update_tenant(db_session, actor, tenant_id, data))
 
     @post("/{tenant_id:uuid}/keys", summary="Issue a key for a tenant; shown once (admin)")
     async def issue_tenant_key(

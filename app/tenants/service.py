@@ -7,19 +7,23 @@ SHA-256 digest and a short clear prefix so people can tell keys apart.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Actor, audited
 from app.db.models import ApiKey, Tenant
 from app.db.rows import add_or_raise, get_or_raise
-from app.db.vocabulary import KeyScope
+from app.db.vocabulary import KeyScope, OverBudget
 from app.lib.auth import generate_key
 from app.lib.errors import Conflict, InvalidInput, NotFound
-from app.lib.params import invalid
+from app.lib.money import money
+from app.lib.params import invalid, parse_amount
 from app.lib.tags import checked_tags
 from app.lib.tenancy import tenant_not_found
+from app.tenants.schemas import LimitsChange, TenantUpdate
 
 MAX_NAME_LENGTH = 200
 
@@ -51,18 +55,43 @@ async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
 
 
 async def update_tenant(
-    session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, tags: dict[str, str] | None
+    session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, change: TenantUpdate
 ) -> Tenant:
-    """Change what is given (``tags``: the whole set); None leaves it as it is."""
+    """Change what is given: ``tags`` (the whole set), ``limits`` (an absent one as it is,
+    None: no limit). The row is locked as the limits' checks lock it, so a change waits
+    for the orders being checked."""
     async with audited(session, actor, "tenant.update", f"tenant:{tenant_id}") as note:
         note.tenant_id = tenant_id
         tenant = await get_or_raise(session, Tenant, tenant_id, tenant_not_found(), lock=True)
-        if tags is not None:
-            wanted = checked_tags(tags)
+        if not isinstance(change.tags, msgspec.UnsetType):
+            wanted = checked_tags(change.tags)
             note.details["tags"] = {"before": tenant.tags, "after": wanted}
             tenant.tags = wanted
+        if not isinstance(change.limits, msgspec.UnsetType):
+            note.details["limits"] = _set_limits(tenant, change.limits)
         await session.flush()
+        await session.refresh(tenant)
     return tenant
+
+
+def _set_limits(tenant: Tenant, change: LimitsChange) -> dict[str, Any]:
+    """Set the limits given (None: no limit); what was set, for the audit trail."""
+    given: dict[str, Any] = msgspec.structs.asdict(change)
+    given = {name: value for name, value in given.items() if value is not msgspec.UNSET}
+    budget = given.get("monthly_budget")
+    amount = None if budget is None else parse_amount(budget, "limits.monthly_budget")
+    if "max_numbers" in given:
+        tenant.limit_max_numbers = given["max_numbers"]
+    if "monthly_budget" in given:
+        tenant.limit_monthly_budget = amount
+    if "orders_per_day" in given:
+        tenant.limit_orders_per_day = given["orders_per_day"]
+    if "over_budget" in given:
+        tenant.over_budget = given["over_budget"] or OverBudget.REFUSE
+    return {
+        name: money(amount) if name == "monthly_budget" and amount is not None else value
+        for name, value in given.items()
+    }
 
 
 async def issue_key(
