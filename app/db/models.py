@@ -37,6 +37,7 @@ from app.db.vocabulary import (
     OperationKind,
     OperationStatus,
     OverBudget,
+    RunStatus,
     sql,
 )
 from app.seven.types import PaymentInterval
@@ -300,7 +301,7 @@ Index(
 
 class SyncRun(Base):
     __tablename__ = "sync_runs"
-    __table_args__ = (CheckConstraint(_one_of("status", OperationStatus), name="status"),)
+    __table_args__ = (CheckConstraint(_one_of("status", RunStatus), name="status"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     operation_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -58,15 +58,19 @@ class OperationStatus(StrEnum):
     ``awaiting_approval`` (not in flight: no job, no call to seven) until an admin approves
     it (``queued``) or rejects it, or it expires (``failed``)."""
 
-    AWAITING_APPROVAL = "awaiting_approval"
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    AWAITING_APPROVAL = "awaiting_approval"
 
 
 IN_FLIGHT = (OperationStatus.QUEUED, OperationStatus.RUNNING)
 FINISHED = (OperationStatus.SUCCEEDED, OperationStatus.FAILED)
+
+#: Where a sync run stands: an operation's statuses but ``awaiting_approval`` (only an
+#: order awaits approval).
+RunStatus = StrEnum("RunStatus", {status.name: status.value for status in (*IN_FLIGHT, *FINISHED)})
 
 
 class OverBudget(StrEnum):

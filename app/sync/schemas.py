@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from app.db.vocabulary import DriftKind, OperationStatus
+from app.db.vocabulary import DriftKind, RunStatus
 from app.lib.money import money
 from app.lib.pagination import Page, page_schema
 
@@ -72,7 +72,7 @@ class SyncRunOut(msgspec.Struct):
     id: uuid.UUID
     started_at: datetime
     finished_at: datetime | None
-    status: OperationStatus
+    status: RunStatus
     counts: SyncCounts
     drift: list[DriftOut]
     drift_total: int

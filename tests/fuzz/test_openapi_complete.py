@@ -73,7 +73,7 @@ VOCABULARY_FIELDS = {
     "BillingOut.payment_interval": ["monthly", "annually"],
     "OrderCreate.payment_interval": ["monthly", "annually"],
     "OperationOut.kind": ["order", "update", "delete", "sync", "bulk_order", "bulk_update"],
-    "OperationOut.status": ["queued", "running", "succeeded", "failed"],
+    "OperationOut.status": ["queued", "running", "succeeded", "failed", "awaiting_approval"],
     "SyncRunOut.status": ["queued", "running", "succeeded", "failed"],
     "DriftOut.kind": ["added", "changed", "missing", "removed"],
     "KeyOut.scope": ["admin", "tenant"],
@@ -146,7 +146,7 @@ def _example(response: dict[str, Any]) -> Any:
 PARAMETER_CHOICES = {
     "GET /v1/costs?group_by": ["tenant", "pool", "country", "number"],
     "GET /v1/costs?basis": ["cash", "accrual"],
-    "GET /v1/operations?status": ["queued", "running", "succeeded", "failed"],
+    "GET /v1/operations?status": ["queued", "running", "succeeded", "failed", "awaiting_approval"],
     "GET /v1/operations?kind": ["order", "update", "delete", "sync", "bulk_order", "bulk_update"],
     "GET /v1/numbers?state": ["ordering", "active", "deleting", "missing", "deleted", "failed"],
 }

@@ -95,7 +95,8 @@ async def test_a_body_field_of_the_wrong_kind_reads_as_our_own_parsers_do(client
     # caller's: the field's declared type is said as app.lib.params says a parameter's.
     choice = _problem(await client.get("/v1/operations?status=done", headers=ADMIN))
     assert choice["message"] == (
-        "invalid status 'done': expected one of queued, running, succeeded, failed"
+        "invalid status 'done': expected one of queued, running, succeeded, failed, "
+        "awaiting_approval"
     )
     interval = _problem(
         await client.post(

@@ -216,6 +216,7 @@ NOT_DEFAULT: dict[str, Any] = {
     "operation_backoff_initial_seconds": 0.25,
     "operation_backoff_max_seconds": 5.0,
     "operation_stale_seconds": 45,
+    "approval_ttl_hours": 24,
     "reconcile_interval_seconds": 15,
     "worker_metrics_host": "10.0.0.5",
     "worker_metrics_port": 0,
@@ -289,6 +290,7 @@ REFUSALS = {
     "OPERATION_BACKOFF_INITIAL_SECONDS": ("0", "seconds, e.g. 1"),
     "OPERATION_BACKOFF_MAX_SECONDS": ("0", "seconds, e.g. 60"),
     "OPERATION_STALE_SECONDS": ("0", "a whole number of seconds >= 1, e.g. 120"),
+    "APPROVAL_TTL_HOURS": ("0", "a whole number of hours >= 1, e.g. 72"),
     "RECONCILE_INTERVAL_SECONDS": (
         "61",
         "a whole number of seconds from 1 to 60 (a divisor of 60), e.g. 30",
