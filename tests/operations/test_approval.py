@@ -3,6 +3,7 @@ to seven as any order; rejected or expired, seven never hears of them."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from app.operations.approval import expire_approvals
 from app.settings import Settings
 from tests.support import tenancy
 from tests.support.api import Client, Headers
+from tests.support.cli import cli_output, run_cli
 from tests.support.operations import available_numbers
 from tests.support.sandbox import SandboxProcess
 from tests.support.tenancy import create_tenant, key_headers
@@ -156,3 +158,36 @@ async def test_only_the_budget_can_be_approved_the_other_limits_refuse(
         "/v1/orders", json={"number": second, "payment_interval": "monthly"}, headers=tenant
     )
     assert (queued.status_code, queued.json()["status"]) == (202, "queued")
+
+
+async def test_an_operator_sets_limits_and_approves_or_rejects_from_the_cli(
+    client: Client, admin_headers: Headers, fresh_sandbox: SandboxProcess, settings: Settings
+) -> None:
+    tenant_id, tenant = await _tenant_approving_above(client, admin_headers, "0.00")
+    shown = json.loads(await cli_output(settings, "tenants", "limits", tenant_id))
+    assert shown == {
+        "max_numbers": None,
+        "monthly_budget": "0.00",
+        "orders_per_day": None,
+        "over_budget": "approve",
+    }
+    changed = await cli_output(
+        settings, "tenants", "limits", tenant_id, "--max-numbers", "4", "--orders-per-day", "none"
+    )
+    assert json.loads(changed)["max_numbers"] == 4
+    refused = await run_cli(settings, "tenants", "limits", tenant_id, "--max-numbers", "-1")
+    assert refused.exit_code != 0
+
+    first, second = available_numbers(fresh_sandbox, 2)
+    approved = await _awaiting(client, tenant, first)
+    rejected = await _awaiting(client, tenant, second)
+    assert "queued" in await cli_output(settings, "operations", "approve", approved["id"])
+    out = await cli_output(
+        settings, "operations", "reject", rejected["id"], "--reason", "not this month"
+    )
+    assert "failed" in out
+    run_burst(settings)
+    assert (fresh_sandbox.orders_of(first), fresh_sandbox.orders_of(second)) == (1, 0)
+    again = await run_cli(settings, "operations", "approve", rejected["id"])
+    assert again.exit_code == 1
+    assert "operation_not_awaiting_approval" in again.output
