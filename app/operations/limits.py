@@ -113,10 +113,12 @@ async def admit_orders(
     if budget is None:
         return Admission(awaiting_approval=False, month_charge=None)
     if fees is None:
-        # The budget was set after the caller asked has_budget: it priced nothing.
+        # The caller priced nothing: it gave no fees, or the budget was set after it
+        # asked has_budget. Never let an unpriced order past a budget.
         raise Conflict(
-            "The tenant's limits changed while this order was checked; send it again.",
-            code="limits_changed",
+            "This order could not be priced against the tenant's monthly budget (seven's "
+            "fees for it are unknown); send it again.",
+            code="price_unknown",
         )
     each = month_charge(interval, fees, today)
     current = await _month_spend(session, tenant.id, today)
