@@ -6,6 +6,7 @@ change; the worker gives it its children (app.bulk.runner).
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from arq import ArqRedis
@@ -21,6 +22,9 @@ from app.lib.auth import Actor
 from app.lib.errors import error_responses
 from app.operations.controller import IdempotencyKey, order_body_refused
 from app.operations.schemas import NumberChange, OperationOut, accepted
+from app.search.service import dearest_offered_fees
+from app.settings import Settings
+from app.seven.client import SevenClient
 
 
 class BulkController(Controller):
@@ -50,9 +54,16 @@ class BulkController(Controller):
         db_session: AsyncSession,
         actor: Actor,
         queue: ArqRedis,
+        seven: SevenClient,
+        settings: Settings,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:
-        submitted = await service.submit_bulk_order(db_session, actor, data, idempotency_key)
+        dearest = functools.partial(
+            dearest_offered_fees, seven, queue, settings.search_cache_seconds
+        )
+        submitted = await service.submit_bulk_order(
+            db_session, actor, data, idempotency_key, dearest
+        )
         return await accepted(db_session, queue, submitted.operation, replayed=submitted.replayed)
 
     @patch(

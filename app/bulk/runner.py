@@ -53,6 +53,7 @@ from app.lib.errors import Conflict, InvalidInput
 from app.lib.queue import commit_and_enqueue, enqueue_operation
 from app.operations.executor import Wait, lock_key
 from app.operations.lifecycle import Failure, finish_operation
+from app.operations.limits import LIMIT_EXCEEDED
 from app.operations.params import BulkOrderParams, BulkUpdateParams, params_of
 from app.operations.policy import RetryPolicy
 from app.operations.reads import progress
@@ -60,6 +61,7 @@ from app.operations.schemas import OrderCreate, Progress
 from app.operations.service import add_update, submit_order
 from app.seven.client import SevenClient
 from app.seven.errors import SevenError
+from app.seven.types import AvailableFees, AvailableNumber
 
 log = structlog.get_logger(__name__)
 
@@ -144,10 +146,17 @@ class BulkRunner:
                 candidates = await self._candidates(params, {c.number for c in children})
             except SevenError as error:
                 return await self._search_failed(session, parent, error, pending)
-            for number in candidates:
+            for candidate in candidates:
                 if open_places == 0:
                     break
-                if await self._order_child(session, parent, params, number):
+                try:
+                    ordered = await self._order_child(session, parent, params, candidate)
+                except Conflict as beyond:  # the tenant's limits: no other number helps
+                    counts = _progress(await _children(session, parent.id))
+                    return await _finish(
+                        session, parent, counts, Failure(beyond.code, beyond.message)
+                    )
+                if ordered:
                     open_places -= 1
                     pending += 1
         if pending:
@@ -168,7 +177,7 @@ class BulkRunner:
         )
         return await _finish(session, parent, counts, failure)
 
-    async def _candidates(self, params: BulkOrderParams, tried: set[str]) -> list[str]:
+    async def _candidates(self, params: BulkOrderParams, tried: set[str]) -> list[AvailableNumber]:
         """seven's offer now, without the numbers this parent has tried already. seven
         filters only on a feature being present, and may list other countries: both are
         checked here too. Asked with no transaction open (``_children`` ended it)."""
@@ -180,7 +189,7 @@ class BulkRunner:
             voice=("voice" in wanted) or None,
         )
         return [
-            offered.number
+            offered
             for offered in offer
             if offered.number not in tried
             and offered.country.upper() == params.country
@@ -188,10 +197,21 @@ class BulkRunner:
         ]
 
     async def _order_child(
-        self, session: AsyncSession, parent: Operation, params: BulkOrderParams, number: str
+        self,
+        session: AsyncSession,
+        parent: Operation,
+        params: BulkOrderParams,
+        candidate: AvailableNumber,
     ) -> bool:
-        """Order ``number`` as one child; False when the mirror has it in hand already
-        (held, being ordered by someone else, ...): the next candidate is tried."""
+        """Order ``candidate`` as one child (priced with the fees seven quoted for it, for
+        a tenant's budget); False when the mirror has it in hand already (held, being
+        ordered by someone else, ...): the next candidate is tried. Beyond one of the
+        tenant's limits raises :class:`Conflict`."""
+        number = candidate.number
+
+        async def quoted(_number: str, _country: str) -> AvailableFees | None:
+            return candidate.fees
+
         order = OrderCreate(
             number=number,
             payment_interval=params.payment_interval,
@@ -200,9 +220,11 @@ class BulkRunner:
         )
         try:
             actor = await _authority(session, parent)
-            submitted = await submit_order(session, actor, order, key=None)
+            submitted = await submit_order(session, actor, order, key=None, offered_fees=quoted)
         except (Conflict, InvalidInput) as refused:
             await session.rollback()
+            if refused.code == LIMIT_EXCEEDED:
+                raise
             log.info("bulk_candidate_skipped", number=number, code=refused.code)
             return False
         submitted.operation.parent_id = parent.id

@@ -9,6 +9,7 @@ whole extent of the work before any child exists: what limits the work as a whol
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,16 +18,29 @@ from app.lib.auth import Actor
 from app.lib.errors import InvalidInput
 from app.lib.params import EXPECTED_COUNTRY, invalid, parse_country, parse_features
 from app.lib.tenancy import acting_tenant
-from app.operations import service
+from app.operations import limits, service
 from app.operations.params import BulkOrderParams, BulkUpdateParams, stored
 from app.operations.schemas import NumberChange
 from app.operations.service import Submitted
+from app.seven.types import IntervalFees, PaymentInterval
+
+#: seven's dearest fees for a payment interval among the numbers it offers now for a
+#: country and features; None when it offers none.
+DearestFees = Callable[[str, list[str], PaymentInterval], Awaitable[IntervalFees | None]]
 
 
 async def submit_bulk_order(
-    session: AsyncSession, actor: Actor, request: BulkOrderCreate, key: str | None
+    session: AsyncSession,
+    actor: Actor,
+    request: BulkOrderCreate,
+    key: str | None,
+    dearest_fees: DearestFees | None = None,
 ) -> Submitted:
-    """A ``bulk_order`` of ``request.count`` numbers for the acting tenant."""
+    """A ``bulk_order`` of ``request.count`` numbers for the acting tenant. The tenant's
+    limits are checked for the whole count up front, in the transaction that adds the
+    parent: for a monthly budget each number is priced at ``dearest_fees`` (the numbers
+    are picked later), and beyond the budget is refused, never held for approval (each
+    child order is checked again as it is made)."""
     country = parse_country(request.country)
     if country is None:
         raise invalid("country", request.country, EXPECTED_COUNTRY)
@@ -51,8 +65,32 @@ async def submit_bulk_order(
         pool=request.pool,
     )
     body = {**stored(params), "tenant": str(tenant) if tenant else None}
+    fees: IntervalFees | None = None
+
+    async def price() -> None:
+        nonlocal fees
+        if (
+            tenant is not None
+            and dearest_fees is not None
+            and await limits.has_budget(session, tenant)
+        ):
+            fees = await dearest_fees(country, features, request.payment_interval)
+
+    async def admit() -> None:
+        if tenant is not None:
+            await limits.admit_orders(
+                session, tenant, request.count, request.payment_interval, fees, approvable=False
+            )
+
     return await service.submit_bulk(
-        session, actor, params, tenant, key, ("POST", "/v1/orders/bulk", body)
+        session,
+        actor,
+        params,
+        tenant,
+        key,
+        ("POST", "/v1/orders/bulk", body),
+        check=price,
+        admit=admit,
     )
 
 

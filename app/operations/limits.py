@@ -94,6 +94,7 @@ async def admit_orders(
     fees: IntervalFees | None,
     *,
     today: date | None = None,
+    approvable: bool = True,
 ) -> Admission:
     """Admit ``count`` orders for the tenant at once, or raise 409 ``limit_exceeded``.
 
@@ -103,7 +104,9 @@ async def admit_orders(
     are seven's quoted fees for ``interval`` of each number ordered (a bulk order passes
     the dearest it may order); they are needed only when the tenant has a monthly budget
     (:func:`has_budget`). The country and features of the numbers do not enter into any
-    limit. ``today`` is the Europe/Berlin day (default: now).
+    limit. ``today`` is the Europe/Berlin day (default: now). ``approvable=False``: beyond
+    the budget is refused even for a tenant whose orders there await approval (a bulk
+    order is not held for approval as a whole).
     """
     tenant = await _locked(session, tenant_id)
     today = today or berlin_today()
@@ -125,7 +128,7 @@ async def admit_orders(
     requested = each * count
     if current + requested <= budget:
         return Admission(awaiting_approval=False, month_charge=each)
-    if tenant.over_budget == OverBudget.APPROVE:
+    if approvable and tenant.over_budget == OverBudget.APPROVE:
         return Admission(awaiting_approval=True, month_charge=each)
     raise limit_exceeded("monthly_budget", money(budget), money(current), money(requested))
 

@@ -286,16 +286,22 @@ async def submit_bulk(
     tenant: uuid.UUID | None,
     key: str | None,
     request: tuple[str, str, dict[str, Any]],
+    check: Callable[[], Awaitable[None]] | None = None,
+    admit: Callable[[], Awaitable[None]] | None = None,
 ) -> Submitted:
     """A bulk operation (app.bulk), validated by the caller: the parent alone, which the
     worker gives its children. ``request``: the method, path and body (as the caller sent
-    it, the tenant named) its ``Idempotency-Key`` is bound to."""
+    it, the tenant named) its ``Idempotency-Key`` is bound to. Once a replay is ruled
+    out: ``check`` with no transaction open (it may ask seven), then ``admit`` in the
+    transaction that adds the parent (the tenant's limits); either refuses by raising."""
 
     async def create() -> Operation:
+        if admit is not None:
+            await admit()
         return await _add_operation(session, actor, None, params, tenant)
 
     fingerprint = idempotency.request_hash(*request)
-    return await _submit(session, actor.principal, key, fingerprint, create)
+    return await _submit(session, actor.principal, key, fingerprint, create, check)
 
 
 # -- the shared transaction --------------------------------------------------------

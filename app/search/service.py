@@ -8,6 +8,8 @@ uncached.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import msgspec
 import structlog
 from redis.asyncio import Redis
@@ -15,7 +17,7 @@ from redis.exceptions import RedisError
 
 from app.search.schemas import AvailableNumberOut, SearchQuery, available_out
 from app.seven.client import SevenClient
-from app.seven.types import AvailableFees
+from app.seven.types import AvailableFees, IntervalFees, PaymentInterval
 
 log = structlog.get_logger(__name__)
 
@@ -78,3 +80,35 @@ async def _store(cache: Redis, key: str, value: bytes, ttl_seconds: int) -> None
         await cache.set(key, value, ex=ttl_seconds)
     except RedisError as exc:
         log.warning("search_cache_unavailable", error_type=type(exc).__name__)
+
+
+async def dearest_offered_fees(
+    seven: SevenClient,
+    cache: Redis,
+    ttl_seconds: int,
+    country: str,
+    features: Iterable[str],
+    interval: PaymentInterval,
+) -> IntervalFees | None:
+    """seven's dearest fees for ``interval`` (setup and basic charge together) among the
+    numbers it offers now in ``country`` with every one of ``features``: the price of a
+    number not yet picked (a bulk order's). None when it offers none."""
+    wanted = set(features)
+    query = SearchQuery(
+        country=country,
+        sms=("sms" in wanted) or None,
+        a2p_sms=("a2p_sms" in wanted) or None,
+        voice=("voice" in wanted) or None,
+    )
+    prices = [
+        msgspec.convert(
+            msgspec.to_builtins(
+                item.fees.monthly if interval == PaymentInterval.MONTHLY else item.fees.annually
+            ),
+            IntervalFees,
+            strict=False,
+        )
+        for item in await search_available(seven, cache, ttl_seconds, query)
+        if all(getattr(item.features, name) for name in wanted)
+    ]
+    return max(prices, key=lambda fees: fees.setup + fees.basic_charge, default=None)

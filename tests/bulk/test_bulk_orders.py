@@ -3,6 +3,7 @@ places refilled when a number is taken meanwhile, never more than ``count``."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -188,3 +189,44 @@ async def test_the_same_idempotency_key_returns_the_first_bulk_order(
     assert again.headers["Idempotent-Replayed"] == "true"
     other = await client.post("/v1/orders/bulk", json={**body, "count": 4}, headers=headers)
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+
+
+async def test_a_bulk_order_is_checked_against_the_tenants_limits_for_its_whole_count(
+    client: Client, admin_headers: Headers, settings: Settings, fresh_sandbox: SandboxProcess
+) -> None:
+    tenant, key = await tenancy.create_tenant(client, admin_headers, "acme")
+    limited = await client.patch(
+        f"/v1/tenants/{tenant}", json={"limits": {"max_numbers": 3}}, headers=admin_headers
+    )
+    assert limited.status_code == 200, limited.text
+    body = {"country": "DE", "count": 4, "payment_interval": "monthly"}
+    refused = await client.post("/v1/orders/bulk", json=body, headers=tenancy.key_headers(key))
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "limit_exceeded"
+    assert refused.json()["details"] == {
+        "limit": "max_numbers",
+        "value": 3,
+        "current": 0,
+        "requested": 4,
+    }
+    # A budget: every number priced at seven's dearest fitting offer, up front.
+    offer = (await client.get("/v1/available-numbers?country=DE", headers=admin_headers)).json()
+    dearest = max(
+        Decimal(n["fees"]["monthly"]["setup"]) + Decimal(n["fees"]["monthly"]["basic_charge"])
+        for n in offer["items"]
+    )
+    budgeted = await client.patch(
+        f"/v1/tenants/{tenant}",
+        json={"limits": {"max_numbers": None, "monthly_budget": str(dearest * 2)}},
+        headers=admin_headers,
+    )
+    assert budgeted.status_code == 200, budgeted.text
+    over = await client.post(
+        "/v1/orders/bulk", json={**body, "count": 3}, headers=tenancy.key_headers(key)
+    )
+    assert (over.status_code, over.json()["details"]["limit"]) == (409, "monthly_budget")
+    within = await _bulk_order(client, tenancy.key_headers(key), country="DE", count=2)
+    with WorkerProcess(fast(settings)):
+        done = await wait_finished(client, tenancy.key_headers(key), within["id"], within=60)
+    assert done["status"] == "succeeded", done
+    assert len(await _children(client, tenancy.key_headers(key), within["id"])) == 2

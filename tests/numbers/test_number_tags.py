@@ -156,9 +156,11 @@ async def test_tenant_tags_are_set_by_patch_and_read_back(
     listed_tenants = await client.get("/v1/tenants", headers=admin_headers)
     assert [t["tags"] for t in listed_tenants.json()] == [{"cost_center": "crm"}]
 
-    # An absent field stays as it is.
+    # A body with nothing to change is refused; the tags stay.
     unchanged = await client.patch(f"/v1/tenants/{tenant}", json={}, headers=admin_headers)
-    assert unchanged.json()["tags"] == {"cost_center": "crm"}
+    assert (unchanged.status_code, unchanged.json()["code"]) == (422, "nothing_to_change")
+    shown = await client.get(f"/v1/tenants/{tenant}", headers=admin_headers)
+    assert shown.json()["tags"] == {"cost_center": "crm"}
 
     bad = await client.patch(
         f"/v1/tenants/{tenant}", json={"tags": {"Bad": "x"}}, headers=admin_headers
@@ -170,8 +172,4 @@ async def test_tenant_tags_are_set_by_patch_and_read_back(
     )
     assert own.status_code == 404
     audit = await client.get("/v1/audit", params={"action": "tenant.update"}, headers=admin_headers)
-    assert [entry["outcome"] for entry in audit.json()["items"]] == [
-        "invalid_tags",
-        "ok",
-        "ok",
-    ]
+    assert [entry["outcome"] for entry in audit.json()["items"]] == ["invalid_tags", "ok"]

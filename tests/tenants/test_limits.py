@@ -88,10 +88,10 @@ async def test_an_admin_sets_shows_and_clears_limits(
         f"/v1/tenants/{tenant}", json={"limits": {"max_numbers": 100}}, headers=key_headers(key)
     )
     assert own.status_code == 404
-    audit = (await client.get("/v1/audit?action=tenant.limits", headers=admin_headers)).json()
+    audit = (await client.get("/v1/audit?action=tenant.update", headers=admin_headers)).json()
     assert [(e["outcome"], e["details"]) for e in reversed(audit["items"])][:2] == [
-        ("ok", {"max_numbers": 5, "monthly_budget": "50.50"}),
-        ("ok", {"max_numbers": None, "orders_per_day": 3, "over_budget": "approve"}),
+        ("ok", {"limits": {"max_numbers": 5, "monthly_budget": "50.50"}}),
+        ("ok", {"limits": {"max_numbers": None, "orders_per_day": 3, "over_budget": "approve"}}),
     ]
 
 
