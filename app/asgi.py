@@ -17,6 +17,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from app.console.routes import CONSOLE_PATHS, console_router, console_templates
 from app.health.controller import HealthController
 from app.lib.auth import PUBLIC_PATHS, ApiKeyAuthentication
 from app.lib.dependencies import provide_all
@@ -61,11 +62,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=[{API_KEY_SCHEME: []}],
     )
     app = Litestar(
-        route_handlers=[HealthController, MetricsController, swagger_assets(), to_docs, v1],
+        route_handlers=[
+            HealthController,
+            MetricsController,
+            swagger_assets(),
+            to_docs,
+            v1,
+            console_router(),
+        ],
         lifespan=[lifespan],
         middleware=[
             RequestContextMiddleware(),
-            DefineMiddleware(ApiKeyAuthentication, exclude=list(PUBLIC_PATHS)),
+            DefineMiddleware(ApiKeyAuthentication, exclude=[*PUBLIC_PATHS, *CONSOLE_PATHS]),
         ],
         dependencies=provide_all(),
         # Checked where the body is read: app.lib.nul_guard reads every body there is.
@@ -73,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=_openapi_config(),
+        template_config=console_templates(),
         plugins=[RealisticExamples()],
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         state=None,

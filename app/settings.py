@@ -569,6 +569,13 @@ class Settings:
         "otherwise); at least 16 characters. The worker's own listener "
         "(`WORKER_METRICS_PORT`) is not covered: keep it on a private address",
     )
+    console_session_hours: int = setting(
+        "CONSOLE_SESSION_HOURS",
+        8,
+        Format(_bounded(int, 1), "a whole number of hours >= 1, e.g. {default}"),
+        "how long a sign-in to the console (`/console`) lasts; signing out or revoking the "
+        "key ends it sooner",
+    )
     metrics_refresh_seconds: float = setting(
         "METRICS_REFRESH_SECONDS",
         15.0,

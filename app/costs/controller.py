@@ -31,7 +31,7 @@ from app.lib.tags import KEY_PATTERN
 from app.settings import Settings
 
 
-def _tenant_scope(principal: Principal) -> uuid.UUID | None:
+def tenant_scope(principal: Principal) -> uuid.UUID | None:
     """None (everything) for an admin; a tenant key sees only its tenant's days."""
     if principal.is_admin:
         return None
@@ -40,7 +40,7 @@ def _tenant_scope(principal: Principal) -> uuid.UUID | None:
     return principal.tenant_id
 
 
-def _parse_month(month: str | None) -> Month:
+def parse_month(month: str | None) -> Month:
     """``YYYY-MM``; not given, the current month in Europe/Berlin (seven bills in
     Germany), as the CLI's ``costs`` reads it too."""
     if params.given(month) is None:
@@ -127,10 +127,10 @@ class CostController(Controller):
         ] = None,
     ) -> Response[Any]:
         """``Accept: text/csv`` answers the same rows as CSV, the totals as the last row."""
-        parsed = _parse_month(month)
+        parsed = parse_month(month)
         grouping, tag = _parse_group_by(group_by)
         chosen = Basis(params.parse_choice(basis, "basis", tuple(Basis)) or "cash")
-        tenant = _tenant_scope(principal)
+        tenant = tenant_scope(principal)
         await take_report_slot(db_session, principal, settings.cost_reports_per_key)
         result = await service.cost_report(db_session, parsed, chosen, grouping, tenant, tag)
         if _wants_csv(request):
@@ -155,7 +155,7 @@ class CostController(Controller):
         count = params.parse_count(
             months, "months", default=12, maximum=service.MAX_FORECAST_MONTHS
         )
-        tenant = _tenant_scope(principal)
+        tenant = tenant_scope(principal)
         await take_report_slot(db_session, principal, settings.cost_reports_per_key)
         found = await service.forecast(db_session, count, service.berlin_today(), tenant)
         return forecast_out(found)

@@ -549,3 +549,20 @@ class DeliveryAttempt(Base):
     # The first KiB of the answer's body.
     response: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ConsoleSession(Base):
+    """A browser signed in to the console: its cookie holds the opaque id whose SHA-256
+    digest is ``id_hash``; the key it signed in with is checked again on every request."""
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    # Null for the bootstrap ADMIN_API_KEY, which has no row.
+    key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    csrf_token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    expires_at: Mapped[datetime] = mapped_column(index=True)

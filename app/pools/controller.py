@@ -16,11 +16,11 @@ from app.db.models import Pool
 from app.lib import params
 from app.lib.auth import Principal, admin_only
 from app.lib.errors import Conflict, error_responses
-from app.lib.queue import commit_and_enqueue
 from app.numbers.schemas import NumberOut, number_out
 from app.operations.schemas import OperationOut, accepted
 from app.operations.service import payment_interval_required
 from app.pools import entitlements, handover, news, ordering, service
+from app.pools.releasing import release_and_announce
 from app.pools.schemas import (
     AllocationCreate,
     AllocationOut,
@@ -241,11 +241,7 @@ class AllocationController(Controller):
     async def release(
         self, db_session: AsyncSession, actor: Actor, queue: ArqRedis, number: str
     ) -> ReleaseOut:
-        released = await handover.release(db_session, actor, number)
-        named = await service.named(db_session, released.allocation)
-        await news.released(db_session, released, named)
-        if released.clearing is not None:
-            await commit_and_enqueue(db_session, queue, released.clearing)
+        released, named = await release_and_announce(db_session, actor, queue, number)
         return release_out(released, named)
 
     @post(

@@ -1,0 +1,148 @@
+"""Console sessions: an opaque HttpOnly, SameSite=Strict cookie (never the key), CSRF on
+every form, ended by signing out, by the key's revocation and by time."""
+
+from __future__ import annotations
+
+import re
+
+from app.lib.auth import hash_key
+from tests.console.signing_in import csrf_of, sign_in
+from tests.support.api import Client, Headers
+from tests.support.tenancy import ADMIN_KEY, Sessions, create_tenant, tenant_holding_a_number
+
+
+def _new_browser(client: Client) -> Client:
+    """``client`` as a browser that has no cookies yet (one app per test: one client)."""
+    client.cookies.clear()
+    return client
+
+
+async def test_the_cookie_holds_an_opaque_id_stored_only_as_its_digest(
+    client: Client, db: object
+) -> None:
+    browser = _new_browser(client)
+    form = await browser.get("/console")
+    assert "<h1>Sign in</h1>" in form.text
+    signed = await browser.post(
+        "/console/sign-in",
+        data={"csrf": csrf_of(form.text), "key": ADMIN_KEY},
+        follow_redirects=False,
+    )
+    assert (signed.status_code, signed.headers["location"]) == (303, "/console")
+    cookie = next(
+        c for c in signed.headers.get_list("set-cookie") if c.startswith("console_session=")
+    )
+    session_id = cookie.split(";")[0].split("=", 1)[1]
+    assert ADMIN_KEY not in cookie and len(session_id) >= 40
+    flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "samesite=strict", "path=/console", "max-age=28800"} <= flags
+    rows = await db.fetch(
+        "SELECT id_hash, key_id, expires_at - created_at AS life FROM console_sessions"
+    )  # type: ignore[attr-defined]
+    assert [(bytes(r["id_hash"]), r["key_id"], r["life"].total_seconds()) for r in rows] == [
+        (hash_key(session_id), None, 8 * 3600.0)
+    ]
+
+
+async def test_a_wrong_key_or_a_form_without_its_token_signs_nobody_in(client: Client) -> None:
+    browser = _new_browser(client)
+    form = await browser.get("/console")
+    wrong = await browser.post(
+        "/console/sign-in", data={"csrf": csrf_of(form.text), "key": "sn_admin_nope"}
+    )
+    assert wrong.status_code == 401 and "not valid or has been revoked" in wrong.text
+    forged = await browser.post("/console/sign-in", data={"csrf": "forged", "key": ADMIN_KEY})
+    assert forged.status_code == 403 and "did not come from the console" in forged.text
+    empty = await browser.post("/console/sign-in", data={"csrf": csrf_of(wrong.text)})
+    assert empty.status_code == 422 and "Enter an API key." in empty.text
+    assert "console_session" not in browser.cookies
+    # Any other page sends the browser to the sign-in form.
+    costs = await browser.get("/console/costs", follow_redirects=False)
+    assert (costs.status_code, costs.headers["location"]) == (303, "/console")
+
+
+async def test_a_form_without_the_sessions_csrf_token_changes_nothing(
+    client: Client, admin_headers: Headers, db: object
+) -> None:
+    tenant, _ = await create_tenant(client, admin_headers, "acme")
+    browser = _new_browser(client)
+    await sign_in(browser, ADMIN_KEY)
+    refused = await browser.post(f"/console/tenants/{tenant}/keys", data={"csrf": "x"})
+    assert refused.status_code == 403
+    sign_out = await browser.post("/console/sign-out", data={})
+    assert sign_out.status_code == 403
+    assert (await browser.get("/console")).text.count("<h1>Overview</h1>") == 1
+    assert await db.fetchval("SELECT count(*) FROM api_keys WHERE tenant_id = $1", tenant) == 1  # type: ignore[attr-defined]
+
+
+async def test_signing_out_ends_the_session(client: Client, db: object) -> None:
+    browser = _new_browser(client)
+    csrf = await sign_in(browser, ADMIN_KEY)
+    cookie = browser.cookies["console_session"]
+    out = await browser.post("/console/sign-out", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    assert await db.fetchval("SELECT count(*) FROM console_sessions") == 0  # type: ignore[attr-defined]
+    replay = _new_browser(client)
+    replay.cookies.set("console_session", cookie, path="/console")
+    page = await replay.get("/console/numbers", follow_redirects=False)
+    assert page.status_code == 303
+
+
+async def test_revoking_the_key_ends_its_sessions_and_an_expired_one_ends_too(
+    client: Client, admin_headers: Headers, db: object
+) -> None:
+    _, key = await create_tenant(client, admin_headers, "acme")
+    browser = _new_browser(client)
+    await sign_in(browser, key)
+    assert (await browser.get("/console/numbers")).status_code == 200
+    key_id = (await client.get("/v1/whoami", headers={"X-Api-Key": key})).json()["key_id"]
+    assert (await client.delete(f"/v1/keys/{key_id}", headers=admin_headers)).is_success
+    assert (await browser.get("/console/numbers", follow_redirects=False)).status_code == 303
+    browser = _new_browser(client)
+    await sign_in(browser, ADMIN_KEY)
+    await db.execute("UPDATE console_sessions SET expires_at = now()")  # type: ignore[attr-defined]
+    assert (await browser.get("/console/numbers", follow_redirects=False)).status_code == 303
+
+
+async def test_a_tenant_sees_only_its_numbers_and_no_admin_page(
+    client: Client, admin_headers: Headers, sessions: Sessions
+) -> None:
+    holder = await tenant_holding_a_number(client, admin_headers, sessions)
+    _, other_key = await create_tenant(client, admin_headers, "other")
+    browser = _new_browser(client)
+    await sign_in(browser, holder.key)
+    own = await browser.get(f"/console/numbers/{holder.number}")
+    assert own.status_code == 200 and f"Number {holder.number}" in own.text
+    listed = await browser.get("/console/numbers")
+    assert holder.number in listed.text
+    for path in ("/console/pools", "/console/tenants", f"/console/numbers/{holder.number}/release"):
+        assert (await browser.get(path)).status_code == 404, path
+    browser = _new_browser(client)
+    await sign_in(browser, other_key)
+    hidden = await browser.get(f"/console/numbers/{holder.number}")
+    missing = await browser.get("/console/numbers/4915199999999")
+    malformed = await browser.get("/console/numbers/not-a-number")
+    assert [hidden.status_code, missing.status_code, malformed.status_code] == [404] * 3
+    assert holder.number not in hidden.text
+    # The same page whether the number is another tenant's or does not exist.
+    assert _main(hidden.text) == _main(malformed.text)
+    assert holder.number not in (await browser.get("/console/numbers")).text
+
+
+async def test_bad_input_is_a_page_that_says_so(client: Client) -> None:
+    browser = _new_browser(client)
+    await sign_in(browser, ADMIN_KEY)
+    month = await browser.get("/console/costs?month=2026-13")
+    assert month.status_code == 422 and "Please check what you entered" in month.text
+    assert "a calendar month written YYYY-MM" in month.text
+    country = await browser.get("/console/numbers?country=XX")
+    assert country.status_code == 422 and "invalid country" in country.text
+    unknown = await browser.get("/console/numbers?contry=DE")
+    assert unknown.status_code == 422 and "contry" in unknown.text
+    assert "text/html" in unknown.headers["content-type"]
+
+
+def _main(html: str) -> str:
+    found = re.search(r"<main.*</main>", html, re.S)
+    assert found
+    return found.group(0)
