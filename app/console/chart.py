@@ -12,12 +12,14 @@ from decimal import Decimal
 
 from markupsafe import Markup, escape
 
-BAR_HEIGHT = 22
-GAP = 8
-LABEL_WIDTH = 160
-VALUE_WIDTH = 90
-WIDTH = 640
-LONGEST_LABEL = 22  # characters; longer labels are cut with an ellipsis
+# A narrow drawing, scaled to its box: its text stays readable on a 390-pixel screen
+# (the stylesheet caps how wide it grows on a large one).
+BAR_HEIGHT = 18
+GAP = 6
+LABEL_WIDTH = 110
+VALUE_WIDTH = 70
+WIDTH = 400
+LONGEST_LABEL = 16  # characters; longer labels are cut with an ellipsis
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,7 @@ def cookie_secure(request: Request[Any, Any, Any]) -> bool:
 def page(template: str, caller: Caller | None, status_code: int = 200, **context: Any) -> Template:
     return Template(
         template_name=template,
-        context={"caller": caller, "prefix": PREFIX, **context},
+        context={"viewer": caller, "prefix": PREFIX, **context},
         status_code=status_code,
     )
 

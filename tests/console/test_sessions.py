@@ -8,7 +8,14 @@ import re
 from app.lib.auth import hash_key
 from tests.console.signing_in import csrf_of, sign_in
 from tests.support.api import Client, Headers
-from tests.support.tenancy import ADMIN_KEY, Sessions, create_tenant, tenant_holding_a_number
+from tests.support.tenancy import (
+    ADMIN_KEY,
+    Sessions,
+    create_tenant,
+    german_numbers,
+    seed_numbers,
+    tenant_holding_a_number,
+)
 
 
 def _new_browser(client: Client) -> Client:
@@ -146,3 +153,52 @@ def _main(html: str) -> str:
     found = re.search(r"<main.*</main>", html, re.S)
     assert found
     return found.group(0)
+
+
+async def test_an_admin_issues_a_key_shown_once_and_revokes_it(
+    client: Client, admin_headers: Headers
+) -> None:
+    tenant, _ = await create_tenant(client, admin_headers, "acme")
+    browser = _new_browser(client)
+    csrf = await sign_in(browser, ADMIN_KEY)
+    issued = await browser.post(
+        f"/console/tenants/{tenant}/keys", data={"csrf": csrf, "name": "billing"}
+    )
+    assert issued.status_code == 200
+    found = re.search(r'id="new-key">(sn_tenant_[^<]+)<', issued.text)
+    assert found
+    new_key = found.group(1)
+    whoami = await client.get("/v1/whoami", headers={"X-Api-Key": new_key})
+    assert whoami.status_code == 200 and whoami.json()["tenant_id"] == tenant
+    assert new_key not in (await browser.get("/console/tenants")).text
+    revoked = await browser.post(
+        f"/console/keys/{whoami.json()['key_id']}/revoke",
+        data={"csrf": csrf},
+        follow_redirects=False,
+    )
+    assert (revoked.status_code, revoked.headers["location"]) == (303, "/console/tenants")
+    assert (await client.get("/v1/whoami", headers={"X-Api-Key": new_key})).status_code == 401
+    audit = (await client.get("/v1/audit", headers=admin_headers)).json()["items"]
+    assert {"key.issue_tenant", "key.revoke"} <= {entry["action"] for entry in audit}
+
+
+async def test_a_deletion_is_confirmed_then_queued_as_the_apis(
+    client: Client, admin_headers: Headers, sessions: Sessions
+) -> None:
+    (number,) = await seed_numbers(sessions, german_numbers(1))
+    browser = _new_browser(client)
+    csrf = await sign_in(browser, ADMIN_KEY)
+    confirm = await browser.get(f"/console/numbers/{number}/delete")
+    assert confirm.status_code == 200 and f"Yes, delete {number}" in confirm.text
+    monthly = (await client.get(f"/v1/numbers/{number}", headers=admin_headers)).json()
+    assert f"{monthly['monthly_cost']} EUR" in confirm.text
+    done = await browser.post(
+        f"/console/numbers/{number}/delete", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert (done.status_code, done.headers["location"]) == (303, f"/console/numbers/{number}")
+    operations = await client.get(f"/v1/operations?number={number}", headers=admin_headers)
+    [operation] = operations.json()["items"]
+    assert (operation["kind"], operation["status"]) == ("delete", "queued")
+    # A second deletion while the first is pending is the API's 409, said on a page.
+    again = await browser.post(f"/console/numbers/{number}/delete", data={"csrf": csrf})
+    assert again.status_code == 409 and "Not possible right now" in again.text
