@@ -82,11 +82,22 @@ def cookie_secure(request: Request[Any, Any, Any]) -> bool:
     return request.url.scheme == "https"
 
 
+# Every page: its own assets only, never inside another site's frame (its forms act), and
+# not kept by caches (a page may show a new key).
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
 def page(template: str, caller: Caller | None, status_code: int = 200, **context: Any) -> Template:
     return Template(
         template_name=template,
         context={"viewer": caller, "prefix": PREFIX, **context},
         status_code=status_code,
+        headers=PAGE_HEADERS,
     )
 
 

@@ -10,6 +10,8 @@ import io
 import os
 from pathlib import Path
 
+from playwright.async_api import Page
+
 from app.settings import Settings
 from tests.console.browser import (
     SCREENSHOTS_VARIABLE,
@@ -149,6 +151,13 @@ async def test_a_tenant_sees_its_own_and_not_another_tenants_number(
                 answer = await page.goto(f"{account.url}/console{path}")
                 assert answer is not None and answer.status == 404, path
                 assert account.globex_number not in await page.content()
+            # By keyboard: the first Tab reaches the skip link, the next the navigation,
+            # each with a visible focus ring.
+            await page.goto(f"{account.url}/console")
+            await page.keyboard.press("Tab")
+            assert await _focused(page) == ("Skip to content", True)
+            await page.keyboard.press("Tab")
+            assert await _focused(page) == ("Overview", True)
             if width == 390:
                 await page.goto(f"{account.url}/console/costs")
                 await page.screenshot(path=shots / "costs-390.png", full_page=True)
@@ -156,3 +165,12 @@ async def test_a_tenant_sees_its_own_and_not_another_tenants_number(
                 await page.goto(f"{account.url}/console/numbers/{account.globex_number}")
                 await page.screenshot(path=shots / "not-found.png", full_page=True)
             await context.close()
+
+
+async def _focused(page: Page) -> tuple[str, bool]:
+    """The focused element's text, and whether it draws a focus outline."""
+    text, outline = await page.evaluate(
+        "[document.activeElement.textContent.trim(),"
+        " getComputedStyle(document.activeElement).outlineStyle]"
+    )
+    return text, outline not in ("none", "")

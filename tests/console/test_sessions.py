@@ -41,6 +41,7 @@ async def test_the_cookie_holds_an_opaque_id_stored_only_as_its_digest(
     )
     session_id = cookie.split(";")[0].split("=", 1)[1]
     assert ADMIN_KEY not in cookie and len(session_id) >= 40
+    assert "frame-ancestors 'none'" in form.headers["content-security-policy"]
     flags = {part.strip().lower() for part in cookie.split(";")[1:]}
     assert {"httponly", "samesite=strict", "path=/console", "max-age=28800"} <= flags
     rows = await db.fetch(

@@ -193,6 +193,7 @@ NOT_DEFAULT: dict[str, Any] = {
     "webhook_max_age_seconds": 120,
     "webhook_event_retention_days": 2,
     "event_retention_days": 3,
+    "console_session_hours": 2,
     "webhook_allowed_hosts": "127.0.0.1,hooks.internal",
     "webhook_timeout_seconds": 2.5,
     "webhook_retry_window_seconds": 600,
@@ -255,6 +256,7 @@ REFUSALS = {
     "WEBHOOK_MAX_AGE_SECONDS": ("0", "a whole number of seconds >= 1, e.g. 600"),
     "WEBHOOK_EVENT_RETENTION_DAYS": ("0", "a whole number of days >= 1, e.g. 7"),
     "EVENT_RETENTION_DAYS": ("0", "a whole number of days >= 1, e.g. 30"),
+    "CONSOLE_SESSION_HOURS": ("0", "a whole number of hours >= 1, e.g. 8"),
     "WEBHOOK_ALLOWED_HOSTS": (
         "http://x/",
         "host names or addresses separated by commas, e.g. 127.0.0.1",
