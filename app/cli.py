@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import Actor
 from app.bulk import service as bulk
 from app.bulk.schemas import MAX_BULK_COUNT, BulkOrderCreate
+from app.console import sessions as console_sessions
 from app.costs import service as costs_service
 from app.costs.model import Basis, GroupBy, Month, parse_group_by
 from app.costs.schemas import CSV_COLUMNS, report_csv, row_cells
@@ -168,6 +169,13 @@ def revoke_key(key_id: Annotated[uuid.UUID, typer.Argument(help="The key's id.")
     """Revoke a key; its next request answers 401."""
     row = _run("revoke-key", lambda s, a: service.revoke_key(s, a, key_id))
     typer.echo(f"revoked {row.id} at {row.revoked_at.isoformat() if row.revoked_at else '?'}")
+
+
+@cli.command("end-console-sessions")
+def end_console_sessions() -> None:
+    """Sign everybody out of the console (/console); keys stay valid."""
+    ended = _run("end-console-sessions", console_sessions.end_all)
+    typer.echo(f"ended {ended} console session{'' if ended == 1 else 's'}")
 
 
 @cli.command("sync")

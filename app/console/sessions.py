@@ -16,9 +16,10 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.audit.service import audited
 from app.db.models import ApiKey, ConsoleSession
 from app.db.vocabulary import KeyScope
-from app.lib.auth import BOOTSTRAP_ADMIN, Principal, hash_key, principal_for_key
+from app.lib.auth import BOOTSTRAP_ADMIN, Actor, Principal, hash_key, principal_for_key
 
 SESSION_ID_BYTES = 32
 CSRF_BYTES = 32
@@ -105,3 +106,12 @@ async def sign_out(sessions: async_sessionmaker[AsyncSession], session_id: str) 
             delete(ConsoleSession).where(ConsoleSession.id_hash == hash_key(session_id))
         )
         await session.commit()
+
+
+async def end_all(session: AsyncSession, actor: Actor) -> int:
+    """End every console session (say, after a cookie may have leaked); how many ended."""
+    async with audited(session, actor, "console.end_sessions") as note:
+        result = await session.execute(delete(ConsoleSession))
+        ended: int = result.rowcount  # type: ignore[attr-defined]
+        note.details["sessions"] = ended
+    return ended

@@ -100,8 +100,8 @@ async def sign_in(page: Page, url: str, key: str) -> None:
     """Sign in by the field's label; Enter submits the form."""
     await page.goto(f"{url}/console")
     await page.get_by_label("API key").fill(key)
-    await page.keyboard.press("Enter")
-    await page.wait_for_load_state()
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
     assert await page.locator("h1").inner_text() == "Overview", await page.content()
 
 

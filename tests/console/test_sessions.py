@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 from app.lib.auth import hash_key
+from app.settings import Settings
 from tests.console.signing_in import csrf_of, sign_in
 from tests.support.api import Client, Headers
+from tests.support.cli import run_cli
 from tests.support.tenancy import (
     ADMIN_KEY,
     Sessions,
@@ -203,3 +205,16 @@ async def test_a_deletion_is_confirmed_then_queued_as_the_apis(
     # A second deletion while the first is pending is the API's 409, said on a page.
     again = await browser.post(f"/console/numbers/{number}/delete", data={"csrf": csrf})
     assert again.status_code == 409 and "Not possible right now" in again.text
+
+
+async def test_the_cli_signs_everybody_out(
+    client: Client, admin_headers: Headers, settings: Settings
+) -> None:
+    browser = _new_browser(client)
+    await sign_in(browser, ADMIN_KEY)
+    ended = await run_cli(settings, "end-console-sessions")
+    assert (ended.exit_code, ended.stdout.strip()) == (0, "ended 1 console session")
+    assert (await browser.get("/console/numbers", follow_redirects=False)).status_code == 303
+    audit = await client.get("/v1/audit?actor=cli", headers=admin_headers)
+    [entry] = [e for e in audit.json()["items"] if e["action"] == "console.end_sessions"]
+    assert entry["details"] == {"sessions": 1}
