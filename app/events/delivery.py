@@ -1,32 +1,36 @@
-"""Delivering events to webhook endpoints: one number's events to one endpoint, in order.
+"""Delivering events to webhook endpoints: each number's events to each endpoint in order.
 
-A run takes the deliveries of one ordering key (a number, or one event of no number) to
-one endpoint, oldest event first, and POSTs each until one is not answered 2xx: that one
-waits for its next attempt (capped exponential backoff with equal jitter), and the ones
-after it wait behind it, so a receiver gets a number's events in the order they
-happened. A session-level advisory lock on the key's connection keeps a second run out
-(a job run twice, two workers); nothing else is held while an endpoint answers.
+A run delivers what is due to one endpoint, in rounds. A round reads the endpoint's due
+deliveries (oldest events first, up to :data:`BATCH`), and for each ordering key among
+them (a number, or one event of no number) POSTs its deliveries one after another until
+one is not answered 2xx: that one waits for its next attempt (capped exponential backoff
+with equal jitter), and the ones after it wait behind it, so a receiver gets a number's
+events in the order they happened. Keys go side by side (up to :data:`PARALLEL_KEYS`),
+and a round's attempts are recorded together. A session-level advisory lock on the
+endpoint keeps a second run out (a job run twice, two workers); nothing else is held
+while an endpoint answers.
 
-Every attempt is a ``delivery_attempts`` row, committed with the delivery's new state.
-A delivery not answered 2xx within ``WEBHOOK_RETRY_WINDOW_SECONDS`` of its first attempt
-is ``failed`` and the next one goes ahead. An endpoint whose attempts have failed for
-``WEBHOOK_DISABLE_AFTER_SECONDS`` without one success is disabled, and an
+Every attempt is a ``delivery_attempts`` row, recorded with the delivery's new state in
+one statement. A delivery not answered 2xx within ``WEBHOOK_RETRY_WINDOW_SECONDS`` of its
+first attempt is ``failed`` and the next one goes ahead. An endpoint whose attempts have
+failed for ``WEBHOOK_DISABLE_AFTER_SECONDS`` without one success is disabled, and an
 ``endpoint.disabled`` event goes to admin.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import msgspec
 import structlog
-from sqlalchemy import Boolean, Row, bindparam, func, insert, select, update
+from sqlalchemy import Boolean, Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.locks import release_lock, try_lock
@@ -42,8 +46,11 @@ from app.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-#: A key's deliveries read at once: one select for the lot rather than one per delivery.
-BATCH = 50
+#: Deliveries read in one round: one select and one record for the lot.
+BATCH = 200
+#: Keys of one endpoint POSTed to side by side: the most requests in flight to one
+#: receiver from one run.
+PARALLEL_KEYS = 16
 #: How much of an answer's body is read and kept.
 RESPONSE_BYTES = 1024
 USER_AGENT = "seven-numbers-webhooks/1"
@@ -75,9 +82,9 @@ class DeliveryPolicy:
         return equal_jitter(attempts, self.backoff_initial, self.backoff_max)
 
 
-def lock_key(endpoint_id: uuid.UUID, key: str) -> int:
-    """63 bits of the (endpoint, key) pair, for a session-level advisory lock."""
-    digest = hashlib.sha256(f"delivery:{endpoint_id}:{key}".encode()).digest()
+def lock_key(endpoint_id: uuid.UUID) -> int:
+    """63 bits of the endpoint's id, for a session-level advisory lock."""
+    digest = hashlib.sha256(f"delivery:{endpoint_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 
 
@@ -97,10 +104,27 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-#: The key's oldest pending deliveries, with what a POST needs.
-_PENDING = (
+#: Per key of the endpoint, its first pending delivery that waits for its next attempt:
+#: the key's later deliveries wait behind it. Few rows (keys whose endpoint failed them
+#: lately), found through the pending deliveries' ``next_attempt_at`` index.
+_BLOCKED = (
+    select(Delivery.key, func.min(Delivery.event_seq).label("from_seq"))
+    .where(
+        Delivery.endpoint_id == bindparam("endpoint_id"),
+        Delivery.status == DeliveryStatus.PENDING,
+        Delivery.next_attempt_at > func.now(),
+    )
+    .group_by(Delivery.key)
+    .cte("blocked")
+)
+
+#: The endpoint's due deliveries, oldest event first, with what a POST needs: pending,
+#: due, and before their key's first delivery that is waiting (if any); none while the
+#: endpoint is disabled.
+_DUE = (
     select(
         Delivery.id.label("delivery_id"),
+        Delivery.key,
         Delivery.attempts,
         Delivery.first_attempt_at,
         Delivery.next_attempt_at,
@@ -112,14 +136,16 @@ _PENDING = (
         Event.data,
         WebhookEndpoint.url,
         WebhookEndpoint.secret,
-        WebhookEndpoint.enabled,
     )
     .join(Event, Event.seq == Delivery.event_seq)
     .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
+    .outerjoin(_BLOCKED, _BLOCKED.c.key == Delivery.key)
     .where(
         Delivery.endpoint_id == bindparam("endpoint_id"),
-        Delivery.key == bindparam("key"),
         Delivery.status == DeliveryStatus.PENDING,
+        Delivery.next_attempt_at <= func.now(),
+        WebhookEndpoint.enabled,
+        or_(_BLOCKED.c.from_seq.is_(None), Delivery.event_seq < _BLOCKED.c.from_seq),
     )
     .order_by(Delivery.event_seq)
     .limit(bindparam("limit"))
@@ -190,6 +216,12 @@ class Outcome:
         }
 
 
+@dataclass(slots=True)
+class _Run:
+    again: bool = False
+    """Set by a look that found due deliveries while the run went on: it looks again."""
+
+
 @dataclass(frozen=True, slots=True)
 class Deliverer:
     """Runs deliveries; one per worker process, with its HTTP client."""
@@ -197,68 +229,92 @@ class Deliverer:
     engine: AsyncEngine
     http: httpx.AsyncClient
     policy: DeliveryPolicy
+    #: The endpoints this process is delivering to now, each with its "look again" flag.
+    _running: dict[uuid.UUID, _Run] = field(default_factory=dict)
 
-    async def run(self, endpoint_id: uuid.UUID, key: str) -> int:
-        """Deliver what is due of ``key`` to the endpoint, in order; how many were
-        answered 2xx (0 too when another run has the key)."""
-        lock = lock_key(endpoint_id, key)
+    def look_again(self, endpoint_id: uuid.UUID) -> bool:
+        """Tell this process's run for the endpoint, if there is one, to look for due
+        deliveries again before it ends; True: there is one (no job is needed)."""
+        run = self._running.get(endpoint_id)
+        if run is not None:
+            run.again = True
+        return run is not None
+
+    async def run(self, endpoint_id: uuid.UUID) -> int:
+        """Deliver what is due to the endpoint; how many were answered 2xx (0 too when
+        another run has the endpoint)."""
+        if self.look_again(endpoint_id):
+            return 0  # this process delivers to it already, and will look again
+        run = self._running[endpoint_id] = _Run()
+        try:
+            return await self._run(endpoint_id, run)
+        finally:
+            if self._running.get(endpoint_id) is run:
+                del self._running[endpoint_id]
+
+    async def _run(self, endpoint_id: uuid.UUID, run: _Run) -> int:
+        lock = lock_key(endpoint_id)
         delivered = 0
         async with self.engine.connect() as connection:
-            # Every statement of a run commits on its own (an attempt and what it decided
-            # are one statement): no transaction is open while an endpoint answers, and
-            # a delivery costs one round trip to record rather than a transaction's four.
+            # Every statement of a run commits on its own (a round's attempts and what
+            # they decided are one statement): no transaction is open while an endpoint
+            # answers, and recording costs one round trip a round.
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             # A delivery committed while the run ends may find this run's job still
-            # queued (no new job for it): so the run looks once more after letting go
-            # of the key, and goes on if it can take the key again.
+            # queued or running (another job for it finds the lock taken): so the run
+            # looks once more after letting go, and goes on if it can take it again.
             while await try_lock(connection, lock):
                 try:
-                    delivered += await self._deliver_due(connection, endpoint_id, key)
+                    while due := await self._due(connection, endpoint_id, BATCH):
+                        answered, disabled = await self._round(connection, endpoint_id, due)
+                        delivered += answered
+                        if disabled:
+                            return delivered
                 finally:
                     await release_lock(connection, lock)
-                if not await self._due(connection, endpoint_id, key, 1):
-                    break
-        return delivered
-
-    async def _deliver_due(
-        self, connection: AsyncConnection, endpoint_id: uuid.UUID, key: str
-    ) -> int:
-        """POST the due deliveries in order until one is not answered 2xx; a batch's
-        attempts are recorded together after it (a run cut off before that sends them
-        again: at least once, same ids, same order)."""
-        delivered = 0
-        while due := await self._due(connection, endpoint_id, key, BATCH):
-            outcomes: list[Outcome] = []
-            for delivery in due:
-                answer = await self._post(delivery)
-                _log_attempt(endpoint_id, delivery, answer)
-                outcomes.append(self._decide(delivery, answer))
-                if not answer.ok:
-                    break
-            await connection.execute(_RECORD, [o.parameters(endpoint_id) for o in outcomes])
-            delivered += sum(o.answer.ok for o in outcomes)
-            last = outcomes[-1]
-            if not last.answer.ok:
-                disabled = await self._note_failing(endpoint_id, last.at)
-                if disabled or last.status == DeliveryStatus.PENDING:
+                again, run.again = run.again, False
+                if not again and not await self._due(connection, endpoint_id, 1) and not run.again:
+                    # Done: from here on (no await in between) a look wanting the
+                    # endpoint finds no run here and queues a job.
+                    del self._running[endpoint_id]
                     break
         return delivered
 
     async def _due(
-        self, connection: AsyncConnection, endpoint_id: uuid.UUID, key: str, limit: int
+        self, connection: AsyncConnection, endpoint_id: uuid.UUID, limit: int
     ) -> list[Row[Any]]:
-        """The key's oldest pending deliveries, up to the first one not due (the later ones
-        wait behind it); none while the endpoint is disabled."""
-        rows = await connection.execute(
-            _PENDING, {"endpoint_id": endpoint_id, "key": key, "limit": limit}
-        )
-        now = _now()
-        due: list[Row[Any]] = []
-        for delivery in rows:
-            if not delivery.enabled or delivery.next_attempt_at > now:
-                break
-            due.append(delivery)
-        return due
+        rows = await connection.execute(_DUE, {"endpoint_id": endpoint_id, "limit": limit})
+        return list(rows)
+
+    async def _round(
+        self, connection: AsyncConnection, endpoint_id: uuid.UUID, due: list[Row[Any]]
+    ) -> tuple[int, bool]:
+        """POST each key's due deliveries in order, keys side by side; record every
+        attempt in one statement (a run cut off before that sends them again: at least
+        once, same ids, same order). How many were answered 2xx, and whether the failures
+        disabled the endpoint."""
+        by_key: dict[str, list[Row[Any]]] = {}
+        for delivery in due:
+            by_key.setdefault(delivery.key, []).append(delivery)
+        gate = asyncio.Semaphore(PARALLEL_KEYS)
+
+        async def deliver_key(deliveries: list[Row[Any]]) -> list[Outcome]:
+            outcomes: list[Outcome] = []
+            async with gate:
+                for delivery in deliveries:
+                    answer = await self._post(delivery)
+                    _log_attempt(endpoint_id, delivery, answer)
+                    outcomes.append(self._decide(delivery, answer))
+                    if outcomes[-1].status == DeliveryStatus.PENDING:
+                        break  # the key's later deliveries wait behind this one
+            return outcomes
+
+        rounds = await asyncio.gather(*(deliver_key(batch) for batch in by_key.values()))
+        outcomes = [outcome for key_outcomes in rounds for outcome in key_outcomes]
+        await connection.execute(_RECORD, [o.parameters(endpoint_id) for o in outcomes])
+        failed = [o for o in outcomes if not o.answer.ok]
+        disabled = bool(failed) and await self._note_failing(endpoint_id, failed[-1].at)
+        return sum(o.answer.ok for o in outcomes), disabled
 
     def _decide(self, delivery: Row[Any], answer: Answer) -> Outcome:
         """Delivered on a 2xx; else tried again after the backoff, unless that would fall

@@ -1,8 +1,8 @@
 """Feeding deliveries to arq: find the due ones in Postgres, enqueue one job per endpoint
-and ordering key.
+that has any.
 
-Postgres holds every delivery; a job carries only the endpoint's id and the key (its job
-id is made of them and the key's newest due event, see :func:`delivery_job_id`). The
+Postgres holds every delivery; a job carries only the endpoint's id (its job id is made
+of it and the endpoint's newest due event, see :func:`delivery_job_id`). The
 dispatcher (one per worker) looks when a transaction that wrote deliveries commits (their
 NOTIFY) and at least every :data:`INTERVAL` seconds, so retries come due, and a Redis
 that lost its jobs is refilled, without anyone asking.
@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -34,62 +34,78 @@ log = structlog.get_logger(__name__)
 JOB = "deliver_events"
 #: The longest a due delivery waits for a look without a NOTIFY (a retry, a lost job).
 INTERVAL = 1.0
-#: Keys enqueued per look; the next look takes the rest.
+#: Endpoints enqueued per look; the next look takes the rest.
 BATCH = 1000
 JOB_ID_SECONDS = 5
+#: How long a look waits after a NOTIFY for the commits that follow it.
+GATHER_SECONDS = 0.01
 
 _DUE = (
-    select(Delivery.endpoint_id, Delivery.key, func.max(Delivery.event_seq))
+    select(Delivery.endpoint_id, func.max(Delivery.event_seq))
     .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
     .where(
         Delivery.status == DeliveryStatus.PENDING,
         Delivery.next_attempt_at <= func.now(),
         WebhookEndpoint.enabled,
     )
-    .group_by(Delivery.endpoint_id, Delivery.key)
+    .group_by(Delivery.endpoint_id)
     .limit(BATCH)
 )
 
 
-def delivery_job_id(endpoint_id: uuid.UUID | str, key: str, newest: int, now: float) -> str:
-    """One job per key and newest due event is queued at a time: a look finding that job
-    still queued or running adds none. A newer event makes a new id, so its job is queued
-    even while the key's last run is ending (that run may have looked for work before the
-    event committed: the new job takes the key next, or finds it taken and leaves the
-    event to the run holding it, which looks again after letting go). The id also changes
-    every :data:`JOB_ID_SECONDS`, because a job whose worker was killed keeps its id
-    blocked in arq for as long as the longest job timeout; a second job for a key is
-    harmless (the advisory lock lets one run, and the other finds nothing to do)."""
-    return f"deliver:{endpoint_id}:{key}:{newest}:{int(now // JOB_ID_SECONDS)}"
+def delivery_job_id(endpoint_id: uuid.UUID | str, newest: int, now: float) -> str:
+    """One job per endpoint and newest due event is queued at a time: a look finding that
+    job still queued or running adds none. A newer event makes a new id, so its job is
+    queued even while the endpoint's last run is ending (that run may have looked for work
+    before the event committed: the new job takes the endpoint next, or finds it taken
+    and leaves the event to the run holding it, which looks again after letting go). The
+    id also changes every :data:`JOB_ID_SECONDS`, because a job whose worker was killed
+    keeps its id blocked in arq for as long as the longest job timeout; a second job for
+    an endpoint is harmless (the advisory lock lets one run, and the other finds nothing
+    to do)."""
+    return f"deliver:{endpoint_id}:{newest}:{int(now // JOB_ID_SECONDS)}"
 
 
-async def dispatch(engine: AsyncEngine, queue: ArqRedis, after: int = 0) -> tuple[int, int]:
-    """Enqueue a job for every (endpoint, key) with a due delivery of an event after
-    ``after`` (0: every due one); how many jobs were new, and the newest event seen."""
+async def dispatch(
+    engine: AsyncEngine,
+    queue: ArqRedis,
+    after: int = 0,
+    running_here: Callable[[uuid.UUID], bool] = lambda _: False,
+) -> tuple[int, int]:
+    """Enqueue a job for every endpoint with a due delivery of an event after ``after``
+    (0: every due one), unless ``running_here`` says this process delivers to it now and
+    will look again (``Deliverer.look_again``); how many jobs were new, and the newest
+    event seen."""
     # One statement, committing on its own: a look runs on every NOTIFY.
     async with engine.connect() as connection:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
         due = (await connection.execute(_DUE.where(Delivery.event_seq > after))).all()
     now = time.time()
-    # Side by side: a look after a burst has a job for each of many keys to queue.
+    # Side by side: a look may have a job for each of many endpoints to queue.
     jobs = await asyncio.gather(
         *(
-            queue.enqueue_job(
-                JOB, str(endpoint_id), key, _job_id=delivery_job_id(endpoint_id, key, seq, now)
-            )
-            for endpoint_id, key, seq in due
+            queue.enqueue_job(JOB, str(endpoint_id), _job_id=delivery_job_id(endpoint_id, seq, now))
+            for endpoint_id, seq in due
+            if not running_here(endpoint_id)
         )
     )
-    newest = max((seq for _, _, seq in due), default=after)
+    newest = max((seq for _, seq in due), default=after)
     return sum(job is not None for job in jobs), newest
 
 
 class Dispatcher:
     """Runs :func:`dispatch` on every NOTIFY of :data:`CHANNEL` and every INTERVAL."""
 
-    def __init__(self, database_url: str, engine: AsyncEngine, queue: ArqRedis) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        engine: AsyncEngine,
+        queue: ArqRedis,
+        running_here: Callable[[uuid.UUID], bool],
+    ) -> None:
         self._dsn = urlsplit(database_url)._replace(scheme="postgresql").geturl()
         self._engine = engine
+        self._running_here = running_here
         self._queue = queue
         self._wake = asyncio.Event()
 
@@ -117,10 +133,14 @@ class Dispatcher:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), INTERVAL)
+            # Commits a moment apart are looked at together: one look, not one each.
+            await asyncio.sleep(GATHER_SECONDS)
             self._wake.clear()
             full = time.monotonic() - last_full >= INTERVAL
             try:
-                _, seen = await dispatch(self._engine, self._queue, 0 if full else newest)
+                _, seen = await dispatch(
+                    self._engine, self._queue, 0 if full else newest, self._running_here
+                )
             except (RedisError, OSError, SQLAlchemyError) as error:
                 # Postgres keeps the deliveries: the next look tries again.
                 log.warning("delivery_dispatch_failed", error_type=type(error).__name__)

@@ -28,16 +28,19 @@ async def start_delivering(ctx: dict[str, Any], stack: AsyncExitStack) -> None:
     http = await stack.enter_async_context(
         httpx.AsyncClient(follow_redirects=False, trust_env=False)
     )
-    ctx["deliverer"] = Deliverer(ctx["engine"], http, DeliveryPolicy.from_settings(settings))
-    dispatcher = Dispatcher(settings.database_url, ctx["engine"], ctx["queue"])
+    deliverer = Deliverer(ctx["engine"], http, DeliveryPolicy.from_settings(settings))
+    ctx["deliverer"] = deliverer
+    dispatcher = Dispatcher(
+        settings.database_url, ctx["engine"], ctx["queue"], deliverer.look_again
+    )
     await stack.enter_async_context(dispatcher.running())
 
 
-async def deliver_events(ctx: dict[str, Any], endpoint_id: str, key: str) -> int:
-    """Deliver what is due of one ordering key to one endpoint (safe to run again)."""
+async def deliver_events(ctx: dict[str, Any], endpoint_id: str) -> int:
+    """Deliver what is due to one endpoint (safe to run again)."""
     deliverer: Deliverer = ctx["deliverer"]
     with job_run(JOB, endpoint=endpoint_id):
-        return await deliverer.run(uuid.UUID(endpoint_id), key)
+        return await deliverer.run(uuid.UUID(endpoint_id))
 
 
 def deliver_events_function() -> Function:
