@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Generic, Protocol, TypeVar
 
 from seven_numbers_client.core import Call, Core
-from seven_numbers_client.transports import Runner
+from seven_numbers_client.transports import AsyncRunner, Runner, SyncRunner
 
 T = TypeVar("T")
 
@@ -33,22 +33,24 @@ class Pages(Generic[T]):
         return self._runner.run(self._core.run(self._call_for(cursor)))
 
     def __iter__(self) -> Iterator[T]:
-        if self._runner.is_async:
+        runner = self._runner
+        if not isinstance(runner, SyncRunner):
             raise TypeError("an AsyncClient's list is read with `async for`")
         cursor = None
         while True:
-            page = self._runner.run(self._core.run(self._call_for(cursor)))
+            page = runner.run(self._core.run(self._call_for(cursor)))
             yield from page.items
             cursor = page.next_cursor
             if not cursor:
                 return
 
     async def __aiter__(self) -> AsyncIterator[T]:
-        if not self._runner.is_async:
+        runner = self._runner
+        if not isinstance(runner, AsyncRunner):
             raise TypeError("a Client's list is read with `for`")
         cursor = None
         while True:
-            page = await self._runner.run(self._core.run(self._call_for(cursor)))
+            page = await runner.run(self._core.run(self._call_for(cursor)))
             for item in page.items:
                 yield item
             cursor = page.next_cursor

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -25,7 +25,7 @@ from seven_numbers_client.webhooks import DEFAULT_TOLERANCE_SECONDS, verify
 
 T = TypeVar("T")
 #: ``T`` from a ``Client``, an awaitable of ``T`` from an ``AsyncClient``.
-Reply = T | Awaitable[T]
+Reply: TypeAlias = T | Awaitable[T]
 Id = UUID | str
 S = TypeVar("S", bound=msgspec.Struct)
 

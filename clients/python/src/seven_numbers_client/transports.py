@@ -12,8 +12,6 @@ from seven_numbers_client.core import Outcome, Plan
 
 
 class SyncRunner:
-    is_async = False
-
     def __init__(self, http: httpx.Client) -> None:
         self.http = http
 
@@ -35,8 +33,6 @@ class SyncRunner:
 
 
 class AsyncRunner:
-    is_async = True
-
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 
