@@ -158,3 +158,35 @@ async def test_tenants_pools_allocations_and_costs(
 
         revoked = await admin.keys.revoke(key.id)
         assert revoked.revoked_at is not None
+
+
+async def test_sync_events_audit_keys_and_pools_read_as_their_models(
+    service: str, sessions: tenancy.Sessions
+) -> None:
+    [number] = await seed_numbers(sessions, german_numbers(1, start=7))
+    with Client(base_url=service, api_key=ADMIN_KEY) as client:
+        admin_key = client.keys.issue(name="ops")
+        assert admin_key.scope == models.KeyScope.ADMIN
+        assert admin_key.id in {key.id for key in client.keys.list(revoked=False)}
+
+        pool = client.pools.create(name="spare")
+        client.pools.add_number(pool.id, number)
+        assert [p.numbers for p in client.pools.list()] == [1]
+        assert client.pools.remove_number(pool.id, number).pool is None
+
+        synced = client.operations.wait(client.sync.start(force=True), timeout=60)
+        assert (synced.kind, synced.status) == (models.OperationKind.SYNC, Status.SUCCEEDED)
+        [run] = list(client.sync.runs())
+        # The seeded number is not at the sandbox: the sync finds it gone.
+        assert run.counts.removed == 1 and run.drift[0].number == number
+        assert client.sync.run(run.id, drift_limit=1).id == run.id
+
+        events = list(client.events.list(limit=1))  # the sync's, page by page
+        assert events and all(isinstance(event, models.EventOut) for event in events)
+        assert client.events.get(events[0].id) == events[0]
+
+        actions = [entry.action for entry in client.audit.list(limit=2)]
+        assert {"pool.create", "key.issue_admin"} <= set(actions)
+        assert [entry.target for entry in client.audit.list(action="key.issue_admin")] == [
+            f"key:{admin_key.id}"
+        ]
