@@ -9,6 +9,7 @@ from email.utils import format_datetime
 
 import pytest
 from seven_numbers_client import (
+    ApiError,
     AsyncClient,
     Client,
     Conflict,
@@ -166,3 +167,17 @@ async def test_wait_gives_up_with_a_clear_error_and_follows_retry_after() -> Non
     assert "still running after 0.5 seconds" in str(raised.value)
     # Retry-After: 0 made it poll at once, far more often than its own backoff would.
     assert len(server.requests) > 10
+
+
+def test_an_unknown_code_maps_by_its_status_and_a_foreign_body_still_raises() -> None:
+    with (
+        serving(error(409, "a_conflict_added_later"), Answer(418, "<html>teapot</html>")) as server,
+        Client(base_url=server.url, api_key=KEY, retry=QUICK) as client,
+    ):
+        with pytest.raises(Conflict) as conflict:
+            client.pools.create(name="pool")
+        with pytest.raises(ApiError) as foreign:
+            client.pools.create(name="pool")
+    assert type(conflict.value) is Conflict and conflict.value.code == "a_conflict_added_later"
+    assert type(foreign.value) is ApiError
+    assert (foreign.value.status, foreign.value.code) == (418, "http_error")
