@@ -8,8 +8,10 @@ import pytest
 from seven_numbers_client import (
     AsyncClient,
     Client,
+    Conflict,
     IdempotencyKeyReused,
     NotFound,
+    NumberActive,
     Unauthorized,
     ValidationError,
     models,
@@ -41,6 +43,9 @@ def test_order_wait_read_update_list_and_delete(service: str) -> None:
             )
         done = client.operations.wait(ordered, timeout=60)
         assert (done.status, done.kind, done.number) == (Status.SUCCEEDED, "order", number)
+        with pytest.raises(NumberActive) as active:
+            client.orders.create(number=number, payment_interval="monthly")
+        assert isinstance(active.value, Conflict) and active.value.status == 409
 
         read = client.numbers.get(number)
         assert read.state == models.NumberState.ACTIVE

@@ -71,6 +71,22 @@ class NumberActive(Conflict):
     """409 ``number_active``: the number is already on the account."""
 
 
+class NumberBeingOrdered(Conflict):
+    """409 ``number_being_ordered``: an order for the number is already under way."""
+
+
+class NumberAllocated(Conflict):
+    """409 ``number_allocated``: a tenant holds the number."""
+
+
+class LimitExceeded(Conflict):
+    """409 ``limit_exceeded``: beyond one of the tenant's limits."""
+
+
+class DeletionLocked(Conflict):
+    """409 ``deletion_locked``: the number is locked against deletion."""
+
+
 class NumberBusy(Conflict):
     """409 ``number_busy``: another operation on the number is pending."""
 
@@ -135,6 +151,10 @@ class WebhookVerificationError(ClientError):
 _BY_CODE: dict[str, type[ApiError]] = {
     "number_unavailable": NumberUnavailable,
     "number_active": NumberActive,
+    "number_being_ordered": NumberBeingOrdered,
+    "number_allocated": NumberAllocated,
+    "limit_exceeded": LimitExceeded,
+    "deletion_locked": DeletionLocked,
     "number_busy": NumberBusy,
     "pool_exhausted": PoolExhausted,
     "tenant_name_taken": NameTaken,
