@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -189,6 +190,10 @@ async def test_sync_events_audit_keys_and_pools_read_as_their_models(
         events = list(client.events.list(limit=1))  # the sync's, page by page
         assert events and all(isinstance(event, models.EventOut) for event in events)
         assert client.events.get(events[0].id) == events[0]
+        hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        assert [event.id for event in client.events.list(since=hour_ago)][-1:] == [
+            list(client.events.list())[-1].id
+        ]
 
         actions = [entry.action for entry in client.audit.list(limit=2)]
         assert {"pool.create", "key.issue_admin"} <= set(actions)

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -87,6 +88,8 @@ def _query_value(value: object) -> Any:
         return "true" if value else "false"
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, list | tuple):
         return [_query_value(item) for item in value]
     return str(value)

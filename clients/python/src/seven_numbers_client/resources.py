@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable
+from datetime import datetime
 from typing import Any, TypeAlias, TypeVar
 from uuid import UUID
 
@@ -506,7 +507,7 @@ class Events(Resource):
         *,
         type: m.EventType | str | None = None,
         number: str | None = None,
-        since: str | None = None,
+        since: datetime | str | None = None,
         limit: int | None = None,
     ) -> Pages[m.EventOut]:
         return self._pages(
