@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from seven_numbers_client import (
     OperationTimeout,
     RateLimited,
     RetryPolicy,
+    Unauthorized,
     Unavailable,
     Unreachable,
 )
@@ -181,3 +183,15 @@ def test_an_unknown_code_maps_by_its_status_and_a_foreign_body_still_raises() ->
     assert type(conflict.value) is Conflict and conflict.value.code == "a_conflict_added_later"
     assert type(foreign.value) is ApiError
     assert (foreign.value.status, foreign.value.code) == (418, "http_error")
+
+
+def test_the_key_appears_in_no_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with (
+        serving(error(503, "upstream_unavailable", **{"Retry-After": "0"}), error(401, "x")) as s,
+        Client(base_url=s.url, api_key=KEY, retry=QUICK) as client,
+        pytest.raises(Unauthorized),
+    ):
+        client.orders.create(number="4915170000001", payment_interval="monthly")
+    assert caplog.records, "httpx logged nothing at DEBUG: the check would prove nothing"
+    assert KEY not in caplog.text
