@@ -30,6 +30,7 @@ class _Resources:
         self.allocations = resources.Allocations(core, runner)
         self.audit = resources.Audit(core, runner)
         self.costs = resources.Costs(core, runner)
+        self.reports = resources.Reports(core, runner)
         self.sync = resources.Sync(core, runner)
         self.events = resources.Events(core, runner)
         self.webhook_endpoints = resources.WebhookEndpoints(core, runner)

@@ -49,7 +49,8 @@ class Route:
     path: str
     #: The decoded type of each success status (None: no body; ``str``: text).
     answers: Mapping[int, Any]
-    body: type[msgspec.Struct] | None = None
+    #: The body's type: a struct, or ``dict[str, str]`` for a bare map (a number's tags).
+    body: Any = None
     query: tuple[str, ...] = ()
 
     def call(
@@ -57,7 +58,7 @@ class Route:
         *,
         path: Mapping[str, object] | None = None,
         query: Mapping[str, object] | None = None,
-        body: msgspec.Struct | None = None,
+        body: msgspec.Struct | Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         accept: str = "application/json",
     ) -> Call:
@@ -102,7 +103,7 @@ class Call:
     route: Route
     url_path: str
     params: Mapping[str, Any] = field(default_factory=dict)
-    body: msgspec.Struct | None = None
+    body: msgspec.Struct | Mapping[str, str] | None = None
     idempotency_key: str | None = None
     accept: str = "application/json"
 

@@ -87,6 +87,26 @@ class DeletionLocked(Conflict):
     """409 ``deletion_locked``: the number is locked against deletion."""
 
 
+class PooledNumber(Conflict):
+    """409 ``pooled_number``: a tenant key may not delete a number it holds from a pool;
+    release it instead (``allocations.release``)."""
+
+
+class NotAwaitingApproval(Conflict):
+    """409 ``operation_not_awaiting_approval``: the operation was already approved,
+    rejected or expired."""
+
+
+class PriceUnknown(Conflict):
+    """409 ``price_unknown``: the order could not be priced against the tenant's budget;
+    send it again."""
+
+
+class TenantNotEntitled(Conflict):
+    """409 ``tenant_not_entitled``: the pool is not open to the tenant
+    (``pools.set_tenants``)."""
+
+
 class NumberBusy(Conflict):
     """409 ``number_busy``: another operation on the number is pending."""
 
@@ -155,6 +175,10 @@ _BY_CODE: dict[str, type[ApiError]] = {
     "number_allocated": NumberAllocated,
     "limit_exceeded": LimitExceeded,
     "deletion_locked": DeletionLocked,
+    "pooled_number": PooledNumber,
+    "operation_not_awaiting_approval": NotAwaitingApproval,
+    "price_unknown": PriceUnknown,
+    "tenant_not_entitled": TenantNotEntitled,
     "number_busy": NumberBusy,
     "pool_exhausted": PoolExhausted,
     "tenant_name_taken": NameTaken,

@@ -3,13 +3,14 @@
 One struct per schema component, named as the component is, so ``/schema`` and this
 module read alike. A field the schema does not require defaults to ``UNSET``: left out of
 a request (the service applies its default) and absent from an answer that omits it.
-Money is ``Decimal`` (the API's decimal strings, never floats), times are ``datetime``.
+Money is ``Decimal`` (the API's decimal strings, never floats), times are ``datetime``
+and days ``date``.
 ``tests/client/test_drift.py`` fails when a struct here disagrees with the schema.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -46,6 +47,8 @@ class DriftKind(StrEnum):
 class EventType(StrEnum):
     OPERATION_SUCCEEDED = "operation.succeeded"
     OPERATION_FAILED = "operation.failed"
+    OPERATION_AWAITING_APPROVAL = "operation.awaiting_approval"
+    OPERATION_APPROVED = "operation.approved"
     NUMBER_ORDERED = "number.ordered"
     NUMBER_UPDATED = "number.updated"
     NUMBER_DELETING = "number.deleting"
@@ -65,6 +68,7 @@ class GroupBy(StrEnum):
     POOL = "pool"
     COUNTRY = "country"
     NUMBER = "number"
+    TAG = "tag"
 
 
 class Handover(StrEnum):
@@ -92,6 +96,8 @@ class OperationKind(StrEnum):
     UPDATE = "update"
     DELETE = "delete"
     SYNC = "sync"
+    BULK_ORDER = "bulk_order"
+    BULK_UPDATE = "bulk_update"
 
 
 class OperationStatus(StrEnum):
@@ -99,11 +105,29 @@ class OperationStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    AWAITING_APPROVAL = "awaiting_approval"
+
+
+class OverBudget(StrEnum):
+    """A tenant's order beyond its monthly budget: refused (``limit_exceeded``) or held
+    for an admin's approval (``awaiting_approval``)."""
+
+    REFUSE = "refuse"
+    APPROVE = "approve"
 
 
 class PaymentInterval(StrEnum):
     MONTHLY = "monthly"
     ANNUALLY = "annually"
+
+
+class RunStatus(StrEnum):
+    """A sync run's status (an operation's, less ``awaiting_approval``)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class AllocationCreate(_Model):
@@ -181,6 +205,15 @@ class BillingOut(_Model):
     payment_interval: PaymentInterval
 
 
+class BulkOrderCreate(_Model):
+    country: str
+    count: int
+    payment_interval: PaymentInterval
+    features: list[str] | UnsetType = UNSET
+    pool: UUID | UnsetType | None = UNSET
+    tenant: UUID | UnsetType | None = UNSET
+
+
 class CostReportOut(_Model):
     month: str
     basis: Basis
@@ -188,6 +221,8 @@ class CostReportOut(_Model):
     currency: Literal["EUR"]
     rows: list[CostRowOut]
     totals: CostTotalsOut
+    #: The tag's key when ``group_by`` is ``tag`` (``group_by="tag:<key>"``).
+    tag: str | UnsetType | None = UNSET
 
 
 class CostRowOut(_Model):
@@ -206,6 +241,16 @@ class CostTotalsOut(_Model):
     setup: Decimal
     usage: Decimal
     total: Decimal
+
+
+class DeletionLockOut(_Model):
+    locked_at: datetime
+    locked_by: str
+    reason: str | None
+
+
+class DeletionLockSet(_Model):
+    reason: str | UnsetType | None = UNSET
 
 
 class DeliveryOut(_Model):
@@ -337,6 +382,23 @@ class ForwardChange(_Model):
     email: EmailForwardChange | UnsetType | None = UNSET
 
 
+class IdleNumberOut(_Model):
+    number: str
+    country: str
+    tenant: UUID | None
+    tenant_name: str | None
+    pool: UUID | None
+    pool_name: str | None
+    monthly_cost: Decimal | None
+    active_since: datetime | None
+    last_inbound_day: date | None
+
+
+class IdleNumberPage(_Model):
+    items: list[IdleNumberOut]
+    next_cursor: str | None
+
+
 class IntervalFeesOut(_Model):
     basic_charge: Decimal
     setup: Decimal
@@ -367,6 +429,23 @@ class KeyOut(_Model):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+
+
+class LimitsChange(_Model):
+    """An absent limit stays as it is; ``None`` removes it. ``monthly_budget`` is EUR as a
+    decimal string (``"50.00"``)."""
+
+    max_numbers: int | UnsetType | None = UNSET
+    monthly_budget: str | UnsetType | None = UNSET
+    orders_per_day: int | UnsetType | None = UNSET
+    over_budget: OverBudget | UnsetType | None = UNSET
+
+
+class LimitsOut(_Model):
+    max_numbers: int | None
+    monthly_budget: Decimal | None
+    orders_per_day: int | None
+    over_budget: OverBudget
 
 
 class MonthlyEquivalent(_Model):
@@ -400,6 +479,8 @@ class NumberOut(_Model):
     handover: Handover | None
     handover_operation: UUID | None
     seven: SevenTimes
+    tags: dict[str, str]
+    deletion_lock: DeletionLockOut | None
 
 
 class NumberPage(_Model):
@@ -424,6 +505,12 @@ class OperationOut(_Model):
     updated_at: datetime
     params: dict[str, Any] | UnsetType = UNSET
     warnings: list[OperationError] | UnsetType = UNSET
+    #: The bulk operation this one is a child of.
+    parent: UUID | UnsetType | None = UNSET
+    #: A bulk operation's children, counted.
+    progress: Progress | UnsetType | None = UNSET
+    #: A bulk operation's children: ``/v1/operations?parent=<id>``.
+    children: str | UnsetType | None = UNSET
 
 
 class OperationPage(_Model):
@@ -444,6 +531,8 @@ class PoolCreate(_Model):
     country: str | UnsetType | None = UNSET
     features: list[Literal["sms", "a2p_sms", "voice"]] | UnsetType = UNSET
     cooldown_days: int | UnsetType = UNSET
+    tenants: list[UUID] | UnsetType | None = UNSET
+    all: bool | UnsetType | None = UNSET
 
 
 class PoolNumber(_Model):
@@ -466,8 +555,32 @@ class PoolOut(_Model):
     uncleared: int
 
 
+class PoolTenantsOut(_Model):
+    pool: UUID
+    all: bool
+    tenants: list[TenantRef]
+
+
+class PoolTenantsSet(_Model):
+    """``tenants`` replaces who may use the pool (empty: nobody), or ``all=True`` opens it
+    to every tenant; one of the two."""
+
+    tenants: list[UUID] | UnsetType | None = UNSET
+    all: bool | UnsetType | None = UNSET
+
+
 class PoolUpdate(_Model):
     cooldown_days: int
+
+
+class Progress(_Model):
+    succeeded: int = 0
+    failed: int = 0
+    pending: int = 0
+
+
+class Rejection(_Model):
+    reason: str
 
 
 class ReleaseOut(_Model):
@@ -506,7 +619,7 @@ class SyncRunOut(_Model):
     id: UUID
     started_at: datetime
     finished_at: datetime | None
-    status: OperationStatus
+    status: RunStatus
     counts: SyncCounts
     drift: list[DriftOut]
     drift_total: int
@@ -533,6 +646,20 @@ class TenantOut(_Model):
     id: UUID
     name: str
     created_at: datetime
+    tags: dict[str, str]
+    limits: LimitsOut
+
+
+class TenantRef(_Model):
+    id: UUID
+    name: str
+
+
+class TenantUpdate(_Model):
+    """``tags`` replaces the tenant's tags; ``limits`` changes the limits it names."""
+
+    tags: dict[str, str] | UnsetType = UNSET
+    limits: LimitsChange | UnsetType = UNSET
 
 
 class WebhookOut(_Model):

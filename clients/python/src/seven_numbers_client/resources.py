@@ -9,7 +9,7 @@ optional ``idempotency_key``; without one, a fresh key is sent, the same on ever
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeAlias, TypeVar
 from uuid import UUID
@@ -33,30 +33,47 @@ S = TypeVar("S", bound=msgspec.Struct)
 _FEATURES = ("features_sms", "features_a2p_sms", "features_voice", "feature")
 
 AVAILABLE_NUMBERS = Route(
-    "GET", "/v1/available-numbers", {200: m.AvailableNumbers}, query=("country", *_FEATURES)
+    "GET",
+    "/v1/available-numbers",
+    {200: m.AvailableNumbers},
+    query=("country", *_FEATURES, "prefix", "contains"),
 )
 ORDER = Route("POST", "/v1/orders", {202: m.OperationOut}, body=m.OrderCreate)
+BULK_ORDER = Route("POST", "/v1/orders/bulk", {202: m.OperationOut}, body=m.BulkOrderCreate)
 NUMBERS = Route(
     "GET",
     "/v1/numbers",
     {200: m.NumberPage},
-    query=("country", *_FEATURES, "tenant", "pool", "state", "q", "limit", "cursor"),
+    query=("country", *_FEATURES, "tenant", "pool", "state", "q", "tag", "limit", "cursor"),
+)
+NUMBERS_UPDATE = Route(
+    "PATCH", "/v1/numbers", {202: m.OperationOut}, body=m.NumberChange, query=("pool", "tenant")
 )
 NUMBER = Route("GET", "/v1/numbers/{number}", {200: m.NumberOut})
 NUMBER_UPDATE = Route("PATCH", "/v1/numbers/{number}", {202: m.OperationOut}, body=m.NumberChange)
 NUMBER_DELETE = Route(
     "DELETE", "/v1/numbers/{number}", {202: m.OperationOut}, query=("delete_immediately",)
 )
+NUMBER_TAGS = Route("PUT", "/v1/numbers/{number}/tags", {200: m.NumberOut}, body=dict[str, str])
+NUMBER_LOCK = Route(
+    "PUT", "/v1/numbers/{number}/deletion-lock", {200: m.NumberOut}, body=m.DeletionLockSet
+)
+NUMBER_UNLOCK = Route("DELETE", "/v1/numbers/{number}/deletion-lock", {200: m.NumberOut})
 OPERATION = Route("GET", "/v1/operations/{operation_id}", {200: m.OperationOut})
 OPERATIONS = Route(
     "GET",
     "/v1/operations",
     {200: m.OperationPage},
-    query=("status", "kind", "number", "limit", "cursor"),
+    query=("status", "kind", "number", "parent", "limit", "cursor"),
+)
+OPERATION_APPROVE = Route("POST", "/v1/operations/{operation_id}/approve", {202: m.OperationOut})
+OPERATION_REJECT = Route(
+    "POST", "/v1/operations/{operation_id}/reject", {200: m.OperationOut}, body=m.Rejection
 )
 TENANTS = Route("GET", "/v1/tenants", {200: list[m.TenantOut]})
 TENANT_CREATE = Route("POST", "/v1/tenants", {201: m.TenantOut}, body=m.TenantCreate)
 TENANT = Route("GET", "/v1/tenants/{tenant_id}", {200: m.TenantOut})
+TENANT_UPDATE = Route("PATCH", "/v1/tenants/{tenant_id}", {200: m.TenantOut}, body=m.TenantUpdate)
 TENANT_KEY_ISSUE = Route(
     "POST", "/v1/tenants/{tenant_id}/keys", {201: m.IssuedKey}, body=m.KeyCreate
 )
@@ -72,6 +89,10 @@ POOL_NUMBER_ADD = Route(
     "POST", "/v1/pools/{pool_id}/numbers", {200: m.NumberOut}, body=m.PoolNumber
 )
 POOL_NUMBER_REMOVE = Route("DELETE", "/v1/pools/{pool_id}/numbers/{number}", {200: m.NumberOut})
+POOL_TENANTS = Route("GET", "/v1/pools/{pool_id}/tenants", {200: m.PoolTenantsOut})
+POOL_TENANTS_SET = Route(
+    "PUT", "/v1/pools/{pool_id}/tenants", {200: m.PoolTenantsOut}, body=m.PoolTenantsSet
+)
 ALLOCATIONS = Route(
     "GET",
     "/v1/allocations",
@@ -97,6 +118,12 @@ AUDIT = Route(
 )
 COSTS = Route("GET", "/v1/costs", {200: m.CostReportOut}, query=("month", "group_by", "basis"))
 COSTS_CSV = Route("GET", "/v1/costs", {200: str}, query=("month", "group_by", "basis"))
+IDLE_NUMBERS = Route(
+    "GET",
+    "/v1/reports/idle-numbers",
+    {200: m.IdleNumberPage},
+    query=("days", "limit", "cursor"),
+)
 FORECAST = Route("GET", "/v1/costs/forecast", {200: m.ForecastOut}, query=("months",))
 SYNC = Route("POST", "/v1/sync", {202: m.OperationOut}, body=m.SyncStart)
 SYNC_RUNS = Route("GET", "/v1/sync/runs", {200: m.SyncRunPage}, query=("limit", "cursor"))
@@ -133,6 +160,8 @@ DELIVERY_RETRY = Route(
 ENDPOINT_TEST = Route("POST", "/v1/webhook-endpoints/{endpoint_id}/test", {202: m.EventOut})
 
 FINAL_STATUSES = frozenset({m.OperationStatus.SUCCEEDED, m.OperationStatus.FAILED})
+#: Where ``operations.wait`` stops: a final status, or an order held for an admin's approval.
+WAIT_STATUSES = FINAL_STATUSES | {m.OperationStatus.AWAITING_APPROVAL}
 
 
 def _body(cls: type[S], body: S | None, fields: dict[str, Any]) -> S:
@@ -169,8 +198,12 @@ class AvailableNumbers(Resource):
         features_sms: bool | None = None,
         features_a2p_sms: bool | None = None,
         features_voice: bool | None = None,
+        prefix: str | None = None,
+        contains: str | None = None,
     ) -> Reply[m.AvailableNumbers]:
-        """seven's live offer (briefly cached by the service); ``.items``."""
+        """seven's live offer (briefly cached by the service); ``.items``. ``prefix``: the
+        number starts with these digits, country code first (``"+49 151"``); ``contains``:
+        it has these digits anywhere."""
         return self._run(
             AVAILABLE_NUMBERS.call(
                 query={
@@ -178,6 +211,8 @@ class AvailableNumbers(Resource):
                     "features_sms": features_sms,
                     "features_a2p_sms": features_a2p_sms,
                     "features_voice": features_voice,
+                    "prefix": prefix,
+                    "contains": contains,
                 }
             )
         )
@@ -198,6 +233,23 @@ class Orders(Resource):
             ORDER.call(body=_body(m.OrderCreate, body, fields), idempotency_key=idempotency_key)
         )
 
+    def bulk(
+        self,
+        body: m.BulkOrderCreate | None = None,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> Reply[m.OperationOut]:
+        """Order ``count`` (1 to 100) numbers of ``country`` (``payment_interval``,
+        ``features``, ``pool``, ``tenant``): a ``bulk_order`` operation whose ``progress``
+        counts its child orders (``operations.list(parent=...)``)."""
+        return self._run(
+            BULK_ORDER.call(
+                body=_body(m.BulkOrderCreate, body, fields), idempotency_key=idempotency_key
+            )
+        )
+
 
 class Numbers(Resource):
     def list(
@@ -211,8 +263,11 @@ class Numbers(Resource):
         pool: Id | None = None,
         state: m.NumberState | str | None = None,
         q: str | None = None,
+        tag: str | Iterable[str] | None = None,
         limit: int | None = None,
     ) -> Pages[m.NumberOut]:
+        """``tag``: ``"key"`` (the number has the tag) or ``"key:value"``; several must all
+        hold. The number's own tags only."""
         return self._pages(
             NUMBERS,
             {},
@@ -225,6 +280,7 @@ class Numbers(Resource):
                 "pool": pool,
                 "state": state,
                 "q": q,
+                "tag": _many(tag),
                 "limit": limit,
             },
         )
@@ -250,6 +306,42 @@ class Numbers(Resource):
                 idempotency_key=idempotency_key,
             )
         )
+
+    def bulk_update(
+        self,
+        body: m.NumberChange | None = None,
+        /,
+        *,
+        pool: Id | None = None,
+        tenant: Id | None = None,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> Reply[m.OperationOut]:
+        """The change ``update`` takes, for every active number in ``pool`` and/or held by
+        ``tenant`` (one is required): a ``bulk_update`` operation whose ``progress`` counts
+        its child updates; a number busy with another operation is skipped (``warnings``)."""
+        return self._run(
+            NUMBERS_UPDATE.call(
+                query={"pool": pool, "tenant": tenant},
+                body=_body(m.NumberChange, body, fields),
+                idempotency_key=idempotency_key,
+            )
+        )
+
+    def set_tags(self, number: str, tags: Mapping[str, str]) -> Reply[m.NumberOut]:
+        """Replace the number's tags with ``tags`` (``{}`` removes them all); the service's
+        own labels, never sent to seven."""
+        return self._run(NUMBER_TAGS.call(path={"number": number}, body=dict(tags)))
+
+    def lock_deletion(self, number: str, *, reason: str | None = None) -> Reply[m.NumberOut]:
+        """Lock the number against deletion (admin): every ``delete`` raises
+        ``DeletionLocked`` until ``unlock_deletion``. Locking again replaces the lock."""
+        body = m.DeletionLockSet() if reason is None else m.DeletionLockSet(reason=reason)
+        return self._run(NUMBER_LOCK.call(path={"number": number}, body=body))
+
+    def unlock_deletion(self, number: str) -> Reply[m.NumberOut]:
+        """Lift the number's deletion lock (admin); a number without one stays as it is."""
+        return self._run(NUMBER_UNLOCK.call(path={"number": number}))
 
     def delete(
         self,
@@ -278,12 +370,35 @@ class Operations(Resource):
         status: m.OperationStatus | str | None = None,
         kind: m.OperationKind | str | None = None,
         number: str | None = None,
+        parent: m.OperationOut | Id | None = None,
         limit: int | None = None,
     ) -> Pages[m.OperationOut]:
+        """``parent``: the children of this bulk operation."""
         return self._pages(
             OPERATIONS,
             {},
-            {"status": status, "kind": kind, "number": number, "limit": limit},
+            {
+                "status": status,
+                "kind": kind,
+                "number": number,
+                "parent": None if parent is None else _operation_id(parent),
+                "limit": limit,
+            },
+        )
+
+    def approve(self, operation: m.OperationOut | Id) -> Reply[m.OperationOut]:
+        """Approve an order ``awaiting_approval`` (admin): it is ``queued`` and carried out.
+        ``NotAwaitingApproval`` when it no longer awaits a decision."""
+        return self._run(OPERATION_APPROVE.call(path={"operation_id": _operation_id(operation)}))
+
+    def reject(self, operation: m.OperationOut | Id, *, reason: str) -> Reply[m.OperationOut]:
+        """Reject an order ``awaiting_approval`` (admin): it fails with ``error.code``
+        ``rejected`` and the ``reason``; nothing is asked of seven."""
+        return self._run(
+            OPERATION_REJECT.call(
+                path={"operation_id": _operation_id(operation)},
+                body=m.Rejection(reason=reason),
+            )
         )
 
     def wait(
@@ -294,8 +409,9 @@ class Operations(Resource):
         poll_initial_seconds: float = 0.25,
         poll_max_seconds: float = 5.0,
     ) -> Reply[m.OperationOut]:
-        """The operation once ``succeeded`` or ``failed`` (check ``status``); raises
-        ``OperationTimeout`` after ``timeout`` seconds. Polls after the answer's
+        """The operation once ``succeeded`` or ``failed`` (check ``status``), or an order
+        once it is ``awaiting_approval`` (an admin's decision may take hours: ``wait`` again
+        after it); raises ``OperationTimeout`` after ``timeout`` seconds. Polls after the answer's
         ``Retry-After`` when it gives one, else at a doubling interval."""
         return self._runner.run(
             self._wait(_operation_id(operation), timeout, poll_initial_seconds, poll_max_seconds)
@@ -309,7 +425,7 @@ class Operations(Resource):
             call = OPERATION.call(path={"operation_id": operation_id})
             response = yield from self._core.send(call)
             operation: m.OperationOut = self._core.decode(call, response)
-            if operation.status in FINAL_STATUSES:
+            if operation.status in WAIT_STATUSES:
                 return operation
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -323,6 +439,13 @@ def _operation_id(operation: m.OperationOut | Id) -> str:
     return str(operation.id if isinstance(operation, m.OperationOut) else operation)
 
 
+def _many(value: str | Iterable[str] | None) -> list[str] | None:
+    """A repeatable query parameter: one value or several."""
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
 class Tenants(Resource):
     def list(self) -> Reply[list[m.TenantOut]]:
         return self._run(TENANTS.call())
@@ -334,6 +457,17 @@ class Tenants(Resource):
 
     def get(self, tenant_id: Id) -> Reply[m.TenantOut]:
         return self._run(TENANT.call(path={"tenant_id": tenant_id}))
+
+    def update(
+        self, tenant_id: Id, body: m.TenantUpdate | None = None, /, **fields: Any
+    ) -> Reply[m.TenantOut]:
+        """Change ``tags`` (replaced whole) and/or ``limits`` (a ``LimitsChange``: a limit
+        it leaves out stays, ``None`` removes it) (admin)."""
+        return self._run(
+            TENANT_UPDATE.call(
+                path={"tenant_id": tenant_id}, body=_body(m.TenantUpdate, body, fields)
+            )
+        )
 
     def issue_key(self, tenant_id: Id, *, name: str | None = None) -> Reply[m.IssuedKey]:
         """A key bound to the tenant; its plaintext ``key`` is in this answer only."""
@@ -403,6 +537,25 @@ class Pools(Resource):
     def remove_number(self, pool_id: Id, number: str) -> Reply[m.NumberOut]:
         return self._run(POOL_NUMBER_REMOVE.call(path={"pool_id": pool_id, "number": number}))
 
+    def tenants(self, pool_id: Id) -> Reply[m.PoolTenantsOut]:
+        """Who may use the pool (admin): ``all``, or the ``tenants`` it is open to."""
+        return self._run(POOL_TENANTS.call(path={"pool_id": pool_id}))
+
+    def set_tenants(
+        self,
+        pool_id: Id,
+        tenants: Iterable[Id] | None = None,
+        *,
+        all: bool | None = None,
+    ) -> Reply[m.PoolTenantsOut]:
+        """Open the pool to these ``tenants`` only (empty: nobody), or with ``all=True`` to
+        every tenant (admin); give one of the two."""
+        body = m.PoolTenantsSet(
+            tenants=m.UNSET if tenants is None else [UUID(str(tenant)) for tenant in tenants],
+            all=m.UNSET if all is None else all,
+        )
+        return self._run(POOL_TENANTS_SET.call(path={"pool_id": pool_id}, body=body))
+
 
 class Allocations(Resource):
     def list(
@@ -459,7 +612,8 @@ class Costs(Resource):
         basis: m.Basis | str | None = None,
         group_by: m.GroupBy | str | None = None,
     ) -> Reply[m.CostReportOut]:
-        """A month's costs (``YYYY-MM``; this month in Europe/Berlin by default)."""
+        """A month's costs (``YYYY-MM``; this month in Europe/Berlin by default), one row
+        per ``group_by``: ``tenant``, ``pool``, ``country``, ``number`` or ``tag:<key>``."""
         return self._run(COSTS.call(query={"month": month, "basis": basis, "group_by": group_by}))
 
     def report_csv(
@@ -478,6 +632,15 @@ class Costs(Resource):
 
     def forecast(self, *, months: int | None = None) -> Reply[m.ForecastOut]:
         return self._run(FORECAST.call(query={"months": months}))
+
+
+class Reports(Resource):
+    def idle_numbers(
+        self, *, days: int | None = None, limit: int | None = None
+    ) -> Pages[m.IdleNumberOut]:
+        """Active numbers without inbound SMS or calls in the last ``days`` (default 30),
+        with their holder and monthly cost: what could be released."""
+        return self._pages(IDLE_NUMBERS, {}, {"days": days, "limit": limit})
 
 
 class Sync(Resource):
