@@ -171,6 +171,17 @@ async def test_wait_gives_up_with_a_clear_error_and_follows_retry_after() -> Non
     assert len(server.requests) > 10
 
 
+def test_wait_stops_at_an_order_awaiting_approval() -> None:
+    held = {**OPERATION, "status": "awaiting_approval"}
+    with (
+        serving(Answer(200, held)) as server,
+        Client(base_url=server.url, api_key=KEY) as client,
+    ):
+        # An admin's decision may take hours: the caller hears of it at once.
+        assert client.operations.wait(OPERATION["id"], timeout=5).status == "awaiting_approval"
+    assert len(server.requests) == 1
+
+
 def test_an_unknown_code_maps_by_its_status_and_a_foreign_body_still_raises() -> None:
     with (
         serving(error(409, "a_conflict_added_later"), Answer(418, "<html>teapot</html>")) as server,

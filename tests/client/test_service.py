@@ -10,6 +10,7 @@ from seven_numbers_client import (
     AsyncClient,
     Client,
     Conflict,
+    DeletionLocked,
     IdempotencyKeyReused,
     NotFound,
     NumberActive,
@@ -200,3 +201,40 @@ async def test_sync_events_audit_keys_and_pools_read_as_their_models(
         assert [entry.target for entry in client.audit.list(action="key.issue_admin")] == [
             f"key:{admin_key.id}"
         ]
+
+
+async def test_tags_deletion_locks_limits_pool_tenants_and_idle_numbers(
+    service: str, sessions: tenancy.Sessions
+) -> None:
+    # On the account for long, without an SMS or a call counted: idle by any window.
+    first, second = await seed_numbers(
+        sessions, german_numbers(2, start=11), created="2025-01-01 10:00:00"
+    )
+    with Client(base_url=service, api_key=ADMIN_KEY) as client:
+        assert client.numbers.set_tags(first, {"cost_center": "crm"}).tags == {"cost_center": "crm"}
+        assert [item.number for item in client.numbers.list(tag=["cost_center:crm"])] == [first]
+
+        locked = client.numbers.lock_deletion(first, reason="main support line")
+        assert locked.deletion_lock is not None
+        assert locked.deletion_lock.reason == "main support line"
+        with pytest.raises(DeletionLocked):
+            client.numbers.delete(first)
+        assert client.numbers.unlock_deletion(first).deletion_lock is None
+
+        tenant = client.tenants.create(name="crm")
+        changed = client.tenants.update(
+            tenant.id,
+            tags={"owner": "crm"},
+            limits=models.LimitsChange(max_numbers=1, monthly_budget="50.00"),
+        )
+        assert changed.tags == {"owner": "crm"}
+        assert (changed.limits.max_numbers, changed.limits.monthly_budget) == (1, Decimal("50"))
+        assert changed.limits.over_budget == models.OverBudget.REFUSE
+
+        pool = client.pools.create(name="crm-pool", tenants=[tenant.id])
+        assert [ref.name for ref in client.pools.tenants(pool.id).tenants] == ["crm"]
+        opened = client.pools.set_tenants(pool.id, all=True)
+        assert (opened.pool, opened.all) == (pool.id, True)
+
+        idle = [item.number for item in client.reports.idle_numbers(days=7)]
+        assert sorted(idle) == sorted([first, second])
