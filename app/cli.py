@@ -45,6 +45,7 @@ from app.lib.dev_instance import cli_environment, env_file
 from app.lib.errors import ServiceError
 from app.lib.pagination import PageQuery
 from app.lib.queue import create_queue, enqueue_operation
+from app.lib.tags import parse_tag_filters
 from app.numbers import locks
 from app.numbers.mirror import berlin_today
 from app.numbers.tags import replace_tags
@@ -394,6 +395,10 @@ def bulk_order(
 def bulk_update(
     pool: Annotated[uuid.UUID | None, typer.Option(help="Numbers in this pool.")] = None,
     tenant: Annotated[uuid.UUID | None, typer.Option(help="Numbers held by this tenant.")] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(help="Numbers with this tag, key:value or key (repeatable, all hold)."),
+    ] = None,
     friendly_name: Annotated[str | None, typer.Option(help="The name to give them.")] = None,
     sms_forward: Annotated[
         list[str] | None, typer.Option(help="Forward inbound SMS to this number (repeatable).")
@@ -404,14 +409,16 @@ def bulk_update(
     wait: _WaitOption = True,
     timeout: _TimeoutOption = 600,
 ) -> None:
-    """Change every active number in POOL and/or held by TENANT (a bulk_update operation
-    the worker carries out, as PATCH /v1/numbers); wait and print its progress."""
+    """Change every active number in POOL, held by TENANT and with each TAG (a bulk_update
+    operation the worker carries out, as PATCH /v1/numbers); wait and print its progress."""
     change = NumberChange(
         friendly_name=friendly_name, sms_forward=sms_forward, email_forward=email_forward
     )
 
     async def create(session: AsyncSession, actor: Actor) -> Operation:
-        submitted = await bulk.submit_bulk_update(session, actor, change, pool, tenant, None)
+        submitted = await bulk.submit_bulk_update(
+            session, actor, change, pool, tenant, None, parse_tag_filters(tag)
+        )
         return submitted.operation
 
     _follow("numbers bulk-update", _start("numbers bulk-update", create), wait, timeout)

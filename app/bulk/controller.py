@@ -20,6 +20,7 @@ from app.bulk.schemas import MAX_BULK_COUNT, BulkOrderCreate
 from app.lib import params
 from app.lib.auth import Actor
 from app.lib.errors import error_responses
+from app.lib.tags import TAG_FILTER, parse_tag_filters
 from app.operations.controller import IdempotencyKey, order_body_refused
 from app.operations.schemas import NumberChange, OperationOut, accepted
 from app.search.service import dearest_offered_fees
@@ -72,8 +73,9 @@ class BulkController(Controller):
         summary="Change the name or forwarding of many numbers",
         description=(
             "202 with a `bulk_update` operation: the change (as `PATCH "
-            "/v1/numbers/{number}` takes it) for every active number in `pool` and/or held "
-            "by `tenant` (a tenant key's own numbers only), each by a child `update` "
+            "/v1/numbers/{number}` takes it) for every active number in `pool`, held by "
+            "`tenant` and with each `tag` (all given must hold; a tenant key's own numbers "
+            "only), each by a child `update` "
             "operation (`GET /v1/operations?parent=<id>`); `progress` counts them. A filter "
             "is required (422 `filter_required`). A number busy with another operation is "
             "skipped and named in `warnings`; the operation succeeds when every child has "
@@ -89,6 +91,7 @@ class BulkController(Controller):
         queue: ArqRedis,
         pool: Annotated[str | None, params.uuid_parameter("Numbers in this pool")] = None,
         tenant: Annotated[str | None, params.uuid_parameter("Numbers held by this tenant")] = None,
+        tag: Annotated[list[str] | None, TAG_FILTER] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:
         submitted = await service.submit_bulk_update(
@@ -98,5 +101,6 @@ class BulkController(Controller):
             params.parse_uuid(pool, "pool"),
             params.parse_uuid(tenant, "tenant"),
             idempotency_key,
+            parse_tag_filters(tag),
         )
         return await accepted(db_session, queue, submitted.operation, replayed=submitted.replayed)

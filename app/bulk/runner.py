@@ -51,6 +51,8 @@ from app.db.vocabulary import (
 from app.lib.auth import Actor, Principal
 from app.lib.errors import Conflict, InvalidInput
 from app.lib.queue import commit_and_enqueue, enqueue_operation
+from app.lib.tags import TagFilter
+from app.numbers.service import tag_conditions
 from app.operations.executor import Wait, lock_key
 from app.operations.lifecycle import Failure, finish_operation
 from app.operations.limits import LIMIT_EXCEEDED
@@ -277,6 +279,7 @@ class BulkRunner:
             stmt = stmt.where(Number.pool_id == params.pool)
         if params.tenant is not None:
             stmt = stmt.where(Number.tenant_id == params.tenant)
+        stmt = stmt.where(*tag_conditions(TagFilter(key, value) for key, value in params.tags))
         rows = (await session.scalars(stmt.order_by(Number.number).with_for_update())).all()
         actor = await _authority(session, parent)
         children: list[Operation] = []

@@ -17,6 +17,7 @@ from app.bulk.schemas import BulkOrderCreate
 from app.lib.auth import Actor
 from app.lib.errors import InvalidInput
 from app.lib.params import EXPECTED_COUNTRY, invalid, parse_country, parse_features
+from app.lib.tags import TagFilter
 from app.lib.tenancy import acting_tenant
 from app.operations import limits, service
 from app.operations.params import BulkOrderParams, BulkUpdateParams, stored
@@ -101,19 +102,22 @@ async def submit_bulk_update(
     pool: uuid.UUID | None,
     tenant: uuid.UUID | None,
     key: str | None,
+    tags: tuple[TagFilter, ...] = (),
 ) -> Submitted:
     """A ``bulk_update``: ``change`` for every active number the filter matches (a tenant
     key's only among its own). A filter is required: everything at once is refused."""
-    if pool is None and tenant is None:
+    if pool is None and tenant is None and not tags:
         raise InvalidInput(
-            "A bulk update needs a filter, pool or tenant: an update of every number at "
-            "once is refused.",
+            "A bulk update needs a filter, pool, tenant or tag: an update of every number "
+            "at once is refused.",
             code="filter_required",
-            details={"parameters": ["pool", "tenant"], "location": "query"},
+            details={"parameters": ["pool", "tenant", "tag"], "location": "query"},
         )
     changes = service.number_update(change)
     holder = await acting_tenant(session, actor.principal, tenant)
-    params = BulkUpdateParams(changes=changes, pool=pool, tenant=holder)
+    params = BulkUpdateParams(
+        changes=changes, pool=pool, tenant=holder, tags=tuple((t.key, t.value) for t in tags)
+    )
     return await service.submit_bulk(
         session, actor, params, holder, key, ("PATCH", "/v1/numbers", stored(params))
     )

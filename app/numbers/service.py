@@ -10,7 +10,7 @@ simply not found either way.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,13 +143,19 @@ def _conditions(query: NumberQuery) -> list[ColumnElement[bool]]:
         conditions.append(Number.state == query.state)
     if query.q is not None:
         conditions.append(_matches(query.q))
-    # Containment and key existence, both served by the GIN index on ``tags``.
-    for tag in query.tags:
-        if tag.value is None:
-            conditions.append(Number.tags.has_key(tag.key))
-        else:
-            conditions.append(Number.tags.contains({tag.key: tag.value}))
+    conditions += tag_conditions(query.tags)
     return conditions
+
+
+def tag_conditions(tags: Iterable[TagFilter]) -> list[ColumnElement[bool]]:
+    """A number's own tags as ``tags`` ask (all of them): containment and key existence,
+    both served by the GIN index on ``tags``."""
+    return [
+        Number.tags.has_key(tag.key)
+        if tag.value is None
+        else Number.tags.contains({tag.key: tag.value})
+        for tag in tags
+    ]
 
 
 def _matches(q: str) -> ColumnElement[bool]:

@@ -60,6 +60,8 @@ class BulkUpdateParams(msgspec.Struct, frozen=True):
     pool: uuid.UUID | None = None
     tenant: uuid.UUID | None = None
     """The numbers' holder (for a tenant key, always its own tenant)."""
+    tags: tuple[tuple[str, str | None], ...] = ()
+    """``tag=`` filters as (key, value or None for "has the key"); all must hold."""
 
 
 OperationParams = (

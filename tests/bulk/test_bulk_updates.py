@@ -140,7 +140,36 @@ async def test_bulk_update_validation(client: Client, admin_headers: Headers) ->
     assert (bad_number.status_code, bad_number.json()["code"]) == (422, "invalid_number")
     bad_pool = await client.patch("/v1/numbers?pool=nope", json=CHANGE, headers=admin_headers)
     assert (bad_pool.status_code, bad_pool.json()["code"]) == (422, "invalid_pool")
-    unknown = await client.patch(
-        f"/v1/numbers?pool={pool}&tag=cost_center:crm", json=CHANGE, headers=admin_headers
-    )
+    bad_tag = await client.patch("/v1/numbers?tag=Cost:x", json=CHANGE, headers=admin_headers)
+    assert (bad_tag.status_code, bad_tag.json()["code"]) == (422, "invalid_tag")
+    unknown = await client.patch(f"/v1/numbers?pool={pool}&q=x", json=CHANGE, headers=admin_headers)
     assert unknown.status_code == 422
+
+
+async def test_a_bulk_update_by_tag_changes_the_tagged_numbers_only(
+    client: Client,
+    admin_headers: Headers,
+    settings: Settings,
+    fresh_sandbox: SandboxProcess,
+    sessions: tenancy.Sessions,
+) -> None:
+    numbers = await tenancy.seed_numbers(sessions, rent(fresh_sandbox, 4))
+    tagged, untagged = numbers[:2], numbers[2:]
+    for number in tagged:
+        response = await client.put(
+            f"/v1/numbers/{number}/tags", json={"cost_center": "crm"}, headers=admin_headers
+        )
+        assert response.status_code == 200, response.text
+    other = await client.put(
+        f"/v1/numbers/{untagged[0]}/tags", json={"cost_center": "billing"}, headers=admin_headers
+    )
+    assert other.status_code == 200, other.text
+
+    parent = await _bulk_update(client, admin_headers, "tag=cost_center:crm")
+    assert parent["params"]["tags"] == [["cost_center", "crm"]]
+    with WorkerProcess(fast(settings)):
+        done = await wait_finished(client, admin_headers, parent["id"], within=60)
+    assert done["status"] == "succeeded", done
+    names = _names(fresh_sandbox)
+    assert {number: names[number] for number in tagged} == dict.fromkeys(tagged, "support line")
+    assert {number: names[number] for number in untagged} == dict.fromkeys(untagged, "")

@@ -47,7 +47,11 @@ NUMBERS = Route(
     query=("country", *_FEATURES, "tenant", "pool", "state", "q", "tag", "limit", "cursor"),
 )
 NUMBERS_UPDATE = Route(
-    "PATCH", "/v1/numbers", {202: m.OperationOut}, body=m.NumberChange, query=("pool", "tenant")
+    "PATCH",
+    "/v1/numbers",
+    {202: m.OperationOut},
+    body=m.NumberChange,
+    query=("pool", "tenant", "tag"),
 )
 NUMBER = Route("GET", "/v1/numbers/{number}", {200: m.NumberOut})
 NUMBER_UPDATE = Route("PATCH", "/v1/numbers/{number}", {202: m.OperationOut}, body=m.NumberChange)
@@ -314,15 +318,17 @@ class Numbers(Resource):
         *,
         pool: Id | None = None,
         tenant: Id | None = None,
+        tag: str | Iterable[str] | None = None,
         idempotency_key: str | None = None,
         **fields: Any,
     ) -> Reply[m.OperationOut]:
-        """The change ``update`` takes, for every active number in ``pool`` and/or held by
-        ``tenant`` (one is required): a ``bulk_update`` operation whose ``progress`` counts
-        its child updates; a number busy with another operation is skipped (``warnings``)."""
+        """The change ``update`` takes, for every active number in ``pool``, held by
+        ``tenant`` and with each ``tag`` (``key:value`` or ``key``; one filter is required):
+        a ``bulk_update`` operation whose ``progress`` counts its child updates; a number
+        busy with another operation is skipped (``warnings``)."""
         return self._run(
             NUMBERS_UPDATE.call(
-                query={"pool": pool, "tenant": tenant},
+                query={"pool": pool, "tenant": tenant, "tag": _many(tag)},
                 body=_body(m.NumberChange, body, fields),
                 idempotency_key=idempotency_key,
             )
