@@ -87,11 +87,15 @@ class CostsQuery:
     group_by: GroupBy
 
 
+#: The console's groupings: the API's, but a tag's (``tag:<key>``), which needs its key.
+GROUPINGS = tuple(grouping for grouping in GroupBy if grouping is not GroupBy.TAG)
+
+
 def _costs_query(month: str | None, basis: str | None, group_by: str | None) -> CostsQuery:
     return CostsQuery(
         parse_month(month),
         Basis(params.parse_choice(basis, "basis", tuple(Basis)) or "cash"),
-        GroupBy(params.parse_choice(group_by, "group_by", tuple(GroupBy)) or "tenant"),
+        GroupBy(params.parse_choice(group_by, "group_by", GROUPINGS) or "tenant"),
     )
 
 
@@ -147,7 +151,7 @@ class ConsolePages(Controller):
             forecast=forecast,
             forecast_chart=bar_chart(forecast_bars, "Forecast of cash charges"),
             bases=tuple(Basis),
-            groupings=tuple(GroupBy),
+            groupings=GROUPINGS,
         )
 
     @get("/costs.csv")

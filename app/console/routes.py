@@ -11,6 +11,7 @@ from litestar.template.config import TemplateConfig
 from app.console.actions import ConsoleActions
 from app.console.pages import ConsolePages
 from app.console.web import EXCEPTION_HANDLERS, PREFIX, STATIC, TEMPLATES
+from app.lib.money import money
 
 #: Paths the API key check leaves alone: the console signs its callers in itself.
 CONSOLE_PATHS = (f"^{PREFIX}",)
@@ -32,4 +33,11 @@ def console_router() -> Router:
 
 
 def console_templates() -> TemplateConfig[JinjaTemplateEngine]:
-    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
+    return TemplateConfig(
+        directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_add_filters
+    )
+
+
+def _add_filters(engine: JinjaTemplateEngine) -> None:
+    # Amounts as the API writes them ("4.90", seven's sub-cent places kept).
+    engine.engine.filters["money"] = money

@@ -218,3 +218,32 @@ async def test_the_cli_signs_everybody_out(
     audit = await client.get("/v1/audit?actor=cli", headers=admin_headers)
     [entry] = [e for e in audit.json()["items"] if e["action"] == "console.end_sessions"]
     assert entry["details"] == {"sessions": 1}
+
+
+async def test_the_pages_show_a_tenants_limits_and_a_numbers_tags_and_deletion_lock(
+    client: Client, admin_headers: Headers, sessions: Sessions
+) -> None:
+    tenant, _ = await create_tenant(client, admin_headers, "acme")
+    limits = {"max_numbers": 5, "monthly_budget": "50.00", "over_budget": "approve"}
+    limited = await client.patch(
+        f"/v1/tenants/{tenant}", json={"limits": limits}, headers=admin_headers
+    )
+    assert limited.status_code == 200, limited.text
+    (number,) = await seed_numbers(sessions, german_numbers(1))
+    await client.put(f"/v1/numbers/{number}/tags", json={"team": "crm"}, headers=admin_headers)
+    locked = await client.put(
+        f"/v1/numbers/{number}/deletion-lock", json={"reason": "main line"}, headers=admin_headers
+    )
+    assert locked.status_code == 200, locked.text
+    browser = _new_browser(client)
+    await sign_in(browser, ADMIN_KEY)
+
+    tenants = _main((await browser.get("/console/tenants")).text)
+    assert "Numbers at once</dt><dd>5</dd>" in tenants
+    assert "50.00 EUR (beyond it: approval)" in tenants
+    assert "Orders a day</dt><dd>no limit</dd>" in tenants
+    page = _main((await browser.get(f"/console/numbers/{number}")).text)
+    assert "<code>team: crm</code>" in page
+    assert "Deletion lock</dt><dd>locked by" in page and ": main line</dd>" in page
+    # Grouping by tag needs its key: the console offers the other groupings only.
+    assert (await browser.get("/console/costs?group_by=tag")).status_code == 422
