@@ -263,7 +263,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything(data_dir: Path) 
 def test_a_child_dying_stops_everything_with_a_clear_line(data_dir: Path) -> None:
     run, tree, _, _ = _start_until_ready(data_dir)
     try:
-        worker = next(p for p in tree if "workers.settings" in " ".join(p.cmdline()))
+        worker = next(p for p in tree if p.cmdline()[-2:] == ["-m", "workers"])
         worker.kill()
         try:
             code = run.proc.wait(timeout=STOP_TIMEOUT)
