@@ -38,7 +38,7 @@ from app.db.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from app.db.vocabulary import DeliveryStatus, EventType
 from app.events.endpoint_schemas import endpoint_out
 from app.events.outbox import emit
-from app.events.safety import UnsafeUrl, allowed_hosts, resolve_target
+from app.events.safety import Target, UnsafeUrl, allowed_hosts, resolve_target
 from app.events.schemas import event_out
 from app.events.signing import signature_headers
 from app.lib.backoff import equal_jitter
@@ -297,12 +297,17 @@ class Deliverer:
         for delivery in due:
             by_key.setdefault(delivery.key, []).append(delivery)
         gate = asyncio.Semaphore(PARALLEL_KEYS)
+        # The endpoint's address, checked once for the round (its deliveries share the URL).
+        try:
+            target: Target | UnsafeUrl = await resolve_target(due[0].url, self.policy.allowed)
+        except UnsafeUrl as refused:
+            target = refused
 
         async def deliver_key(deliveries: list[Row[Any]]) -> list[Outcome]:
             outcomes: list[Outcome] = []
             async with gate:
                 for delivery in deliveries:
-                    answer = await self._post(delivery)
+                    answer = await self._post(target, delivery)
                     _log_attempt(endpoint_id, delivery, answer)
                     outcomes.append(self._decide(delivery, answer))
                     if outcomes[-1].status == DeliveryStatus.PENDING:
@@ -333,11 +338,9 @@ class Deliverer:
             return Outcome(delivery, answer, now, DeliveryStatus.FAILED, delivery.next_attempt_at)
         return Outcome(delivery, answer, now, DeliveryStatus.PENDING, retry_at)
 
-    async def _post(self, delivery: Row[Any]) -> Answer:
-        try:
-            target = await resolve_target(delivery.url, self.policy.allowed)
-        except UnsafeUrl as refused:
-            return Answer(error=f"address_refused: {refused}")
+    async def _post(self, target: Target | UnsafeUrl, delivery: Row[Any]) -> Answer:
+        if isinstance(target, UnsafeUrl):
+            return Answer(error=f"address_refused: {target}")
         body = msgspec.json.encode(event_out(delivery))
         headers = {
             "Content-Type": "application/json",
