@@ -29,7 +29,10 @@ from app.console.web import (
     see_other,
 )
 from app.db.vocabulary import KeyScope
+from app.lib.params import invalid
 from app.lib.queue import commit_and_enqueue
+from app.numbers import locks
+from app.numbers.schemas import MAX_LOCK_REASON_LENGTH
 from app.operations import service as operations
 from app.operations.params import DeleteParams
 from app.pools.releasing import release_and_announce
@@ -114,6 +117,39 @@ class ConsoleActions(Controller):
             db_session, caller.actor, digits, DeleteParams(), None
         )
         await commit_and_enqueue(db_session, queue, submitted.operation)
+        return see_other(f"{PREFIX}/numbers/{digits}")
+
+    @post("/numbers/{number:str}/lock", status_code=303)
+    async def lock(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        caller: Caller,
+        number: str,
+    ) -> Redirect:
+        """As ``PUT /v1/numbers/{number}/deletion-lock``, the reason optional."""
+        admin_only(caller)
+        form = await form_of(request, caller.csrf_token)
+        digits = number_digits(number)
+        reason = form.get("reason", "").strip() or None
+        if reason is not None and len(reason) > MAX_LOCK_REASON_LENGTH:
+            raise invalid("reason", reason, f"at most {MAX_LOCK_REASON_LENGTH} characters")
+        await locks.lock(db_session, caller.actor, digits, reason)
+        return see_other(f"{PREFIX}/numbers/{digits}")
+
+    @post("/numbers/{number:str}/unlock", status_code=303)
+    async def unlock(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        caller: Caller,
+        number: str,
+    ) -> Redirect:
+        """As ``DELETE /v1/numbers/{number}/deletion-lock``."""
+        admin_only(caller)
+        await form_of(request, caller.csrf_token)
+        digits = number_digits(number)
+        await locks.unlock(db_session, caller.actor, digits)
         return see_other(f"{PREFIX}/numbers/{digits}")
 
     @post("/tenants/{tenant_id:uuid}/keys", status_code=200)

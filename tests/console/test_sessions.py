@@ -247,3 +247,34 @@ async def test_the_pages_show_a_tenants_limits_and_a_numbers_tags_and_deletion_l
     assert "Deletion lock</dt><dd>locked by" in page and ": main line</dd>" in page
     # Grouping by tag needs its key: the console offers the other groupings only.
     assert (await browser.get("/console/costs?group_by=tag")).status_code == 422
+
+
+async def test_an_admin_locks_a_number_against_deletion_and_lifts_the_lock(
+    client: Client, admin_headers: Headers, sessions: Sessions
+) -> None:
+    (number,) = await seed_numbers(sessions, german_numbers(1))
+    browser = _new_browser(client)
+    csrf = await sign_in(browser, ADMIN_KEY)
+    assert "Lock against deletion" in (await browser.get(f"/console/numbers/{number}")).text
+    too_long = await browser.post(
+        f"/console/numbers/{number}/lock", data={"csrf": csrf, "reason": "x" * 501}
+    )
+    assert too_long.status_code == 422
+    locked = await browser.post(
+        f"/console/numbers/{number}/lock",
+        data={"csrf": csrf, "reason": "main line"},
+        follow_redirects=False,
+    )
+    assert (locked.status_code, locked.headers["location"]) == (303, f"/console/numbers/{number}")
+    refused = await client.delete(f"/v1/numbers/{number}", headers=admin_headers)
+    assert (refused.status_code, refused.json()["code"]) == (409, "deletion_locked")
+    page = (await browser.get(f"/console/numbers/{number}")).text
+    assert "Lift the deletion lock" in page and "Delete…" not in page
+    lifted = await browser.post(
+        f"/console/numbers/{number}/unlock", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert lifted.status_code == 303
+    shown = (await client.get(f"/v1/numbers/{number}", headers=admin_headers)).json()
+    assert shown["deletion_lock"] is None
+    audit = (await client.get("/v1/audit", headers=admin_headers)).json()["items"]
+    assert {"number.lock", "number.unlock"} <= {entry["action"] for entry in audit}
