@@ -1,6 +1,6 @@
 """bulk operations: bulk_order and bulk_update parents, and each child's parent_id
 
-Revision ID: 0015_bulk_operations
+Revision ID: 0012_bulk_operations
 Revises: 0011_events
 Create Date: 2026-11-30 18:15:00
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_bulk_operations"
+revision: str = "0012_bulk_operations"
 down_revision: str | None = "0011_events"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

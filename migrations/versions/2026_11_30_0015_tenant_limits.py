@@ -1,7 +1,7 @@
 """tenant limits, and orders awaiting an admin's approval above the budget
 
-Revision ID: 0018_tenant_limits
-Revises: 0017_locks_and_entitlements
+Revision ID: 0015_tenant_limits
+Revises: 0014_locks_and_entitlements
 Create Date: 2026-11-30 18:30:00
 
 A tenant's limits are columns of its row (NULL: no limit): ``limit_max_numbers``,
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_tenant_limits"
-down_revision: str | None = "0017_locks_and_entitlements"
+revision: str = "0015_tenant_limits"
+down_revision: str | None = "0014_locks_and_entitlements"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

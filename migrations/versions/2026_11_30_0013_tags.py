@@ -1,7 +1,7 @@
 """tags: key -> value labels on numbers and tenants
 
-Revision ID: 0016_tags
-Revises: 0015_bulk_operations
+Revision ID: 0013_tags
+Revises: 0012_bulk_operations
 Create Date: 2026-11-30 18:30:00
 
 ``numbers.tags`` and ``tenants.tags`` are JSON objects of string to string (checked by the
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0016_tags"
-down_revision: str | None = "0015_bulk_operations"
+revision: str = "0013_tags"
+down_revision: str | None = "0012_bulk_operations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

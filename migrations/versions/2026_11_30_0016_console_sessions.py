@@ -1,7 +1,7 @@
 """console_sessions: who is signed in to the console (/console)
 
-Revision ID: 0019_console_sessions
-Revises: 0018_tenant_limits
+Revision ID: 0016_console_sessions
+Revises: 0015_tenant_limits
 Create Date: 2026-11-30 19:00:00
 
 A browser's session holds an opaque random id in its cookie; the row keeps only that id's
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019_console_sessions"
-down_revision: str | None = "0018_tenant_limits"
+revision: str = "0016_console_sessions"
+down_revision: str | None = "0015_tenant_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """deletion locks on numbers; the tenants each pool is open to
 
-Revision ID: 0017_locks_and_entitlements
-Revises: 0016_tags
+Revision ID: 0014_locks_and_entitlements
+Revises: 0013_tags
 Create Date: 2026-11-30 18:30:00
 
 A number may carry a deletion lock (when, by whom, why): every DELETE of it is refused
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_locks_and_entitlements"
-down_revision: str | None = "0016_tags"
+revision: str = "0014_locks_and_entitlements"
+down_revision: str | None = "0013_tags"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
