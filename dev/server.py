@@ -391,6 +391,7 @@ def print_banner(
         f"seven-numbers is ready after {time.monotonic() - started:.1f}s (Ctrl-C stops everything)",
         f"  API:       {base}",
         f"  docs:      {base}/schema",
+        f"  console:   {base}/console  (sign in with the admin key below)",
     ]
     if sandbox:
         lines.append(f"  sandbox:   {sandbox}  (no real numbers will be ordered)")
