@@ -30,9 +30,9 @@ from app.console.web import (
     provide_caller,
 )
 from app.costs import service as costs
-from app.costs.controller import parse_month, tenant_scope
+from app.costs.controller import parse_group_by_param, parse_month, tenant_scope
 from app.costs.limits import take_report_slot
-from app.costs.model import Basis, GroupBy, Month, Report
+from app.costs.model import TAG_PREFIX, Basis, GroupBy, Month, Report
 from app.costs.schemas import report_csv, row_cells
 from app.db.models import Number
 from app.db.vocabulary import IN_FLIGHT, NumberState, OperationStatus
@@ -85,17 +85,25 @@ class CostsQuery:
     month: Month
     basis: Basis
     group_by: GroupBy
+    tag: str | None = None
+
+    @property
+    def grouping(self) -> str:
+        """``group_by`` as written in a URL: ``tag:<key>`` for a tag's."""
+        return f"{TAG_PREFIX}{self.tag}" if self.tag is not None else str(self.group_by)
 
 
-#: The console's groupings: the API's, but a tag's (``tag:<key>``), which needs its key.
-GROUPINGS = tuple(grouping for grouping in GroupBy if grouping is not GroupBy.TAG)
+#: The groupings that need no key; a tag's is offered for each key in use.
+GROUPINGS = tuple(str(grouping) for grouping in GroupBy if grouping is not GroupBy.TAG)
 
 
 def _costs_query(month: str | None, basis: str | None, group_by: str | None) -> CostsQuery:
+    grouping, tag = parse_group_by_param(group_by)
     return CostsQuery(
         parse_month(month),
         Basis(params.parse_choice(basis, "basis", tuple(Basis)) or "cash"),
-        GroupBy(params.parse_choice(group_by, "group_by", GROUPINGS) or "tenant"),
+        grouping,
+        tag,
     )
 
 
@@ -105,7 +113,9 @@ async def _report(
     """The report ``GET /v1/costs`` gives this key, holding one of its report slots."""
     tenant = tenant_scope(caller.principal)
     await take_report_slot(session, caller.principal, settings.cost_reports_per_key)
-    return await costs.cost_report(session, query.month, query.basis, query.group_by, tenant)
+    return await costs.cost_report(
+        session, query.month, query.basis, query.group_by, tenant, query.tag
+    )
 
 
 class ConsolePages(Controller):
@@ -147,11 +157,17 @@ class ConsolePages(Controller):
             query=query,
             rows=[row_cells(row) for row in report.rows],
             totals=row_cells(report.totals),
-            chart=bar_chart(bars, f"Total cost by {query.group_by}, {query.month}"),
+            chart=bar_chart(bars, f"Total cost by {query.grouping}, {query.month}"),
             forecast=forecast,
             forecast_chart=bar_chart(forecast_bars, "Forecast of cash charges"),
             bases=tuple(Basis),
-            groupings=GROUPINGS,
+            groupings=(
+                *GROUPINGS,
+                *(
+                    f"{TAG_PREFIX}{key}"
+                    for key in await costs.tag_keys(db_session, tenant_scope(caller.principal))
+                ),
+            ),
         )
 
     @get("/costs.csv")
@@ -167,7 +183,7 @@ class ConsolePages(Controller):
         """Exactly the table the costs page shows, as ``GET /v1/costs`` writes its CSV."""
         query = _costs_query(month, basis, group_by)
         report = await _report(db_session, caller, settings, query)
-        name = f"costs-{query.month}-{query.basis}-by-{query.group_by}.csv"
+        name = f"costs-{query.month}-{query.basis}-by-{query.grouping.replace(':', '-')}.csv"
         return Response(
             report_csv(report),
             media_type="text/csv",

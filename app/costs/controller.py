@@ -58,7 +58,8 @@ _PLAIN_GROUPINGS = tuple(grouping for grouping in GroupBy if grouping != GroupBy
 _EXPECTED_GROUP_BY = f"one of {', '.join(_PLAIN_GROUPINGS)}, or tag:<key> such as tag:cost_center"
 
 
-def _parse_group_by(group_by: str | None) -> tuple[GroupBy, str | None]:
+def parse_group_by_param(group_by: str | None) -> tuple[GroupBy, str | None]:
+    """``group_by`` as the API reads it: the grouping and, for a tag, its key; 422 else."""
     value = params.given(group_by)
     if value is None:
         return GroupBy.TENANT, None
@@ -128,7 +129,7 @@ class CostController(Controller):
     ) -> Response[Any]:
         """``Accept: text/csv`` answers the same rows as CSV, the totals as the last row."""
         parsed = parse_month(month)
-        grouping, tag = _parse_group_by(group_by)
+        grouping, tag = parse_group_by_param(group_by)
         chosen = Basis(params.parse_choice(basis, "basis", tuple(Basis)) or "cash")
         tenant = tenant_scope(principal)
         await take_report_slot(db_session, principal, settings.cost_reports_per_key)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import text
+from sqlalchemy import func, select, text, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.costs.model import Basis, GroupBy, Month, Report, Row, add_months, cents
@@ -27,6 +27,7 @@ from app.costs.sql import (
     numbered,
     report_sql,
 )
+from app.db.models import Number, Tenant
 
 # berlin_today: the report's default month is read from it (the controller, the CLI).
 from app.numbers.mirror import berlin_today as berlin_today
@@ -155,3 +156,20 @@ async def forecast(
         )
         month = month.next()
     return out
+
+
+#: The most tag keys :func:`tag_keys` offers.
+MAX_TAG_KEYS = 50
+
+
+async def tag_keys(session: AsyncSession, tenant_id: uuid.UUID | None = None) -> list[str]:
+    """The tag keys a report can be grouped by (``group_by=tag:<key>``): those on numbers
+    and tenants; for a tenant, on the numbers it holds and on itself."""
+    on_numbers = select(func.jsonb_object_keys(Number.tags).label("key"))
+    on_tenants = select(func.jsonb_object_keys(Tenant.tags).label("key"))
+    if tenant_id is not None:
+        on_numbers = on_numbers.where(Number.tenant_id == tenant_id)
+        on_tenants = on_tenants.where(Tenant.id == tenant_id)
+    keys = union(on_numbers, on_tenants).subquery()
+    found = await session.scalars(select(keys.c.key).order_by(keys.c.key).limit(MAX_TAG_KEYS))
+    return list(found)

@@ -245,7 +245,16 @@ async def test_the_pages_show_a_tenants_limits_and_a_numbers_tags_and_deletion_l
     page = _main((await browser.get(f"/console/numbers/{number}")).text)
     assert "<code>team: crm</code>" in page
     assert "Deletion lock</dt><dd>locked by" in page and ": main line</dd>" in page
-    # Grouping by tag needs its key: the console offers the other groupings only.
+    # Costs by a tag in use, as the API gives them; a tag grouping without its key is 422.
+    costs = (await browser.get("/console/costs?group_by=tag:team")).text
+    assert '<option value="tag:team" selected>tag:team</option>' in costs
+    api = (await client.get("/v1/costs?group_by=tag:team", headers=admin_headers)).json()
+    assert api["rows"] and all(f">{row['key']}<" in costs for row in api["rows"])
+    csv = await browser.get("/console/costs.csv?group_by=tag:team")
+    api_csv = await client.get(
+        "/v1/costs?group_by=tag:team", headers={**admin_headers, "Accept": "text/csv"}
+    )
+    assert csv.text == api_csv.text
     assert (await browser.get("/console/costs?group_by=tag")).status_code == 422
 
 
