@@ -61,6 +61,8 @@ from app.operations.policy import RetryPolicy
 from app.operations.reads import progress
 from app.operations.schemas import OrderCreate, Progress
 from app.operations.service import add_update, submit_order
+from app.search.schemas import SearchQuery
+from app.search.service import fitting_offer
 from app.seven.client import SevenClient
 from app.seven.errors import SevenError
 from app.seven.types import AvailableFees, AvailableNumber
@@ -183,20 +185,10 @@ class BulkRunner:
         """seven's offer now, without the numbers this parent has tried already. seven
         filters only on a feature being present, and may list other countries: both are
         checked here too. Asked with no transaction open (``_children`` ended it)."""
-        wanted = set(params.features)
-        offer = await self.seven.search_available(
-            params.country,
-            sms=("sms" in wanted) or None,
-            a2p_sms=("a2p_sms" in wanted) or None,
-            voice=("voice" in wanted) or None,
+        offer = await fitting_offer(
+            self.seven, SearchQuery.wanting(params.country, params.features)
         )
-        return [
-            offered
-            for offered in offer
-            if offered.number not in tried
-            and offered.country.upper() == params.country
-            and all(getattr(offered.features, name) for name in wanted)
-        ]
+        return [offered for offered in offer if offered.number not in tried]
 
     async def _order_child(
         self,

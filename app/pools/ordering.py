@@ -25,6 +25,8 @@ from app.operations.params import OrderParams, params_of
 from app.operations.schemas import OrderCreate
 from app.operations.service import OfferedFees, Submitted, submit_order
 from app.pools.service import db_now, get_pool, next_free_at, pool_exhausted
+from app.search.schemas import SearchQuery
+from app.search.service import fitting_offer
 from app.seven.client import SevenClient
 from app.seven.types import AvailableFees, AvailableNumber, PaymentInterval
 
@@ -53,24 +55,13 @@ async def order_for_pool(
     wanted = set(parse_features(features, "features")) | set(pool.features)
     # No transaction stays open while seven answers (the pool's read began one).
     await session.commit()
-    offered = await seven.search_available(
-        wanted_country,
-        sms=("sms" in wanted) or None,
-        a2p_sms=("a2p_sms" in wanted) or None,
-        voice=("voice" in wanted) or None,
-    )
+    offered = await fitting_offer(seven, SearchQuery.wanting(wanted_country, wanted))
     known = set(
         await session.scalars(
             select(Number.number).where(Number.number.in_([n.number for n in offered]))
         )
     )
-    candidates = [
-        n
-        for n in offered
-        if n.number not in known
-        and (wanted_country is None or n.country.upper() == wanted_country)
-        and all(getattr(n.features, name) for name in wanted)
-    ]
+    candidates = [n for n in offered if n.number not in known]
     await session.commit()  # end the read transaction before the order's own
     for candidate in candidates[:MAX_CANDIDATES]:
         order = OrderCreate(

@@ -6,6 +6,7 @@ strings here, as every amount the service shows (``app.lib.money``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -69,6 +70,27 @@ class SearchQuery:
         )
         # v2: fees became money strings; a v1 answer still cached is not read as one.
         return f"search:available:v2:{self.country or '*'}:{flags}"
+
+    @classmethod
+    def wanting(cls, country: str | None, features: Iterable[str]) -> SearchQuery:
+        """Numbers of ``country`` (None: any) with every one of ``features``."""
+        wanted = set(features)
+        return cls(
+            country=country,
+            sms=("sms" in wanted) or None,
+            a2p_sms=("a2p_sms" in wanted) or None,
+            voice=("voice" in wanted) or None,
+        )
+
+    def fits(self, number: AvailableNumber | AvailableNumberOut) -> bool:
+        """Whether an offered number is one the query asks for: seven filters only on a
+        feature being present, and may list numbers of other countries."""
+        wanted = {"sms": self.sms, "a2p_sms": self.a2p_sms, "voice": self.voice}
+        return (self.country is None or number.country.upper() == self.country) and all(
+            getattr(number.features, name) == flag
+            for name, flag in wanted.items()
+            if flag is not None
+        )
 
 
 def monthly_equivalent(fees: AvailableFees) -> MonthlyEquivalent:

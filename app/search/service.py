@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 
 from app.search.schemas import AvailableNumberOut, SearchQuery, available_out
 from app.seven.client import SevenClient
-from app.seven.types import AvailableFees, IntervalFees, PaymentInterval
+from app.seven.types import AvailableFees, AvailableNumber, IntervalFees, PaymentInterval
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +38,15 @@ async def search_available(
     items = [available_out(number) for number in found]
     await _store(cache, key, _ENCODE.encode(items), ttl_seconds)
     return items
+
+
+async def fitting_offer(seven: SevenClient, query: SearchQuery) -> list[AvailableNumber]:
+    """seven's offer for ``query`` now (not from the cache: for picking numbers to order),
+    the numbers that fit it only."""
+    found = await seven.search_available(
+        query.country, sms=query.sms, a2p_sms=query.a2p_sms, voice=query.voice
+    )
+    return [number for number in found if query.fits(number)]
 
 
 def matching(
@@ -93,13 +102,7 @@ async def dearest_offered_fees(
     """seven's dearest fees for ``interval`` (setup and basic charge together) among the
     numbers it offers now in ``country`` with every one of ``features``: the price of a
     number not yet picked (a bulk order's). None when it offers none."""
-    wanted = set(features)
-    query = SearchQuery(
-        country=country,
-        sms=("sms" in wanted) or None,
-        a2p_sms=("a2p_sms" in wanted) or None,
-        voice=("voice" in wanted) or None,
-    )
+    query = SearchQuery.wanting(country, features)
     prices = [
         msgspec.convert(
             msgspec.to_builtins(
@@ -109,6 +112,6 @@ async def dearest_offered_fees(
             strict=False,
         )
         for item in await search_available(seven, cache, ttl_seconds, query)
-        if all(getattr(item.features, name) for name in wanted)
+        if query.fits(item)
     ]
     return max(prices, key=lambda fees: fees.setup + fees.basic_charge, default=None)
