@@ -38,7 +38,6 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.db.locks import release_lock, try_lock
 from app.db.models import ApiKey, Number, Operation
 from app.db.vocabulary import (
     BULK_OPERATION_KINDS,
@@ -53,7 +52,7 @@ from app.lib.errors import Conflict, InvalidInput
 from app.lib.queue import commit_and_enqueue, enqueue_operation
 from app.lib.tags import TagFilter
 from app.numbers.service import tag_conditions
-from app.operations.executor import Wait, lock_key
+from app.operations.executor import Wait, holding
 from app.operations.lifecycle import Failure, finish_operation
 from app.operations.limits import LIMIT_EXCEEDED
 from app.operations.params import BulkOrderParams, BulkUpdateParams, params_of
@@ -110,25 +109,20 @@ class BulkRunner:
 
     async def run(self, operation_id: uuid.UUID) -> str | Wait:
         """One pass: the parent's final status, a :class:`Wait`, or ``busy``."""
-        key = lock_key(operation_id)
-        async with self.engine.connect() as connection:
-            if not await try_lock(connection, key):
+        async with holding(self.engine, operation_id) as session:
+            if session is None:
                 return "busy"
-            try:
-                async with AsyncSession(bind=connection, expire_on_commit=False) as session:
-                    parent = await session.get(Operation, operation_id)
-                    if parent is None or parent.kind not in BULK_OPERATION_KINDS:
-                        return "not_found"
-                    structlog.contextvars.bind_contextvars(request_id=parent.request_id)
-                    if parent.status in FINISHED:
-                        return parent.status
-                    params = params_of(parent)
-                    if isinstance(params, BulkOrderParams):
-                        return await self._order_pass(session, parent, params)
-                    assert isinstance(params, BulkUpdateParams)
-                    return await self._update_pass(session, parent, params)
-            finally:
-                await release_lock(connection, key)
+            parent = await session.get(Operation, operation_id)
+            if parent is None or parent.kind not in BULK_OPERATION_KINDS:
+                return "not_found"
+            structlog.contextvars.bind_contextvars(request_id=parent.request_id)
+            if parent.status in FINISHED:
+                return parent.status
+            params = params_of(parent)
+            if isinstance(params, BulkOrderParams):
+                return await self._order_pass(session, parent, params)
+            assert isinstance(params, BulkUpdateParams)
+            return await self._update_pass(session, parent, params)
 
     # -- bulk_order -------------------------------------------------------------------
 

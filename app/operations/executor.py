@@ -36,7 +36,8 @@ How the ground truths (architecture.md) are kept:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -114,29 +115,43 @@ class OperationRunner:
     async def run(self, operation_id: uuid.UUID) -> str | Wait:
         """Make the operation's next attempt; its status, a :class:`Wait`, or ``busy`` if
         another run has it."""
-        key = lock_key(operation_id)
-        async with self.engine.connect() as connection:
-            if not await try_lock(connection, key):
+        async with holding(self.engine, operation_id) as session:
+            if session is None:
                 return "busy"
-            try:
-                async with AsyncSession(bind=connection, expire_on_commit=False) as session:
-                    operation = await session.get(Operation, operation_id)
-                    # A sync or a bulk operation has a job of its own.
-                    if operation is None or operation.kind not in NUMBER_OPERATION_KINDS:
-                        return "not_found"
-                    # The job's log line (app.lib.job_run) carries the API request's id.
-                    structlog.contextvars.bind_contextvars(request_id=operation.request_id)
-                    # Awaiting approval: nothing goes to seven until an admin approves it
-                    # (a job for it can only be a stray one).
-                    if operation.status in (*FINISHED, OperationStatus.AWAITING_APPROVAL):
-                        return operation.status
-                    # End the read's transaction: none stays open while seven answers
-                    # (the run's changes to ``operation`` wait in memory until it commits).
-                    await session.commit()
-                    run = _Run(session, self.seven, self.policy, self.finish_hooks, operation)
-                    return await run.execute()
-            finally:
-                await release_lock(connection, key)
+            operation = await session.get(Operation, operation_id)
+            # A sync or a bulk operation has a job of its own.
+            if operation is None or operation.kind not in NUMBER_OPERATION_KINDS:
+                return "not_found"
+            # The job's log line (app.lib.job_run) carries the API request's id.
+            structlog.contextvars.bind_contextvars(request_id=operation.request_id)
+            # Awaiting approval: nothing goes to seven until an admin approves it
+            # (a job for it can only be a stray one).
+            if operation.status in (*FINISHED, OperationStatus.AWAITING_APPROVAL):
+                return operation.status
+            # End the read's transaction: none stays open while seven answers
+            # (the run's changes to ``operation`` wait in memory until it commits).
+            await session.commit()
+            run = _Run(session, self.seven, self.policy, self.finish_hooks, operation)
+            return await run.execute()
+
+
+@asynccontextmanager
+async def holding(
+    engine: AsyncEngine, operation_id: uuid.UUID
+) -> AsyncIterator[AsyncSession | None]:
+    """A session on a connection that holds the operation's advisory lock until the block
+    ends; None when another run holds it. A job (an operation's, a bulk operation's)
+    runs its pass inside, so one pass at a time works on an operation."""
+    key = lock_key(operation_id)
+    async with engine.connect() as connection:
+        if not await try_lock(connection, key):
+            yield None
+            return
+        try:
+            async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+                yield session
+        finally:
+            await release_lock(connection, key)
 
 
 class _Run:
