@@ -94,9 +94,7 @@ class ConsoleActions(Controller):
         number: str,
     ) -> Redirect:
         """As ``DELETE /v1/allocations/{number}``."""
-        admin_only(caller)
-        await form_of(request, caller.csrf_token)
-        digits = number_digits(number)
+        _, digits = await _admin_form_on(request, caller, number)
         await release_and_announce(db_session, caller.actor, queue, digits)
         return see_other(f"{PREFIX}/numbers/{digits}")
 
@@ -110,9 +108,7 @@ class ConsoleActions(Controller):
         number: str,
     ) -> Redirect:
         """As ``DELETE /v1/numbers/{number}`` (at the end of the paid period)."""
-        admin_only(caller)
-        await form_of(request, caller.csrf_token)
-        digits = number_digits(number)
+        _, digits = await _admin_form_on(request, caller, number)
         submitted = await operations.submit_change(
             db_session, caller.actor, digits, DeleteParams(), None
         )
@@ -128,9 +124,7 @@ class ConsoleActions(Controller):
         number: str,
     ) -> Redirect:
         """As ``PUT /v1/numbers/{number}/deletion-lock``, the reason optional."""
-        admin_only(caller)
-        form = await form_of(request, caller.csrf_token)
-        digits = number_digits(number)
+        form, digits = await _admin_form_on(request, caller, number)
         reason = form.get("reason", "").strip() or None
         if reason is not None and len(reason) > MAX_LOCK_REASON_LENGTH:
             raise invalid("reason", reason, f"at most {MAX_LOCK_REASON_LENGTH} characters")
@@ -146,9 +140,7 @@ class ConsoleActions(Controller):
         number: str,
     ) -> Redirect:
         """As ``DELETE /v1/numbers/{number}/deletion-lock``."""
-        admin_only(caller)
-        await form_of(request, caller.csrf_token)
-        digits = number_digits(number)
+        _, digits = await _admin_form_on(request, caller, number)
         await locks.unlock(db_session, caller.actor, digits)
         return see_other(f"{PREFIX}/numbers/{digits}")
 
@@ -181,3 +173,13 @@ class ConsoleActions(Controller):
         await form_of(request, caller.csrf_token)
         await tenants.revoke_key(db_session, caller.actor, key_id)
         return see_other(f"{PREFIX}/tenants")
+
+
+async def _admin_form_on(
+    request: Request[Any, Any, Any], caller: Caller, number: str
+) -> tuple[dict[str, str], str]:
+    """An admin's form about one number: its fields once the CSRF token matches, and the
+    number's digits (a number written wrong is the pages' 404)."""
+    admin_only(caller)
+    form = await form_of(request, caller.csrf_token)
+    return form, number_digits(number)
