@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,7 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from app.asgi import create_app
 from app.db.vocabulary import EventType
-from app.events.outbox import CHANNEL, emit
+from app.events.outbox import CHANNEL, NewEvent, emit, emit_all
 from app.resources import Resources
 from app.settings import Settings
 from app.sync.service import run_sync
@@ -293,3 +296,63 @@ async def test_a_transaction_that_writes_deliveries_wakes_the_dispatchers_when_i
         assert await asyncio.wait_for(woken.get(), 5) == CHANNEL
         await asyncio.sleep(0.3)
         assert woken.empty(), "one wake-up per transaction"
+
+
+async def test_events_written_together_keep_their_order_data_and_endpoints(
+    api: Client, admin_headers: Headers, resources: Resources, database_url: str
+) -> None:
+    tenant, _ = await create_tenant(api, admin_headers, "acme")
+    admins = await register(api, admin_headers, f"http://{LOOPBACK}:9/a", ["sync.drift"])
+    acmes = await register(api, admin_headers, f"http://{LOOPBACK}:9/b", ["*"], tenant=tenant)
+    given = [
+        NewEvent(
+            EventType.SYNC_DRIFT if index % 3 else EventType.POOL_EXHAUSTED,
+            uuid.UUID(tenant) if index % 2 else None,
+            {"index": index, "at": datetime(2026, 11, 30, tzinfo=UTC), "fee": Decimal("1.50")},
+            number=f"4915170000{index % 4:03d}" if index % 5 else None,
+        )
+        for index in range(30)
+    ]
+    async with resources.sessions() as session:
+        ids = await emit_all(session, given)
+        await session.commit()
+
+    async with connected(database_url) as db:
+        rows = await db.fetch("SELECT seq, id, type, tenant_id, number, data FROM events")
+        deliveries = await db.fetch(
+            "SELECT d.endpoint_id, e.id, d.key, d.status FROM deliveries d"
+            " JOIN events e ON e.seq = d.event_seq"
+        )
+    # Ids in the order given, which is also the order of seq.
+    assert [row["id"] for row in sorted(rows, key=lambda row: row["seq"])] == ids
+    assert len(set(ids)) == len(given)
+    by_id = {row["id"]: row for row in rows}
+    for event_id, event in zip(ids, given, strict=True):
+        row = by_id[event_id]
+        assert (row["type"], row["tenant_id"], row["number"]) == (
+            event.type,
+            event.tenant,
+            event.number,
+        )
+        assert json.loads(row["data"]) == {
+            "index": event.data["index"],
+            "at": "2026-11-30T00:00:00Z",
+            "fee": "1.50",
+        }
+    # The admin's endpoint gets the admin's sync.drift events, the tenant's every one of
+    # the tenant's; each keyed by its number, or by itself when it has none.
+    wanted = {
+        (admins["id"], event_id)
+        for event_id, event in zip(ids, given, strict=True)
+        if event.tenant is None and event.type == EventType.SYNC_DRIFT
+    } | {
+        (acmes["id"], event_id)
+        for event_id, event in zip(ids, given, strict=True)
+        if event.tenant is not None
+    }
+    assert {(str(d["endpoint_id"]), d["id"]) for d in deliveries} == wanted
+    seq_of = {row["id"]: row["seq"] for row in rows}
+    for delivery in deliveries:
+        number = by_id[delivery["id"]]["number"]
+        assert delivery["key"] == (number or f"event:{seq_of[delivery['id']]}")
+        assert delivery["status"] == "pending"
