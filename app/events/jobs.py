@@ -8,12 +8,11 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from arq import func
 from arq.cron import CronJob, cron
 from arq.worker import Function
 
-from app.events.delivery import Deliverer, DeliveryPolicy
+from app.events.delivery import Deliverer, DeliveryPolicy, Lanes
 from app.events.dispatch import JOB, Dispatcher
 from app.events.service import purge_events
 from app.lib.job_run import job_run
@@ -21,14 +20,11 @@ from app.settings import Settings
 
 
 async def start_delivering(ctx: dict[str, Any], stack: AsyncExitStack) -> None:
-    """The worker's HTTP client for deliveries and its dispatcher, closed with ``stack``."""
+    """The worker's HTTP clients for deliveries and its dispatcher, closed with ``stack``."""
     settings: Settings = ctx["settings"]
-    # No redirects (a receiver could send a delivery elsewhere); no proxy from the
-    # environment (the address checked must be the one connected to).
-    http = await stack.enter_async_context(
-        httpx.AsyncClient(follow_redirects=False, trust_env=False)
-    )
-    deliverer = Deliverer(ctx["engine"], http, DeliveryPolicy.from_settings(settings))
+    lanes = Lanes()
+    stack.push_async_callback(lanes.aclose)
+    deliverer = Deliverer(ctx["engine"], lanes, DeliveryPolicy.from_settings(settings))
     ctx["deliverer"] = deliverer
     dispatcher = Dispatcher(
         settings.database_url, ctx["engine"], ctx["queue"], deliverer.look_again

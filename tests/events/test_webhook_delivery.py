@@ -10,13 +10,12 @@ import random
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio as redis
 from standardwebhooks import Webhook
 
 from app.db.vocabulary import EventType
-from app.events.delivery import Deliverer, DeliveryPolicy
+from app.events.delivery import Deliverer, DeliveryPolicy, Lanes
 from app.events.dispatch import dispatch
 from app.events.outbox import emit
 from app.resources import Resources
@@ -338,9 +337,10 @@ async def test_one_run_delivers_every_due_event_of_its_endpoint(
                     session, EventType.SYNC_DRIFT, tenant=None, number="4915170000000", data={}
                 )
             await session.commit()
-        async with httpx.AsyncClient(trust_env=False) as http:
-            deliverer = Deliverer(
-                resources.engine, http, DeliveryPolicy.from_settings(hooks_settings)
-            )
+        lanes = Lanes()
+        deliverer = Deliverer(resources.engine, lanes, DeliveryPolicy.from_settings(hooks_settings))
+        try:
             delivered = await deliverer.run(uuid.UUID(endpoint["id"]))
+        finally:
+            await lanes.aclose()
     assert delivered == 3 and len(receiver.requests) == 3
