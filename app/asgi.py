@@ -29,7 +29,7 @@ from app.lib.nul_guard import reject_nul
 from app.lib.openapi import RealisticExamples, document_errors
 from app.lib.request_context import RequestContextMiddleware
 from app.lib.strict_query import declare_query_parameters, reject_unknown_query
-from app.numbers.listener import open_number_cache
+from app.numbers.listener import open_caches
 from app.resources import Resources
 from app.settings import Settings, SettingsError
 from app.v1 import V1_HANDLERS
@@ -47,13 +47,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         warn_if_unsigned(settings)
         async with (
             Resources.open(settings) as resources,
-            open_number_cache(settings, resources.engine) as cache,
+            open_caches(settings, resources.engine) as caches,
             system_gauges_refreshed(
                 resources.engine, resources.queue, settings.metrics_refresh_seconds
             ),
         ):
             resources.install(app.state)
-            app.state.number_cache = cache
+            app.state.number_cache = caches.numbers
+            app.state.key_cache = caches.keys
             yield
 
     v1 = Router(

@@ -43,6 +43,7 @@ from app.lib import params
 from app.lib.auth import CLI_ADMIN, current_actor
 from app.lib.dev_instance import cli_environment, env_file
 from app.lib.errors import ServiceError
+from app.lib.key_cache import forget_everywhere
 from app.lib.pagination import PageQuery
 from app.lib.queue import create_queue, enqueue_operation
 from app.lib.tags import parse_tag_filters
@@ -169,6 +170,8 @@ def issue_key(
 def revoke_key(key_id: Annotated[uuid.UUID, typer.Argument(help="The key's id.")]) -> None:
     """Revoke a key; its next request answers 401."""
     row = _run("revoke-key", lambda s, a: service.revoke_key(s, a, key_id))
+    # As the API's revocation does: the API processes drop the key before this returns.
+    asyncio.run(forget_everywhere(_setting("DATABASE_URL"), [row.key_hash]))
     typer.echo(f"revoked {row.id} at {row.revoked_at.isoformat() if row.revoked_at else '?'}")
 
 

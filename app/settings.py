@@ -421,7 +421,7 @@ class Settings:
             "a whole number of numbers >= 0 (0 switches the cache off), e.g. {default}",
         ),
         "numbers each API process holds for `GET /v1/numbers/{number}` (about 0.9 KB each; "
-        "`0` = no cache, no listener)",
+        "`0` = no cache; no listener when `KEY_CACHE_SIZE` is `0` too)",
     )
     number_cache_seconds: int = setting(
         "NUMBER_CACHE_SECONDS",
@@ -430,6 +430,24 @@ class Settings:
         "the oldest a held number may be served; the whole cache is reloaded every half of it "
         "(a safety net: changes are dropped at once, see below; each reload costs 3 to 5 s of "
         "one core per API process for 100,000 numbers)",
+    )
+    key_cache_size: int = setting(
+        "KEY_CACHE_SIZE",
+        10_000,
+        Format(
+            _bounded(int, 0),
+            "a whole number of keys >= 0 (0 switches the cache off), e.g. {default}",
+        ),
+        "stored API keys each API process holds, so a request with one needs no query "
+        "(unknown keys are never held; a revoked key is dropped everywhere before the "
+        "revocation answers; `0` = every request looks its key up)",
+    )
+    key_cache_seconds: int = setting(
+        "KEY_CACHE_SECONDS",
+        600,
+        WHOLE_SECONDS,
+        "the oldest a held key may be served before it is looked up again (a safety net: "
+        "a changed key is dropped at once)",
     )
     seven_connect_timeout: float = setting(
         "SEVEN_CONNECT_TIMEOUT",

@@ -7,9 +7,11 @@ digest is compared again with ``hmac.compare_digest``, and the bootstrap
 ``ADMIN_API_KEY`` is compared the same way, so no comparison leaks the key through
 timing. No key, a wrong key or a revoked key is a 401.
 
-Revocation takes effect on the next request: a key is looked up in Postgres on every
-request (one indexed read) and never cached. ``last_used_at`` is written at most once
-per ``LAST_USED_INTERVAL`` per key and process, so reads do not turn into writes.
+Revocation takes effect on the next request, in every API process: a stored key is
+looked up in Postgres (one indexed read) unless the process's key cache holds it, and
+the cache drops a key on PostgreSQL's notice of its change, which a revocation waits
+for (:class:`KeyCache`, app.lib.key_cache). ``last_used_at`` is written at most once per
+``LAST_USED_INTERVAL`` per key and process, so reads do not turn into writes.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import ApiKey
 from app.db.vocabulary import AuditActor, KeyScope
+from app.lib.notice_cache import NoticedCache
 from app.lib.request_context import request_id_of
 
 # Paths that need no key: health, metrics and the schema (see the contract), and seven's
@@ -66,6 +69,10 @@ BOOTSTRAP_ADMIN = Principal(
 )
 #: The operator at the console (``python -m app.cli``): an admin, on record as ``cli``.
 CLI_ADMIN = Principal(scope=KeyScope.ADMIN, key_id=None, tenant_id=None, actor=AuditActor.CLI)
+
+
+class KeyCache(NoticedCache[bytes, Principal]):
+    """The stored keys' principals by digest, kept in step by app.lib.key_cache."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +141,38 @@ async def principal_for_key(
     sessions: async_sessionmaker[AsyncSession],
     key: str,
     *,
+    cache: KeyCache | None = None,
     throttle: LastUsedThrottle = _last_used,
 ) -> Principal | None:
-    """The principal a stored, unrevoked key stands for, or None."""
+    """The principal a stored, unrevoked key stands for, or None.
+
+    From ``cache`` when it holds the key (a dict lookup by digest: the digest, not the
+    key, is what a timing difference could tell), else one read, kept in ``cache``
+    unless a change to the key was announced meanwhile.
+    """
     digest = hash_key(key)
+    principal = cache.get(digest) if cache is not None else None
+    if principal is None:
+        ticket = cache.ticket() if cache is not None else 0
+        principal = await _stored_principal(sessions, digest)
+        if principal is None:
+            return None
+        if cache is not None:
+            cache.put(ticket, digest, principal)
+    if principal.key_id is not None and throttle.due(principal.key_id):
+        async with sessions() as session:
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == principal.key_id).values(last_used_at=func.now())
+            )
+            # Its own session, not the request's: the use is recorded even when the
+            # request goes on to fail.
+            await session.commit()
+    return principal
+
+
+async def _stored_principal(
+    sessions: async_sessionmaker[AsyncSession], digest: bytes
+) -> Principal | None:
     async with sessions() as session:
         row = (
             await session.execute(
@@ -146,15 +181,8 @@ async def principal_for_key(
                 )
             )
         ).first()
-        if row is None or not hmac.compare_digest(row.key_hash, digest):
-            return None
-        if throttle.due(row.id):
-            await session.execute(
-                update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=func.now())
-            )
-            # Its own session, not the request's: the use is recorded even when the request
-            # goes on to fail.
-            await session.commit()
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
+        return None
     return Principal(scope=KeyScope(row.scope), key_id=row.id, tenant_id=row.tenant_id)
 
 
@@ -170,7 +198,7 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         if admin_key is not None and hmac.compare_digest(key.encode(), admin_key.encode()):
             principal: Principal | None = BOOTSTRAP_ADMIN
         else:
-            principal = await principal_for_key(state.sessions, key)
+            principal = await principal_for_key(state.sessions, key, cache=state.key_cache)
         if principal is None:
             raise NotAuthorizedException(_UNAUTHORIZED)
         current_actor.set(Actor(principal, request_id_of(connection.scope)))

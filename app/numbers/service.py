@@ -90,7 +90,7 @@ async def number_document(
         if row is None:
             raise number_not_found(number)
         tenant_id, body = row.tenant_id, _document(row)
-        cache.put(ticket, number, tenant_id, body)
+        cache.put_number(ticket, number, tenant_id, body)
     if not may_see(principal, tenant_id):
         raise number_not_found(number)
     return body
@@ -116,7 +116,7 @@ async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
         result = await connection.stream(_ALL.limit(cache.max_entries))
         async for rows in result.partitions(100):
             for row in rows:
-                cache.put(ticket, row.number, row.tenant_id, _document(row))
+                cache.put_number(ticket, row.number, row.tenant_id, _document(row))
             loaded += len(rows)
     return loaded
 

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
+from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.dependencies import ACTOR_DEPENDENCY
@@ -14,6 +15,7 @@ from app.db.vocabulary import KeyScope
 from app.lib import params
 from app.lib.auth import admin_only
 from app.lib.errors import InvalidInput, error_responses
+from app.lib.key_cache import forget_everywhere
 from app.tenants import service
 from app.tenants.schemas import (
     IssuedKey,
@@ -117,5 +119,12 @@ class KeyController(Controller):
         return [key_out(row) for row in rows]
 
     @delete("/{key_id:uuid}", status_code=200, summary="Revoke a key at once (admin)")
-    async def revoke_key(self, db_session: AsyncSession, actor: Actor, key_id: uuid.UUID) -> KeyOut:
-        return key_out(await service.revoke_key(db_session, actor, key_id))
+    async def revoke_key(
+        self, state: State, db_session: AsyncSession, actor: Actor, key_id: uuid.UUID
+    ) -> KeyOut:
+        row = await service.revoke_key(db_session, actor, key_id)
+        # Committed here, then every API process is made to drop the key before this
+        # answers: the caller's next request, wherever it lands, is a 401.
+        await db_session.commit()
+        await forget_everywhere(state.settings.database_url, [row.key_hash])
+        return key_out(row)

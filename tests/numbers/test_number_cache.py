@@ -18,8 +18,9 @@ import asyncpg
 import pytest
 from litestar import Litestar
 
+from app.lib.change_listener import APPLICATION_NAME, ChangeListener, loader_name
 from app.numbers.cache import NumberCache
-from app.numbers.listener import APPLICATION_NAME, CHANNEL, ChangeListener, open_number_cache
+from app.numbers.listener import CHANNEL, NumberNotices, open_caches
 from app.resources import Resources
 from app.settings import Settings
 from tests.support.api import Client
@@ -149,25 +150,28 @@ async def test_a_forget_all_notice_drops_rows_the_reload_no_longer_finds(mirror:
     assert len(mirror.cache) == 0
 
 
-async def test_a_cache_of_size_zero_runs_no_listener(
+async def test_caches_of_size_zero_run_no_listener(
     settings: Settings, resources: Resources
 ) -> None:
-    # NUMBER_CACHE_SIZE=0 switches the cache off: no connection held for notices.
-    off = dataclasses.replace(settings, number_cache_size=0)
-    async with open_number_cache(off, resources.engine) as cache:
+    # NUMBER_CACHE_SIZE=0 and KEY_CACHE_SIZE=0 switch the caches off: no connection held
+    # for notices.
+    off = dataclasses.replace(settings, number_cache_size=0, key_cache_size=0)
+    async with open_caches(off, resources.engine) as caches:
         running = {task.get_name() for task in asyncio.all_tasks()}
-        assert "number-cache-listener" not in running
-        assert not cache.active
+        assert "cache-listener" not in running
+        assert not caches.numbers.active
+        assert not caches.keys.active
 
 
 async def test_a_lost_connection_stops_its_loader(
     settings: Settings, database_url: str, resources: Resources
 ) -> None:
     cache = NumberCache(100, 60)
-    listener = ChangeListener(settings.database_url, cache, resources.engine, retry_delay=0.05)
+    notices = NumberNotices(cache, resources.engine)
+    listener = ChangeListener(settings.database_url, [notices.subscription()], retry_delay=0.05)
 
     def loaders() -> int:
-        return sum(task.get_name() == "number-cache-loader" for task in asyncio.all_tasks())
+        return sum(task.get_name() == loader_name(CHANNEL) for task in asyncio.all_tasks())
 
     async def listening() -> bool:
         return cache.active
