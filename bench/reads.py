@@ -14,13 +14,17 @@ What it does, in one run:
    the bare endpoint, ``GET /v1/numbers/{number}`` (a random number of the 100,000 per
    request, through a Lua script) and ``GET /v1/numbers?limit=50``;
 4. prints requests/s, p50/p99 latency, errors and the ratio to the bare endpoint, and
-   drops the scratch database.
+   drops the scratch database;
+5. tenant keys (issue 18): a tenant holds every 10th number; ``GET /v1/numbers/{number}``
+   over the tenant's numbers and ``GET /v1/whoami``, each with the admin key and then
+   with a key of the tenant, printing tenant/admin (target >= 0.90).
 
 Targets (issue 3): the single-number read at >= 25 % of the bare endpoint's requests/s,
 p99 under 20 ms, no errors. Needs ``wrk`` (Debian: ``apt-get install wrk``).
 Environment: ``BENCH_POSTGRES_URL`` (maintenance database, default
 ``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL`` (default
-``redis://127.0.0.1:6379/15``), ``BENCH_DURATION`` seconds per run (default 10).
+``redis://127.0.0.1:6379/15``), ``BENCH_DURATION`` seconds per run (default 10),
+``BENCH_DATABASE`` (the scratch database's name, default ``bench_reads``).
 """
 
 from __future__ import annotations
@@ -58,7 +62,8 @@ from tests.support.db import create_database, drop_database  # noqa: E402
 COUNT = 100_000
 CONCURRENCY = 32
 WORKERS = 2  # one per core of the 2-core reference machine, as the README runs it
-DATABASE = "bench_reads"
+# Overridable so that two benches can run side by side without dropping each other's.
+DATABASE = os.environ.get("BENCH_DATABASE", "bench_reads")
 REDIS_URL = redis_url(15)
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 WARMUP = 3
@@ -163,6 +168,7 @@ def prepare() -> str:
     url = asyncio.run(_recreate_database())
     started = time.perf_counter()
     asyncio.run(_fill(url))
+    asyncio.run(_give_tenant_numbers(url))
     print(f"mirrored {COUNT:,} numbers in {time.perf_counter() - started:.1f} s (COPY)")
     return url
 
@@ -281,9 +287,12 @@ def wrk(name: str, url: str, script: Path, duration: int) -> Result:
     )
 
 
-def lua_script(directory: Path, path: str, numbers_file: Path | None = None) -> Path:
-    """A wrk script: the admin key on every request, and a random number if asked."""
-    lines = [f'wrk.headers["X-Api-Key"] = "{ADMIN_KEY}"']
+def lua_script(
+    directory: Path, path: str, numbers_file: Path | None = None, key: str = ADMIN_KEY
+) -> Path:
+    """A wrk script: the key (the admin's unless given) on every request, and a random
+    number if asked."""
+    lines = [f'wrk.headers["X-Api-Key"] = "{key}"']
     if numbers_file is None:
         lines.append(f'wrk.path = "{path}"')
     else:
@@ -295,7 +304,7 @@ def lua_script(directory: Path, path: str, numbers_file: Path | None = None) -> 
             f'  return wrk.format("GET", "{path}" .. numbers[math.random(#numbers)])',
             "end",
         ]
-    script = directory / f"{abs(hash((path, numbers_file)))}.lua"
+    script = directory / f"{abs(hash((path, numbers_file, key)))}.lua"
     script.write_text("\n".join(lines) + "\n")
     return script
 
@@ -354,8 +363,68 @@ def run_loads(work: Path, env: dict[str, str]) -> tuple[list[Result], int]:
                 measure("GET /v1/numbers?limit=50", base, lua_script(work, "/v1/numbers?limit=50")),
                 # No database at all: what the service's middleware stack alone allows.
                 measure("GET /v1/whoami (no DB)", base, lua_script(work, "/v1/whoami")),
+                *tenant_key_loads(work, base),
             ]
     return results, len(document.content)
+
+
+# ---------------------------------------------------------------- tenant keys (issue 18)
+
+TENANT_ID = "7e7a0000-0000-4000-8000-000000000018"
+TENANT_SHARE = 10  # every 10th number is the tenant's
+
+
+async def _give_tenant_numbers(database_url: str) -> None:
+    """A tenant holding every ``TENANT_SHARE``th number, as services hold theirs."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO tenants (id, name) VALUES ($1, 'bench tenant')", TENANT_ID
+        )
+        held = [number for _, number in numbers()][::TENANT_SHARE]
+        await connection.execute(
+            "UPDATE numbers SET tenant_id = $1 WHERE number = ANY($2)", TENANT_ID, held
+        )
+    finally:
+        await connection.close()
+
+
+def tenant_key_loads(work: Path, base: str) -> list[Result]:
+    """The tenant's numbers and ``/v1/whoami``, each with the admin key, then the tenant's."""
+    issued = httpx.post(
+        f"{base}/v1/tenants/{TENANT_ID}/keys",
+        json={"name": "bench"},
+        headers={"X-Api-Key": ADMIN_KEY},
+    )
+    issued.raise_for_status()
+    tenant_key = issued.json()["key"]
+    held_file = work / "tenant_numbers.txt"
+    held_file.write_text("\n".join([number for _, number in numbers()][::TENANT_SHARE]) + "\n")
+    results = []
+    for who, key in [("admin", ADMIN_KEY), ("tenant", tenant_key)]:
+        results.append(
+            measure(
+                f"GET /v1/numbers/{{tenant's}} {who}",
+                base,
+                lua_script(work, "/v1/numbers/", held_file, key),
+            )
+        )
+    for who, key in [("admin", ADMIN_KEY), ("tenant", tenant_key)]:
+        results.append(
+            measure(f"GET /v1/whoami {who}", base, lua_script(work, "/v1/whoami", key=key))
+        )
+    return results
+
+
+def report_tenant_keys(results: list[Result]) -> None:
+    """Each tenant-key run against the admin-key run before it (target >= 0.90)."""
+    by_name = {r.name: r for r in results}
+    print("\ntenant key / admin key, same route (target >= 0.90, no errors):")
+    for route in ["GET /v1/numbers/{tenant's}", "GET /v1/whoami"]:
+        admin, tenant = by_name[f"{route} admin"], by_name[f"{route} tenant"]
+        ratio = tenant.rps / admin.rps
+        ok = ratio >= 0.90 and tenant.errors == 0
+        print(f"  {route:28} {ratio:6.2f}  {'met' if ok else 'NOT met'}")
 
 
 def report(results: list[Result], size: int) -> None:
@@ -379,6 +448,7 @@ def report(results: list[Result], size: int) -> None:
         f"\ntarget (single read >= 25% of bare, p99 < 20 ms, no errors): "
         f"{'met' if ok else 'NOT met'}"
     )
+    report_tenant_keys(results)
 
 
 if __name__ == "__main__":
