@@ -77,6 +77,7 @@ class ChangeListener:
         self.probe_interval = probe_interval
         self.probe_timeout = probe_timeout
         self.retry_delay = retry_delay
+        self._acknowledging: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ChangeListener]:
@@ -155,9 +156,12 @@ class ChangeListener:
         ) -> None:
             ack = subscription.on_notice(payload)
             if ack is not None:
-                asyncio.get_running_loop().create_task(
+                task = asyncio.get_running_loop().create_task(
                     _acknowledge(connection, talking, subscription.channel + ACK_SUFFIX, ack)
                 )
+                # Held until done: the loop keeps only a weak reference to a task.
+                self._acknowledging.add(task)
+                task.add_done_callback(self._acknowledging.discard)
 
         return on_notice
 
