@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from arq.connections import RedisSettings
 
 from app.bulk.jobs import process_bulk_function
+from app.costs.jobs import roll_up_costs_cron
 from app.events.jobs import deliver_events_function, purge_events_cron, start_delivering
 from app.lib import queue
 from app.lib.logging import configure_logging
@@ -73,6 +74,7 @@ class WorkerSettings:
         sync_cron_job(read_or_exit("SYNC_INTERVAL_SECONDS")),
         purge_webhook_events_cron(),
         purge_events_cron(),
+        roll_up_costs_cron(),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -16,8 +16,9 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import func, select, text, union
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.costs import rollups
 from app.costs.model import Basis, GroupBy, Month, Report, Row, add_months, cents
 from app.costs.sql import (
     FORECAST_PARAMETERS,
@@ -30,6 +31,7 @@ from app.costs.sql import (
 from app.db.models import Number, Tenant
 
 # berlin_today: the report's default month is read from it (the controller, the CLI).
+from app.numbers.mirror import SEVEN_TIME_ZONE
 from app.numbers.mirror import berlin_today as berlin_today
 
 MAX_FORECAST_MONTHS = 24
@@ -88,7 +90,28 @@ async def cost_report(
     tag: str | None = None,
 ) -> Report:
     """The month's report; with ``tenant_id``, only the days that tenant held. ``tag``:
-    the key of a report by tag (``GroupBy.TAG``)."""
+    the key of a report by tag (``GroupBy.TAG``). A closed month's comes from its rollup
+    (``app.costs.rollups``), computed and stored here when missing or outdated."""
+    if not rollups.rolls_up(month, group_by, berlin_today()):
+        return await live_report(session, month, basis, group_by, tenant_id, tag)
+    found = await rollups.read(session, month, basis, group_by, tenant_id)
+    if found is not None:
+        return found
+    version = await rollups.month_version(session, month)
+    report = await live_report(session, month, basis, group_by, tenant_id)
+    await rollups.store(_engine(session), month, basis, group_by, tenant_id, version, report)
+    return report
+
+
+async def live_report(
+    session: AsyncSession,
+    month: Month,
+    basis: Basis,
+    group_by: GroupBy,
+    tenant_id: uuid.UUID | None = None,
+    tag: str | None = None,
+) -> Report:
+    """The month's report computed from the tables as they are (one statement)."""
     if (group_by == GroupBy.TAG) != (tag is not None):
         raise ValueError("a report by tag, and only one, names the tag's key")
     values = {
@@ -110,6 +133,41 @@ async def cost_report(
             rows.append(row)
     rows.sort(key=_by_key)
     return Report(rows, totals)
+
+
+def _engine(session: AsyncSession) -> AsyncEngine:
+    """The engine ``session`` was made from: a rollup is stored in a transaction of its own."""
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine):
+        raise TypeError("cost reports of closed months need a session bound to an engine")
+    return bind
+
+
+async def roll_up_closed_months(engine: AsyncEngine, today: date) -> int:
+    """Roll up, account-wide, every report of each closed month since the first number
+    was created that has no valid rollup (never rolled up, or outdated by a late
+    change); the number rolled up. Safe to run again: only what is missing is done."""
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session:
+        first = await session.scalar(select(func.min(Number.seven_created_at)))
+    if first is None:
+        return 0
+    months = []
+    month = Month.of(first.astimezone(SEVEN_TIME_ZONE).date())
+    while rollups.rolls_up(month, GroupBy.TENANT, today):
+        months.append(month)
+        month = month.next()
+    done = await rollups.valid(engine, months)
+    count = 0
+    for month in months:
+        for basis in Basis:
+            for group_by in rollups.ROLLED_UP:
+                if (month.start, basis.value, group_by.value) in done:
+                    continue
+                async with sessions() as session:
+                    await cost_report(session, month, basis, group_by)
+                count += 1
+    return count
 
 
 def _by_key(row: Row) -> str:

@@ -257,6 +257,15 @@ _NAME_JOINS: dict[GroupBy, tuple[str, str]] = {
 _NO_NAME = ("NULL::text", "")
 
 
+def name_lookup_sql(group_by: GroupBy) -> str | None:
+    """Each key of ``:keys`` (text[]) with the name a report by ``group_by`` shows beside
+    it, as the report's own joins find it; None for groupings without names."""
+    if group_by not in _NAME_JOINS:
+        return None
+    name, joins = _NAME_JOINS[group_by]
+    return f"SELECT e.key, {name} FROM unnest(CAST(:keys AS text[])) AS e(key) {joins}"  # noqa: S608
+
+
 def _cents(expr: str) -> str:
     """SQL rounding ``expr`` half-even to cents. Postgres' round() goes half away from
     zero, which differs only on an exact half cent: a value of exactly three decimals

@@ -18,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -566,3 +567,37 @@ class ConsoleSession(Base):
     csrf_token: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class CostRollupMonth(Base):
+    """A closed month's version: every late change to what its costs are computed from
+    bumps it, in the change's transaction (triggers, migration 0019)."""
+
+    __tablename__ = "cost_rollup_months"
+
+    month: Mapped[date] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+class CostRollup(Base):
+    """A closed month's finished cost report (app.costs.rollups), valid while its
+    ``version`` equals the month's. ``tenant_id``: the tenant a tenant key's report is
+    scoped to; null for the whole account."""
+
+    __tablename__ = "cost_rollups"
+    __table_args__ = (
+        UniqueConstraint(
+            "month", "basis", "group_by", "tenant_id", postgresql_nulls_not_distinct=True
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    month: Mapped[date]
+    basis: Mapped[str] = mapped_column(Text)
+    group_by: Mapped[str] = mapped_column(Text)
+    # No foreign key: a report may be asked for any tenant id, and a removed tenant's
+    # rollups are outdated by the removal of its allocations anyway.
+    tenant_id: Mapped[uuid.UUID | None]
+    version: Mapped[int] = mapped_column(BigInteger)
+    report: Mapped[bytes] = mapped_column(LargeBinary)
+    computed_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
