@@ -123,20 +123,16 @@ _FUNCTIONS = [
     CREATE FUNCTION outdate_cost_rollups_for_fee_versions() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
-        -- A first version prices the days before it too: from the number's created day.
-        -- Rows of both tables count (an update moves a version), and "first" is read
-        -- against the table as it is now, so a version that was first until this
-        -- statement inserted an earlier one counts from the created day as well.
-        PERFORM outdate_cost_rollups((
-            SELECT min(CASE
-                WHEN EXISTS (SELECT 1 FROM number_fee_versions v
-                             WHERE v.number = r.number AND v.valid_from < r.valid_from)
-                THEN (r.valid_from AT TIME ZONE 'Europe/Berlin')::date
-                ELSE LEAST((r.valid_from AT TIME ZONE 'Europe/Berlin')::date,
-                           (SELECT (n.seven_created_at AT TIME ZONE 'Europe/Berlin')::date
-                            FROM numbers n WHERE n.number = r.number))
-                END)
-            FROM (SELECT number, valid_from FROM changed_rows) r
+        -- From the earliest day of the rows; a number's first version prices the days
+        -- before it too, so for those from the number's created day. Set-based: the
+        -- first sync inserts every number's first version in one statement. An update
+        -- fires this once with its old rows and once with its new ones.
+        PERFORM outdate_cost_rollups(LEAST(
+            (SELECT min((valid_from AT TIME ZONE 'Europe/Berlin')::date) FROM changed_rows),
+            (SELECT min((n.seven_created_at AT TIME ZONE 'Europe/Berlin')::date)
+             FROM changed_rows r JOIN numbers n ON n.number = r.number
+             WHERE NOT EXISTS (SELECT 1 FROM number_fee_versions v
+                               WHERE v.number = r.number AND v.valid_from < r.valid_from))
         ));
         RETURN NULL;
     END $$
