@@ -1,7 +1,7 @@
 """cost_rollups: closed months' cost reports, kept right by triggers on every input
 
 Revision ID: 0019_cost_rollups
-Revises: 0016_console_sessions
+Revises: 0017_api_keys_change_notices
 Create Date: 2026-11-30 21:00:00
 
 ``cost_rollups`` holds a closed month's finished report (one row per month, basis,
@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019_cost_rollups"
-down_revision: str | None = "0016_console_sessions"
+down_revision: str | None = "0017_api_keys_change_notices"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
