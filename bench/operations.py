@@ -1,43 +1,51 @@
-"""Operations benchmark: orders from the 202 to ``succeeded``, against a no-op arq job.
+"""Operations benchmark: orders from the 202 to ``succeeded``, and the worker's cost per job
+against a bare arq worker's.
 
     .venv/bin/python bench/operations.py            (or: make bench-operations)
 
-What it does, in one run:
+What it does: creates a scratch database (``bench_operations``) on the local PostgreSQL,
+migrates it with ``alembic upgrade head``, starts the sandbox (answering at once, no faults),
+then ``BENCH_RUNS`` times, side by side:
 
-1. creates a scratch database (``bench_operations``) on the local PostgreSQL, migrates it
-   with ``alembic upgrade head`` and starts the sandbox (answering at once, no faults);
-2. for 1 and then 2 worker processes (the real worker, with the benchmark's ``noop`` job
-   added: ``bench/worker.py``):
+1. no-op jobs, a fresh worker process each: ``BENCH_NOOPS`` no-op jobs are queued, then the
+   worker is started and timed until the queue is empty, start-up included ("cold"), and
+   from the first job it takes ("warm"). Once the bare arq worker (``bench/bare_worker.py``,
+   one no-op function and no project code, run by ``python -m arq``), once the service's
+   worker (``python -m workers`` with the benchmark's ``noop`` added: ``bench/worker.py``);
+2. for 1 and then 2 worker processes:
    a. submits ``BENCH_OPERATIONS`` orders through the API (in process, 32 at a time) and
       waits until every operation has succeeded; the rate is operations over the time
       from the first operation's creation (its 202) to the last one's ``finished_at``,
-      and each operation's latency is ``finished_at - created_at``;
-   b. enqueues as many ``noop`` jobs on the same Redis and the same workers and times
-      them until the queue is empty: what arq itself costs per job;
-   c. for reference, the workers alone ("drain"): the orders are queued first, the
+      and each operation's latency is ``finished_at - created_at``; the benchmark's own
+      CPU over that time is printed too (the API runs in it: above ~90 % of a core, the
+      submitting side is what limits the rate);
+   b. for reference, the workers alone ("drain"): the orders are queued first, the
       workers started after, and the rate runs from the first run's start to the last
       success, so neither the API nor worker start-up is in the window;
-3. checks the sandbox's ledger (one order per number, no more), prints both rates and
-   their ratio, and drops the scratch database.
+3. checks the sandbox's ledger (one order per number, no more) after each run, prints every
+   run's figures and ratios and their spread, and drops the scratch database.
 
 Environment: ``BENCH_POSTGRES_URL`` (maintenance database, default
 ``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL`` (default
-``redis://127.0.0.1:6379/14``, flushed), ``BENCH_OPERATIONS`` (default 600).
+``redis://127.0.0.1:6379/14``, flushed), ``BENCH_OPERATIONS`` (default 300),
+``BENCH_NOOPS`` (default 3000), ``BENCH_RUNS`` (default 5).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from arq import ArqRedis
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -52,24 +60,42 @@ from tests.support.worker import WorkerProcess  # noqa: E402
 
 DATABASE = "bench_operations"
 REDIS_URL = redis_url(14)
-COUNT = int(os.environ.get("BENCH_OPERATIONS", "600"))
+COUNT = int(os.environ.get("BENCH_OPERATIONS", "300"))
+NOOPS = int(os.environ.get("BENCH_NOOPS", "3000"))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 CONCURRENCY = 32
 COUNTRIES = 12  # the sandbox offers numbers of 12 countries
 WORKER = "bench.worker.SETTINGS"
+SERVICE_WORKER = [sys.executable, "-m", "workers", WORKER]
+BARE_WORKER = [
+    *[sys.executable, "-m", "arq", "bench.bare_worker.WorkerSettings"],
+    *["--custom-log-dict", "bench.bare_worker.LOGGING"],
+]
 
 
 @dataclass(frozen=True)
-class Run:
+class NoopRate:
+    cold: float  # jobs/s from the process's start to an empty queue
+    warm: float  # jobs/s from the first job taken to an empty queue
+    startup_s: float  # from the process's start to the first job taken
+
+
+@dataclass(frozen=True)
+class Orders:
     workers: int
     operations_per_second: float
     p50_ms: float
     p99_ms: float
-    noop_per_second: float
+    bench_cpu: float  # the benchmark process's CPU (API and submission) over the window
     drain_per_second: float
 
-    @property
-    def ratio(self) -> float:
-        return self.operations_per_second / self.noop_per_second
+
+@dataclass(frozen=True)
+class Run:
+    load: float
+    bare: NoopRate
+    service: NoopRate
+    orders: list[Orders]
 
 
 async def _recreate_database() -> str:
@@ -131,10 +157,13 @@ async def _all_succeeded(db: asyncpg.Connection, count: int) -> None:
 
 async def _orders(
     client: AsyncTestClient[Litestar], db: asyncpg.Connection, numbers: list[str]
-) -> tuple[float, float, float]:
-    """Submit while the workers run; (orders/s, p50 ms, p99 ms) from the 202s to success."""
+) -> tuple[float, float, float, float]:
+    """Submit while the workers run; (orders/s, p50 ms, p99 ms) from the 202s to success,
+    and this process's CPU over that time (a share of one core)."""
+    cpu, wall = time.process_time(), time.monotonic()
     await _submit(client, numbers)
     await _all_succeeded(db, len(numbers))
+    bench_cpu = (time.process_time() - cpu) / (time.monotonic() - wall)
     row = await db.fetchrow(
         "WITH t AS (SELECT created_at, finished_at,"
         " extract(epoch FROM finished_at - created_at) AS latency FROM operations)"
@@ -142,7 +171,8 @@ async def _orders(
         " percentile_cont(0.5) WITHIN GROUP (ORDER BY latency) AS p50,"
         " percentile_cont(0.99) WITHIN GROUP (ORDER BY latency) AS p99 FROM t"
     )
-    return len(numbers) / float(row["seconds"]), float(row["p50"]) * 1000, float(row["p99"]) * 1000
+    seconds, p50, p99 = float(row["seconds"]), float(row["p50"]), float(row["p99"])
+    return len(numbers) / seconds, p50 * 1000, p99 * 1000, bench_cpu
 
 
 async def _drain(
@@ -167,18 +197,29 @@ async def _drain(
     return len(numbers) / float(seconds)
 
 
-async def _noops(settings: Settings, count: int) -> float:
-    queue = create_queue(settings.redis_url)
+async def _noop_rate(settings: Settings, command: list[str], queue: ArqRedis) -> NoopRate:
+    """``NOOPS`` no-op jobs queued, then a fresh worker process started and timed until the
+    queue is empty (arq removes a job from its queue when the job has finished)."""
+    await queue.flushdb()
+    for _ in range(NOOPS):
+        await queue.enqueue_job("noop")
+    env = {**os.environ, **settings.to_env()}
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        *command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    first: float | None = None
     try:
-        started = time.monotonic()
-        for _ in range(count):
-            await queue.enqueue_job("noop")
-        while True:  # arq removes a job from its queue when the job has finished
-            if not await queue.zcard("arq:queue"):
-                return count / (time.monotonic() - started)
-            await asyncio.sleep(0.01)
+        while queued := await queue.zcard("arq:queue"):
+            if first is None and queued < NOOPS:
+                first = time.monotonic()
+            await asyncio.sleep(0.002)
+        done = time.monotonic()
     finally:
-        await queue.aclose()
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 20)
+    first = done if first is None else first
+    return NoopRate(NOOPS / (done - started), NOOPS / (done - first), first - started)
 
 
 async def main() -> None:
@@ -196,40 +237,94 @@ async def main() -> None:
     assert len(numbers) == COUNT, f"the sandbox offers only {len(numbers)} numbers"
     db = await asyncpg.connect(database_url)
     redis = Redis.from_url(REDIS_URL)
+    service_queue = create_queue(REDIS_URL)
+    # The bare worker reads arq's default (pickle) payloads: it carries no project code.
+    bare_queue = ArqRedis(ConnectionPool.from_url(REDIS_URL))
     runs: list[Run] = []
     try:
         async with AsyncTestClient(app=create_app(settings)) as client:
-            for worker_count in (1, 2):
-                await _clean(db, redis, sandbox)
-                workers = await _workers_ready(settings, worker_count)
-                try:
-                    rate, p50, p99 = await _orders(client, db, numbers)
-                    orders = sum(len(v) for v in sandbox.ledger().values())
-                    assert orders == COUNT, f"seven saw {orders} orders for {COUNT} numbers"
-                    noop = await _noops(settings, COUNT)
-                finally:
-                    for worker in workers:
-                        worker.stop()
-                await _clean(db, redis, sandbox)
-                drain = await _drain(client, db, settings, numbers, worker_count)
-                runs.append(Run(worker_count, rate, p50, p99, noop, drain))
+            for _ in range(RUNS):
+                load = os.getloadavg()[0]
+                bare = await _noop_rate(settings, BARE_WORKER, bare_queue)
+                service = await _noop_rate(settings, SERVICE_WORKER, service_queue)
+                orders: list[Orders] = []
+                for worker_count in (1, 2):
+                    await _clean(db, redis, sandbox)
+                    workers = await _workers_ready(settings, worker_count)
+                    try:
+                        rate, p50, p99, bench_cpu = await _orders(client, db, numbers)
+                        _one_order_per_number(sandbox)
+                    finally:
+                        for worker in workers:
+                            worker.stop()
+                    await _clean(db, redis, sandbox)
+                    drain = await _drain(client, db, settings, numbers, worker_count)
+                    _one_order_per_number(sandbox)
+                    orders.append(Orders(worker_count, rate, p50, p99, bench_cpu, drain))
+                runs.append(Run(load, bare, service, orders))
+                _print_run(len(runs), runs[-1])
     finally:
         await db.close()
         await redis.aclose()
+        await service_queue.aclose()
+        await bare_queue.aclose()
         sandbox.stop()
         await _drop_database()
+    _print_spread(runs)
 
-    print(f"operations benchmark: {COUNT} orders per run, sandbox answering at once")
-    print(
-        f"{'workers':>7}  {'orders/s':>9}  {'p50 ms':>7}  {'p99 ms':>7}  "
-        f"{'noop jobs/s':>11}  {'ratio':>5}  {'drain orders/s':>14}"
-    )
-    for run in runs:
+
+def _one_order_per_number(sandbox: SandboxProcess) -> None:
+    orders = sum(len(v) for v in sandbox.ledger().values())
+    assert orders == COUNT, f"seven saw {orders} orders for {COUNT} numbers"
+
+
+def _print_run(index: int, run: Run) -> None:
+    bare, service = run.bare, run.service
+    print(f"run {index} (load average {run.load:.1f}), {NOOPS} no-op jobs, {COUNT} orders:")
+    for name, rate in (("bare arq", bare), ("service", service)):
         print(
-            f"{run.workers:>7}  {run.operations_per_second:>9.1f}  {run.p50_ms:>7.0f}  "
-            f"{run.p99_ms:>7.0f}  {run.noop_per_second:>11.1f}  {run.ratio:>5.3f}  "
-            f"{run.drain_per_second:>14.1f}"
+            f"  no-op, {name:>8} worker: {rate.cold:6.0f} jobs/s cold (start-up"
+            f" {rate.startup_s:.2f} s), {rate.warm:6.0f} jobs/s warm"
         )
+    print(
+        f"  service / bare: {service.cold / bare.cold:.2f} cold,"
+        f" {service.warm / bare.warm:.2f} warm"
+    )
+    for o in run.orders:
+        print(
+            f"  orders, {o.workers} worker(s): {o.operations_per_second:5.1f}/s"
+            f" (p50 {o.p50_ms:.0f} ms, p99 {o.p99_ms:.0f} ms, benchmark CPU"
+            f" {o.bench_cpu:.0%}), drain {o.drain_per_second:5.1f}/s;"
+            f" {o.operations_per_second / bare.cold:.2f} of the bare no-op rate"
+        )
+    one, two = run.orders
+    print(
+        f"  2 workers / 1: {two.operations_per_second / one.operations_per_second:.2f}"
+        f" end to end, {two.drain_per_second / one.drain_per_second:.2f} drain",
+        flush=True,
+    )
+
+
+def _print_spread(runs: list[Run]) -> None:
+    def spread(name: str, values: list[float]) -> None:
+        print(f"  {name:<38} {min(values):6.2f} to {max(values):6.2f}")
+
+    print(f"spread over {len(runs)} runs (min to max):")
+    spread("service/bare no-op, cold", [r.service.cold / r.bare.cold for r in runs])
+    spread("service/bare no-op, warm", [r.service.warm / r.bare.warm for r in runs])
+    for i, workers in enumerate((1, 2)):
+        spread(
+            f"orders/bare no-op, {workers} worker(s)",
+            [r.orders[i].operations_per_second / r.bare.cold for r in runs],
+        )
+    spread(
+        "2 workers / 1, end to end",
+        [r.orders[1].operations_per_second / r.orders[0].operations_per_second for r in runs],
+    )
+    spread(
+        "2 workers / 1, drain",
+        [r.orders[1].drain_per_second / r.orders[0].drain_per_second for r in runs],
+    )
 
 
 if __name__ == "__main__":
