@@ -23,12 +23,15 @@ class CachedNumber:
     """The holder, for the tenancy check each read applies (app.lib.tenancy.may_see)."""
     body: bytes
     """The ``NumberOut`` document, encoded once."""
+    version: int
+    """The row version it was encoded from (PostgreSQL's ``xmin``): a list page, which
+    reads the versions of its rows, uses the body only when they are the same."""
 
 
 class NumberCache(NoticedCache[str, CachedNumber]):
     """Mirror rows by number (digits)."""
 
     def put_number(
-        self, ticket: int, number: str, tenant_id: uuid.UUID | None, body: bytes
+        self, ticket: int, number: str, tenant_id: uuid.UUID | None, body: bytes, version: int
     ) -> None:
-        self.put(ticket, number, CachedNumber(tenant_id, body))
+        self.put(ticket, number, CachedNumber(tenant_id, body, version))

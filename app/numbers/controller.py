@@ -43,6 +43,14 @@ class NumberReadController(Controller):
             "Ordered by number. Pass `next_cursor` back as `cursor` for the next page; it "
             "is null on the last one. Pages stay stable while numbers are added."
         ),
+        # The body is a NumberPage assembled from the cache's encoded numbers.
+        responses={
+            200: ResponseSpec(
+                NumberPage,
+                generate_examples=False,
+                description="Request fulfilled, document follows",
+            )
+        },
     )
     async def list_numbers(
         self,
@@ -69,7 +77,7 @@ class NumberReadController(Controller):
         tag: Annotated[list[str] | None, TAG_FILTER] = None,
         limit: Annotated[str | None, service.PAGES.limit_parameter] = None,
         cursor: Annotated[str | None, service.PAGES.cursor_parameter] = None,
-    ) -> NumberPage:
+    ) -> ASGIResponse:
         query = service.NumberQuery(
             country=params.parse_country(country),
             features=params.parse_feature_filter(
@@ -84,7 +92,8 @@ class NumberReadController(Controller):
             page=service.PAGES.query(limit, cursor),
         )
         async with service.reading(state.engine) as connection:
-            return await service.list_numbers(connection, principal, query)
+            body = await service.page_document(connection, state.number_cache, principal, query)
+        return ASGIResponse(body=body, media_type=MediaType.JSON)
 
     @get(
         "/{number:str}",

@@ -10,25 +10,37 @@ simply not found either way.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Row, bindparam, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Row,
+    Select,
+    bindparam,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.models import Number
 from app.lib.auth import Principal
 from app.lib.errors import NotFound
-from app.lib.pagination import Keyset, PageQuery
+from app.lib.pagination import Keyset, Page, PageQuery
 from app.lib.tags import TagFilter
 from app.lib.tenancy import may_see, scope_numbers
 from app.numbers.cache import NumberCache
 from app.numbers.schemas import NumberPage, number_out
 
-_COLUMNS = tuple(Number.__table__.c)
+# The row version (PostgreSQL's xmin, new with every insert and update that commits)
+# travels with every read, so a cached body can be matched to the row a page found.
+_VERSION = literal_column("numbers.xmin::text::bigint", BigInteger).label("version")
+_COLUMNS = (*Number.__table__.c, _VERSION)
 _FEATURE_COLUMNS = {
     "sms": Number.feature_sms,
     "a2p_sms": Number.feature_a2p_sms,
@@ -90,7 +102,7 @@ async def number_document(
         if row is None:
             raise number_not_found(number)
         tenant_id, body = row.tenant_id, _document(row)
-        cache.put_number(ticket, number, tenant_id, body)
+        cache.put_number(ticket, number, tenant_id, body, row.version)
     if not may_see(principal, tenant_id):
         raise number_not_found(number)
     return body
@@ -116,7 +128,7 @@ async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
         result = await connection.stream(_ALL.limit(cache.max_entries))
         async for rows in result.partitions(100):
             for row in rows:
-                cache.put_number(ticket, row.number, row.tenant_id, _document(row))
+                cache.put_number(ticket, row.number, row.tenant_id, _document(row), row.version)
             loaded += len(rows)
     return loaded
 
@@ -124,10 +136,50 @@ async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
 async def list_numbers(
     db: AsyncConnection | AsyncSession, principal: Principal, query: NumberQuery
 ) -> NumberPage:
-    """One page in ``number`` order."""
-    stmt = scope_numbers(select(*_COLUMNS), principal).where(*_conditions(query))
-    rows = (await db.execute(PAGES.select(stmt, query.page))).all()
-    return PAGES.page(rows, query.page).map(number_out)
+    """One page in ``number`` order (the console's; the API's is :func:`page_document`)."""
+    stmt = _page_select(_COLUMNS, principal, _conditions(query), query)
+    return PAGES.page((await db.execute(stmt)).all(), query.page).map(number_out)
+
+
+async def page_document(
+    db: AsyncConnection, cache: NumberCache, principal: Principal, query: NumberQuery
+) -> bytes:
+    """:func:`list_numbers`'s page as its ``NumberPage`` JSON, the same bytes.
+
+    The page's numbers and their row versions are read first (the same keyset query,
+    filters and tenancy scope as for whole rows); each body comes from ``cache`` when
+    it holds that very version, already encoded. Should any be missing or of another
+    version, the page is read again whole, in one statement, and its rows encoded (and
+    cached): a page is never assembled from rows of two moments.
+    """
+    conditions = _conditions(query)
+    rows: Sequence[Row[Any]] = (
+        await db.execute(_page_select((Number.number, _VERSION), principal, conditions, query))
+    ).all()
+    bodies = [_cached_body(cache, row.number, row.version) for row in rows[: query.page.limit]]
+    if None in bodies:
+        ticket = cache.ticket()
+        rows = (await db.execute(_page_select(_COLUMNS, principal, conditions, query))).all()
+        bodies = [_document(row) for row in rows[: query.page.limit]]
+        for row, body in zip(rows, bodies, strict=False):
+            cache.put_number(ticket, row.number, row.tenant_id, body, row.version)
+    cursor = PAGES.page(rows, query.page).next_cursor
+    # Raw: each body goes into the page as the bytes it is, not decoded and encoded again.
+    return msgspec.json.encode(Page(items=list(map(msgspec.Raw, bodies)), next_cursor=cursor))
+
+
+def _page_select(
+    columns: Iterable[ColumnElement[Any]],
+    principal: Principal,
+    conditions: list[ColumnElement[bool]],
+    query: NumberQuery,
+) -> Select[Any]:
+    return PAGES.select(scope_numbers(select(*columns), principal).where(*conditions), query.page)
+
+
+def _cached_body(cache: NumberCache, number: str, version: int) -> bytes | None:
+    entry = cache.get(number)
+    return entry.body if entry is not None and entry.version == version else None
 
 
 def _conditions(query: NumberQuery) -> list[ColumnElement[bool]]:
