@@ -177,11 +177,18 @@ class Number(Base):
             postgresql_using="gin",
             postgresql_ops={"friendly_name": "gin_trgm_ops"},
         ),
+        # A list page filtered by one of these is the next rows of its range in number
+        # order (a scan of the primary key would skip every number of other values);
+        # each also serves the lookups by the column alone.
+        *(
+            Index(f"ix_numbers_{column}_number", column, "number")
+            for column in ("country", "state", "tenant_id", "pool_id")
+        ),
     )
 
     # seven's fields. The number is digits only, country code first, as seven shows it.
     number: Mapped[str] = mapped_column(Text, primary_key=True)
-    country: Mapped[str] = mapped_column(String(2), index=True)
+    country: Mapped[str] = mapped_column(String(2))
     friendly_name: Mapped[str] = mapped_column(Text, default="", server_default="")
     payment_interval: Mapped[str] = mapped_column(Text)
     # Fees are unknown while a number is being ordered; seven's answer fills them in.
@@ -203,9 +210,9 @@ class Number(Base):
     seven_expires_at: Mapped[datetime | None]
 
     # The service's own fields.
-    state: Mapped[str] = mapped_column(Text, index=True)
-    tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id"), index=True)
-    pool_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("pools.id"), index=True)
+    state: Mapped[str] = mapped_column(Text)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id"))
+    pool_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("pools.id"))
     pending_operation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("operations.id", ondelete="SET NULL")
     )
