@@ -1,31 +1,32 @@
-"""Reads benchmark: the mirror's two reads against a bare Litestar endpoint.
+"""Reads benchmark: the mirror's reads against bare Litestar endpoints.
 
     .venv/bin/python bench/reads.py            (or: make bench-reads)
 
 What it does, in one run:
 
-1. creates a scratch database (``bench_reads``) on the local PostgreSQL, migrates it with
-   ``alembic upgrade head`` and COPYs 100,000 realistic mirrored numbers into it;
+1. creates a scratch database (``BENCH_DATABASE``, default ``bench_reads``) on the local
+   PostgreSQL, migrates it with ``alembic upgrade head`` and COPYs 100,000 realistic
+   mirrored numbers into it (40 % held by four tenants, 20 % in two pools), with a key of
+   the first tenant;
 2. serves the service exactly as the README serves production
    (``uvicorn app.asgi:app --workers 2 --no-access-log``, settings from the environment,
-   default log level), and a bare Litestar app that returns a constant JSON document of
-   the same size as one number, served the same way (2 workers: the machine has 2 cores);
-3. loads each with ``wrk`` on loopback at concurrency 32 for a fixed time:
-   the bare endpoint, ``GET /v1/numbers/{number}`` (a random number of the 100,000 per
-   request, through a Lua script) and ``GET /v1/numbers?limit=50``;
-4. prints requests/s, p50/p99 latency, errors and the ratio to the bare endpoint, and
-   drops the scratch database;
-5. tenant keys (issue 18): a tenant holds every 10th number; ``GET /v1/numbers/{number}``
-   over the tenant's numbers and ``GET /v1/whoami``, each with the admin key and with a
-   key of the tenant (admin, tenant, tenant, admin; each figure the mean of its two
-   runs), printing tenant/admin (target >= 0.90).
+   default log level), and a bare Litestar app that returns constant JSON documents of
+   the same size as one number and as the first page of 50, served the same way (2
+   workers: the machine has 2 cores);
+3. loads each with ``wrk`` on loopback at concurrency 32 for a fixed time: the bare
+   endpoints, ``GET /v1/numbers/{number}`` (a random number of the 100,000 per request,
+   through a Lua script), ``GET /v1/whoami``, and ``GET /v1/numbers?limit=50`` with no
+   filter, with each of ``country``, ``tenant``, ``pool``, ``state`` and ``q`` (values
+   that fill the page), and with the tenant key;
+4. prints requests/s, p50/p99 latency, errors and the ratio to the bare endpoint of the
+   same size, and drops the scratch database.
 
-Targets (issue 3): the single-number read at >= 25 % of the bare endpoint's requests/s,
-p99 under 20 ms, no errors. Needs ``wrk`` (Debian: ``apt-get install wrk``).
-Environment: ``BENCH_POSTGRES_URL`` (maintenance database, default
-``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL`` (default
-``redis://127.0.0.1:6379/15``), ``BENCH_DURATION`` seconds per run (default 10),
-``BENCH_DATABASE`` (the scratch database's name, default ``bench_reads``).
+Targets: the single-number read (issue 3) and every list page (issue 18) at >= 25 % of
+their bare endpoint's requests/s, p99 under 20 ms, no errors. Needs ``wrk`` (Debian:
+``apt-get install wrk``). Environment: ``BENCH_POSTGRES_URL`` (maintenance database,
+default ``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL`` (default
+``redis://127.0.0.1:6379/15``), ``BENCH_DATABASE``, ``BENCH_DURATION`` seconds per run
+(default 10).
 """
 
 from __future__ import annotations
