@@ -8,7 +8,6 @@ back, before (or without) its notice.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -47,6 +46,7 @@ class Pages:
         admin: dict[str, str],
         tenant: str,
         key: str,
+        pool: str,
     ) -> None:
         self.client = client
         self.app = app
@@ -54,6 +54,7 @@ class Pages:
         self.admin = admin
         self.tenant = tenant
         self.key = key
+        self.pool = pool
 
     @property
     def cache(self) -> NumberCache:
@@ -84,8 +85,12 @@ class Pages:
 
     async def compare_all(self) -> None:
         for filters in FILTERS:
-            await self.compare(_substituted(filters, self.tenant))
-            await self.compare(_substituted(filters, self.tenant), as_tenant=True)
+            ids = {
+                key: value.format(tenant=self.tenant, pool=self.pool)
+                for key, value in filters.items()
+            }
+            await self.compare(ids)
+            await self.compare(ids, as_tenant=True)
 
     async def _from_database(self, principal: Principal, asked: dict[str, str]) -> bytes:
         query = service.NumberQuery(
@@ -117,17 +122,10 @@ FILTERS: list[dict[str, str]] = [
 ]
 
 
-def _substituted(filters: dict[str, str], tenant: str) -> dict[str, str]:
-    return {key: value.format(tenant=tenant, pool=POOL_ID[0]) for key, value in filters.items()}
-
-
-POOL_ID: list[str] = []
-
-
 @pytest.fixture
 async def pages(
     client: Client, app: Litestar, admin_headers: dict[str, str], sessions: Sessions
-) -> AsyncIterator[Pages]:
+) -> Pages:
     """40 numbers over two countries, three states, two tenants and a pool, with the
     app's cache listening."""
     cache: NumberCache = app.state.number_cache
@@ -139,7 +137,6 @@ async def pages(
     tenant, key = await create_tenant(client, admin_headers, "lists")
     other, _ = await create_tenant(client, admin_headers, "others")
     pool = await create_pool(client, admin_headers)
-    POOL_ID[:] = [pool]
     for index, number in enumerate(NUMBERS):
         columns: dict[str, Any] = {
             "country": "AT" if index % 3 == 0 else "DE",
@@ -152,8 +149,7 @@ async def pages(
         elif index % 5 == 3:
             columns["pool_id"] = uuid.UUID(pool)
         await seed_numbers(sessions, [number], **columns)
-    yield Pages(client, app, sessions, admin_headers, tenant, key)
-    POOL_ID.clear()
+    return Pages(client, app, sessions, admin_headers, tenant, key, pool)
 
 
 async def test_every_filter_gives_the_database_page_from_the_cache(
@@ -187,14 +183,18 @@ async def test_a_change_is_in_the_next_page_even_before_its_notice(
     changes = [
         ("UPDATE numbers SET friendly_name = 'Hotline 2' WHERE number = $1", NUMBERS[0]),
         ("UPDATE numbers SET state = 'deleting' WHERE number = $1", NUMBERS[1]),
-        ("UPDATE numbers SET tenant_id = $2 WHERE number = $1", NUMBERS[4], pages.tenant),
+        (
+            "UPDATE numbers SET tenant_id = $2 WHERE number = $1",
+            NUMBERS[4],
+            uuid.UUID(pages.tenant),
+        ),
         ("UPDATE numbers SET tenant_id = NULL WHERE number = $1", NUMBERS[6]),
-        ("UPDATE numbers SET pool_id = $2 WHERE number = $1", NUMBERS[5], POOL_ID[0]),
+        ("UPDATE numbers SET pool_id = $2 WHERE number = $1", NUMBERS[5], uuid.UUID(pages.pool)),
         ("DELETE FROM numbers WHERE number = $1", NUMBERS[11]),
     ]
     async with connected(database_url) as connection:
         for statement, *args in changes:
-            await connection.execute(statement, *[_typed(arg) for arg in args])
+            await connection.execute(statement, *args)
             await pages.compare_all()
     await seed_numbers(sessions, german_numbers(3, start=100), friendly_name="Hot")
     await pages.compare_all()
@@ -209,10 +209,3 @@ async def test_a_cursor_from_the_cache_pages_on_in_the_database(pages: Pages) ->
     finally:
         pages.cache.activate()
     assert rest == len(NUMBERS) - 3
-
-
-def _typed(value: Any) -> Any:
-    try:
-        return uuid.UUID(value) if isinstance(value, str) and len(value) == 36 else value
-    except ValueError:
-        return value
