@@ -1,7 +1,7 @@
 """number_list_indexes: (column, number) for each filter of GET /v1/numbers
 
-Revision ID: 0018_number_list_indexes
-Revises: 0016_console_sessions
+Revision ID: 0020_number_list_indexes
+Revises: 0019_cost_rollups
 Create Date: 2026-11-30 21:15:00
 
 A page filtered by country, state, tenant or pool was a scan of the primary key that
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0018_number_list_indexes"
-down_revision: str | None = "0016_console_sessions"
+revision: str = "0020_number_list_indexes"
+down_revision: str | None = "0019_cost_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
