@@ -41,9 +41,10 @@ from app.asgi import create_app  # noqa: E402
 from app.db.engine import create_engine, create_session_factory  # noqa: E402
 from app.db.vocabulary import EventType  # noqa: E402
 from app.events.outbox import emit  # noqa: E402
+from app.lib.queue import create_queue  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from bench.common import ADMIN_KEY, POSTGRES_URL, redis_url  # noqa: E402
-from bench.operations import _noops, _workers_ready  # noqa: E402
+from bench.operations import _workers_ready  # noqa: E402
 from tests.support.db import create_database, drop_database  # noqa: E402
 
 DATABASE = "bench_events"
@@ -123,6 +124,22 @@ async def _all_arrived(receiver: Receiver, ids: set[str], within: float = 300) -
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def _noops(settings: Settings, count: int) -> float:
+    """``count`` no-op jobs through the running worker: jobs/s from the first enqueued to
+    an empty queue (what arq itself costs per job, on the same Redis and worker)."""
+    queue = create_queue(settings.redis_url)
+    try:
+        started = time.monotonic()
+        for _ in range(count):
+            await queue.enqueue_job("noop")
+        while True:  # arq removes a job from its queue once it has finished
+            if not await queue.zcard("arq:queue"):
+                return count / (time.monotonic() - started)
+            await asyncio.sleep(0.01)
+    finally:
+        await queue.aclose()
 
 
 async def main() -> None:

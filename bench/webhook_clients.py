@@ -67,7 +67,7 @@ async def main(url: str) -> None:
     print(f"webhook POSTs: {POSTS} per run, a receiver answering at once in its own process")
     print(f"{'lanes':>5}  {'clients':<22}{'req/s':>8}{'CPU us/req':>12}")
     for lanes in (4, 16):
-        async with delivery_client() as shared:
+        async with delivery_client(httpx.create_ssl_context()) as shared:
 
             @asynccontextmanager
             async def one_shared() -> AsyncIterator[httpx.AsyncClient]:
