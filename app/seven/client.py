@@ -42,7 +42,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -53,6 +53,7 @@ import msgspec
 
 from app.lib.phone import InvalidPhoneNumber, normalize_number
 from app.seven.active_list import ActiveList
+from app.seven.active_stream import ActiveSplitter
 from app.seven.errors import (
     AUTH_CODES,
     INSUFFICIENT_CREDIT_CODE,
@@ -154,6 +155,26 @@ class _Progress:
     @property
     def surely_unsent(self) -> bool:
         return self.observed and not self.sending
+
+
+class _Waited:
+    """The part of a call's total timeout not yet spent waiting for seven."""
+
+    __slots__ = ("_left",)
+
+    def __init__(self, total: float) -> None:
+        self._left = total
+
+    def deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self._left
+
+    async def on(self, step: Awaitable[_T]) -> _T:
+        """Await ``step``, counting the wait against the timeout."""
+        started = time.monotonic()
+        try:
+            return await step
+        finally:
+            self._left -= time.monotonic() - started
 
 
 class SevenClient:
@@ -272,6 +293,72 @@ class SevenClient:
         items = self._decode(call, body, _DECODE_ACTIVE_ITEMS).active_numbers
         return ActiveList(items, lambda item: self._decode(call, item, _DECODE_ACTIVE))
 
+    async def stream_active(self) -> AsyncIterator[list[ActiveNumber]]:
+        """``GET /numbers/active`` read as it arrives: its numbers in batches, in order.
+
+        For a large account (the sync), where ``list_active`` would hold the whole body:
+        only about one batch is held at once (``app/seven/active_stream.py``). The same
+        answers raise the same errors as ``list_active``, a malformed number when its
+        batch is reached. The total timeout counts the time spent waiting for seven,
+        not the time the caller spends between batches (the sync's COPY of a million
+        numbers may well outlast it): the body is read at the caller's pace. Iterate
+        it inside ``contextlib.aclosing`` so that leaving early closes the connection.
+        """
+        call = _Call("GET", "/numbers/active")
+        request = self._build(call, None, None)
+        progress = _Progress()
+        request.extensions["trace"] = progress.trace
+        waited = _Waited(self._total_timeout)
+        started = time.monotonic()
+        outcome = "error"
+        result = "transport_error"
+        response: httpx.Response | None = None
+        try:
+            sending = self._http.send(request, stream=True)
+            response = await waited.on(self._guarded(call, progress, waited.deadline(), sending))
+            outcome = str(response.status_code)
+            if not 200 <= response.status_code < 300:
+                body = await self._guarded(call, progress, waited.deadline(), response.aread())
+                self._raise_for_answer(call, response.status_code, response.headers, body)
+            splitter = ActiveSplitter()
+            chunks = response.aiter_bytes()
+            while True:
+                try:
+                    chunk = await waited.on(
+                        self._guarded(call, progress, waited.deadline(), anext(chunks))
+                    )
+                except StopAsyncIteration:
+                    break
+                for batch in self._batches(call, splitter.feed, chunk):
+                    yield batch
+            if splitter.streaming:
+                yield self._batches(call, splitter.close)
+            else:
+                # Not the documented shape (a bare error code, say): read whole.
+                body = splitter.held
+                self._raise_for_answer(call, response.status_code, response.headers, body)
+                items = self._decode(call, body, _DECODE_ACTIVE_ITEMS).active_numbers
+                yield [self._decode(call, item, _DECODE_ACTIVE) for item in items]
+            result = "ok"
+        except SevenError as exc:
+            outcome = f"{outcome} {exc.code}"
+            result = exc.code
+            raise
+        finally:
+            if response is not None:
+                await response.aclose()
+            seconds = time.monotonic() - started
+            self._log_call(call, outcome, seconds)
+            if self._observer is not None:
+                self._observer(call.endpoint, result, seconds)
+
+    def _batches(self, call: _Call, split: Callable[..., _T], *args: Any) -> _T:
+        """What ``split(*args)`` makes of the body; a malformed one is an unknown answer."""
+        try:
+            return split(*args)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise self._malformed(call, 200, str(exc)) from None
+
     async def get_active(self, number: str) -> ActiveNumber:
         """``GET /numbers/active/:number``; :class:`NumberNotOnAccount` when it isn't."""
         call = self._number_call("GET", number)
@@ -372,9 +459,17 @@ class SevenClient:
         Errors are raised ``from None``: httpx exceptions hold the request, and the
         request holds the API key header.
         """
+        deadline = asyncio.get_running_loop().time() + self._total_timeout
+        return await self._guarded(call, progress, deadline, self._http.send(request))
+
+    async def _guarded(
+        self, call: _Call, progress: _Progress, deadline: float, step: Awaitable[_T]
+    ) -> _T:
+        """Await one step of a call by the call's deadline, every httpx/asyncio failure
+        turned into a SevenError."""
         try:
-            async with asyncio.timeout(self._total_timeout):
-                return await self._http.send(request)
+            async with asyncio.timeout_at(deadline):
+                return await step
         except TimeoutError:
             error: SevenError = self._total_timeout_error(call, progress)
         except httpx.TransportError as exc:
