@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -325,8 +325,11 @@ class DiffCounts:
         return {name: count for name, count in dataclasses.asdict(self).items() if name != "drift"}
 
 
-async def load_incoming(conn: AsyncConnection, rows: RowCounter) -> int:
-    """COPY seven's list into a temporary table shaped like the mirror's columns.
+async def load_incoming(
+    conn: AsyncConnection, rows: Iterable[tuple[Any, ...]] | AsyncIterable[tuple[Any, ...]]
+) -> None:
+    """COPY seven's list (``RowCounter`` rows) into a temporary table shaped like the
+    mirror's columns.
 
     Must run inside the transaction that diffs: the table is dropped at its commit.
     ``CREATE TABLE AS ... WITH NO DATA`` copies the column types (numeric scale,
@@ -345,7 +348,6 @@ async def load_incoming(conn: AsyncConnection, rows: RowCounter) -> int:
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
     await driver.copy_records_to_table(INCOMING_TABLE, records=rows, columns=INCOMING_COLUMNS)
-    return rows.count
 
 
 async def apply_diff(

@@ -11,7 +11,14 @@ tuple and seven's usual ``YYYY-MM-DD HH:MM:SS`` goes through ``fromisoformat``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+)
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,12 +92,13 @@ class RowCounter:
 
     seven should list each number once; if it ever lists one twice, the first wins
     rather than the whole sync failing on the mirror's primary key. ``count`` is the
-    distinct numbers seen; those in ``skip`` are counted but yield no row.
+    distinct numbers seen; those in ``skip`` are counted but yield no row. Iterated,
+    it reads ``numbers``; :meth:`of_batches` reads seven's list as it arrives instead.
     """
 
     def __init__(
         self,
-        numbers: Iterable[ActiveNumber],
+        numbers: Iterable[ActiveNumber] = (),
         *,
         row: Callable[[ActiveNumber], tuple[Any, ...]] = incoming_row,
         skip: Collection[str] = (),
@@ -98,12 +106,24 @@ class RowCounter:
         self._numbers = numbers
         self._row = row
         self._skip = skip
+        self._seen: set[str] = set()
         self.count = 0
         self.skipped = 0
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        seen: set[str] = set()
-        for active in self._numbers:
+        return self._rows(self._numbers)
+
+    async def of_batches(
+        self, batches: AsyncIterable[Iterable[ActiveNumber]]
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """The rows of numbers that arrive in batches (``SevenClient.stream_active``)."""
+        async for batch in batches:
+            for row in self._rows(batch):
+                yield row
+
+    def _rows(self, numbers: Iterable[ActiveNumber]) -> Iterator[tuple[Any, ...]]:
+        seen = self._seen
+        for active in numbers:
             if active.number in seen:
                 continue
             seen.add(active.number)

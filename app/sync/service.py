@@ -11,8 +11,9 @@ How a run goes (``run_sync``):
    sync already running does the same work.
 2. A ``sync_runs`` row is committed as ``running`` (runs left ``running`` by a killed
    worker are marked ``failed`` first: holding the lock proves they are dead).
-3. seven's whole list is fetched and decoded by the client, then COPYed into a
-   temporary table and diffed in SQL (``app/sync/diff.py``), all in one transaction
+3. seven's whole list is read as it arrives, decoded in batches by the client and
+   COPYed as it comes (the worker never holds it all) into a temporary table, then
+   diffed in SQL (``app/sync/diff.py``), all in one transaction
    with the run's counts, so a run's numbers and its record never disagree. The
    baseline run into an empty mirror COPYs straight into it (``app/sync/baseline.py``).
    A number seven no longer lists becomes ``missing`` (its holder kept) and is deleted
@@ -44,9 +45,11 @@ a request's handler leaves the commit to the request (``request_sync`` only flus
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import uuid
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -63,9 +66,9 @@ from app.db.vocabulary import IN_FLIGHT, OperationKind, OperationStatus
 from app.operations.lifecycle import Failure, finish_operation
 from app.operations.params import SyncParams, kind_of, stored
 from app.settings import DEFAULT_SYNC_CONFIRM_MISSING_SECONDS, DEFAULT_SYNC_MAX_REMOVED_SHARE
-from app.seven.active_list import ActiveList
 from app.seven.client import SevenClient
 from app.seven.errors import SevenError
+from app.seven.types import ActiveNumber
 from app.sync.baseline import load_baseline
 from app.sync.confirm import confirm_missing
 from app.sync.diff import DiffCounts, RemovalsRefused, apply_diff, load_incoming
@@ -206,12 +209,12 @@ async def _run_locked(
     run_id = run.id
     clock = time.perf_counter()
     try:
-        numbers = await seven.list_active()
         # Phase times go to the log line: where a slow sync spends its time.
-        seconds = {"fetch_seconds": time.perf_counter() - clock}
-        counts, path = await _write_difference(
-            conn, numbers, run, max_removed_share, confirm_missing_seconds, seconds
-        )
+        seconds: dict[str, float] = {}
+        async with contextlib.aclosing(seven.stream_active()) as numbers:
+            counts, path = await _write_difference(
+                conn, numbers, run, max_removed_share, confirm_missing_seconds, seconds
+            )
         clock = time.perf_counter()
         await announce_changes(conn, run_id)
         await _close_run(conn, run_id, counts)
@@ -268,21 +271,24 @@ async def _run_locked(
 
 async def _write_difference(
     conn: AsyncConnection,
-    numbers: ActiveList,
+    numbers: AsyncIterable[list[ActiveNumber]],
     run: _OpenRun,
     max_removed_share: float | None,
     confirm_missing_seconds: int,
     seconds: dict[str, float],
 ) -> tuple[DiffCounts, str]:
-    """Bring the mirror in line with ``numbers`` (uncommitted); the counts and the path
-    taken: ``baseline`` (one COPY into the empty mirror) or ``diff``."""
+    """Bring the mirror in line with ``numbers``, seven's list read as it arrives
+    (uncommitted); the counts and the path taken: ``baseline`` (one COPY into the empty
+    mirror) or ``diff``. ``load_seconds`` includes reading the list."""
     clock = time.perf_counter()
     if run.previous_started is None:
         counts = await load_baseline(conn, numbers, run_started=run.started)
         if counts is not None:
             seconds["load_seconds"] = time.perf_counter() - clock
             return counts, "baseline"
-    fetched = await load_incoming(conn, RowCounter(numbers))
+    rows = RowCounter()
+    await load_incoming(conn, rows.of_batches(numbers))
+    fetched = rows.count
     seconds["load_seconds"] = time.perf_counter() - clock
     clock = time.perf_counter()
     counts = await apply_diff(
