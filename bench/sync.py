@@ -1,19 +1,20 @@
 """Sync benchmark: 100,000 active numbers at the sandbox, synced by the real worker.
 
-    .venv/bin/python bench/sync.py            (or: make bench-sync)
+    .venv/bin/python bench/sync.py                      (or: make bench-sync)
+    .venv/bin/python bench/sync.py --numbers 1000000    (issue 18: a million numbers)
 
 What it does, in one run:
 
 1. creates a scratch database (``bench_sync``), migrated with ``alembic upgrade head``,
-   and starts the sandbox with ``--active 100000`` as a subprocess;
+   and starts the sandbox with ``--active 100000`` (``--numbers``) as a subprocess;
 2. **the floor** against **the first sync**, three rounds of each, taken in turns (floor,
    first sync, floor, ...) so that both meet the same moments of a shared machine, and
    the best of each compared (the same statistic on both sides). The floor: fetch
    seven's list with httpx, decode it with msgspec into the client's types, build the
-   COPY rows and COPY them into a scratch table without indexes (``bench_floor``) - the
-   least any sync must do. The first sync: a ``sync`` operation run by the real worker
-   (``python -m workers --burst``, one process per sync) into the
-   empty mirror, which is emptied again (``TRUNCATE``) before the next round;
+   COPY rows and COPY them into an unlogged scratch table without indexes
+   (``bench_floor``) - the least any sync must do. The first sync: a ``sync``
+   operation run by the real worker (``python -m workers --burst``, one process per
+   sync) into the empty mirror, which is emptied again (``TRUNCATE``) before the next round;
 3. then, after the last first sync, an unchanged re-sync and one after 1% of the
    numbers changed at seven (a third each: friendly name, basic charge, a deletion
    scheduled at period end), each by its own worker process as well;
@@ -22,18 +23,21 @@ What it does, in one run:
    from ``/proc``, see ``run_measured``), and the mirror rows written, counted twice:
    ``pg_stat_user_tables`` (inserted/updated/deleted) and rows whose ``xmin`` is newer
    than the sync (written by it, even with equal values);
-5. prints the figures against the targets (issue 3): first sync <= 2x the floor and
-   under 10 s, the unchanged re-sync writing 0 rows, peak memory under 400 MB.
+5. prints the figures against the targets (issue 18): first sync <= 1.5x the floor, the
+   unchanged re-sync writing 0 rows in under 1x the floor, the worker's peak memory
+   under 400 MB; and each sync's time as a ratio of the floor.
 
 The sandbox's list is fetched once before anything is measured, and again after the
 changes: the sandbox encodes its list once per change, which seven's side would do in
 its own time, not ours. Environment: ``BENCH_POSTGRES_URL`` (maintenance database,
 default ``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL``
-(default ``redis://127.0.0.1:6379/13``), ``BENCH_NUMBERS`` (default 100000).
+(default ``redis://127.0.0.1:6379/13``), ``BENCH_NUMBERS`` (default 100000, or
+``--numbers``).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import gc
@@ -71,9 +75,12 @@ REDIS_URL = redis_url(13)
 DATABASE = "bench_sync"
 ROUNDS = 3  # floor and first sync, in turns; the best of each is compared
 CHANGED_SHARE = 100  # every 100th number: 1%
-TARGET_RATIO = 2.0
-TARGET_SECONDS = 10.0
+TARGET_RATIO = 1.5
+TARGET_UNCHANGED_RATIO = 1.0
 TARGET_MEMORY_MB = 400
+# The sandbox builds and encodes a million numbers in about a minute on a busy machine.
+SANDBOX_STARTUP_SECONDS = 600
+LIST_TIMEOUT_SECONDS = 600
 
 
 @dataclass
@@ -111,9 +118,9 @@ async def floor_once(sandbox: SandboxProcess, url: str) -> dict[str, float]:
     try:
         await conn.execute("DROP TABLE IF EXISTS bench_floor")
         columns = ", ".join(INCOMING_COLUMNS)  # constants, not input
-        scratch = f"CREATE TABLE bench_floor AS SELECT {columns} FROM numbers WITH NO DATA"  # noqa: S608
+        scratch = f"CREATE UNLOGGED TABLE bench_floor AS SELECT {columns} FROM numbers WITH NO DATA"  # noqa: S608
         await conn.execute(scratch)
-        async with httpx.AsyncClient(timeout=60) as client:
+        async with httpx.AsyncClient(timeout=LIST_TIMEOUT_SECONDS) as client:
             started = time.perf_counter()
             response = await client.get(
                 f"{sandbox.base_url}/numbers/active", headers={"X-Api-Key": sandbox.api_key}
@@ -131,7 +138,8 @@ async def floor_once(sandbox: SandboxProcess, url: str) -> dict[str, float]:
             built = time.perf_counter()
             await conn.copy_records_to_table("bench_floor", records=rows, columns=INCOMING_COLUMNS)
             copied = time.perf_counter()
-        assert len(rows) == NUMBERS, len(rows)
+        # The sandbox's generator may draw a number twice: it lists each once.
+        assert len(rows) == len(numbers) > NUMBERS * 0.99, len(rows)
     finally:
         await conn.execute("DROP TABLE IF EXISTS bench_floor")
         await conn.close()
@@ -226,7 +234,11 @@ def _phases(worker_output: str) -> dict[str, float]:
 def change_one_percent(sandbox: SandboxProcess) -> int:
     """Change every 100th number at seven, through the sandbox's control API; each change
     differs from what the number had (a name, a higher basic charge, a new expiry)."""
-    numbers = sandbox.active()[::CHANGED_SHARE]
+    with httpx.Client(timeout=LIST_TIMEOUT_SECONDS) as client:
+        listed = client.get(
+            f"{sandbox.base_url}/numbers/active", headers={"X-Api-Key": sandbox.api_key}
+        )
+    numbers = msgspec.json.decode(listed.content)["activeNumbers"][::CHANGED_SHARE]
     with httpx.Client(base_url=sandbox.control_url, timeout=30) as control:
         for index, number in enumerate(numbers):
             change: dict[str, Any]
@@ -244,7 +256,10 @@ def change_one_percent(sandbox: SandboxProcess) -> int:
 
 def warm(sandbox: SandboxProcess) -> None:
     """Let the sandbox encode its list now, so no measurement pays for seven's side."""
-    sandbox.api("GET", "/numbers/active").raise_for_status()
+    with httpx.Client(timeout=LIST_TIMEOUT_SECONDS) as client:
+        client.get(
+            f"{sandbox.base_url}/numbers/active", headers={"X-Api-Key": sandbox.api_key}
+        ).raise_for_status()
 
 
 async def flush_redis() -> None:
@@ -273,7 +288,9 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-def report(floor: dict[str, float], syncs: list[SyncFigures], idle_worker_mb: float) -> bool:
+def report(
+    floor: dict[str, float], syncs: list[SyncFigures], idle_worker_mb: float, changed_at_seven: int
+) -> bool:
     print(f"\nsync benchmark: {NUMBERS:,} active numbers, {os.cpu_count()} CPUs\n")
     print(
         f"floor (best of {ROUNDS}): {floor['total']:.2f} s = fetch {floor['fetch']:.2f}"
@@ -299,7 +316,12 @@ def report(floor: dict[str, float], syncs: list[SyncFigures], idle_worker_mb: fl
             f"{c['unchanged']:>8}{s.drift:>7}  {writes:>22}{s.xmin_rows:>10}  {phases}"
         )
     first, unchanged, changed = syncs
+    print(
+        "\nratios to the floor: "
+        + ", ".join(f"{s.name} {s.run_seconds / floor['total']:.2f}x" for s in syncs)
+    )
     ratio = first.run_seconds / floor["total"]
+    unchanged_ratio = unchanged.run_seconds / floor["total"]
     peak = max(s.peak_mb for s in syncs)
     unchanged_writes = sum(unchanged.stat_writes.values()) + unchanged.xmin_rows
     checks = [
@@ -308,15 +330,16 @@ def report(floor: dict[str, float], syncs: list[SyncFigures], idle_worker_mb: fl
             f" (target <= {TARGET_RATIO:g}x)",
             ratio <= TARGET_RATIO,
         ),
-        (
-            f"first sync {first.run_seconds:.2f} s (target < {TARGET_SECONDS:g} s)",
-            first.run_seconds < TARGET_SECONDS,
-        ),
         (f"unchanged re-sync wrote {unchanged_writes} rows (target 0)", unchanged_writes == 0),
+        (
+            f"unchanged re-sync / floor = {unchanged_ratio:.2f}x"
+            f" (target < {TARGET_UNCHANGED_RATIO:g}x)",
+            unchanged_ratio < TARGET_UNCHANGED_RATIO,
+        ),
         (
             f"1% changed: {changed.counts['changed']} changed, "
             f"{sum(changed.stat_writes.values())} rows written",
-            changed.counts["changed"] == NUMBERS // CHANGED_SHARE,
+            changed.counts["changed"] == changed_at_seven,
         ),
         (
             f"worker peak RSS {peak:.0f} MB (target < {TARGET_MEMORY_MB} MB)",
@@ -332,7 +355,7 @@ def report(floor: dict[str, float], syncs: list[SyncFigures], idle_worker_mb: fl
 async def main() -> int:
     url = await create_scratch_database()
     await flush_redis()
-    sandbox = SandboxProcess.start(active=NUMBERS, startup_timeout=120)
+    sandbox = SandboxProcess.start(active=NUMBERS, startup_timeout=SANDBOX_STARTUP_SECONDS)
     try:
         warm(sandbox)
         settings = Settings(
@@ -359,7 +382,7 @@ async def main() -> int:
             floor = min(floors, key=lambda f: f["total"])
             syncs = [min(firsts, key=lambda f: f.run_seconds)]
             syncs.append(await run_worker_sync("unchanged", settings, conn))
-            change_one_percent(sandbox)
+            changed = change_one_percent(sandbox)
             warm(sandbox)
             syncs.append(await run_worker_sync("1% changed", settings, conn))
         finally:
@@ -368,7 +391,7 @@ async def main() -> int:
         sandbox.stop()
         await drop_scratch_database()
         await flush_redis()
-    return 0 if report(floor, syncs, idle) else 1
+    return 0 if report(floor, syncs, idle, changed) else 1
 
 
 async def idle_worker_peak(settings: Settings) -> float:
@@ -414,4 +437,10 @@ def high_water_kb(pid: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--numbers", type=int, default=NUMBERS, help="active numbers at seven")
+    NUMBERS = parser.parse_args().numbers
+    started = time.perf_counter()
+    code = asyncio.run(main())
+    print(f"\nwhole benchmark: {time.perf_counter() - started:.0f} s")
+    sys.exit(code)
