@@ -2,10 +2,10 @@
 
 ``GET /numbers/active`` answers every number of the account in one body (about 40 MB
 for 100,000 numbers). Decoding all of it into structs before anything else can happen
-cost the sync about 0.3 s up front and held every number in memory at once; the sync
-streams the numbers into PostgreSQL, so the body is only split into its items here
-(which checks that it is JSON of the right shape) and each item is decoded and
-validated when it is read, while PostgreSQL is still busy with the rows before it.
+cost about 0.3 s up front and held every number in memory at once, so the body is
+only split into its items here (which checks that it is JSON of the right shape) and
+each item is decoded and validated when it is read. The sync does not use it: it reads
+the list as it arrives (``SevenClient.stream_active``, ``active_stream.py``).
 A malformed item raises the client's ``MalformedResponse`` when it is reached.
 """
 
@@ -57,10 +57,3 @@ class ActiveList:
             if _number_of(item) == number:
                 return self._decode(item)
         return None
-
-    def by_number(self) -> ActiveList:
-        """The same items ordered by number (a stable sort: repeats keep seven's order).
-
-        Reading only the number of each item costs a fifth of decoding it whole.
-        """
-        return ActiveList(sorted(self._items, key=_number_of), self._decode)
