@@ -20,13 +20,17 @@ class PaymentInterval(StrEnum):
     ANNUALLY = "annually"
 
 
-class Features(msgspec.Struct, frozen=True):
+# The structs of an active number are not tracked by the garbage collector (gc=False):
+# decoded from JSON and frozen, they can never be part of a reference cycle, and the sync
+# decodes a million of them, which with tracking set off collection after collection
+# (decoding 200,000 numbers: 1.34 s tracked, 0.83 s untracked).
+class Features(msgspec.Struct, frozen=True, gc=False):
     sms: bool
     a2p_sms: bool
     voice: bool
 
 
-class Fees(msgspec.Struct, frozen=True):
+class Fees(msgspec.Struct, frozen=True, gc=False):
     """Fees of an active number; ``basic_charge`` is per payment interval."""
 
     setup: Decimal
@@ -35,33 +39,33 @@ class Fees(msgspec.Struct, frozen=True):
     voice_mo: Decimal
 
 
-class Billing(msgspec.Struct, frozen=True):
+class Billing(msgspec.Struct, frozen=True, gc=False):
     fees: Fees
     payment_interval: PaymentInterval
 
 
-class SmsForward(msgspec.Struct, frozen=True):
+class SmsForward(msgspec.Struct, frozen=True, gc=False):
     number: list[str] = msgspec.field(default_factory=list)
     enabled: bool = False
 
 
-class EmailForward(msgspec.Struct, frozen=True):
+class EmailForward(msgspec.Struct, frozen=True, gc=False):
     address: list[str] = msgspec.field(default_factory=list)
     enabled: bool = False
 
 
-class SlackForward(msgspec.Struct, frozen=True):
+class SlackForward(msgspec.Struct, frozen=True, gc=False):
     uri: str | None = None
     enabled: bool = False
 
 
-class ForwardSmsMo(msgspec.Struct, frozen=True, omit_defaults=True):
+class ForwardSmsMo(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     sms: SmsForward = msgspec.field(default_factory=SmsForward)
     email: EmailForward = msgspec.field(default_factory=EmailForward)
     slack: SlackForward | None = None
 
 
-class ActiveNumber(msgspec.Struct, frozen=True):
+class ActiveNumber(msgspec.Struct, frozen=True, gc=False):
     """A number on the account (``GET /numbers/active[/:number]``, ``PATCH`` answer)."""
 
     country: str
