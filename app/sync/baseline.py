@@ -11,10 +11,15 @@ state of ``state_for``, ``synced_at`` the transaction's ``now()``, and the same 
 numbers left out. The mirror's triggers fire for COPY as for INSERT (the first fee
 version of each number is recorded).
 
-``SHARE ROW EXCLUSIVE`` keeps other writers out of ``numbers`` until the run commits
-(readers go on), so the mirror is still empty when the COPY runs: an order that
-inserted its row meanwhile would otherwise fail the COPY on the primary key. An
-order arriving during the COPY waits for it (seconds, once in the mirror's life).
+The mirror's secondary indexes (those not behind a constraint) are dropped before the
+COPY and built again after it, in the same transaction: building an index over rows
+already there sorts them once, where keeping it up to date inserts each row into each
+B-tree (100,000 numbers: the first sync 5.0 to 5.9 s with the indexes kept, see
+bench/README.md). That takes ``ACCESS EXCLUSIVE``, which keeps other writers out of
+``numbers`` until the run commits, so the mirror is still empty when the COPY runs (an
+order that inserted its row meanwhile would otherwise fail the COPY on the primary
+key), and readers wait too: seconds, once in the mirror's life, while it has nothing
+to read yet.
 """
 
 from __future__ import annotations
@@ -31,6 +36,16 @@ from app.sync.diff import BUSY_NUMBERS, DiffCounts
 from app.sync.rows import MIRROR_COLUMNS, RowCounter, mirror_row_maker
 
 _MIRROR_HAS_ROWS = text("SELECT EXISTS (SELECT 1 FROM numbers)")
+# The indexes of ``numbers`` that no constraint owns (the primary key stays: it is what
+# would refuse a number listed twice), as the statements that create them.
+_SECONDARY_INDEXES = text(
+    """
+SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+FROM pg_index i
+WHERE i.indrelid = 'numbers'::regclass
+  AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+"""
+)
 
 
 async def load_baseline(
@@ -45,7 +60,7 @@ async def load_baseline(
     transaction that commits the run."""
     if (await conn.execute(_MIRROR_HAS_ROWS)).scalar_one():
         return None
-    await conn.execute(text("LOCK TABLE numbers IN SHARE ROW EXCLUSIVE MODE"))
+    await conn.execute(text("LOCK TABLE numbers IN ACCESS EXCLUSIVE MODE"))
     # Looked at again under the lock: a writer may have committed since.
     if (await conn.execute(_MIRROR_HAS_ROWS)).scalar_one():
         return None
@@ -54,11 +69,16 @@ async def load_baseline(
     # In seven's order, as it arrives: sorting by number first sped the B-trees' inserts
     # up (about 0.2 s of 2 s for 100,000 numbers) but needed the whole list held at once.
     rows = RowCounter(row=mirror_row_maker(synced_at), skip=busy)
+    indexes = (await conn.execute(_SECONDARY_INDEXES)).all()
+    for index in indexes:
+        await conn.execute(text(f"DROP INDEX {index.name}"))
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
     await driver.copy_records_to_table(
         "numbers", records=rows.of_batches(numbers), columns=MIRROR_COLUMNS
     )
+    for index in indexes:
+        await conn.execute(text(index.definition))
     added = rows.count - rows.skipped
     return DiffCounts(
         fetched=rows.count, added=added, changed=0, removed=0, missing=0, unchanged=0, drift=0

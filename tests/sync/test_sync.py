@@ -124,6 +124,24 @@ async def test_the_first_sync_copies_into_the_empty_mirror_and_records_first_fee
     assert versions.tuples().all() == sorted(expected)
 
 
+async def test_the_first_sync_leaves_the_mirrors_indexes_as_the_migrations_made_them(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    """The baseline drops the secondary indexes for its COPY and builds them again."""
+    rent(fresh_sandbox, 3)
+    definitions = text(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'numbers' ORDER BY 1"
+    )
+    async with resources.engine.connect() as connection:
+        before = (await connection.execute(definitions)).tuples().all()
+
+    assert (await sync(resources)).path == "baseline"
+
+    async with resources.engine.connect() as connection:
+        assert (await connection.execute(definitions)).tuples().all() == before
+    assert len(before) > 5  # the primary key, the filters' and the search's
+
+
 async def test_the_first_sync_leaves_out_numbers_an_operation_is_busy_with(
     resources: Resources, fresh_sandbox: SandboxProcess
 ) -> None:
