@@ -29,6 +29,7 @@ from app.console.web import (
     see_other,
 )
 from app.db.vocabulary import KeyScope
+from app.lib.key_cache import forget_everywhere
 from app.lib.params import invalid
 from app.lib.queue import commit_and_enqueue
 from app.numbers import locks
@@ -164,14 +165,18 @@ class ConsoleActions(Controller):
     async def revoke_key(
         self,
         request: Request[Any, Any, Any],
+        state: State,
         db_session: AsyncSession,
         caller: Caller,
         key_id: uuid.UUID,
     ) -> Redirect:
-        """As ``DELETE /v1/keys/{id}``; the key's console sessions end with it."""
+        """As ``DELETE /v1/keys/{id}`` (committed, then dropped by every API process's
+        key cache before the answer); the key's console sessions end with it."""
         admin_only(caller)
         await form_of(request, caller.csrf_token)
-        await tenants.revoke_key(db_session, caller.actor, key_id)
+        row = await tenants.revoke_key(db_session, caller.actor, key_id)
+        await db_session.commit()
+        await forget_everywhere(state.settings.database_url, [row.key_hash])
         return see_other(f"{PREFIX}/tenants")
 
 
