@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -551,6 +550,10 @@ def _strict_number(text: str, field: str) -> str:
 
 
 def _email(text: str, field: str) -> str:
+    # Imported on first use: only a request that sets an address checks one, and the
+    # worker, which imports this module, never does (the import costs it ~30 ms at start).
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as error:
