@@ -19,12 +19,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from app.console.routes import CONSOLE_PATHS, console_router, console_templates
 from app.health.controller import HealthController
-from app.lib.auth import PUBLIC_PATHS, ApiKeyAuthentication
+from app.lib.auth_middleware import PUBLIC_PATHS, ApiKeyAuthentication
 from app.lib.dependencies import provide_all
 from app.lib.docs_page import swagger_assets, swagger_page, to_docs
-from app.lib.errors import EXCEPTION_HANDLERS
+from app.lib.error_answers import EXCEPTION_HANDLERS
 from app.lib.logging import configure_logging
-from app.lib.metrics import MetricsController, system_gauges_refreshed
+from app.lib.metrics import system_gauges_refreshed
+from app.lib.metrics_endpoint import MetricsController
 from app.lib.nul_guard import reject_nul
 from app.lib.openapi import RealisticExamples, document_errors
 from app.lib.request_context import RequestContextMiddleware

@@ -9,11 +9,15 @@ from litestar import Controller, get
 from litestar.params import FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.schemas import AuditPage, audit_entry_out
+from app.audit.schemas import AuditEntryOut, audit_entry_out
 from app.audit.service import PAGES, AuditFilter, list_entries
 from app.db.vocabulary import AuditActor
-from app.lib import params
-from app.lib.auth import admin_only
+from app.lib import params, query_parameters
+from app.lib.auth_middleware import admin_only
+from app.lib.pagination import Page
+from app.lib.query_parameters import page_schema
+
+AuditPage = Annotated[Page[AuditEntryOut], page_schema("AuditPage")]
 
 ACTORS: tuple[str, ...] = tuple(AuditActor)
 
@@ -28,10 +32,11 @@ class AuditController(Controller):
         self,
         db_session: AsyncSession,
         actor: Annotated[
-            str | None, params.choice_parameter("key, bootstrap (ADMIN_API_KEY) or cli", ACTORS)
+            str | None,
+            query_parameters.choice_parameter("key, bootstrap (ADMIN_API_KEY) or cli", ACTORS),
         ] = None,
-        key: Annotated[str | None, params.uuid_parameter("Key id")] = None,
-        tenant: Annotated[str | None, params.uuid_parameter("Tenant id")] = None,
+        key: Annotated[str | None, query_parameters.uuid_parameter("Key id")] = None,
+        tenant: Annotated[str | None, query_parameters.uuid_parameter("Tenant id")] = None,
         action: FromQuery[str | None] = None,
         target: FromQuery[str | None] = None,
         outcome: FromQuery[str | None] = None,

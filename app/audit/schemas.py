@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 
 from app.audit.service import NamedEntry
-from app.lib.pagination import Page, page_schema
 from app.lib.structs import from_row
 
 
@@ -31,9 +30,6 @@ class AuditEntryOut(msgspec.Struct):
     request_id: str | None
     outcome: str
     details: dict[str, Any]
-
-
-AuditPage = Annotated[Page[AuditEntryOut], page_schema("AuditPage")]
 
 
 def audit_entry_out(named: NamedEntry) -> AuditEntryOut:

@@ -17,12 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.bulk import service
 from app.bulk.schemas import MAX_BULK_COUNT, BulkOrderCreate
-from app.lib import params
+from app.lib import params, query_parameters
 from app.lib.auth import Actor
-from app.lib.errors import error_responses
-from app.lib.tags import TAG_FILTER, parse_tag_filters
+from app.lib.error_answers import error_responses
+from app.lib.query_parameters import TAG_FILTER
+from app.lib.tags import parse_tag_filters
+from app.operations.accepted import accepted
 from app.operations.controller import IdempotencyKey, order_body_refused
-from app.operations.schemas import NumberChange, OperationOut, accepted
+from app.operations.schemas import NumberChange, OperationOut
 from app.search.service import dearest_offered_fees
 from app.settings import Settings
 from app.seven.client import SevenClient
@@ -89,8 +91,10 @@ class BulkController(Controller):
         db_session: AsyncSession,
         actor: Actor,
         queue: ArqRedis,
-        pool: Annotated[str | None, params.uuid_parameter("Numbers in this pool")] = None,
-        tenant: Annotated[str | None, params.uuid_parameter("Numbers held by this tenant")] = None,
+        pool: Annotated[str | None, query_parameters.uuid_parameter("Numbers in this pool")] = None,
+        tenant: Annotated[
+            str | None, query_parameters.uuid_parameter("Numbers held by this tenant")
+        ] = None,
         tag: Annotated[list[str] | None, TAG_FILTER] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:

@@ -23,9 +23,10 @@ from app.costs.schemas import (
     report_csv,
     report_out,
 )
-from app.lib import params
+from app.lib import params, query_parameters
 from app.lib.auth import Principal
-from app.lib.errors import NotFound, error_responses
+from app.lib.error_answers import error_responses
+from app.lib.errors import NotFound
 from app.lib.openapi import AlsoCsv
 from app.lib.tags import KEY_PATTERN
 from app.settings import Settings
@@ -104,11 +105,13 @@ class CostController(Controller):
         settings: Settings,
         month: Annotated[
             str | None,
-            params.month_parameter("YYYY-MM; default: the current month in Europe/Berlin"),
+            query_parameters.month_parameter(
+                "YYYY-MM; default: the current month in Europe/Berlin"
+            ),
         ] = None,
         group_by: Annotated[
             str | None,
-            params.choice_or_pattern_parameter(
+            query_parameters.choice_or_pattern_parameter(
                 "One row per tenant, pool, country or number; or per value of a tag,"
                 " `tag:<key>` (such as `tag:cost_center`): the number's own tag, else the"
                 " tag of the tenant holding it on those days, else `untagged`",
@@ -119,7 +122,7 @@ class CostController(Controller):
         ] = None,
         basis: Annotated[
             str | None,
-            params.choice_parameter(
+            query_parameters.choice_parameter(
                 "cash: each charge in the month of its billing day; accrual: spread over the"
                 " days it pays for",
                 tuple(Basis),
@@ -150,7 +153,7 @@ class CostController(Controller):
         principal: Principal,
         settings: Settings,
         months: Annotated[
-            str | None, params.count_parameter(12, service.MAX_FORECAST_MONTHS)
+            str | None, query_parameters.count_parameter(12, service.MAX_FORECAST_MONTHS)
         ] = None,
     ) -> ForecastOut:
         count = params.parse_count(

@@ -11,10 +11,14 @@ from litestar.params import FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.vocabulary import EventType
-from app.events.schemas import EventOut, EventPage, event_out
+from app.events.schemas import EventOut, event_out
 from app.events.service import PAGES, EventQuery, get_event, list_events
-from app.lib import params
+from app.lib import params, query_parameters
 from app.lib.auth import Principal
+from app.lib.pagination import Page
+from app.lib.query_parameters import page_schema
+
+EventPage = Annotated[Page[EventOut], page_schema("EventPage")]
 
 TYPES: tuple[str, ...] = tuple(EventType)
 
@@ -28,8 +32,10 @@ class EventController(Controller):
         self,
         db_session: AsyncSession,
         principal: Principal,
-        type: Annotated[str | None, params.choice_parameter("Events of this type", TYPES)] = None,
-        number: Annotated[str | None, params.NUMBER] = None,
+        type: Annotated[
+            str | None, query_parameters.choice_parameter("Events of this type", TYPES)
+        ] = None,
+        number: Annotated[str | None, query_parameters.NUMBER] = None,
         since: FromQuery[datetime | None] = None,
         limit: Annotated[str | None, PAGES.limit_parameter] = None,
         cursor: Annotated[str | None, PAGES.cursor_parameter] = None,

@@ -12,7 +12,6 @@ from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.events import endpoints
 from app.events.endpoint_schemas import (
     DeliveryOut,
-    DeliveryPage,
     EndpointCreate,
     EndpointCreated,
     EndpointOut,
@@ -23,8 +22,12 @@ from app.events.endpoint_schemas import (
 from app.events.safety import allowed_hosts
 from app.events.schemas import EventOut, event_out
 from app.lib.auth import Actor, Principal
-from app.lib.errors import error_responses
+from app.lib.error_answers import error_responses
+from app.lib.pagination import Page
+from app.lib.query_parameters import page_schema
 from app.settings import Settings
+
+DeliveryPage = Annotated[Page[DeliveryOut], page_schema("DeliveryPage")]
 
 PAGES = endpoints.DELIVERY_PAGES
 

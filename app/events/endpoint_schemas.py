@@ -11,7 +11,6 @@ import msgspec
 from app.db.models import DeliveryAttempt, WebhookEndpoint
 from app.db.vocabulary import DeliveryStatus, EventType
 from app.events.safety import MAX_URL_LENGTH
-from app.lib.pagination import Page, page_schema
 from app.lib.structs import from_row
 
 Url = Annotated[
@@ -100,9 +99,6 @@ class DeliveryOut(msgspec.Struct):
     finished_at: datetime | None
     attempt_log: list[AttemptOut]
     """Every attempt, oldest first."""
-
-
-DeliveryPage = Annotated[Page[DeliveryOut], page_schema("DeliveryPage")]
 
 
 def attempt_out(row: DeliveryAttempt) -> AttemptOut:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 import msgspec
 
 from app.db.vocabulary import EventType
-from app.lib.pagination import Page, page_schema
 
 
 class EventOut(msgspec.Struct):
@@ -22,9 +21,6 @@ class EventOut(msgspec.Struct):
     number: str | None
     data: dict[str, Any]
     """The resource as the API shows it: a number, an operation, an allocation, ..."""
-
-
-EventPage = Annotated[Page[EventOut], page_schema("EventPage")]
 
 
 class EventFields(Protocol):

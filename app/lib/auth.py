@@ -1,4 +1,5 @@
-"""Who is calling: every /v1 request carries a key, resolved here to a Principal.
+"""Who is calling: every /v1 request carries a key, resolved here to a Principal (by the
+API's middleware, app.lib.auth_middleware; this module knows no web framework).
 
 Key format: ``sn_admin_`` or ``sn_tenant_`` (so a leaked key is recognisable, e.g. by
 secret scanners) followed by 43 URL-safe characters holding 256 bits from ``secrets``.
@@ -25,29 +26,21 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, NotFoundException
-from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import ApiKey
 from app.db.vocabulary import AuditActor, KeyScope
 from app.lib.notice_cache import NoticedCache
-from app.lib.request_context import request_id_of
 
 # Paths that need no key: health, metrics and the schema (see the contract), and seven's
 # webhook, which cannot carry our key (its signature proves the sender instead).
-PUBLIC_PATHS = ("^/$", "^/health", "^/metrics", "^/schema", "^/v1/webhooks/seven$")
 
 KEY_PREFIXES = {KeyScope.ADMIN: "sn_admin_", KeyScope.TENANT: "sn_tenant_"}
 KEY_SECRET_BYTES = 32  # 256 bits
 # How much of a key is kept in clear (``prefix`` column) so people can tell keys apart.
 SHOWN_SECRET_CHARS = 6
 LAST_USED_INTERVAL = 60.0  # seconds
-
-_UNAUTHORIZED = "The API key is not valid or has been revoked."
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,31 +177,3 @@ async def _stored_principal(
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         return None
     return Principal(scope=KeyScope(row.scope), key_id=row.id, tenant_id=row.tenant_id)
-
-
-class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
-    async def authenticate_request(
-        self, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
-        key = key_from_headers(connection.headers)
-        if key is None:
-            raise NotAuthorizedException("An API key is required: send it as X-Api-Key.")
-        state = connection.app.state
-        admin_key: str | None = state.settings.admin_api_key
-        if admin_key is not None and hmac.compare_digest(key.encode(), admin_key.encode()):
-            principal: Principal | None = BOOTSTRAP_ADMIN
-        else:
-            principal = await principal_for_key(state.sessions, key, cache=state.key_cache)
-        if principal is None:
-            raise NotAuthorizedException(_UNAUTHORIZED)
-        current_actor.set(Actor(principal, request_id_of(connection.scope)))
-        return AuthenticationResult(user=principal, auth=principal.key_id)
-
-
-def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard for admin routes. A tenant key gets the same 404 as a path that does not
-    exist, word for word, and its message repeats nothing of the path (which may hold
-    another tenant's id): tenant keys learn nothing, never a 403."""
-    user = connection.scope.get("user")
-    if not isinstance(user, Principal) or not user.is_admin:
-        raise NotFoundException()  # what Litestar's router raises for an unknown path

@@ -8,15 +8,14 @@ read from Postgres and Redis by each API process in the background, every
 be kept in step, and a scrape (however often, by however many scrapers) reads only
 memory: the count over all operations runs once per interval, not once per scrape.
 
-``/metrics`` needs no API key; with ``METRICS_TOKEN`` set it answers only
-``Authorization: Bearer <METRICS_TOKEN>`` (401 otherwise).
+The API's ``/metrics`` endpoint is app.lib.metrics_endpoint (this module knows no web
+framework, so the worker, which serves its own, imports none).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,17 +24,11 @@ from typing import Any
 import structlog
 from arq import ArqRedis
 from arq.constants import default_queue_name
-from litestar import Controller, Response, get
-from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
-from litestar.handlers.base import BaseRouteHandler
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
-    REGISTRY,
     Counter,
     Gauge,
     Histogram,
-    generate_latest,
     start_http_server,
 )
 from sqlalchemy import extract, func, select, text
@@ -225,32 +218,6 @@ async def system_gauges_refreshed(
     finally:
         task.cancel()
         await asyncio.wait([task])  # it has ended; its cancellation is not raised here
-
-
-def metrics_token_required(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
-    """Guard of ``/metrics``: with ``METRICS_TOKEN`` set, only its bearer may scrape."""
-    token: str | None = connection.app.state.settings.metrics_token
-    if token is None:
-        return
-    scheme, _, given = connection.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    ):
-        raise NotAuthorizedException(
-            "/metrics needs the metrics token: send Authorization: Bearer <METRICS_TOKEN>."
-        )
-
-
-class MetricsController(Controller):
-    path = "/metrics"
-    include_in_schema = False
-    guards = [metrics_token_required]
-
-    @get("/", media_type=METRICS_MEDIA_TYPE)
-    async def metrics(self) -> Response[bytes]:
-        return Response(generate_latest(REGISTRY), media_type=METRICS_MEDIA_TYPE)
 
 
 def serve_worker_metrics(host: str, port: int) -> None:

@@ -39,8 +39,8 @@ from litestar.plugins import OpenAPISchemaPlugin
 from litestar.routes import HTTPRoute
 from litestar.typing import FieldDefinition
 
-from app.lib.auth import admin_only
-from app.lib.errors import error_responses
+from app.lib.auth_middleware import admin_only
+from app.lib.error_answers import error_responses
 
 # Every method that changes something: each may carry a body, so each may meet the limit.
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

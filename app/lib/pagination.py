@@ -11,18 +11,21 @@ types of the key's columns, so a cursor the list did not make is one 422 ``inval
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
-from typing import Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import msgspec
-from litestar.params import KwargDefinition
 from sqlalchemy import ColumnElement, DateTime, Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.lib.params import count_parameter, cursor_parameter, given, invalid, parse_count
+from app.lib.params import given, invalid, parse_count
+
+if TYPE_CHECKING:
+    from litestar.params import KwargDefinition
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -39,12 +42,6 @@ class Page(msgspec.Struct, Generic[T]):
 
     def map(self, out: Callable[[T], U]) -> Page[U]:
         return Page(items=[out(item) for item in self.items], next_cursor=self.next_cursor)
-
-
-def page_schema(name: str) -> KwargDefinition:
-    """``Annotated[Page[X], page_schema("XPage")]`` is documented as the component ``XPage``
-    (Litestar would name it after the module path of ``X``)."""
-    return KwargDefinition(schema_component_key=name, schema_extra={"title": name})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +75,6 @@ class Keyset:
         cursor_from: str = "next_cursor",
     ) -> None:
         self.max_limit = max_limit
-        # How the handlers document their parameters.
-        self.limit_parameter = count_parameter(limit, max_limit)
-        self.cursor_parameter = cursor_parameter(f"{cursor_from} of the previous page")
         self._columns = columns
         self._key_type = tuple[tuple(_key_type(column) for column in columns)]  # type: ignore[misc]
         self._row_key = attrgetter(*(column.key for column in columns))
@@ -89,6 +83,20 @@ class Keyset:
         self._limit_name = limit_name
         self._cursor_name = cursor_name
         self._cursor_from = cursor_from
+
+    # How the handlers document their parameters: built on first use, so that what imports
+    # a Keyset without serving it (the worker) needs no web framework.
+    @functools.cached_property
+    def limit_parameter(self) -> KwargDefinition:
+        from app.lib.query_parameters import count_parameter
+
+        return count_parameter(self._default_limit, self.max_limit)
+
+    @functools.cached_property
+    def cursor_parameter(self) -> KwargDefinition:
+        from app.lib.query_parameters import cursor_parameter
+
+        return cursor_parameter(f"{self._cursor_from} of the previous page")
 
     def query(self, limit: str | None, cursor: str | None) -> PageQuery:
         """The page a request asks for; each bad parameter is a 422 that names it."""

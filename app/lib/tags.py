@@ -15,7 +15,7 @@ from typing import Annotated
 
 import msgspec
 
-from app.lib.params import invalid, pattern_list_parameter
+from app.lib.params import invalid
 
 MAX_TAGS = 50
 MAX_KEY_LENGTH = 64
@@ -78,11 +78,3 @@ def parse_tag_filters(raw: Iterable[str] | None, parameter: str = "tag") -> tupl
             raise invalid(parameter, item, EXPECTED_TAG_FILTER)
         filters.append(TagFilter(key, value if colon else None))
     return tuple(filters)
-
-
-TAG_FILTER = pattern_list_parameter(
-    "Repeatable; all must hold. `key:value`: the number's tag `key` is `value`; `key`: the"
-    " number has the tag `key`. The number's own tags only (not its holder's)",
-    "cost_center:crm",
-    rf"^{KEY_PATTERN}(:.{{1,{MAX_VALUE_LENGTH}}})?$",
-)

@@ -16,15 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.audit.service import Actor
 from app.db.vocabulary import NumberState
-from app.lib import params
-from app.lib.auth import Principal, admin_only
-from app.lib.errors import error_responses
-from app.lib.tags import TAG_FILTER, Tags, parse_tag_filters
+from app.lib import params, query_parameters
+from app.lib.auth import Principal
+from app.lib.auth_middleware import admin_only
+from app.lib.error_answers import error_responses
+from app.lib.pagination import Page
+from app.lib.query_parameters import TAG_FILTER, page_schema
+from app.lib.tags import Tags, parse_tag_filters
 from app.numbers import locks, service
-from app.numbers.schemas import DeletionLockSet, NumberOut, NumberPage, number_out
+from app.numbers.schemas import DeletionLockSet, NumberOut, number_out
 from app.numbers.tags import replace_tags
 
-_STATE = params.choice_parameter(
+NumberPage = Annotated[Page[NumberOut], page_schema("NumberPage")]
+
+_STATE = query_parameters.choice_parameter(
     "ordering, active, deleting, missing (absent from seven's last list, not yet confirmed"
     " gone; its holder is kept), deleted or failed",
     tuple(NumberState),
@@ -58,19 +63,23 @@ class NumberReadController(Controller):
         principal: Principal,
         # Every parameter arrives as text and is checked by app.lib.params, so each bad
         # value answers 422 with a code that names it (invalid_country, ...).
-        country: Annotated[str | None, params.COUNTRY] = None,
-        feature: Annotated[list[str] | None, params.FEATURE] = None,
+        country: Annotated[str | None, query_parameters.COUNTRY] = None,
+        feature: Annotated[list[str] | None, query_parameters.FEATURE] = None,
         # seven's spelling, as the search takes it; filters the same as ``feature``.
-        features_sms: Annotated[str | None, params.feature_flag_parameter("sms")] = None,
-        features_a2p_sms: Annotated[str | None, params.feature_flag_parameter("a2p_sms")] = None,
-        features_voice: Annotated[str | None, params.feature_flag_parameter("voice")] = None,
-        tenant: Annotated[str | None, params.uuid_parameter("Tenant id")] = None,
-        pool: Annotated[str | None, params.uuid_parameter("Pool id")] = None,
+        features_sms: Annotated[str | None, query_parameters.feature_flag_parameter("sms")] = None,
+        features_a2p_sms: Annotated[
+            str | None, query_parameters.feature_flag_parameter("a2p_sms")
+        ] = None,
+        features_voice: Annotated[
+            str | None, query_parameters.feature_flag_parameter("voice")
+        ] = None,
+        tenant: Annotated[str | None, query_parameters.uuid_parameter("Tenant id")] = None,
+        pool: Annotated[str | None, query_parameters.uuid_parameter("Pool id")] = None,
         # "state" is a reserved name in Litestar handlers; the query parameter keeps it.
         number_state: Annotated[str | None, _STATE] = None,
         q: Annotated[
             str | None,
-            params.text_parameter(
+            query_parameters.text_parameter(
                 "Substring of the number or the friendly name", service.MAX_Q_LENGTH
             ),
         ] = None,

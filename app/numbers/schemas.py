@@ -13,7 +13,6 @@ from sqlalchemy import Row
 from app.db.models import Number
 from app.db.vocabulary import Handover, NumberState
 from app.lib.money import Money, optional_money
-from app.lib.pagination import Page, page_schema
 from app.numbers.mirror import on_seven_clock
 from app.seven.types import Features, PaymentInterval
 
@@ -122,9 +121,6 @@ def monthly_cost(basic_charge: Decimal | None, payment_interval: str) -> Decimal
         return None
     months = 12 if payment_interval == PaymentInterval.ANNUALLY else 1
     return (basic_charge / months).quantize(CENT, rounding=ROUND_HALF_EVEN)
-
-
-NumberPage = Annotated[Page[NumberOut], page_schema("NumberPage")]
 
 
 def number_out(row: Number | Row[Any]) -> NumberOut:

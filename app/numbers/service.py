@@ -35,7 +35,7 @@ from app.lib.pagination import Keyset, Page, PageQuery
 from app.lib.tags import TagFilter
 from app.lib.tenancy import may_see, scope_numbers
 from app.numbers.cache import NumberCache
-from app.numbers.schemas import NumberPage, number_out
+from app.numbers.schemas import NumberOut, number_out
 
 # The row version (PostgreSQL's xmin, new with every insert and update that commits)
 # travels with every read, so a cached body can be matched to the row a page found.
@@ -135,7 +135,7 @@ async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
 
 async def list_numbers(
     db: AsyncConnection | AsyncSession, principal: Principal, query: NumberQuery
-) -> NumberPage:
+) -> Page[NumberOut]:
     """One page in ``number`` order (the console's; the API's is :func:`page_document`)."""
     stmt = _page_select(_COLUMNS, principal, _conditions(query), query)
     return PAGES.page((await db.execute(stmt)).all(), query.page).map(number_out)
@@ -144,7 +144,7 @@ async def list_numbers(
 async def page_document(
     db: AsyncConnection, cache: NumberCache, principal: Principal, query: NumberQuery
 ) -> bytes:
-    """:func:`list_numbers`'s page as its ``NumberPage`` JSON, the same bytes.
+    """:func:`list_numbers`'s page as its ``Page[NumberOut]`` JSON, the same bytes.
 
     The page's numbers and their row versions are read first (the same keyset query,
     filters and tenancy scope as for whole rows); each body comes from ``cache`` when

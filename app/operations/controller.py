@@ -21,24 +21,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.db.vocabulary import OperationKind, OperationStatus
-from app.lib import params
-from app.lib.auth import Actor, Principal, admin_only
-from app.lib.errors import EXCEPTION_HANDLERS, error_response, error_responses
+from app.lib import params, query_parameters
+from app.lib.auth import Actor, Principal
+from app.lib.auth_middleware import admin_only
+from app.lib.error_answers import EXCEPTION_HANDLERS, error_response, error_responses
+from app.lib.pagination import Page
+from app.lib.query_parameters import page_schema
 from app.operations import approval, reads, service
+from app.operations.accepted import accepted
 from app.operations.idempotency import HEADER
 from app.operations.params import DeleteParams
-from app.operations.schemas import (
-    NumberChange,
-    OperationOut,
-    OperationPage,
-    OrderCreate,
-    Rejection,
-    accepted,
-    operation_out,
-)
+from app.operations.schemas import NumberChange, OperationOut, OrderCreate, Rejection, operation_out
 from app.search.service import offered_fees
 from app.settings import Settings
 from app.seven.client import SevenClient
+
+OperationPage = Annotated[Page[OperationOut], page_schema("OperationPage")]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -141,7 +139,8 @@ class OperationController(Controller):
         actor: Actor,
         queue: ArqRedis,
         delete_immediately: Annotated[
-            str | None, params.flag_parameter("Now rather than at period end", default=False)
+            str | None,
+            query_parameters.flag_parameter("Now rather than at period end", default=False),
         ] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OperationOut]:
@@ -201,14 +200,16 @@ class OperationController(Controller):
         db_session: AsyncSession,
         principal: Principal,
         status: Annotated[
-            str | None, params.choice_parameter("Operations in this status", tuple(OperationStatus))
+            str | None,
+            query_parameters.choice_parameter("Operations in this status", tuple(OperationStatus)),
         ] = None,
         kind: Annotated[
-            str | None, params.choice_parameter("Operations of this kind", tuple(OperationKind))
+            str | None,
+            query_parameters.choice_parameter("Operations of this kind", tuple(OperationKind)),
         ] = None,
-        number: Annotated[str | None, params.NUMBER] = None,
+        number: Annotated[str | None, query_parameters.NUMBER] = None,
         parent: Annotated[
-            str | None, params.uuid_parameter("The children of this bulk operation")
+            str | None, query_parameters.uuid_parameter("The children of this bulk operation")
         ] = None,
         limit: Annotated[str | None, reads.PAGES.limit_parameter] = None,
         cursor: Annotated[str | None, reads.PAGES.cursor_parameter] = None,

@@ -17,9 +17,9 @@ from app.db.models import Operation
 from app.db.vocabulary import BULK_OPERATION_KINDS, IN_FLIGHT, OperationStatus
 from app.lib.auth import Principal
 from app.lib.errors import NotFound
-from app.lib.pagination import Keyset, PageQuery
+from app.lib.pagination import Keyset, Page, PageQuery
 from app.lib.tenancy import owned_by
-from app.operations.schemas import OperationOut, OperationPage, Progress, operation_out
+from app.operations.schemas import OperationOut, Progress, operation_out
 
 PAGES = Keyset(Operation.created_at, Operation.id, descending=True, limit=50, max_limit=200)
 
@@ -79,7 +79,7 @@ def progress(by_status: Mapping[str, int]) -> Progress:
 
 async def list_operations(
     session: AsyncSession, principal: Principal, query: OperationQuery
-) -> OperationPage:
+) -> Page[OperationOut]:
     stmt = select(Operation).where(owned_by(principal, Operation.tenant_id))
     if query.status:
         stmt = stmt.where(Operation.status == query.status)

@@ -7,15 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from arq import ArqRedis
-from litestar import Response
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Operation
 from app.db.vocabulary import BULK_OPERATION_KINDS, OperationKind, OperationStatus
-from app.lib.pagination import Page, page_schema
-from app.lib.queue import commit_and_enqueue
 from app.operations.params import params_of, stored
 from app.seven.types import PaymentInterval
 
@@ -93,9 +88,6 @@ def _bulk_fields(row: Operation | Row[Any], progress: Progress | None) -> dict[s
     if progress is None:
         progress = msgspec.convert((row.result or {}).get("progress", {}), Progress)
     return {"progress": progress, "children": f"/v1/operations?parent={row.id}"}
-
-
-OperationPage = Annotated[Page[OperationOut], page_schema("OperationPage")]
 
 
 # Request bodies. Sizes are checked here (422 before any work); phone numbers and
@@ -179,17 +171,3 @@ class Rejection(msgspec.Struct, forbid_unknown_fields=True):
 
 def operation_location(operation_id: uuid.UUID) -> str:
     return f"/v1/operations/{operation_id}"
-
-
-async def accepted(
-    session: AsyncSession, queue: ArqRedis, operation: Operation, *, replayed: bool = False
-) -> Response[Any]:
-    """The 202 for an operation (an ``OperationOut``, typed as the handler declares its
-    answer), with its ``Location``; a new one (not the replay of an idempotent request)
-    is committed and handed to a worker first."""
-    headers = {"Location": operation_location(operation.id)}
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    else:
-        await commit_and_enqueue(session, queue, operation)
-    return Response(operation_out(operation), status_code=202, headers=headers)

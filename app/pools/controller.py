@@ -13,11 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.audit.service import Actor
 from app.db.models import Pool
-from app.lib import params
-from app.lib.auth import Principal, admin_only
-from app.lib.errors import Conflict, error_responses
+from app.lib import params, query_parameters
+from app.lib.auth import Principal
+from app.lib.auth_middleware import admin_only
+from app.lib.error_answers import error_responses
+from app.lib.errors import Conflict
 from app.numbers.schemas import NumberOut, number_out
-from app.operations.schemas import OperationOut, accepted
+from app.operations.accepted import accepted
+from app.operations.schemas import OperationOut
 from app.operations.service import payment_interval_required
 from app.pools import entitlements, handover, news, ordering, service
 from app.pools.releasing import release_and_announce
@@ -207,11 +210,12 @@ class AllocationController(Controller):
         self,
         db_session: AsyncSession,
         principal: Principal,
-        tenant: Annotated[str | None, params.uuid_parameter("Tenant id")] = None,
-        pool: Annotated[str | None, params.uuid_parameter("Pool id")] = None,
-        number: Annotated[str | None, params.NUMBER] = None,
+        tenant: Annotated[str | None, query_parameters.uuid_parameter("Tenant id")] = None,
+        pool: Annotated[str | None, query_parameters.uuid_parameter("Pool id")] = None,
+        number: Annotated[str | None, query_parameters.NUMBER] = None,
         current: Annotated[
-            str | None, params.flag_parameter("false: released intervals too", default=True)
+            str | None,
+            query_parameters.flag_parameter("false: released intervals too", default=True),
         ] = None,
     ) -> list[AllocationOut]:
         rows = await service.list_allocations(

@@ -7,11 +7,15 @@ from typing import Annotated
 from litestar import Controller, get
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.lib import params
+from app.lib import params, query_parameters
 from app.lib.auth import Principal
+from app.lib.pagination import Page
+from app.lib.query_parameters import page_schema
 from app.numbers.mirror import berlin_today
 from app.reports import service
-from app.reports.schemas import IdleNumberPage
+from app.reports.schemas import IdleNumberOut
+
+IdleNumberPage = Annotated[Page[IdleNumberOut], page_schema("IdleNumberPage")]
 
 
 class ReportController(Controller):
@@ -34,7 +38,7 @@ class ReportController(Controller):
         db_session: AsyncSession,
         principal: Principal,
         days: Annotated[
-            str | None, params.count_parameter(service.DEFAULT_DAYS, service.MAX_DAYS)
+            str | None, query_parameters.count_parameter(service.DEFAULT_DAYS, service.MAX_DAYS)
         ] = None,
         limit: Annotated[str | None, service.PAGES.limit_parameter] = None,
         cursor: Annotated[str | None, service.PAGES.cursor_parameter] = None,

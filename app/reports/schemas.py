@@ -10,7 +10,6 @@ import msgspec
 from sqlalchemy import Row
 
 from app.lib.money import Money, optional_money
-from app.lib.pagination import Page, page_schema
 from app.numbers.mirror import on_seven_clock
 from app.numbers.schemas import SevenTime, monthly_cost
 
@@ -31,9 +30,6 @@ class IdleNumberOut(msgspec.Struct):
     """When seven says the number was created (seven's clock)."""
     last_inbound_day: Annotated[date | None, msgspec.Meta(examples=["2026-09-14"])]
     """The last Europe/Berlin day with inbound traffic ever counted; null for none."""
-
-
-IdleNumberPage = Annotated[Page[IdleNumberOut], page_schema("IdleNumberPage")]
 
 
 def idle_number_out(row: Row[Any]) -> IdleNumberOut:

@@ -7,17 +7,14 @@ from typing import Annotated
 from arq import ArqRedis
 from litestar import get
 
-from app.lib.errors import error_responses
-from app.lib.params import (
+from app.lib.error_answers import error_responses
+from app.lib.params import parse_country, parse_digits, parse_feature_filter, parse_number_prefix
+from app.lib.query_parameters import (
     COUNTRY,
     FEATURE,
     NUMBER_CONTAINS,
     NUMBER_PREFIX,
     feature_flag_parameter,
-    parse_country,
-    parse_digits,
-    parse_feature_filter,
-    parse_number_prefix,
 )
 from app.search.schemas import AvailableNumbers, SearchQuery
 from app.search.service import matching, search_available

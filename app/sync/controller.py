@@ -9,12 +9,17 @@ from arq import ArqRedis
 from litestar import Controller, Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.lib.auth import admin_only
+from app.lib.auth_middleware import admin_only
+from app.lib.pagination import Page
+from app.lib.query_parameters import page_schema
 from app.lib.request_context import request_id_of
-from app.operations.schemas import OperationOut, accepted
+from app.operations.accepted import accepted
+from app.operations.schemas import OperationOut
 from app.sync import runs
-from app.sync.schemas import SyncRunOut, SyncRunPage, SyncStart
+from app.sync.schemas import SyncRunOut, SyncStart
 from app.sync.service import request_sync
+
+SyncRunPage = Annotated[Page[SyncRunOut], page_schema("SyncRunPage")]
 
 
 class SyncController(Controller):

@@ -12,10 +12,10 @@ from sqlalchemy.orm import aliased
 from app.db.models import SyncDrift, SyncRun
 from app.db.vocabulary import OperationStatus
 from app.lib.errors import NotFound
-from app.lib.pagination import Keyset, PageQuery
+from app.lib.pagination import Keyset, Page, PageQuery
 from app.lib.structs import from_row
 from app.sync.diff import caller_names
-from app.sync.schemas import DriftOut, SyncCounts, SyncRunOut, SyncRunPage, drift_values
+from app.sync.schemas import DriftOut, SyncCounts, SyncRunOut, drift_values
 
 #: Drift items shown per run in the list; the rest are at ``GET /v1/sync/runs/{id}``.
 DRIFT_IN_LIST = 50
@@ -38,7 +38,7 @@ def _baseline_column() -> ColumnElement[bool]:
     )
 
 
-async def list_runs(session: AsyncSession, query: PageQuery) -> SyncRunPage:
+async def list_runs(session: AsyncSession, query: PageQuery) -> Page[SyncRunOut]:
     stmt = select(SyncRun, _baseline_column().label("baseline"))
     rows = (await session.execute(RUN_PAGES.select(stmt, query))).all()
     page = RUN_PAGES.page(rows, query, key=lambda row: (row.SyncRun.started_at, row.SyncRun.id))

@@ -11,7 +11,6 @@ import msgspec
 
 from app.db.vocabulary import DriftKind, RunStatus
 from app.lib.money import money
-from app.lib.pagination import Page, page_schema
 
 #: The drift fields that are money: stored as the mirror's ``numeric(12, 4)`` text
 #: (``"4.9000"``), shown in the one money format (``"4.90"``).
@@ -94,6 +93,3 @@ def drift_values(values: dict[str, Any] | None) -> dict[str, Any] | None:
         else value
         for field, value in values.items()
     }
-
-
-SyncRunPage = Annotated[Page[SyncRunOut], page_schema("SyncRunPage")]

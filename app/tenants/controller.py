@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.dependencies import ACTOR_DEPENDENCY
 from app.audit.service import Actor
 from app.db.vocabulary import KeyScope
-from app.lib import params
-from app.lib.auth import admin_only
-from app.lib.errors import InvalidInput, error_responses
+from app.lib import params, query_parameters
+from app.lib.auth_middleware import admin_only
+from app.lib.error_answers import error_responses
+from app.lib.errors import InvalidInput
 from app.lib.key_cache import forget_everywhere
 from app.tenants import service
 from app.tenants.schemas import (
@@ -106,9 +107,9 @@ class KeyController(Controller):
     async def list_keys(
         self,
         db_session: AsyncSession,
-        tenant: Annotated[str | None, params.uuid_parameter("Tenant id")] = None,
+        tenant: Annotated[str | None, query_parameters.uuid_parameter("Tenant id")] = None,
         revoked: Annotated[
-            str | None, params.flag_parameter("true: revoked keys too", default=False)
+            str | None, query_parameters.flag_parameter("true: revoked keys too", default=False)
         ] = None,
     ) -> list[KeyOut]:
         rows = await service.list_keys(

@@ -40,7 +40,8 @@ from litestar.openapi.spec import (
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.lib.errors import ErrorBody, InvalidInput, ServiceError, Unauthorized
+from app.lib.error_answers import ErrorBody
+from app.lib.errors import InvalidInput, ServiceError, Unauthorized
 from app.lib.strict_query import OPEN_QUERY
 from app.settings import Settings
 from app.seven.signing import NONCE_HEADER, verify_signature

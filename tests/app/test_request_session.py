@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Tenant
 from app.lib.dependencies import provide_all
-from app.lib.errors import EXCEPTION_HANDLERS, Conflict
+from app.lib.error_answers import EXCEPTION_HANDLERS
+from app.lib.errors import Conflict
 from app.settings import Settings
 from tests.support.tenancy import session_factory
 

@@ -10,8 +10,8 @@ from litestar import Litestar, get
 from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
-from app.lib import params
-from app.lib.errors import EXCEPTION_HANDLERS
+from app.lib import params, query_parameters
+from app.lib.error_answers import EXCEPTION_HANDLERS
 from app.lib.strict_query import declare_query_parameters
 from tests.support import tenancy
 from tests.support.api import Client
@@ -239,7 +239,9 @@ async def test_a_parameter_litestar_itself_refuses_is_named_in_the_same_shape() 
 async def test_a_declared_query_parameter_left_out_is_located_in_the_query() -> None:
     # Absent from the request, so only the handler's declaration says where it belongs.
     @get("/needs-month", sync_to_thread=False)
-    def needs_month(month: Annotated[str | None, params.month_parameter("YYYY-MM")] = None) -> None:
+    def needs_month(
+        month: Annotated[str | None, query_parameters.month_parameter("YYYY-MM")] = None,
+    ) -> None:
         raise params.invalid("month", month or "", "a calendar month written YYYY-MM")
 
     app = Litestar([needs_month], exception_handlers=EXCEPTION_HANDLERS)
