@@ -1,0 +1,35 @@
+"""The worker's start-up imports no web framework (the import-linter contract "The worker
+imports no web framework" says so of the import graph; this checks what a real start loads,
+lazy imports included)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.support.db import ROOT
+
+# What only the API uses; each would add to every worker start (bench/operations.py, cold).
+WEB_ONLY = ("litestar", "jinja2", "email_validator", "app.asgi", "app.console", "app.v1")
+
+
+def test_the_worker_settings_load_no_web_module() -> None:
+    code = (
+        "import json, sys\n"
+        "import workers.runner, workers.settings\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {WEB_ONLY!r}"
+        f" or m.startswith({WEB_ONLY[3:]!r}))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        # The settings class reads REDIS_URL when imported; nothing connects.
+        env={"REDIS_URL": "redis://127.0.0.1:6379/0", "PATH": "/nonexistent"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout) == []
