@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
 import math
 import re
@@ -203,7 +204,8 @@ class SevenClient:
         )
         self._total_timeout = total_timeout
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=self._timeout)
+        if http_client is not None:
+            self.__dict__["_http"] = http_client
         self._logger = logger
         self._observer = observer
 
@@ -220,9 +222,16 @@ class SevenClient:
     ) -> None:
         await self.aclose()
 
+    @functools.cached_property
+    def _http(self) -> httpx.AsyncClient:
+        """The client this instance owns, built on the first call to seven: building it
+        reads and parses the CA bundle for TLS (~0.1 s of CPU), which every process start
+        (the worker's, the API's) would otherwise wait for, whether or not it calls seven."""
+        return httpx.AsyncClient(timeout=self._timeout)
+
     async def aclose(self) -> None:
         """Close the httpx client if this instance created it; a passed-in one stays open."""
-        if self._owns_http:
+        if self._owns_http and "_http" in self.__dict__:
             await self._http.aclose()
 
     def __repr__(self) -> str:

@@ -645,10 +645,23 @@ async def test_log_lines_carry_method_path_status_but_no_secrets(
         assert SECRET not in record.getMessage()
 
 
+async def test_owned_http_client_is_built_on_first_use() -> None:
+    """Its TLS context costs every process start ~0.1 s; one that never calls seven skips it."""
+    unused = SevenClient(KEY)
+    assert "_http" not in vars(unused)
+    await unused.aclose()
+    assert "_http" not in vars(unused)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: _json(AVAILABLE)))
+    async with SevenClient(KEY, base_url=BASE, http_client=http) as given:
+        assert given._http is http
+
+
 async def test_owned_http_client_is_closed_passed_one_is_not() -> None:
     owned = SevenClient(KEY)
+    built = owned._http
     await owned.aclose()
-    assert owned._http.is_closed
+    assert built.is_closed
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: _json(AVAILABLE)))
     async with SevenClient(KEY, base_url=BASE, http_client=http) as client:
