@@ -29,7 +29,6 @@ from app.console.web import (
     see_other,
 )
 from app.db.vocabulary import KeyScope
-from app.lib.key_cache import forget_everywhere
 from app.lib.params import invalid
 from app.lib.queue import commit_and_enqueue
 from app.numbers import locks
@@ -174,9 +173,9 @@ class ConsoleActions(Controller):
         key cache before the answer); the key's console sessions end with it."""
         admin_only(caller)
         await form_of(request, caller.csrf_token)
-        row = await tenants.revoke_key(db_session, caller.actor, key_id)
-        await db_session.commit()
-        await forget_everywhere(state.settings.database_url, [row.key_hash])
+        await tenants.revoke_key_at_once(
+            db_session, caller.actor, key_id, state.settings.database_url
+        )
         return see_other(f"{PREFIX}/tenants")
 
 

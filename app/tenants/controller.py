@@ -16,7 +16,6 @@ from app.lib import params, query_parameters
 from app.lib.auth_middleware import admin_only
 from app.lib.error_answers import error_responses
 from app.lib.errors import InvalidInput
-from app.lib.key_cache import forget_everywhere
 from app.tenants import service
 from app.tenants.schemas import (
     IssuedKey,
@@ -123,9 +122,7 @@ class KeyController(Controller):
     async def revoke_key(
         self, state: State, db_session: AsyncSession, actor: Actor, key_id: uuid.UUID
     ) -> KeyOut:
-        row = await service.revoke_key(db_session, actor, key_id)
-        # Committed here, then every API process is made to drop the key before this
-        # answers: the caller's next request, wherever it lands, is a 401.
-        await db_session.commit()
-        await forget_everywhere(state.settings.database_url, [row.key_hash])
+        row = await service.revoke_key_at_once(
+            db_session, actor, key_id, state.settings.database_url
+        )
         return key_out(row)

@@ -19,6 +19,7 @@ from app.db.rows import add_or_raise, get_or_raise
 from app.db.vocabulary import KeyScope, OverBudget
 from app.lib.auth import generate_key
 from app.lib.errors import Conflict, InvalidInput, NotFound
+from app.lib.key_cache import forget_everywhere
 from app.lib.money import money
 from app.lib.params import invalid, parse_amount
 from app.lib.tags import checked_tags
@@ -133,6 +134,17 @@ async def revoke_key(session: AsyncSession, actor: Actor, key_id: uuid.UUID) -> 
         note.tenant_id = row.tenant_id
         if row.revoked_at is None:
             row.revoked_at = await session.scalar(select(func.now()))
+    return row
+
+
+async def revoke_key_at_once(
+    session: AsyncSession, actor: Actor, key_id: uuid.UUID, database_url: str
+) -> ApiKey:
+    """Revoke a key and commit, then return once every API process has dropped it from
+    its key cache: the caller's next request, wherever it lands, is a 401."""
+    row = await revoke_key(session, actor, key_id)
+    await session.commit()
+    await forget_everywhere(database_url, [row.key_hash])
     return row
 
 
