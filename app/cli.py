@@ -35,7 +35,7 @@ from app.bulk.schemas import MAX_BULK_COUNT, BulkOrderCreate
 from app.console import sessions as console_sessions
 from app.costs import service as costs_service
 from app.costs.model import Basis, GroupBy, Month, parse_group_by
-from app.costs.schemas import CSV_COLUMNS, report_csv, row_cells
+from app.costs.rendered import CSV_COLUMNS, decoded, row_cells
 from app.db.engine import create_engine, create_session_factory
 from app.db.models import ApiKey, Number, Operation
 from app.db.vocabulary import FINISHED, KeyScope, OperationStatus, OverBudget
@@ -268,14 +268,15 @@ def costs(
             err=True,
         )
         raise typer.Exit(2) from None
-    report = _run(
+    answer = _run(
         "costs",
-        lambda s, _: costs_service.cost_report(s, chosen, basis, grouping, tag=tag),
+        lambda s, _: costs_service.cost_answer(s, chosen, basis, grouping, tag=tag),
     )
     if csv_file is not None:
-        csv_file.write_text(report_csv(report), encoding="utf-8")
-        typer.echo(f"{len(report.rows)} rows written to {csv_file}", err=True)
+        csv_file.write_bytes(answer.csv)  # UTF-8, as the API answers it
+        typer.echo(f"report written to {csv_file}", err=True)
         return
+    report = decoded(answer)  # the table shows each figure
     table = Table(*CSV_COLUMNS, title=f"{chosen} {basis.value} by {group_by}, EUR")
     for row in [*report.rows, report.totals]:
         table.add_row(*(_cell(cell) for cell in row_cells(row)))

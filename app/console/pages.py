@@ -32,8 +32,8 @@ from app.console.web import (
 from app.costs import service as costs
 from app.costs.controller import parse_group_by_param, parse_month, tenant_scope
 from app.costs.limits import take_report_slot
-from app.costs.model import TAG_PREFIX, Basis, GroupBy, Month, Report
-from app.costs.schemas import report_csv, row_cells
+from app.costs.model import TAG_PREFIX, Basis, GroupBy, Month
+from app.costs.rendered import row_cells
 from app.db.models import Number
 from app.db.vocabulary import IN_FLIGHT, NumberState, OperationStatus
 from app.lib import params
@@ -107,15 +107,14 @@ def _costs_query(month: str | None, basis: str | None, group_by: str | None) -> 
     )
 
 
-async def _report(
-    session: AsyncSession, caller: Caller, settings: Settings, query: CostsQuery
-) -> Report:
-    """The report ``GET /v1/costs`` gives this key, holding one of its report slots."""
+async def _report_scope(
+    session: AsyncSession, caller: Caller, settings: Settings
+) -> uuid.UUID | None:
+    """The tenant whose days ``GET /v1/costs`` shows this key, holding one of its report
+    slots."""
     tenant = tenant_scope(caller.principal)
     await take_report_slot(session, caller.principal, settings.cost_reports_per_key)
-    return await costs.cost_report(
-        session, query.month, query.basis, query.group_by, tenant, query.tag
-    )
+    return tenant
 
 
 class ConsolePages(Controller):
@@ -145,7 +144,10 @@ class ConsolePages(Controller):
         group_by: str | None = None,
     ) -> Template:
         query = _costs_query(month, basis, group_by)
-        report = await _report(db_session, caller, settings, query)
+        tenant = await _report_scope(db_session, caller, settings)
+        report = await costs.cost_report(
+            db_session, query.month, query.basis, query.group_by, tenant, query.tag
+        )
         forecast = await costs.forecast(
             db_session, FORECAST_MONTHS, costs.berlin_today(), tenant_scope(caller.principal)
         )
@@ -179,13 +181,16 @@ class ConsolePages(Controller):
         month: str | None = None,
         basis: str | None = None,
         group_by: str | None = None,
-    ) -> Response[str]:
+    ) -> Response[bytes]:
         """Exactly the table the costs page shows, as ``GET /v1/costs`` writes its CSV."""
         query = _costs_query(month, basis, group_by)
-        report = await _report(db_session, caller, settings, query)
+        tenant = await _report_scope(db_session, caller, settings)
+        answer = await costs.cost_answer(
+            db_session, query.month, query.basis, query.group_by, tenant, query.tag
+        )
         name = f"costs-{query.month}-{query.basis}-by-{query.grouping.replace(':', '-')}.csv"
         return Response(
-            report_csv(report),
+            answer.csv,
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

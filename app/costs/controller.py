@@ -15,14 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.costs import service
 from app.costs.limits import take_report_slot
 from app.costs.model import TAG_PREFIX, Basis, GroupBy, Month, parse_group_by
-from app.costs.schemas import (
-    REPORT_EXAMPLE,
-    CostReportOut,
-    ForecastOut,
-    forecast_out,
-    report_csv,
-    report_out,
-)
+from app.costs.schemas import REPORT_EXAMPLE, CostReportOut, ForecastOut, forecast_out, report_json
 from app.lib import params, query_parameters
 from app.lib.auth import Principal
 from app.lib.error_answers import error_responses
@@ -136,11 +129,13 @@ class CostController(Controller):
         chosen = Basis(params.parse_choice(basis, "basis", tuple(Basis)) or "cash")
         tenant = tenant_scope(principal)
         await take_report_slot(db_session, principal, settings.cost_reports_per_key)
-        result = await service.cost_report(db_session, parsed, chosen, grouping, tenant, tag)
+        result = await service.cost_answer(db_session, parsed, chosen, grouping, tenant, tag)
         if _wants_csv(request):
             # Litestar appends "; charset=utf-8" to text/* itself.
-            return Response(report_csv(result), media_type="text/csv")
-        return Response(report_out(str(parsed), chosen, grouping, result, tag))
+            return Response(result.csv, media_type="text/csv")
+        return Response(
+            report_json(str(parsed), chosen, grouping, result, tag), media_type=MediaType.JSON
+        )
 
     @get(
         "/forecast",

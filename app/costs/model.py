@@ -153,10 +153,10 @@ class Charge:
     pool: str | None
 
 
-class Row(msgspec.Struct, frozen=True, gc=False, array_like=True):
+class Row(msgspec.Struct, frozen=True, gc=False):
     """A report row. A msgspec struct: a report by number builds 100,000 of them, which
-    a frozen dataclass made six times slower. Encoded as an array: a closed month's
-    report is stored so (app.costs.rollups), and read back by position, not by name."""
+    a frozen dataclass made six times slower. Its fields bear the API's names, so a
+    stored report's JSON decodes into rows directly (``app.costs.rendered.decoded``)."""
 
     key: str
     numbers: int

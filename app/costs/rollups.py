@@ -2,8 +2,10 @@
 
 A month is rolled up from the second day after it ends (Europe/Berlin): each report of it
 (basis, grouping, and the tenant a tenant key sees) is stored finished, as the live
-computation (``service.live_report``) answered it, stamped with the month's version read
-*before* that computation. Every write to what the costs are computed from bumps the
+computation (``service.live_report``) answered it and encoded as every answer writes it
+(``app.costs.rendered``: the rows' JSON and the CSV), stamped with the month's version read
+*before* that computation. Reading one back is a fetch, no decoding: a report by number
+hands its stored bytes to the response. Every write to what the costs are computed from bumps the
 versions of the closed months it reaches, in its own transaction (triggers, migration
 0019); a rollup is served only while its stamp equals its month's version. So a late
 change is never served stale once it is committed: a rollup computed before the commit
@@ -23,20 +25,12 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.costs.model import Basis, GroupBy, Month, Report, Row
+from app.costs.model import Basis, GroupBy, Month, Report
+from app.costs.rendered import Rendered, decoded, render
 from app.costs.sql import name_lookup_sql
 
 #: The groupings whose reports are rolled up (a tag's are always computed live).
 ROLLED_UP = (GroupBy.TENANT, GroupBy.POOL, GroupBy.COUNTRY, GroupBy.NUMBER)
-
-
-class _Stored(msgspec.Struct, array_like=True, gc=False):
-    rows: list[Row]
-    totals: Row
-
-
-_encoder = msgspec.msgpack.Encoder(decimal_format="string")
-_decoder = msgspec.msgpack.Decoder(_Stored)
 
 
 def rolls_up(month: Month, group_by: GroupBy, today: date) -> bool:
@@ -49,15 +43,17 @@ def rolls_up(month: Month, group_by: GroupBy, today: date) -> bool:
 
 _VERSION = "COALESCE((SELECT version FROM cost_rollup_months WHERE month = :month), 0)"
 _READ = text(
-    "SELECT report FROM cost_rollups WHERE month = :month AND basis = :basis"  # noqa: S608
+    "SELECT rows_json, totals_json, csv FROM cost_rollups WHERE month = :month AND basis = :basis"  # noqa: S608
     " AND group_by = :group_by AND tenant_id IS NOT DISTINCT FROM :tenant"
     f" AND version = {_VERSION}"
 )
 _STORE = text(
-    "INSERT INTO cost_rollups (month, basis, group_by, tenant_id, version, report)"
-    " VALUES (:month, :basis, :group_by, :tenant, :version, :report)"
+    "INSERT INTO cost_rollups"
+    " (month, basis, group_by, tenant_id, version, rows_json, totals_json, csv)"
+    " VALUES (:month, :basis, :group_by, :tenant, :version, :rows, :totals, :csv)"
     " ON CONFLICT ON CONSTRAINT uq_cost_rollups_month_basis_group_by_tenant_id DO UPDATE"
-    " SET version = excluded.version, report = excluded.report, computed_at = now()"
+    " SET version = excluded.version, rows_json = excluded.rows_json,"
+    " totals_json = excluded.totals_json, csv = excluded.csv, computed_at = now()"
     # Two computations at once: the one that read the later version stays.
     " WHERE cost_rollups.version <= excluded.version"
 )
@@ -74,22 +70,29 @@ async def read(
     basis: Basis,
     group_by: GroupBy,
     tenant_id: uuid.UUID | None,
-) -> Report | None:
+) -> Rendered | None:
     """The stored report, if it is still valid; names as they are now."""
-    found = await session.scalar(
-        _READ,
-        {"month": month.start, "basis": basis, "group_by": group_by, "tenant": tenant_id},
-    )
+    found = (
+        await session.execute(
+            _READ,
+            {"month": month.start, "basis": basis, "group_by": group_by, "tenant": tenant_id},
+        )
+    ).first()
     if found is None:
         return None
-    stored = _decoder.decode(found)
-    rows = stored.rows
+    rows, totals, csv = found
+    stored = Rendered(msgspec.Raw(rows), msgspec.Raw(totals), csv)
     names_sql = name_lookup_sql(group_by)
-    if names_sql is not None and rows:
-        found_names = await session.execute(text(names_sql), {"keys": [row.key for row in rows]})
-        names = {key: name for key, name in found_names}
-        rows = [msgspec.structs.replace(row, name=names.get(row.key)) for row in rows]
-    return Report(rows, stored.totals)
+    if names_sql is None:  # by country and by number: the stored bytes are the answer
+        return stored
+    # By tenant or pool (a few hundred rows at most): the names as they are now.
+    report = decoded(stored)
+    if not report.rows:
+        return stored
+    found_names = await session.execute(text(names_sql), {"keys": [row.key for row in report.rows]})
+    names = {key: name for key, name in found_names}
+    rows_now = [msgspec.structs.replace(row, name=names.get(row.key)) for row in report.rows]
+    return render(Report(rows_now, report.totals))
 
 
 async def store(
@@ -99,7 +102,7 @@ async def store(
     group_by: GroupBy,
     tenant_id: uuid.UUID | None,
     version: int,
-    report: Report,
+    report: Rendered,
 ) -> None:
     """Keep ``report``, computed after reading ``version``, in a transaction of its own
     (the caller's may well be rolled back: a report's request only reads)."""
@@ -112,7 +115,9 @@ async def store(
                 "group_by": group_by,
                 "tenant": tenant_id,
                 "version": version,
-                "report": _encoder.encode(_Stored(report.rows, report.totals)),
+                "rows": bytes(report.rows),
+                "totals": bytes(report.totals),
+                "csv": report.csv,
             },
         )
 

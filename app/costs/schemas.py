@@ -1,41 +1,21 @@
 """What ``GET /v1/costs`` and ``GET /v1/costs/forecast`` answer, as JSON and as CSV.
 
-Amounts stay ``Decimal`` in the model and the service; here each becomes the one money
-string (``app.lib.money``), in the JSON, in the CSV and in the CLI's table alike.
+The report's rows and totals are encoded once (``app.costs.rendered``, where amounts
+become the one money string of ``app.lib.money``); :class:`CostReportOut` describes the
+answer :func:`report_json` writes around them.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 from typing import Annotated, Literal
 
 import msgspec
 
 from app.costs.model import Basis, GroupBy, Report, Row
+from app.costs.rendered import CostRowOut, CostTotalsOut, Rendered, row_out, totals_out
 from app.costs.service import ForecastMonth
 from app.lib.money import Money, money
-
-
-class CostRowOut(msgspec.Struct, gc=False):
-    """A report row as the API names it."""
-
-    key: str
-    name: str | None
-    numbers: int
-    recurring: Money
-    setup: Money
-    usage: Money
-    total: Money
-
-
-class CostTotalsOut(msgspec.Struct):
-    numbers: int
-    recurring: Money
-    setup: Money
-    usage: Money
-    total: Money
 
 
 class CostReportOut(msgspec.Struct):
@@ -84,27 +64,6 @@ class ForecastOut(msgspec.Struct):
     totals: ForecastTotalsOut
 
 
-def row_cells(row: Row) -> tuple[str, str | None, int, str, str, str, str]:
-    """A row's figures in :data:`CSV_COLUMNS` order, amounts as money strings."""
-    return (
-        row.key,
-        row.name,
-        row.numbers,
-        money(row.recurring),
-        money(row.setup),
-        money(row.usage),
-        money(row.total),
-    )
-
-
-def _row(row: Row) -> CostRowOut:
-    return CostRowOut(*row_cells(row))
-
-
-def _totals(row: Row) -> CostTotalsOut:
-    return CostTotalsOut(*row_cells(row)[2:])
-
-
 def report_out(
     month: str, basis: Basis, group_by: GroupBy, report: Report, tag: str | None = None
 ) -> CostReportOut:
@@ -113,8 +72,8 @@ def report_out(
         basis=basis,
         group_by=group_by,
         currency="EUR",
-        rows=[_row(row) for row in report.rows],
-        totals=_totals(report.totals),
+        rows=[row_out(row) for row in report.rows],
+        totals=totals_out(report.totals),
         tag=tag,
     )
 
@@ -135,17 +94,31 @@ REPORT_EXAMPLE = report_out(
     ),
 )
 
-# The name beside the key, as people read a table; then the figures in the row's order.
-CSV_COLUMNS = ("key", "name", *(f for f in Row.__struct_fields__ if f not in ("key", "name")))
+
+class _ReportAnswer(msgspec.Struct):
+    """:class:`CostReportOut` with its rows and totals already encoded: the same fields,
+    in the same order, so the same JSON."""
+
+    month: str
+    basis: Basis
+    group_by: GroupBy
+    currency: Literal["EUR"]
+    rows: msgspec.Raw
+    totals: msgspec.Raw
+    tag: str | None = None
 
 
-def report_csv(report: Report) -> str:
-    """The same rows as the JSON, then the totals as a last row keyed ``total``."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(row_cells(row) for row in [*report.rows, report.totals])
-    return out.getvalue()
+_encoder = msgspec.json.Encoder()
+
+
+def report_json(
+    month: str, basis: Basis, group_by: GroupBy, report: Rendered, tag: str | None = None
+) -> bytes:
+    """What ``GET /v1/costs`` answers in JSON (:class:`CostReportOut`), around the rows
+    encoded once (``app.costs.rendered``): for 97,000 rows a copy, not 390,000 amounts."""
+    return _encoder.encode(
+        _ReportAnswer(month, basis, group_by, "EUR", report.rows, report.totals, tag)
+    )
 
 
 def forecast_out(months: list[ForecastMonth]) -> ForecastOut:

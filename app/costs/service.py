@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.costs import rollups
 from app.costs.model import Basis, GroupBy, Month, Report, Row, add_months, cents
+from app.costs.rendered import Rendered, decoded, render
 from app.costs.sql import (
     FORECAST_PARAMETERS,
     FORECAST_SQL,
@@ -81,6 +82,29 @@ async def _fetch(
     return await driver.fetch(sql, *(values[name] for name in names))
 
 
+async def cost_answer(
+    session: AsyncSession,
+    month: Month,
+    basis: Basis,
+    group_by: GroupBy,
+    tenant_id: uuid.UUID | None = None,
+    tag: str | None = None,
+) -> Rendered:
+    """The month's report as the answers write it (``app.costs.rendered``); with
+    ``tenant_id``, only the days that tenant held. ``tag``: the key of a report by tag
+    (``GroupBy.TAG``). A closed month's comes from its rollup (``app.costs.rollups``),
+    computed and stored here when missing or outdated."""
+    if not rollups.rolls_up(month, group_by, berlin_today()):
+        return render(await live_report(session, month, basis, group_by, tenant_id, tag))
+    found = await rollups.read(session, month, basis, group_by, tenant_id)
+    if found is not None:
+        return found
+    version = await rollups.month_version(session, month)
+    rendered = render(await live_report(session, month, basis, group_by, tenant_id))
+    await rollups.store(_engine(session), month, basis, group_by, tenant_id, version, rendered)
+    return rendered
+
+
 async def cost_report(
     session: AsyncSession,
     month: Month,
@@ -89,18 +113,11 @@ async def cost_report(
     tenant_id: uuid.UUID | None = None,
     tag: str | None = None,
 ) -> Report:
-    """The month's report; with ``tenant_id``, only the days that tenant held. ``tag``:
-    the key of a report by tag (``GroupBy.TAG``). A closed month's comes from its rollup
-    (``app.costs.rollups``), computed and stored here when missing or outdated."""
+    """:func:`cost_answer`'s report with its figures as ``Decimal``s, for what reads them
+    one by one (the CLI's table, the console, budgets)."""
     if not rollups.rolls_up(month, group_by, berlin_today()):
         return await live_report(session, month, basis, group_by, tenant_id, tag)
-    found = await rollups.read(session, month, basis, group_by, tenant_id)
-    if found is not None:
-        return found
-    version = await rollups.month_version(session, month)
-    report = await live_report(session, month, basis, group_by, tenant_id)
-    await rollups.store(_engine(session), month, basis, group_by, tenant_id, version, report)
-    return report
+    return decoded(await cost_answer(session, month, basis, group_by, tenant_id, tag))
 
 
 async def live_report(
@@ -165,7 +182,7 @@ async def roll_up_closed_months(engine: AsyncEngine, today: date) -> int:
                 if (month.start, basis.value, group_by.value) in done:
                     continue
                 async with sessions() as session:
-                    await cost_report(session, month, basis, group_by)
+                    await cost_answer(session, month, basis, group_by)
                 count += 1
     return count
 

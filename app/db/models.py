@@ -587,9 +587,10 @@ class CostRollupMonth(Base):
 
 
 class CostRollup(Base):
-    """A closed month's finished cost report (app.costs.rollups), valid while its
-    ``version`` equals the month's. ``tenant_id``: the tenant a tenant key's report is
-    scoped to; null for the whole account."""
+    """A closed month's finished cost report (app.costs.rollups), encoded as the answers
+    write it (app.costs.rendered), valid while its ``version`` equals the month's.
+    ``tenant_id``: the tenant a tenant key's report is scoped to; null for the whole
+    account."""
 
     __tablename__ = "cost_rollups"
     __table_args__ = (
@@ -606,5 +607,7 @@ class CostRollup(Base):
     # rollups are outdated by the removal of its allocations anyway.
     tenant_id: Mapped[uuid.UUID | None]
     version: Mapped[int] = mapped_column(BigInteger)
-    report: Mapped[bytes] = mapped_column(LargeBinary)
+    rows_json: Mapped[bytes] = mapped_column(LargeBinary)
+    totals_json: Mapped[bytes] = mapped_column(LargeBinary)
+    csv: Mapped[bytes] = mapped_column(LargeBinary)
     computed_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

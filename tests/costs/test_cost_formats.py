@@ -14,7 +14,8 @@ import msgspec
 import pytest
 
 from app.costs.model import Basis, GroupBy, Report, Row
-from app.costs.schemas import forecast_out, report_csv, report_out
+from app.costs.rendered import decoded, render, report_csv
+from app.costs.schemas import forecast_out, report_json, report_out
 from app.costs.service import ForecastMonth
 from app.lib.money import MONEY_PATTERN
 from tests.support.api import Client
@@ -74,6 +75,27 @@ def test_amounts_leave_in_the_one_format_whatever_decimal_holds_them() -> None:
         "total": "20.00",
         "unpriced": 0,
     }
+
+
+def test_a_report_rendered_once_answers_as_the_api_schema_writes_it_and_decodes_exactly() -> None:
+    """The JSON written around the rows encoded once is the schema's own encoding, the
+    CSV the one report_csv writes; decoding gives back every figure to the cent."""
+    rows = [
+        Row("4915100000031", 1, Decimal("9.80"), Decimal("0.00"), Decimal("0.15"), Decimal("9.95")),
+        Row("pool:p", 2, Decimal("-0.50"), Decimal("19.90"), Decimal(0), Decimal("19.40"), "P"),
+        Row('a "quoted", name', 0, Decimal("1234567.89"), *[Decimal("0.01")] * 3, "x,\ny"),
+    ]
+    totals = Row("total", 3, Decimal("1234577.19"), Decimal("19.91"), Decimal("0.16"), Decimal(0))
+    report = Report(rows, totals)
+    rendered = render(report)
+    for tag in (None, "cost_center"):
+        expected = msgspec.json.encode(report_out("2026-03", Basis.CASH, GroupBy.TAG, report, tag))
+        assert report_json("2026-03", Basis.CASH, GroupBy.TAG, rendered, tag) == expected
+    assert rendered.csv == report_csv(report).encode()
+    again = decoded(rendered)
+    assert again == report
+    assert [str(row.recurring) for row in again.rows] == ["9.80", "-0.50", "1234567.89"]
+    assert decoded(render(Report([], totals))) == Report([], totals)
 
 
 async def test_report_json_and_csv_and_forecast_over_postgres(

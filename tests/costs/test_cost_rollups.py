@@ -24,7 +24,16 @@ from app.costs.model import (
     Report,
     Usage,
 )
-from app.costs.service import berlin_today, cost_report, live_report, roll_up_closed_months
+from app.costs.rendered import Rendered, render
+from app.costs.schemas import report_json
+from app.costs.service import (
+    berlin_today,
+    cost_answer,
+    cost_report,
+    live_report,
+    roll_up_closed_months,
+)
+from tests.support.api import Client
 from tests.support.costs import POOL_P, TENANT_A, TENANT_B, berlin, fee_version, store
 from tests.support.db import connected
 
@@ -111,13 +120,22 @@ LATE_SCOPES: list[Scope] = [
 ]
 
 
+def _bytes(report: Rendered) -> tuple[bytes, bytes, bytes]:
+    return bytes(report.rows), bytes(report.totals), report.csv
+
+
 async def _rolled_up(engine: AsyncEngine, month: Month, scope: Scope) -> tuple[Report, Report]:
-    """(the report as served, the live computation), each in a session of its own."""
+    """(the report as served, the live computation), each in a session of its own; the
+    answer's bytes (JSON rows and totals, CSV) are checked against the live report's,
+    rendered afresh, and the figures the CLI reads against the live ones."""
     basis, group_by, tenant = scope
+    async with AsyncSession(engine) as session:
+        answer = await cost_answer(session, month, basis, group_by, tenant)
     async with AsyncSession(engine) as session:
         served = await cost_report(session, month, basis, group_by, tenant)
     async with AsyncSession(engine) as session:
         live = await live_report(session, month, basis, group_by, tenant)
+    assert _bytes(answer) == _bytes(render(live)), (month, scope)
     return served, live
 
 
@@ -260,7 +278,7 @@ async def test_a_rollup_computed_before_a_change_commits_is_not_served(
         stale = await live_report(session, month, *scope)
     async with connected(database_url) as conn:  # commits while the rollup is computed
         await conn.execute("UPDATE numbers SET country = 'NL' WHERE number = $1", NUMBER)
-    await rollups.store(engine, month, *scope, version, stale)
+    await rollups.store(engine, month, *scope, version, render(stale))
     async with AsyncSession(engine) as session:
         assert await rollups.read(session, month, *scope) is None
     served, live = await _rolled_up(engine, month, scope)
@@ -287,3 +305,24 @@ def test_what_is_rolled_up() -> None:
     # Not on the month's last day's morrow: a transaction open across its end may commit.
     assert not rollups.rolls_up(november, GroupBy.NUMBER, today - timedelta(days=1))
     assert not rollups.rolls_up(october, GroupBy.TAG, today)  # tags are read as they are now
+
+
+@pytest.mark.parametrize("group_by", [GroupBy.NUMBER, GroupBy.TENANT])
+async def test_the_api_answers_a_closed_month_with_the_live_reports_bytes(
+    engine: AsyncEngine, client: Client, admin_headers: dict[str, str], group_by: GroupBy
+) -> None:
+    """What GET /v1/costs writes for a closed month, JSON and CSV, first computed and then
+    from the rollup, is byte for byte the live report rendered and encoded afresh."""
+    month, basis = MONTHS[1], Basis.ACCRUAL
+    async with AsyncSession(engine) as session:
+        live = render(await live_report(session, month, basis, group_by))
+    params = {"month": str(month), "group_by": group_by.value, "basis": basis.value}
+    for _ in range(2):  # computed and stored, then read back
+        as_json = await client.get("/v1/costs", params=params, headers=admin_headers)
+        assert as_json.headers["content-type"] == "application/json"
+        assert as_json.content == report_json(str(month), basis, group_by, live)
+        as_csv = await client.get(
+            "/v1/costs", params=params, headers={**admin_headers, "Accept": "text/csv"}
+        )
+        assert as_csv.headers["content-type"] == "text/csv; charset=utf-8"
+        assert as_csv.content == live.csv
