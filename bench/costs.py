@@ -10,21 +10,26 @@ In one run:
    5 %), 10,000 allocation changes over 4,000 of them, 200 tenants, 20 pools and 200,000
    days of inbound usage; fee versions come from the ``numbers`` trigger, back-dated;
 2. rolls the report month (closed) up, by tenant and by number on both bases, and times,
-   taking turns: its report from the rollup (``app.costs.service.cost_report``), the live
-   computation of the same report (``live_report``, what every report ran before the
-   rollups), the current month's report (live), and one hand-written SQL aggregate of the
-   cash report of each month (billing day by date arithmetic, the fee by a LATERAL
-   lookup, the holder by a range join);
-3. checks that the rollup's reports equal the live ones to the cent, row by row, and the
+   taking turns, what a caller of ``GET /v1/costs`` waits for (the service call and the
+   JSON's bytes, as the controller writes them): the report from its rollup
+   (``app.costs.service.cost_answer``), the same rollup as it was stored and answered
+   before migration 0021 (msgpack decoded into ``Decimal``s, then the API's structs
+   encoded), the live computation of the same report (``live_report``, what every report
+   ran before the rollups), the current month's report (live), and one hand-written SQL
+   aggregate of the cash report of each month (billing day by date arithmetic, the fee by
+   a LATERAL lookup, the holder by a range join);
+3. checks that the three answers of the closed month are equal byte for byte, and the
    cash totals the hand-written query's; then rolls up every month of the data and checks
-   each against the live computation (``BENCH_EVERY_MONTH=0`` skips this); prints the
+   each against the live computation, byte for byte (``BENCH_EVERY_MONTH=0`` skips this);
+   prints the
    medians, the ratios and the targets, and drops the scratch database.
 
 Targets (issue 18): a closed month under 50 ms, the current month under 0.5 s, both
 equal to the live computation to the cent.
 Environment: ``BENCH_POSTGRES_URL`` (maintenance database, default
-``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_RUNS`` (default 5),
-``BENCH_EVERY_MONTH`` (default 1).
+``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_DATABASE`` (the scratch
+database, default ``bench_costs``), ``BENCH_RUNS`` (default 5), ``BENCH_EVERY_MONTH``
+(default 1).
 """
 
 from __future__ import annotations
@@ -43,14 +48,19 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.costs.model import Basis, GroupBy, Month, Report  # noqa: E402
+from app.costs.rendered import Rendered, render  # noqa: E402
 from app.costs.rollups import rolls_up  # noqa: E402
-from app.costs.service import berlin_today, cost_report, live_report  # noqa: E402
+from app.costs.schemas import report_json, report_out  # noqa: E402
+from app.costs.service import berlin_today, cost_answer, live_report  # noqa: E402
+from app.costs.sql import name_lookup_sql  # noqa: E402
 from app.numbers.mirror import SEVEN_TIME_ZONE, format_seven_time  # noqa: E402
 from bench.common import POSTGRES_URL  # noqa: E402
 from tests.support.db import create_database, drop_database  # noqa: E402
@@ -63,7 +73,7 @@ TENANTS = 200
 POOLS = 20
 MONTH = Month.parse("2026-10")
 HISTORY_START = date(2025, 10, 1)
-DATABASE = "bench_costs"
+DATABASE = os.environ.get("BENCH_DATABASE", "bench_costs")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 # Issue 18: a closed month from its rollup, the current month live.
 ROLLUP_TARGET_SECONDS = 0.05
@@ -309,13 +319,6 @@ async def main() -> int:
     return 0 if ok else 1
 
 
-def _figures(report: Report) -> list[tuple[object, ...]]:
-    return [
-        (row.key, row.name, row.numbers, row.recurring, row.setup, row.usage, row.total)
-        for row in [*report.rows, report.totals]
-    ]
-
-
 def _hand_total(rows: list[Any]) -> Decimal:
     return sum((row["total"] for row in rows), Decimal(0)).quantize(Decimal("0.01"))
 
@@ -339,6 +342,46 @@ async def compare(engine: AsyncEngine, raw: asyncpg.Connection) -> bool:
     return ok
 
 
+class _OldRow(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """A row as the rollups stored it before migration 0021 (msgpack, by position)."""
+
+    key: str
+    numbers: int
+    recurring: Decimal
+    setup: Decimal
+    usage: Decimal
+    total: Decimal
+    name: str | None = None
+
+
+class _OldStored(msgspec.Struct, array_like=True, gc=False):
+    rows: list[_OldRow]
+    totals: _OldRow
+
+
+_old_decoder = msgspec.msgpack.Decoder(_OldStored)
+_json = msgspec.json.Encoder()
+
+
+async def _keep_old_rollup(session: AsyncSession, name: str, report: Report) -> None:
+    """``report`` stored as the rollups stored it before (msgpack in a pglz-compressed
+    bytea), to time the answer as it was read back, side by side with the one now."""
+    old = msgspec.msgpack.Encoder(decimal_format="string").encode(
+        _OldStored(
+            [_OldRow(*msgspec.structs.astuple(row)) for row in report.rows],
+            _OldRow(*msgspec.structs.astuple(report.totals)),
+        )
+    )
+    await session.execute(
+        text("CREATE TABLE IF NOT EXISTS bench_old_rollups (name text PRIMARY KEY, report bytea)")
+    )
+    await session.execute(
+        text("INSERT INTO bench_old_rollups VALUES (:name, :report)"),
+        {"name": name, "report": old},
+    )
+    await session.commit()
+
+
 async def _compare_grouping(
     session: AsyncSession, raw: asyncpg.Connection, group_by: GroupBy, current: Month
 ) -> bool:
@@ -348,31 +391,69 @@ async def _compare_grouping(
         values = (month.start, month.stop, month.start.year, month.start.month)
         return lambda: raw.fetch(sql, *values)
 
-    def report(month: Month, basis: Basis, live: bool = False) -> Callable[[], Awaitable[Any]]:
-        function = live_report if live else cost_report
-        return lambda: function(session, month, basis, group_by)
+    # Each run times what a caller of GET /v1/costs waits for, the JSON's bytes (the
+    # CSV's are the same fetch, one attribute): the service call and the encoding.
+    def answer(month: Month, basis: Basis) -> Callable[[], Awaitable[bytes]]:
+        async def run() -> bytes:
+            found = await cost_answer(session, month, basis, group_by)
+            return report_json(str(month), basis, group_by, found)
+
+        return run
+
+    def live(basis: Basis) -> Callable[[], Awaitable[bytes]]:
+        async def run() -> bytes:
+            found = render(await live_report(session, MONTH, basis, group_by))
+            return report_json(str(MONTH), basis, group_by, found)
+
+        return run
+
+    def before(basis: Basis) -> Callable[[], Awaitable[bytes]]:
+        """The rollup as it was answered before: the msgpack fetched and decoded into
+        Decimals (names looked up, by tenant), the API's structs built and encoded."""
+
+        async def run() -> bytes:
+            stored = _old_decoder.decode(
+                await session.scalar(
+                    text("SELECT report FROM bench_old_rollups WHERE name = :name"),
+                    {"name": f"{basis} {group_by}"},
+                )
+            )
+            rows: list[Any] = stored.rows
+            names_sql = name_lookup_sql(group_by)
+            if names_sql is not None and rows:
+                found = await session.execute(text(names_sql), {"keys": [r.key for r in rows]})
+                names = {key: name for key, name in found}
+                rows = [msgspec.structs.replace(r, name=names.get(r.key)) for r in rows]
+            report = Report(rows, stored.totals)  # type: ignore[arg-type]
+            return _json.encode(report_out(str(MONTH), basis, group_by, report))
+
+        return run
 
     # The closed month's first answer computes its rollup and stores it.
     firsts = {}
     for basis in Basis:
         started = time.perf_counter()
-        await cost_report(session, MONTH, basis, group_by)
+        await cost_answer(session, MONTH, basis, group_by)
         firsts[basis] = time.perf_counter() - started
+        await _keep_old_rollup(
+            session, f"{basis} {group_by}", await live_report(session, MONTH, basis, group_by)
+        )
     runs: dict[str, Callable[[], Awaitable[Any]]] = {
         "hand, closed": hand(MONTH),
         "hand, current": hand(current),
     }
     for basis in Basis:
-        runs[f"live {basis}"] = report(MONTH, basis, live=True)
-        runs[f"rollup {basis}"] = report(MONTH, basis)
-        runs[f"current {basis}"] = report(current, basis)
+        runs[f"live {basis}"] = live(basis)
+        runs[f"before {basis}"] = before(basis)
+        runs[f"rollup {basis}"] = answer(MONTH, basis)
+        runs[f"current {basis}"] = answer(current, basis)
     found = await medians(runs)
     ok = True
 
     def line(label: str, seconds: float, live: float | None, hand: float, target: str) -> None:
         versus_live = f"{seconds / live:.3f}x" if live else ""
         print(
-            f"{label:<36}{seconds * 1000:>8.1f}ms{versus_live:>10}{seconds / hand:>9.2f}x"
+            f"{label:<44}{seconds * 1000:>8.1f}ms{versus_live:>10}{seconds / hand:>9.2f}x"
             f"   {target}"
         )
 
@@ -381,20 +462,29 @@ async def _compare_grouping(
     line(f"hand-written SQL, cash, {MONTH}", closed_hand, None, closed_hand, "")
     line(f"hand-written SQL, cash, {current}", current_hand, None, current_hand, "")
     for basis in Basis:
-        live_seconds, live = found[f"live {basis}"]
-        rollup_seconds, rollup = found[f"rollup {basis}"]
-        current_seconds, now = found[f"current {basis}"]
+        live_seconds, live_body = found[f"live {basis}"]
+        before_seconds, before_body = found[f"before {basis}"]
+        rollup_seconds, rollup_body = found[f"rollup {basis}"]
+        current_seconds, now_body = found[f"current {basis}"]
         met = rollup_seconds < ROLLUP_TARGET_SECONDS
         met_now = current_seconds < CURRENT_TARGET_SECONDS
         ok &= met and met_now
         line(f"live, {basis}, by {group_by}, {MONTH}", live_seconds, live_seconds, closed_hand, "")
         print(f"  first answer, computing and storing the rollup: {firsts[basis] * 1000:.0f}ms")
         line(
-            f"rollup, {basis}, by {group_by}, {MONTH}",
+            f"rollup before (msgpack), {basis}, by {group_by}",
+            before_seconds,
+            live_seconds,
+            closed_hand,
+            "",
+        )
+        line(
+            f"rollup now (bytes), {basis}, by {group_by}",
             rollup_seconds,
             live_seconds,
             closed_hand,
-            f"< {ROLLUP_TARGET_SECONDS * 1000:.0f} ms {'met' if met else 'MISSED'}",
+            f"< {ROLLUP_TARGET_SECONDS * 1000:.0f} ms {'met' if met else 'MISSED'}"
+            f", {rollup_seconds / before_seconds:.3f}x before",
         )
         line(
             f"live, {basis}, by {group_by}, {current}",
@@ -403,22 +493,25 @@ async def _compare_grouping(
             current_hand,
             f"< {CURRENT_TARGET_SECONDS * 1000:.0f} ms {'met' if met_now else 'MISSED'}",
         )
-        agree = _figures(rollup) == _figures(live)
+        agree = rollup_body == live_body == before_body
         ok &= agree
+        rollup = msgspec.json.decode(rollup_body)
         print(
-            f"  {len(rollup.rows):,} rows, total {rollup.totals.total} EUR: rollup"
-            f" {'equal to' if agree else 'DIFFERENT from'} the live report to the cent"
+            f"  {len(rollup['rows']):,} rows, total {rollup['totals']['total']} EUR, "
+            f"{len(rollup_body) / 1e6:.1f} MB: rollup {'equal to' if agree else 'DIFFERENT from'}"
+            " the live report and the one before, byte for byte"
         )
         if basis == Basis.CASH:
-            for month, report_now, rows in (
-                (MONTH, rollup, closed_rows),
-                (current, now, current_rows),
+            now = msgspec.json.decode(now_body)
+            for month, total, rows in (
+                (MONTH, rollup["totals"]["total"], closed_rows),
+                (current, now["totals"]["total"], current_rows),
             ):
                 hand_total = _hand_total(rows)
-                same = report_now.totals.total == hand_total
+                same = Decimal(total) == hand_total
                 ok &= same
                 print(
-                    f"  {month} cash total {report_now.totals.total}"
+                    f"  {month} cash total {total}"
                     f" ({'equal to' if same else 'DIFFERENT from'} the hand-written {hand_total})"
                 )
     return ok
@@ -426,7 +519,7 @@ async def _compare_grouping(
 
 async def _every_month(engine: AsyncEngine) -> bool:
     """Each month of the data rolled up (by tenant and by number, both bases) and read
-    back, against the live computation to the cent."""
+    back, against the live computation to the byte (JSON rows and totals, CSV)."""
     started = time.perf_counter()
     checked, different = 0, []
     month = Month.of(HISTORY_START)
@@ -434,12 +527,12 @@ async def _every_month(engine: AsyncEngine) -> bool:
         for basis in Basis:
             for group_by in (GroupBy.TENANT, GroupBy.NUMBER):
                 async with AsyncSession(engine) as session:
-                    await cost_report(session, month, basis, group_by)  # rolls it up
+                    await cost_answer(session, month, basis, group_by)  # rolls it up
                 async with AsyncSession(engine) as session:
-                    served = await cost_report(session, month, basis, group_by)
-                    live = await live_report(session, month, basis, group_by)
+                    served = await cost_answer(session, month, basis, group_by)
+                    live = render(await live_report(session, month, basis, group_by))
                 checked += 1
-                if _figures(served) != _figures(live):
+                if _bytes(served) != _bytes(live):
                     different.append(f"{month} {basis} by {group_by}")
         month = month.next()
     print(
@@ -450,6 +543,10 @@ async def _every_month(engine: AsyncEngine) -> bool:
     for name in different:
         print(f"  DIFFERENT: {name}")
     return not different
+
+
+def _bytes(report: Rendered) -> tuple[bytes, bytes, bytes]:
+    return bytes(report.rows), bytes(report.totals), report.csv
 
 
 if __name__ == "__main__":
