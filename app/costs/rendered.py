@@ -43,15 +43,46 @@ class CostTotalsOut(msgspec.Struct):
     total: Money
 
 
-class Rendered(msgspec.Struct, frozen=True, gc=False):
-    """A report, encoded: each part goes into an answer as it is."""
+class Rendered:
+    """A report as the answers write it: its rows' JSON (an array of :class:`CostRowOut`),
+    its totals' JSON (:class:`CostTotalsOut`) and its CSV (UTF-8: the header, the rows,
+    then the totals keyed ``total``). Stored bytes are handed out as they are; a report
+    computed live encodes each part on first use, so a JSON answer does not pay for the
+    CSV's 97,000 lines, nor a CSV answer for the JSON."""
 
-    rows: msgspec.Raw
-    """The rows, a JSON array of :class:`CostRowOut`."""
-    totals: msgspec.Raw
-    """The totals, a JSON object (:class:`CostTotalsOut`)."""
-    csv: bytes
-    """The CSV (UTF-8): the header, the rows, then the totals keyed ``total``."""
+    __slots__ = ("_csv", "_report", "_rows", "_totals")
+
+    def __init__(
+        self,
+        report: Report | None,
+        rows: bytes | None = None,
+        totals: bytes | None = None,
+        csv: bytes | None = None,
+    ) -> None:
+        self._report, self._rows, self._totals, self._csv = report, rows, totals, csv
+
+    @property
+    def rows(self) -> msgspec.Raw:
+        if self._rows is None:
+            self._rows = _encoder.encode([row_out(row) for row in self._decoded().rows])
+        return msgspec.Raw(self._rows)
+
+    @property
+    def totals(self) -> msgspec.Raw:
+        if self._totals is None:
+            self._totals = _encoder.encode(totals_out(self._decoded().totals))
+        return msgspec.Raw(self._totals)
+
+    @property
+    def csv(self) -> bytes:
+        if self._csv is None:
+            self._csv = report_csv(self._decoded()).encode()
+        return self._csv
+
+    def _decoded(self) -> Report:
+        if self._report is None:
+            self._report = _decode(self)
+        return self._report
 
 
 def row_cells(row: Row) -> tuple[str, str | None, int, str, str, str, str]:
@@ -92,12 +123,19 @@ _encoder = msgspec.json.Encoder()
 
 
 def render(report: Report) -> Rendered:
-    """``report`` encoded for every answer, once."""
-    return Rendered(
-        rows=msgspec.Raw(_encoder.encode([row_out(row) for row in report.rows])),
-        totals=msgspec.Raw(_encoder.encode(totals_out(report.totals))),
-        csv=report_csv(report).encode(),
-    )
+    """``report`` as the answers write it, each part encoded when first asked for."""
+    return Rendered(report)
+
+
+def stored(rows: bytes, totals: bytes, csv: bytes) -> Rendered:
+    """A report from the parts it was written as (``app.costs.rollups``)."""
+    return Rendered(None, rows, totals, csv)
+
+
+def decoded(rendered: Rendered) -> Report:
+    """The report ``rendered`` was written from, figures as exact ``Decimal``s: decoded
+    only when it was stored."""
+    return rendered._decoded()
 
 
 class _TotalsIn(msgspec.Struct, gc=False):
@@ -114,8 +152,7 @@ _rows_decoder = msgspec.json.Decoder(list[Row])
 _totals_decoder = msgspec.json.Decoder(_TotalsIn)
 
 
-def decoded(rendered: Rendered) -> Report:
-    """The report ``rendered`` was encoded from, figures as exact ``Decimal``s."""
+def _decode(rendered: Rendered) -> Report:
     t = _totals_decoder.decode(rendered.totals)
     totals = Row("total", t.numbers, t.recurring, t.setup, t.usage, t.total)
     return Report(_rows_decoder.decode(rendered.rows), totals)

@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.costs.model import Basis, GroupBy, Month, Report
-from app.costs.rendered import Rendered, decoded, render
+from app.costs.rendered import Rendered, decoded, render, stored
 from app.costs.sql import name_lookup_sql
 
 #: The groupings whose reports are rolled up (a tag's are always computed live).
@@ -80,15 +80,14 @@ async def read(
     ).first()
     if found is None:
         return None
-    rows, totals, csv = found
-    stored = Rendered(msgspec.Raw(rows), msgspec.Raw(totals), csv)
+    answer = stored(*found)
     names_sql = name_lookup_sql(group_by)
     if names_sql is None:  # by country and by number: the stored bytes are the answer
-        return stored
+        return answer
     # By tenant or pool (a few hundred rows at most): the names as they are now.
-    report = decoded(stored)
+    report = decoded(answer)
     if not report.rows:
-        return stored
+        return answer
     found_names = await session.execute(text(names_sql), {"keys": [row.key for row in report.rows]})
     names = {key: name for key, name in found_names}
     rows_now = [msgspec.structs.replace(row, name=names.get(row.key)) for row in report.rows]

@@ -114,9 +114,7 @@ async def cost_report(
     tag: str | None = None,
 ) -> Report:
     """:func:`cost_answer`'s report with its figures as ``Decimal``s, for what reads them
-    one by one (the CLI's table, the console, budgets)."""
-    if not rollups.rolls_up(month, group_by, berlin_today()):
-        return await live_report(session, month, basis, group_by, tenant_id, tag)
+    one by one (the CLI's table, the console, budgets); a live one is never encoded."""
     return decoded(await cost_answer(session, month, basis, group_by, tenant_id, tag))
 
 

@@ -13,6 +13,7 @@ import asyncpg
 import msgspec
 import pytest
 
+from app.costs import rendered as rendered_module
 from app.costs.model import Basis, GroupBy, Report, Row
 from app.costs.rendered import decoded, render, report_csv
 from app.costs.schemas import forecast_out, report_json, report_out
@@ -121,3 +122,23 @@ async def test_report_json_and_csv_and_forecast_over_postgres(
     assert forecast.status_code == 200, forecast.text
     shown = list(amounts_of(forecast.json()))
     assert shown and all(re.fullmatch(MONEY_PATTERN, amount) for amount in shown), shown
+
+
+def test_a_live_report_encodes_only_the_part_an_answer_asks_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A JSON answer does not write the 97,000 lines of CSV too, nor a CSV answer the
+    JSON; the figures the CLI's table reads are the report's own, never re-read."""
+    written: list[Report] = []
+
+    def counting_csv(report: Report) -> str:
+        written.append(report)
+        return report_csv(report)
+
+    monkeypatch.setattr(rendered_module, "report_csv", counting_csv)
+    totals = Row("total", 0, *[Decimal("0.00")] * 4)
+    report = Report([Row("DE", 1, *[Decimal("1.00")] * 4)], totals)
+    answer = render(report)
+    assert answer.rows and answer.totals and not written
+    assert answer.csv == answer.csv and written == [report]
+    assert decoded(answer) is report
