@@ -270,7 +270,9 @@ def costs(
         raise typer.Exit(2) from None
     answer = _run(
         "costs",
-        lambda s, _: costs_service.cost_answer(s, chosen, basis, grouping, tag=tag),
+        lambda s, _: costs_service.cost_answer(
+            s, chosen, basis, grouping, tag=tag, as_csv=csv_file is not None
+        ),
     )
     if csv_file is not None:
         csv_file.write_bytes(answer.csv)  # UTF-8, as the API answers it

@@ -186,7 +186,7 @@ class ConsolePages(Controller):
         query = _costs_query(month, basis, group_by)
         tenant = await _report_scope(db_session, caller, settings)
         answer = await costs.cost_answer(
-            db_session, query.month, query.basis, query.group_by, tenant, query.tag
+            db_session, query.month, query.basis, query.group_by, tenant, query.tag, as_csv=True
         )
         name = f"costs-{query.month}-{query.basis}-by-{query.grouping.replace(':', '-')}.csv"
         return Response(

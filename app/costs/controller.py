@@ -129,8 +129,11 @@ class CostController(Controller):
         chosen = Basis(params.parse_choice(basis, "basis", tuple(Basis)) or "cash")
         tenant = tenant_scope(principal)
         await take_report_slot(db_session, principal, settings.cost_reports_per_key)
-        result = await service.cost_answer(db_session, parsed, chosen, grouping, tenant, tag)
-        if _wants_csv(request):
+        as_csv = _wants_csv(request)
+        result = await service.cost_answer(
+            db_session, parsed, chosen, grouping, tenant, tag, as_csv=as_csv
+        )
+        if as_csv:
             # Litestar appends "; charset=utf-8" to text/* itself.
             return Response(result.csv, media_type="text/csv")
         return Response(

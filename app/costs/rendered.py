@@ -81,6 +81,8 @@ class Rendered:
 
     def _decoded(self) -> Report:
         if self._report is None:
+            if self._rows is None or self._totals is None:
+                raise ValueError("a report read back as CSV alone has no rows to decode")
             self._report = _decode(self)
         return self._report
 
@@ -127,8 +129,11 @@ def render(report: Report) -> Rendered:
     return Rendered(report)
 
 
-def stored(rows: bytes, totals: bytes, csv: bytes) -> Rendered:
-    """A report from the parts it was written as (``app.costs.rollups``)."""
+def stored(
+    rows: bytes | None = None, totals: bytes | None = None, csv: bytes | None = None
+) -> Rendered:
+    """A report from the parts it was written as (``app.costs.rollups``): the rows' and
+    totals' JSON, which can make the CSV too; or the CSV alone."""
     return Rendered(None, rows, totals, csv)
 
 

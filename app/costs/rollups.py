@@ -42,10 +42,15 @@ def rolls_up(month: Month, group_by: GroupBy, today: date) -> bool:
 
 
 _VERSION = "COALESCE((SELECT version FROM cost_rollup_months WHERE month = :month), 0)"
-_READ = text(
-    "SELECT rows_json, totals_json, csv FROM cost_rollups WHERE month = :month AND basis = :basis"  # noqa: S608
-    " AND group_by = :group_by AND tenant_id IS NOT DISTINCT FROM :tenant"
-    f" AND version = {_VERSION}"
+# Only the part an answer writes is fetched: a report by number is ~11 MB of JSON and
+# ~4 MB of CSV.
+_READ_JSON, _READ_CSV = (
+    text(
+        f"SELECT {columns} FROM cost_rollups WHERE month = :month AND basis = :basis"  # noqa: S608
+        " AND group_by = :group_by AND tenant_id IS NOT DISTINCT FROM :tenant"
+        f" AND version = {_VERSION}"
+    )
+    for columns in ("rows_json, totals_json", "csv")
 )
 _STORE = text(
     "INSERT INTO cost_rollups"
@@ -70,18 +75,21 @@ async def read(
     basis: Basis,
     group_by: GroupBy,
     tenant_id: uuid.UUID | None,
+    as_csv: bool = False,
 ) -> Rendered | None:
-    """The stored report, if it is still valid; names as they are now."""
+    """The stored report, if it is still valid; names as they are now. ``as_csv``: the
+    answer writes CSV (only that is fetched where the stored bytes are the answer)."""
+    names_sql = name_lookup_sql(group_by)
+    csv_alone = as_csv and names_sql is None
     found = (
         await session.execute(
-            _READ,
+            _READ_CSV if csv_alone else _READ_JSON,
             {"month": month.start, "basis": basis, "group_by": group_by, "tenant": tenant_id},
         )
     ).first()
     if found is None:
         return None
-    answer = stored(*found)
-    names_sql = name_lookup_sql(group_by)
+    answer = stored(csv=found[0]) if csv_alone else stored(*found)
     if names_sql is None:  # by country and by number: the stored bytes are the answer
         return answer
     # By tenant or pool (a few hundred rows at most): the names as they are now.

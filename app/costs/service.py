@@ -89,14 +89,17 @@ async def cost_answer(
     group_by: GroupBy,
     tenant_id: uuid.UUID | None = None,
     tag: str | None = None,
+    *,
+    as_csv: bool = False,
 ) -> Rendered:
     """The month's report as the answers write it (``app.costs.rendered``); with
     ``tenant_id``, only the days that tenant held. ``tag``: the key of a report by tag
-    (``GroupBy.TAG``). A closed month's comes from its rollup (``app.costs.rollups``),
-    computed and stored here when missing or outdated."""
+    (``GroupBy.TAG``). ``as_csv``: the answer writes CSV, and may have no JSON. A closed
+    month's comes from its rollup (``app.costs.rollups``), computed and stored here when
+    missing or outdated."""
     if not rollups.rolls_up(month, group_by, berlin_today()):
         return render(await live_report(session, month, basis, group_by, tenant_id, tag))
-    found = await rollups.read(session, month, basis, group_by, tenant_id)
+    found = await rollups.read(session, month, basis, group_by, tenant_id, as_csv)
     if found is not None:
         return found
     version = await rollups.month_version(session, month)
