@@ -208,6 +208,10 @@ class Number(Base):
     # ... and the same instants in UTC, for queries and the cost model.
     seven_created_at: Mapped[datetime | None]
     seven_expires_at: Mapped[datetime | None]
+    # BLAKE2b-128 of seven's item as it was sent, while the row holds exactly what that
+    # item maps to: written by the sync with the row, cleared by a trigger when anything
+    # else writes what the sync compares (migration 0021, app/sync/digests.py).
+    seven_digest: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     # The service's own fields.
     state: Mapped[str] = mapped_column(Text)
