@@ -4,8 +4,9 @@
 for 100,000 numbers). Decoding all of it into structs before anything else can happen
 cost about 0.3 s up front and held every number in memory at once, so the body is
 only split into its items here (which checks that it is JSON of the right shape) and
-each item is decoded and validated when it is read. The sync does not use it: it reads
-the list as it arrives (``SevenClient.stream_active``, ``active_stream.py``).
+each item is decoded and validated when it is read. ``SevenClient.stream_active``
+yields one per batch of the list as it arrives (``active_stream.py``): the sync reads
+an item's bytes (``items``) and decodes only those the mirror does not already hold.
 A malformed item raises the client's ``MalformedResponse`` when it is reached.
 """
 
@@ -41,6 +42,15 @@ class ActiveList:
     ) -> None:
         self._items = items
         self._decode = decode
+
+    @property
+    def items(self) -> list[msgspec.Raw]:
+        """Each number's JSON exactly as seven sent it, in seven's order."""
+        return self._items
+
+    def decode(self, item: msgspec.Raw) -> ActiveNumber:
+        """One of ``items`` as a number (``MalformedResponse`` if it is not one)."""
+        return self._decode(item)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
@@ -45,14 +46,16 @@ class ActiveSplitter:
     """Fed the body's bytes as they arrive; yields its numbers in batches, in order.
 
     Raises ``msgspec.DecodeError`` (``ValidationError`` included) for a malformed body
-    or item; the caller words it. ``decode`` is applied to each batch's JSON array.
+    or item; the caller words it. ``decode`` is applied to each batch's JSON array: into
+    numbers by default, or into ``msgspec.Raw`` items (the client's stream), which
+    checks the JSON and leaves each item's decoding to its reader.
     """
 
     def __init__(
         self,
         *,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
-        decode: Callable[[bytes], list[ActiveNumber]] = _DECODE_BATCH.decode,
+        decode: Callable[[bytes], list[Any]] = _DECODE_BATCH.decode,
     ) -> None:
         self._batch_bytes = batch_bytes
         self._decode = decode
@@ -66,10 +69,10 @@ class ActiveSplitter:
         """What was fed and not yet decoded (the whole body when not streaming)."""
         return bytes(self._buffer)
 
-    def feed(self, chunk: bytes) -> list[list[ActiveNumber]]:
+    def feed(self, chunk: bytes) -> list[list[Any]]:
         """The batches that ``chunk`` completes (none while the batch is short)."""
         self._buffer += chunk
-        batches: list[list[ActiveNumber]] = []
+        batches: list[list[Any]] = []
         if self.streaming is None and not self._read_head(end=False):
             return batches
         while self.streaming and len(self._buffer) >= self._batch_bytes:
@@ -79,7 +82,7 @@ class ActiveSplitter:
             batches.append(batch)
         return batches
 
-    def close(self) -> list[ActiveNumber]:
+    def close(self) -> list[Any]:
         """The numbers after the last batch, once the body has ended."""
         if self.streaming is None:
             self._read_head(end=True)
@@ -112,7 +115,7 @@ class ActiveSplitter:
             del self._buffer[: head.end()]
         return True
 
-    def _cut(self, start: int) -> list[ActiveNumber] | None:
+    def _cut(self, start: int) -> list[Any] | None:
         """The items before the first place from ``start`` where a cut decodes."""
         while (between := _BETWEEN_ITEMS.search(self._buffer, start)) is not None:
             end = between.start() + 1

@@ -100,6 +100,8 @@ _T = TypeVar("_T")
 _DECODE_AVAILABLE = msgspec.json.Decoder(AvailableNumbersResponse)
 _DECODE_ACTIVE_ITEMS = msgspec.json.Decoder(ActiveNumbersItems)
 _DECODE_ACTIVE = msgspec.json.Decoder(ActiveNumber)
+# A batch of the streamed list split into its items (checked to be JSON, not decoded).
+_DECODE_RAW_ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
 _DECODE_SUCCESS = msgspec.json.Decoder(SuccessResponse)
 _DECODE_ANY = msgspec.json.Decoder()
 _ENCODE = msgspec.json.Encoder()
@@ -302,16 +304,18 @@ class SevenClient:
         items = self._decode(call, body, _DECODE_ACTIVE_ITEMS).active_numbers
         return ActiveList(items, lambda item: self._decode(call, item, _DECODE_ACTIVE))
 
-    async def stream_active(self) -> AsyncIterator[list[ActiveNumber]]:
+    async def stream_active(self) -> AsyncIterator[ActiveList]:
         """``GET /numbers/active`` read as it arrives: its numbers in batches, in order.
 
         For a large account (the sync), where ``list_active`` would hold the whole body:
-        only about one batch is held at once (``app/seven/active_stream.py``). The same
-        answers raise the same errors as ``list_active``, a malformed number when its
-        batch is reached. The total timeout counts the time spent waiting for seven,
-        not the time the caller spends between batches (the sync's COPY of a million
-        numbers may well outlast it): the body is read at the caller's pace. Iterate
-        it inside ``contextlib.aclosing`` so that leaving early closes the connection.
+        only about one batch is held at once (``app/seven/active_stream.py``). Each batch
+        is an ``ActiveList``: split into its items, each decoded when read, so a caller
+        that knows an item's bytes already need not decode it. The same answers raise
+        the same errors as ``list_active``, a malformed number when it is read. The
+        total timeout counts the time spent waiting for seven, not the time the caller
+        spends between batches (the sync's COPY of a million numbers may well outlast
+        it): the body is read at the caller's pace. Iterate it inside
+        ``contextlib.aclosing`` so that leaving early closes the connection.
         """
         call = _Call("GET", "/numbers/active")
         request = self._build(call, None, None)
@@ -329,7 +333,8 @@ class SevenClient:
             if not 200 <= response.status_code < 300:
                 body = await self._guarded(call, progress, waited.deadline(), response.aread())
                 self._raise_for_answer(call, response.status_code, response.headers, body)
-            splitter = ActiveSplitter()
+            splitter = ActiveSplitter(decode=_DECODE_RAW_ITEMS.decode)
+            decode = functools.partial(self._decode, call, decoder=_DECODE_ACTIVE)
             chunks = response.aiter_bytes()
             while True:
                 try:
@@ -338,16 +343,16 @@ class SevenClient:
                     )
                 except StopAsyncIteration:
                     break
-                for batch in self._batches(call, splitter.feed, chunk):
-                    yield batch
+                for items in self._batches(call, splitter.feed, chunk):
+                    yield ActiveList(items, decode)
             if splitter.streaming:
-                yield self._batches(call, splitter.close)
+                yield ActiveList(self._batches(call, splitter.close), decode)
             else:
                 # Not the documented shape (a bare error code, say): read whole.
                 body = splitter.held
                 self._raise_for_answer(call, response.status_code, response.headers, body)
                 items = self._decode(call, body, _DECODE_ACTIVE_ITEMS).active_numbers
-                yield [self._decode(call, item, _DECODE_ACTIVE) for item in items]
+                yield ActiveList(items, decode)
             result = "ok"
         except SevenError as exc:
             outcome = f"{outcome} {exc.code}"
