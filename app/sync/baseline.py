@@ -6,7 +6,8 @@ and every number seven lists is added unless an operation of ours is busy with i
 So instead of COPYing the list into a temporary table and inserting it from there,
 the rows go into ``numbers`` with one COPY; for 100,000 numbers this halves the first
 sync (the temporary table, the anti-joins and the second pass over every row are gone).
-What is written is what the diff would write: the same columns (``rows.py``), the
+What is written is what the diff would write: the same columns (``rows.py``, each
+item's digest included: ``digests.py``), the
 state of ``state_for``, ``synced_at`` the transaction's ``now()``, and the same busy
 numbers left out. The mirror's triggers fire for COPY as for INSERT (the first fee
 version of each number is recorded).
@@ -33,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.seven.types import ActiveNumber
 from app.sync.diff import BUSY_NUMBERS, DiffCounts
-from app.sync.rows import MIRROR_COLUMNS, RowCounter, mirror_row_maker
+from app.sync.rows import COPY_SUFFIX, MIRROR_COLUMNS, RowCounter, mirror_row_maker
 
 _MIRROR_HAS_ROWS = text("SELECT EXISTS (SELECT 1 FROM numbers)")
 # The indexes of ``numbers`` that no constraint owns (the primary key stays: it is what
@@ -75,7 +76,7 @@ async def load_baseline(
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
     await driver.copy_records_to_table(
-        "numbers", records=rows.of_batches(numbers), columns=MIRROR_COLUMNS
+        "numbers", records=rows.of_batches(numbers), columns=(*MIRROR_COLUMNS, *COPY_SUFFIX)
     )
     for index in indexes:
         await conn.execute(text(index.definition))

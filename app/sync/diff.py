@@ -1,10 +1,12 @@
 """The set-based diff between seven's list (a temporary table) and the mirror.
 
 Everything here runs inside one transaction on one connection: seven's list is COPYed
-into ``sync_incoming`` (dropped at commit), then three statements write the
-difference: new numbers, changed numbers, numbers gone from seven. Each statement
-also records its drift and returns counts, so a run costs a handful of round trips
-whatever the size of the account. A row that needs no change is not written at all.
+into ``sync_incoming`` (dropped at commit), but for the items the mirror already holds
+byte for byte (their numbers go to ``sync_held`` instead: ``digests.py``), then three
+statements write the difference: new numbers, changed numbers, numbers gone from
+seven. Each statement also records its drift and returns counts, so a run costs a
+handful of round trips whatever the size of the account. A row that needs no change
+is not written at all.
 
 Rules:
 
@@ -65,7 +67,8 @@ from app.db.vocabulary import (
 )
 from app.numbers.mirror import SEVEN_COLUMNS
 from app.seven.types import ActiveNumber
-from app.sync.rows import INCOMING_COLUMNS, RowCounter
+from app.sync.digests import DIGEST_COLUMN, HELD_TABLE
+from app.sync.rows import COPY_SUFFIX, INCOMING_COLUMNS, RowCounter
 
 INCOMING_TABLE = "sync_incoming"
 BUSY_TABLE = "sync_busy"
@@ -156,8 +159,8 @@ def _diff_keys(before: str, after: str) -> str:
 
 _INSERT_NEW = f"""
 WITH inserted AS (
-    INSERT INTO numbers (number, {", ".join(SEVEN_COLUMNS)}, state, synced_at)
-    SELECT s.number, {_cols("s")}, {_state("s")}, now()
+    INSERT INTO numbers (number, {", ".join(SEVEN_COLUMNS)}, state, synced_at, {DIGEST_COLUMN})
+    SELECT s.number, {_cols("s")}, {_state("s")}, now(), s.{DIGEST_COLUMN}
     FROM {INCOMING_TABLE} s
     WHERE NOT EXISTS (SELECT 1 FROM numbers m WHERE m.number = s.number)
       AND NOT {_busy("s.number")}
@@ -187,7 +190,8 @@ WITH candidates AS (
 ), updated AS (
     UPDATE numbers m
     SET {", ".join(f"{c} = c.{c}" for c in SEVEN_COLUMNS)},
-        state = c.new_state, missing_since = NULL, synced_at = now(), updated_at = now()
+        state = c.new_state, missing_since = NULL, synced_at = now(), updated_at = now(),
+        {DIGEST_COLUMN} = c.{DIGEST_COLUMN}
     FROM candidates c
     -- Re-checked on the row as it is now: an operation may have claimed it meanwhile.
     WHERE m.number = c.number AND m.pending_operation_id IS NULL
@@ -213,9 +217,11 @@ SELECT count(*) FILTER (WHERE kind = {_ADDED}) AS added,
 FROM written
 """
 
-# A mirror row (alias m) seven no longer lists: live, not claimed, not busy.
+# A mirror row (alias m) seven no longer lists: live, not claimed, not busy. seven's
+# list is the rows of sync_incoming and the numbers of sync_held (digests.py).
 _UNLISTED = f"""m.state IN {_LIVE_STATES} AND m.pending_operation_id IS NULL
       AND NOT EXISTS (SELECT 1 FROM {INCOMING_TABLE} s WHERE s.number = m.number)
+      AND NOT EXISTS (SELECT 1 FROM {HELD_TABLE} h WHERE h.number = m.number)
       AND NOT {_busy("m.number")}"""
 
 # ... and one of those neither a scheduled end of period that has passed nor our delete
@@ -281,7 +287,8 @@ WHERE number IS NOT NULL AND kind IN {sql(NUMBER_OPERATION_KINDS)}
 _COLLECT_BUSY = f"CREATE TEMPORARY TABLE {BUSY_TABLE} ON COMMIT DROP AS {BUSY_NUMBERS}"
 
 _COUNT_BUSY = f"""
-SELECT count(*) FROM {INCOMING_TABLE} s WHERE {_busy("s.number")}
+SELECT (SELECT count(*) FROM {INCOMING_TABLE} s WHERE {_busy("s.number")})
+     + (SELECT count(*) FROM {HELD_TABLE} h WHERE {_busy("h.number")})
 """
 
 
@@ -329,13 +336,14 @@ async def load_incoming(
     conn: AsyncConnection, rows: Iterable[tuple[Any, ...]] | AsyncIterable[tuple[Any, ...]]
 ) -> None:
     """COPY seven's list (``RowCounter`` rows) into a temporary table shaped like the
-    mirror's columns.
+    mirror's columns (with each item's digest).
 
     Must run inside the transaction that diffs: the table is dropped at its commit.
     ``CREATE TABLE AS ... WITH NO DATA`` copies the column types (numeric scale,
     jsonb, timestamptz) without the mirror's constraints.
     """
-    columns = ", ".join(INCOMING_COLUMNS)
+    copied = (*INCOMING_COLUMNS, *COPY_SUFFIX)
+    columns = ", ".join(copied)
     # The comparison hashes the whole mirror (100,000 rows is about 25 MB); with the
     # default 4 MB it spills to disk in batches. Only this transaction gets more.
     await conn.execute(text(f"SET LOCAL work_mem = '{SYNC_WORK_MEM}'"))
@@ -347,7 +355,7 @@ async def load_incoming(
     )
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
-    await driver.copy_records_to_table(INCOMING_TABLE, records=rows, columns=INCOMING_COLUMNS)
+    await driver.copy_records_to_table(INCOMING_TABLE, records=rows, columns=copied)
 
 
 async def apply_diff(
@@ -360,7 +368,8 @@ async def apply_diff(
     max_removed_share: float | None,
     confirm_seconds: int,
 ) -> DiffCounts:
-    """Write the difference between ``sync_incoming`` and the mirror; count it.
+    """Write the difference between seven's list (``sync_incoming`` and the numbers
+    matched in ``sync_held``, see ``digests.py``) and the mirror; count it.
 
     A missing number is deleted when it was first missed at least ``confirm_seconds``
     before this run. Raises :class:`RemovalsRefused` when more than ``max_removed_share``

@@ -11,10 +11,11 @@ How a run goes (``run_sync``):
    sync already running does the same work.
 2. A ``sync_runs`` row is committed as ``running`` (runs left ``running`` by a killed
    worker are marked ``failed`` first: holding the lock proves they are dead).
-3. seven's whole list is read as it arrives, decoded in batches by the client and
-   COPYed as it comes (the worker never holds it all) into a temporary table, then
-   diffed in SQL (``app/sync/diff.py``), all in one transaction
-   with the run's counts, so a run's numbers and its record never disagree. The
+3. seven's whole list is read as it arrives, split into items in batches by the client
+   and COPYed as it comes (the worker never holds it all) into a temporary table, then
+   diffed in SQL (``app/sync/diff.py``), all in one transaction with the run's
+   counts, so a run's numbers and its record never disagree. An item the mirror holds
+   byte for byte is neither decoded nor copied (``app/sync/digests.py``). The
    baseline run into an empty mirror COPYs straight into it (``app/sync/baseline.py``).
    A number seven no longer lists becomes ``missing`` (its holder kept) and is deleted
    only once its absence is confirmed (the rules are in ``diff.py``).
@@ -72,6 +73,7 @@ from app.seven.types import ActiveNumber
 from app.sync.baseline import load_baseline
 from app.sync.confirm import confirm_missing
 from app.sync.diff import DiffCounts, RemovalsRefused, apply_diff, load_incoming
+from app.sync.digests import hold_digests, keep_matched
 from app.sync.news import announce_changes
 from app.sync.rows import RowCounter
 
@@ -286,8 +288,11 @@ async def _write_difference(
         if counts is not None:
             seconds["load_seconds"] = time.perf_counter() - clock
             return counts, "baseline"
-    rows = RowCounter()
+    # Only the items the mirror does not already hold byte for byte are decoded and
+    # copied; the numbers of the others stay in sync_held for the diff (digests.py).
+    rows = RowCounter(held=await hold_digests(conn))
     await load_incoming(conn, rows.of_batches(numbers))
+    await keep_matched(conn, rows.unmatched)
     fetched = rows.count
     seconds["load_seconds"] = time.perf_counter() - clock
     clock = time.perf_counter()
