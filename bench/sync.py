@@ -5,8 +5,9 @@
 
 What it does, in one run:
 
-1. creates a scratch database (``bench_sync``), migrated with ``alembic upgrade head``,
-   and starts the sandbox with ``--active 100000`` (``--numbers``) as a subprocess;
+1. creates a scratch database (``BENCH_DATABASE``, default ``bench_sync``), migrated
+   with ``alembic upgrade head``, and starts the sandbox with ``--active 100000``
+   (``--numbers``) as a subprocess;
 2. **the floor** against **the first sync**, three rounds of each, taken in turns (floor,
    first sync, floor, ...) so that both meet the same moments of a shared machine, and
    the best of each compared (the same statistic on both sides). The floor: fetch
@@ -31,7 +32,8 @@ The sandbox's list is fetched once before anything is measured, and again after 
 changes: the sandbox encodes its list once per change, which seven's side would do in
 its own time, not ours. Environment: ``BENCH_POSTGRES_URL`` (maintenance database,
 default ``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL``
-(default ``redis://127.0.0.1:6379/13``), ``BENCH_NUMBERS`` (default 100000, or
+(default ``redis://127.0.0.1:6379/13``), ``BENCH_DATABASE`` (default ``bench_sync``:
+another name lets two runs go side by side), ``BENCH_NUMBERS`` (default 100000, or
 ``--numbers``).
 """
 
@@ -65,14 +67,14 @@ import redis.asyncio as redis  # noqa: E402
 from app.lib.queue import create_queue, enqueue_operation  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.seven.types import ActiveNumbersResponse  # noqa: E402
-from app.sync.rows import INCOMING_COLUMNS, RowCounter  # noqa: E402
+from app.sync.rows import COPY_SUFFIX, INCOMING_COLUMNS, RowCounter  # noqa: E402
 from bench.common import POSTGRES_URL, redis_url  # noqa: E402
 from tests.support.db import create_database, drop_database  # noqa: E402
 from tests.support.sandbox import SandboxProcess  # noqa: E402
 
 NUMBERS = int(os.environ.get("BENCH_NUMBERS", "100000"))
 REDIS_URL = redis_url(13)
-DATABASE = "bench_sync"
+DATABASE = os.environ.get("BENCH_DATABASE", "bench_sync")
 ROUNDS = 3  # floor and first sync, in turns; the best of each is compared
 CHANGED_SHARE = 100  # every 100th number: 1%
 TARGET_RATIO = 1.5
@@ -117,7 +119,8 @@ async def floor_once(sandbox: SandboxProcess, url: str) -> dict[str, float]:
     )
     try:
         await conn.execute("DROP TABLE IF EXISTS bench_floor")
-        columns = ", ".join(INCOMING_COLUMNS)  # constants, not input
+        copied = (*INCOMING_COLUMNS, *COPY_SUFFIX)  # the sync's COPY rows
+        columns = ", ".join(copied)  # constants, not input
         scratch = f"CREATE UNLOGGED TABLE bench_floor AS SELECT {columns} FROM numbers WITH NO DATA"  # noqa: S608
         await conn.execute(scratch)
         async with httpx.AsyncClient(timeout=LIST_TIMEOUT_SECONDS) as client:
@@ -136,7 +139,7 @@ async def floor_once(sandbox: SandboxProcess, url: str) -> dict[str, float]:
             decoded = time.perf_counter()
             rows = list(RowCounter(numbers))
             built = time.perf_counter()
-            await conn.copy_records_to_table("bench_floor", records=rows, columns=INCOMING_COLUMNS)
+            await conn.copy_records_to_table("bench_floor", records=rows, columns=copied)
             copied = time.perf_counter()
         # The sandbox's generator may draw a number twice: it lists each once.
         assert len(rows) == len(numbers) > NUMBERS * 0.99, len(rows)
