@@ -217,6 +217,21 @@ SELECT count(*) FILTER (WHERE kind = {_ADDED}) AS added,
 FROM written
 """
 
+# A row equal to seven's item but without that item's digest (written since by an
+# operation of ours, whose answer from seven matched the list, or a single read) is
+# given the digest, so that later runs need not decode that item again; nothing the
+# diff compares or a read shows changes (not counted, no drift, synced_at kept).
+_RECORD_DIGESTS = f"""
+UPDATE numbers m SET {DIGEST_COLUMN} = s.{DIGEST_COLUMN}
+FROM {INCOMING_TABLE} s
+WHERE m.number = s.number AND s.{DIGEST_COLUMN} IS NOT NULL
+  AND m.{DIGEST_COLUMN} IS DISTINCT FROM s.{DIGEST_COLUMN}
+  AND m.pending_operation_id IS NULL AND m.missing_since IS NULL
+  AND ROW({_cols("m")}) IS NOT DISTINCT FROM ROW({_cols("s")})
+  AND m.state = {_state("s")}
+  AND NOT {_busy("m.number")}
+"""
+
 # A mirror row (alias m) seven no longer lists: live, not claimed, not busy. seven's
 # list is the rows of sync_incoming and the numbers of sync_held (digests.py).
 _UNLISTED = f"""m.state IN {_LIVE_STATES} AND m.pending_operation_id IS NULL
@@ -390,6 +405,8 @@ async def apply_diff(
     # Existing rows first: into an empty mirror (the first sync) this join is instant,
     # where after the insert it would compare 100,000 rows just written.
     existing = (await conn.execute(text(_UPDATE_EXISTING), params)).one()
+    # After the changes: a row just written has its item's digest already.
+    await conn.execute(text(_RECORD_DIGESTS))
     new = (await conn.execute(text(_INSERT_NEW), params)).one()
     gone = (await conn.execute(text(_MARK_GONE), params)).one()
     # Checked on what the removal statement did (counting beforehand would cost another

@@ -221,3 +221,33 @@ async def test_a_batch_wholly_held_is_counted_at_once_and_a_repeat_in_it_once() 
     repeated = RowCounter(held=dict(held))
     assert await _rows(repeated, _batch(one, two, one), _batch(two)) == []
     assert (repeated.count, repeated.matched, list(repeated.unmatched)) == (2, 2, [])
+
+
+async def test_a_row_equal_to_sevens_item_without_its_digest_is_given_it_and_nothing_else(
+    resources: Resources, fresh_sandbox: SandboxProcess
+) -> None:
+    renamed = rent(fresh_sandbox, 2)[0]
+    await sync(resources)
+    # An update of ours: seven and the mirror both take the new name (the executor
+    # writes seven's answer), which clears the digest of the old item.
+    fresh_sandbox.put_active(renamed, friendly_name="Renamed by us")
+    await write(
+        resources,
+        "UPDATE numbers SET friendly_name = 'Renamed by us' WHERE number = :number",
+        number=renamed,
+    )
+    before = await mirror(resources, renamed)
+    assert (await digests(resources))[renamed] is None
+
+    outcome = await sync(resources)
+
+    assert outcome.counts is not None
+    assert (outcome.counts.unchanged, outcome.counts.changed) == (2, 0)
+    assert await drift_of(resources, outcome.run_id) == []
+    after = await mirror(resources, renamed)
+    assert (after.synced_at, after.updated_at) == (before.synced_at, before.updated_at)
+    assert all((await digests(resources)).values())
+    versions = await row_versions(resources)
+    again = await sync(resources)  # the item is matched now: nothing decoded or written
+    assert again.counts is not None and again.counts.unchanged == 2
+    assert await row_versions(resources) == versions
