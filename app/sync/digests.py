@@ -37,6 +37,7 @@ DIGEST_COLUMN = "seven_digest"
 # Part of every digest: change it when rows.py or state_for maps an item differently,
 # so that no stored digest vouches for a row the new mapping would write otherwise.
 _MAPPING = b"rows.py 1"
+_HOLD_SLICE = 50_000
 
 
 def item_digest(item: bytes | msgspec.Raw) -> bytes:
@@ -55,9 +56,13 @@ async def hold_digests(conn: AsyncConnection) -> dict[bytes, str]:
     )
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
-    # The driver's records, not SQLAlchemy's rows: 100,000 of them in a third of the time.
-    records = await driver.fetch(f"SELECT {DIGEST_COLUMN}, number FROM {HELD_TABLE}")
-    return {record[0]: record[1] for record in records}
+    # The driver's records (not SQLAlchemy's rows: a third of the time), a slice at a
+    # time: a million records at once took the worker's peak from about 300 to 381 MB.
+    cursor = await driver.cursor(f"SELECT {DIGEST_COLUMN}, number FROM {HELD_TABLE}")
+    held: dict[bytes, str] = {}
+    while records := await cursor.fetch(_HOLD_SLICE):
+        held.update(records)  # each record is a (digest, number) pair
+    return held
 
 
 async def keep_matched(conn: AsyncConnection, unmatched: Collection[str]) -> None:
