@@ -1,7 +1,7 @@
 """seven_digest: the digest of seven's item a number's row was last synced from
 
-Revision ID: 0021_seven_digest
-Revises: 0020_number_list_indexes
+Revision ID: 0022_seven_digest
+Revises: 0021_cost_rollups_rendered
 Create Date: 2026-12-01 03:40:00
 
 A re-sync decoded and copied every number seven lists to find the few that changed
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0021_seven_digest"
-down_revision: str | None = "0020_number_list_indexes"
+revision: str = "0022_seven_digest"
+down_revision: str | None = "0021_cost_rollups_rendered"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
