@@ -41,6 +41,7 @@ from app.lib.errors import InvalidInput, NotFound
 from app.lib.money import money
 from app.lib.pagination import PageQuery
 from app.numbers import service as numbers
+from app.numbers.query import MAX_Q_LENGTH, NumberQuery
 from app.operations import reads
 from app.operations.schemas import OperationOut
 from app.pools import service as pools
@@ -205,10 +206,10 @@ class ConsolePages(Controller):
         q: str | None = None,
         cursor: str | None = None,
     ) -> Template:
-        query = numbers.NumberQuery(
+        query = NumberQuery(
             country=params.parse_country(country),
             state=params.parse_choice(number_state, "state", tuple(NumberState)),
-            q=params.parse_text(q, "q", max_length=numbers.MAX_Q_LENGTH),
+            q=params.parse_text(q, "q", max_length=MAX_Q_LENGTH),
             page=numbers.PAGES.query(None, cursor),
         )
         async with numbers.reading(state.engine) as connection:

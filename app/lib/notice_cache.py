@@ -65,6 +65,7 @@ class NoticedCache(Generic[K, V]):
         stored_at, value = entry
         if time.monotonic() - stored_at > self.max_age:
             del self._entries[name]
+            self._dropped(name, value, lost=True)
             return None
         self._entries.move_to_end(name)
         return value
@@ -75,14 +76,19 @@ class NoticedCache(Generic[K, V]):
 
     def put(self, ticket: int, name: K, value: V) -> None:
         """Store a row read after ``ticket`` was taken, unless it changed since."""
-        if not self._active or ticket < self._floor or self.max_entries <= 0:
+        if not self._active or self.max_entries <= 0 or not self.unchanged_since(ticket, name):
             return
-        if self._forgotten.get(name, ticket) > ticket:
-            return
+        previous = self._entries.get(name)
         self._entries[name] = (time.monotonic(), value)
         self._entries.move_to_end(name)
+        self._kept(name, value, None if previous is None else previous[1])
         if len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+            evicted, (_, old) = self._entries.popitem(last=False)
+            self._dropped(evicted, old, lost=True)
+
+    def unchanged_since(self, ticket: int, name: K) -> bool:
+        """Whether no notice about ``name`` (nor "forget everything") came after ``ticket``."""
+        return ticket >= self._floor and self._forgotten.get(name, ticket) <= ticket
 
     def forget(self, names: Iterable[K]) -> None:
         """These rows changed (a notice): drop them, and any of them being read now."""
@@ -94,7 +100,9 @@ class NoticedCache(Generic[K, V]):
         else:
             self._forgotten.update(dict.fromkeys(names, self._generation))
         for name in names:
-            self._entries.pop(name, None)
+            entry = self._entries.pop(name, None)
+            if entry is not None:
+                self._dropped(name, entry[1], lost=False)
 
     def clear(self) -> None:
         """Everything may have changed: drop all, and every row being read now."""
@@ -102,6 +110,7 @@ class NoticedCache(Generic[K, V]):
         self._floor = self._generation
         self._forgotten.clear()
         self._entries.clear()
+        self._emptied()
 
     def activate(self) -> None:
         """The listener is listening: entries may be served and stored (from empty)."""
@@ -112,3 +121,15 @@ class NoticedCache(Generic[K, V]):
         """Notices may be missed from now on: serve and store nothing, keep nothing."""
         self._active = False
         self.clear()
+
+    # What a subclass keeps beside the entries (app.numbers.cache: their order) follows
+    # them through these.
+    def _kept(self, name: K, value: V, replaced: V | None) -> None:
+        """``value`` is stored under ``name``, in place of ``replaced``."""
+
+    def _dropped(self, name: K, value: V, *, lost: bool) -> None:
+        """``name`` is no longer stored: forgotten on a notice, or ``lost`` (evicted for
+        room, or aged out) while its row may well be unchanged."""
+
+    def _emptied(self) -> None:
+        """Every entry is gone (:meth:`clear`)."""

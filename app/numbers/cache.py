@@ -5,16 +5,37 @@ Postgres stays the truth: an entry is only ever a committed row read from the mi
 as PostgreSQL announces a change to that number (migration 0006's triggers, heard by
 :mod:`app.numbers.listener`). The rules that keep it exact (served only while LISTEN is
 in place, never storing a row read across a notice) are :class:`NoticedCache`'s.
+
+The numbers are also kept in number order, all of them and by each value of the
+indexed filters, so that a list page can be answered from memory
+(:mod:`app.numbers.memory_pages`), but only while the cache knows it holds every row
+of the mirror (:attr:`NumberCache.complete`).
 """
 
 from __future__ import annotations
 
+import sys
+import time
 import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from sortedcontainers import SortedList
 
 from app.lib.notice_cache import FORGET_LOG_SIZE, NoticedCache
 
-__all__ = ["FORGET_LOG_SIZE", "CachedNumber", "NumberCache"]
+__all__ = ["FORGET_LOG_SIZE", "CachedNumber", "LoadStart", "NumberCache"]
+
+FEATURES = ("sms", "a2p_sms", "voice")
+# One frozenset per combination of features, and one object per holder and pool, each
+# shared by every entry that has it (a row read brings its own copies).
+_FEATURE_SETS: dict[frozenset[str], frozenset[str]] = {}
+_IDS: dict[uuid.UUID, uuid.UUID] = {}
+
+
+def _shared(value: uuid.UUID | None) -> uuid.UUID | None:
+    return None if value is None else _IDS.setdefault(value, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,14 +45,169 @@ class CachedNumber:
     body: bytes
     """The ``NumberOut`` document, encoded once."""
     version: int
-    """The row version it was encoded from (PostgreSQL's ``xmin``): a list page, which
-    reads the versions of its rows, uses the body only when they are the same."""
+    """The row version it was encoded from (PostgreSQL's ``xmin``): a list page read from
+    the database uses the body only when its row is of the same version."""
+    # What a list page's filters test, beside the body (which is never decoded):
+    country: str
+    state: str
+    pool_id: uuid.UUID | None
+    name: str | None
+    """The friendly name in lower case when it is ASCII, else None: PostgreSQL's ILIKE
+    lowers other letters by its locale, which Python cannot promise to do the same."""
+    features: frozenset[str]
+    tags: Mapping[str, Any] | None
+    """None when there are none (most numbers)."""
+
+    @classmethod
+    def of(cls, row: Any, body: bytes) -> CachedNumber:
+        """The entry for a ``numbers`` row (its columns and ``version``) and its body."""
+        name = row.friendly_name or ""
+        features = frozenset(f for f in FEATURES if getattr(row, f"feature_{f}"))
+        return cls(
+            tenant_id=_shared(row.tenant_id),
+            body=body,
+            version=row.version,
+            country=sys.intern(row.country),
+            state=sys.intern(row.state),
+            pool_id=_shared(row.pool_id),
+            name=name.lower() if name.isascii() else None,
+            features=_FEATURE_SETS.setdefault(features, features),
+            tags=row.tags or None,
+        )
+
+
+# The filters a list can bisect: each value's numbers are kept in order.
+_INDEXED = ("country", "state", "tenant_id", "pool_id")
+
+
+class LoadStart(NamedTuple):
+    """Taken when a load of the whole mirror begins (:meth:`NumberCache.load_started`)."""
+
+    ticket: int
+    losses: int
+    at: float
 
 
 class NumberCache(NoticedCache[str, CachedNumber]):
-    """Mirror rows by number (digits)."""
+    """Mirror rows by number (digits), in number order too."""
 
-    def put_number(
-        self, ticket: int, number: str, tenant_id: uuid.UUID | None, body: bytes, version: int
-    ) -> None:
-        self.put(ticket, number, CachedNumber(tenant_id, body, version))
+    def __init__(self, max_entries: int, max_age: float) -> None:
+        super().__init__(max_entries, max_age)
+        self._order: SortedList = SortedList()
+        # (field, value) -> that value's numbers; None values (unheld, in no pool) are
+        # not indexed: no filter asks for them.
+        self._indexes: dict[tuple[str, Any], SortedList] = {}
+        self.holes: set[str] = set()
+        """Numbers a notice named that have not been read again since: their rows may
+        exist (changed) or not, so no list may be answered from memory meanwhile."""
+        # When the latest load of the whole mirror that left nothing out began.
+        self._loaded_at: float | None = None
+        # Entries evicted or aged out: a load during which this grew left holes.
+        self._losses = 0
+        # Numbers held that are not plain ASCII digits: their order in PostgreSQL's
+        # collation may differ from Python's.
+        self._unordered = 0
+
+    @property
+    def complete(self) -> bool:
+        """Whether every row of the mirror is held, as of the notices applied: a load of
+        the whole mirror since the cache was switched on and emptied, nothing evicted or
+        aged out since, each number a notice named read again, and no entry older than
+        ``max_age`` (the load renews them all)."""
+        return (
+            self.active
+            and self._loaded_at is not None
+            and not self.holes
+            and not self._unordered
+            and time.monotonic() - self._loaded_at < self.max_age
+        )
+
+    def load_started(self) -> LoadStart:
+        return LoadStart(self.ticket(), self._losses, time.monotonic())
+
+    def load_finished(self, start: LoadStart, whole: bool) -> None:
+        """A load begun at ``start`` stored what it read; ``whole``: it read every row.
+
+        It makes the cache complete unless it read across a "forget everything" or
+        lost an entry meanwhile. The numbers named since it began stay holes (it may
+        have read them before their change); those named before, it read afresh.
+        """
+        if not whole or start.ticket < self._floor or self._losses != start.losses:
+            return
+        self.holes = {n for n in self.holes if not self.unchanged_since(start.ticket, n)}
+        self._loaded_at = start.at
+
+    def put_row(self, ticket: int, row: Any, body: bytes) -> None:
+        """:meth:`put` of a ``numbers`` row read after ``ticket``, encoded as ``body``."""
+        self.put(ticket, row.number, CachedNumber.of(row, body))
+
+    def absent(self, ticket: int, numbers: Iterable[str]) -> None:
+        """``numbers``, read after ``ticket``, are not in the mirror: no longer holes,
+        unless a notice named them since."""
+        for number in numbers:
+            if self.unchanged_since(ticket, number):
+                self.holes.discard(number)
+
+    def forget(self, names: Iterable[str]) -> None:
+        names = list(names)
+        super().forget(names)
+        if self.active:
+            self.holes.update(names)
+
+    def walk(
+        self, index: tuple[str, Any] | None, after: str | None
+    ) -> Iterator[tuple[str, CachedNumber]]:
+        """The numbers and their entries in number order after ``after``: all of them
+        (``index`` None), or those of one filter's value (``("country", "DE")``). Not to
+        be held across an ``await``: the order changes as entries come and go."""
+        numbers = self._order if index is None else self._indexes.get(index)
+        if not numbers:
+            return
+        entries = self._entries
+        keys = numbers if after is None else numbers.irange(after, inclusive=(False, True))
+        for number in keys:
+            yield number, entries[number][1]
+
+    def index_size(self, index: tuple[str, Any]) -> int:
+        numbers = self._indexes.get(index)
+        return 0 if numbers is None else len(numbers)
+
+    def _kept(self, name: str, value: CachedNumber, replaced: CachedNumber | None) -> None:
+        self.holes.discard(name)
+        if replaced is None:
+            self._order.add(name)
+            if not (name.isascii() and name.isdigit()):
+                self._unordered += 1
+        for field in _INDEXED:
+            new = getattr(value, field)
+            old = None if replaced is None else getattr(replaced, field)
+            if new != old:
+                if old is not None:
+                    self._unindex(field, old, name)
+                if new is not None:
+                    self._indexes.setdefault((field, new), SortedList()).add(name)
+
+    def _dropped(self, name: str, value: CachedNumber, *, lost: bool) -> None:
+        self._order.remove(name)
+        if not (name.isascii() and name.isdigit()):
+            self._unordered -= 1
+        for field in _INDEXED:
+            old = getattr(value, field)
+            if old is not None:
+                self._unindex(field, old, name)
+        if lost:
+            self._losses += 1
+            self._loaded_at = None
+
+    def _unindex(self, field: str, value: Any, name: str) -> None:
+        numbers = self._indexes[(field, value)]
+        numbers.remove(name)
+        if not numbers:
+            del self._indexes[(field, value)]
+
+    def _emptied(self) -> None:
+        self._order.clear()
+        self._indexes.clear()
+        self.holes.clear()
+        self._loaded_at = None
+        self._unordered = 0

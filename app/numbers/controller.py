@@ -24,6 +24,7 @@ from app.lib.pagination import Page
 from app.lib.query_parameters import TAG_FILTER, page_schema
 from app.lib.tags import Tags, parse_tag_filters
 from app.numbers import locks, service
+from app.numbers.query import MAX_Q_LENGTH, NumberQuery
 from app.numbers.schemas import DeletionLockSet, NumberOut, number_out
 from app.numbers.tags import replace_tags
 
@@ -59,8 +60,8 @@ class NumberReadController(Controller):
     )
     async def list_numbers(
         self,
-        state: State,
-        principal: Principal,
+        # The request, not the ``state`` and ``principal`` dependencies (see get_number).
+        request: Request[Principal, Any, State],
         # Every parameter arrives as text and is checked by app.lib.params, so each bad
         # value answers 422 with a code that names it (invalid_country, ...).
         country: Annotated[str | None, query_parameters.COUNTRY] = None,
@@ -80,14 +81,15 @@ class NumberReadController(Controller):
         q: Annotated[
             str | None,
             query_parameters.text_parameter(
-                "Substring of the number or the friendly name", service.MAX_Q_LENGTH
+                "Substring of the number or the friendly name", MAX_Q_LENGTH
             ),
         ] = None,
         tag: Annotated[list[str] | None, TAG_FILTER] = None,
         limit: Annotated[str | None, service.PAGES.limit_parameter] = None,
         cursor: Annotated[str | None, service.PAGES.cursor_parameter] = None,
     ) -> ASGIResponse:
-        query = service.NumberQuery(
+        state, principal = request.app.state, request.user
+        query = NumberQuery(
             country=params.parse_country(country),
             features=params.parse_feature_filter(
                 feature,
@@ -96,12 +98,11 @@ class NumberReadController(Controller):
             tenant=params.parse_uuid(tenant, "tenant"),
             pool=params.parse_uuid(pool, "pool"),
             state=params.parse_choice(number_state, "state", tuple(NumberState)),
-            q=params.parse_text(q, "q", max_length=service.MAX_Q_LENGTH),
+            q=params.parse_text(q, "q", max_length=MAX_Q_LENGTH),
             tags=parse_tag_filters(tag),
             page=service.PAGES.query(limit, cursor),
         )
-        async with service.reading(state.engine) as connection:
-            body = await service.page_document(connection, state.number_cache, principal, query)
+        body = await service.page_document(state.engine, state.number_cache, principal, query)
         return ASGIResponse(body=body, media_type=MediaType.JSON)
 
     @get(

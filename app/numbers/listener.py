@@ -10,7 +10,10 @@ per process.
 While listening it also loads the mirror into the cache: at once, after every ``*``,
 and again every half ``max_age`` (so entries are renewed before they age out). A
 read of a number nobody read lately would otherwise cost a query, and reads spread
-evenly over 100,000 numbers would almost never find one cached.
+evenly over 100,000 numbers would almost never find one cached. And it reads again, at
+once and in one statement for all of them, the numbers notices have named since its
+last read (the cache's holes), so that the cache is soon whole again and list pages are
+answered from memory (app.numbers.memory_pages).
 """
 
 from __future__ import annotations
@@ -28,11 +31,12 @@ from app.lib.auth import KeyCache
 from app.lib.change_listener import ChangeListener, Subscription
 from app.lib.key_cache import key_subscription
 from app.numbers.cache import NumberCache
-from app.numbers.service import load_numbers
+from app.numbers.service import load_numbers, reread_numbers
 from app.settings import Settings
 
 CHANNEL = "numbers_changed"
 FORGET_ALL = "*"
+HOLES_RETRY_SECONDS = 1.0
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +47,9 @@ class NumberNotices:
     def __init__(self, cache: NumberCache, engine: AsyncEngine) -> None:
         self.cache = cache
         self._engine = engine
-        self._reload = asyncio.Event()
+        self._reload = False
+        # Set by every notice: there is work (a load, or holes to fill).
+        self._wake = asyncio.Event()
 
     def subscription(self) -> Subscription:
         return Subscription(CHANNEL, self.cache, self._on_notice, self._keep_loaded)
@@ -51,24 +57,46 @@ class NumberNotices:
     def _on_notice(self, payload: str) -> None:
         if payload == FORGET_ALL:
             self.cache.clear()
-            self._reload.set()
+            self._reload = True
         else:
             self.cache.forget(payload.split(","))
+        self._wake.set()
 
     async def _keep_loaded(self) -> None:
-        self._reload.set()
+        self._reload = True
+        reload_at = 0.0
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._reload.wait(), self.cache.max_age / 2)
-            self._reload.clear()
-            started = time.perf_counter()
-            try:
-                loaded = await load_numbers(self._engine, self.cache)
-            except Exception as error:  # the reads fall back to the database meanwhile
-                log.warning("number_cache_load_failed", error_type=type(error).__name__)
+            if self._reload or time.monotonic() >= reload_at:
+                self._reload = False
+                reload_at = time.monotonic() + self.cache.max_age / 2
+                await self._load()
+            elif self.cache.holes:
+                await self._fill_holes()
             else:
-                seconds = round(time.perf_counter() - started, 2)
-                log.info("number_cache_loaded", numbers=loaded, seconds=seconds)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), reload_at - time.monotonic())
+                self._wake.clear()
+
+    async def _load(self) -> None:
+        started = time.perf_counter()
+        try:
+            loaded = await load_numbers(self._engine, self.cache)
+        except Exception as error:  # the reads fall back to the database meanwhile
+            log.warning("number_cache_load_failed", error_type=type(error).__name__)
+        else:
+            seconds = round(time.perf_counter() - started, 2)
+            log.info("number_cache_loaded", numbers=loaded, seconds=seconds)
+
+    async def _fill_holes(self) -> None:
+        try:
+            await reread_numbers(self._engine, self.cache, list(self.cache.holes))
+        except Exception as error:  # lists go to the database meanwhile
+            log.warning("number_cache_reread_failed", error_type=type(error).__name__)
+            # Not at once again: the database is likely down; a notice or the reload
+            # wakes it sooner.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), HOLES_RETRY_SECONDS)
+            self._wake.clear()
 
 
 @dataclass(frozen=True)

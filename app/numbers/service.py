@@ -9,10 +9,8 @@ simply not found either way.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -21,20 +19,25 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    Text,
+    any_,
     bindparam,
     literal_column,
     or_,
     select,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.models import Number
 from app.lib.auth import Principal
 from app.lib.errors import NotFound
-from app.lib.pagination import Keyset, Page, PageQuery
+from app.lib.pagination import Keyset, Page
 from app.lib.tags import TagFilter
 from app.lib.tenancy import may_see, scope_numbers
+from app.numbers import memory_pages
 from app.numbers.cache import NumberCache
+from app.numbers.query import NumberQuery, q_digits
 from app.numbers.schemas import NumberOut, number_out
 
 # The row version (PostgreSQL's xmin, new with every insert and update that commits)
@@ -46,31 +49,15 @@ _FEATURE_COLUMNS = {
     "a2p_sms": Number.feature_a2p_sms,
     "voice": Number.feature_voice,
 }
-# What people put between the digits of a number; stripped before matching ``number``.
-_NUMBER_SEPARATORS = str.maketrans("", "", " +-./()")
-MAX_Q_LENGTH = 200
 PAGES = Keyset(Number.number, limit=50, max_limit=500)
-
-
-@dataclass(frozen=True, slots=True)
-class NumberQuery:
-    """A validated ``GET /v1/numbers`` request."""
-
-    page: PageQuery
-    country: str | None = None
-    features: Mapping[str, bool] = field(default_factory=dict)
-    """By feature: True, the number must have it; False, must not."""
-    tenant: uuid.UUID | None = None
-    pool: uuid.UUID | None = None
-    state: str | None = None
-    q: str | None = None
-    tags: tuple[TagFilter, ...] = ()
-    """Each must hold: the number has the tag (with the value, when one is given)."""
 
 
 # Built once: building a select costs more than running it on the primary key.
 _BY_NUMBER = select(*_COLUMNS).where(Number.number == bindparam("number"))
 _ALL = select(*_COLUMNS)
+_SOME = select(*_COLUMNS).where(
+    Number.number == any_(bindparam("numbers", type_=postgresql.ARRAY(Text)))
+)
 
 
 @asynccontextmanager
@@ -102,7 +89,7 @@ async def number_document(
         if row is None:
             raise number_not_found(number)
         tenant_id, body = row.tenant_id, _document(row)
-        cache.put_number(ticket, number, tenant_id, body, row.version)
+        cache.put_row(ticket, row, body)
     if not may_see(principal, tenant_id):
         raise number_not_found(number)
     return body
@@ -119,18 +106,35 @@ def _document(row: Row[Any]) -> bytes:
 async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
     """Read the mirror (as many numbers as ``cache`` holds) into ``cache``; how many.
 
-    Streamed in small batches: encoding one takes ~3 ms, and the process goes on
-    answering requests between them while it loads.
+    One statement (one snapshot), streamed in small batches: encoding 100 takes ~3 ms,
+    and the process goes on answering requests between them while it loads. One row
+    more than fits is asked for, to learn whether the cache now holds the whole mirror
+    (``NumberCache.load_finished``).
     """
-    ticket = cache.ticket()
+    start = cache.load_started()
     loaded = 0
     async with engine.connect() as connection:
-        result = await connection.stream(_ALL.limit(cache.max_entries))
+        result = await connection.stream(_ALL.limit(cache.max_entries + 1))
         async for rows in result.partitions(100):
             for row in rows:
-                cache.put_number(ticket, row.number, row.tenant_id, _document(row), row.version)
+                cache.put_row(start.ticket, row, _document(row))
             loaded += len(rows)
+    cache.load_finished(start, whole=loaded <= cache.max_entries)
     return loaded
+
+
+async def reread_numbers(engine: AsyncEngine, cache: NumberCache, numbers: list[str]) -> None:
+    """Read ``numbers`` (the cache's holes) again into ``cache``, in one statement; a
+    number no longer in the mirror is no longer a hole."""
+    ticket = cache.ticket()
+    found: set[str] = set()
+    async with engine.connect() as connection:
+        result = await connection.stream(_SOME, {"numbers": numbers})
+        async for rows in result.partitions(100):
+            for row in rows:
+                cache.put_row(ticket, row, _document(row))
+                found.add(row.number)
+    cache.absent(ticket, (number for number in numbers if number not in found))
 
 
 async def list_numbers(
@@ -142,15 +146,39 @@ async def list_numbers(
 
 
 async def page_document(
-    db: AsyncConnection, cache: NumberCache, principal: Principal, query: NumberQuery
+    engine: AsyncEngine, cache: NumberCache, principal: Principal, query: NumberQuery
 ) -> bytes:
     """:func:`list_numbers`'s page as its ``Page[NumberOut]`` JSON, the same bytes.
 
-    The page's numbers and their row versions are read first (the same keyset query,
-    filters and tenancy scope as for whole rows); each body comes from ``cache`` when
-    it holds that very version, already encoded. Should any be missing or of another
-    version, the page is read again whole, in one statement, and its rows encoded (and
-    cached): a page is never assembled from rows of two moments.
+    From memory when ``cache`` holds the whole mirror (app.numbers.memory_pages), else
+    from the database (:func:`_page_from_database`); either way each body is the
+    cache's encoded number, written into the page as the bytes it is (``msgspec.Raw``),
+    never decoded and encoded again. The cursor is the same either way, so a page from
+    one pages on in the other.
+    """
+    found = memory_pages.page_numbers(cache, principal, query)
+    if found is None:
+        async with reading(engine) as connection:
+            found = await _page_from_database(connection, cache, principal, query)
+    numbers, bodies = found
+    cursor = PAGES.page(numbers, query.page, key=_itself).next_cursor
+    return msgspec.json.encode(Page(items=list(map(msgspec.Raw, bodies)), next_cursor=cursor))
+
+
+def _itself(number: str) -> str:
+    return number
+
+
+async def _page_from_database(
+    db: AsyncConnection, cache: NumberCache, principal: Principal, query: NumberQuery
+) -> tuple[list[str], list[bytes]]:
+    """The page's numbers (one more when another page follows) and bodies, read.
+
+    The numbers and their row versions are read first (the same keyset query, filters
+    and tenancy scope as for whole rows); each body comes from ``cache`` when it holds
+    that very version. Should any be missing or of another version, the page is read
+    again whole, in one statement, and its rows encoded (and cached): a page is never
+    assembled from rows of two moments.
     """
     conditions = _conditions(query)
     rows: Sequence[Row[Any]] = (
@@ -162,10 +190,8 @@ async def page_document(
         rows = (await db.execute(_page_select(_COLUMNS, principal, conditions, query))).all()
         bodies = [_document(row) for row in rows[: query.page.limit]]
         for row, body in zip(rows, bodies, strict=False):
-            cache.put_number(ticket, row.number, row.tenant_id, body, row.version)
-    cursor = PAGES.page(rows, query.page).next_cursor
-    # Raw: each body goes into the page as the bytes it is, not decoded and encoded again.
-    return msgspec.json.encode(Page(items=list(map(msgspec.Raw, bodies)), next_cursor=cursor))
+            cache.put_row(ticket, row, body)
+    return [row.number for row in rows], bodies  # type: ignore[return-value]
 
 
 def _page_select(
@@ -217,8 +243,8 @@ def _matches(q: str) -> ColumnElement[bool]:
     (SQLAlchemy's ``icontains`` wraps the column in ``lower()``, which they cannot).
     """
     options = [Number.friendly_name.ilike(_substring(q), escape="\\")]
-    digits = q.translate(_NUMBER_SEPARATORS)
-    if digits.isdigit():
+    digits = q_digits(q)
+    if digits is not None:
         options.append(Number.number.like(_substring(digits), escape="\\"))
     return or_(*options)
 
