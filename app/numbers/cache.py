@@ -17,8 +17,9 @@ from __future__ import annotations
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, NamedTuple
 
 from sortedcontainers import SortedList
@@ -62,7 +63,13 @@ class CachedNumber:
     def of(cls, row: Any, body: bytes) -> CachedNumber:
         """The entry for a ``numbers`` row (its columns and ``version``) and its body."""
         name = row.friendly_name or ""
-        features = frozenset(f for f in FEATURES if getattr(row, f"feature_{f}"))
+        features = frozenset(
+            feature
+            for feature, has in zip(
+                FEATURES, (row.feature_sms, row.feature_a2p_sms, row.feature_voice), strict=True
+            )
+            if has
+        )
         return cls(
             tenant_id=_shared(row.tenant_id),
             body=body,
@@ -154,19 +161,41 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         if self.active:
             self.holes.update(names)
 
-    def walk(
-        self, index: tuple[str, Any] | None, after: str | None
-    ) -> Iterator[tuple[str, CachedNumber]]:
-        """The numbers and their entries in number order after ``after``: all of them
-        (``index`` None), or those of one filter's value (``("country", "DE")``). Not to
-        be held across an ``await``: the order changes as entries come and go."""
-        numbers = self._order if index is None else self._indexes.get(index)
-        if not numbers:
-            return
+    def first(
+        self,
+        wanted: int,
+        index: tuple[str, Any] | None,
+        after: str | None,
+        accept: Callable[[str, CachedNumber], bool | None],
+        max_walk: int,
+    ) -> tuple[list[str], list[bytes]] | None:
+        """The first ``wanted`` numbers after ``after`` in number order that ``accept``
+        takes, and their bodies: of all numbers (``index`` None) or of one filter's value
+        (``("country", "DE")``). None when ``accept`` cannot tell for one, or when
+        ``max_walk`` were tested without finding them all.
+
+        One loop over the order, here, with no call but ``accept``: pages that test
+        hundreds of numbers (``q``) spend their time in it.
+        """
+        order = self._order if index is None else self._indexes.get(index)
+        numbers: list[str] = []
+        bodies: list[bytes] = []
+        if not order:
+            return numbers, bodies
+        keys = iter(order) if after is None else order.irange(after, inclusive=(False, True))
         entries = self._entries
-        keys = numbers if after is None else numbers.irange(after, inclusive=(False, True))
-        for number in keys:
-            yield number, entries[number][1]
+        for number in islice(keys, max_walk):
+            entry = entries[number][1]
+            verdict = accept(number, entry)
+            if verdict:
+                numbers.append(number)
+                bodies.append(entry.body)
+                if len(numbers) == wanted:
+                    return numbers, bodies
+            elif verdict is None:
+                return None
+        # Fewer than wanted: the end of the order, or the walk given up.
+        return None if next(keys, None) is not None else (numbers, bodies)
 
     def index_size(self, index: tuple[str, Any]) -> int:
         numbers = self._indexes.get(index)
@@ -185,7 +214,10 @@ class NumberCache(NoticedCache[str, CachedNumber]):
                 if old is not None:
                     self._unindex(field, old, name)
                 if new is not None:
-                    self._indexes.setdefault((field, new), SortedList()).add(name)
+                    numbers = self._indexes.get((field, new))
+                    if numbers is None:
+                        numbers = self._indexes[(field, new)] = SortedList()
+                    numbers.add(name)
 
     def _dropped(self, name: str, value: CachedNumber, *, lost: bool) -> None:
         self._order.remove(name)
