@@ -12,8 +12,10 @@ import pytest
 from app.numbers.cache import FORGET_LOG_SIZE, CachedNumber, NumberCache
 
 
-def entry(tenant: uuid.UUID | None = None, body: bytes = b"{}") -> CachedNumber:
-    return CachedNumber(tenant, body, 1, "DE", "active", None, "", frozenset(), None)
+def entry(
+    tenant: uuid.UUID | None = None, body: bytes = b"{}", country: str = "DE"
+) -> CachedNumber:
+    return CachedNumber(tenant, body, 1, country, "active", None, "", frozenset(), None)
 
 
 def active(max_entries: int = 10, max_age: float = 60.0) -> NumberCache:
@@ -114,3 +116,125 @@ def test_size_zero_keeps_nothing() -> None:
     cache = active(max_entries=0)
     cache.put(cache.ticket(), "491", entry(None, b"{}"))
     assert len(cache) == 0
+
+
+# The orders and the completeness list pages from memory rely on (app.numbers.memory_pages).
+
+
+def everything(cache: NumberCache) -> list[str] | None:
+    found = cache.first(100, None, None, lambda number, entry: True, 1000)
+    return None if found is None else found[0]
+
+
+def loaded(cache: NumberCache, numbers: list[str]) -> None:
+    """A whole-mirror load that found ``numbers``."""
+    start = cache.load_started()
+    for number in numbers:
+        cache.put(start.ticket, number, entry())
+    cache.load_finished(start, whole=True)
+
+
+def test_numbers_are_kept_in_order_all_and_by_value() -> None:
+    cache = active()
+    for number, country in [("493", "AT"), ("491", "DE"), ("492", "AT")]:
+        cache.put(cache.ticket(), number, entry(country=country))
+    assert everything(cache) == ["491", "492", "493"]
+    cache.put(cache.ticket(), "492", entry(country="DE"))  # moved to another value
+    cache.forget(["491"])
+    take_all = lambda number, entry: True  # noqa: E731
+    assert cache.first(10, ("country", "DE"), None, take_all, 10) == (["492"], [b"{}"])
+    assert cache.first(10, ("country", "AT"), None, take_all, 10) == (["493"], [b"{}"])
+    assert cache.first(10, None, "492", take_all, 10) == (["493"], [b"{}"])
+    assert cache.first(1, None, None, lambda number, entry: number > "492", 1) is None  # gave up
+
+
+def test_only_a_whole_load_makes_the_cache_complete() -> None:
+    cache = active()
+    assert not cache.complete  # never loaded
+    start = cache.load_started()
+    cache.put(start.ticket, "491", entry())
+    cache.load_finished(start, whole=False)  # the mirror is larger than the cache
+    assert not cache.complete
+    loaded(cache, ["491"])
+    assert cache.complete
+    cache.clear()
+    assert not cache.complete
+
+
+def test_a_number_named_by_a_notice_is_a_hole_until_read_again() -> None:
+    cache = active()
+    loaded(cache, ["491", "492"])
+    cache.forget(["491", "492"])
+    assert not cache.complete
+    ticket = cache.ticket()
+    cache.put(ticket, "491", entry(body=b"new"))  # read again: changed ...
+    cache.absent(ticket, ["492"])  # ... and deleted
+    assert cache.complete
+    assert everything(cache) == ["491"]
+
+
+def test_a_number_named_again_while_read_again_stays_a_hole() -> None:
+    cache = active()
+    loaded(cache, ["491"])
+    cache.forget(["491", "492"])
+    ticket = cache.ticket()
+    cache.forget(["491", "492"])  # changed again while the read ran
+    cache.put(ticket, "491", entry())
+    cache.absent(ticket, ["492"])
+    assert cache.holes == {"491", "492"}
+    assert not cache.complete
+
+
+def test_a_load_keeps_the_holes_named_while_it_ran() -> None:
+    cache = active()
+    cache.forget(["490"])  # named before the load began: the load reads it afresh
+    start = cache.load_started()
+    cache.put(start.ticket, "491", entry())
+    cache.forget(["492"])  # named while it ran: it may have read it before the change
+    cache.load_finished(start, whole=True)
+    assert cache.holes == {"492"}
+    assert not cache.complete
+
+
+@pytest.mark.parametrize(
+    "lose",
+    [
+        lambda cache: cache.put(cache.ticket(), "493", entry()),  # evicts the oldest
+        lambda cache: cache.clear(),
+    ],
+    ids=["eviction", "forget everything"],
+)
+def test_a_loss_during_a_load_leaves_the_cache_incomplete(
+    lose: Callable[[NumberCache], None],
+) -> None:
+    cache = active(max_entries=2)
+    start = cache.load_started()
+    cache.put(start.ticket, "491", entry())
+    cache.put(start.ticket, "492", entry())
+    lose(cache)
+    cache.load_finished(start, whole=True)
+    assert not cache.complete
+
+
+def test_an_eviction_or_an_aged_out_entry_makes_the_cache_incomplete(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = active(max_entries=2, max_age=5.0)
+    loaded(cache, ["491", "492"])
+    cache.put(cache.ticket(), "493", entry())
+    assert not cache.complete  # 491 was evicted
+    loaded(cache, ["492", "493"])
+    assert cache.complete
+    later = time.monotonic() + 6.0
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert not cache.complete  # older than max_age
+    assert cache.get("492") is None
+
+
+def test_a_number_the_database_may_order_otherwise_leaves_lists_to_it() -> None:
+    cache = active()
+    loaded(cache, ["491", "49a"])
+    assert not cache.complete
+    cache.forget(["49a"])
+    cache.absent(cache.ticket(), ["49a"])
+    assert cache.complete

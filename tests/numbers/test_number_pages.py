@@ -353,3 +353,14 @@ async def test_a_cursor_pages_on_from_memory_to_the_database_and_back(
     refuse_database_pages(monkeypatch)
     rest = await pages.compare({"cursor": second.json()["next_cursor"]})
     assert len(second.json()["items"]) + rest == len(NUMBERS) - 3
+
+
+async def test_a_page_too_sparse_to_walk_to_is_left_to_the_database(
+    pages: Pages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(memory_pages, "MAX_WALK", 10)
+    answered = count_database_pages(monkeypatch)
+    await pages.compare({"q": "hot"})  # 7 a page, one number in three: past 10 walked
+    assert len(answered) == pages.requests
+    refuse_database_pages(monkeypatch)
+    await pages.compare({"tenant": pages.tenant})  # its own order: 10 is enough
