@@ -1,10 +1,11 @@
 """Reading the mirror: one number, or a filtered page of numbers.
 
-Both reads are single indexed Core queries (no ORM entity loading: the rows go
-straight into ``NumberOut``). A page is scoped by :mod:`app.lib.tenancy` in its query;
-one number is read whole (its row is cached for every caller of the process, see
-app.numbers.cache) and then checked with the same rule, so another tenant's number is
-simply not found either way.
+Both reads are answered from the process's cache when it can (app.numbers.cache; a page
+only while it holds the whole mirror, app.numbers.memory_pages), else by single indexed
+Core queries (no ORM entity loading: the rows go straight into ``NumberOut``). A page
+read is scoped by :mod:`app.lib.tenancy` in its query; one number is read whole (its row
+is cached for every caller of the process) and then checked with the same rule, so
+another tenant's number is simply not found either way.
 """
 
 from __future__ import annotations
