@@ -384,7 +384,7 @@ class _Run:
         except SevenError as error:
             # This answer says nothing about the number; seven's whole list does.
             self.log.info("settle_read_ambiguous", code=error.code)
-        return (await self.seven.list_active()).find(self.number)
+        return await self.seven.find_active(self.number)
 
     # -- recording outcomes ----------------------------------------------------------
 

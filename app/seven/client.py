@@ -37,6 +37,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import functools
 import logging
@@ -303,6 +304,22 @@ class SevenClient:
         body = await self._send(call)
         items = self._decode(call, body, _DECODE_ACTIVE_ITEMS).active_numbers
         return ActiveList(items, lambda item: self._decode(call, item, _DECODE_ACTIVE))
+
+    async def find_active(self, number: str) -> ActiveNumber | None:
+        """The number as ``GET /numbers/active`` lists it, or None when it does not.
+
+        For a caller that must read the whole list to learn about one number (an
+        operation settling after an answer that said nothing): the list is read as it
+        arrives and left once the number is found, so at most a batch of it is held,
+        and only the number itself is decoded. Raises as :meth:`stream_active` does.
+        """
+        wanted = _digits(number)
+        async with contextlib.aclosing(self.stream_active()) as batches:
+            async for batch in batches:
+                found = batch.find(wanted)
+                if found is not None:
+                    return found
+        return None
 
     async def stream_active(self) -> AsyncIterator[ActiveList]:
         """``GET /numbers/active`` read as it arrives: its numbers in batches, in order.

@@ -190,3 +190,21 @@ async def test_the_time_the_caller_takes_between_batches_is_not_counted() -> Non
             read += len(batch)
             await asyncio.sleep(0.15)  # the sync's COPY of the batch, say
     assert read == 3000
+
+
+async def test_find_active_decodes_only_the_number_and_stops_reading_once_found() -> None:
+    items = _items(6000)  # about 2 MB: several batches
+    items[10]["billing"] = "monthly"  # malformed, but not the number asked for
+    whole = json.dumps({"activeNumbers": items}).encode()
+    cut = whole[: len(whole) // 2]  # the body breaks off half way: past the first batches
+    async with _client(cut) as client:
+        found = await client.find_active("+" + items[20]["number"])
+        assert found is not None
+        assert found.number == items[20]["number"]
+        # Whatever lies past the number is never read: only a search beyond it fails.
+        with pytest.raises(MalformedResponse):
+            await client.find_active(items[-1]["number"])
+    async with _client(whole) as client:
+        assert await client.find_active("4915179999999") is None
+        with pytest.raises(MalformedResponse, match="billing"):
+            await client.find_active(items[10]["number"])
