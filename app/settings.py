@@ -420,8 +420,9 @@ class Settings:
             _bounded(int, 0),
             "a whole number of numbers >= 0 (0 switches the cache off), e.g. {default}",
         ),
-        "numbers each API process holds for `GET /v1/numbers/{number}` (about 0.9 KB each; "
-        "`0` = no cache; no listener when `KEY_CACHE_SIZE` is `0` too)",
+        "numbers each API process holds for `GET /v1/numbers/{number}`, and for list pages "
+        "while the whole mirror fits (about 1 KB each; `0` = no cache; no listener when "
+        "`KEY_CACHE_SIZE` is `0` too)",
     )
     number_cache_seconds: int = setting(
         "NUMBER_CACHE_SECONDS",
