@@ -148,6 +148,19 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         """:meth:`put` of a ``numbers`` row read after ``ticket``, encoded as ``body``."""
         self.put(ticket, row.number, CachedNumber.of(row, body))
 
+    def renew(self, ticket: int, number: str, version: int) -> bool:
+        """Keep the entry of ``number`` as if stored now, when it is of ``version``, the
+        row's version read after ``ticket`` and no notice named it since; False when the
+        row must be read whole (not held, or held at another version)."""
+        if not self.active or not self.unchanged_since(ticket, number):
+            return False
+        entry = self._entries.get(number)
+        if entry is None or entry[1].version != version:
+            return False
+        self._entries[number] = (time.monotonic(), entry[1])
+        self._entries.move_to_end(number)
+        return True
+
     def absent(self, ticket: int, numbers: Iterable[str]) -> None:
         """``numbers``, read after ``ticket``, are not in the mirror: no longer holes,
         unless a notice named them since."""

@@ -56,6 +56,7 @@ PAGES = Keyset(Number.number, limit=50, max_limit=500)
 # Built once: building a select costs more than running it on the primary key.
 _BY_NUMBER = select(*_COLUMNS).where(Number.number == bindparam("number"))
 _ALL = select(*_COLUMNS)
+_VERSIONS = select(Number.number, _VERSION)
 _SOME = select(*_COLUMNS).where(
     Number.number == any_(bindparam("numbers", type_=postgresql.ARRAY(Text)))
 )
@@ -107,19 +108,36 @@ def _document(row: Row[Any]) -> bytes:
 async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
     """Read the mirror (as many numbers as ``cache`` holds) into ``cache``; how many.
 
-    One statement (one snapshot), streamed in small batches: encoding 100 takes ~3 ms,
-    and the process goes on answering requests between them while it loads. One row
-    more than fits is asked for, to learn whether the cache now holds the whole mirror
-    (``NumberCache.load_finished``).
+    Into an empty cache: one statement (one snapshot), streamed in small batches:
+    encoding 100 takes ~3 ms, and the process goes on answering requests between them
+    while it loads. Into a cache that holds numbers already (the periodic reload), only
+    the numbers and their row versions are read: an entry of the row's very version is
+    renewed as it is, and only the others are read whole and encoded, so a reload of an
+    unchanged mirror costs a scan of its keys instead of encoding every number again.
+    One row more than fits is asked for, to learn whether the cache now holds the whole
+    mirror (``NumberCache.load_finished``).
     """
     start = cache.load_started()
     loaded = 0
+    outdated: list[str] = []
     async with engine.connect() as connection:
-        result = await connection.stream(_ALL.limit(cache.max_entries + 1))
-        async for rows in result.partitions(100):
-            for row in rows:
-                cache.put_row(start.ticket, row, _document(row))
-            loaded += len(rows)
+        if len(cache):
+            result = await connection.stream(_VERSIONS.limit(cache.max_entries + 1))
+            async for rows in result.partitions(1000):
+                for number, version in rows:
+                    if not cache.renew(start.ticket, number, version):
+                        outdated.append(number)
+                loaded += len(rows)
+        else:
+            result = await connection.stream(_ALL.limit(cache.max_entries + 1))
+            async for rows in result.partitions(100):
+                for row in rows:
+                    cache.put_row(start.ticket, row, _document(row))
+                loaded += len(rows)
+    if outdated:
+        # Read after the versions: stored under the load's ticket, so a number a notice
+        # named since the load began stays a hole for the listener to read again.
+        await _read_into(engine, cache, start.ticket, outdated)
     cache.load_finished(start, whole=loaded <= cache.max_entries)
     return loaded
 
@@ -127,7 +145,12 @@ async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
 async def reread_numbers(engine: AsyncEngine, cache: NumberCache, numbers: list[str]) -> None:
     """Read ``numbers`` (the cache's holes) again into ``cache``, in one statement; a
     number no longer in the mirror is no longer a hole."""
-    ticket = cache.ticket()
+    await _read_into(engine, cache, cache.ticket(), numbers)
+
+
+async def _read_into(
+    engine: AsyncEngine, cache: NumberCache, ticket: int, numbers: list[str]
+) -> None:
     found: set[str] = set()
     async with engine.connect() as connection:
         result = await connection.stream(_SOME, {"numbers": numbers})

@@ -1,0 +1,80 @@
+"""The periodic reload of a process's number cache renews what is current and reads
+whole only the rows of another version (a change whose notice it never heard)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db.engine import create_engine
+from app.numbers import service
+from app.numbers.cache import NumberCache
+from app.settings import Settings
+from tests.support.db import connected
+from tests.support.tenancy import Sessions, seed_numbers
+
+NUMBERS = ["4915170264838", "4915170264839", "4915170264840"]
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.database_url, pool_size=1)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def encoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The numbers encoded (read whole) since the test began."""
+    numbers: list[str] = []
+    encode = service._document
+
+    def counting(row: Any) -> bytes:
+        numbers.append(row.number)
+        return encode(row)
+
+    monkeypatch.setattr(service, "_document", counting)
+    return numbers
+
+
+async def test_a_reload_encodes_only_the_rows_of_another_version(
+    engine: AsyncEngine, sessions: Sessions, database_url: str, encoded: list[str]
+) -> None:
+    await seed_numbers(sessions, NUMBERS, friendly_name="Support")
+    # Switched on but deaf: no listener, so no notice tells it of the change below.
+    cache = NumberCache(100, 1800)
+    cache.activate()
+    assert await service.load_numbers(engine, cache) == 3
+    assert sorted(encoded) == NUMBERS
+    first = {number: cache.get(number) for number in NUMBERS}
+
+    encoded.clear()
+    async with connected(database_url) as connection:
+        await connection.execute(
+            "UPDATE numbers SET friendly_name = 'Sales' WHERE number = $1", NUMBERS[1]
+        )
+    assert await service.load_numbers(engine, cache) == 3
+
+    assert encoded == [NUMBERS[1]]
+    renamed = cache.get(NUMBERS[1])
+    assert renamed is not None and b'"friendly_name":"Sales"' in renamed.body
+    assert cache.get(NUMBERS[0]) is first[NUMBERS[0]]  # renewed as it was, not rebuilt
+    assert cache.complete
+
+
+async def test_a_reload_reads_the_numbers_it_does_not_hold_and_completes_the_cache(
+    engine: AsyncEngine, sessions: Sessions, encoded: list[str]
+) -> None:
+    await seed_numbers(sessions, NUMBERS)
+    cache = NumberCache(100, 1800)
+    cache.activate()
+    await service.reread_numbers(engine, cache, NUMBERS[:1])  # as a single read would
+    assert not cache.complete and len(cache) == 1
+
+    encoded.clear()
+    assert await service.load_numbers(engine, cache) == 3
+    assert sorted(encoded) == NUMBERS[1:]
+    assert cache.complete and len(cache) == 3
