@@ -210,7 +210,7 @@ class Number(Base):
     seven_expires_at: Mapped[datetime | None]
     # BLAKE2b-128 of seven's item as it was sent, while the row holds exactly what that
     # item maps to: written by the sync with the row, cleared by a trigger when anything
-    # else writes what the sync compares (migration 0021, app/sync/digests.py).
+    # else writes what the sync compares (migration 0022, app/sync/digests.py).
     seven_digest: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     # The service's own fields.

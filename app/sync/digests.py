@@ -3,7 +3,7 @@
 A re-sync used to decode and COPY every number seven lists, only to find most of them
 equal to the mirror (bench/README.md, Sync). Each row the sync writes now also keeps
 ``seven_digest``, BLAKE2b-128 of the item's bytes as seven sent them; the trigger of
-migration 0021 clears it when anything else writes what the diff compares or judges a
+migration 0022 clears it when anything else writes what the diff compares or judges a
 row by (seven's columns, ``state``, ``missing_since``, ``pending_operation_id``). So
 while a row has a digest it holds exactly what that item maps to, and its state is
 the one the item gives it: the diff would find nothing to write. A re-sync takes the

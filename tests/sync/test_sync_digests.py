@@ -1,5 +1,5 @@
 """The mirror's digests of seven's items: a re-sync skips what the mirror holds byte for
-byte, and only that (``app/sync/digests.py``, migration 0021), against the sandbox and a
+byte, and only that (``app/sync/digests.py``, migration 0022), against the sandbox and a
 real Postgres."""
 
 from __future__ import annotations
