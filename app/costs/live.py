@@ -148,9 +148,17 @@ _DROP_REPORTS = text(
     + _VALID
     + ")"
 )
-# The new horizon: no change at or above the oldest xmin of the reports still kept (they
-# are valid: every change below it was visible to them), nor of any transaction running
-# (its own reports to come); never lower than before.
+# A report still valid now is what the live statement answers in this statement's
+# snapshot too (every change to its months this snapshot sees was visible to it), so it
+# takes this snapshot: kept reports never hold the horizon back. (One stored meanwhile
+# from a later snapshot may not be re-stamped with an earlier one.)
+_RESTAMP = text(
+    "UPDATE cost_live_reports r SET snapshot = pg_current_snapshot()"  # noqa: S608
+    " WHERE pg_snapshot_xmax(r.snapshot) <= pg_snapshot_xmax(pg_current_snapshot()) AND " + _VALID
+)
+# The new horizon: no change at or above the oldest xmin of the reports kept (they are
+# valid: every change below it was visible to them), nor of any transaction running (its
+# reports to come); never lower than before.
 _RAISE_HORIZON = text(
     "UPDATE cost_live_horizon SET horizon = GREATEST(horizon, LEAST("
     " pg_snapshot_xmin(pg_current_snapshot()),"
@@ -161,13 +169,15 @@ _DROP_CHANGES = text("DELETE FROM cost_live_changes WHERE xid < CAST(:horizon AS
 
 
 async def prune(engine: AsyncEngine, today: date) -> tuple[int, int]:
-    """Delete the kept reports no longer served and the change rows no kept report (nor
-    one being computed) needs: (reports, changes) deleted. A report stored later from a
-    snapshot older than the new horizon is not served (its xmin is below it)."""
+    """Delete the kept reports no longer served, re-stamp the others with a snapshot of
+    now, and delete the change rows no kept report (nor one being computed) needs:
+    (reports, changes) deleted. A report stored later from a snapshot older than the new
+    horizon is not served (its xmin is below it)."""
     oldest = Month.of(today - timedelta(days=1))  # the first month not rolled up
     async with engine.begin() as connection:
         await connection.execute(_LOCK_HORIZON)
         reports = (await connection.execute(_DROP_REPORTS, {"oldest": oldest.start})).rowcount
+        await connection.execute(_RESTAMP)
         horizon = (await connection.execute(_RAISE_HORIZON)).scalar_one()
         changes = (await connection.execute(_DROP_CHANGES, {"horizon": int(horizon)})).rowcount
     return reports, changes

@@ -24,10 +24,12 @@ report's snapshot (even while the report was being computed or stored) makes it
 unservable at once; a change still in progress is invisible to the reader and to the
 report alike; a rolled-back change leaves no row. xid8 throughout: no wrap-around.
 
-Pruning (``app.costs.live.prune``, the hourly roll-up cron) deletes change rows below a
-horizon kept in ``cost_live_horizon``; a report whose snapshot's xmin is below the
-horizon is never served (it might not have seen a deleted change), so the horizon is
-the oldest xmin among the reports still valid, and never goes down.
+Pruning (``app.costs.live.prune``, the hourly roll-up cron) deletes the reports no
+longer served, re-stamps the valid ones with its own snapshot (a valid report is what
+the statement would answer in it), and deletes the change rows below a horizon kept in
+``cost_live_horizon``: the xmin of that snapshot. A report whose snapshot's xmin is below
+the horizon is never served (it might not have seen a deleted change); the horizon never
+goes down.
 """
 
 from collections.abc import Sequence
