@@ -5,10 +5,13 @@ reaches the month, and never stale when a writer commits while a report is compu
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from decimal import Decimal
 
+import msgspec
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
@@ -288,3 +291,42 @@ async def test_pruning_drops_what_is_not_served_and_keeps_the_answers_exact(
     later = CURRENT.next().start + timedelta(days=1)
     assert (await live.prune(engine, later))[0] == 1
     assert await _kept_count(database_url) == 0
+
+
+async def test_no_stale_answer_while_readers_race_a_committing_writer(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """Readers compute and keep the report all the time while a writer commits, one usage
+    day after another: each answer asked after a commit shows that commit, whichever
+    reader's report was kept last (some computed before the commit, stored after it)."""
+    scope: Scope = (Basis.CASH, GroupBy.NUMBER, None)
+    stop = asyncio.Event()
+
+    async def reader() -> None:
+        while not stop.is_set():
+            await _answer(engine, CURRENT, scope)
+
+    def usage_of(answer: Rendered) -> str:
+        rows = msgspec.json.decode(bytes(answer.rows))
+        return next(row["usage"] for row in rows if row["key"] == PRICED_SMS)
+
+    readers = [asyncio.create_task(reader()) for _ in range(3)]
+    try:
+        async with connected(database_url) as writer:
+            for sms in range(1, 16):
+                await writer.execute(
+                    "INSERT INTO number_usage_daily AS u (number, day, sms_mo) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (number, day) DO UPDATE SET sms_mo = excluded.sms_mo",
+                    PRICED_SMS,
+                    CURRENT.start,
+                    sms,
+                )
+                await asyncio.sleep(0.005 * (sms % 4))  # let readers overlap the commit
+                answer = await _answer(engine, CURRENT, scope)
+                assert usage_of(answer) == str(Decimal("0.07") * sms), sms
+    finally:
+        stop.set()
+        await asyncio.gather(*readers)
+    assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(
+        await _live(engine, CURRENT, scope)
+    )
