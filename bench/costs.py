@@ -57,6 +57,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.costs import live as kept  # noqa: E402
 from app.costs.model import Basis, GroupBy, Month, Report  # noqa: E402
 from app.costs.rendered import Rendered, render  # noqa: E402
 from app.costs.rollups import rolls_up  # noqa: E402
@@ -477,6 +478,9 @@ async def _compare_grouping(
         runs[f"current live {basis}"] = live(basis, current)
         runs[f"current {basis}"] = answer(current, basis)
     found = await medians(runs, untimed)
+    parts = {
+        basis: await _first_ask_parts(session, write, current, basis, group_by) for basis in Basis
+    }
     ok = True
 
     def line(label: str, seconds: float, live: float | None, hand: float, target: str) -> None:
@@ -531,6 +535,10 @@ async def _compare_grouping(
             current_hand,
             "",
         )
+        print(
+            "    its parts (medians): "
+            + ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in parts[basis].items())
+        )
         line(
             "  asked again (kept, checked)",
             current_seconds,
@@ -567,6 +575,43 @@ async def _compare_grouping(
                     f" ({'equal to' if same else 'DIFFERENT from'} the hand-written {hand_total})"
                 )
     return ok
+
+
+async def _first_ask_parts(
+    session: AsyncSession,
+    write: Callable[[], Awaitable[None]],
+    month: Month,
+    basis: Basis,
+    group_by: GroupBy,
+) -> dict[str, float]:
+    """Where the first ask after a write goes, each part timed alone (``RUNS`` times,
+    medians): the check that finds the kept report outdated, the live statement (and its
+    rows), encoding the JSON, and storing it."""
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)
+    times: dict[str, list[float]] = {"check": [], "statement": [], "encode": [], "store": []}
+    for _ in range(RUNS):
+        await write()
+        started = time.perf_counter()
+        assert await kept.read(session, month, basis, group_by, None) is None
+        checked = time.perf_counter()
+        report = await live_report(session, month, basis, group_by)
+        computed = time.perf_counter()
+        rendered = render(report)
+        body = report_json(str(month), basis, group_by, rendered)
+        encoded = time.perf_counter()
+        # For timing only: a snapshot read right after the statement, nothing written
+        # between (the next round's write outdates it anyway).
+        snapshot = await session.scalar(text("SELECT pg_current_snapshot()::text"))
+        stored_at = time.perf_counter()
+        await kept.store(engine, month, basis, group_by, None, snapshot, rendered, False)
+        done = time.perf_counter()
+        assert body
+        times["check"].append(checked - started)
+        times["statement"].append(computed - checked)
+        times["encode"].append(encoded - computed)
+        times["store"].append(done - stored_at)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 async def _every_month(engine: AsyncEngine) -> bool:
