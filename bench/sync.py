@@ -34,7 +34,7 @@ its own time, not ours. Environment: ``BENCH_POSTGRES_URL`` (maintenance databas
 default ``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL``
 (default ``redis://127.0.0.1:6379/13``), ``BENCH_DATABASE`` (default ``bench_sync``:
 another name lets two runs go side by side), ``BENCH_NUMBERS`` (default 100000, or
-``--numbers``).
+``--numbers``), ``BENCH_REVISION`` (the schema's alembic revision, default ``head``).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ from app.settings import Settings  # noqa: E402
 from app.seven.types import ActiveNumbersResponse  # noqa: E402
 from app.sync.rows import COPY_SUFFIX, INCOMING_COLUMNS, RowCounter  # noqa: E402
 from bench.common import POSTGRES_URL, redis_url  # noqa: E402
-from tests.support.db import create_database, drop_database  # noqa: E402
+from tests.support.db import alembic, create_database, drop_database  # noqa: E402
 from tests.support.sandbox import SandboxProcess  # noqa: E402
 
 NUMBERS = int(os.environ.get("BENCH_NUMBERS", "100000"))
@@ -98,8 +98,15 @@ class SyncFigures:
     xmin_rows: int
 
 
+# The schema's revision (default the head): an earlier one measures the sync under the
+# triggers as they were, beside a run at the head.
+REVISION = os.environ.get("BENCH_REVISION", "head")
+
+
 async def create_scratch_database() -> str:
-    return await create_database(POSTGRES_URL, DATABASE, migrate=True)
+    url = await create_database(POSTGRES_URL, DATABASE)
+    await alembic(url, "upgrade", REVISION)
+    return url
 
 
 async def drop_scratch_database() -> None:

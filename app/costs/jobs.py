@@ -6,14 +6,19 @@ from typing import Any
 
 from arq.cron import CronJob, cron
 
+from app.costs import live
 from app.costs.service import berlin_today, roll_up_closed_months
 from app.lib.job_run import job_run
 
 
 async def roll_up_costs(ctx: dict[str, Any]) -> int:
-    """Roll up each closed month's reports that are missing or outdated."""
+    """Roll up each closed month's reports that are missing or outdated; then drop the
+    live reports kept that are no longer served and the change rows none needs."""
     with job_run("roll_up_costs"):
-        return await roll_up_closed_months(ctx["engine"], berlin_today())
+        today = berlin_today()
+        count = await roll_up_closed_months(ctx["engine"], today)
+        await live.prune(ctx["engine"], today)
+        return count
 
 
 def roll_up_costs_cron() -> CronJob:

@@ -89,10 +89,18 @@ async def read(
     ).first()
     if found is None:
         return None
-    answer = stored(csv=found[0]) if csv_alone else stored(*found)
-    if names_sql is None:  # by country and by number: the stored bytes are the answer
+    return await with_names_now(
+        session, group_by, stored(csv=found[0]) if csv_alone else stored(*found)
+    )
+
+
+async def with_names_now(session: AsyncSession, group_by: GroupBy, answer: Rendered) -> Rendered:
+    """A stored report with the names beside its keys as they are now (by tenant or pool:
+    a few hundred rows at most); by country and by number the stored bytes are the
+    answer."""
+    names_sql = name_lookup_sql(group_by)
+    if names_sql is None:
         return answer
-    # By tenant or pool (a few hundred rows at most): the names as they are now.
     report = decoded(answer)
     if not report.rows:
         return answer

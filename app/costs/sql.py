@@ -279,7 +279,8 @@ def _cents(expr: str) -> str:
 
 def report_sql(group_by: GroupBy) -> str:
     """One row per key plus a totals row (``is_total``), each figure rounded half-even to
-    cents once, from exact sums (Postgres numeric) -- ``model.make_row``, in SQL.
+    cents once, from exact sums (Postgres numeric) -- ``model.make_row``, in SQL. The
+    totals row carries the statement's snapshot too (``snapshot``).
 
     Only a number shared between holders in the month has several slices; those alone
     are summed per (key, number), so that each key counts its numbers by counting rows.
@@ -315,7 +316,11 @@ exact (key, numbers, recurring, setup, usage, is_total) AS (
 )
 SELECT key, numbers, is_total, {_cents("recurring")} AS recurring, {_cents("setup")} AS setup,
        {_cents("usage")} AS usage, {_cents("recurring + setup + usage")} AS total,
-       CASE WHEN NOT is_total THEN {name} END AS name
+       CASE WHEN NOT is_total THEN {name} END AS name,
+       -- The snapshot the statement read in, for a live report kept (app.costs.live);
+       -- none when this transaction wrote (what it sees may yet be rolled back).
+       CASE WHEN is_total AND pg_current_xact_id_if_assigned() IS NULL
+            THEN pg_current_snapshot()::text END AS snapshot
 FROM exact e {joins}
 """  # noqa: S608  (key, name and joins come from constants)
 

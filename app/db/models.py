@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
 
 from app.db.base import Base, Timestamps
 from app.db.vocabulary import (
@@ -615,3 +616,61 @@ class CostRollup(Base):
     totals_json: Mapped[bytes] = mapped_column(LargeBinary)
     csv: Mapped[bytes] = mapped_column(LargeBinary)
     computed_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class _PostgresType(UserDefinedType[str]):
+    """A PostgreSQL type SQLAlchemy does not know, named as it is (values as text)."""
+
+    cache_ok = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return self.name
+
+
+class CostLiveChange(Base):
+    """A transaction (``xid``) that changed what the costs of ``month`` and later months
+    are computed from; written by the triggers of migration 0019 (since 0023), once per
+    transaction and month, never updated."""
+
+    __tablename__ = "cost_live_changes"
+
+    xid: Mapped[str] = mapped_column(_PostgresType("xid8"), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)
+
+
+class CostLiveReport(Base):
+    """The report of a month not rolled up yet (app.costs.live), as the answers write it,
+    computed in ``snapshot``: served while no change to its month committed outside that
+    snapshot. ``csv``: kept when an answer wrote it (else written from the rows)."""
+
+    __tablename__ = "cost_live_reports"
+    __table_args__ = (
+        UniqueConstraint(
+            "month", "basis", "group_by", "tenant_id", postgresql_nulls_not_distinct=True
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    month: Mapped[date]
+    basis: Mapped[str] = mapped_column(Text)
+    group_by: Mapped[str] = mapped_column(Text)
+    tenant_id: Mapped[uuid.UUID | None]
+    snapshot: Mapped[str] = mapped_column(_PostgresType("pg_snapshot"))
+    rows_json: Mapped[bytes] = mapped_column(LargeBinary)
+    totals_json: Mapped[bytes] = mapped_column(LargeBinary)
+    csv: Mapped[bytes | None] = mapped_column(LargeBinary)
+    computed_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class CostLiveHorizon(Base):
+    """One row: the change rows below ``horizon`` are deleted, so a live report whose
+    snapshot's xmin is below it is not served (app.costs.live.prune)."""
+
+    __tablename__ = "cost_live_horizon"
+    __table_args__ = (CheckConstraint("one", name="one"),)
+
+    one: Mapped[bool] = mapped_column(primary_key=True, server_default=text("true"))
+    horizon: Mapped[str] = mapped_column(_PostgresType("xid8"))
