@@ -14,19 +14,27 @@ What it does, in one run:
    the same size as one number and as the first page of 50, served the same way (2
    workers: the machine has 2 cores);
 3. loads each with ``wrk`` on loopback at concurrency 32 for a fixed time: the bare
-   endpoints, ``GET /v1/numbers/{number}`` (a random number of the 100,000 per request,
+   endpoints, ``GET /v1/numbers/{number}`` (a random number of them all per request,
    through a Lua script), ``GET /v1/whoami``, and ``GET /v1/numbers?limit=50`` with no
    filter, with each of ``country``, ``tenant``, ``pool``, ``state`` and ``q`` (values
    that fill the page), and with the tenant key;
 4. prints requests/s, p50/p99 latency, errors and the ratio to the bare endpoint of the
-   same size, and drops the scratch database.
+   same size, and drops the scratch database;
+5. and, for the API (issue 18, part 3): the seconds from its start to the first 200 of
+   ``/health/live`` and of ``GET /v1/numbers/{number}``, single reads while its workers
+   load their caches (``BENCH_DURING_LOAD`` seconds), each worker's load time, and each
+   worker's resident memory (now and peak) once loaded and at the end.
 
 Targets: the single-number read (issue 3) and every list page (issue 18) at >= 25 % of
 their bare endpoint's requests/s, p99 under 20 ms, no errors. Needs ``wrk`` (Debian:
 ``apt-get install wrk``). Environment: ``BENCH_POSTGRES_URL`` (maintenance database,
 default ``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL`` (default
 ``redis://127.0.0.1:6379/15``), ``BENCH_DATABASE``, ``BENCH_DURATION`` seconds per run
-(default 10).
+(default 10), ``BENCH_NUMBERS`` (default 100,000; 1,000,000 fill in ~90 s),
+``BENCH_DURING_LOAD`` (default 10; 0: none), ``BENCH_KEEP_DATABASE=1`` (reuse a scratch
+database holding as many numbers, and keep it), ``BENCH_QUICK=1`` (the single read,
+``/v1/whoami`` and three list pages only); the API's own settings (``NUMBER_CACHE_SIZE``)
+from the environment.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -64,13 +73,24 @@ from app.numbers.mirror import SEVEN_COLUMNS  # noqa: E402
 from bench.common import ADMIN_KEY, POSTGRES_URL, redis_url  # noqa: E402
 from tests.support.db import create_database, drop_database  # noqa: E402
 
-COUNT = 100_000
+# How many numbers the mirror holds (issue 18, part 3: 1,000,000).
+COUNT = int(os.environ.get("BENCH_NUMBERS", "100000"))
 CONCURRENCY = 32
 WORKERS = 2  # one per core of the 2-core reference machine, as the README runs it
 # Overridable so that two benches can run side by side without dropping each other's.
 DATABASE = os.environ.get("BENCH_DATABASE", "bench_reads")
 REDIS_URL = redis_url(15)
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+# Seconds of single reads started as soon as the API answers, while its workers load
+# the mirror into their caches (0: none).
+DURING_LOAD = int(os.environ.get("BENCH_DURING_LOAD", "10"))
+# Reuse the scratch database when it already holds COUNT numbers, and keep it afterwards
+# (filling 1,000,000 numbers is most of a minute; runs that vary only the API's settings
+# can share it).
+KEEP_DATABASE = os.environ.get("BENCH_KEEP_DATABASE") == "1"
+# Only the single read, /v1/whoami, and the first list pages (no tenant-key pairs, no
+# filters but country): a 1,000,000-number run within the lock's few minutes.
+QUICK = os.environ.get("BENCH_QUICK") == "1"
 WARMUP = 3
 BARE_BODY_ENV = "BENCH_BARE_BODY_FILE"
 BARE_PAGE_ENV = "BENCH_BARE_PAGE_FILE"
@@ -181,7 +201,8 @@ async def _drop_database() -> None:
 async def _fill(database_url: str) -> None:
     connection = await asyncpg.connect(database_url)
     try:
-        rows = list(records(random.Random(11)))
+        # Streamed: a million rows held at once would cost the bench ~1 GB.
+        rows = records(random.Random(11))
         await connection.executemany(
             "INSERT INTO tenants (id, name) VALUES ($1, $2)",
             [(tenant, f"bench tenant {i}") for i, tenant in enumerate(TENANTS)],
@@ -190,6 +211,18 @@ async def _fill(database_url: str) -> None:
             "INSERT INTO pools (id, name) VALUES ($1, $2)",
             [(pool, f"bench pool {i}") for i, pool in enumerate(POOLS)],
         )
+        await connection.copy_records_to_table("numbers", records=rows, columns=COLUMNS)
+        del rows
+        await connection.execute("ANALYZE numbers")
+    finally:
+        await connection.close()
+
+
+async def _issue_tenant_key(database_url: str) -> None:
+    """This run's key of the first tenant (a kept database holds an earlier run's)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("DELETE FROM api_keys WHERE name = 'bench'")
         await connection.execute(
             "INSERT INTO api_keys (id, scope, tenant_id, name, prefix, key_hash)"
             " VALUES ($1, 'tenant', $2, 'bench', $3, $4)",
@@ -198,18 +231,40 @@ async def _fill(database_url: str) -> None:
             TENANT_KEY[:16],
             hash_key(TENANT_KEY),
         )
-        await connection.copy_records_to_table("numbers", records=rows, columns=COLUMNS)
-        await connection.execute("ANALYZE numbers")
     finally:
         await connection.close()
 
 
+async def _held_count() -> int | None:
+    """How many numbers the scratch database holds; None when there is none."""
+    connection = await asyncpg.connect(POSTGRES_URL)
+    try:
+        if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
+            return None
+    finally:
+        await connection.close()
+    connection = await asyncpg.connect(_database_url())
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM numbers"))
+    finally:
+        await connection.close()
+
+
+def _database_url() -> str:
+    return urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{DATABASE}"))
+
+
 def prepare() -> str:
     """A migrated scratch database holding ``COUNT`` numbers; its URL."""
+    if KEEP_DATABASE and asyncio.run(_held_count()) == COUNT:
+        print(f"reusing {DATABASE}: {COUNT:,} numbers")
+        asyncio.run(_issue_tenant_key(_database_url()))
+        return _database_url()
     url = asyncio.run(_recreate_database())
     started = time.perf_counter()
     asyncio.run(_fill(url))
     asyncio.run(_give_tenant_numbers(url))
+    asyncio.run(_issue_tenant_key(url))
     print(f"mirrored {COUNT:,} numbers in {time.perf_counter() - started:.1f} s (COPY)")
     return url
 
@@ -223,12 +278,43 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class Served:
+    """A running ``uvicorn``: its base URL and process, and when it was started."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+    started: float  # time.monotonic() just before the process was started
+
+    def workers(self) -> list[int]:
+        """The worker processes' ids (uvicorn's children that run the app)."""
+        found = []
+        for pid in _children(self.process.pid):
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(pid)
+        return sorted(found)
+
+
+def _children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children]
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """A process's resident memory now and at its peak (``VmRSS``, ``VmHWM``), in MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    kb = {k: float(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(.*)$", status, re.M)}
+    return kb["VmRSS"] / 1024, kb["VmHWM"] / 1024
+
+
 @contextlib.contextmanager
-def serve(app: str, env: dict[str, str], log: Path, *extra: str) -> Iterator[str]:
-    """``uvicorn APP --workers 2 --no-access-log`` on a free port; yields its base URL."""
+def serve(app: str, env: dict[str, str], log: Path, *extra: str) -> Iterator[Served]:
+    """``uvicorn APP --workers 2 --no-access-log`` on a free port, answering."""
     port = _free_port()
     argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--workers", str(WORKERS), "--no-access-log", *extra]
+    started = time.monotonic()
     with log.open("ab") as sink:
         process = subprocess.Popen(
             argv, cwd=ROOT, env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT
@@ -236,7 +322,7 @@ def serve(app: str, env: dict[str, str], log: Path, *extra: str) -> Iterator[str
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(process, base, log)
-        yield base
+        yield Served(base, process, started)
     finally:
         process.terminate()
         try:
@@ -254,11 +340,23 @@ def _wait_until_up(process: subprocess.Popen[bytes], base: str, log: Path) -> No
         with contextlib.suppress(httpx.TransportError):
             if httpx.get(f"{base}/health/live", timeout=1).status_code < 500:
                 return
-        time.sleep(0.1)
+        time.sleep(0.02)
     sys.exit(f"server did not answer within 60 s:\n{log.read_text()[-2000:]}")
 
 
-def _wait_for_log(log: Path, event: str, count: int, within: float = 120) -> list[dict]:
+def time_to_answer(served: Served, path: str, key: str | None = None) -> float:
+    """Seconds from the server's start to its first 200 at ``path`` (polled every 20 ms)."""
+    headers = {} if key is None else {"X-Api-Key": key}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(served.base + path, headers=headers, timeout=2).status_code == 200:
+                return time.monotonic() - served.started
+        time.sleep(0.02)
+    sys.exit(f"{path} did not answer 200 within 60 s")
+
+
+def _wait_for_log(log: Path, event: str, count: int, within: float = 900) -> list[dict]:
     """The first ``count`` JSON log lines of ``event`` in ``log``, waiting for them."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -372,10 +470,12 @@ def main() -> None:
     }
     try:
         with tempfile.TemporaryDirectory(prefix="bench-reads-") as tmp:
-            groups, sizes = run_loads(Path(tmp), env)
+            groups, sizes, process = run_loads(Path(tmp), env)
     finally:
-        asyncio.run(_drop_database())
+        if not KEEP_DATABASE:
+            asyncio.run(_drop_database())
     report(groups, sizes)
+    report_process(process)
 
 
 # The list pages measured: each filter with a value that fills the page, and a tenant key.
@@ -390,21 +490,41 @@ LIST_PAGES = [
 ]
 
 
-def run_loads(work: Path, env: dict[str, str]) -> tuple[list[list[Result]], list[int]]:
+@dataclass
+class Process:
+    """What the served API's start-up and memory came to (issue 18, part 3)."""
+
+    first_answer: dict[str, float]  # seconds from start to the first 200, by request
+    loads: list[dict]  # each worker's number_cache_loaded log line
+    during_load: Result | None  # single reads while the workers loaded their caches
+    memory: dict[str, dict[int, tuple[float, float]]]  # when -> pid -> (RSS, peak) MB
+
+
+def run_loads(work: Path, env: dict[str, str]) -> tuple[list[list[Result]], list[int], Process]:
     """Both servers up at once, loaded one after the other (an idle server costs nothing).
 
     Two groups, each led by its bare endpoint: the single read (and ``/v1/whoami``)
     against a document as large as one number, the list pages against one as large as
-    the first page of 50.
+    the first page of 50. Before them, the API's start-up: how soon it answers, single
+    reads while its workers load their caches, and each worker's memory.
     """
     numbers_file = work / "numbers.txt"
     numbers_file.write_text("\n".join(number for _, number in numbers()) + "\n")
-    with serve("app.asgi:app", env, work / "api.log") as base:
+    sample = next(numbers())[1]
+    reads = lua_script(work, "/v1/numbers/", numbers_file)
+    with serve("app.asgi:app", env, work / "api.log") as api:
+        base = api.base
+        first_answer = {
+            "GET /health/live": time_to_answer(api, "/health/live"),
+            "GET /v1/numbers/{number}": time_to_answer(api, f"/v1/numbers/{sample}", ADMIN_KEY),
+        }
+        during = None
+        if DURING_LOAD:
+            during = wrk("GET /v1/numbers/{number} during the load", base, reads, DURING_LOAD)
         # Each worker loads the mirror into its cache after start-up (seconds of CPU):
-        # nothing is measured until both are done, or the load would slow the bare run.
-        for line in _wait_for_log(work / "api.log", "number_cache_loaded", WORKERS):
-            print(f"worker cache loaded: {line['numbers']:,} numbers in {line['seconds']} s")
-        sample = next(numbers())[1]
+        # nothing else is measured until both are done, or the load would slow the bare run.
+        loads = _wait_for_log(work / "api.log", "number_cache_loaded", WORKERS)
+        memory = {"loaded": {pid: memory_mb(pid) for pid in api.workers()}}
         document = _fetch(f"{base}/v1/numbers/{sample}", work / "bare.json")
         page = _fetch(f"{base}{PAGE}", work / "bare-page.json")
         bare_env = {
@@ -412,25 +532,24 @@ def run_loads(work: Path, env: dict[str, str]) -> tuple[list[list[Result]], list
             BARE_PAGE_ENV: str(work / "bare-page.json"),
         }
         bare_app = ("reads:create_bare_app", "--factory", "--app-dir", str(ROOT / "bench"))
-        with serve(bare_app[0], bare_env, work / "bare.log", *bare_app[1:]) as bare_base:
+        with serve(bare_app[0], bare_env, work / "bare.log", *bare_app[1:]) as bare:
             single = [
-                measure("bare Litestar (same JSON)", bare_base, lua_script(work, "/bare")),
-                measure(
-                    "GET /v1/numbers/{number}",
-                    base,
-                    lua_script(work, "/v1/numbers/", numbers_file),
-                ),
+                measure("bare Litestar (same JSON)", bare.base, lua_script(work, "/bare")),
+                measure("GET /v1/numbers/{number}", base, reads),
                 # No database at all: what the service's middleware stack alone allows.
                 measure("GET /v1/whoami (no DB)", base, lua_script(work, "/v1/whoami")),
-                *tenant_key_loads(work, base),
             ]
+            if not QUICK:
+                single += tenant_key_loads(work, base)
             pages = [
-                measure("bare Litestar (same page)", bare_base, lua_script(work, "/bare-page"))
+                measure("bare Litestar (same page)", bare.base, lua_script(work, "/bare-page"))
             ]
-            for query, key in LIST_PAGES:
+            for query, key in LIST_PAGES[:2] + LIST_PAGES[-1:] if QUICK else LIST_PAGES:
                 name = PAGE + (query or "") + (" (tenant key)" if key == TENANT_KEY else "")
                 pages.append(measure(name, base, lua_script(work, PAGE + query, key=key)))
-    return [single, pages], [len(document), len(page)]
+        memory["end"] = {pid: memory_mb(pid) for pid in api.workers()}
+    process = Process(first_answer, loads, during, memory)
+    return [single, pages], [len(document), len(page)], process
 
 
 # ---------------------------------------------------------------- tenant keys (issue 18)
@@ -536,7 +655,30 @@ def report(groups: list[list[Result]], sizes: list[int]) -> None:
     print()
     _target("single read", single[0], single[1:2])
     _target("list pages", pages[0], pages[1:])
-    report_tenant_keys(single)
+    if not QUICK:
+        report_tenant_keys(single)
+
+
+def report_process(process: Process) -> None:
+    """Issue 18, part 3: each API process under 300 MB, answering within 2 s of start."""
+    size = os.environ.get("NUMBER_CACHE_SIZE", "the default")
+    print(f"\nthe API process ({COUNT:,} numbers mirrored, NUMBER_CACHE_SIZE {size}):")
+    for request, seconds in process.first_answer.items():
+        print(f"  first 200 to {request:28} {seconds:6.2f} s after start (target < 2 s)")
+    for line in process.loads:
+        print(f"  a worker's cache loaded {line['numbers']:,} numbers in {line['seconds']} s")
+    if (r := process.during_load) is not None:
+        print(
+            f"  single reads during the load: {r.rps:.0f} req/s, p50 {r.p50_ms:.2f} ms, "
+            f"p99 {r.p99_ms:.2f} ms, {r.errors} errors"
+        )
+    for when, workers in process.memory.items():
+        for pid, (rss, peak) in workers.items():
+            verdict = "met" if peak < 300 else "NOT met"
+            print(
+                f"  worker {pid} {when:>6}: RSS {rss:6.0f} MB, peak {peak:6.0f} MB "
+                f"(target < 300 MB: {verdict})"
+            )
 
 
 def _target(what: str, bare: Result, results: list[Result]) -> None:

@@ -18,10 +18,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from itertools import islice
 from typing import Any, NamedTuple
 
+import msgspec
 from sortedcontainers import SortedList
 
 from app.lib.notice_cache import FORGET_LOG_SIZE, NoticedCache
@@ -39,8 +39,10 @@ def _shared(value: uuid.UUID | None) -> uuid.UUID | None:
     return None if value is None else _IDS.setdefault(value, value)
 
 
-@dataclass(frozen=True, slots=True)
-class CachedNumber:
+# Not tracked by the garbage collector (gc=False): an entry refers to no container that
+# could lead back to it, and a million tracked entries made every full collection walk
+# them all (a pause of ~3 ms per 1,000 entries held, while loading and after).
+class CachedNumber(msgspec.Struct, frozen=True, gc=False):
     tenant_id: uuid.UUID | None
     """The holder, for the tenancy check each read applies (app.lib.tenancy.may_see)."""
     body: bytes
