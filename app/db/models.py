@@ -331,6 +331,17 @@ class SyncRun(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
 
 
+class DeferredIndexBuild(Base):
+    """An index of the mirror dropped by the first sync and not yet built again
+    (``app/sync/indexes.py``): its name and the statement that creates it."""
+
+    __tablename__ = "deferred_index_builds"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    definition: Mapped[str] = mapped_column(Text)
+    deferred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
 class SyncDrift(Base):
     """A difference a sync found that none of our operations explains."""
 

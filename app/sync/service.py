@@ -16,7 +16,9 @@ How a run goes (``run_sync``):
    diffed in SQL (``app/sync/diff.py``), all in one transaction with the run's
    counts, so a run's numbers and its record never disagree. An item the mirror holds
    byte for byte is neither decoded nor copied (``app/sync/digests.py``). The
-   baseline run into an empty mirror COPYs straight into it (``app/sync/baseline.py``).
+   baseline run into an empty mirror COPYs straight into it (``app/sync/baseline.py``)
+   and leaves its search indexes to be built once it has committed and reported
+   (``app/sync/indexes.py``).
    A number seven no longer lists becomes ``missing`` (its holder kept) and is deleted
    only once its absence is confirmed (the rules are in ``diff.py``).
 4. A failure at seven marks the run and the operation ``failed`` with seven's error
@@ -74,6 +76,7 @@ from app.sync.baseline import load_baseline
 from app.sync.confirm import confirm_missing
 from app.sync.diff import DiffCounts, RemovalsRefused, apply_diff, load_incoming
 from app.sync.digests import hold_digests, keep_matched
+from app.sync.indexes import build_deferred_indexes
 from app.sync.news import announce_changes
 from app.sync.rows import RowCounter
 
@@ -142,6 +145,9 @@ async def run_sync(
         try:
             limit = None if force else max_removed_share
             outcome = await _run_locked(conn, seven, operation_id, limit, confirm_missing_seconds)
+            # After the run is committed and reported: what the first sync left to build
+            # (or a dead worker's leftovers), still one sync at a time.
+            await build_deferred_indexes(engine)
         except BaseException:
             # The connection may be mid-transaction or broken: close it rather than
             # return it to the pool, which also ends the session and its lock.
