@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import uuid
 from decimal import Decimal
@@ -10,10 +11,20 @@ from typing import Any
 
 import pytest
 
+from app.settings import Settings
 from tests.support import tenancy
 from tests.support.api import Client
 
 DE_MOBILE = "4915170264838"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Without the number cache: these tests seed the mirror straight into PostgreSQL and
+    read at once, and from memory a seeded row reaches a page only once its notice has been
+    applied, a few milliseconds later (tests/numbers/test_number_pages.py checks the pages
+    from memory against these database pages, waiting for the notices)."""
+    return dataclasses.replace(settings, number_cache_size=0)
 
 
 # An annual German number with SMS and voice, as seven lists many of them.
