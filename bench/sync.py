@@ -81,6 +81,9 @@ from tests.support.sandbox import SandboxProcess  # noqa: E402
 NUMBERS = int(os.environ.get("BENCH_NUMBERS", "100000"))
 REDIS_URL = redis_url(13)
 DATABASE = os.environ.get("BENCH_DATABASE", "bench_sync")
+# The schema's revision (default the head): an earlier one measures the sync under the
+# triggers as they were, beside a run at the head.
+REVISION = os.environ.get("BENCH_REVISION", "head")
 # Floor and first sync, in turns; the best of each is compared.
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 # Only the rounds of floor and first sync (a million numbers inside one short hold of the
@@ -106,11 +109,6 @@ class SyncFigures:
     drift: int
     stat_writes: dict[str, int]
     xmin_rows: int
-
-
-# The schema's revision (default the head): an earlier one measures the sync under the
-# triggers as they were, beside a run at the head.
-REVISION = os.environ.get("BENCH_REVISION", "head")
 
 
 async def create_scratch_database() -> str:
