@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             resources.install(app.state)
             app.state.number_cache = caches.numbers
             app.state.key_cache = caches.keys
+            app.state.caches_caught_up = caches.caught_up
             yield
 
     v1 = Router(

@@ -15,12 +15,19 @@ A subscription may acknowledge a notice: its answer is NOTIFYed on the channel's
 ``ACK_SUFFIX`` channel once the notice has been applied, from this listener's backend,
 so a writer can learn that every listening process has dropped what it changed (see
 :func:`app.lib.key_cache.forget_everywhere`).
+
+Within the process, :meth:`ChangeListener.caught_up` is a sync point: it returns once
+every notice committed before it was called has been applied, so a request that wrote
+answers only after its own process's caches have dropped what it changed (read your
+writes). PostgreSQL delivers notices in commit order, so a notice of the listener's own,
+sent after the writer's commit, arrives after the writer's notices.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +40,11 @@ from app.lib.notice_cache import NoticedCache
 
 APPLICATION_NAME = "seven-numbers-cache-listener"
 ACK_SUFFIX = "_heard"
+# A payload no trigger writes (they name numbers, key digests or "*"): a sync point's.
+SYNC_POINT_PREFIX = "~sync:"
+# A sync point is one round trip on a local connection; one not back by then means the
+# listener is in trouble (its probe will tell), and the caches are emptied instead.
+SYNC_POINT_TIMEOUT = 1.0
 
 log = structlog.get_logger(__name__)
 
@@ -78,6 +90,9 @@ class ChangeListener:
         self.probe_timeout = probe_timeout
         self.retry_delay = retry_delay
         self._acknowledging: set[asyncio.Task[None]] = set()
+        # While listening: the connection and the lock its users take turns with.
+        self._listening: tuple[asyncpg.Connection, asyncio.Lock] | None = None
+        self._sync_points: dict[str, asyncio.Future[None]] = {}
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ChangeListener]:
@@ -122,6 +137,7 @@ class ChangeListener:
             # Anything cached before LISTEN took effect may have missed its notice.
             for subscription in self.subscriptions:
                 subscription.cache.activate()
+            self._listening = (connection, talking)
             log.info("cache_listening", channels=[s.channel for s in self.subscriptions])
             for subscription in self.subscriptions:
                 if subscription.while_listening is not None:
@@ -140,6 +156,7 @@ class ChangeListener:
                     await connection.fetchval("SELECT 1", timeout=self.probe_timeout)
             log.warning("cache_listener_lost", error_type="ConnectionClosed")
         finally:
+            self._listening = None
             for subscription in self.subscriptions:
                 subscription.cache.deactivate()
             for task in background:
@@ -148,12 +165,44 @@ class ChangeListener:
                     await task
             connection.terminate()
 
+    async def caught_up(self) -> None:
+        """Return once every notice committed before this call has been applied.
+
+        Not listening, the caches are off and there is nothing to wait for. A sync point
+        that fails or does not come back in time empties the caches: whatever they held
+        is read again from the database.
+        """
+        if self._listening is None:
+            return
+        connection, talking = self._listening
+        token = SYNC_POINT_PREFIX + secrets.token_hex(8)
+        reached = asyncio.get_running_loop().create_future()
+        self._sync_points[token] = reached
+        try:
+            async with asyncio.timeout(SYNC_POINT_TIMEOUT):
+                async with talking:
+                    channel = self.subscriptions[0].channel
+                    await connection.execute("SELECT pg_notify($1, $2)", channel, token)
+                await reached
+        except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+            log.warning("cache_sync_point_missed", error_type=type(error).__name__)
+            for subscription in self.subscriptions:
+                subscription.cache.clear()
+        finally:
+            del self._sync_points[token]
+
     def _handler(
         self, subscription: Subscription, connection: asyncpg.Connection, talking: asyncio.Lock
     ) -> Callable[[asyncpg.Connection, int, str, str], None]:
         def on_notice(
             _connection: asyncpg.Connection, _pid: int, _channel: str, payload: str
         ) -> None:
+            if payload.startswith(SYNC_POINT_PREFIX):
+                # Ours, or another process's (which is no business of this one).
+                reached = self._sync_points.get(payload)
+                if reached is not None and not reached.done():
+                    reached.set_result(None)
+                return
             ack = subscription.on_notice(payload)
             if ack is not None:
                 task = asyncio.get_running_loop().create_task(

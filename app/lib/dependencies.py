@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.writes import wrote
 from app.lib.auth import Principal
 from app.settings import Settings
 from app.seven.client import SevenClient
@@ -19,7 +20,10 @@ from app.seven.client import SevenClient
 
 async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
     """The request's session: what the handler wrote commits once when it returns, and
-    rolls back when it raises (an error answer), so services only flush."""
+    rolls back when it raises (an error answer), so services only flush.
+
+    A request that wrote answers only once this process's caches have heard of its
+    changes, so the caller's next read through this process sees them."""
     async with state.sessions() as session:
         try:
             yield session
@@ -27,6 +31,8 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         await session.commit()
+        if wrote(session):
+            await state.caches_caught_up()
 
 
 def provide_principal(request: Request[Principal, Any, Any]) -> Principal:

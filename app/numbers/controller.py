@@ -156,19 +156,13 @@ class NumberTagsController(Controller):
     )
     async def put_tags(
         self,
-        state: State,
         db_session: AsyncSession,
         actor: Actor,
         number: Annotated[str, PathParameter(description="The number, in any written form")],
         data: Tags,
     ) -> NumberOut:
         digits = params.parse_number(number)
-        out = await replace_tags(db_session, actor, digits, data)
-        # Committed here so this process drops its cached copy only after the change is
-        # visible: its next read is the new one, without waiting for PostgreSQL's notice.
-        await db_session.commit()
-        state.number_cache.forget([digits])
-        return out
+        return await replace_tags(db_session, actor, digits, data)
 
 
 _NUMBER = PathParameter(description="The number, in any written form")

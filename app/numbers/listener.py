@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -99,10 +99,17 @@ class NumberNotices:
             self._wake.clear()
 
 
+async def _nothing_to_wait_for() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class ProcessCaches:
     numbers: NumberCache
     keys: KeyCache
+    caught_up: Callable[[], Awaitable[None]] = _nothing_to_wait_for
+    """Returns once every change committed before the call has reached these caches
+    (:meth:`~app.lib.change_listener.ChangeListener.caught_up`)."""
 
 
 @contextlib.asynccontextmanager
@@ -113,17 +120,15 @@ async def open_caches(settings: Settings, engine: AsyncEngine) -> AsyncIterator[
     there is one, it listens for the keys' notices even with the key cache off, so that
     a revocation's wait for every listener's acknowledgement is answered.
     """
-    caches = ProcessCaches(
-        NumberCache(settings.number_cache_size, settings.number_cache_seconds),
-        KeyCache(settings.key_cache_size, settings.key_cache_seconds),
-    )
+    numbers = NumberCache(settings.number_cache_size, settings.number_cache_seconds)
+    keys = KeyCache(settings.key_cache_size, settings.key_cache_seconds)
     subscriptions = []
-    if caches.numbers.max_entries > 0:
-        subscriptions.append(NumberNotices(caches.numbers, engine).subscription())
-    if caches.keys.max_entries > 0 or subscriptions:
-        subscriptions.append(key_subscription(caches.keys))
+    if numbers.max_entries > 0:
+        subscriptions.append(NumberNotices(numbers, engine).subscription())
+    if keys.max_entries > 0 or subscriptions:
+        subscriptions.append(key_subscription(keys))
     if not subscriptions:
-        yield caches
+        yield ProcessCaches(numbers, keys)
         return
-    async with ChangeListener(settings.database_url, subscriptions).running():
-        yield caches
+    async with ChangeListener(settings.database_url, subscriptions).running() as listener:
+        yield ProcessCaches(numbers, keys, listener.caught_up)

@@ -11,6 +11,7 @@ from app.settings import Settings
 from tests.support import tenancy
 from tests.support.api import Client
 from tests.support.cli import cli_output, run_cli
+from tests.support.polling import until
 from tests.support.tenancy import Sessions
 
 
@@ -23,8 +24,14 @@ async def test_numbers_tags_shows_and_replaces_a_numbers_tags(
 
     out = await cli_output(settings, "numbers", "tags", written, "cost_center=crm", "env=a=b")
     assert json.loads(out) == {"cost_center": "crm", "env": "a=b"}
-    read = await client.get(f"/v1/numbers/{number}", headers=admin_headers)
-    assert read.json()["tags"] == {"cost_center": "crm", "env": "a=b"}
+
+    # Written by another process: the API's cached copy goes once PostgreSQL's notice of
+    # the change reaches it.
+    async def shown() -> bool:
+        read = await client.get(f"/v1/numbers/{number}", headers=admin_headers)
+        return bool(read.json()["tags"] == {"cost_center": "crm", "env": "a=b"})
+
+    await until(shown, "the API to show the tags the CLI wrote")
     audit = await client.get("/v1/audit", params={"action": "number.tags"}, headers=admin_headers)
     assert [entry["actor"] for entry in audit.json()["items"]] == ["cli"]
 

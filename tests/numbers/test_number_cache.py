@@ -293,3 +293,58 @@ async def test_losing_the_listener_connection_empties_the_cache_until_it_is_back
     # ... and after it is back, from the row read afresh.
     assert (await mirror.read())["friendly_name"] == "Sales"
     assert mirror.cache.get(DE_MOBILE) is not None
+
+
+async def test_a_write_through_this_process_is_read_at_once(mirror: Mirror) -> None:
+    """A request that wrote answers only once this process's cache has heard of it, so
+    the caller's next read never gets the cached row it replaced (read your writes)."""
+    await seed_numbers(mirror.sessions, [DE_MOBILE])
+    lock = f"/v1/numbers/{DE_MOBILE}/deletion-lock"
+    for round_ in range(20):
+        assert (await mirror.read_cached())["deletion_lock"] is None
+        locked = await mirror.client.put(lock, json={"reason": f"r{round_}"}, headers=mirror.admin)
+        assert locked.status_code == 200, locked.text
+        assert (await mirror.read())["deletion_lock"]["reason"] == f"r{round_}"
+        lifted = await mirror.client.delete(lock, headers=mirror.admin)
+        assert lifted.status_code == 200, lifted.text
+        assert (await mirror.read())["deletion_lock"] is None
+
+
+async def test_a_sync_point_returns_after_the_notices_committed_before_it(
+    settings: Settings, database_url: str, resources: Resources, sessions: Sessions
+) -> None:
+    await seed_numbers(sessions, [DE_MOBILE], friendly_name="n0")
+    async with open_caches(settings, resources.engine) as caches:
+        for round_ in range(1, 11):
+
+            async def renewed(name: str = f"n{round_ - 1}") -> bool:
+                entry = caches.numbers.get(DE_MOBILE)
+                return entry is not None and f'"{name}"'.encode() in entry.body
+
+            await until(renewed, f"the cache to hold n{round_ - 1}")
+            async with connected(database_url) as connection:
+                await connection.execute(
+                    "UPDATE numbers SET friendly_name = $1 WHERE number = $2",
+                    f"n{round_}",
+                    DE_MOBILE,
+                )
+            await caches.caught_up()
+            # Dropped, or already read again (the listener re-reads what notices name).
+            entry = caches.numbers.get(DE_MOBILE)
+            assert entry is None or f'"n{round_}"'.encode() in entry.body
+
+
+async def test_a_sync_point_missed_empties_the_caches(
+    settings: Settings, resources: Resources, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed_numbers(sessions, [DE_MOBILE])
+    async with open_caches(settings, resources.engine) as caches:
+
+        async def loaded() -> bool:
+            return caches.numbers.get(DE_MOBILE) is not None
+
+        await until(loaded, "the cache to load the number")
+        monkeypatch.setattr("app.lib.change_listener.SYNC_POINT_TIMEOUT", 0.0)
+        await caches.caught_up()
+        assert len(caches.numbers) == 0
+        assert caches.numbers.active  # still listening: reads fill it again
