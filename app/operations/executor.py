@@ -59,7 +59,7 @@ from app.db.vocabulary import FINISHED, NUMBER_OPERATION_KINDS, NumberState, Ope
 from app.lib.metrics import JOB_RETRIES
 from app.numbers.mirror import columns_from_active, state_for
 from app.operations.lifecycle import Failure, FinishHook, finish_operation
-from app.operations.news import announce_number
+from app.operations.news import number_news
 from app.operations.params import DeleteParams, OrderParams, params_of
 from app.operations.policy import RetryPolicy, exhausted, failure_for
 from app.seven.client import SevenClient
@@ -492,8 +492,15 @@ class _Run:
             succeeded, at = status == OperationStatus.SUCCEEDED, _now()
             for hook in self.finish_hooks:
                 await hook(self.session, self.op, succeeded, at)
-            await finish_operation(self.session, self.op.id, status, result=result, failure=failure)
-            await announce_number(self.session, self.op, status)
+            news = await number_news(self.session, self.op, status)
+            await finish_operation(
+                self.session,
+                self.op.id,
+                status,
+                result=result,
+                failure=failure,
+                news=[news] if news else [],
+            )
             await self.session.commit()
         finally:
             if not self.session.in_transaction():

@@ -3,7 +3,8 @@ own, and only the end (the mirror row, the outcome and its events) is a transact
 
 Counted as round trips, the messages asyncpg writes to PostgreSQL's socket (one write per
 statement once it is prepared; BEGIN and COMMIT are simple queries of their own): with a
-transaction around each lone statement, an order's run made 23 (six BEGIN, six COMMIT).
+transaction around each lone statement and an event per statement, an order's run made 23
+(six BEGIN, six COMMIT, two statements of events).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from tests.support.operations import available_numbers, order
 from tests.support.sandbox import SandboxProcess
 
 # The lock, the read, the recovery point, seven's acceptance, then BEGIN, the mirror row,
-# the pools' handover, the outcome, its event, the number read back, its event, COMMIT,
-# then the unlock.
-ORDER_ROUND_TRIPS = 13
+# the pools' handover, the number read back, the outcome, its two events (one statement),
+# COMMIT, then the unlock.
+ORDER_ROUND_TRIPS = 12
 
 
 async def test_an_order_run_sends_one_transaction_and_a_statement_per_step(
