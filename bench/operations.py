@@ -32,7 +32,9 @@ then ``BENCH_RUNS`` times, side by side:
 Environment: ``BENCH_POSTGRES_URL`` (maintenance database, default
 ``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL`` (default
 ``redis://127.0.0.1:6379/14``, flushed), ``BENCH_OPERATIONS`` (default 120),
-``BENCH_NOOPS`` (default 2000), ``BENCH_RUNS`` (default 5).
+``BENCH_NOOPS`` (default 2000), ``BENCH_RUNS`` (default 5), ``BENCH_SEVEN_LATENCY_MS``
+(default 0: the sandbox answers an order at once; seven itself takes its time, and
+with it a worker's 20 jobs at a time, not the machine's cores, bound its rate).
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ REDIS_URL = redis_url(14)
 COUNT = int(os.environ.get("BENCH_OPERATIONS", "120"))
 NOOPS = int(os.environ.get("BENCH_NOOPS", "2000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+SEVEN_LATENCY_MS = int(os.environ.get("BENCH_SEVEN_LATENCY_MS", "0"))
 CONCURRENCY = 32
 COUNTRIES = 12  # the sandbox offers numbers of 12 countries
 WORKER = "bench.worker.SETTINGS"
@@ -116,6 +119,8 @@ async def _clean(db: asyncpg.Connection, redis: Redis, sandbox: SandboxProcess) 
     await db.execute("TRUNCATE operations, numbers, sync_runs RESTART IDENTITY CASCADE")
     await redis.flushdb()
     sandbox.reset()
+    if SEVEN_LATENCY_MS:
+        sandbox.add_fault("latency", "order", times=None, ms=SEVEN_LATENCY_MS)
 
 
 async def _workers_ready(settings: Settings, count: int) -> list[WorkerProcess]:
@@ -339,7 +344,10 @@ def _one_order_per_number(sandbox: SandboxProcess) -> None:
 
 def _print_run(index: int, run: Run) -> None:
     bare, service = run.bare, run.service
-    print(f"run {index} (load average {run.load:.1f}), {NOOPS} no-op jobs, {COUNT} orders:")
+    latency = f", seven answers an order in {SEVEN_LATENCY_MS} ms" if SEVEN_LATENCY_MS else ""
+    print(
+        f"run {index} (load average {run.load:.1f}), {NOOPS} no-op jobs, {COUNT} orders{latency}:"
+    )
     for name, rate in (("bare arq", bare), ("service", service)):
         print(
             f"  no-op, {name:>8} worker: {rate.cold:6.0f} jobs/s cold (start-up"
