@@ -2,6 +2,12 @@
 
 import sys
 
-from workers.runner import main
+# structlog imports rich when it is installed (Litestar requires it, so the image has it),
+# for the tracebacks of its console renderer; the worker writes JSON and renders none.
+# Marked missing before structlog is imported, rich costs the worker's start nothing
+# (it was about a tenth of the start's imports, py-spy).
+sys.modules.setdefault("rich", None)
+
+from workers.runner import main  # noqa: E402
 
 sys.exit(main())

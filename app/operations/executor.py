@@ -27,6 +27,11 @@ How the ground truths (architecture.md) are kept:
 
   A run that dies mid-write leaves ``submitted_at`` without an outcome; the next run
   treats it like an unknown answer, with ``settle_after`` set before the call.
+* **One round trip for one statement.** The run's connection commits each statement on
+  its own (app.db.autocommit): the lock, the read, and each commit of the operation
+  alone (the recovery point, seven's acceptance, a failed attempt) are one UPDATE, so
+  each costs one round trip, not three. The end (the mirror row, the finish hooks, the
+  outcome and its events) is several statements and runs in one transaction.
 * **Retries in one place**, timed by :mod:`app.operations.policy`; every attempt is
   counted and committed before it is made, so a crash loop cannot retry forever. A run
   makes one attempt; the wait before the next is a :class:`Wait` the job adapter turns
@@ -45,15 +50,16 @@ from typing import Any
 import msgspec
 import structlog
 from sqlalchemy import func, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from app.db.autocommit import commit_each_statement
 from app.db.locks import release_lock, try_lock
 from app.db.models import Number, Operation
 from app.db.vocabulary import FINISHED, NUMBER_OPERATION_KINDS, NumberState, OperationStatus
 from app.lib.metrics import JOB_RETRIES
 from app.numbers.mirror import columns_from_active, state_for
 from app.operations.lifecycle import Failure, FinishHook, finish_operation
-from app.operations.news import announce_number
+from app.operations.news import number_news
 from app.operations.params import DeleteParams, OrderParams, params_of
 from app.operations.policy import RetryPolicy, exhausted, failure_for
 from app.seven.client import SevenClient
@@ -115,7 +121,7 @@ class OperationRunner:
     async def run(self, operation_id: uuid.UUID) -> str | Wait:
         """Make the operation's next attempt; its status, a :class:`Wait`, or ``busy`` if
         another run has it."""
-        async with holding(self.engine, operation_id) as session:
+        async with holding(self.engine, operation_id, commit_each_statement=True) as session:
             if session is None:
                 return "busy"
             operation = await session.get(Operation, operation_id)
@@ -128,8 +134,8 @@ class OperationRunner:
             # (a job for it can only be a stray one).
             if operation.status in (*FINISHED, OperationStatus.AWAITING_APPROVAL):
                 return operation.status
-            # End the read's transaction: none stays open while seven answers
-            # (the run's changes to ``operation`` wait in memory until it commits).
+            # The read committed as it ran; this ends the session's record of it, so
+            # the run's changes to ``operation`` wait in memory until it commits them.
             await session.commit()
             run = _Run(session, self.seven, self.policy, self.finish_hooks, operation)
             return await run.execute()
@@ -137,21 +143,38 @@ class OperationRunner:
 
 @asynccontextmanager
 async def holding(
-    engine: AsyncEngine, operation_id: uuid.UUID
+    engine: AsyncEngine, operation_id: uuid.UUID, *, commit_each_statement: bool = False
 ) -> AsyncIterator[AsyncSession | None]:
     """A session on a connection that holds the operation's advisory lock until the block
     ends; None when another run holds it. A job (an operation's, a bulk operation's)
-    runs its pass inside, so one pass at a time works on an operation."""
+    runs its pass inside, so one pass at a time works on an operation.
+
+    The lock and its release are one statement each and commit on their own; the session
+    does the same with ``commit_each_statement``, else it runs in transactions."""
     key = lock_key(operation_id)
     async with engine.connect() as connection:
+        await _commit_each_statement(connection, True)
         if not await try_lock(connection, key):
             yield None
             return
         try:
+            await _commit_each_statement(connection, commit_each_statement)
             async with AsyncSession(bind=connection, expire_on_commit=False) as session:
                 yield session
         finally:
+            # Closing the session ended its transaction, if it had one.
+            await _commit_each_statement(connection, True)
             await release_lock(connection, key)
+
+
+async def _commit_each_statement(connection: AsyncConnection, on: bool) -> None:
+    """The switch, or the connection discarded: one that may hold the lock must not be
+    returned to the pool without its release (app.db.locks)."""
+    try:
+        await commit_each_statement(connection, on)
+    except BaseException:
+        await connection.invalidate()
+        raise
 
 
 class _Run:
@@ -225,7 +248,7 @@ class _Run:
         # While it waits, the operation shows what went wrong last (status running);
         # the next run also learns from it why the budget may run out.
         op.error_code, op.error_message = error.code, error.message
-        await self.session.commit()
+        await self._commit_operation()
         JOB_RETRIES.labels("process_operation", error.code).inc()
         return Wait(max(delay, self._seconds_until_settled()))
 
@@ -335,7 +358,7 @@ class _Run:
         # Cleared with the recovery point: every way the write can end sets an error or
         # finishes the operation; a run that finds neither knows a run died mid-write.
         op.error_code = op.error_message = None
-        await self.session.commit()
+        await self._commit_operation()
         try:
             await write()
         except SevenError as error:
@@ -349,7 +372,7 @@ class _Run:
         """seven said yes: commit that fact before anything else can go wrong."""
         self.op.accepted_at = _now()
         self.op.error_code = self.op.error_message = None
-        await self.session.commit()
+        await self._commit_operation()
 
     async def _read_back(self) -> ActiveNumber:
         """The ordered number as seven shows it; a not-found means "not yet", never "no"."""
@@ -407,58 +430,81 @@ class _Run:
     async def _succeed(self, active: ActiveNumber) -> None:
         columns = columns_from_active(active)
         del columns["number"]
-        await self._finish_number(state=state_for(active), synced_at=_now(), **columns)
+        number = {"state": state_for(active), "synced_at": _now(), **columns}
         result = {**(self.op.result or {}), **_builtins(active)}
-        await self._finish(OperationStatus.SUCCEEDED, result=result)
+        await self._finish(OperationStatus.SUCCEEDED, number, result=result)
         self.log.info("operation_succeeded", attempts=self.op.attempts)
 
     async def _accepted_but_unconfirmed(self) -> None:
         """seven accepted the write but never showed its result within the budget. It
         bills an accepted order, so the operation succeeds; the sync fills in the rest."""
         state = NumberState.ACTIVE if isinstance(self.params, OrderParams) else NumberState.DELETING
-        await self._finish_number(state=state)
         self._warn(
             "not_confirmed",
             "seven accepted the request but did not show its result in time; the next "
             "sync brings the number's details.",
         )
         result = {**(self.op.result or {}), "confirmed": False}
-        await self._finish(OperationStatus.SUCCEEDED, result=result)
+        await self._finish(OperationStatus.SUCCEEDED, {"state": state}, result=result)
         self.log.warning("operation_accepted_unconfirmed", attempts=self.op.attempts)
 
     async def _deleted(self, active: ActiveNumber | None) -> None:
         if active is None:
-            await self._finish_number(state=NumberState.DELETED, synced_at=_now())
+            number: dict[str, Any] = {"state": NumberState.DELETED, "synced_at": _now()}
             result: dict[str, Any] = {"deleted": True}
         else:
             columns = columns_from_active(active)
             del columns["number"]
-            await self._finish_number(state=state_for(active), synced_at=_now(), **columns)
+            number = {"state": state_for(active), "synced_at": _now(), **columns}
             result = {"deleted": False, "expires": active.expires}
-        await self._finish(OperationStatus.SUCCEEDED, result=result)
+        await self._finish(OperationStatus.SUCCEEDED, number, result=result)
         self.log.info("operation_succeeded", attempts=self.op.attempts)
 
     async def _fail(self, failure: Failure) -> None:
         failed_order = isinstance(self.params, OrderParams)
-        await self._finish_number(**({"state": NumberState.FAILED} if failed_order else {}))
-        await self._finish(OperationStatus.FAILED, failure=failure)
+        number = {"state": NumberState.FAILED} if failed_order else {}
+        await self._finish(OperationStatus.FAILED, number, failure=failure)
         self.log.warning("operation_failed", code=failure.code, attempts=self.op.attempts)
+
+    async def _commit_operation(self) -> None:
+        """Commit what the run changed on the operation: one UPDATE, committing on its
+        own. Anything else pending would commit apart from it, so nothing else may be."""
+        session = self.session
+        assert not session.new and not session.deleted
+        assert all(pending is self.op for pending in session.dirty)
+        await session.commit()
 
     async def _finish(
         self,
         status: OperationStatus,
+        number: dict[str, Any],
         *,
         result: dict[str, Any] | None = None,
         failure: Failure | None = None,
     ) -> None:
-        """End the operation, with what other capabilities do then (the finish hooks), in
-        one commit after the mirror row's new columns."""
-        succeeded, at = status == OperationStatus.SUCCEEDED, _now()
-        for hook in self.finish_hooks:
-            await hook(self.session, self.op, succeeded, at)
-        await finish_operation(self.session, self.op.id, status, result=result, failure=failure)
-        await announce_number(self.session, self.op, status)
-        await self.session.commit()
+        """End the operation in one transaction: the mirror row's new ``number`` columns,
+        what other capabilities do then (the finish hooks), the outcome and its events."""
+        connection = self.session.bind
+        assert isinstance(connection, AsyncConnection)
+        await commit_each_statement(connection, False)
+        try:
+            await self._finish_number(**number)
+            succeeded, at = status == OperationStatus.SUCCEEDED, _now()
+            for hook in self.finish_hooks:
+                await hook(self.session, self.op, succeeded, at)
+            news = await number_news(self.session, self.op, status)
+            await finish_operation(
+                self.session,
+                self.op.id,
+                status,
+                result=result,
+                failure=failure,
+                news=[news] if news else [],
+            )
+            await self.session.commit()
+        finally:
+            if not self.session.in_transaction():
+                await commit_each_statement(connection, True)
 
     async def _finish_number(self, **values: Any) -> None:
         if "state" in values:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.models import Operation
 from app.db.vocabulary import EventType, OperationStatus
-from app.events.outbox import emit
+from app.events.outbox import NewEvent, emit_all
 from app.operations.schemas import operation_out
 
 #: What another capability does when an operation ends, given the operation, whether it
@@ -39,9 +39,11 @@ async def finish_operation(
     *,
     result: dict[str, Any] | None = None,
     failure: Failure | None = None,
+    news: Sequence[NewEvent] = (),
 ) -> None:
     """Record the operation's end (uncommitted): its status, when, and why it failed, with
-    its ``operation.succeeded`` or ``operation.failed`` event.
+    its ``operation.succeeded`` or ``operation.failed`` event, then ``news`` (other events
+    of the same end), all in one statement.
 
     ``result`` replaces the stored one when given (None keeps it: a failure keeps the
     warnings a run noted). On a session, the operation loaded in it is updated too.
@@ -66,10 +68,10 @@ async def finish_operation(
     ).one()
     # The news of it, in the same transaction (app.events).
     succeeded = status == OperationStatus.SUCCEEDED
-    await emit(
-        db,
+    ended_event = NewEvent(
         EventType.OPERATION_SUCCEEDED if succeeded else EventType.OPERATION_FAILED,
         tenant=ended.tenant_id,
         data=operation_out(ended),
         number=ended.number,
     )
+    await emit_all(db, [ended_event, *news])

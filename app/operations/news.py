@@ -2,7 +2,8 @@
 the transaction that records it: ``number.ordered``, ``number.updated``,
 ``number.deleting`` (at the end of its period) or ``number.deleted``, with the number as
 the API shows it, to its holder (the operation's tenant, when the deletion ended the
-holding). The operation's own event comes with its end (app.operations.lifecycle).
+holding). It is written with the operation's own event (app.operations.lifecycle), in one
+statement.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Number, Operation
 from app.db.vocabulary import EventType, NumberState, OperationKind, OperationStatus
-from app.events.outbox import emit
+from app.events.outbox import NewEvent
 from app.numbers.schemas import number_out
 
 
@@ -23,16 +24,16 @@ def _number_event(kind: str, state: str) -> EventType:
     return EventType.NUMBER_DELETED if state == NumberState.DELETED else EventType.NUMBER_DELETING
 
 
-async def announce_number(session: AsyncSession, operation: Operation, status: str) -> None:
-    """Emit what a number's operation that ended with ``status`` made of the number; call
-    after the number's row is written, before the commit."""
+async def number_news(session: AsyncSession, operation: Operation, status: str) -> NewEvent | None:
+    """What a number's operation that ended with ``status`` made of the number, as the
+    event to write with the operation's own (app.operations.lifecycle); read after the
+    number's row is written, in the transaction that records the end."""
     if status != OperationStatus.SUCCEEDED or not operation.number:
-        return
+        return None
     number = await session.get(Number, operation.number, populate_existing=True)
     if number is None:
-        return
-    await emit(
-        session,
+        return None
+    return NewEvent(
         _number_event(operation.kind, number.state),
         # A deletion ended the holding (the database cleared the holder).
         tenant=number.tenant_id or operation.tenant_id,

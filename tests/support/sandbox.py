@@ -161,6 +161,12 @@ class SandboxProcess:
         return Path(self._log.name).read_text(errors="replace")
 
     @property
+    def pid(self) -> int:
+        """The sandbox's process id (a benchmark reads its CPU time)."""
+        assert self._process is not None
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -14,13 +14,8 @@ from tests.support.db import ROOT
 WEB_ONLY = ("litestar", "jinja2", "email_validator", "app.asgi", "app.console", "app.v1")
 
 
-def test_the_worker_settings_load_no_web_module() -> None:
-    code = (
-        "import json, sys\n"
-        "import workers.runner, workers.settings\n"
-        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {WEB_ONLY!r}"
-        f" or m.startswith({WEB_ONLY[3:]!r}))))\n"
-    )
+def _loaded(code: str) -> list[str]:
+    """What ``code`` (ending in a line that prints a JSON list) printed."""
     done = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -32,4 +27,32 @@ def test_the_worker_settings_load_no_web_module() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout) == []
+    loaded: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return loaded
+
+
+def test_the_worker_settings_load_no_web_module() -> None:
+    code = (
+        "import json, sys\n"
+        "import workers.runner, workers.settings\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {WEB_ONLY!r}"
+        f" or m.startswith({WEB_ONLY[3:]!r}))))\n"
+    )
+    assert _loaded(code) == []
+
+
+def test_the_worker_started_as_python_m_workers_loads_no_rich() -> None:
+    # rich comes with Litestar; structlog would import it for tracebacks the worker's JSON
+    # logs never render (workers/__main__.py).
+    code = (
+        "import json, runpy, sys\n"
+        "sys.argv = ['workers', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('workers', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "import structlog.dev, workers.settings\n"
+        "print(json.dumps(sorted(m for m, module in sys.modules.items()"
+        " if m.split('.')[0] == 'rich' and module is not None)))\n"
+    )
+    assert _loaded(code) == []
