@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar, post
+from litestar import Litestar, get, post
 from litestar.testing import AsyncTestClient
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,23 +31,33 @@ async def add_tenant(db_session: AsyncSession, name: str) -> None:
         raise Conflict("refused after writing", code="refused")
 
 
+@get("/tenants")
+async def tenant_names(db_session: AsyncSession) -> list[str]:
+    return list(await db_session.scalars(select(Tenant.name)))
+
+
 async def test_a_handlers_writes_commit_once_when_it_returns_and_roll_back_on_an_error(
     settings: Settings,
 ) -> None:
     commits: list[object] = []
+    sync_points: list[None] = []
 
     def count(session: Session) -> None:
         commits.append(session)
+
+    async def caught_up() -> None:
+        sync_points.append(None)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Opened on the app's own event loop, as the service's lifespan opens Resources.
         async with session_factory(settings) as sessions:
             app.state.sessions = sessions
+            app.state.caches_caught_up = caught_up
             yield
 
     app = Litestar(
-        route_handlers=[add_tenant],
+        route_handlers=[add_tenant, tenant_names],
         lifespan=[lifespan],
         dependencies=provide_all(),
         exception_handlers=EXCEPTION_HANDLERS,
@@ -57,9 +67,14 @@ async def test_a_handlers_writes_commit_once_when_it_returns_and_roll_back_on_an
         async with AsyncTestClient(app=app) as client:
             kept = await client.post(f"/tenants/{NAMES[0]}")
             assert (kept.status_code, len(commits)) == (201, 1), kept.text
+            # It wrote: it answered after a sync point of the process's caches.
+            assert len(sync_points) == 1
             refused = await client.post(f"/tenants/{NAMES[1]}")
             assert (refused.status_code, refused.json()["code"]) == (409, "refused")
-            assert len(commits) == 1
+            assert (len(commits), len(sync_points)) == (1, 1)
+            # A read waits for nothing.
+            assert (await client.get("/tenants")).status_code == 200
+            assert len(sync_points) == 1
     finally:
         event.remove(Session, "after_commit", count)
     async with session_factory(settings) as sessions, sessions() as session:
