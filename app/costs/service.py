@@ -24,6 +24,7 @@ from app.costs.rendered import Rendered, decoded, render
 from app.costs.sql import (
     FORECAST_PARAMETERS,
     FORECAST_SQL,
+    PARTS_REPORT_PARAMETERS,
     REPORT_PARAMETERS,
     TAG_REPORT_PARAMETERS,
     TUNING_SQL,
@@ -50,6 +51,7 @@ def _window(start: date, stop: date) -> dict[str, object]:
 
 
 _TUNING = text(TUNING_SQL)
+_HAS_WRITTEN = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
 
 
 def _report_parameters(group_by: GroupBy) -> tuple[str, ...]:
@@ -133,16 +135,18 @@ async def _from_parts(
     group_by: GroupBy,
     tenant_id: uuid.UUID | None,
 ) -> tuple[Report, str | None]:
-    """The live report from the kept recurring part and the month's usage
-    (``app.costs.parts``), the part computed and kept first when none is valid; the
-    whole statement when this transaction's own writes outdate the part."""
+    """The live report and the snapshot to keep it under: from the kept recurring part
+    and the month's usage (``app.costs.parts``) while the part is valid; else by the
+    whole statement, which keeps the part again as it goes, in a transaction of its own
+    (the same answer as a new statement of this READ COMMITTED session would give),
+    unless this session has written (what it sees is its own: computed here, not kept)."""
     values = _report_values(month, basis, tenant_id, None)
-    for _ in range(2):  # the second time after storing it, unless a writer came between
-        records = await _fetch(session, parts.REPORT_SQL[group_by], parts.REPORT_PARAMETERS, values)
-        if records:
-            return _report(records)
-        await parts.store(engine, month, basis, values)
-    return await _computed(session, month, basis, group_by, tenant_id)
+    records = await _fetch(session, parts.REPORT_SQL[group_by], PARTS_REPORT_PARAMETERS, values)
+    if records:
+        return _report(records)
+    if await session.scalar(_HAS_WRITTEN):
+        return await _computed(session, month, basis, group_by, tenant_id)
+    return _report(await parts.computed(engine, month, basis, group_by, values))
 
 
 async def cost_report(

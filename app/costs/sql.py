@@ -192,7 +192,11 @@ _SLICE_CHARGES = f"""
         FROM slices
         OFFSET 0  -- each charge once, not again in the filter below"""  # noqa: S608
 
-_REPORT_CTES = f"""{_RECURRING_CTES},
+
+def _usage_and_charges(sliced: str) -> str:
+    """The CTEs ``usage`` and ``charged`` over the slices with their charges (``sliced``:
+    :data:`_SLICE_CHARGES` as a subquery, or a CTE of it)."""
+    return f"""
 usage AS (
     SELECT u.number, COALESCE(s.f, {M0}) AS sf,
            SUM(u.sms_mo * f.fee_sms_mo + u.voice_mo_minutes * f.fee_voice_mo) AS amount
@@ -207,11 +211,13 @@ charged AS (
     SELECT sl.number, sl.country, sl.tenant_id, sl.pool_id, sl.shared,
            COALESCE(r1, 0) + COALESCE(r2, 0) AS recurring, COALESCE(setup, 0) AS setup,
            COALESCE(u.amount, 0) AS usage
-    FROM ({_SLICE_CHARGES}
-    ) sl
+    FROM {sliced} sl
     LEFT JOIN usage u ON u.number = sl.number AND u.sf = sl.sf
     WHERE r1 IS NOT NULL OR r2 IS NOT NULL OR setup IS NOT NULL OR u.amount IS NOT NULL
 )"""  # noqa: S608  (module constants only)
+
+
+_REPORT_CTES = _RECURRING_CTES + "," + _usage_and_charges(f"({_SLICE_CHARGES}\n    )")
 
 # For the statement's transaction only (set_config(..., true) is SET LOCAL): no JIT (the
 # planner's estimates for the range joins are huge, and compiling took seconds for a query
@@ -303,7 +309,12 @@ def report_sql(group_by: GroupBy) -> str:
     return _REPORT_CTES + _report_rows(group_by)
 
 
-def _report_rows(group_by: GroupBy, where: str = "") -> str:
+# The snapshot the statement read in, for a live report kept (app.costs.live); none when
+# this transaction wrote (what it sees may yet be rolled back).
+_SNAPSHOT = "is_total AND pg_current_xact_id_if_assigned() IS NULL"
+
+
+def _report_rows(group_by: GroupBy, where: str = "", snapshot: str = _SNAPSHOT) -> str:
     """The report's rows from the CTE ``charged`` (one row per charged number and slice).
 
     Only a number shared between holders in the month has several slices; those alone
@@ -341,10 +352,7 @@ exact (key, numbers, recurring, setup, usage, is_total) AS (
 SELECT key, numbers, is_total, {_cents("recurring")} AS recurring, {_cents("setup")} AS setup,
        {_cents("usage")} AS usage, {_cents("recurring + setup + usage")} AS total,
        CASE WHEN NOT is_total THEN {name} END AS name,
-       -- The snapshot the statement read in, for a live report kept (app.costs.live);
-       -- none when this transaction wrote (what it sees may yet be rolled back).
-       CASE WHEN is_total AND pg_current_xact_id_if_assigned() IS NULL
-            THEN pg_current_snapshot()::text END AS snapshot
+       CASE WHEN {snapshot} THEN pg_current_snapshot()::text END AS snapshot
 FROM exact e {joins} {where}
 """  # noqa: S608  (key, name and joins come from constants)
 
@@ -353,24 +361,31 @@ FROM exact e {joins} {where}
 # per month and basis, and usage, priced afresh, which is what most writes change.
 _BASIS = f"CASE WHEN {ACCRUAL} THEN 'accrual' ELSE 'cash' END"
 
-#: The recurring part of the month on the basis: each slice of ``slices`` with its
-#: recurring and setup charges, under a new ``cost_live_parts`` row stamped with this
-#: statement's snapshot (one statement: the stamp is the snapshot the slices were read in).
-RECURRING_PART_SQL = f"""{_RECURRING_CTES},
+
+def part_and_report_sql(group_by: GroupBy) -> str:
+    """:func:`report_sql`, which also keeps the recurring part of the month on the basis:
+    each slice with its recurring and setup charges, under a new ``cost_live_parts`` row
+    stamped with this statement's snapshot (one statement: the stamp is the snapshot the
+    slices were read in). Run in a transaction of its own, which writes nothing the costs
+    are computed from: its snapshot is stamped on the report too."""
+    return f"""{_RECURRING_CTES},
 part AS (
     INSERT INTO cost_live_parts (month, basis, snapshot)
     VALUES ({M0}, {_BASIS}, pg_current_snapshot())
     RETURNING id
-)
-INSERT INTO cost_live_slices
-    (part, number, country, tenant_id, pool_id, shared, sf, st, c, e, recurring, setup)
-SELECT part.id, number, country, tenant_id, pool_id, shared, sf, st, c, e,
-       CASE WHEN r1 IS NOT NULL OR r2 IS NOT NULL THEN COALESCE(r1, 0) + COALESCE(r2, 0) END,
-       setup
-FROM ({_SLICE_CHARGES}
-) sl CROSS JOIN part
-"""  # noqa: S608  (module constants only)
-RECURRING_PART_PARAMETERS = ("m0", "m1", "i0", "i1", "accrual")
+),
+sliced AS MATERIALIZED ({_SLICE_CHARGES}
+),
+kept AS (
+    INSERT INTO cost_live_slices
+        (part, number, country, tenant_id, pool_id, shared, sf, st, c, e, recurring, setup)
+    SELECT part.id, number, country, tenant_id, pool_id, shared, sf, st, c, e,
+           CASE WHEN r1 IS NOT NULL OR r2 IS NOT NULL THEN COALESCE(r1, 0) + COALESCE(r2, 0)
+           END,
+           setup
+    FROM sliced CROSS JOIN part
+),{_usage_and_charges("sliced")}{_report_rows(group_by, snapshot="is_total")}"""  # noqa: S608
+
 
 # The report's ``charged`` from a kept part (``part``: its id, when valid) and the
 # month's usage: each usage day priced by the fee version holding it (the latest seen by

@@ -720,7 +720,7 @@ cost_live_slices = Table(
     *(Column(name, Date, nullable=False) for name in ("sf", "st", "c", "e")),
     Column("recurring", Numeric),
     Column("setup", Numeric),
-    Index("ix_cost_live_slices_part_number", "part", "number"),
+    Index("ix_cost_live_slices_part", "part"),
     prefixes=["UNLOGGED"],
 )
 

@@ -100,7 +100,10 @@ _TABLES = [
         setup numeric
     )
     """,
-    "CREATE INDEX ix_cost_live_slices_part_number ON cost_live_slices (part, number)",
+    # A part's slices are read together (the report joins usage to them by hashing):
+    # the part alone, the cheapest key to write 100,000 times (121 ms against 158 ms
+    # for (part, number) in the whole statement that keeps them).
+    "CREATE INDEX ix_cost_live_slices_part ON cost_live_slices (part)",
 ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -130,48 +131,49 @@ async def test_a_recurring_write_outdates_the_recurring_part(
 async def test_a_recurring_writer_committing_after_the_part_is_kept_is_never_served_stale(
     engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The writer commits between keeping the part and the report read from it: the
-    report's own statement finds the part outdated, and the part is computed again."""
+    """The writer commits right after the part and the report were computed (the worst
+    moment): neither is served after it; the next report computes the part again."""
     scope: Scope = (Basis.ACCRUAL, GroupBy.NUMBER, None)
-    original_store = parts.store
-    writes = iter(["a fee version from this month", "a number's end this month"])
+    original = parts.computed
 
-    async def store_then_a_commit(*args: object, **kwargs: object) -> None:
-        await original_store(*args, **kwargs)  # type: ignore[arg-type]
-        name = next(writes, None)
-        if name is not None:
-            async with connected(database_url) as conn:
-                await CURRENT_CHANGES[name](conn)
+    async def computed_then_a_commit(*args: Any, **kwargs: Any) -> list[Any]:
+        records = await original(*args, **kwargs)
+        async with connected(database_url) as conn:
+            await CURRENT_CHANGES["a fee version from this month"](conn)
+        return records
 
-    monkeypatch.setattr(parts, "store", store_then_a_commit)
     stale = await _live(engine, CURRENT, scope)
-    answer = await _answer(engine, CURRENT, scope)
-    # Both stores were outdated at once: the whole statement answered, after both writes.
-    assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope)) != _bytes(stale)
+    monkeypatch.setattr(parts, "computed", computed_then_a_commit)
+    assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(stale)  # its snapshot's
+    monkeypatch.setattr(parts, "computed", original)
     assert await _valid_parts(engine, scope[0]) == []
-    monkeypatch.setattr(parts, "store", original_store)
-    async with connected(database_url) as conn:  # asked again without the kept report
-        await conn.execute("DELETE FROM cost_live_reports")
-    assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(answer)
+    answer = await _answer(engine, CURRENT, scope)
+    assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope)) != _bytes(stale)
     assert len(await _valid_parts(engine, scope[0])) == 1
 
 
-async def test_a_usage_writer_committing_after_the_part_is_kept_is_in_the_answer(
+async def test_a_usage_writer_committing_after_the_part_is_kept_is_in_the_next_answer(
     engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scope: Scope = (Basis.CASH, GroupBy.NUMBER, None)
-    original_store = parts.store
+    original = parts.computed
 
-    async def store_then_usage(*args: object, **kwargs: object) -> None:
-        await original_store(*args, **kwargs)  # type: ignore[arg-type]
+    async def computed_then_usage(*args: Any, **kwargs: Any) -> list[Any]:
+        records = await original(*args, **kwargs)
         async with connected(database_url) as conn:
             await CURRENT_CHANGES["usage this month"](conn)
+        return records
 
     stale = await _live(engine, CURRENT, scope)
-    monkeypatch.setattr(parts, "store", store_then_usage)
-    answer = await _answer(engine, CURRENT, scope)
+    monkeypatch.setattr(parts, "computed", computed_then_usage)
+    assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(stale)
+    monkeypatch.setattr(parts, "computed", original)
+    kept = await _valid_parts(engine, scope[0])
+    assert len(kept) == 1  # a usage write leaves the part valid ...
+    answer = await _answer(engine, CURRENT, scope)  # ... and is priced afresh beside it
     assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope)) != _bytes(stale)
     assert PRICED_SMS.encode() in bytes(answer.rows)
+    assert await _valid_parts(engine, scope[0]) == kept
 
 
 async def test_pruning_drops_outdated_parts_with_their_slices(
