@@ -577,7 +577,8 @@ async def _compare_grouping(
 def _writes(raw: asyncpg.Connection, current: Month) -> dict[str, Callable[[], Awaitable[None]]]:
     """One write of each kind that reaches the current month, each committed on its own
     connection: a usage day upserted (what an inbound SMS writes), an allocation
-    released on the 20th or open again (taking turns), a fee version seen today."""
+    made before the 20th released on it or open again (taking turns), a fee version
+    seen today."""
     number = "4915100000000"  # the first number of ``generate``
     released = berlin(current.start + timedelta(days=19))
     fee = iter(range(1, 1_000_000))
@@ -593,8 +594,8 @@ def _writes(raw: asyncpg.Connection, current: Month) -> dict[str, Callable[[], A
     async def allocation() -> None:
         await raw.execute(
             "UPDATE allocations SET released_at = CASE WHEN released_at IS NULL THEN $1 END"
-            " WHERE id = (SELECT id FROM allocations WHERE released_at IS NULL OR released_at"
-            " = $1 ORDER BY id LIMIT 1)",
+            " WHERE id = (SELECT id FROM allocations WHERE released_at IS NULL"
+            " AND allocated_at < $1 OR released_at = $1 ORDER BY id LIMIT 1)",
             released,
         )
 
