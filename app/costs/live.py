@@ -23,6 +23,10 @@ what it sees may be rolled back. xid8 and ``pg_snapshot`` throughout: no wrap-ar
 
 Reports by tag are never kept (tags change without touching costs); names beside keys
 are read as they are now, as for rollups.
+
+Since 0025 a change row also says its kind (``recurring``: false for usage alone), so
+that the recurring part a report is computed from (``app.costs.parts``) outlives usage
+writes; the same check, restricted to that kind, keeps it exact (:func:`valid_sql`).
 """
 
 from __future__ import annotations
