@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from app.costs import live, parts
-from app.costs.model import Basis, GroupBy
+from app.costs.model import Basis, GroupBy, NumberFacts
 from tests.costs.test_cost_live import (
     CURRENT,
     CURRENT_CHANGES,
@@ -26,6 +28,7 @@ from tests.costs.test_cost_live import (
     _live,
 )
 from tests.costs.test_cost_rollups import Scope
+from tests.costs.test_costs_property import number_facts
 from tests.support.costs import TENANT_B, store
 from tests.support.db import connected
 
@@ -204,3 +207,38 @@ async def test_pruning_drops_outdated_parts_with_their_slices(
         assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(
             await _live(engine, CURRENT, scope)
         )
+
+
+# Random inventories around the current month (the property test's numbers): fee
+# versions changing inside it, holders coming and going, usage on any of its days.
+current_inventories = st.integers(1, 6).flatmap(
+    lambda n: st.tuples(*(number_facts(i, CURRENT) for i in range(n)))
+)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,  # the same examples on every run
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(inventory=current_inventories, basis=st.sampled_from(list(Basis)))
+async def test_the_report_from_the_parts_equals_the_whole_statement_over_random_inventories(
+    engine: AsyncEngine, database_url: str, inventory: tuple[NumberFacts, ...], basis: Basis
+) -> None:
+    """Usage priced by the fee version holding each day (looked up by index) and put in
+    the kept slice holding it: the same as the whole statement's fee ranges and segments."""
+    async with connected(database_url) as conn:
+        await conn.execute(
+            "TRUNCATE numbers, number_fee_versions, allocations, number_usage_daily,"
+            " tenants, pools CASCADE"
+        )
+        await store(conn, list(inventory))
+    for group_by in (GroupBy.NUMBER, GroupBy.TENANT, GroupBy.POOL):
+        scope: Scope = (basis, group_by, None)
+        await _answer(engine, CURRENT, scope)  # keeps the part
+        async with connected(database_url) as conn:  # the next answer: from the part
+            await conn.execute("DELETE FROM cost_live_reports")
+        assert len(await _valid_parts(engine, basis)) == 1
+        from_parts = await _answer(engine, CURRENT, scope)
+        assert _bytes(from_parts) == _bytes(await _live(engine, CURRENT, scope)), group_by
