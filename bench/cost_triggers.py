@@ -1,12 +1,13 @@
-"""What one write to the costs' inputs pays for the cost triggers: at migration 0022 (the
-closed months' versions only) against the head (0023: also the live reports' change row),
-side by side.
+"""What one write to the costs' inputs pays for the cost triggers: at migration 0024 (the
+closed months' versions and the live reports' change row) against the head (0025: the
+change row says which part of a live report the write reaches; usage calls its own
+function), side by side.
 
     .venv/bin/python bench/cost_triggers.py
 
 Two scratch databases (``BENCH_DATABASE`` with ``_before`` and ``_after``), one migrated
-to ``BENCH_BEFORE`` (default ``0022_seven_digest``), one to the head, each given the same
-numbers (``BENCH_NUMBERS``, default 10,000: monthly, created over the last 12 months,
+to ``BENCH_BEFORE`` (default ``0024_deferred_index_builds``), one to the head, each given
+the same numbers (``BENCH_NUMBERS``, default 10,000: monthly, created over the last 12 months,
 their first fee versions from the ``numbers`` trigger), a tenant and a usage day each.
 Then, taking turns (before, after, before, ...; ``BENCH_RUNS`` rounds after a warm-up,
 default 200), each kind of write in a transaction of its own that is rolled back, timed
@@ -41,7 +42,7 @@ from bench.common import POSTGRES_URL  # noqa: E402
 from tests.support.db import alembic, create_database, drop_database  # noqa: E402
 
 DATABASE = os.environ.get("BENCH_DATABASE", "bench_cost_triggers")
-BEFORE = os.environ.get("BENCH_BEFORE", "0022_seven_digest")
+BEFORE = os.environ.get("BENCH_BEFORE", "0024_deferred_index_builds")
 NUMBERS = int(os.environ.get("BENCH_NUMBERS", "10000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
 TENANT = uuid.UUID("00000000-0000-4000-8000-00000000000a")

@@ -13,7 +13,8 @@ from app.lib.job_run import job_run
 
 async def roll_up_costs(ctx: dict[str, Any]) -> int:
     """Roll up each closed month's reports that are missing or outdated; then drop the
-    live reports kept that are no longer served and the change rows none needs."""
+    live reports and recurring parts kept that are no longer served and the change rows
+    none needs."""
     with job_run("roll_up_costs"):
         today = berlin_today()
         count = await roll_up_closed_months(ctx["engine"], today)

@@ -23,6 +23,10 @@ what it sees may be rolled back. xid8 and ``pg_snapshot`` throughout: no wrap-ar
 
 Reports by tag are never kept (tags change without touching costs); names beside keys
 are read as they are now, as for rollups.
+
+Since 0025 a change row also says its kind (``recurring``: false for usage alone), so
+that the recurring part a report is computed from (``app.costs.parts``) outlives usage
+writes; the same check, restricted to that kind, keeps it exact (:func:`valid_sql`).
 """
 
 from __future__ import annotations
@@ -41,16 +45,26 @@ from app.costs.sql import name_lookup_sql
 #: The groupings whose live reports are kept (a tag's are always computed).
 KEPT = rollups.ROLLED_UP
 
-# Valid for the reader: the snapshot is not older than the pruned changes (no horizon
-# row: none pruned), and no change
-# to the month that the reader sees escaped it. Changes below the snapshot's xmin were
-# finished before it, so only those since are looked at (the primary key leads with xid).
-_VALID = (
-    "pg_snapshot_xmin(r.snapshot) >= COALESCE((SELECT horizon FROM cost_live_horizon), '0')"
-    " AND NOT EXISTS (SELECT 1 FROM cost_live_changes c"
-    " WHERE c.xid >= pg_snapshot_xmin(r.snapshot) AND c.month <= r.month"
-    " AND NOT pg_visible_in_snapshot(c.xid, r.snapshot))"
-)
+
+def valid_sql(alias: str, recurring_only: bool = False) -> str:
+    """Whether the row ``alias`` (its ``snapshot`` and ``month``) is valid for the reader:
+    its snapshot is not older than the pruned changes (no horizon row: none pruned), and
+    no change to the month that the reader sees escaped it; with ``recurring_only``, no
+    change of the recurring kind (a kept recurring part, ``app.costs.parts``). Changes
+    below the snapshot's xmin were finished before it, so only those since are looked
+    at (the primary key leads with xid)."""
+    kind = " AND c.recurring" if recurring_only else ""
+    return (  # alias and kind: constants of this package
+        f"pg_snapshot_xmin({alias}.snapshot)"  # noqa: S608
+        " >= COALESCE((SELECT horizon FROM cost_live_horizon), '0')"
+        " AND NOT EXISTS (SELECT 1 FROM cost_live_changes c"
+        f" WHERE c.xid >= pg_snapshot_xmin({alias}.snapshot) AND c.month <= {alias}.month{kind}"
+        f" AND NOT pg_visible_in_snapshot(c.xid, {alias}.snapshot))"
+    )
+
+
+_VALID = valid_sql("r")
+_PART_VALID = valid_sql("p", recurring_only=True)
 _KEY = (
     "r.month = :month AND r.basis = :basis AND r.group_by = :group_by"
     " AND r.tenant_id IS NOT DISTINCT FROM :tenant"
@@ -142,42 +156,59 @@ _LOCK_HORIZON = text(
     "INSERT INTO cost_live_horizon (horizon) VALUES ('0')"
     " ON CONFLICT (one) DO UPDATE SET horizon = cost_live_horizon.horizon"
 )
-# Reports no longer served: of months now rolled up, or invalid.
-_DROP_REPORTS = text(
-    "DELETE FROM cost_live_reports r WHERE r.month < :oldest OR NOT ("  # noqa: S608
-    + _VALID
-    + ")"
-)
+# Reports and recurring parts no longer served: of months now rolled up, or invalid
+# (a part with its slices).
+_DROP = [
+    text(
+        "DELETE FROM cost_live_reports r WHERE r.month < :oldest OR NOT (" + _VALID + ")"  # noqa: S608
+    ),
+    text(
+        "WITH gone AS (DELETE FROM cost_live_parts p"  # noqa: S608
+        " WHERE p.month < :oldest OR NOT (" + _PART_VALID + ") RETURNING p.id)"
+        " DELETE FROM cost_live_slices s WHERE s.part IN (SELECT id FROM gone)"
+    ),
+]
 # A report still valid now is what the live statement answers in this statement's
 # snapshot too (every change to its months this snapshot sees was visible to it), so it
-# takes this snapshot: kept reports never hold the horizon back. (One stored meanwhile
-# from a later snapshot may not be re-stamped with an earlier one.)
-_RESTAMP = text(
-    "UPDATE cost_live_reports r SET snapshot = pg_current_snapshot()"  # noqa: S608
-    " WHERE pg_snapshot_xmax(r.snapshot) <= pg_snapshot_xmax(pg_current_snapshot()) AND " + _VALID
-)
-# The new horizon: no change at or above the oldest xmin of the reports kept (they are
-# valid: every change below it was visible to them), nor of any transaction running (its
-# reports to come); never lower than before.
+# takes this snapshot: kept reports never hold the horizon back; so does a valid part.
+# (One stored meanwhile from a later snapshot may not be re-stamped with an earlier one.)
+_RESTAMP = [
+    text(
+        f"UPDATE {table} {alias} SET snapshot = pg_current_snapshot()"  # noqa: S608
+        f" WHERE pg_snapshot_xmax({alias}.snapshot) <= pg_snapshot_xmax(pg_current_snapshot())"
+        f" AND {valid}"
+    )
+    for table, alias, valid in (
+        ("cost_live_reports", "r", _VALID),
+        ("cost_live_parts", "p", _PART_VALID),
+    )
+]
+# The new horizon: no change at or above the oldest xmin of the reports and parts kept
+# (they are valid: every change below it was visible to them), nor of any transaction
+# running (its reports to come); never lower than before.
 _RAISE_HORIZON = text(
     "UPDATE cost_live_horizon SET horizon = GREATEST(horizon, LEAST("
     " pg_snapshot_xmin(pg_current_snapshot()),"
-    " (SELECT min(pg_snapshot_xmin(snapshot)) FROM cost_live_reports)))"
+    " (SELECT min(pg_snapshot_xmin(snapshot)) FROM cost_live_reports),"
+    " (SELECT min(pg_snapshot_xmin(snapshot)) FROM cost_live_parts)))"
     " RETURNING horizon::text"
 )
 _DROP_CHANGES = text("DELETE FROM cost_live_changes WHERE xid < CAST(:horizon AS xid8)")
 
 
 async def prune(engine: AsyncEngine, today: date) -> tuple[int, int]:
-    """Delete the kept reports no longer served, re-stamp the others with a snapshot of
-    now, and delete the change rows no kept report (nor one being computed) needs:
-    (reports, changes) deleted. A report stored later from a snapshot older than the new
-    horizon is not served (its xmin is below it)."""
+    """Delete the kept reports (and recurring parts) no longer served, re-stamp the
+    others with a snapshot of now, and delete the change rows none kept (nor one being
+    computed) needs: (reports, changes) deleted. A report or part stored later from a
+    snapshot older than the new horizon is not served (its xmin is below it)."""
     oldest = Month.of(today - timedelta(days=1))  # the first month not rolled up
     async with engine.begin() as connection:
         await connection.execute(_LOCK_HORIZON)
-        reports = (await connection.execute(_DROP_REPORTS, {"oldest": oldest.start})).rowcount
-        await connection.execute(_RESTAMP)
+        reports, _ = [
+            (await connection.execute(drop, {"oldest": oldest.start})).rowcount for drop in _DROP
+        ]
+        for restamp in _RESTAMP:
+            await connection.execute(restamp)
         horizon = (await connection.execute(_RAISE_HORIZON)).scalar_one()
         changes = (await connection.execute(_DROP_CHANGES, {"horizon": int(horizon)})).rowcount
     return reports, changes

@@ -18,14 +18,16 @@ import msgspec
 from sqlalchemy import func, select, text, union
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.costs import live, rollups
+from app.costs import live, parts, rollups
 from app.costs.model import Basis, GroupBy, Month, Report, Row, add_months, cents
 from app.costs.rendered import Rendered, decoded, render
 from app.costs.sql import (
     FORECAST_PARAMETERS,
     FORECAST_SQL,
+    PARTS_REPORT_PARAMETERS,
     REPORT_PARAMETERS,
     TAG_REPORT_PARAMETERS,
+    TUNING_SQL,
     numbered,
     report_sql,
 )
@@ -48,18 +50,8 @@ def _window(start: date, stop: date) -> dict[str, object]:
     return {"m0": start, "m1": stop, "i0": first, "i1": last}
 
 
-# For the statement's transaction only (set_config(..., true) is SET LOCAL): no JIT (the
-# planner's estimates for the range joins are huge, and compiling took seconds for a query
-# that runs in a fraction of one); no merge joins (with those estimates the planner sorted
-# 100,000 numbers twice to merge them with their fee versions, where hashing costs a
-# fraction); a plan for these values every time (asyncpg prepares the statement once per
-# connection, and from the sixth run Postgres may keep a generic plan, which evaluates the
-# basis per row: accrual by number 0.9 -> 1.1 s); and room to hash in memory.
-_TUNING = text(
-    "SELECT set_config('jit', 'off', true), set_config('enable_mergejoin', 'off', true),"
-    " set_config('plan_cache_mode', 'force_custom_plan', true),"
-    " set_config('work_mem', '64MB', true)"
-)
+_TUNING = text(TUNING_SQL)
+_HAS_WRITTEN = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
 
 
 def _report_parameters(group_by: GroupBy) -> tuple[str, ...]:
@@ -123,14 +115,38 @@ async def _live_answer(
     found = await live.read(session, month, basis, group_by, tenant_id, as_csv)
     if found is not None:
         return found
-    report, snapshot = await _computed(session, month, basis, group_by, tenant_id)
-    rendered = render(report)
     # A session on a connection of its own making (a test's transaction) keeps nothing.
-    if snapshot is not None and isinstance(session.bind, AsyncEngine):
+    if not isinstance(session.bind, AsyncEngine):
+        return render(await live_report(session, month, basis, group_by, tenant_id))
+    report, snapshot = await _from_parts(session, session.bind, month, basis, group_by, tenant_id)
+    rendered = render(report)
+    if snapshot is not None:
         await live.store(
             session.bind, month, basis, group_by, tenant_id, snapshot, rendered, as_csv
         )
     return rendered
+
+
+async def _from_parts(
+    session: AsyncSession,
+    engine: AsyncEngine,
+    month: Month,
+    basis: Basis,
+    group_by: GroupBy,
+    tenant_id: uuid.UUID | None,
+) -> tuple[Report, str | None]:
+    """The live report and the snapshot to keep it under: from the kept recurring part
+    and the month's usage (``app.costs.parts``) while the part is valid; else by the
+    whole statement, which keeps the part again as it goes, in a transaction of its own
+    (the same answer as a new statement of this READ COMMITTED session would give),
+    unless this session has written (what it sees is its own: computed here, not kept)."""
+    values = _report_values(month, basis, tenant_id, None)
+    records = await _fetch(session, parts.REPORT_SQL[group_by], PARTS_REPORT_PARAMETERS, values)
+    if records:
+        return _report(records)
+    if await session.scalar(_HAS_WRITTEN):
+        return await _computed(session, month, basis, group_by, tenant_id)
+    return _report(await parts.computed(engine, month, basis, group_by, values))
 
 
 async def cost_report(
@@ -170,14 +186,24 @@ async def _computed(
     the session's transaction has written."""
     if (group_by == GroupBy.TAG) != (tag is not None):
         raise ValueError("a report by tag, and only one, names the tag's key")
-    values = {
+    values = _report_values(month, basis, tenant_id, tag)
+    names = _report_parameters(group_by)
+    return _report(await _fetch(session, _REPORT_SQL[group_by], names, values))
+
+
+def _report_values(
+    month: Month, basis: Basis, tenant_id: uuid.UUID | None, tag: str | None
+) -> dict[str, object]:
+    return {
         **_window(month.start, month.stop),
         "accrual": basis == Basis.ACCRUAL,
         "tenant": tenant_id,
         "tag": tag,
     }
-    names = _report_parameters(group_by)
-    records = await _fetch(session, _REPORT_SQL[group_by], names, values)
+
+
+def _report(records: list[Any]) -> tuple[Report, str | None]:
+    """The report of a report statement's rows, and the snapshot on its totals row."""
     rows: list[Row] = []
     totals = Row("total", 0, *[Decimal("0.00")] * 4)
     snapshot = None

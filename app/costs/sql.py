@@ -111,7 +111,8 @@ def _period_charge(has: str, b: str, end: str, fee: str) -> str:
     )
 
 
-_REPORT_CTES = f"""
+# The recurring side: every CTE up to the slices, which the usage side joins.
+_RECURRING_CTES = f"""
 WITH
 nums AS (
     SELECT * FROM ({_schedule(_MIRROR)}) mirror
@@ -180,7 +181,22 @@ slices AS (
     FROM bills b
     JOIN fees f1 ON f1.number = b.number AND b.b1 >= f1.f AND b.b1 < f1.t
     LEFT JOIN segments s ON s.number = b.number
-),
+)"""  # noqa: S608  (module constants only)
+
+# Each slice's recurring (r1, r2) and setup charge; NULL where it has none.
+_SLICE_CHARGES = f"""
+        SELECT *,
+               {_period_charge("has1", "b1", "LEAST(b2, e)", "fee1")} AS r1,
+               {_period_charge("has2", "b2", "LEAST(b3, e)", "fee2")} AS r2,
+               CASE WHEN c >= {M0} AND c < e AND c >= sf AND c < st THEN fee_setup END AS setup
+        FROM slices
+        OFFSET 0  -- each charge once, not again in the filter below"""  # noqa: S608
+
+
+def _usage_and_charges(sliced: str) -> str:
+    """The CTEs ``usage`` and ``charged`` over the slices with their charges (``sliced``:
+    :data:`_SLICE_CHARGES` as a subquery, or a CTE of it)."""
+    return f"""
 usage AS (
     SELECT u.number, COALESCE(s.f, {M0}) AS sf,
            SUM(u.sms_mo * f.fee_sms_mo + u.voice_mo_minutes * f.fee_voice_mo) AS amount
@@ -195,17 +211,26 @@ charged AS (
     SELECT sl.number, sl.country, sl.tenant_id, sl.pool_id, sl.shared,
            COALESCE(r1, 0) + COALESCE(r2, 0) AS recurring, COALESCE(setup, 0) AS setup,
            COALESCE(u.amount, 0) AS usage
-    FROM (
-        SELECT *,
-               {_period_charge("has1", "b1", "LEAST(b2, e)", "fee1")} AS r1,
-               {_period_charge("has2", "b2", "LEAST(b3, e)", "fee2")} AS r2,
-               CASE WHEN c >= {M0} AND c < e AND c >= sf AND c < st THEN fee_setup END AS setup
-        FROM slices
-        OFFSET 0  -- each charge once, not again in the filter below
-    ) sl
+    FROM {sliced} sl
     LEFT JOIN usage u ON u.number = sl.number AND u.sf = sl.sf
     WHERE r1 IS NOT NULL OR r2 IS NOT NULL OR setup IS NOT NULL OR u.amount IS NOT NULL
 )"""  # noqa: S608  (module constants only)
+
+
+_REPORT_CTES = _RECURRING_CTES + "," + _usage_and_charges(f"({_SLICE_CHARGES}\n    )")
+
+# For the statement's transaction only (set_config(..., true) is SET LOCAL): no JIT (the
+# planner's estimates for the range joins are huge, and compiling took seconds for a query
+# that runs in a fraction of one); no merge joins (with those estimates the planner sorted
+# 100,000 numbers twice to merge them with their fee versions, where hashing costs a
+# fraction); a plan for these values every time (asyncpg prepares the statement once per
+# connection, and from the sixth run Postgres may keep a generic plan, which evaluates the
+# basis per row: accrual by number 0.9 -> 1.1 s); and room to hash in memory.
+TUNING_SQL = (
+    "SELECT set_config('jit', 'off', true), set_config('enable_mergejoin', 'off', true),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true),"
+    " set_config('work_mem', '64MB', true)"
+)
 
 REPORT_PARAMETERS = ("m0", "m1", "i0", "i1", "accrual", "tenant")
 #: A report by tag takes the tag's key too.
@@ -280,7 +305,17 @@ def _cents(expr: str) -> str:
 def report_sql(group_by: GroupBy) -> str:
     """One row per key plus a totals row (``is_total``), each figure rounded half-even to
     cents once, from exact sums (Postgres numeric) -- ``model.make_row``, in SQL. The
-    totals row carries the statement's snapshot too (``snapshot``).
+    totals row carries the statement's snapshot too (``snapshot``)."""
+    return _REPORT_CTES + _report_rows(group_by)
+
+
+# The snapshot the statement read in, for a live report kept (app.costs.live); none when
+# this transaction wrote (what it sees may yet be rolled back).
+_SNAPSHOT = "is_total AND pg_current_xact_id_if_assigned() IS NULL"
+
+
+def _report_rows(group_by: GroupBy, where: str = "", snapshot: str = _SNAPSHOT) -> str:
+    """The report's rows from the CTE ``charged`` (one row per charged number and slice).
 
     Only a number shared between holders in the month has several slices; those alone
     are summed per (key, number), so that each key counts its numbers by counting rows.
@@ -294,7 +329,7 @@ def report_sql(group_by: GroupBy) -> str:
         else "SELECT key, COUNT(*), SUM(recurring), SUM(setup), SUM(usage)"
         " FROM per_number GROUP BY key"
     )
-    return f"""{_REPORT_CTES},
+    return f""",
 mine AS (
     SELECT {key} AS key, number, shared, recurring, setup, usage FROM charged
     WHERE CAST(:tenant AS uuid) IS NULL OR tenant_id = CAST(:tenant AS uuid)
@@ -317,12 +352,89 @@ exact (key, numbers, recurring, setup, usage, is_total) AS (
 SELECT key, numbers, is_total, {_cents("recurring")} AS recurring, {_cents("setup")} AS setup,
        {_cents("usage")} AS usage, {_cents("recurring + setup + usage")} AS total,
        CASE WHEN NOT is_total THEN {name} END AS name,
-       -- The snapshot the statement read in, for a live report kept (app.costs.live);
-       -- none when this transaction wrote (what it sees may yet be rolled back).
-       CASE WHEN is_total AND pg_current_xact_id_if_assigned() IS NULL
-            THEN pg_current_snapshot()::text END AS snapshot
-FROM exact e {joins}
+       CASE WHEN {snapshot} THEN pg_current_snapshot()::text END AS snapshot
+FROM exact e {joins} {where}
 """  # noqa: S608  (key, name and joins come from constants)
+
+
+# A report kept in two parts (``app.costs.parts``): the recurring side per slice, kept
+# per month and basis, and usage, priced afresh, which is what most writes change.
+_BASIS = f"CASE WHEN {ACCRUAL} THEN 'accrual' ELSE 'cash' END"
+
+
+def part_and_report_sql(group_by: GroupBy) -> str:
+    """:func:`report_sql`, which also keeps the recurring part of the month on the basis:
+    each slice with its recurring and setup charges, under a new ``cost_live_parts`` row
+    stamped with this statement's snapshot (one statement: the stamp is the snapshot the
+    slices were read in). Run in a transaction of its own, which writes nothing the costs
+    are computed from: its snapshot is stamped on the report too."""
+    return f"""{_RECURRING_CTES},
+part AS (
+    INSERT INTO cost_live_parts (month, basis, snapshot)
+    VALUES ({M0}, {_BASIS}, pg_current_snapshot())
+    RETURNING id
+),
+sliced AS MATERIALIZED ({_SLICE_CHARGES}
+),
+kept AS (
+    INSERT INTO cost_live_slices
+        (part, number, country, tenant_id, pool_id, shared, sf, st, c, e, recurring, setup)
+    SELECT part.id, number, country, tenant_id, pool_id, shared, sf, st, c, e,
+           CASE WHEN r1 IS NOT NULL OR r2 IS NOT NULL THEN COALESCE(r1, 0) + COALESCE(r2, 0)
+           END,
+           setup
+    FROM sliced CROSS JOIN part
+),{_usage_and_charges("sliced")}{_report_rows(group_by, snapshot="is_total")}"""  # noqa: S608
+
+
+# The report's ``charged`` from a kept part (``part``: its id, when valid) and the
+# month's usage: each usage day priced by the fee version holding it (the latest seen by
+# that day, else the first: ``fees``' ranges, looked up by the index) and put in the
+# slice holding it, inside the number's days, as ``usage`` does.
+_PARTS_CTES = f"""
+WITH
+part AS (
+    SELECT p.id FROM cost_live_parts p
+    WHERE p.month = {M0} AND p.basis = {_BASIS} AND ({{valid}})
+    ORDER BY p.id DESC LIMIT 1
+),
+usage AS (
+    SELECT s.number, s.sf,
+           SUM(u.sms_mo * f.fee_sms_mo + u.voice_mo_minutes * f.fee_voice_mo) AS amount
+    FROM number_usage_daily u
+    JOIN cost_live_slices s ON s.part = (SELECT id FROM part) AND s.number = u.number
+     AND u.day >= s.sf AND u.day < s.st AND u.day >= s.c AND u.day < s.e
+    CROSS JOIN LATERAL (
+        SELECT fee_sms_mo, fee_voice_mo
+        FROM (SELECT *, (valid_from {_DAY} <= u.day AS seen
+              FROM number_fee_versions WHERE number = u.number) v
+        ORDER BY seen DESC, CASE WHEN seen THEN valid_from END DESC,
+                 CASE WHEN seen THEN id END DESC, valid_from, id
+        LIMIT 1
+    ) f
+    WHERE u.day >= {M0} AND u.day < {M1}
+    GROUP BY 1, 2
+),
+charged AS (
+    SELECT s.number, s.country, s.tenant_id, s.pool_id, s.shared,
+           COALESCE(s.recurring, 0) AS recurring, COALESCE(s.setup, 0) AS setup,
+           COALESCE(u.amount, 0) AS usage
+    FROM cost_live_slices s
+    LEFT JOIN usage u ON u.number = s.number AND u.sf = s.sf
+    WHERE s.part = (SELECT id FROM part)
+      AND (s.recurring IS NOT NULL OR s.setup IS NOT NULL OR u.amount IS NOT NULL)
+)"""  # noqa: S608  (module constants only)
+
+
+def parts_report_sql(group_by: GroupBy, valid: str) -> str:
+    """:func:`report_sql`'s rows from the kept recurring part of the month and basis for
+    which ``valid`` (a condition on ``p``, a ``cost_live_parts`` row) holds, and the
+    month's usage; no rows at all, not even the totals, when there is none."""
+    where = "WHERE EXISTS (SELECT 1 FROM part)"
+    return _PARTS_CTES.replace("{valid}", valid) + _report_rows(group_by, where)
+
+
+PARTS_REPORT_PARAMETERS = ("m0", "m1", "accrual", "tenant")
 
 
 # The forecast: cash basis from the current mirror, per month. Numbers being ordered

@@ -11,14 +11,20 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Column,
+    Date,
     ForeignKey,
     Identity,
     Index,
     LargeBinary,
+    Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    Uuid,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -650,6 +656,9 @@ class CostLiveChange(Base):
 
     xid: Mapped[str] = mapped_column(_PostgresType("xid8"), primary_key=True)
     month: Mapped[date] = mapped_column(primary_key=True)
+    # False for a write to usage alone (since 0025): it leaves a kept recurring part
+    # (``cost_live_parts``) valid.
+    recurring: Mapped[bool] = mapped_column(primary_key=True, server_default=text("true"))
 
 
 class CostLiveReport(Base):
@@ -674,6 +683,46 @@ class CostLiveReport(Base):
     totals_json: Mapped[bytes] = mapped_column(LargeBinary)
     csv: Mapped[bytes | None] = mapped_column(LargeBinary)
     computed_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class CostLivePart(Base):
+    """The recurring and setup charges of a month not rolled up yet, on one basis, per
+    number and holder slice (``CostLiveSlice``), computed in ``snapshot``: valid while no
+    change of the recurring kind to its month committed outside that snapshot
+    (app.costs.parts). UNLOGGED, with its slices: a cache."""
+
+    __tablename__ = "cost_live_parts"
+    __table_args__ = (
+        Index("ix_cost_live_parts_month_basis", "month", "basis"),
+        {"prefixes": ["UNLOGGED"]},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    month: Mapped[date]
+    basis: Mapped[str] = mapped_column(Text)
+    snapshot: Mapped[str] = mapped_column(_PostgresType("pg_snapshot"))
+    computed_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+# A number's holder slice of the month in a kept recurring part: what the report groups
+# it by, its days [sf, st), the number's [c, e), and its recurring and setup charges,
+# exact (NULL: none in the slice). Written and read in SQL alone (app.costs.parts), so a
+# table without a key rather than a mapped class with one to maintain.
+cost_live_slices = Table(
+    "cost_live_slices",
+    Base.metadata,
+    Column("part", BigInteger, nullable=False),  # no foreign key: see migration 0025
+    Column("number", Text, nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("tenant_id", Uuid),
+    Column("pool_id", Uuid),
+    Column("shared", Boolean, nullable=False),
+    *(Column(name, Date, nullable=False) for name in ("sf", "st", "c", "e")),
+    Column("recurring", Numeric),
+    Column("setup", Numeric),
+    Index("ix_cost_live_slices_part", "part"),
+    prefixes=["UNLOGGED"],
+)
 
 
 class CostLiveHorizon(Base):

@@ -1,0 +1,244 @@
+"""A live month's report is answered from a kept recurring part and the month's usage
+priced afresh (``app.costs.parts``, migration 0025): a usage write leaves the recurring
+part valid and is in the next answer; every other write outdates the part it reaches;
+neither side is ever served stale."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from app.costs import live, parts
+from app.costs.model import Basis, GroupBy, NumberFacts
+from tests.costs.test_cost_live import (
+    CURRENT,
+    CURRENT_CHANGES,
+    NUMBERS,
+    PRICED_SMS,
+    WRITES,
+    _answer,
+    _bytes,
+    _live,
+)
+from tests.costs.test_cost_rollups import Scope
+from tests.costs.test_costs_property import number_facts
+from tests.support.costs import TENANT_B, store
+from tests.support.db import connected
+
+USAGE_WRITES = [name for name in WRITES if "usage" in name]
+RECURRING_WRITES = [name for name in WRITES if "usage" not in name]
+SCOPES: list[Scope] = [
+    (Basis.CASH, GroupBy.NUMBER, None),
+    (Basis.ACCRUAL, GroupBy.TENANT, None),
+    (Basis.ACCRUAL, GroupBy.NUMBER, uuid.UUID(TENANT_B)),
+]
+_VALID_PARTS = text(
+    "SELECT p.id FROM cost_live_parts p"  # noqa: S608
+    " WHERE p.month = :month AND p.basis = :basis AND " + live.valid_sql("p", recurring_only=True)
+)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url.replace("postgresql://", "postgresql+asyncpg://"))
+    async with connected(database_url) as conn:
+        await store(conn, NUMBERS)
+    yield engine
+    await engine.dispose()
+
+
+async def _valid_parts(engine: AsyncEngine, basis: Basis) -> list[int]:
+    """The ids of the recurring parts of the current month a reader may use now."""
+    async with AsyncSession(engine) as session:
+        found = await session.scalars(_VALID_PARTS, {"month": CURRENT.start, "basis": basis})
+        return list(found)
+
+
+async def _counts(database_url: str) -> tuple[int, int]:
+    """(parts, slices whose part is gone)."""
+    async with connected(database_url) as conn:
+        return (
+            await conn.fetchval("SELECT count(*) FROM cost_live_parts"),
+            await conn.fetchval(
+                "SELECT count(*) FROM cost_live_slices s"
+                " WHERE NOT EXISTS (SELECT 1 FROM cost_live_parts p WHERE p.id = s.part)"
+            ),
+        )
+
+
+async def test_the_change_rows_say_which_part_a_write_reaches(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    for name, write in WRITES.items():
+        async with connected(database_url) as conn:
+            transaction = conn.transaction()  # each on the same data: rolled back
+            await transaction.start()
+            await write(conn)
+            kinds = await conn.fetch(
+                "SELECT DISTINCT recurring FROM cost_live_changes WHERE xid = pg_current_xact_id()"
+            )
+            await transaction.rollback()
+        assert [row["recurring"] for row in kinds] == [name not in USAGE_WRITES], name
+
+
+@pytest.mark.parametrize("write", USAGE_WRITES, ids=USAGE_WRITES)
+async def test_a_usage_write_keeps_the_recurring_part_and_is_in_the_next_answer(
+    engine: AsyncEngine, database_url: str, write: str
+) -> None:
+    before = {scope: await _answer(engine, CURRENT, scope) for scope in SCOPES}
+    kept = {basis: await _valid_parts(engine, basis) for basis in Basis}
+    assert all(len(ids) == 1 for ids in kept.values())
+    async with connected(database_url) as conn:
+        await WRITES[write](conn)
+    # The recurring part is still valid, and is what the next answers use ...
+    assert {basis: await _valid_parts(engine, basis) for basis in Basis} == kept
+    changed = False
+    for scope in SCOPES:
+        answer = await _answer(engine, CURRENT, scope)
+        # ... with the usage priced afresh: never the usage the part was kept beside.
+        assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope)), scope
+        changed |= _bytes(answer) != _bytes(before[scope])
+    assert {basis: await _valid_parts(engine, basis) for basis in Basis} == kept
+    if write in CURRENT_CHANGES:
+        assert changed, "the usage write should have moved the figures"
+
+
+@pytest.mark.parametrize("write", RECURRING_WRITES, ids=RECURRING_WRITES)
+async def test_a_recurring_write_outdates_the_recurring_part(
+    engine: AsyncEngine, database_url: str, write: str
+) -> None:
+    for scope in SCOPES:
+        await _answer(engine, CURRENT, scope)
+    kept = {basis: await _valid_parts(engine, basis) for basis in Basis}
+    async with connected(database_url) as conn:
+        await WRITES[write](conn)
+    assert {basis: await _valid_parts(engine, basis) for basis in Basis} == {
+        basis: [] for basis in Basis
+    }
+    for scope in SCOPES:
+        answer = await _answer(engine, CURRENT, scope)  # the part computed again first
+        assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope)), scope
+    again = {basis: await _valid_parts(engine, basis) for basis in Basis}
+    for basis in Basis:
+        assert len(again[basis]) == 1 and again[basis] != kept[basis]
+    assert await _counts(database_url) == (2, 0)  # replaced, slices and all
+
+
+async def test_a_recurring_writer_committing_after_the_part_is_kept_is_never_served_stale(
+    engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer commits right after the part and the report were computed (the worst
+    moment): neither is served after it; the next report computes the part again."""
+    scope: Scope = (Basis.ACCRUAL, GroupBy.NUMBER, None)
+    original = parts.computed
+
+    async def computed_then_a_commit(*args: Any, **kwargs: Any) -> list[Any]:
+        records = await original(*args, **kwargs)
+        async with connected(database_url) as conn:
+            await CURRENT_CHANGES["a fee version from this month"](conn)
+        return records
+
+    stale = await _live(engine, CURRENT, scope)
+    monkeypatch.setattr(parts, "computed", computed_then_a_commit)
+    assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(stale)  # its snapshot's
+    monkeypatch.setattr(parts, "computed", original)
+    assert await _valid_parts(engine, scope[0]) == []
+    answer = await _answer(engine, CURRENT, scope)
+    assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope)) != _bytes(stale)
+    assert len(await _valid_parts(engine, scope[0])) == 1
+
+
+async def test_a_usage_writer_committing_after_the_part_is_kept_is_in_the_next_answer(
+    engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scope: Scope = (Basis.CASH, GroupBy.NUMBER, None)
+    original = parts.computed
+
+    async def computed_then_usage(*args: Any, **kwargs: Any) -> list[Any]:
+        records = await original(*args, **kwargs)
+        async with connected(database_url) as conn:
+            await CURRENT_CHANGES["usage this month"](conn)
+        return records
+
+    stale = await _live(engine, CURRENT, scope)
+    monkeypatch.setattr(parts, "computed", computed_then_usage)
+    assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(stale)
+    monkeypatch.setattr(parts, "computed", original)
+    kept = await _valid_parts(engine, scope[0])
+    assert len(kept) == 1  # a usage write leaves the part valid ...
+    answer = await _answer(engine, CURRENT, scope)  # ... and is priced afresh beside it
+    assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope)) != _bytes(stale)
+    assert PRICED_SMS.encode() in bytes(answer.rows)
+    assert await _valid_parts(engine, scope[0]) == kept
+
+
+async def test_pruning_drops_outdated_parts_with_their_slices(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    for basis in Basis:
+        await _answer(engine, CURRENT, (basis, GroupBy.NUMBER, None))
+    async with connected(database_url) as conn:
+        await CURRENT_CHANGES["usage this month"](conn)
+    await live.prune(engine, CURRENT.start)
+    assert await _counts(database_url) == (2, 0)  # a usage write outdates no part
+    valid = {basis: await _valid_parts(engine, basis) for basis in Basis}
+    async with connected(database_url) as conn:
+        await CURRENT_CHANGES["an allocation this month"](conn)
+    await live.prune(engine, CURRENT.start)
+    assert await _counts(database_url) == (0, 0)
+    async with connected(database_url) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM cost_live_slices") == 0
+    for basis in Basis:  # and after a re-stamp, still exact
+        scope: Scope = (basis, GroupBy.NUMBER, None)
+        await _answer(engine, CURRENT, scope)
+        assert await _valid_parts(engine, basis) not in ([], valid[basis])
+    await live.prune(engine, CURRENT.start)
+    for basis in Basis:
+        scope = (basis, GroupBy.NUMBER, None)
+        async with connected(database_url) as conn:
+            await conn.execute("DELETE FROM cost_live_reports")
+        assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(
+            await _live(engine, CURRENT, scope)
+        )
+
+
+# Random inventories around the current month (the property test's numbers): fee
+# versions changing inside it, holders coming and going, usage on any of its days.
+current_inventories = st.integers(1, 6).flatmap(
+    lambda n: st.tuples(*(number_facts(i, CURRENT) for i in range(n)))
+)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,  # the same examples on every run
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(inventory=current_inventories, basis=st.sampled_from(list(Basis)))
+async def test_the_report_from_the_parts_equals_the_whole_statement_over_random_inventories(
+    engine: AsyncEngine, database_url: str, inventory: tuple[NumberFacts, ...], basis: Basis
+) -> None:
+    """Usage priced by the fee version holding each day (looked up by index) and put in
+    the kept slice holding it: the same as the whole statement's fee ranges and segments."""
+    async with connected(database_url) as conn:
+        await conn.execute(
+            "TRUNCATE numbers, number_fee_versions, allocations, number_usage_daily,"
+            " tenants, pools CASCADE"
+        )
+        await store(conn, list(inventory))
+    for group_by in (GroupBy.NUMBER, GroupBy.TENANT, GroupBy.POOL):
+        scope: Scope = (basis, group_by, None)
+        await _answer(engine, CURRENT, scope)  # keeps the part
+        async with connected(database_url) as conn:  # the next answer: from the part
+            await conn.execute("DELETE FROM cost_live_reports")
+        assert len(await _valid_parts(engine, basis)) == 1
+        from_parts = await _answer(engine, CURRENT, scope)
+        assert _bytes(from_parts) == _bytes(await _live(engine, CURRENT, scope)), group_by
