@@ -4,8 +4,8 @@ When no run has succeeded yet (the run records no drift) and the mirror holds no
 the diff of ``diff.py`` has nothing to compare: nothing exists to change or remove,
 and every number seven lists is added unless an operation of ours is busy with it.
 So instead of COPYing the list into a temporary table and inserting it from there,
-the rows go into ``numbers`` by COPY (in chunks of ``_CHUNK_ROWS``, each one's
-trigger work overlapping the reading of the next); for 100,000 numbers this halved the first
+the rows go into ``numbers`` by COPY (in a few statements, each one's trigger work
+overlapping the reading of the next); for 100,000 numbers this halved the first
 sync (the temporary table, the anti-joins and the second pass over every row are gone).
 What is written is what the diff would write: the same columns (``rows.py``, each
 item's digest included: ``digests.py``), the
@@ -54,10 +54,13 @@ WHERE i.indrelid = 'numbers'::regclass
 )
 
 _COPY_COLUMNS = (*MIRROR_COLUMNS, *COPY_SUFFIX)
-# Rows per COPY statement: more than the 5,000 above which the change notice of a
-# statement is one "*" (migration 0018), and few enough that the three chunks held at
-# once (copied, queued, being read) stay a few tens of MB.
-_CHUNK_ROWS = 10_000
+# The first COPY statement's rows (each later one: as many as all before it). More than
+# the 5,000 above which a statement's change notice is one "*" (migration 0006).
+_FIRST_STATEMENT_ROWS = 10_000
+# Rows are handed from the reader to the COPY in parcels, at most this many ahead of
+# it: about 20,000 rows, a few tens of MB, while a statement's trigger work runs.
+_PARCEL_ROWS = 1_000
+_AHEAD_PARCELS = 20
 
 
 async def load_baseline(
@@ -86,7 +89,7 @@ async def load_baseline(
         await conn.execute(text(f"DROP INDEX {index.name}"))
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
-    await _copy_in_chunks(driver, rows.of_batches(numbers))
+    await _copy_in_statements(driver, rows.of_batches(numbers))
     for index in indexes:
         if deferred(index.definition):
             await defer_index(conn, index.name, index.definition)
@@ -98,39 +101,61 @@ async def load_baseline(
     )
 
 
-async def _copy_in_chunks(driver: Any, rows: AsyncIterator[tuple[Any, ...]]) -> None:
-    """COPY ``rows`` into ``numbers`` in statements of ``_CHUNK_ROWS``, the next chunk read
-    while the last one's statement finishes.
+async def _copy_in_statements(driver: Any, rows: AsyncIterator[tuple[Any, ...]]) -> None:
+    """COPY ``rows`` into ``numbers`` in several statements, each as long as all before it
+    together (the first ``_FIRST_STATEMENT_ROWS``), the list read ahead while one ends.
 
     What the mirror's triggers do for a statement runs at its end: the fee versions'
     ``INSERT`` from the transition table and its rollup trigger, four foreign keys'
     checks per row, the change notice. In one COPY all of it waited until seven's whole
-    list was read, with the worker idle; chunk by chunk it overlaps reading, decoding
-    and building the next chunk's rows (100,000 numbers: 2.1 s to 1.8 s, bench/README).
-    The rows and what the triggers write are the same; only the rollup months are
-    marked outdated once per chunk instead of once (each time from its first month).
+    list was read, with the worker idle; statement by statement it overlaps reading,
+    decoding and building the next rows (up to ``_AHEAD_PARCELS`` parcels ahead). The
+    statements double because the fee versions' rollup trigger reads the whole mirror
+    once per statement: equal statements would make that quadratic (a million numbers
+    in 10,000-row statements: 74 s instead of about 30), doubling ones keep the sum
+    under twice the mirror. The rows and what the triggers write are the same; only the
+    rollup months are marked outdated once per statement, each from its first month.
     """
-    chunks: asyncio.Queue[list[tuple[Any, ...]] | None] = asyncio.Queue(maxsize=1)
+    parcels: asyncio.Queue[list[tuple[Any, ...]] | None] = asyncio.Queue(_AHEAD_PARCELS)
 
     async def read() -> None:
-        chunk: list[tuple[Any, ...]] = []
+        parcel: list[tuple[Any, ...]] = []
         try:
             async for row in rows:
-                chunk.append(row)
-                if len(chunk) == _CHUNK_ROWS:
-                    await chunks.put(chunk)
-                    chunk = []
-            if chunk:
-                await chunks.put(chunk)
+                parcel.append(row)
+                if len(parcel) == _PARCEL_ROWS:
+                    await parcels.put(parcel)
+                    parcel = []
+            if parcel:
+                await parcels.put(parcel)
         finally:
-            # Also when reading failed: the loop below stops, and awaiting the reader
+            # Also when reading failed: the statements stop, and awaiting the reader
             # raises its error.
-            await chunks.put(None)
+            await parcels.put(None)
+
+    copied = 0
+
+    async def statement(first: list[tuple[Any, ...]]) -> AsyncIterator[tuple[Any, ...]]:
+        """The rows of one statement, from its first parcel on; None left for the loop."""
+        nonlocal copied
+        quota = max(_FIRST_STATEMENT_ROWS, copied)
+        parcel: list[tuple[Any, ...]] | None = first
+        while parcel is not None:
+            for row in parcel:
+                yield row
+            copied += len(parcel)
+            quota -= len(parcel)
+            if quota <= 0:
+                return
+            parcel = await parcels.get()
+        await parcels.put(None)  # the end of the list, for the loop below
 
     reader = asyncio.create_task(read())
     try:
-        while (chunk := await chunks.get()) is not None:
-            await driver.copy_records_to_table("numbers", records=chunk, columns=_COPY_COLUMNS)
+        while (first := await parcels.get()) is not None:
+            await driver.copy_records_to_table(
+                "numbers", records=statement(first), columns=_COPY_COLUMNS
+            )
         await reader
     finally:
         reader.cancel()

@@ -102,7 +102,9 @@ async def _two_runs(resources: Resources, cls: type[SevenClient]) -> list[Any]:
 async def test_a_streamed_sync_writes_what_a_whole_list_sync_wrote(
     resources: Resources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(baseline, "_CHUNK_ROWS", 1000)  # the first sync in six COPYs
+    # The first sync in four COPYs (1,000, 1,000, 2,000 and 2,000 rows).
+    monkeypatch.setattr(baseline, "_FIRST_STATEMENT_ROWS", 1000)
+    monkeypatch.setattr(baseline, "_PARCEL_ROWS", 100)
     streamed = await _two_runs(resources, SevenClient)
     whole = await _two_runs(resources, WholeListClient)
 

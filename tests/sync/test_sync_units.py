@@ -129,7 +129,7 @@ class _Driver:
 
     async def copy_records_to_table(self, table: str, *, records: Any, columns: Any) -> None:
         assert table == "numbers" and columns == (*MIRROR_COLUMNS, *COPY_SUFFIX)
-        self.copies.append([row[0] for row in records])
+        self.copies.append([row[0] async for row in records])
         await self.finish.wait()
 
 
@@ -142,29 +142,33 @@ async def _rows(count: int, read: list[int], fail_at: int | None = None) -> Asyn
         await asyncio.sleep(0)
 
 
-async def test_the_first_sync_copies_in_chunks_reading_the_next_while_one_is_written(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(baseline, "_CHUNK_ROWS", 3)
+@pytest.fixture
+def small_statements(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(baseline, "_FIRST_STATEMENT_ROWS", 3)
+    monkeypatch.setattr(baseline, "_PARCEL_ROWS", 1)
+
+
+@pytest.mark.usefixtures("small_statements")
+async def test_the_first_sync_copies_in_doubling_statements_reading_ahead_while_one_ends() -> None:
     driver, read = _Driver(), []
-    copying = asyncio.create_task(baseline._copy_in_chunks(driver, _rows(7, read)))
-    await until_true(lambda: len(read) == 7)
+    copying = asyncio.create_task(baseline._copy_in_statements(driver, _rows(11, read)))
+    await until_true(lambda: len(read) == 11)
     # The first COPY has not finished, yet the rest of the list has been read.
     assert driver.copies == [[0, 1, 2]]
     driver.finish.set()
     await copying
-    assert driver.copies == [[0, 1, 2], [3, 4, 5], [6]]
+    # Each statement as long as all before it: the statements' trigger work, which
+    # reads the whole mirror, adds up to less than twice the mirror.
+    assert driver.copies == [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9, 10]]
 
 
-async def test_a_failure_while_reading_ends_the_chunked_copy_with_its_error(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(baseline, "_CHUNK_ROWS", 3)
+@pytest.mark.usefixtures("small_statements")
+async def test_a_failure_while_reading_ends_the_statements_with_its_error() -> None:
     driver = _Driver()
     driver.finish.set()
     with pytest.raises(ValueError, match="broken item"):
-        await baseline._copy_in_chunks(driver, _rows(10, [], fail_at=7))
-    assert driver.copies == [[0, 1, 2], [3, 4, 5]]
+        await baseline._copy_in_statements(driver, _rows(10, [], fail_at=7))
+    assert driver.copies == [[0, 1, 2], [3, 4, 5], [6]]
 
 
 async def until_true(condition: Callable[[], bool]) -> None:
