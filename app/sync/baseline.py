@@ -14,16 +14,16 @@ numbers left out. The mirror's triggers fire for COPY as for INSERT (the first f
 version of each number is recorded).
 
 The mirror's secondary indexes (those not behind a constraint) are dropped before the
-COPY: building an index over rows already there sorts them once, where keeping it up
-to date inserts each row into each B-tree (100,000 numbers: the first sync 5.0 to 5.9 s
-with the indexes kept, see bench/README.md). Dropping them takes ``ACCESS EXCLUSIVE``,
-which keeps other writers out of ``numbers`` until the run commits, so the mirror is
-still empty when the COPY runs (an order that inserted its row meanwhile would
-otherwise fail the COPY on the primary key), and readers wait too: seconds, once in
-the mirror's life, while it has nothing to read yet. They are not built again in the
-run: each is left to ``CREATE INDEX CONCURRENTLY`` after its commit (``indexes.py``),
-so the mirror is there to read (filters and searches scanning it meanwhile) about half
-a second sooner at 100,000 numbers. A unique index would be built in the run.
+COPY and built again after it, in the same transaction: building an index over rows
+already there sorts them once, where keeping it up to date inserts each row into each
+B-tree (100,000 numbers: the first sync 5.0 to 5.9 s with the indexes kept, see
+bench/README.md). That takes ``ACCESS EXCLUSIVE``, which keeps other writers out of
+``numbers`` until the run commits, so the mirror is still empty when the COPY runs (an
+order that inserted its row meanwhile would otherwise fail the COPY on the primary
+key), and readers wait too: seconds, once in the mirror's life, while it has nothing
+to read yet. The two trigram indexes are not built in the run: they are left to
+``CREATE INDEX CONCURRENTLY`` after its commit (``indexes.py``), so the mirror is
+there to read (searches scanning it) half a second sooner at 100,000 numbers.
 """
 
 from __future__ import annotations

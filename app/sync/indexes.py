@@ -1,15 +1,13 @@
 """Indexes of the mirror that the first sync leaves to be built after its commit.
 
 The first sync into the empty mirror drops the secondary indexes of ``numbers`` for its
-COPY (``baseline.py``) and does not build them again in its own transaction: none of
-them decides what may be written (the primary key stays, and a unique index would too),
-they only make reads faster. Their definitions are written to ``deferred_index_builds``
-in that transaction, and once the run has committed and its operation has succeeded
-they are built with ``CREATE INDEX CONCURRENTLY`` (:func:`build_deferred_indexes`,
-called under the sync's lock at the end of every run), the list filters' B-trees first.
-Meanwhile every read is answered as before, from a scan of ``numbers`` instead of an
-index (and list pages from the API's number cache once it holds the mirror); nothing
-the mirror holds waits for them.
+COPY (``baseline.py``). The B-trees and the tags' GIN are built again in the run's own
+transaction; the two trigram GIN indexes, which only ``q=`` searches use, are not:
+their definitions are written to ``deferred_index_builds`` in that transaction, and
+once the run has committed and its operation has succeeded they are built with
+``CREATE INDEX CONCURRENTLY`` (:func:`build_deferred_indexes`, called under the sync's
+lock at the end of every run). Meanwhile every read is answered as before, a search by
+a scan of ``numbers`` instead of the index; nothing the mirror holds waits for them.
 
 A worker that dies between the commit and the builds leaves the rows behind, and the
 next run builds them. A build cut short (a timeout, a cancelled job) leaves an invalid
@@ -28,11 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = structlog.get_logger(__name__)
 
-# The B-trees (the list filters' and sorts') before the GIN indexes (tags, searches).
-_PENDING = text(
-    "SELECT name, definition FROM deferred_index_builds"
-    " ORDER BY definition NOT LIKE '% USING btree %', name"
-)
+_PENDING = text("SELECT name, definition FROM deferred_index_builds ORDER BY name")
 _DEFER = text(
     "INSERT INTO deferred_index_builds (name, definition) VALUES (:name, :definition)"
     " ON CONFLICT (name) DO UPDATE SET definition = EXCLUDED.definition, deferred_at = now()"
@@ -45,9 +39,8 @@ _CREATE_INDEX = re.compile(r"^CREATE (UNIQUE )?INDEX ")
 
 def deferred(definition: str) -> bool:
     """Whether the first sync leaves this index (``pg_get_indexdef``) to be built after it:
-    every one but a unique index, which would refuse rows (the mirror's own uniqueness is
-    its primary key, never dropped)."""
-    return not definition.startswith("CREATE UNIQUE ")
+    the trigram indexes, which no list filter, sort or constraint uses."""
+    return "gin_trgm_ops" in definition
 
 
 async def defer_index(conn: AsyncConnection, name: str, definition: str) -> None:

@@ -17,7 +17,7 @@ How a run goes (``run_sync``):
    counts, so a run's numbers and its record never disagree. An item the mirror holds
    byte for byte is neither decoded nor copied (``app/sync/digests.py``). The
    baseline run into an empty mirror COPYs straight into it (``app/sync/baseline.py``)
-   and leaves its secondary indexes to be built once it has committed and reported
+   and leaves its search indexes to be built once it has committed and reported
    (``app/sync/indexes.py``).
    A number seven no longer lists becomes ``missing`` (its holder kept) and is deleted
    only once its absence is confirmed (the rules are in ``diff.py``).
