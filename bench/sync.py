@@ -38,7 +38,7 @@ another name lets two runs go side by side), ``BENCH_NUMBERS`` (default 100000, 
 ``BENCH_ROUNDS`` (default 3) and ``BENCH_FIRST_ONLY=1`` (the rounds of floor and first
 sync only: a million numbers inside one short hold of the machine).
 
-A first sync's run ends at its commit; the trigram indexes it leaves to be built after
+A first sync's run ends at its commit; the secondary indexes it leaves to be built after
 it (``app/sync/indexes.py``) are timed apart (``indexes_after``), and the first sync is
 also printed with them added.
 """

@@ -21,6 +21,7 @@ from app.numbers.mirror import SEVEN_COLUMNS, columns_from_active
 from app.resources import Resources
 from app.seven.client import SevenClient
 from app.seven.types import ActiveNumber
+from app.sync import baseline
 from app.sync.service import SYNC_LOCK_KEY, SyncOutcome, run_sync
 from tests.support.db import connected
 from tests.support.operations import available_numbers, rent
@@ -104,8 +105,11 @@ async def test_a_first_sync_fills_the_mirror_as_seven_shows_it_and_records_no_dr
 
 
 async def test_the_first_sync_copies_into_the_empty_mirror_and_records_first_fee_versions(
-    resources: Resources, fresh_sandbox: SandboxProcess
+    resources: Resources, fresh_sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A COPY for each number: each statement's rows get their versions.
+    monkeypatch.setattr(baseline, "_FIRST_STATEMENT_ROWS", 1)
+    monkeypatch.setattr(baseline, "_PARCEL_ROWS", 1)
     numbers = rent(fresh_sandbox, 3)
 
     first = await sync(resources)
@@ -566,8 +570,15 @@ def seven_listing(numbers: list[dict[str, Any]]) -> SevenClient:
 
 @pytest.mark.parametrize("first_sync", [True, False], ids=["baseline", "diff"])
 async def test_a_malformed_number_in_the_list_fails_the_run_and_writes_nothing(
-    resources: Resources, fresh_sandbox: SandboxProcess, first_sync: bool
+    resources: Resources,
+    fresh_sandbox: SandboxProcess,
+    first_sync: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A first sync has finished three COPY statements (500, 500, 1,000 rows) before it
+    # meets the broken one.
+    monkeypatch.setattr(baseline, "_FIRST_STATEMENT_ROWS", 500)
+    monkeypatch.setattr(baseline, "_PARCEL_ROWS", 100)
     (number,) = rent(fresh_sandbox, 1)
     template = msgspec.json.decode(fresh_sandbox.api("GET", f"/numbers/active/{number}").content)
     # Enough numbers that the COPY has sent rows before it meets the broken one.

@@ -15,12 +15,14 @@ from typing import Any
 
 import httpx
 import msgspec
+import pytest
 from sqlalchemy import text
 
 from app.numbers.mirror import SEVEN_COLUMNS, columns_from_active
 from app.resources import Resources
 from app.seven.client import SevenClient
 from app.seven.types import ActiveNumber, ActiveNumbersResponse
+from app.sync import baseline
 from app.sync.service import run_sync
 from tests.support.seven_docs import DOC_ACTIVE
 
@@ -97,7 +99,12 @@ async def _two_runs(resources: Resources, cls: type[SevenClient]) -> list[Any]:
     return figures
 
 
-async def test_a_streamed_sync_writes_what_a_whole_list_sync_wrote(resources: Resources) -> None:
+async def test_a_streamed_sync_writes_what_a_whole_list_sync_wrote(
+    resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first sync in four COPYs (1,000, 1,000, 2,000 and 2,000 rows).
+    monkeypatch.setattr(baseline, "_FIRST_STATEMENT_ROWS", 1000)
+    monkeypatch.setattr(baseline, "_PARCEL_ROWS", 100)
     streamed = await _two_runs(resources, SevenClient)
     whole = await _two_runs(resources, WholeListClient)
 

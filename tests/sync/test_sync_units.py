@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 import pytest
@@ -11,8 +14,10 @@ import pytest
 from app.numbers.mirror import columns_from_active, parse_seven_time, state_for
 from app.settings import SettingsError, read_setting
 from app.seven.types import ActiveNumber
+from app.sync import baseline
 from app.sync.jobs import cron_fields
 from app.sync.rows import (
+    COPY_SUFFIX,
     INCOMING_COLUMNS,
     MIRROR_COLUMNS,
     RowCounter,
@@ -113,3 +118,62 @@ def test_the_sync_interval_is_read_like_the_settings() -> None:
     for bad in ("0", "-5", "five", "1.5"):
         with pytest.raises(SettingsError, match="SYNC_INTERVAL_SECONDS"):
             read_setting("SYNC_INTERVAL_SECONDS", {"SYNC_INTERVAL_SECONDS": bad})
+
+
+class _Driver:
+    """Records each COPY's rows; a COPY finishes only once ``finish`` is set."""
+
+    def __init__(self) -> None:
+        self.copies: list[list[int]] = []
+        self.finish = asyncio.Event()
+
+    async def copy_records_to_table(self, table: str, *, records: Any, columns: Any) -> None:
+        assert table == "numbers" and columns == (*MIRROR_COLUMNS, *COPY_SUFFIX)
+        self.copies.append([row[0] async for row in records])
+        await self.finish.wait()
+
+
+async def _rows(count: int, read: list[int], fail_at: int | None = None) -> AsyncIterator[Any]:
+    for i in range(count):
+        if i == fail_at:
+            raise ValueError("broken item")
+        read.append(i)
+        yield (i,)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def small_statements(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(baseline, "_FIRST_STATEMENT_ROWS", 3)
+    monkeypatch.setattr(baseline, "_PARCEL_ROWS", 1)
+
+
+@pytest.mark.usefixtures("small_statements")
+async def test_the_first_sync_copies_in_doubling_statements_reading_ahead_while_one_ends() -> None:
+    driver, read = _Driver(), []
+    copying = asyncio.create_task(baseline._copy_in_statements(driver, _rows(11, read)))
+    await until_true(lambda: len(read) == 11)
+    # The first COPY has not finished, yet the rest of the list has been read.
+    assert driver.copies == [[0, 1, 2]]
+    driver.finish.set()
+    await copying
+    # Each statement as long as all before it: the statements' trigger work, which
+    # reads the whole mirror, adds up to less than twice the mirror.
+    assert driver.copies == [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9, 10]]
+
+
+@pytest.mark.usefixtures("small_statements")
+async def test_a_failure_while_reading_ends_the_statements_with_its_error() -> None:
+    driver = _Driver()
+    driver.finish.set()
+    with pytest.raises(ValueError, match="broken item"):
+        await baseline._copy_in_statements(driver, _rows(10, [], fail_at=7))
+    assert driver.copies == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+async def until_true(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("never true")
