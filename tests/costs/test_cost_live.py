@@ -14,14 +14,14 @@ from decimal import Decimal
 import msgspec
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.costs import live, rollups
 from app.costs.model import Basis, GroupBy, Month, NumberFacts
 from app.costs.rendered import Rendered, render
 from app.costs.service import berlin_today, cost_answer, live_report
 from tests.costs.test_cost_rollups import INVENTORY, LATE_CHANGES, NUMBER, SCOPES, Change, Scope
-from tests.support.costs import TENANT_A, TENANT_B, berlin, fee_version, store
+from tests.support.costs import TENANT_A, TENANT_B, berlin, engine_holding, fee_version
 from tests.support.db import connected
 
 TODAY = berlin_today()
@@ -42,11 +42,8 @@ NUMBERS = [
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url.replace("postgresql://", "postgresql+asyncpg://"))
-    async with connected(database_url) as conn:
-        await store(conn, NUMBERS)
-    yield engine
-    await engine.dispose()
+    async with engine_holding(database_url, NUMBERS) as engine:
+        yield engine
 
 
 def _bytes(report: Rendered) -> tuple[bytes, bytes, bytes]:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.costs import live, parts
 from app.costs.model import Basis, GroupBy, NumberFacts
@@ -29,7 +29,7 @@ from tests.costs.test_cost_live import (
 )
 from tests.costs.test_cost_rollups import Scope
 from tests.costs.test_costs_property import number_facts
-from tests.support.costs import TENANT_B, store
+from tests.support.costs import TENANT_B, engine_holding, store
 from tests.support.db import connected
 
 USAGE_WRITES = [name for name in WRITES if "usage" in name]
@@ -47,11 +47,8 @@ _VALID_PARTS = text(
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url.replace("postgresql://", "postgresql+asyncpg://"))
-    async with connected(database_url) as conn:
-        await store(conn, NUMBERS)
-    yield engine
-    await engine.dispose()
+    async with engine_holding(database_url, NUMBERS) as engine:
+        yield engine
 
 
 async def _valid_parts(engine: AsyncEngine, basis: Basis) -> list[int]:

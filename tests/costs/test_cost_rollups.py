@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.costs import rollups
 from app.costs.model import (
@@ -34,7 +34,14 @@ from app.costs.service import (
     roll_up_closed_months,
 )
 from tests.support.api import Client
-from tests.support.costs import POOL_P, TENANT_A, TENANT_B, berlin, fee_version, store
+from tests.support.costs import (
+    POOL_P,
+    TENANT_A,
+    TENANT_B,
+    berlin,
+    engine_holding,
+    fee_version,
+)
 from tests.support.db import connected
 
 FIRST = Month.parse("2026-01")
@@ -90,11 +97,8 @@ NUMBER = "4915100000031"
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url.replace("postgresql://", "postgresql+asyncpg://"))
-    async with connected(database_url) as conn:
-        await store(conn, INVENTORY)
-    yield engine
-    await engine.dispose()
+    async with engine_holding(database_url, INVENTORY) as engine:
+        yield engine
 
 
 def _figures(report: Report) -> list[tuple[object, ...]]:

@@ -7,14 +7,18 @@ same inventories with ``store`` and expect the same figures from ``GET /v1/costs
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.costs.model import Basis, FeeVersion, GroupBy, Holding, NumberFacts, Usage
 from app.numbers.mirror import SEVEN_TIME_ZONE, format_seven_time
+from tests.support.db import connected
 
 TENANT_A = "00000000-0000-4000-8000-00000000000a"
 TENANT_B = "00000000-0000-4000-8000-00000000000b"
@@ -274,6 +278,21 @@ CASES = [
 
 def berlin(day: date, hour: int = 12) -> datetime:
     return datetime.combine(day, time(hour), SEVEN_TIME_ZONE)
+
+
+@asynccontextmanager
+async def engine_holding(
+    database_url: str, inventory: list[NumberFacts]
+) -> AsyncIterator[AsyncEngine]:
+    """An engine on the test database (``database_url``: asyncpg's plain URL) once
+    ``inventory`` is stored in it; disposed after."""
+    engine = create_async_engine(database_url.replace("postgresql://", "postgresql+asyncpg://"))
+    async with connected(database_url) as conn:
+        await store(conn, inventory)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 async def store(conn: asyncpg.Connection, inventory: list[NumberFacts]) -> None:
