@@ -121,7 +121,7 @@ class OperationRunner:
     async def run(self, operation_id: uuid.UUID) -> str | Wait:
         """Make the operation's next attempt; its status, a :class:`Wait`, or ``busy`` if
         another run has it."""
-        async with holding(self.engine, operation_id, commit_each_statement=True) as session:
+        async with holding(self.engine, operation_id, statements_commit_alone=True) as session:
             if session is None:
                 return "busy"
             operation = await session.get(Operation, operation_id)
@@ -143,14 +143,14 @@ class OperationRunner:
 
 @asynccontextmanager
 async def holding(
-    engine: AsyncEngine, operation_id: uuid.UUID, *, commit_each_statement: bool = False
+    engine: AsyncEngine, operation_id: uuid.UUID, *, statements_commit_alone: bool = False
 ) -> AsyncIterator[AsyncSession | None]:
     """A session on a connection that holds the operation's advisory lock until the block
     ends; None when another run holds it. A job (an operation's, a bulk operation's)
     runs its pass inside, so one pass at a time works on an operation.
 
     The lock and its release are one statement each and commit on their own; the session
-    does the same with ``commit_each_statement``, else it runs in transactions."""
+    does the same with ``statements_commit_alone``, else it runs in transactions."""
     key = lock_key(operation_id)
     async with engine.connect() as connection:
         await _commit_each_statement(connection, True)
@@ -158,7 +158,7 @@ async def holding(
             yield None
             return
         try:
-            await _commit_each_statement(connection, commit_each_statement)
+            await _commit_each_statement(connection, statements_commit_alone)
             async with AsyncSession(bind=connection, expire_on_commit=False) as session:
                 yield session
         finally:
