@@ -24,7 +24,6 @@ class _NumberOnly(msgspec.Struct):
 
 
 _DECODE_NUMBER = msgspec.json.Decoder(_NumberOnly)
-_DECODE_NUMBERS = msgspec.json.Decoder(list[ActiveNumber])
 
 
 def _number_of(item: msgspec.Raw) -> str:
@@ -52,19 +51,6 @@ class ActiveList:
     def decode(self, item: msgspec.Raw) -> ActiveNumber:
         """One of ``items`` as a number (``MalformedResponse`` if it is not one)."""
         return self._decode(item)
-
-    def decode_all(self) -> list[ActiveNumber]:
-        """Every item as a number, in order; raises as :meth:`decode` does for the first
-        that is not one.
-
-        One decoder call for the whole batch (its items joined into one array) rather
-        than one per item: for a caller that reads every item (the first sync).
-        """
-        try:
-            return _DECODE_NUMBERS.decode(b"[" + b",".join(self._items) + b"]")
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            # Item by item, so that the broken one fails as ``decode`` words it.
-            return list(self)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -7,9 +7,8 @@ So instead of COPYing the list into a temporary table and inserting it from ther
 the rows go into ``numbers`` by COPY (in a few statements, each one's trigger work
 overlapping the reading of the next); for 100,000 numbers this halved the first
 sync (the temporary table, the anti-joins and the second pass over every row are gone).
-What is written is what the diff would write: the same columns (``rows.py``'s values,
-each item's digest included: ``digests.py``; sent as COPY text built a batch at a time,
-``copy_text.py``), the
+What is written is what the diff would write: the same columns (``rows.py``, each
+item's digest included: ``digests.py``), the
 state of ``state_for``, ``synced_at`` the transaction's ``now()``, and the same busy
 numbers left out. The mirror's triggers fire for COPY as for INSERT (the first fee
 version of each number is recorded).
@@ -38,10 +37,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.seven.types import ActiveNumber
-from app.sync.copy_text import mirror_line_maker
 from app.sync.diff import BUSY_NUMBERS, DiffCounts
 from app.sync.indexes import defer_index, deferred
-from app.sync.rows import COPY_SUFFIX, MIRROR_COLUMNS, RowCounter
+from app.sync.rows import COPY_SUFFIX, MIRROR_COLUMNS, RowCounter, mirror_row_maker
 
 _MIRROR_HAS_ROWS = text("SELECT EXISTS (SELECT 1 FROM numbers)")
 # The indexes of ``numbers`` that no constraint owns (the primary key stays: it is what
@@ -85,13 +83,13 @@ async def load_baseline(
     synced_at = (await conn.execute(text("SELECT now()"))).scalar_one()
     # In seven's order, as it arrives: sorting by number first sped the B-trees' inserts
     # up (about 0.2 s of 2 s for 100,000 numbers) but needed the whole list held at once.
-    rows = RowCounter(skip=busy)
+    rows = RowCounter(row=mirror_row_maker(synced_at), skip=busy)
     indexes = (await conn.execute(_SECONDARY_INDEXES)).all()
     for index in indexes:
         await conn.execute(text(f"DROP INDEX {index.name}"))
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
-    await _copy_in_statements(driver, rows.lines_of_batches(numbers, mirror_line_maker(synced_at)))
+    await _copy_in_statements(driver, rows.of_batches(numbers))
     for index in indexes:
         if deferred(index.definition):
             await defer_index(conn, index.name, index.definition)
@@ -103,9 +101,8 @@ async def load_baseline(
     )
 
 
-async def _copy_in_statements(driver: Any, runs: AsyncIterator[list[str]]) -> None:
-    """COPY the rows of ``runs`` (lines of COPY text, ``copy_text.py``, a run of them at a
-    time) into ``numbers`` in several statements, each as long as all before it
+async def _copy_in_statements(driver: Any, rows: AsyncIterator[tuple[Any, ...]]) -> None:
+    """COPY ``rows`` into ``numbers`` in several statements, each as long as all before it
     together (the first ``_FIRST_STATEMENT_ROWS``), the list read ahead while one ends.
 
     What the mirror's triggers do for a statement runs at its end: the fee versions'
@@ -118,16 +115,19 @@ async def _copy_in_statements(driver: Any, runs: AsyncIterator[list[str]]) -> No
     in 10,000-row statements: 74 s instead of about 30), doubling ones keep the sum
     under twice the mirror. The rows and what the triggers write are the same; only the
     rollup months are marked outdated once per statement, each from its first month.
-    A parcel is up to ``_PARCEL_ROWS`` lines encoded as one piece of COPY data.
     """
-    parcels: asyncio.Queue[tuple[bytes, int] | None] = asyncio.Queue(_AHEAD_PARCELS)
+    parcels: asyncio.Queue[list[tuple[Any, ...]] | None] = asyncio.Queue(_AHEAD_PARCELS)
 
     async def read() -> None:
+        parcel: list[tuple[Any, ...]] = []
         try:
-            async for lines in runs:
-                for start in range(0, len(lines), _PARCEL_ROWS):
-                    parcel = lines[start : start + _PARCEL_ROWS]
-                    await parcels.put(("".join(parcel).encode(), len(parcel)))
+            async for row in rows:
+                parcel.append(row)
+                if len(parcel) == _PARCEL_ROWS:
+                    await parcels.put(parcel)
+                    parcel = []
+            if parcel:
+                await parcels.put(parcel)
         finally:
             # Also when reading failed: the statements stop, and awaiting the reader
             # raises its error.
@@ -135,16 +135,16 @@ async def _copy_in_statements(driver: Any, runs: AsyncIterator[list[str]]) -> No
 
     copied = 0
 
-    async def statement(first: tuple[bytes, int]) -> AsyncIterator[bytes]:
-        """The COPY data of one statement, from its first parcel on; None left for the loop."""
+    async def statement(first: list[tuple[Any, ...]]) -> AsyncIterator[tuple[Any, ...]]:
+        """The rows of one statement, from its first parcel on; None left for the loop."""
         nonlocal copied
         quota = max(_FIRST_STATEMENT_ROWS, copied)
-        parcel: tuple[bytes, int] | None = first
+        parcel: list[tuple[Any, ...]] | None = first
         while parcel is not None:
-            data, rows = parcel
-            yield data
-            copied += rows
-            quota -= rows
+            for row in parcel:
+                yield row
+            copied += len(parcel)
+            quota -= len(parcel)
             if quota <= 0:
                 return
             parcel = await parcels.get()
@@ -153,8 +153,8 @@ async def _copy_in_statements(driver: Any, runs: AsyncIterator[list[str]]) -> No
     reader = asyncio.create_task(read())
     try:
         while (first := await parcels.get()) is not None:
-            await driver.copy_to_table(
-                "numbers", source=statement(first), columns=_COPY_COLUMNS, format="text"
+            await driver.copy_records_to_table(
+                "numbers", records=statement(first), columns=_COPY_COLUMNS
             )
         await reader
     finally:

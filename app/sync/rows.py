@@ -145,30 +145,6 @@ class RowCounter:
             for row in rows:
                 yield row
 
-    async def lines_of_batches(
-        self,
-        batches: AsyncIterable[Iterable[ActiveNumber]],
-        line: Callable[[ActiveNumber, bytes | None], str],
-    ) -> AsyncIterator[list[str]]:
-        """What :meth:`of_batches` yields, a batch at a time and each row made by ``line``
-        from the number and its item's digest (``copy_text.py``), for a run that holds no
-        digests (the first sync): every item is decoded, the batch in one call."""
-        if self._held:
-            raise ValueError("lines_of_batches matches no held digests: use of_batches")
-        async for batch in batches:
-            if isinstance(batch, ActiveList):
-                items = batch.items
-                numbers = batch.decode_all()
-                digests: Iterable[bytes | None] = map(item_digest, items)
-            else:  # numbers handed over decoded: no item, no digest
-                numbers = list(batch)
-                digests = [None] * len(numbers)
-            yield [
-                line(active, digest)
-                for active, digest in zip(numbers, digests, strict=True)
-                if self._first(active.number)
-            ]
-
     def _rows(self, numbers: Iterable[ActiveNumber]) -> Iterator[tuple[Any, ...]]:
         for active in numbers:
             if self._first(active.number):

@@ -127,23 +127,18 @@ class _Driver:
         self.copies: list[list[int]] = []
         self.finish = asyncio.Event()
 
-    async def copy_to_table(
-        self, table: str, *, source: AsyncIterator[bytes], columns: Any, format: str
-    ) -> None:
+    async def copy_records_to_table(self, table: str, *, records: Any, columns: Any) -> None:
         assert table == "numbers" and columns == (*MIRROR_COLUMNS, *COPY_SUFFIX)
-        assert format == "text"
-        data = b"".join([chunk async for chunk in source]).decode()
-        self.copies.append([int(line) for line in data.splitlines()])
+        self.copies.append([row[0] async for row in records])
         await self.finish.wait()
 
 
 async def _rows(count: int, read: list[int], fail_at: int | None = None) -> AsyncIterator[Any]:
-    """Each row as a run of its own (a line of COPY text holding its index)."""
     for i in range(count):
         if i == fail_at:
             raise ValueError("broken item")
         read.append(i)
-        yield [f"{i}\n"]
+        yield (i,)
         await asyncio.sleep(0)
 
 
