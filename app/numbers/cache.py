@@ -20,11 +20,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 import msgspec
-from sortedcontainers import SortedList
+from sortedcontainers import SortedList, SortedSet
 
 from app.lib.notice_cache import FORGET_LOG_SIZE, NoticedCache
 from app.numbers.q_index import QIndex
@@ -92,9 +92,10 @@ class CachedNumber(msgspec.Struct, frozen=True, gc=False):
 _INDEXED = ("country", "state", "tenant_id", "pool_id")
 
 # Numbers stored or dropped since the ``q`` index was built, past which it is dropped (and
-# built again by the next ``q``): each ``q`` page tests those numbers one by one, and a
-# build costs about as much as testing ~30,000 (measured: bench/README, 1 December).
-Q_INDEX_CHANGES = 64
+# built again by the next ``q`` page): a page tests those of them in the range it covers
+# one by one (~0.3 us each), and a build holds the event loop ~0.5 us a number held
+# (bench/README, 1 December, 14:00).
+Q_INDEX_CHANGES = 1_000
 
 
 class LoadStart(NamedTuple):
@@ -127,7 +128,7 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         # What ``q`` tests of every number as of some moment (built by the first ``q``
         # page after it), and the numbers stored or dropped since, which it may not show.
         self._q_index: QIndex[CachedNumber] | None = None
-        self._q_changed: set[str] = set()
+        self._q_changed: SortedSet = SortedSet()
 
     @property
     def complete(self) -> bool:
@@ -239,17 +240,19 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         ``max_tested`` were tested without finding them all."""
         index = self._q_index
         if index is None:
-            held = [self._entries[number][1] for number in self._order]
-            index = self._q_index = QIndex(list(self._order), held, [e.name for e in held])
+            numbers = list(self._order)
+            held = list(map(itemgetter(1), map(self._entries.__getitem__, numbers)))
+            names = list(map(attrgetter("name"), held))
+            index = self._q_index = QIndex(numbers, held, names)
             self._q_changed.clear()
         # The index's entries are the held ones but for the numbers changed since.
         found: Iterator[tuple[str, CachedNumber]] = index.candidates(*q, after)
         if changed := self._q_changed:
             entries = self._entries
-            since = sorted(n for n in changed if n in entries and (after is None or n > after))
+            since = changed.irange(after, inclusive=(False, True))  # all when None
             found = heapq.merge(
                 ((n, entry) for n, entry in found if n not in changed),
-                ((n, entries[n][1]) for n in since),
+                ((n, entries[n][1]) for n in since if n in entries),
                 key=itemgetter(0),
             )
         numbers: list[str] = []
