@@ -9,9 +9,10 @@ import itertools
 
 import pytest
 
+from app.lib.auth import BOOTSTRAP_ADMIN
 from app.numbers import cache as cache_module
 from app.numbers.cache import CachedNumber, NumberCache
-from app.numbers.memory_pages import _acceptor
+from app.numbers.memory_pages import _acceptor, page_numbers
 from app.numbers.query import NumberQuery, q_digits
 from app.numbers.service import PAGES
 
@@ -147,3 +148,13 @@ def test_only_numbers_holding_q_are_tested() -> None:
     page = cache.search(51, None, ("sales", None), counting, 10**6)
     assert page is not None and len(page[0]) == 51
     assert tested == page[0]  # one number in seven is named "sales hotline"
+
+
+def test_a_q_holding_the_separator_is_left_to_the_database() -> None:
+    """PostgreSQL's text cannot hold NUL: such a q is the database's to refuse."""
+    cache, _ = held(40, ASCII)
+    for q in ("\x00", "hot\x00line"):
+        query = NumberQuery(page=PAGES.query("7", None), q=q)
+        assert page_numbers(cache, BOOTSTRAP_ADMIN, query) is None
+    query = NumberQuery(page=PAGES.query("7", None), q="hotline")
+    assert page_numbers(cache, BOOTSTRAP_ADMIN, query) is not None
