@@ -33,8 +33,9 @@ default ``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL`` 
 (default 10), ``BENCH_NUMBERS`` (default 100,000; 1,000,000 fill in ~90 s),
 ``BENCH_DURING_LOAD`` (default 10; 0: none), ``BENCH_KEEP_DATABASE=1`` (reuse a scratch
 database holding as many numbers, and keep it), ``BENCH_QUICK=1`` (the single read,
-``/v1/whoami`` and three list pages only); the API's own settings (``NUMBER_CACHE_SIZE``)
-from the environment.
+``/v1/whoami`` and three list pages only), ``BENCH_PAGES`` (only these list pages, by
+their filter, comma-separated: ``none,q=hotline,tenant-key``); the API's own settings
+(``NUMBER_CACHE_SIZE``) from the environment.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ KEEP_DATABASE = os.environ.get("BENCH_KEEP_DATABASE") == "1"
 # Only the single read, /v1/whoami, and the first list pages (no tenant-key pairs, no
 # filters but country): a 1,000,000-number run within the lock's few minutes.
 QUICK = os.environ.get("BENCH_QUICK") == "1"
+# The list pages to measure by their filter (``none``, ``country=DE``, ``q=hotline``,
+# ``tenant-key``), comma-separated; all (or BENCH_QUICK's three) when unset.
+PAGES_ASKED = [name for name in os.environ.get("BENCH_PAGES", "").split(",") if name]
 WARMUP = 3
 BARE_BODY_ENV = "BENCH_BARE_BODY_FILE"
 BARE_PAGE_ENV = "BENCH_BARE_PAGE_FILE"
@@ -490,6 +494,17 @@ LIST_PAGES = [
 ]
 
 
+def list_pages() -> list[tuple[str, str]]:
+    """The list pages this run measures (``BENCH_PAGES``, ``BENCH_QUICK``)."""
+    if PAGES_ASKED:
+        return [page for page in LIST_PAGES if _page_name(*page) in PAGES_ASKED]
+    return LIST_PAGES[:2] + LIST_PAGES[-1:] if QUICK else LIST_PAGES
+
+
+def _page_name(query: str, key: str) -> str:
+    return "tenant-key" if key == TENANT_KEY else query.lstrip("&") or "none"
+
+
 @dataclass
 class Process:
     """What the served API's start-up and memory came to (issue 18, part 3)."""
@@ -544,7 +559,7 @@ def run_loads(work: Path, env: dict[str, str]) -> tuple[list[list[Result]], list
             pages = [
                 measure("bare Litestar (same page)", bare.base, lua_script(work, "/bare-page"))
             ]
-            for query, key in LIST_PAGES[:2] + LIST_PAGES[-1:] if QUICK else LIST_PAGES:
+            for query, key in list_pages():
                 name = PAGE + (query or "") + (" (tenant key)" if key == TENANT_KEY else "")
                 pages.append(measure(name, base, lua_script(work, PAGE + query, key=key)))
         memory["end"] = {pid: memory_mb(pid) for pid in api.workers()}

@@ -14,17 +14,20 @@ of the mirror (:attr:`NumberCache.complete`).
 
 from __future__ import annotations
 
+import heapq
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 import msgspec
-from sortedcontainers import SortedList
+from sortedcontainers import SortedList, SortedSet
 
 from app.lib.notice_cache import FORGET_LOG_SIZE, NoticedCache
+from app.numbers.q_index import QIndex
 
 __all__ = ["FORGET_LOG_SIZE", "CachedNumber", "LoadStart", "NumberCache"]
 
@@ -88,6 +91,12 @@ class CachedNumber(msgspec.Struct, frozen=True, gc=False):
 # The filters a list can bisect: each value's numbers are kept in order.
 _INDEXED = ("country", "state", "tenant_id", "pool_id")
 
+# Numbers stored or dropped since the ``q`` index was built, past which it is dropped (and
+# built again by the next ``q`` page): a page tests those of them in the range it covers
+# one by one (~0.3 us each), and a build holds the event loop ~0.5 us a number held
+# (bench/README, 1 December, 14:00).
+Q_INDEX_CHANGES = 1_000
+
 
 class LoadStart(NamedTuple):
     """Taken when a load of the whole mirror begins (:meth:`NumberCache.load_started`)."""
@@ -116,6 +125,10 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         # Numbers held that are not plain ASCII digits: their order in PostgreSQL's
         # collation may differ from Python's.
         self._unordered = 0
+        # What ``q`` tests of every number as of some moment (built by the first ``q``
+        # page after it), and the numbers stored or dropped since, which it may not show.
+        self._q_index: QIndex[CachedNumber] | None = None
+        self._q_changed: SortedSet = SortedSet()
 
     @property
     def complete(self) -> bool:
@@ -212,12 +225,58 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         # Fewer than wanted: the end of the order, or the walk given up.
         return None if next(keys, None) is not None else (numbers, bodies)
 
+    def search(
+        self,
+        wanted: int,
+        after: str | None,
+        q: tuple[str, str | None],
+        accept: Callable[[str, CachedNumber], bool | None],
+        max_tested: int,
+    ) -> tuple[list[str], list[bytes]] | None:
+        """:meth:`first` of all numbers for a ``q`` (its lowered text and its digits, as
+        app.numbers.q_index takes them), testing with ``accept`` only the numbers the
+        index finds, and those stored or dropped since it was built (the index may
+        show their past). None when ``accept`` cannot tell for one, or when
+        ``max_tested`` were tested without finding them all."""
+        index = self._q_index
+        if index is None:
+            numbers = list(self._order)
+            held = list(map(itemgetter(1), map(self._entries.__getitem__, numbers)))
+            names = list(map(attrgetter("name"), held))
+            index = self._q_index = QIndex(numbers, held, names)
+            self._q_changed.clear()
+        # The index's entries are the held ones but for the numbers changed since.
+        found: Iterator[tuple[str, CachedNumber]] = index.candidates(*q, after)
+        if changed := self._q_changed:
+            entries = self._entries
+            since = changed.irange(after, inclusive=(False, True))  # all when None
+            found = heapq.merge(
+                ((n, entry) for n, entry in found if n not in changed),
+                ((n, entries[n][1]) for n in since if n in entries),
+                key=itemgetter(0),
+            )
+        numbers: list[str] = []
+        bodies: list[bytes] = []
+        for tested, (number, entry) in enumerate(found):
+            if tested == max_tested:
+                return None
+            verdict = accept(number, entry)
+            if verdict:
+                numbers.append(number)
+                bodies.append(entry.body)
+                if len(numbers) == wanted:
+                    break
+            elif verdict is None:
+                return None
+        return numbers, bodies
+
     def index_size(self, index: tuple[str, Any]) -> int:
         numbers = self._indexes.get(index)
         return 0 if numbers is None else len(numbers)
 
     def _kept(self, name: str, value: CachedNumber, replaced: CachedNumber | None) -> None:
         self.holes.discard(name)
+        self._q_stale(name)
         if replaced is None:
             self._order.add(name)
             if not (name.isascii() and name.isdigit()):
@@ -235,6 +294,7 @@ class NumberCache(NoticedCache[str, CachedNumber]):
                     numbers.add(name)
 
     def _dropped(self, name: str, value: CachedNumber, *, lost: bool) -> None:
+        self._q_stale(name)
         self._order.remove(name)
         if not (name.isascii() and name.isdigit()):
             self._unordered -= 1
@@ -252,7 +312,18 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         if not numbers:
             del self._indexes[(field, value)]
 
+    def _q_stale(self, name: str) -> None:
+        """``name`` was stored or dropped: the ``q`` index may no longer show it as held."""
+        if self._q_index is None:
+            return
+        self._q_changed.add(name)
+        if len(self._q_changed) > Q_INDEX_CHANGES:
+            self._q_index = None
+            self._q_changed.clear()
+
     def _emptied(self) -> None:
+        self._q_index = None
+        self._q_changed.clear()
         self._order.clear()
         self._indexes.clear()
         self.holes.clear()

@@ -19,10 +19,12 @@ from typing import Any
 from app.lib.auth import Principal
 from app.lib.tags import TagFilter
 from app.numbers.cache import CachedNumber, NumberCache
+from app.numbers.q_index import SEPARATOR
 from app.numbers.query import NumberQuery, q_digits
 
 # Entries tested before a page gives up and asks the database, whose indexes (trigram,
-# tags) find sparse matches faster than a walk through memory.
+# tags) find sparse matches faster than a walk through memory. A ``q`` page tests only
+# the numbers whose name or digits hold it (app.numbers.q_index), whatever its filters.
 MAX_WALK = 5_000
 
 # A test of one entry: does it belong on the page (None: memory cannot tell).
@@ -45,8 +47,15 @@ def page_numbers(
     holder = _holder(principal, query)
     if holder is False:
         return [], []
-    index = _smallest_index(cache, holder, query)
-    found = cache.first(query.page.limit + 1, index, after, _acceptor(holder, query), MAX_WALK)
+    accept = _acceptor(holder, query)
+    if query.q is not None:
+        if SEPARATOR in query.q:  # PostgreSQL's text cannot hold it: its error, not ours
+            return None
+        q = (query.q.lower(), q_digits(query.q))
+        found = cache.search(query.page.limit + 1, after, q, accept, MAX_WALK)
+    else:
+        index = _smallest_index(cache, holder, query)
+        found = cache.first(query.page.limit + 1, index, after, accept, MAX_WALK)
     if found is None:
         return None
     numbers, bodies = found

@@ -360,7 +360,67 @@ async def test_a_page_too_sparse_to_walk_to_is_left_to_the_database(
 ) -> None:
     monkeypatch.setattr(memory_pages, "MAX_WALK", 10)
     answered = count_database_pages(monkeypatch)
-    await pages.compare({"q": "hot"})  # 7 a page, one number in three: past 10 walked
+    await pages.compare({"tag": "team:dev"})  # 7 a page, two numbers in seven: past 10
     assert len(answered) == pages.requests
     refuse_database_pages(monkeypatch)
     await pages.compare({"tenant": pages.tenant})  # its own order: 10 is enough
+
+
+async def test_q_tests_only_the_numbers_whose_name_or_digits_hold_it(
+    pages: Pages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However sparse its numbers: a walk of 10 would not reach a page of 7 "hot"s."""
+    monkeypatch.setattr(memory_pages, "MAX_WALK", 10)
+    refuse_database_pages(monkeypatch)
+    assert await pages.compare({"q": "hot"}) > 10
+
+
+# What q may be: part of a name or of a number, in any case, a number written with
+# separators, LIKE's wildcards and escape taken literally, nothing held, only the last.
+Q_SEARCHES = [
+    "hot",
+    "HOTLINE",
+    "hOtLiNe 2",
+    "line",
+    "e",
+    "port",
+    "Office 2",
+    "sales+support",
+    "+",
+    "a_b",
+    "%",
+    "\\",
+    "_",
+    "151",
+    "7000001",
+    "+49 151 7000 0012",
+    "0049 (151) 700-000",
+    "+4915170000039",
+    "0",
+    "nothing like it",
+    "hotlines",
+    "last one",
+    "+49 151 700 999 99",
+]
+
+
+async def test_every_q_gives_the_database_page_from_memory(
+    pages: Pages, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = ["Berlin Office 2", "sales+support", "A_B%C\\D", "Hotline 2", "the last one"]
+    starts = [50, 60, 70, 80, 99_999]  # the last: 4915170099999
+    added = [
+        (await seed_numbers(sessions, german_numbers(1, start=start), friendly_name=name))[0]
+        for start, name in zip(starts, names, strict=True)
+    ]
+    for number in added:
+        await applied(pages.cache, number, None)
+    refuse_database_pages(monkeypatch)
+    found = 0
+    for q in Q_SEARCHES:
+        found += await pages.compare({"q": q})
+        found += await pages.compare({"q": q}, as_tenant=True)
+        found += await pages.compare({"q": q, "country": "DE"})
+    assert found > 200
+    assert await pages.compare({"q": "last one"}) == 1
+    assert await pages.compare({"q": "nothing like it"}) == 0
