@@ -195,7 +195,7 @@ _SLICE_CHARGES = f"""
 
 def _usage_and_charges(sliced: str) -> str:
     """The CTEs ``usage`` and ``charged`` over the slices with their charges (``sliced``:
-    :data:`_SLICE_CHARGES` as a subquery, or a CTE of it)."""
+    :data:`_SLICE_CHARGES` as a subquery)."""
     return f"""
 usage AS (
     SELECT u.number, COALESCE(s.f, {M0}) AS sf,
@@ -314,7 +314,7 @@ def report_sql(group_by: GroupBy) -> str:
 _SNAPSHOT = "is_total AND pg_current_xact_id_if_assigned() IS NULL"
 
 
-def _report_rows(group_by: GroupBy, where: str = "", snapshot: str = _SNAPSHOT) -> str:
+def _report_rows(group_by: GroupBy, where: str = "") -> str:
     """The report's rows from the CTE ``charged`` (one row per charged number and slice).
 
     Only a number shared between holders in the month has several slices; those alone
@@ -352,7 +352,7 @@ exact (key, numbers, recurring, setup, usage, is_total) AS (
 SELECT key, numbers, is_total, {_cents("recurring")} AS recurring, {_cents("setup")} AS setup,
        {_cents("usage")} AS usage, {_cents("recurring + setup + usage")} AS total,
        CASE WHEN NOT is_total THEN {name} END AS name,
-       CASE WHEN {snapshot} THEN pg_current_snapshot()::text END AS snapshot
+       CASE WHEN {_SNAPSHOT} THEN pg_current_snapshot()::text END AS snapshot
 FROM exact e {joins} {where}
 """  # noqa: S608  (key, name and joins come from constants)
 
@@ -362,29 +362,28 @@ FROM exact e {joins} {where}
 _BASIS = f"CASE WHEN {ACCRUAL} THEN 'accrual' ELSE 'cash' END"
 
 
-def part_and_report_sql(group_by: GroupBy) -> str:
-    """:func:`report_sql`, which also keeps the recurring part of the month on the basis:
-    each slice with its recurring and setup charges, under a new ``cost_live_parts`` row
-    stamped with this statement's snapshot (one statement: the stamp is the snapshot the
-    slices were read in). Run in a transaction of its own, which writes nothing the costs
-    are computed from: its snapshot is stamped on the report too."""
+def part_sql() -> str:
+    """The recurring part of the month on the basis, kept: each slice with its recurring
+    and setup charges, under a new ``cost_live_parts`` row stamped with this statement's
+    snapshot (one statement: the stamp is the snapshot the slices were read in). Run in a
+    transaction of its own, which writes nothing the costs are computed from."""
     return f"""{_RECURRING_CTES},
 part AS (
     INSERT INTO cost_live_parts (month, basis, snapshot)
     VALUES ({M0}, {_BASIS}, pg_current_snapshot())
     RETURNING id
-),
-sliced AS MATERIALIZED ({_SLICE_CHARGES}
-),
-kept AS (
-    INSERT INTO cost_live_slices
-        (part, number, country, tenant_id, pool_id, shared, sf, st, c, e, recurring, setup)
-    SELECT part.id, number, country, tenant_id, pool_id, shared, sf, st, c, e,
-           CASE WHEN r1 IS NOT NULL OR r2 IS NOT NULL THEN COALESCE(r1, 0) + COALESCE(r2, 0)
-           END,
-           setup
-    FROM sliced CROSS JOIN part
-),{_usage_and_charges("sliced")}{_report_rows(group_by, snapshot="is_total")}"""  # noqa: S608
+)
+INSERT INTO cost_live_slices
+    (part, number, country, tenant_id, pool_id, shared, sf, st, c, e, recurring, setup)
+SELECT part.id, number, country, tenant_id, pool_id, shared, sf, st, c, e,
+       CASE WHEN r1 IS NOT NULL OR r2 IS NOT NULL THEN COALESCE(r1, 0) + COALESCE(r2, 0) END,
+       setup
+FROM ({_SLICE_CHARGES}
+) sliced CROSS JOIN part"""  # noqa: S608
+
+
+#: The part's statement uses no tenant: one part serves every scope.
+PART_PARAMETERS = ("m0", "m1", "i0", "i1", "accrual")
 
 
 # The report's ``charged`` from a kept part (``part``: its id, when valid) and the

@@ -5,6 +5,7 @@ neither side is ever served stale."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.costs import live, parts
 from app.costs.model import Basis, GroupBy, NumberFacts
+from app.costs.service import _report_values, cost_answer
 from tests.costs.test_cost_live import (
     CURRENT,
     CURRENT_CHANGES,
@@ -120,7 +122,7 @@ async def test_a_recurring_write_outdates_the_recurring_part(
         basis: [] for basis in Basis
     }
     for scope in SCOPES:
-        answer = await _answer(engine, CURRENT, scope)  # the part computed again first
+        answer = await _answer(engine, CURRENT, scope)  # then the part kept again
         assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope)), scope
     again = {basis: await _valid_parts(engine, basis) for basis in Basis}
     for basis in Basis:
@@ -128,24 +130,89 @@ async def test_a_recurring_write_outdates_the_recurring_part(
     assert await _counts(database_url) == (2, 0)  # replaced, slices and all
 
 
+async def test_the_first_ask_after_a_recurring_write_answers_before_the_part_is_kept(
+    engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is the whole statement's, sent without waiting for the part; the part
+    is kept afterwards, once per month and basis however many asks find it missing."""
+    for scope in SCOPES:
+        await _answer(engine, CURRENT, scope)
+    async with connected(database_url) as conn:
+        await CURRENT_CHANGES["an allocation this month"](conn)
+    original, release = parts.build, asyncio.Event()
+    started: list[Basis] = []
+
+    async def build_when_released(
+        engine: AsyncEngine, month: Any, basis: Basis, *rest: Any
+    ) -> bool:
+        started.append(basis)
+        await release.wait()
+        return await original(engine, month, basis, *rest)
+
+    monkeypatch.setattr(parts, "build", build_when_released)
+    for scope in [*SCOPES, *SCOPES]:  # accrual twice in each round: one build
+        async with AsyncSession(engine) as session:
+            answer = await cost_answer(session, CURRENT, *scope)
+        async with connected(database_url) as conn:  # asked again: computed again
+            await conn.execute("DELETE FROM cost_live_reports")
+        assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope)), scope
+        assert {basis: await _valid_parts(engine, basis) for basis in Basis} == {
+            basis: [] for basis in Basis
+        }
+    await asyncio.sleep(0)
+    assert sorted(started) == sorted(Basis)
+    release.set()
+    await parts.settled()
+    for basis in Basis:
+        assert len(await _valid_parts(engine, basis)) == 1
+    assert await _counts(database_url) == (2, 0)  # the outdated ones replaced
+
+
+async def test_a_part_is_built_by_one_builder_and_only_when_none_is_valid(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    basis = Basis.CASH
+    values = _report_values(CURRENT, basis, None, None)
+    async with connected(database_url) as conn:  # another process building it
+        transaction = conn.transaction()
+        await transaction.start()
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('cost_live_parts ' || $1))",
+            f"{CURRENT.start} {basis.value}",
+        )
+        assert not await parts.build(engine, CURRENT, basis, values)
+        await transaction.rollback()
+    assert await _valid_parts(engine, basis) == []
+    assert await parts.build(engine, CURRENT, basis, values)
+    kept = await _valid_parts(engine, basis)
+    assert len(kept) == 1
+    assert not await parts.build(engine, CURRENT, basis, values)  # a valid one is kept
+    assert await _valid_parts(engine, basis) == kept
+    async with connected(database_url) as conn:
+        await CURRENT_CHANGES["a fee version from this month"](conn)
+    assert await parts.build(engine, CURRENT, basis, values)
+    assert await _valid_parts(engine, basis) not in ([], kept)
+    assert await _counts(database_url) == (1, 0)
+
+
 async def test_a_recurring_writer_committing_after_the_part_is_kept_is_never_served_stale(
     engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The writer commits right after the part and the report were computed (the worst
-    moment): neither is served after it; the next report computes the part again."""
+    moment): neither is served after it; the next report keeps the part again."""
     scope: Scope = (Basis.ACCRUAL, GroupBy.NUMBER, None)
-    original = parts.computed
+    original = parts.build
 
-    async def computed_then_a_commit(*args: Any, **kwargs: Any) -> list[Any]:
-        records = await original(*args, **kwargs)
+    async def built_then_a_commit(*args: Any, **kwargs: Any) -> bool:
+        kept = await original(*args, **kwargs)
         async with connected(database_url) as conn:
             await CURRENT_CHANGES["a fee version from this month"](conn)
-        return records
+        return kept
 
     stale = await _live(engine, CURRENT, scope)
-    monkeypatch.setattr(parts, "computed", computed_then_a_commit)
+    monkeypatch.setattr(parts, "build", built_then_a_commit)
     assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(stale)  # its snapshot's
-    monkeypatch.setattr(parts, "computed", original)
+    monkeypatch.setattr(parts, "build", original)
     assert await _valid_parts(engine, scope[0]) == []
     answer = await _answer(engine, CURRENT, scope)
     assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope)) != _bytes(stale)
@@ -156,18 +223,18 @@ async def test_a_usage_writer_committing_after_the_part_is_kept_is_in_the_next_a
     engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scope: Scope = (Basis.CASH, GroupBy.NUMBER, None)
-    original = parts.computed
+    original = parts.build
 
-    async def computed_then_usage(*args: Any, **kwargs: Any) -> list[Any]:
-        records = await original(*args, **kwargs)
+    async def built_then_usage(*args: Any, **kwargs: Any) -> bool:
+        kept = await original(*args, **kwargs)
         async with connected(database_url) as conn:
             await CURRENT_CHANGES["usage this month"](conn)
-        return records
+        return kept
 
     stale = await _live(engine, CURRENT, scope)
-    monkeypatch.setattr(parts, "computed", computed_then_usage)
+    monkeypatch.setattr(parts, "build", built_then_usage)
     assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(stale)
-    monkeypatch.setattr(parts, "computed", original)
+    monkeypatch.setattr(parts, "build", original)
     kept = await _valid_parts(engine, scope[0])
     assert len(kept) == 1  # a usage write leaves the part valid ...
     answer = await _answer(engine, CURRENT, scope)  # ... and is priced afresh beside it
