@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.costs import splice
 from app.costs.live import valid_sql
 from app.costs.model import Basis, GroupBy, Month
 from app.costs.sql import (
@@ -67,7 +68,8 @@ _HAS_VALID = text(
 _DROP_OLDER = text(
     "WITH gone AS (DELETE FROM cost_live_parts p WHERE p.month = :month AND p.basis = :basis"
     " AND p.id < (SELECT max(id) FROM cost_live_parts WHERE month = :month AND basis = :basis)"
-    " RETURNING p.id)"
+    " RETURNING p.id),"
+    " rows AS (DELETE FROM cost_live_number_rows k WHERE k.part IN (SELECT id FROM gone))"
     " DELETE FROM cost_live_slices s WHERE s.part IN (SELECT id FROM gone)"
 )
 
@@ -86,7 +88,8 @@ async def build(engine: AsyncEngine, month: Month, basis: Basis, values: dict[st
         await connection.execute(text(TUNING_SQL))
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None
-        await driver.execute(_PART_SQL, *(values[name] for name in PART_PARAMETERS))
+        part = await driver.fetchval(_PART_SQL, *(values[name] for name in PART_PARAMETERS))
+        await splice.keep(driver, part)
         await connection.execute(_DROP_OLDER, keys)
     return True
 

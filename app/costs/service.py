@@ -18,7 +18,7 @@ import msgspec
 from sqlalchemy import func, select, text, union
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.costs import live, parts, rollups
+from app.costs import live, parts, rollups, splice
 from app.costs.model import Basis, GroupBy, Month, Report, Row, add_months, cents
 from app.costs.rendered import Rendered, decoded, render
 from app.costs.sql import (
@@ -26,6 +26,7 @@ from app.costs.sql import (
     FORECAST_SQL,
     PARTS_REPORT_PARAMETERS,
     REPORT_PARAMETERS,
+    SPLICED_PARAMETERS,
     TAG_REPORT_PARAMETERS,
     TUNING_SQL,
     numbered,
@@ -117,8 +118,7 @@ async def _live_answer(
     # A session on a connection of its own making (a test's transaction) keeps nothing.
     if not isinstance(session.bind, AsyncEngine):
         return render(await live_report(session, month, basis, group_by, tenant_id))
-    report, snapshot, from_part = await _from_parts(session, month, basis, group_by, tenant_id)
-    rendered = render(report)
+    rendered, snapshot, from_part = await _from_parts(session, month, basis, group_by, tenant_id)
     if snapshot is not None:
         await live.store(
             session.bind, month, basis, group_by, tenant_id, snapshot, rendered, as_csv
@@ -134,17 +134,26 @@ async def _from_parts(
     basis: Basis,
     group_by: GroupBy,
     tenant_id: uuid.UUID | None,
-) -> tuple[Report, str | None, bool]:
+) -> tuple[Rendered, str | None, bool]:
     """The live report, the snapshot to keep it under (None when this session has
     written: what it sees is its own) and whether it came from the kept recurring part
-    and the month's usage (``app.costs.parts``), as it does while the part is valid;
-    else from the whole statement in this session's transaction, as before the parts
-    (the caller then keeps the part, off the answer's path)."""
+    and the month's usage (``app.costs.parts``), as it does while the part is valid
+    (account-wide by number: the part's rows kept encoded, the rows with usage spliced
+    in, ``app.costs.splice``); else from the whole statement in this session's
+    transaction, as before the parts (the caller then keeps the part, off the answer's
+    path)."""
     values = _report_values(month, basis, tenant_id, None)
+    if group_by == GroupBy.NUMBER and tenant_id is None:
+        records = await _fetch(session, splice.REPORT_SQL, SPLICED_PARAMETERS, values)
+        found = splice.spliced(records)
+        if found is not None:
+            return *found, True
     records = await _fetch(session, parts.REPORT_SQL[group_by], PARTS_REPORT_PARAMETERS, values)
     if records:
-        return *_report(records), True
-    return *await _computed(session, month, basis, group_by, tenant_id), False
+        report, snapshot = _report(records)
+        return render(report), snapshot, True
+    report, snapshot = await _computed(session, month, basis, group_by, tenant_id)
+    return render(report), snapshot, False
 
 
 async def cost_report(

@@ -8,16 +8,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.costs import live, parts
-from app.costs.model import Basis, GroupBy, NumberFacts
+from app.costs import live, parts, splice
+from app.costs.model import Basis, FeeVersion, GroupBy, Holding, NumberFacts, Usage
 from app.costs.service import _report_values, cost_answer
 from tests.costs.test_cost_live import (
     CURRENT,
@@ -30,7 +33,7 @@ from tests.costs.test_cost_live import (
     _live,
 )
 from tests.costs.test_cost_rollups import Scope
-from tests.costs.test_costs_property import number_facts
+from tests.costs.test_costs_property import POOLS, TENANTS, number_facts
 from tests.support.costs import TENANT_B, engine_holding, store
 from tests.support.db import connected
 
@@ -61,13 +64,15 @@ async def _valid_parts(engine: AsyncEngine, basis: Basis) -> list[int]:
 
 
 async def _counts(database_url: str) -> tuple[int, int]:
-    """(parts, slices whose part is gone)."""
+    """(parts, slices and kept rows by number whose part is gone)."""
     async with connected(database_url) as conn:
         return (
             await conn.fetchval("SELECT count(*) FROM cost_live_parts"),
             await conn.fetchval(
-                "SELECT count(*) FROM cost_live_slices s"
-                " WHERE NOT EXISTS (SELECT 1 FROM cost_live_parts p WHERE p.id = s.part)"
+                "SELECT (SELECT count(*) FROM cost_live_slices s"
+                " WHERE NOT EXISTS (SELECT 1 FROM cost_live_parts p WHERE p.id = s.part))"
+                " + (SELECT count(*) FROM cost_live_number_rows k"
+                " WHERE NOT EXISTS (SELECT 1 FROM cost_live_parts p WHERE p.id = k.part))"
             ),
         )
 
@@ -298,11 +303,80 @@ async def test_the_report_from_the_parts_equals_the_whole_statement_over_random_
             " tenants, pools CASCADE"
         )
         await store(conn, list(inventory))
+    spliced: list[list[Any]] = []
+    original = splice.spliced
+
+    def spliced_and_seen(records: list[Any]) -> Any:
+        spliced.append(records)
+        return original(records)
+
     for group_by in (GroupBy.NUMBER, GroupBy.TENANT, GroupBy.POOL):
         scope: Scope = (basis, group_by, None)
         await _answer(engine, CURRENT, scope)  # keeps the part
         async with connected(database_url) as conn:  # the next answer: from the part
             await conn.execute("DELETE FROM cost_live_reports")
         assert len(await _valid_parts(engine, basis)) == 1
-        from_parts = await _answer(engine, CURRENT, scope)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(splice, "spliced", spliced_and_seen)
+            from_parts = await _answer(engine, CURRENT, scope)
         assert _bytes(from_parts) == _bytes(await _live(engine, CURRENT, scope)), group_by
+    assert len(spliced) == 1, "by number: the kept rows, the rows with usage spliced in"
+
+
+def _spliced_inventory() -> list[NumberFacts]:
+    """Around a number with usage alone (deleted on the 10th, before its billing day,
+    with usage before: on the cash basis no kept row), numbers whose kept rows the usage
+    replaces (one of them held by two tenants in turn) or leaves, on either side."""
+    start = CURRENT.start
+    fees = (FeeVersion(date(2025, 1, 15), Decimal("1.50"), Decimal("2.25"), Decimal("0.075")),)
+    tenants = (
+        Holding(TENANTS[0], start - timedelta(days=3), start + timedelta(days=11)),
+        Holding(TENANTS[1], start + timedelta(days=11), None, POOLS[0]),
+    )
+    used = {start + timedelta(days=1): Usage(3), start + timedelta(days=20): Usage(1)}
+    numbers = [
+        ("4915100000001", None, (), {}),
+        ("4915100000002", None, (), used),
+        ("4915100000003", start + timedelta(days=9), (), {start + timedelta(days=2): Usage(7)}),
+        ("4915100000004", None, tenants, used),
+        ("4915100000005", None, (), {}),
+    ]
+    return [
+        NumberFacts(number, "DE", "monthly", date(2025, 1, 15), fees, ends, None, held, usage)
+        for number, ends, held, usage in numbers
+    ]
+
+
+@pytest.mark.parametrize("basis", list(Basis))
+async def test_the_rows_with_usage_are_spliced_over_and_between_the_kept_rows(
+    engine: AsyncEngine, database_url: str, basis: Basis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with connected(database_url) as conn:
+        await conn.execute(
+            "TRUNCATE numbers, number_fee_versions, allocations, number_usage_daily,"
+            " tenants, pools CASCADE"
+        )
+        await store(conn, _spliced_inventory())
+    scope: Scope = (basis, GroupBy.NUMBER, None)
+    await _answer(engine, CURRENT, scope)  # keeps the part
+    async with connected(database_url) as conn:
+        await conn.execute("DELETE FROM cost_live_reports")
+    spliced: list[list[Any]] = []
+    original = splice.spliced
+
+    def spliced_and_seen(records: list[Any]) -> Any:
+        spliced.append(records)
+        return original(records)
+
+    monkeypatch.setattr(splice, "spliced", spliced_and_seen)
+    answer = await _answer(engine, CURRENT, scope)
+    assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope))
+    [records] = spliced
+    kinds = {record["key"]: record["in_part"] for record in records[:-1]}
+    if basis == Basis.CASH:  # a kept row replaced, and one put in between
+        assert kinds == {"4915100000002": True, "4915100000003": False, "4915100000004": True}
+    else:  # accrual: the deleted number owes its days, so it has a kept row
+        assert set(kinds.values()) == {True}
+    assert [row["key"] for row in msgspec.json.decode(bytes(answer.rows))] == [
+        f"491510000000{i}" for i in range(1, 6)
+    ]
