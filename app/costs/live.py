@@ -157,14 +157,15 @@ _LOCK_HORIZON = text(
     " ON CONFLICT (one) DO UPDATE SET horizon = cost_live_horizon.horizon"
 )
 # Reports and recurring parts no longer served: of months now rolled up, or invalid
-# (a part with its slices).
+# (a part with its slices and its rows by number).
 _DROP = [
     text(
         "DELETE FROM cost_live_reports r WHERE r.month < :oldest OR NOT (" + _VALID + ")"  # noqa: S608
     ),
     text(
         "WITH gone AS (DELETE FROM cost_live_parts p"  # noqa: S608
-        " WHERE p.month < :oldest OR NOT (" + _PART_VALID + ") RETURNING p.id)"
+        " WHERE p.month < :oldest OR NOT (" + _PART_VALID + ") RETURNING p.id),"
+        " rows AS (DELETE FROM cost_live_number_rows k WHERE k.part IN (SELECT id FROM gone))"
         " DELETE FROM cost_live_slices s WHERE s.part IN (SELECT id FROM gone)"
     ),
 ]

@@ -14,27 +14,39 @@ and their fee versions, by index), in the reader's statement, which also checks 
 part's validity: the report is what the whole statement would answer in that snapshot
 (the recurring inputs it sees are the part's, the usage is its own). So a report after a
 usage write is the slices plus usage, not the recurring charges over every number and
-fee version again. When no part is valid (after a recurring write), the whole statement
-answers and keeps the part as it goes (:func:`computed`).
+fee version again.
+
+When no part is valid (after a recurring write), the whole statement answers, as before
+0025, and the part is kept afterwards, off the request's path (:func:`keep_later`): a task
+on the engine, one per month and basis at a time in this process, and across processes
+whoever holds the build's advisory lock; a build that finds a valid part keeps nothing. A
+part built from a snapshot that a recurring change escaped is simply never served (the
+validity check), so building late costs no exactness.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import date
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.costs import splice
 from app.costs.live import valid_sql
 from app.costs.model import Basis, GroupBy, Month
 from app.costs.sql import (
+    PART_PARAMETERS,
     PARTS_REPORT_PARAMETERS,
-    REPORT_PARAMETERS,
     TUNING_SQL,
     numbered,
-    part_and_report_sql,
+    part_sql,
     parts_report_sql,
 )
+
+logger = logging.getLogger(__name__)
 
 #: The report of each grouping from the valid part (no rows at all when there is none).
 REPORT_SQL = {
@@ -42,32 +54,78 @@ REPORT_SQL = {
     for group_by in GroupBy
     if group_by != GroupBy.TAG
 }
-_PART_AND_REPORT_SQL = {
-    group_by: numbered(part_and_report_sql(group_by), REPORT_PARAMETERS) for group_by in REPORT_SQL
-}
+_PART_SQL = numbered(part_sql(), PART_PARAMETERS)
+# One builder of a month and basis at a time across processes (the lock is the
+# transaction's); a second one finds it taken and leaves the build to the first.
+_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('cost_live_parts ' || :key))")
+_HAS_VALID = text(
+    "SELECT EXISTS (SELECT 1 FROM cost_live_parts p"  # noqa: S608
+    " WHERE p.month = :month AND p.basis = :basis AND " + valid_sql("p", True) + ")"
+)
+_ANALYZE = text("ANALYZE cost_live_slices")
 # The parts this one replaces (older ones of the month and basis: outdated, or as exact
 # as this one), with their slices; a reader still reading one keeps its snapshot's rows.
 # (The slices have no foreign key: checking it took longer than computing them.)
 _DROP_OLDER = text(
     "WITH gone AS (DELETE FROM cost_live_parts p WHERE p.month = :month AND p.basis = :basis"
     " AND p.id < (SELECT max(id) FROM cost_live_parts WHERE month = :month AND basis = :basis)"
-    " RETURNING p.id)"
+    " RETURNING p.id),"
+    " rows AS (DELETE FROM cost_live_number_rows k WHERE k.part IN (SELECT id FROM gone))"
     " DELETE FROM cost_live_slices s WHERE s.part IN (SELECT id FROM gone)"
 )
 
 
-async def computed(
-    engine: AsyncEngine, month: Month, basis: Basis, group_by: GroupBy, values: dict[str, Any]
-) -> list[Any]:
-    """The report's rows (``sql.report_sql``'s), computed by the whole statement, which
-    keeps the recurring part of ``month`` on ``basis`` as it goes; in a transaction of its
-    own, which writes only the part (``values``: the report's bind parameters)."""
+async def build(engine: AsyncEngine, month: Month, basis: Basis, values: dict[str, Any]) -> bool:
+    """Keep the recurring part of ``month`` on ``basis`` unless a valid one is kept or
+    another builder holds the month and basis; whether this one was kept. In a
+    transaction of its own, which writes only the part (``values``: the report's bind
+    parameters, of which the window and basis are used)."""
     async with engine.begin() as connection:
+        if not await connection.scalar(_LOCK, {"key": f"{month.start} {basis.value}"}):
+            return False
+        keys = {"month": month.start, "basis": basis.value}
+        if await connection.scalar(_HAS_VALID, keys):
+            return False
         await connection.execute(text(TUNING_SQL))
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None
-        records = await driver.fetch(
-            _PART_AND_REPORT_SQL[group_by], *(values[name] for name in REPORT_PARAMETERS)
-        )
-        await connection.execute(_DROP_OLDER, {"month": month.start, "basis": basis.value})
-    return records
+        part = await driver.fetchval(_PART_SQL, *(values[name] for name in PART_PARAMETERS))
+        await splice.keep(driver, part)
+        # Statistics that know the slices: never analyzed, the planner took the part's
+        # slices for a few and joined 13,000 usage days to them by index, one by one
+        # (the report from the part over 20 s instead of 0.2 s, until autovacuum came).
+        await connection.execute(_ANALYZE)
+        await connection.execute(_DROP_OLDER, keys)
+    return True
+
+
+# The builds under way in this process, by month and basis (the loop keeps only weak
+# references to tasks: these keep them running).
+_building: dict[tuple[date, Basis], asyncio.Task[bool]] = {}
+
+
+def keep_later(engine: AsyncEngine, month: Month, basis: Basis, values: dict[str, Any]) -> None:
+    """Build the part of ``month`` on ``basis`` (:func:`build`) in a task of its own,
+    which starts when the caller next awaits: the answer does not wait for it. None is
+    started while one of the same month and basis is under way here."""
+    key = (month.start, basis)
+    if key in _building:
+        return
+    task = asyncio.get_running_loop().create_task(
+        build(engine, month, basis, values), name=f"cost part {month} {basis}"
+    )
+    _building[key] = task
+    task.add_done_callback(lambda done: _finished(key, done))
+
+
+def _finished(key: tuple[date, Basis], task: asyncio.Task[bool]) -> None:
+    del _building[key]
+    if not task.cancelled() and task.exception() is not None:
+        # A part is a cache: the next report without one answers in full and builds again.
+        logger.error("keeping a recurring cost part failed", exc_info=task.exception())
+
+
+async def settled() -> None:
+    """Wait for the builds under way in this process (tests, benchmarks, shutdown)."""
+    while _building:
+        await asyncio.gather(*_building.values(), return_exceptions=True)

@@ -124,6 +124,16 @@ def report_csv(report: Report) -> str:
 _encoder = msgspec.json.Encoder()
 
 
+def encoded_row(row: Row) -> bytes:
+    """``row`` as an element of the rows' JSON array (``app.costs.splice``)."""
+    return _encoder.encode(row_out(row))
+
+
+def encoded_totals(row: Row) -> bytes:
+    """``row`` as the totals' JSON."""
+    return _encoder.encode(totals_out(row))
+
+
 def render(report: Report) -> Rendered:
     """``report`` as the answers write it, each part encoded when first asked for."""
     return Rendered(report)

@@ -18,7 +18,7 @@ import msgspec
 from sqlalchemy import func, select, text, union
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.costs import live, parts, rollups
+from app.costs import live, parts, rollups, splice
 from app.costs.model import Basis, GroupBy, Month, Report, Row, add_months, cents
 from app.costs.rendered import Rendered, decoded, render
 from app.costs.sql import (
@@ -26,6 +26,7 @@ from app.costs.sql import (
     FORECAST_SQL,
     PARTS_REPORT_PARAMETERS,
     REPORT_PARAMETERS,
+    SPLICED_PARAMETERS,
     TAG_REPORT_PARAMETERS,
     TUNING_SQL,
     numbered,
@@ -51,7 +52,6 @@ def _window(start: date, stop: date) -> dict[str, object]:
 
 
 _TUNING = text(TUNING_SQL)
-_HAS_WRITTEN = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
 
 
 def _report_parameters(group_by: GroupBy) -> tuple[str, ...]:
@@ -118,35 +118,42 @@ async def _live_answer(
     # A session on a connection of its own making (a test's transaction) keeps nothing.
     if not isinstance(session.bind, AsyncEngine):
         return render(await live_report(session, month, basis, group_by, tenant_id))
-    report, snapshot = await _from_parts(session, session.bind, month, basis, group_by, tenant_id)
-    rendered = render(report)
+    rendered, snapshot, from_part = await _from_parts(session, month, basis, group_by, tenant_id)
     if snapshot is not None:
         await live.store(
             session.bind, month, basis, group_by, tenant_id, snapshot, rendered, as_csv
         )
+        if not from_part:  # after the store: the build does not slow this answer's
+            parts.keep_later(session.bind, month, basis, _report_values(month, basis, None, None))
     return rendered
 
 
 async def _from_parts(
     session: AsyncSession,
-    engine: AsyncEngine,
     month: Month,
     basis: Basis,
     group_by: GroupBy,
     tenant_id: uuid.UUID | None,
-) -> tuple[Report, str | None]:
-    """The live report and the snapshot to keep it under: from the kept recurring part
-    and the month's usage (``app.costs.parts``) while the part is valid; else by the
-    whole statement, which keeps the part again as it goes, in a transaction of its own
-    (the same answer as a new statement of this READ COMMITTED session would give),
-    unless this session has written (what it sees is its own: computed here, not kept)."""
+) -> tuple[Rendered, str | None, bool]:
+    """The live report, the snapshot to keep it under (None when this session has
+    written: what it sees is its own) and whether it came from the kept recurring part
+    and the month's usage (``app.costs.parts``), as it does while the part is valid
+    (account-wide by number: the part's rows kept encoded, the rows with usage spliced
+    in, ``app.costs.splice``); else from the whole statement in this session's
+    transaction, as before the parts (the caller then keeps the part, off the answer's
+    path)."""
     values = _report_values(month, basis, tenant_id, None)
+    if group_by == GroupBy.NUMBER and tenant_id is None:
+        records = await _fetch(session, splice.REPORT_SQL, SPLICED_PARAMETERS, values)
+        found = splice.spliced(records)
+        if found is not None:
+            return *found, True
     records = await _fetch(session, parts.REPORT_SQL[group_by], PARTS_REPORT_PARAMETERS, values)
     if records:
-        return _report(records)
-    if await session.scalar(_HAS_WRITTEN):
-        return await _computed(session, month, basis, group_by, tenant_id)
-    return _report(await parts.computed(engine, month, basis, group_by, values))
+        report, snapshot = _report(records)
+        return render(report), snapshot, True
+    report, snapshot = await _computed(session, month, basis, group_by, tenant_id)
+    return render(report), snapshot, False
 
 
 async def cost_report(

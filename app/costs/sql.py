@@ -195,7 +195,7 @@ _SLICE_CHARGES = f"""
 
 def _usage_and_charges(sliced: str) -> str:
     """The CTEs ``usage`` and ``charged`` over the slices with their charges (``sliced``:
-    :data:`_SLICE_CHARGES` as a subquery, or a CTE of it)."""
+    :data:`_SLICE_CHARGES` as a subquery)."""
     return f"""
 usage AS (
     SELECT u.number, COALESCE(s.f, {M0}) AS sf,
@@ -314,7 +314,7 @@ def report_sql(group_by: GroupBy) -> str:
 _SNAPSHOT = "is_total AND pg_current_xact_id_if_assigned() IS NULL"
 
 
-def _report_rows(group_by: GroupBy, where: str = "", snapshot: str = _SNAPSHOT) -> str:
+def _report_rows(group_by: GroupBy, where: str = "") -> str:
     """The report's rows from the CTE ``charged`` (one row per charged number and slice).
 
     Only a number shared between holders in the month has several slices; those alone
@@ -352,7 +352,7 @@ exact (key, numbers, recurring, setup, usage, is_total) AS (
 SELECT key, numbers, is_total, {_cents("recurring")} AS recurring, {_cents("setup")} AS setup,
        {_cents("usage")} AS usage, {_cents("recurring + setup + usage")} AS total,
        CASE WHEN NOT is_total THEN {name} END AS name,
-       CASE WHEN {snapshot} THEN pg_current_snapshot()::text END AS snapshot
+       CASE WHEN {_SNAPSHOT} THEN pg_current_snapshot()::text END AS snapshot
 FROM exact e {joins} {where}
 """  # noqa: S608  (key, name and joins come from constants)
 
@@ -362,19 +362,17 @@ FROM exact e {joins} {where}
 _BASIS = f"CASE WHEN {ACCRUAL} THEN 'accrual' ELSE 'cash' END"
 
 
-def part_and_report_sql(group_by: GroupBy) -> str:
-    """:func:`report_sql`, which also keeps the recurring part of the month on the basis:
-    each slice with its recurring and setup charges, under a new ``cost_live_parts`` row
-    stamped with this statement's snapshot (one statement: the stamp is the snapshot the
-    slices were read in). Run in a transaction of its own, which writes nothing the costs
-    are computed from: its snapshot is stamped on the report too."""
+def part_sql() -> str:
+    """The recurring part of the month on the basis, kept: each slice with its recurring
+    and setup charges, under a new ``cost_live_parts`` row stamped with this statement's
+    snapshot (one statement: the stamp is the snapshot the slices were read in); returns
+    the part's id. Run in a transaction of its own, which writes nothing the costs are
+    computed from."""
     return f"""{_RECURRING_CTES},
 part AS (
     INSERT INTO cost_live_parts (month, basis, snapshot)
     VALUES ({M0}, {_BASIS}, pg_current_snapshot())
     RETURNING id
-),
-sliced AS MATERIALIZED ({_SLICE_CHARGES}
 ),
 kept AS (
     INSERT INTO cost_live_slices
@@ -383,8 +381,14 @@ kept AS (
            CASE WHEN r1 IS NOT NULL OR r2 IS NOT NULL THEN COALESCE(r1, 0) + COALESCE(r2, 0)
            END,
            setup
-    FROM sliced CROSS JOIN part
-),{_usage_and_charges("sliced")}{_report_rows(group_by, snapshot="is_total")}"""  # noqa: S608
+    FROM ({_SLICE_CHARGES}
+    ) sliced CROSS JOIN part
+)
+SELECT id FROM part"""  # noqa: S608
+
+
+#: The part's statement uses no tenant: one part serves every scope.
+PART_PARAMETERS = ("m0", "m1", "i0", "i1", "accrual")
 
 
 # The report's ``charged`` from a kept part (``part``: its id, when valid) and the
@@ -435,6 +439,69 @@ def parts_report_sql(group_by: GroupBy, valid: str) -> str:
 
 
 PARTS_REPORT_PARAMETERS = ("m0", "m1", "accrual", "tenant")
+
+
+# The account-wide report by number from a part, spliced (``app.costs.splice``, migration
+# 0026): the part's rows without usage, kept encoded, and afresh only the rows of the
+# numbers with usage this month.
+
+#: Each number's row without usage, from the part ``$1``'s slices (:func:`_report_rows`'s
+#: per-number sums with usage 0: numbers with a charge only), then the totals' sums.
+NUMBER_ROWS_SQL = f"""
+SELECT number, {_cents("recurring")}, {_cents("setup")}, {_cents("0::numeric")},
+       {_cents("recurring + setup")}
+FROM (
+    SELECT number, COALESCE(SUM(recurring), 0) AS recurring, COALESCE(SUM(setup), 0) AS setup
+    FROM cost_live_slices WHERE part = $1
+    GROUP BY number
+    HAVING bool_or(recurring IS NOT NULL OR setup IS NOT NULL)
+) n"""  # noqa: S608
+NUMBER_SUMS_SQL = (
+    "SELECT COALESCE(SUM(recurring), 0), COALESCE(SUM(setup), 0)"
+    " FROM cost_live_slices WHERE part = $1"
+)
+
+
+def spliced_sql(valid: str) -> str:
+    """The rows of the numbers with usage this month (priced as :data:`_PARTS_CTES`
+    does, their recurring and setup summed over their slices; ``in_part``: the kept rows
+    have one of theirs), then the totals, from the kept sums and this usage, with the
+    kept rows (``keys``, ``offsets``, ``rows``) and the snapshot: from the latest part
+    with kept rows for which ``valid`` holds; no rows at all when there is none."""
+    ctes = _PARTS_CTES.replace("{valid}", valid).replace(
+        "FROM cost_live_parts p\n",
+        "FROM cost_live_parts p JOIN cost_live_number_rows k ON k.part = p.id\n",
+    )
+    # Only ``part`` and ``usage``: the report's other CTEs are not needed.
+    ctes = ctes[: ctes.index(",\ncharged AS (")]
+    return f"""{ctes},
+used AS (
+    SELECT number, SUM(amount) AS usage FROM usage GROUP BY number
+),
+priced AS (
+    SELECT u.number, COALESCE(SUM(s.recurring), 0) AS recurring,
+           COALESCE(SUM(s.setup), 0) AS setup, u.usage,
+           bool_or(s.recurring IS NOT NULL OR s.setup IS NOT NULL) AS in_part
+    FROM used u
+    JOIN cost_live_slices s ON s.part = (SELECT id FROM part) AND s.number = u.number
+    GROUP BY u.number, u.usage
+)
+SELECT number AS key, 1::bigint AS numbers, false AS is_total, {_cents("recurring")},
+       {_cents("setup")}, {_cents("usage")}, {_cents("recurring + setup + usage")}, in_part,
+       NULL::bytea AS keys, NULL::bytea AS offsets, NULL::bytea AS rows, NULL::text AS snapshot
+FROM priced
+UNION ALL
+SELECT 'total', k.numbers + (SELECT count(*) FROM priced WHERE NOT in_part), true,
+       {_cents("k.recurring")}, {_cents("k.setup")}, {_cents("u.usage")},
+       {_cents("k.recurring + k.setup + u.usage")}, NULL, k.keys, k.offsets, k.rows,
+       CASE WHEN pg_current_xact_id_if_assigned() IS NULL THEN pg_current_snapshot()::text END
+FROM cost_live_number_rows k,
+     (SELECT COALESCE(SUM(usage), 0) AS usage FROM priced) u
+WHERE k.part = (SELECT id FROM part)
+"""  # noqa: S608  (module constants only)
+
+
+SPLICED_PARAMETERS = ("m0", "m1", "accrual")
 
 
 # The forecast: cash basis from the current mirror, per month. Numbers being ordered

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     LargeBinary,
     Numeric,
     String,
@@ -721,6 +722,22 @@ cost_live_slices = Table(
     Column("recurring", Numeric),
     Column("setup", Numeric),
     Index("ix_cost_live_slices_part", "part"),
+    prefixes=["UNLOGGED"],
+)
+
+
+# A kept recurring part's account-wide report by number with no usage, as the answers
+# write it (each row's JSON and a comma, at the byte offsets of ``offsets``, in the order
+# of ``keys``), and the exact sums its totals start from (app.costs.splice, migration
+# 0026). Written and read in SQL alone, like the slices.
+cost_live_number_rows = Table(
+    "cost_live_number_rows",
+    Base.metadata,
+    Column("part", BigInteger, primary_key=True),  # no foreign key: see migration 0026
+    Column("numbers", Integer, nullable=False),
+    Column("recurring", Numeric, nullable=False),
+    Column("setup", Numeric, nullable=False),
+    *(Column(name, LargeBinary, nullable=False) for name in ("keys", "offsets", "rows")),
     prefixes=["UNLOGGED"],
 )
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.costs import live, rollups
+from app.costs import live, parts, rollups
 from app.costs.model import Basis, GroupBy, Month, NumberFacts
 from app.costs.rendered import Rendered, render
 from app.costs.service import berlin_today, cost_answer, live_report
@@ -51,8 +51,11 @@ def _bytes(report: Rendered) -> tuple[bytes, bytes, bytes]:
 
 
 async def _answer(engine: AsyncEngine, month: Month, scope: Scope) -> Rendered:
+    """The answer, and then the recurring part it left to keep afterwards, if any."""
     async with AsyncSession(engine) as session:
-        return await cost_answer(session, month, *scope)
+        answer = await cost_answer(session, month, *scope)
+    await parts.settled()
+    return answer
 
 
 async def _live(engine: AsyncEngine, month: Month, scope: Scope) -> Rendered:

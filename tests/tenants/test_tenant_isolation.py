@@ -34,7 +34,12 @@ METHODS = ("get", "post", "put", "patch", "delete")
 # kept recurring parts of live cost reports are computed account-wide from the watched
 # tables by whoever asks first (each reader sees only its own scope of them): asking for
 # one's own costs may rewrite them from the first tenant's unchanged rows.
-UNWATCHED_TABLES = {"audit_log", "alembic_version", "cost_live_slices"}
+UNWATCHED_TABLES = {
+    "audit_log",
+    "alembic_version",
+    "cost_live_slices",
+    "cost_live_number_rows",
+}
 POOL_NAME = "acme shared pool"
 
 
