@@ -126,6 +126,7 @@ def _finished(key: tuple[date, Basis], task: asyncio.Task[bool]) -> None:
 
 
 async def settled() -> None:
-    """Wait for the builds under way in this process (tests, benchmarks, shutdown)."""
+    """Wait for the builds under way in this process (tests, benchmarks). Nothing waits
+    for them at shutdown: a build cut short rolls back, and the next ask builds again."""
     while _building:
         await asyncio.gather(*_building.values(), return_exceptions=True)

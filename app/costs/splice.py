@@ -89,7 +89,7 @@ def spliced(records: list[Any]) -> tuple[Rendered, str | None] | None:
     at = 0  # how far the kept rows are copied
     for key, _, _, recurring, setup, usage, total, in_part, *_ in sorted(used, key=_by_key):
         place = bisect_left(keys, key)
-        if in_part and keys[place] != key:  # the part's rows and slices disagree
+        if in_part and keys[place : place + 1] != [key]:  # the part's rows and slices disagree
             raise ValueError(f"no kept row for {key!r}")
         pieces.append(view[at : offsets[place]])
         pieces.append(encoded_row(Row(key, 1, recurring, setup, usage, total, None)) + b",")
