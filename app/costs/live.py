@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.costs import rollups
 from app.costs.model import Basis, GroupBy, Month
 from app.costs.rendered import Rendered, stored
-from app.costs.sql import name_lookup_sql
+from app.costs.sql import drop_parts_sql, name_lookup_sql
 
 #: The groupings whose live reports are kept (a tag's are always computed).
 KEPT = rollups.ROLLED_UP
@@ -162,12 +162,7 @@ _DROP = [
     text(
         "DELETE FROM cost_live_reports r WHERE r.month < :oldest OR NOT (" + _VALID + ")"  # noqa: S608
     ),
-    text(
-        "WITH gone AS (DELETE FROM cost_live_parts p"  # noqa: S608
-        " WHERE p.month < :oldest OR NOT (" + _PART_VALID + ") RETURNING p.id),"
-        " rows AS (DELETE FROM cost_live_number_rows k WHERE k.part IN (SELECT id FROM gone))"
-        " DELETE FROM cost_live_slices s WHERE s.part IN (SELECT id FROM gone)"
-    ),
+    text(drop_parts_sql("p.month < :oldest OR NOT (" + _PART_VALID + ")")),
 ]
 # A report still valid now is what the live statement answers in this statement's
 # snapshot too (every change to its months this snapshot sees was visible to it), so it

@@ -41,6 +41,7 @@ from app.costs.sql import (
     PART_PARAMETERS,
     PARTS_REPORT_PARAMETERS,
     TUNING_SQL,
+    drop_parts_sql,
     numbered,
     part_sql,
     parts_report_sql,
@@ -64,14 +65,12 @@ _HAS_VALID = text(
 )
 _ANALYZE = text("ANALYZE cost_live_slices")
 # The parts this one replaces (older ones of the month and basis: outdated, or as exact
-# as this one), with their slices; a reader still reading one keeps its snapshot's rows.
-# (The slices have no foreign key: checking it took longer than computing them.)
+# as this one); a reader still reading one keeps its snapshot's rows.
 _DROP_OLDER = text(
-    "WITH gone AS (DELETE FROM cost_live_parts p WHERE p.month = :month AND p.basis = :basis"
-    " AND p.id < (SELECT max(id) FROM cost_live_parts WHERE month = :month AND basis = :basis)"
-    " RETURNING p.id),"
-    " rows AS (DELETE FROM cost_live_number_rows k WHERE k.part IN (SELECT id FROM gone))"
-    " DELETE FROM cost_live_slices s WHERE s.part IN (SELECT id FROM gone)"
+    drop_parts_sql(
+        "p.month = :month AND p.basis = :basis AND p.id"
+        " < (SELECT max(id) FROM cost_live_parts WHERE month = :month AND basis = :basis)"
+    )
 )
 
 

@@ -311,7 +311,8 @@ def report_sql(group_by: GroupBy) -> str:
 
 # The snapshot the statement read in, for a live report kept (app.costs.live); none when
 # this transaction wrote (what it sees may yet be rolled back).
-_SNAPSHOT = "is_total AND pg_current_xact_id_if_assigned() IS NULL"
+_UNWRITTEN = "pg_current_xact_id_if_assigned() IS NULL"
+_SNAPSHOT = f"is_total AND {_UNWRITTEN}"
 
 
 def _report_rows(group_by: GroupBy, where: str = "") -> str:
@@ -387,19 +388,32 @@ kept AS (
 SELECT id FROM part"""  # noqa: S608
 
 
+def drop_parts_sql(where: str) -> str:
+    """Delete the parts for which ``where`` (a condition on ``p``, a ``cost_live_parts``
+    row) holds, with their slices and rows by number (neither has a foreign key to its
+    part: checking one took longer than computing the slices)."""
+    return (
+        f"WITH gone AS (DELETE FROM cost_live_parts p WHERE {where} RETURNING p.id),"  # noqa: S608
+        " rows AS (DELETE FROM cost_live_number_rows k WHERE k.part IN (SELECT id FROM gone))"
+        " DELETE FROM cost_live_slices s WHERE s.part IN (SELECT id FROM gone)"
+    )
+
+
 #: The part's statement uses no tenant: one part serves every scope.
 PART_PARAMETERS = ("m0", "m1", "i0", "i1", "accrual")
 
 
-# The report's ``charged`` from a kept part (``part``: its id, when valid) and the
-# month's usage: each usage day priced by the fee version holding it (the latest seen by
-# that day, else the first: ``fees``' ranges, looked up by the index) and put in the
-# slice holding it, inside the number's days, as ``usage`` does.
-_PARTS_CTES = f"""
+def _part_ctes(valid: str, parts: str = "cost_live_parts p") -> str:
+    """The CTEs ``part`` (the id of the latest part of ``parts`` of the month and basis for
+    which ``valid`` holds, a condition on ``p``) and ``usage``: the month's usage days
+    each priced by the fee version holding it (the latest seen by that day, else the
+    first: ``fees``' ranges, looked up by the index) and put in the part's slice holding
+    it, inside the number's days, as the whole statement's ``usage`` does."""
+    return f"""
 WITH
 part AS (
-    SELECT p.id FROM cost_live_parts p
-    WHERE p.month = {M0} AND p.basis = {_BASIS} AND ({{valid}})
+    SELECT p.id FROM {parts}
+    WHERE p.month = {M0} AND p.basis = {_BASIS} AND ({valid})
     ORDER BY p.id DESC LIMIT 1
 ),
 usage AS (
@@ -418,7 +432,11 @@ usage AS (
     ) f
     WHERE u.day >= {M0} AND u.day < {M1}
     GROUP BY 1, 2
-),
+)"""  # noqa: S608  (valid and parts: constants of this package)
+
+
+# The report's ``charged`` from the part's slices and the priced usage.
+_CHARGED_FROM_PART = """,
 charged AS (
     SELECT s.number, s.country, s.tenant_id, s.pool_id, s.shared,
            COALESCE(s.recurring, 0) AS recurring, COALESCE(s.setup, 0) AS setup,
@@ -427,7 +445,7 @@ charged AS (
     LEFT JOIN usage u ON u.number = s.number AND u.sf = s.sf
     WHERE s.part = (SELECT id FROM part)
       AND (s.recurring IS NOT NULL OR s.setup IS NOT NULL OR u.amount IS NOT NULL)
-)"""  # noqa: S608  (module constants only)
+)"""
 
 
 def parts_report_sql(group_by: GroupBy, valid: str) -> str:
@@ -435,7 +453,7 @@ def parts_report_sql(group_by: GroupBy, valid: str) -> str:
     which ``valid`` (a condition on ``p``, a ``cost_live_parts`` row) holds, and the
     month's usage; no rows at all, not even the totals, when there is none."""
     where = "WHERE EXISTS (SELECT 1 FROM part)"
-    return _PARTS_CTES.replace("{valid}", valid) + _report_rows(group_by, where)
+    return _part_ctes(valid) + _CHARGED_FROM_PART + _report_rows(group_by, where)
 
 
 PARTS_REPORT_PARAMETERS = ("m0", "m1", "accrual", "tenant")
@@ -463,18 +481,13 @@ NUMBER_SUMS_SQL = (
 
 
 def spliced_sql(valid: str) -> str:
-    """The rows of the numbers with usage this month (priced as :data:`_PARTS_CTES`
+    """The rows of the numbers with usage this month (priced as :func:`_part_ctes`
     does, their recurring and setup summed over their slices; ``in_part``: the kept rows
     have one of theirs), then the totals, from the kept sums and this usage, with the
     kept rows (``keys``, ``offsets``, ``rows``) and the snapshot: from the latest part
     with kept rows for which ``valid`` holds; no rows at all when there is none."""
-    ctes = _PARTS_CTES.replace("{valid}", valid).replace(
-        "FROM cost_live_parts p\n",
-        "FROM cost_live_parts p JOIN cost_live_number_rows k ON k.part = p.id\n",
-    )
-    # Only ``part`` and ``usage``: the report's other CTEs are not needed.
-    ctes = ctes[: ctes.index(",\ncharged AS (")]
-    return f"""{ctes},
+    parts = "cost_live_parts p JOIN cost_live_number_rows k ON k.part = p.id"
+    return f"""{_part_ctes(valid, parts)},
 used AS (
     SELECT number, SUM(amount) AS usage FROM usage GROUP BY number
 ),
@@ -494,7 +507,7 @@ UNION ALL
 SELECT 'total', k.numbers + (SELECT count(*) FROM priced WHERE NOT in_part), true,
        {_cents("k.recurring")}, {_cents("k.setup")}, {_cents("u.usage")},
        {_cents("k.recurring + k.setup + u.usage")}, NULL, k.keys, k.offsets, k.rows,
-       CASE WHEN pg_current_xact_id_if_assigned() IS NULL THEN pg_current_snapshot()::text END
+       CASE WHEN {_UNWRITTEN} THEN pg_current_snapshot()::text END
 FROM cost_live_number_rows k,
      (SELECT COALESCE(SUM(usage), 0) AS usage FROM priced) u
 WHERE k.part = (SELECT id FROM part)
