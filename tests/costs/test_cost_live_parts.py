@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -200,24 +201,36 @@ async def test_a_part_is_built_by_one_builder_and_only_when_none_is_valid(
     assert await _counts(database_url) == (1, 0)
 
 
+@contextmanager
+def _committing_after_the_build(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, change: str
+) -> Iterator[None]:
+    """While open, each part's build is followed at once by ``CURRENT_CHANGES[change]``
+    committed on another connection (the worst moment for the part kept)."""
+    original = parts.build
+
+    async def built_then_a_commit(*args: Any, **kwargs: Any) -> bool:
+        kept = await original(*args, **kwargs)
+        async with connected(database_url) as conn:
+            await CURRENT_CHANGES[change](conn)
+        return kept
+
+    monkeypatch.setattr(parts, "build", built_then_a_commit)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(parts, "build", original)
+
+
 async def test_a_recurring_writer_committing_after_the_part_is_kept_is_never_served_stale(
     engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The writer commits right after the part and the report were computed (the worst
     moment): neither is served after it; the next report keeps the part again."""
     scope: Scope = (Basis.ACCRUAL, GroupBy.NUMBER, None)
-    original = parts.build
-
-    async def built_then_a_commit(*args: Any, **kwargs: Any) -> bool:
-        kept = await original(*args, **kwargs)
-        async with connected(database_url) as conn:
-            await CURRENT_CHANGES["a fee version from this month"](conn)
-        return kept
-
     stale = await _live(engine, CURRENT, scope)
-    monkeypatch.setattr(parts, "build", built_then_a_commit)
-    assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(stale)  # its snapshot's
-    monkeypatch.setattr(parts, "build", original)
+    with _committing_after_the_build(monkeypatch, database_url, "a fee version from this month"):
+        assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(stale)  # its snapshot's
     assert await _valid_parts(engine, scope[0]) == []
     answer = await _answer(engine, CURRENT, scope)
     assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope)) != _bytes(stale)
@@ -228,18 +241,9 @@ async def test_a_usage_writer_committing_after_the_part_is_kept_is_in_the_next_a
     engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scope: Scope = (Basis.CASH, GroupBy.NUMBER, None)
-    original = parts.build
-
-    async def built_then_usage(*args: Any, **kwargs: Any) -> bool:
-        kept = await original(*args, **kwargs)
-        async with connected(database_url) as conn:
-            await CURRENT_CHANGES["usage this month"](conn)
-        return kept
-
     stale = await _live(engine, CURRENT, scope)
-    monkeypatch.setattr(parts, "build", built_then_usage)
-    assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(stale)
-    monkeypatch.setattr(parts, "build", original)
+    with _committing_after_the_build(monkeypatch, database_url, "usage this month"):
+        assert _bytes(await _answer(engine, CURRENT, scope)) == _bytes(stale)
     kept = await _valid_parts(engine, scope[0])
     assert len(kept) == 1  # a usage write leaves the part valid ...
     answer = await _answer(engine, CURRENT, scope)  # ... and is priced afresh beside it
