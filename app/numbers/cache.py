@@ -202,8 +202,9 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         (``("country", "DE")``). None when ``accept`` cannot tell for one, or when
         ``max_walk`` were tested without finding them all.
 
-        One loop over the order, here, with no call but ``accept``: pages that test
-        hundreds of numbers (``q``) spend their time in it.
+        One loop over the order, here, with no call but ``accept``: pages whose filters
+        match sparsely (tags, features) spend their time in it. A ``q`` page does not
+        walk: :meth:`search`.
         """
         order = self._order if index is None else self._indexes.get(index)
         numbers: list[str] = []
