@@ -260,6 +260,32 @@ async def roll_up_closed_months(engine: AsyncEngine, today: date) -> int:
     return count
 
 
+# The live months' parts that recurring changes have touched since (served meanwhile
+# with those numbers' slices computed afresh) and that no valid part has replaced.
+_TOUCHED_PARTS = text(
+    "SELECT DISTINCT p.month, p.basis FROM cost_live_parts p"  # noqa: S608
+    " WHERE p.month >= :oldest AND " + live.usable_sql("p") + " AND NOT EXISTS"
+    " (SELECT 1 FROM cost_live_parts v WHERE v.month = p.month AND v.basis = p.basis"
+    " AND " + live.valid_sql("v", recurring_only=True) + ")"
+)
+
+
+async def rebuild_touched_parts(engine: AsyncEngine, today: date) -> int:
+    """Build again each live month's recurring part that recurring changes have touched
+    since it was kept (``app.costs.parts``); how many were built. Hourly, before the
+    prune: the numbers an answer computes afresh stay few, and a part built again holds
+    back no change row (one that is not rebuilt keeps the rows naming its numbers)."""
+    oldest = Month.of(today - timedelta(days=1))  # as the prune: the first not rolled up
+    async with engine.connect() as connection:
+        found = (await connection.execute(_TOUCHED_PARTS, {"oldest": oldest.start})).all()
+    built = 0
+    for start, basis_name in found:
+        month, basis = Month.of(start), Basis(basis_name)
+        values = _report_values(month, basis, None, None)
+        built += await parts.build(engine, month, basis, values)
+    return built
+
+
 def _by_key(row: Row) -> str:
     return row.key
 
