@@ -26,10 +26,11 @@ from typing import Any
 
 import msgspec
 
-from app.costs.live import touched_sql, usable_sql
+from app.costs.live import touched_sql, usable_sql, valid_sql
 from app.costs.model import Row
 from app.costs.rendered import Rendered, encoded_row, encoded_totals, stored
 from app.costs.sql import (
+    AFRESH_PARAMETERS,
     NUMBER_ROWS_SQL,
     NUMBER_SUMS_SQL,
     SPLICED_PARAMETERS,
@@ -37,7 +38,11 @@ from app.costs.sql import (
     spliced_sql,
 )
 
-REPORT_SQL = numbered(spliced_sql(usable_sql("p"), touched_sql("p")), SPLICED_PARAMETERS)
+#: From the valid part, and from the usable part with the touched numbers afresh.
+REPORT_SQL = numbered(spliced_sql(valid_sql("p", True)), SPLICED_PARAMETERS)
+AFRESH_SQL = numbered(
+    spliced_sql(usable_sql("p"), touched_sql("p")), (*SPLICED_PARAMETERS, *AFRESH_PARAMETERS)
+)
 _KEEP = (
     "INSERT INTO cost_live_number_rows (part, numbers, recurring, setup, keys, offsets, rows)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7)"

@@ -118,22 +118,36 @@ async def _usable_parts(engine: AsyncEngine, basis: Basis) -> dict[int, list[str
         return {part: sorted(touched) for part, touched in found}
 
 
+VALID, AFRESH, WHOLE = "a valid part", "a part, numbers afresh", "the whole statement"
+
+
 @contextmanager
-def _whole_statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """While open, the answers made by the whole statement (not from a part) are
-    counted (the list of their scopes)."""
-    seen: list[Any] = []
-    original = service._computed
+def _how_answered(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """While open, how each answer not served from a kept report was made (VALID,
+    AFRESH or WHOLE), in order; the parts those answers would keep anew are not built."""
+    how: list[str] = []
+    whole: list[bool] = []
+    from_parts, computed, keep_later = service._from_parts, service._computed, parts.keep_later
 
-    async def computed(session: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(args)
-        return await original(session, *args, **kwargs)
+    async def computing(*args: Any, **kwargs: Any) -> Any:
+        whole.append(True)
+        return await computed(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_computed", computed)
+    async def answering(*args: Any, **kwargs: Any) -> Any:
+        whole.clear()
+        found = await from_parts(*args, **kwargs)
+        how.append(WHOLE if whole else VALID if found[2] else AFRESH)
+        return found
+
+    monkeypatch.setattr(service, "_computed", computing)
+    monkeypatch.setattr(service, "_from_parts", answering)
+    monkeypatch.setattr(parts, "keep_later", lambda *args: None)
     try:
-        yield seen
+        yield how
     finally:
-        monkeypatch.setattr(service, "_computed", original)
+        monkeypatch.setattr(service, "_computed", computed)
+        monkeypatch.setattr(service, "_from_parts", from_parts)
+        monkeypatch.setattr(parts, "keep_later", keep_later)
 
 
 async def _fresh_answer(engine: AsyncEngine, database_url: str, scope: Scope) -> Any:
@@ -246,8 +260,7 @@ async def test_a_recurring_write_is_answered_from_the_part_with_its_number_afres
     engine: AsyncEngine, database_url: str, write: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The part kept before the write serves every scope after it, the touched number's
-    slices computed afresh: byte for byte the whole statement's answer, with no part
-    built again."""
+    slices computed afresh: byte for byte the whole statement's answer."""
     before = {scope: await _answer(engine, CURRENT, scope) for scope in EVERY_SCOPE}
     kept = {basis: await _valid_parts(engine, basis) for basis in Basis}
     assert all(len(ids) == 1 for ids in kept.values())
@@ -270,12 +283,12 @@ async def test_a_recurring_write_is_answered_from_the_part_with_its_number_afres
     monkeypatch.setattr(splice, "spliced", spliced_and_seen)
     changed = False
     lives = {scope: await _live(engine, CURRENT, scope) for scope in EVERY_SCOPE}
-    with _whole_statements(monkeypatch) as whole:
+    with _how_answered(monkeypatch) as how:
         for scope in EVERY_SCOPE:
             answer = await _fresh_answer(engine, database_url, scope)
-            assert whole == [], (scope, "answered by the whole statement")
             assert _bytes(answer) == _bytes(lives[scope]), scope
             changed |= _bytes(answer) != _bytes(before[scope])
+    assert how == [AFRESH] * len(EVERY_SCOPE)
     assert len(spliced) == 2  # account-wide by number, on each basis
     for records in spliced:
         [row] = [record for record in records[:-1] if record["key"] == TOUCHED[write]] or [None]
@@ -283,9 +296,18 @@ async def test_a_recurring_write_is_answered_from_the_part_with_its_number_afres
             assert row is not None and row["in_part"] and not row["has_row"]
     if write in CURRENT_CHANGES:
         assert changed, "the write should have moved the figures"
-    # No part was built again: the same one serves, the number afresh.
     assert {basis: await _usable_parts(engine, basis) for basis in Basis} == touched
+    # Then the part is built again, off the answer's path: valid, and the one used.
+    await _answer(engine, CURRENT, (Basis.CASH, GroupBy.COUNTRY, None))
+    await _answer(engine, CURRENT, (Basis.ACCRUAL, GroupBy.COUNTRY, None))
+    again = {basis: await _valid_parts(engine, basis) for basis in Basis}
+    assert all(len(again[basis]) == 1 and again[basis] != kept[basis] for basis in Basis)
     assert await _counts(database_url) == (2, 0)
+    with _how_answered(monkeypatch) as how:
+        for scope in EVERY_SCOPE:
+            answer = await _fresh_answer(engine, database_url, scope)
+            assert _bytes(answer) == _bytes(lives[scope]), scope
+    assert how == [VALID] * len(EVERY_SCOPE)
 
 
 async def test_a_number_moved_between_tenants_within_the_month(
@@ -326,31 +348,38 @@ async def test_a_number_moved_between_tenants_within_the_month(
         assert list((await _usable_parts(engine, basis)).values()) == [[number]]
     scopes = [*EVERY_SCOPE, (Basis.ACCRUAL, GroupBy.TENANT, uuid.UUID(TENANT_A))]
     lives = {scope: await _live(engine, CURRENT, scope) for scope in scopes}
-    with _whole_statements(monkeypatch) as whole:
+    with _how_answered(monkeypatch) as how:
         for scope in scopes:
             answer = await _fresh_answer(engine, database_url, scope)
             assert _bytes(answer) == _bytes(lives[scope]), scope
-    assert whole == []
+    assert how == [AFRESH] * len(scopes)
     tenants = (Basis.ACCRUAL, GroupBy.TENANT, None)
     assert _bytes(await _answer(engine, CURRENT, tenants)) != _bytes(before[tenants])
 
 
+@pytest.mark.parametrize("transactions", [[1001], [600, 401]], ids=["wide", "1,001 in two"])
 async def test_a_wide_write_outdates_the_part_whole(
-    engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch, transactions: list[int]
 ) -> None:
+    """A wide change, or more numbers touched since the part than it is served with
+    (``live.WIDEST``): the whole statement answers, and the part is kept again."""
     for scope in EVERY_SCOPE:
         await _answer(engine, CURRENT, scope)
-    async with connected(database_url) as conn:
-        await _wide_write(conn)
+    for index, numbers in enumerate(transactions):
+        async with connected(database_url) as conn:
+            await conn.execute(
+                _WIDE_SQL.replace("'49153'", f"'4915{6 + index}'"), _this_month(1), numbers
+            )
     for basis in Basis:
         assert await _usable_parts(engine, basis) == {}
     lives = {scope: await _live(engine, CURRENT, scope) for scope in EVERY_SCOPE}
-    with _whole_statements(monkeypatch) as whole:
+    with _how_answered(monkeypatch) as how:
         answers = {scope: await _fresh_answer(engine, database_url, scope) for scope in EVERY_SCOPE}
     for scope in EVERY_SCOPE:
         assert _bytes(answers[scope]) == _bytes(lives[scope]), scope
-    # The first ask of each basis (then the part is kept again, and serves the others).
-    assert [args[1] for args in whole] == list(Basis)
+    assert how == [WHOLE] * len(EVERY_SCOPE)
+    for basis in Basis:  # then kept again, off the answer's path
+        await _fresh_answer(engine, database_url, (basis, GroupBy.TENANT, None))
     for basis in Basis:
         assert len(await _valid_parts(engine, basis)) == 1
     assert await _counts(database_url) == (2, 0)
@@ -374,16 +403,16 @@ async def test_a_rolled_back_write_and_one_in_progress_touch_nothing_until_commi
         transaction = writer.transaction()
         await transaction.start()
         await CURRENT_CHANGES["a fee version from this month"](writer)
-        with _whole_statements(monkeypatch) as whole:
+        with _how_answered(monkeypatch) as how:
             during = await _fresh_answer(engine, database_url, scope)
-        assert whole == []
+        assert how == [VALID]
         assert _bytes(during) == _bytes(before) == _bytes(await _live(engine, CURRENT, scope))
         assert {basis: await _valid_parts(engine, basis) for basis in Basis} == kept
         await transaction.commit()
     assert await _valid_parts(engine, scope[0]) == []  # the reader sees it now
-    with _whole_statements(monkeypatch) as whole:
+    with _how_answered(monkeypatch) as how:
         after = await _answer(engine, CURRENT, scope)  # the kept report is not served
-    assert whole == []
+    assert how == [AFRESH]
     assert _bytes(after) == _bytes(await _live(engine, CURRENT, scope)) != _bytes(before)
 
 
@@ -486,9 +515,9 @@ async def test_a_recurring_writer_committing_after_the_part_is_kept_is_never_ser
     assert await _valid_parts(engine, scope[0]) == []
     assert list((await _usable_parts(engine, scope[0])).values()) == [[NUMBER]]
     live_now = await _live(engine, CURRENT, scope)
-    with _whole_statements(monkeypatch) as whole:
+    with _how_answered(monkeypatch) as how:
         answer = await _answer(engine, CURRENT, scope)
-    assert whole == []
+    assert how == [AFRESH]
     assert _bytes(answer) == _bytes(live_now) != _bytes(stale)
 
 
@@ -538,10 +567,11 @@ async def test_pruning_drops_outdated_parts_with_their_slices(
 
 
 async def test_a_touched_part_is_kept_by_the_prune_until_the_hourly_job_builds_it_again(
-    engine: AsyncEngine, database_url: str
+    engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not re-stamped (its touched number's slices are not the prune's snapshot's), so the
-    change rows naming the number stay; built again by the job, then pruned as before."""
+    change rows naming the number stay; built again by the job (when no answer has built
+    it: here they are held back), then pruned as before."""
     for basis in Basis:
         await _answer(engine, CURRENT, (basis, GroupBy.NUMBER, None))
     kept = {basis: await _valid_parts(engine, basis) for basis in Basis}
@@ -552,8 +582,10 @@ async def test_a_touched_part_is_kept_by_the_prune_until_the_hourly_job_builds_i
     assert {basis: await _usable_parts(engine, basis) for basis in Basis} == touched
     for basis in Basis:  # exact after the prune
         scope: Scope = (basis, GroupBy.NUMBER, None)
-        answer = await _fresh_answer(engine, database_url, scope)
-        assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope))
+        live_now = await _live(engine, CURRENT, scope)
+        with _how_answered(monkeypatch) as how:
+            answer = await _fresh_answer(engine, database_url, scope)
+        assert how == [AFRESH] and _bytes(answer) == _bytes(live_now)
     assert await rebuild_touched_parts(engine, CURRENT.start) == 2
     assert await rebuild_touched_parts(engine, CURRENT.start) == 0  # valid ones: none to build
     for basis in Basis:
@@ -683,12 +715,12 @@ async def test_the_report_from_the_parts_equals_the_whole_statement_over_random_
         await _TOUCHES[how](conn, inventory[index % len(inventory)].number, day, which)
     scopes: list[Scope] = [(basis, g, None) for g in (GroupBy.NUMBER, GroupBy.TENANT, GroupBy.POOL)]
     lives = {scope: await _live(engine, CURRENT, scope) for scope in scopes}
-    with pytest.MonkeyPatch.context() as patch, _whole_statements(patch) as whole:
+    with pytest.MonkeyPatch.context() as patch, _how_answered(patch) as how:
         patch.setattr(splice, "spliced", spliced_and_seen)
         for scope in scopes:
             answer = await _fresh_answer(engine, database_url, scope)
             assert _bytes(answer) == _bytes(lives[scope]), (touch, scope)
-    assert whole == [], "from the part, the touched number afresh"
+    assert how == [AFRESH] * len(scopes), "from the part, the touched number afresh"
     assert len(spliced) == 2
 
 
