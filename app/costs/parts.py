@@ -19,15 +19,16 @@ fee version again.
 A recurring write touches one number in the common case, and a number's slices are
 computed from its own rows alone (its ``numbers`` row, fee versions and allocations:
 ``sql.py`` partitions and joins every recurring CTE by number). So a recurring change
-row names the numbers its transaction touched (``numbers``, migration 0027; NULL, a
-wide change: a ``TRUNCATE``, a statement or transaction over 1,000 numbers, the rows
-from before 0027), and a part is *usable* for a reader (``live.usable_sql``) while every
-recurring change to its month that the reader sees and its snapshot did not names its
-numbers, at most ``live.WIDEST`` of them: the report is then the part's slices of every
-other number and the slices of those numbers computed afresh by the whole statement's
-own CTEs restricted to them (``sql._part_ctes``: one computation of the pricing, not a
-copy), all in the reader's statement, which also finds the part and its numbers. It is
-what the whole statement answers in that statement's snapshot R:
+row names the numbers its transaction touched (``numbers``, migration 0027; NULL, a wide
+change: a ``TRUNCATE``, a statement of over 1,000 rows or a transaction over 1,000
+numbers, the rows from before 0027), and a part is *usable* for a reader
+(``live.usable_sql``) while every recurring change to its month that the reader sees and
+its snapshot did not names its numbers, at most ``live.WIDEST`` of them: the report is
+then the part's slices of every other number and the slices of those numbers computed
+afresh by the whole statement's own CTEs restricted to them (``sql._part_ctes``: one
+computation of the pricing, not a copy), all in the reader's statement, which also finds
+the part and its numbers. It is what the whole statement answers in that statement's
+snapshot R:
 
 - a number no escaped change names: every transaction that wrote its rows and that R
   sees either was visible to the part's snapshot too (then the part has its effect), or

@@ -12,10 +12,10 @@ case. So a recurring change row now also names the numbers its transaction touch
 slices computed afresh (``app/costs/parts.py``).
 
 The statement-level triggers name the numbers of their transition tables, the row
-trigger on ``numbers`` its row's; a statement (or a transaction, summed over its
-statements) touching more than 1,000 numbers names none: a wide change, which outdates
-the part whole as before. The rows already written, a ``TRUNCATE`` and the usage
-changes name none.
+trigger on ``numbers`` its row's; a statement of more than 1,000 rows (or a
+transaction naming more than 1,000 numbers over its statements) names none: a wide
+change, which outdates the part whole as before. The rows already written, a
+``TRUNCATE`` and the usage changes name none.
 
 The row stays the transaction's own (its key leads with the xid): a second statement of
 the same transaction and month appends its numbers to it, so writers still share no row.
@@ -106,11 +106,13 @@ _OUTDATE_0025 = """
 """
 
 
-# The numbers of a transition table ``rows``: NULL past the bound (no array built).
+# The numbers of a transition table ``rows``; NULL (wide) past the bound of rows, read
+# no further: counting the distinct numbers of the first sync's 100,000-row statements
+# sorted them all (~40 ms a statement, inside the sync's commit).
 def _touched(rows: str) -> str:
     return (
-        f"(SELECT CASE WHEN count(DISTINCT number) <= {WIDEST}"  # noqa: S608
-        f" THEN array_agg(DISTINCT number) END FROM {rows})"
+        f"(SELECT CASE WHEN count(*) <= {WIDEST} THEN array_agg(DISTINCT number) END"  # noqa: S608
+        f" FROM (SELECT number FROM {rows} LIMIT {WIDEST + 1}) r)"
     )
 
 
