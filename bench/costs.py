@@ -483,7 +483,7 @@ async def _compare_grouping(
         for kind, write in writes.items()
         for basis in Basis
     }
-    ok = True
+    ok = all(same for _, same in parts.values())
 
     def line(label: str, seconds: float, live: float | None, hand: float, target: str) -> None:
         versus_live = f"{seconds / live:.3f}x" if live else ""
@@ -539,12 +539,12 @@ async def _compare_grouping(
                 current_hand,
                 f"< {CURRENT_TARGET_SECONDS * 1000:.0f} ms {'met' if met_cold else 'MISSED'}",
             )
+            times, same = parts[kind, basis]
             print(
                 "    its parts (medians): "
-                + ", ".join(
-                    f"{name} {seconds * 1000:.0f} ms"
-                    for name, seconds in parts[kind, basis].items()
-                )
+                + ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in times.items())
+                + f"; each answer {'equal to' if same else 'DIFFERENT from'} the live"
+                " statement's, byte for byte"
             )
         line(
             "  asked again (kept, checked)",
@@ -626,11 +626,12 @@ async def _first_ask_parts(
     month: Month,
     basis: Basis,
     group_by: GroupBy,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], bool]:
     """Where the first ask after a write goes, each part timed alone (``RUNS`` times,
     medians): the check that finds the kept report outdated, the report from the kept
     recurring part and the usage (the part computed and kept first when the write
-    outdated it), encoding the JSON, and storing it."""
+    outdated it), encoding the JSON, and storing it; and whether each answer was the
+    live statement's, byte for byte (computed after it, untimed)."""
     engine = session.bind
     assert isinstance(engine, AsyncEngine)
     times: dict[str, list[float]] = {
@@ -640,12 +641,13 @@ async def _first_ask_parts(
         "store": [],
         "part kept after": [],
     }
+    same = True
     for _ in range(RUNS):
         await write()
         started = time.perf_counter()
         assert await kept.read(session, month, basis, group_by, None) is None
         checked = time.perf_counter()
-        rendered, _, from_part = await from_parts(session, month, basis, group_by, None)
+        rendered, _, from_valid_part = await from_parts(session, month, basis, group_by, None)
         computed = time.perf_counter()
         body = report_json(str(month), basis, group_by, rendered)
         encoded = time.perf_counter()
@@ -655,16 +657,21 @@ async def _first_ask_parts(
         stored_at = time.perf_counter()
         await kept.store(engine, month, basis, group_by, None, snapshot, rendered, False)
         done = time.perf_counter()
-        # Off the answer's path: the part kept after a recurring write.
-        if not from_part:
+        # Off the answer's path: the part kept (anew) after a recurring write.
+        if not from_valid_part:
             await parts.build(engine, month, basis, _report_values(month, basis, None, None))
         times["part kept after"].append(time.perf_counter() - done)
+        live = render(await live_report(session, month, basis, group_by))
+        same &= (bytes(live.rows), bytes(live.totals)) == (
+            bytes(rendered.rows),
+            bytes(rendered.totals),
+        )
         assert body
         times["check"].append(checked - started)
         times["from parts"].append(computed - checked)
         times["encode"].append(encoded - computed)
         times["store"].append(done - stored_at)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return {name: statistics.median(values) for name, values in times.items()}, same
 
 
 async def _every_month(engine: AsyncEngine) -> bool:

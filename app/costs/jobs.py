@@ -7,17 +7,18 @@ from typing import Any
 from arq.cron import CronJob, cron
 
 from app.costs import live
-from app.costs.service import berlin_today, roll_up_closed_months
+from app.costs.service import berlin_today, rebuild_touched_parts, roll_up_closed_months
 from app.lib.job_run import job_run
 
 
 async def roll_up_costs(ctx: dict[str, Any]) -> int:
-    """Roll up each closed month's reports that are missing or outdated; then drop the
-    live reports and recurring parts kept that are no longer served and the change rows
-    none needs."""
+    """Roll up each closed month's reports that are missing or outdated; build again the
+    recurring parts that recurring changes touched; then drop the live reports and
+    recurring parts kept that are no longer served and the change rows none needs."""
     with job_run("roll_up_costs"):
         today = berlin_today()
         count = await roll_up_closed_months(ctx["engine"], today)
+        await rebuild_touched_parts(ctx["engine"], today)
         await live.prune(ctx["engine"], today)
         return count
 

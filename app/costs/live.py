@@ -27,6 +27,9 @@ are read as they are now, as for rollups.
 Since 0025 a change row also says its kind (``recurring``: false for usage alone), so
 that the recurring part a report is computed from (``app.costs.parts``) outlives usage
 writes; the same check, restricted to that kind, keeps it exact (:func:`valid_sql`).
+Since 0027 a recurring change row names the numbers it touched, and a part is served
+with those numbers computed afresh while they are few (:func:`usable_sql`; the argument
+is in ``app.costs.parts``).
 """
 
 from __future__ import annotations
@@ -46,25 +49,67 @@ from app.costs.sql import drop_parts_sql, name_lookup_sql
 KEPT = rollups.ROLLED_UP
 
 
-def valid_sql(alias: str, recurring_only: bool = False) -> str:
-    """Whether the row ``alias`` (its ``snapshot`` and ``month``) is valid for the reader:
-    its snapshot is not older than the pruned changes (no horizon row: none pruned), and
-    no change to the month that the reader sees escaped it; with ``recurring_only``, no
-    change of the recurring kind (a kept recurring part, ``app.costs.parts``). Changes
-    below the snapshot's xmin were finished before it, so only those since are looked
-    at (the primary key leads with xid)."""
+#: The most numbers a part is served with computed afresh (``usable_sql``); a change
+#: row names at most as many (migration 0027's bound, the same figure).
+WIDEST = 1000
+
+
+def _not_older_than_pruned(alias: str) -> str:
+    """Whether the snapshot of ``alias`` is not older than the pruned changes (no horizon
+    row: none pruned)."""
+    return (
+        f"pg_snapshot_xmin({alias}.snapshot)"  # noqa: S608  (alias: a constant)
+        " >= COALESCE((SELECT horizon FROM cost_live_horizon), '0')"
+    )
+
+
+def _escaped(alias: str, recurring_only: bool) -> str:
+    """The change rows ``c`` to the month of ``alias`` (or before) that the reader sees
+    and the snapshot of ``alias`` did not; with ``recurring_only``, of the recurring
+    kind. Changes below the snapshot's xmin were finished before it, so only those since
+    are looked at (the primary key leads with xid)."""
     kind = " AND c.recurring" if recurring_only else ""
     return (  # alias and kind: constants of this package
-        f"pg_snapshot_xmin({alias}.snapshot)"  # noqa: S608
-        " >= COALESCE((SELECT horizon FROM cost_live_horizon), '0')"
-        " AND NOT EXISTS (SELECT 1 FROM cost_live_changes c"
-        f" WHERE c.xid >= pg_snapshot_xmin({alias}.snapshot) AND c.month <= {alias}.month{kind}"
-        f" AND NOT pg_visible_in_snapshot(c.xid, {alias}.snapshot))"
+        f"c.xid >= pg_snapshot_xmin({alias}.snapshot) AND c.month <= {alias}.month{kind}"
+        f" AND NOT pg_visible_in_snapshot(c.xid, {alias}.snapshot)"
+    )
+
+
+def valid_sql(alias: str, recurring_only: bool = False) -> str:
+    """Whether the row ``alias`` (its ``snapshot`` and ``month``) is valid for the reader:
+    its snapshot is not older than the pruned changes, and no change to the month that
+    the reader sees escaped it; with ``recurring_only``, no change of the recurring kind
+    (a kept recurring part, ``app.costs.parts``)."""
+    return (
+        f"{_not_older_than_pruned(alias)} AND NOT EXISTS"  # noqa: S608
+        f" (SELECT 1 FROM cost_live_changes c WHERE {_escaped(alias, recurring_only)})"
+    )
+
+
+def touched_sql(alias: str) -> str:
+    """The numbers (text[]) that the recurring changes which escaped the part ``alias``
+    touched (empty: none escaped)."""
+    return (
+        "ARRAY(SELECT DISTINCT t FROM cost_live_changes c CROSS JOIN unnest(c.numbers) t"  # noqa: S608
+        f" WHERE {_escaped(alias, True)})"
+    )
+
+
+def usable_sql(alias: str) -> str:
+    """Whether the part ``alias`` serves the reader with the numbers of
+    :func:`touched_sql` computed afresh (``app.costs.parts``): its snapshot is not older
+    than the pruned changes, every recurring change that escaped it names its numbers
+    (none was wide), and they are at most :data:`WIDEST`."""
+    return (
+        f"{_not_older_than_pruned(alias)} AND NOT EXISTS"  # noqa: S608
+        f" (SELECT 1 FROM cost_live_changes c WHERE {_escaped(alias, True)}"
+        f" AND c.numbers IS NULL) AND cardinality({touched_sql(alias)}) <= {WIDEST}"
     )
 
 
 _VALID = valid_sql("r")
 _PART_VALID = valid_sql("p", recurring_only=True)
+_PART_USABLE = usable_sql("p")
 _KEY = (
     "r.month = :month AND r.basis = :basis AND r.group_by = :group_by"
     " AND r.tenant_id IS NOT DISTINCT FROM :tenant"
@@ -157,17 +202,21 @@ _LOCK_HORIZON = text(
     " ON CONFLICT (one) DO UPDATE SET horizon = cost_live_horizon.horizon"
 )
 # Reports and recurring parts no longer served: of months now rolled up, or invalid
-# (a part with its slices and its rows by number).
+# (a part with its slices and its rows by number; one that recurring changes touched
+# is still served while usable, with the numbers they touched computed afresh).
 _DROP = [
     text(
         "DELETE FROM cost_live_reports r WHERE r.month < :oldest OR NOT (" + _VALID + ")"  # noqa: S608
     ),
-    text(drop_parts_sql("p.month < :oldest OR NOT (" + _PART_VALID + ")")),
+    text(drop_parts_sql("p.month < :oldest OR NOT (" + _PART_USABLE + ")")),
 ]
 # A report still valid now is what the live statement answers in this statement's
 # snapshot too (every change to its months this snapshot sees was visible to it), so it
 # takes this snapshot: kept reports never hold the horizon back; so does a valid part.
 # (One stored meanwhile from a later snapshot may not be re-stamped with an earlier one.)
+# A part that recurring changes touched is not: its kept slices of the numbers they
+# touched are not this snapshot's. It keeps its snapshot, and so the change rows naming
+# those numbers, until it is built again (``service.rebuild_touched_parts``, hourly).
 _RESTAMP = [
     text(
         f"UPDATE {table} {alias} SET snapshot = pg_current_snapshot()"  # noqa: S608

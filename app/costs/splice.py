@@ -11,6 +11,11 @@ the part's validity check (``sql.spliced_sql``): a row of a number with usage re
 the kept one, or goes in at its place when the number has usage alone. The totals are
 the kept exact sums plus the usage, rounded once. The same bytes as the whole
 statement's answer: each row is the same figures through the same encoder.
+
+The numbers a recurring change touched since the part was kept (``parts.py``, migration
+0027) go the same way, their slices computed afresh: a row replaces the kept one, goes
+in at its place, or, when the number has no charge now (deleted before the month, say),
+the kept one goes; the totals take their kept sums out and their fresh ones in.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ from typing import Any
 
 import msgspec
 
-from app.costs.live import valid_sql
+from app.costs.live import touched_sql, usable_sql, valid_sql
 from app.costs.model import Row
 from app.costs.rendered import Rendered, encoded_row, encoded_totals, stored
 from app.costs.sql import (
+    AFRESH_PARAMETERS,
     NUMBER_ROWS_SQL,
     NUMBER_SUMS_SQL,
     SPLICED_PARAMETERS,
@@ -32,7 +38,11 @@ from app.costs.sql import (
     spliced_sql,
 )
 
+#: From the valid part, and from the usable part with the touched numbers afresh.
 REPORT_SQL = numbered(spliced_sql(valid_sql("p", True)), SPLICED_PARAMETERS)
+AFRESH_SQL = numbered(
+    spliced_sql(usable_sql("p"), touched_sql("p")), (*SPLICED_PARAMETERS, *AFRESH_PARAMETERS)
+)
 _KEEP = (
     "INSERT INTO cost_live_number_rows (part, numbers, recurring, setup, keys, offsets, rows)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -83,20 +93,22 @@ def spliced(records: list[Any]) -> tuple[Rendered, str | None] | None:
     *used, totals = records
     if not totals[2]:
         raise ValueError("the spliced report's totals row comes last")
-    keys, offsets, kept = _keys.decode(totals[8]), _offsets.decode(totals[9]), totals[10]
+    keys, offsets, kept = _keys.decode(totals[9]), _offsets.decode(totals[10]), totals[11]
     view = memoryview(kept)
     pieces: list[Any] = [b"["]
     at = 0  # how far the kept rows are copied
-    for key, _, _, recurring, setup, usage, total, in_part, *_ in sorted(used, key=_by_key):
+    for row in sorted(used, key=_by_key):
+        key, _, _, recurring, setup, usage, total, in_part, has_row, *_ = row
         place = bisect_left(keys, key)
-        if in_part and keys[place : place + 1] != [key]:  # the part's rows and slices disagree
-            raise ValueError(f"no kept row for {key!r}")
+        if in_part != (keys[place : place + 1] == [key]):  # the part's rows and slices disagree
+            raise ValueError(f"the kept rows and the part's slices disagree on {key!r}")
         pieces.append(view[at : offsets[place]])
-        pieces.append(encoded_row(Row(key, 1, recurring, setup, usage, total, None)) + b",")
+        if has_row:  # else a touched number that has no row now: its kept one goes
+            pieces.append(encoded_row(Row(key, 1, recurring, setup, usage, total, None)) + b",")
         # A number with a kept row: this one replaces it; else it goes in before the next.
         at = offsets[place + 1] if in_part else offsets[place]
     pieces.append(view[at:])
     rows = b"".join(pieces)
     rows = rows[:-1] + b"]" if rows.endswith(b",") else rows + b"]"
     numbers, figures = totals[1], totals[3:7]
-    return stored(rows, encoded_totals(Row("total", numbers, *figures, None))), totals[11]
+    return stored(rows, encoded_totals(Row("total", numbers, *figures, None))), totals[12]

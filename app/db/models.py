@@ -651,7 +651,7 @@ class _PostgresType(UserDefinedType[str]):
 class CostLiveChange(Base):
     """A transaction (``xid``) that changed what the costs of ``month`` and later months
     are computed from; written by the triggers of migration 0019 (since 0023), once per
-    transaction and month, never updated."""
+    transaction and month, updated only by its own transaction (its numbers, since 0027)."""
 
     __tablename__ = "cost_live_changes"
 
@@ -660,6 +660,9 @@ class CostLiveChange(Base):
     # False for a write to usage alone (since 0025): it leaves a kept recurring part
     # (``cost_live_parts``) valid.
     recurring: Mapped[bool] = mapped_column(primary_key=True, server_default=text("true"))
+    # The numbers a recurring change touched (since 0027): a kept part is served with
+    # their slices computed afresh. NULL: every number (a wide change, or usage).
+    numbers: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
 
 
 class CostLiveReport(Base):
