@@ -33,11 +33,8 @@ depends_on: str | Sequence[str] | None = None
 #: The most numbers a change row names (app/costs/live.py reads the same bound).
 WIDEST = 1000
 
-# Migration 0025's function with the numbers the change touched (NULL: every number);
-# the triggers call this one.
-_OUTDATE_NUMBERS = f"""
-    CREATE FUNCTION outdate_cost_rollups(since date, touched text[]) RETURNS void
-    LANGUAGE sql AS $$
+# Each closed month from ``since`` on is outdated (migration 0019's rollups), as before.
+_OUTDATE_CLOSED_MONTHS = """
         INSERT INTO cost_rollup_months AS m (month, version)
         SELECT month::date, 1
         FROM generate_series(
@@ -47,7 +44,13 @@ _OUTDATE_NUMBERS = f"""
             interval '1 month') AS month
         WHERE since IS NOT NULL AND since > '-infinity'::date
         ON CONFLICT (month) DO UPDATE SET version = m.version + 1;
-        INSERT INTO cost_live_changes AS c (xid, month, recurring, numbers)
+"""
+# Migration 0025's function with the numbers the change touched (NULL: every number);
+# the triggers call this one.
+_OUTDATE_NUMBERS = f"""
+    CREATE FUNCTION outdate_cost_rollups(since date, touched text[]) RETURNS void
+    LANGUAGE sql AS $$
+{_OUTDATE_CLOSED_MONTHS}        INSERT INTO cost_live_changes AS c (xid, month, recurring, numbers)
         SELECT pg_current_xact_id(),
                CASE WHEN since = '-infinity'::date THEN since
                     ELSE date_trunc('month', since::timestamp)::date END,
@@ -84,19 +87,10 @@ _OUTDATE_ALL = """
     END $$
 """
 # Migration 0025's one-argument function, for the downgrade.
-_OUTDATE_0025 = """
+_OUTDATE_0025 = f"""
     CREATE OR REPLACE FUNCTION outdate_cost_rollups(since date) RETURNS void
     LANGUAGE sql AS $$
-        INSERT INTO cost_rollup_months AS m (month, version)
-        SELECT month::date, 1
-        FROM generate_series(
-            date_trunc('month', since),
-            date_trunc('month', (clock_timestamp() AT TIME ZONE 'Europe/Berlin')::date)
-                - interval '1 month',
-            interval '1 month') AS month
-        WHERE since IS NOT NULL AND since > '-infinity'::date
-        ON CONFLICT (month) DO UPDATE SET version = m.version + 1;
-        INSERT INTO cost_live_changes (xid, month, recurring)
+{_OUTDATE_CLOSED_MONTHS}        INSERT INTO cost_live_changes (xid, month, recurring)
         SELECT pg_current_xact_id(),
                CASE WHEN since = '-infinity'::date THEN since
                     ELSE date_trunc('month', since::timestamp)::date END, true

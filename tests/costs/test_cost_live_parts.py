@@ -172,19 +172,26 @@ async def _counts(database_url: str) -> tuple[int, int]:
         )
 
 
+async def _change_rows_of(database_url: str, write: Any) -> list[Any]:
+    """The change rows ``write`` records, in a transaction then rolled back (so each
+    write meets the same data)."""
+    async with connected(database_url) as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        await write(conn)
+        rows = await conn.fetch(
+            "SELECT recurring, numbers FROM cost_live_changes WHERE xid = pg_current_xact_id()"
+        )
+        await transaction.rollback()
+    return list(rows)
+
+
 async def test_the_change_rows_say_which_part_a_write_reaches(
     engine: AsyncEngine, database_url: str
 ) -> None:
     for name, write in WRITES.items():
-        async with connected(database_url) as conn:
-            transaction = conn.transaction()  # each on the same data: rolled back
-            await transaction.start()
-            await write(conn)
-            kinds = await conn.fetch(
-                "SELECT DISTINCT recurring FROM cost_live_changes WHERE xid = pg_current_xact_id()"
-            )
-            await transaction.rollback()
-        assert [row["recurring"] for row in kinds] == [name not in USAGE_WRITES], name
+        kinds = {row["recurring"] for row in await _change_rows_of(database_url, write)}
+        assert kinds == {name not in USAGE_WRITES}, name
 
 
 @pytest.mark.parametrize("write", USAGE_WRITES, ids=USAGE_WRITES)
@@ -213,14 +220,7 @@ async def test_a_recurring_change_row_names_the_numbers_it_touched(
     engine: AsyncEngine, database_url: str
 ) -> None:
     for name, write in WRITES.items():
-        async with connected(database_url) as conn:
-            transaction = conn.transaction()  # each on the same data: rolled back
-            await transaction.start()
-            await write(conn)
-            rows = await conn.fetch(
-                "SELECT recurring, numbers FROM cost_live_changes WHERE xid = pg_current_xact_id()"
-            )
-            await transaction.rollback()
+        rows = await _change_rows_of(database_url, write)
         named = {number for row in rows if row["recurring"] for number in row["numbers"]}
         assert named == ({TOUCHED[name]} if name in RECURRING_WRITES else set()), name
         assert all(row["numbers"] is None for row in rows if not row["recurring"]), name
