@@ -26,7 +26,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -137,6 +138,13 @@ async def order_pool(
     return pool
 
 
+class Stamp(NamedTuple):
+    """What a submitted operation is inserted with to recognise its replays."""
+
+    idempotency_key: str | None
+    request_hash: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Submitted:
     operation: Operation
@@ -170,7 +178,7 @@ async def submit_order(
     priced = tenant is not None and await limits.has_budget(session, tenant)
     fees: AvailableFees | None = None
 
-    async def create() -> Operation:
+    async def create(stamp: Stamp) -> Operation:
         admission = (
             None
             if tenant is None
@@ -189,8 +197,9 @@ async def submit_order(
             params,
             tenant,
             status=OperationStatus.AWAITING_APPROVAL if awaiting else OperationStatus.QUEUED,
+            stamp=stamp,
+            month_charge=admission.month_charge if admission else None,
         )
-        operation.month_charge = admission.month_charge if admission else None
         values: dict[str, Any] = {
             "country": country,
             "payment_interval": order.payment_interval,
@@ -245,9 +254,9 @@ async def submit_change(
     params = request if isinstance(request, DeleteParams) else number_update(request)
     deleting = isinstance(params, DeleteParams)
 
-    async def create() -> Operation:
+    async def create(stamp: Stamp) -> Operation:
         row = await _changeable(session, actor.principal, number, deleting=deleting)
-        operation = await _add_operation(session, actor, number, params, row.tenant_id)
+        operation = await _add_operation(session, actor, number, params, row.tenant_id, stamp=stamp)
         row.pending_operation_id = operation.id
         return operation
 
@@ -294,10 +303,10 @@ async def submit_bulk(
     out: ``check`` with no transaction open (it may ask seven), then ``admit`` in the
     transaction that adds the parent (the tenant's limits); either refuses by raising."""
 
-    async def create() -> Operation:
+    async def create(stamp: Stamp) -> Operation:
         if admit is not None:
             await admit()
-        return await _add_operation(session, actor, None, params, tenant)
+        return await _add_operation(session, actor, None, params, tenant, stamp=stamp)
 
     fingerprint = idempotency.request_hash(*request)
     return await _submit(session, actor.principal, key, fingerprint, create, check)
@@ -311,11 +320,11 @@ async def _submit(
     principal: Principal,
     raw_key: str | None,
     fingerprint: str,
-    create: Callable[[], Awaitable[Operation]],
+    create: Callable[[Stamp], Awaitable[Operation]],
     check: Callable[[], Awaitable[None]] | None = None,
 ) -> Submitted:
     """``check`` runs once a replay is ruled out, with no transaction open (it may ask
-    seven), and refuses by raising."""
+    seven), and refuses by raising; ``create`` adds the operation with the stamp."""
     key = idempotency.scoped_key(principal, raw_key)
     if (earlier := await idempotency.replayed(session, key, fingerprint)) is not None:
         return Submitted(earlier, replayed=True)
@@ -323,9 +332,7 @@ async def _submit(
         await session.commit()  # end the reads: no transaction stays open while seven answers
         await check()
     try:
-        operation = await create()
-        operation.idempotency_key = key
-        operation.request_hash = fingerprint if key else None
+        operation = await create(Stamp(key, fingerprint if key else None))
         await session.flush()
     except IntegrityError as error:
         await session.rollback()
@@ -345,9 +352,12 @@ async def _add_operation(
     tenant: uuid.UUID | None,
     *,
     status: OperationStatus = OperationStatus.QUEUED,
+    stamp: Stamp | None = None,
+    month_charge: Decimal | None = None,
 ) -> Operation:
     """The one place an operation is created for a caller: it carries the caller's key and
-    the request's id, which the worker logs with (one id from the API to seven)."""
+    the request's id, which the worker logs with (one id from the API to seven), and
+    everything it is inserted with (set after the flush, each was an UPDATE more)."""
     operation = Operation(
         id=uuid.uuid4(),
         kind=kind_of(params),
@@ -357,6 +367,9 @@ async def _add_operation(
         tenant_id=tenant,
         api_key_id=actor.principal.key_id,
         request_id=actor.request_id,
+        idempotency_key=stamp.idempotency_key if stamp else None,
+        request_hash=stamp.request_hash if stamp else None,
+        month_charge=month_charge,
     )
     session.add(operation)
     await session.flush()  # before the number row that points at it

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from app.db.engine import create_engine
 from app.operations.executor import OperationRunner
@@ -67,3 +68,31 @@ async def test_an_order_run_sends_one_transaction_and_a_statement_per_step(
     assert [query.split()[0] for query in simple] == ["BEGIN", "COMMIT;"], simple
     assert len(trips) == ORDER_ROUND_TRIPS, "\n".join(repr(data[:40]) for data in trips)
     assert fresh_sandbox.orders_of(first) == fresh_sandbox.orders_of(second) == 1
+
+
+async def test_an_order_request_inserts_its_operation_whole(
+    client: Client, admin_headers: dict[str, str], fresh_sandbox: SandboxProcess
+) -> None:
+    """The operation is inserted with its idempotency key and request hash (and, for a
+    budgeted tenant, its month charge): setting them after the insert cost an UPDATE."""
+    first, second = available_numbers(fresh_sandbox, 2)
+    await order(client, admin_headers, first)  # the request's statements prepared
+    statements: list[str] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()[:3]))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        headers = {**admin_headers, "Idempotency-Key": f"whole-{uuid.uuid4()}"}
+        submitted = await order(client, headers, second)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    writes = [s for s in statements if s.split()[0] in ("INSERT", "UPDATE")]
+    assert writes.count("INSERT INTO operations") == 1, statements
+    assert not [s for s in writes if s.startswith("UPDATE operations")], statements
+    # The replay finds it: the key was written with the row.
+    again = await client.post(
+        "/v1/orders", json={"number": second, "payment_interval": "annually"}, headers=headers
+    )
+    assert again.json()["id"] == submitted["id"], again.text
