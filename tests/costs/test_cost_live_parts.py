@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
@@ -119,6 +119,20 @@ async def _usable_parts(engine: AsyncEngine, basis: Basis) -> dict[int, list[str
 
 
 VALID, AFRESH, WHOLE = "a valid part", "a part, numbers afresh", "the whole statement"
+
+
+def _noting_splices(spliced: list[list[Any]]) -> Callable[[list[Any]], Any]:
+    """``splice.spliced``, noting in ``spliced`` the records of each answer made from
+    the spliced rows (a splice that gives up is not noted)."""
+    original = splice.spliced
+
+    def spliced_and_seen(records: list[Any]) -> Any:
+        found = original(records)
+        if found is not None:  # what the answer is made of
+            spliced.append(records)
+        return found
+
+    return spliced_and_seen
 
 
 @contextmanager
@@ -272,15 +286,7 @@ async def test_a_recurring_write_is_answered_from_the_part_with_its_number_afres
     touched = {basis: {kept[basis][0]: [TOUCHED[write]]} for basis in Basis}
     assert {basis: await _usable_parts(engine, basis) for basis in Basis} == touched
     spliced: list[list[Any]] = []
-    original = splice.spliced
-
-    def spliced_and_seen(records: list[Any]) -> Any:
-        found = original(records)
-        if found is not None:  # what the answer is made of
-            spliced.append(records)
-        return found
-
-    monkeypatch.setattr(splice, "spliced", spliced_and_seen)
+    monkeypatch.setattr(splice, "spliced", _noting_splices(spliced))
     changed = False
     lives = {scope: await _live(engine, CURRENT, scope) for scope in EVERY_SCOPE}
     with _how_answered(monkeypatch) as how:
@@ -701,14 +707,7 @@ async def test_the_report_from_the_parts_equals_the_whole_statement_over_random_
         )
         await store(conn, list(inventory))
     spliced: list[list[Any]] = []
-    original = splice.spliced
-
-    def spliced_and_seen(records: list[Any]) -> Any:
-        found = original(records)
-        if found is not None:  # what the answer is made of
-            spliced.append(records)
-        return found
-
+    spliced_and_seen = _noting_splices(spliced)
     for group_by in (GroupBy.NUMBER, GroupBy.TENANT, GroupBy.POOL):
         scope: Scope = (basis, group_by, None)
         await _answer(engine, CURRENT, scope)  # keeps the part
@@ -778,15 +777,7 @@ async def test_the_rows_with_usage_are_spliced_over_and_between_the_kept_rows(
     async with connected(database_url) as conn:
         await conn.execute("DELETE FROM cost_live_reports")
     spliced: list[list[Any]] = []
-    original = splice.spliced
-
-    def spliced_and_seen(records: list[Any]) -> Any:
-        found = original(records)
-        if found is not None:  # what the answer is made of
-            spliced.append(records)
-        return found
-
-    monkeypatch.setattr(splice, "spliced", spliced_and_seen)
+    monkeypatch.setattr(splice, "spliced", _noting_splices(spliced))
     answer = await _answer(engine, CURRENT, scope)
     assert _bytes(answer) == _bytes(await _live(engine, CURRENT, scope))
     [records] = spliced
