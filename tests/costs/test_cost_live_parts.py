@@ -616,14 +616,16 @@ async def test_a_touched_part_is_kept_by_the_prune_until_the_hourly_job_builds_i
 
 
 async def _holder(conn: Any, number: str, day: int, which: int) -> None:
-    """The number's open holding released on ``day``, and a tenant's from then on."""
+    """The number's open holding released on ``day``, and a tenant's from then on; when
+    the open holding began after ``day``, both at its start (a number has one open
+    holding: an inventory may draw it starting late in the month, or after it)."""
     tenant = uuid.UUID(TENANTS[which])
     await conn.execute(
         "INSERT INTO tenants (id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", tenant, "t"
     )
-    await conn.execute(
-        "UPDATE allocations SET released_at = $2"
-        " WHERE number = $1 AND released_at IS NULL AND allocated_at < $2",
+    released = await conn.fetchval(
+        "UPDATE allocations SET released_at = GREATEST(allocated_at, $2)"
+        " WHERE number = $1 AND released_at IS NULL RETURNING released_at",
         number,
         _this_month(day),
     )
@@ -632,7 +634,7 @@ async def _holder(conn: Any, number: str, day: int, which: int) -> None:
         uuid.uuid4(),
         number,
         tenant,
-        _this_month(day),
+        released or _this_month(day),
     )
 
 
