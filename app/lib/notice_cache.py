@@ -82,7 +82,7 @@ class NoticedCache(Generic[K, V]):
         self._entries[name] = (time.monotonic(), value)
         self._entries.move_to_end(name)
         self._kept(name, value, None if previous is None else previous[1])
-        if len(self._entries) > self.max_entries:
+        if len(self._entries) > self._capacity():
             evicted, (_, old) = self._entries.popitem(last=False)
             self._dropped(evicted, old, lost=True)
 
@@ -121,6 +121,10 @@ class NoticedCache(Generic[K, V]):
         """Notices may be missed from now on: serve and store nothing, keep nothing."""
         self._active = False
         self.clear()
+
+    def _capacity(self) -> int:
+        """The most entries held; past it, the least recently used goes."""
+        return self.max_entries
 
     # What a subclass keeps beside the entries (app.numbers.cache: their order) follows
     # them through these.

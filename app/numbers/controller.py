@@ -130,8 +130,9 @@ class NumberReadController(Controller):
         # Written exactly as the mirror stores it (digits, country code first), a number
         # the cache holds is its own answer: libphonenumber's parse, dear next to a
         # read from memory, is for every other written form and for numbers not cached.
-        digits = number if number in cache else params.parse_number(number)
-        body = await service.number_document(state.engine, cache, principal, digits)
+        held = cache.document(number)
+        digits = number if held is not None else params.parse_number(number)
+        body = await service.number_document(state.engine, cache, principal, digits, held)
         # An ASGIResponse, not a Response: nothing to encode or resolve, so Litestar's
         # response building is skipped.
         return ASGIResponse(body=body, media_type=MediaType.JSON)

@@ -8,7 +8,9 @@ also carries the API keys' channel (:mod:`app.lib.key_cache`): one listening bac
 per process.
 
 While listening it also loads the mirror into the cache: at once, after every ``*``,
-and again every half ``max_age`` (so entries are renewed before they age out). A
+again every half ``max_age`` (so entries are renewed before they age out), and soon
+after the rows read since the last load outgrow the cache's front (so that they are
+folded into its columns, app.numbers.cache). A
 read of a number nobody read lately would otherwise cost a query, and reads spread
 evenly over 100,000 numbers would almost never find one cached. And it reads again, at
 once and in one statement for all of them, the numbers notices have named since its
@@ -37,6 +39,7 @@ from app.settings import Settings
 CHANNEL = "numbers_changed"
 FORGET_ALL = "*"
 HOLES_RETRY_SECONDS = 1.0
+REBUILD_SPACING = 60.0
 
 log = structlog.get_logger(__name__)
 
@@ -64,11 +67,18 @@ class NumberNotices:
 
     async def _keep_loaded(self) -> None:
         self._reload = True
-        reload_at = 0.0
+        renewal_at = loaded_at = 0.0
         while True:
+            # Rows read since the last build that outgrow the front are folded into new
+            # columns soon, not at the next renewal (at most once a REBUILD_SPACING,
+            # should the loads fail).
+            reload_at = renewal_at
+            if self.cache.needs_build:
+                reload_at = min(reload_at, loaded_at + REBUILD_SPACING)
             if self._reload or time.monotonic() >= reload_at:
                 self._reload = False
-                reload_at = time.monotonic() + self.cache.max_age / 2
+                loaded_at = time.monotonic()
+                renewal_at = loaded_at + self.cache.max_age / 2
                 await self._load()
             elif self.cache.holes:
                 await self._fill_holes()

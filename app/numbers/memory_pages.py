@@ -13,12 +13,12 @@ database answers.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from app.lib.auth import Principal
 from app.lib.tags import TagFilter
-from app.numbers.cache import CachedNumber, NumberCache
+from app.numbers.cache import Accept, CachedNumber, NumberCache
 from app.numbers.q_index import SEPARATOR
 from app.numbers.query import NumberQuery, q_digits
 
@@ -26,9 +26,6 @@ from app.numbers.query import NumberQuery, q_digits
 # tags) find sparse matches faster than a walk through memory. A ``q`` page tests only
 # the numbers whose name or digits hold it (app.numbers.q_index), whatever its filters.
 MAX_WALK = 5_000
-
-# A test of one entry: does it belong on the page (None: memory cannot tell).
-Test = Callable[[str, CachedNumber], bool | None]
 
 
 def page_numbers(
@@ -54,8 +51,13 @@ def page_numbers(
         q = (query.q.lower(), q_digits(query.q))
         found = cache.search(query.page.limit + 1, after, q, accept, MAX_WALK)
     else:
-        index = _smallest_index(cache, holder, query)
-        found = cache.first(query.page.limit + 1, index, after, accept, MAX_WALK)
+        given = _indexed_filters(holder, query)
+        index = min(given, key=cache.index_size, default=None)
+        # A page whose one condition is the order it walks takes each number of it, and
+        # a number of the cache's columns is then never looked at but for its body.
+        only_the_order = len(given) <= 1 and not query.features and not query.tags
+        test = None if only_the_order else accept
+        found = cache.first(query.page.limit + 1, index, after, test, MAX_WALK)
     if found is None:
         return None
     numbers, bodies = found
@@ -73,12 +75,11 @@ def _holder(principal: Principal, query: NumberQuery) -> uuid.UUID | bool | None
     return principal.tenant_id
 
 
-def _smallest_index(
-    cache: NumberCache, holder: uuid.UUID | None, query: NumberQuery
-) -> tuple[str, Any] | None:
-    """The fewest numbers to walk: the smallest of the filters' values' orders (an
-    absent one is empty, and so is the page), or every number when none applies."""
-    given = [
+def _indexed_filters(holder: uuid.UUID | None, query: NumberQuery) -> list[tuple[str, Any]]:
+    """The query's filters the cache keeps an order for (the holder's among them): the
+    page walks the smallest (an absent value's is empty, and so is the page), or every
+    number when none applies."""
+    return [
         (field, value)
         for field, value in (
             ("tenant_id", holder),
@@ -88,10 +89,9 @@ def _smallest_index(
         )
         if value is not None
     ]
-    return min(given, key=cache.index_size, default=None)
 
 
-def _acceptor(holder: uuid.UUID | None, query: NumberQuery) -> Test:
+def _acceptor(holder: uuid.UUID | None, query: NumberQuery) -> Accept:
     """The query's filters and the holder as one test of an entry (the walked index's
     own filter is tested again: a cheap comparison, and one rule for all).
 

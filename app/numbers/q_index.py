@@ -1,117 +1,112 @@
-"""What a list's ``q`` tests of each cached number, laid out for ``str.find``.
+"""What a list's ``q`` tests of each cached number, laid out for ``bytes.find``.
 
 ``q`` matches a number when its lowered friendly name holds ``q`` lowered, or its
 number holds ``q``'s digits (app.numbers.service._matches). Testing entry by entry
-costs a dict lookup and a call per number, hundreds per page. Here the names of every
-number, in number order, are one string and the numbers another, each part followed by
-a separator that no ``q`` holds, so one ``find`` (C speed) skips every number that
-cannot match, and a ``count`` of the separators before a hit says whose part it is in.
+costs a lookup and a call per number, hundreds per page. Here the names of a run of
+numbers, in number order, are one byte string and the numbers another
+(:class:`JoinedText`), each part followed by a separator that no ``q`` holds, so one
+``find`` (C speed) skips every number that cannot match, and a ``count`` of the
+separators before a hit says whose part it is in.
 
-An index is a picture of the cache at the moment it was built; app.numbers.cache keeps
-it exact by testing the numbers stored or dropped since in full, beside it.
+Names are tested here only when they are ASCII (memory pages answer only an ASCII
+``q``); any other name is *undecided*: a candidate for every ``q``, for the caller's
+full test to refuse.
 """
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from itertools import accumulate, groupby
-from operator import add
-from typing import Generic, TypeVar
+from itertools import groupby
 
 # Between the parts. PostgreSQL's text cannot hold it, so no name or number does, and
 # app.numbers.memory_pages leaves a ``q`` holding it to the database.
 SEPARATOR = "\x00"
+_SEPARATOR = SEPARATOR.encode()
 
-V = TypeVar("V")
+
+class JoinedText:
+    """Parts (names, or numbers) each followed by the separator, in one growing
+    ``bytearray``, and where each part starts: ~1 byte a character and 4 a part."""
+
+    __slots__ = ("starts", "text")
+
+    def __init__(self) -> None:
+        self.text = bytearray()
+        self.starts = array("I", [0])  # one more than the parts: where the next would
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def append(self, part: bytes) -> None:
+        self.text += part
+        self.text += _SEPARATOR
+        self.starts.append(len(self.text))
+
+    def part(self, position: int) -> str:
+        """The part at ``position`` (ASCII, as every part here is)."""
+        starts = self.starts
+        return self.text[starts[position] : starts[position + 1] - 1].decode("ascii")
+
+    def hits(self, needle: bytes, position: int) -> Iterator[int]:
+        """The positions, from ``position`` on, of the parts holding ``needle`` (which
+        holds no separator)."""
+        text, starts = self.text, self.starts
+        if position >= len(starts) - 1:
+            return
+        find, count = text.find, text.count
+        offset = starts[position]  # where part ``position`` starts
+        while (at := find(needle, offset)) >= 0:
+            # The needle holds no separator, so it lies within the part it starts in:
+            # the one after as many separators as lie before it.
+            position += count(_SEPARATOR, offset, at)
+            yield position
+            offset = find(_SEPARATOR, at) + 1
+            position += 1
 
 
-class QIndex(Generic[V]):
-    """The names and numbers of a sorted run of entries, joined for searching."""
+class QText:
+    """The names and numbers of a run of numbers in number order, for ``q``."""
 
-    __slots__ = (
-        "_digit_starts",
-        "_digits",
-        "_name_starts",
-        "_names",
-        "_undecided",
-        "numbers",
-        "values",
-    )
+    __slots__ = ("digits", "names", "undecided")
 
-    def __init__(self, numbers: list[str], values: list[V], names: list[str | None]) -> None:
-        """``numbers`` in order, each one's entry, and each one's lowered name ("" for
-        none; None when memory cannot test it, which makes it a candidate for every
-        ``q``).
+    def __init__(self) -> None:
+        self.names = JoinedText()
+        self.digits = JoinedText()
+        self.undecided = array("I")
+        """The positions whose name memory cannot test (in order: appended so)."""
 
-        Built with C-level iteration only (map, accumulate, list.index): ~15 ms of the
-        event loop for 100,000 numbers."""
-        self.numbers = numbers
-        self.values = values
-        undecided = array("I", _positions(names, None))
-        if undecided:
-            names = names.copy()
-            for position in undecided:
-                names[position] = ""
-        self._undecided = undecided
-        self._names, self._name_starts = _joined(names)  # type: ignore[arg-type]
-        self._digits, self._digit_starts = _joined(numbers)
+    def append(self, number: str, name: str | None) -> None:
+        """The next number and its lowered name (None: undecided)."""
+        if name is None:
+            self.undecided.append(len(self.names))
+            name = ""
+        self.names.append(name.encode("ascii"))
+        self.digits.append(number.encode("ascii"))
 
-    def candidates(
-        self, name: str, digits: str | None, after: str | None
-    ) -> Iterator[tuple[str, V]]:
-        """The numbers after ``after``, in order, whose name holds ``name`` or whose
-        number holds ``digits`` (neither holding the separator), and those whose name
-        cannot be tested here, each with its entry. Every other number of the index
-        fails ``q``."""
-        start = 0 if after is None else bisect_right(self.numbers, after)
-        streams = [_hits(self._names, self._name_starts, name, start)]
-        undecided = self._undecided[bisect_left(self._undecided, start) :]
+    def name(self, position: int) -> str | None:
+        undecided = self.undecided
+        if undecided:  # most mirrors have no such name
+            at = bisect_left(undecided, position)
+            if at < len(undecided) and undecided[at] == position:
+                return None
+        return self.names.part(position)
+
+    def candidates(self, name: str, digits: str | None, start: int) -> Iterator[int]:
+        """The positions from ``start`` on, in order, whose name holds ``name`` or whose
+        number holds ``digits`` (neither holding the separator; ``name`` ASCII), and
+        those whose name cannot be tested here. Every other position fails ``q``."""
+        streams = [self.names.hits(name.encode("ascii"), start)]
+        undecided = self.undecided[bisect_left(self.undecided, start) :]
         if undecided:
             streams.append(iter(undecided))
         if digits is not None:
-            streams.append(_hits(self._digits, self._digit_starts, digits, start))
+            streams.append(self.digits.hits(digits.encode("ascii"), start))
         # Once each: a number whose name and digits both hold q is found twice.
-        positions = streams[0] if len(streams) == 1 else _unique(heapq.merge(*streams))
-        numbers, values = self.numbers, self.values
-        return ((numbers[at], values[at]) for at in positions)
+        return streams[0] if len(streams) == 1 else _unique(heapq.merge(*streams))
 
 
 def _unique(ordered: Iterable[int]) -> Iterator[int]:
     return (value for value, _ in groupby(ordered))
-
-
-def _positions(values: list[str | None], wanted: None) -> Iterator[int]:
-    """Where ``wanted`` is in ``values`` (list.index: C speed, for the few it finds)."""
-    position = -1
-    with contextlib.suppress(ValueError):
-        while True:
-            position = values.index(wanted, position + 1)
-            yield position
-
-
-def _joined(parts: list[str]) -> tuple[str, array[int]]:
-    """``parts`` each followed by the separator, as one string, and where each starts
-    (one more offset: where the next would)."""
-    text = SEPARATOR.join(parts) + SEPARATOR
-    # Part i starts after the lengths of those before it and their i separators.
-    ends = accumulate(map(len, parts), initial=0)
-    return text, array("I", map(add, ends, range(len(parts) + 1)))
-
-
-def _hits(text: str, starts: array[int], needle: str, position: int) -> Iterator[int]:
-    """The positions, from ``position`` on, of the parts of ``text`` holding ``needle``."""
-    find, count = text.find, text.count
-    if position >= len(starts) - 1:
-        return
-    offset = starts[position]  # where part ``position`` starts
-    while (at := find(needle, offset)) >= 0:
-        # The needle holds no separator, so it lies within the part it starts in: the
-        # one after as many separators as lie before it.
-        position += count(SEPARATOR, offset, at)
-        yield position
-        offset = find(SEPARATOR, at) + 1
-        position += 1

@@ -37,7 +37,7 @@ from app.lib.pagination import Keyset, Page
 from app.lib.tags import TagFilter
 from app.lib.tenancy import may_see, scope_numbers
 from app.numbers import memory_pages
-from app.numbers.cache import NumberCache
+from app.numbers.cache import Document, NumberCache
 from app.numbers.query import NumberQuery, q_digits
 from app.numbers.schemas import NumberOut, number_out
 
@@ -55,7 +55,8 @@ PAGES = Keyset(Number.number, limit=50, max_limit=500)
 
 # Built once: building a select costs more than running it on the primary key.
 _BY_NUMBER = select(*_COLUMNS).where(Number.number == bindparam("number"))
-_ALL = select(*_COLUMNS)
+# In the columns' order (app.numbers.columns): digits order alike in every collation.
+_IN_ORDER = select(*_COLUMNS).order_by(Number.number)
 _VERSIONS = select(Number.number, _VERSION)
 _SOME = select(*_COLUMNS).where(
     Number.number == any_(bindparam("numbers", type_=postgresql.ARRAY(Text)))
@@ -72,16 +73,21 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 async def number_document(
-    engine: AsyncEngine, cache: NumberCache, principal: Principal, number: str
+    engine: AsyncEngine,
+    cache: NumberCache,
+    principal: Principal,
+    number: str,
+    held: Document | None = None,
 ) -> bytes:
     """The mirrored number (digits, already normalized) as its ``NumberOut`` JSON, or
     ``NotFound`` when it is not there or not ``principal``'s to see.
 
-    From ``cache`` when it holds the number, else one primary-key read (kept in the
-    cache when no change was announced meanwhile). The row is read whole, whoever
-    asks, and the tenancy rule applied to it in memory.
+    From ``cache`` when it holds the number (``held``, when the caller has looked it up
+    already), else one primary-key read (kept in the cache when no change was announced
+    meanwhile). The row is read whole, whoever asks, and the tenancy rule applied to it
+    in memory.
     """
-    cached = cache.get(number)
+    cached = held or cache.document(number)
     if cached is not None:
         tenant_id, body = cached.tenant_id, cached.body
     else:
@@ -108,31 +114,32 @@ def _document(row: Row[Any]) -> bytes:
 async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
     """Read the mirror (as many numbers as ``cache`` holds) into ``cache``; how many.
 
-    Into an empty cache: one statement (one snapshot), streamed in small batches:
-    encoding 100 takes ~3 ms, and the process goes on answering requests between them
-    while it loads. Into a cache that holds numbers already (the periodic reload), only
-    the numbers and their row versions are read: an entry of the row's very version is
-    renewed as it is, and only the others are read whole and encoded, so a reload of an
-    unchanged mirror costs a scan of its keys instead of encoding every number again.
-    One row more than fits is asked for, to learn whether the cache now holds the whole
-    mirror (``NumberCache.load_finished``).
+    A build (no columns yet, or a front grown past ``cache.REBUILD_AT``): one statement
+    (one snapshot) in number order, streamed in small batches into new columns (encoding
+    and compressing 100 takes ~2 ms, and the process goes on answering requests between
+    them while it loads). A renewal: only the numbers and their row versions are read; a
+    row held at its very version is renewed as it is, and only the others are read whole
+    and encoded, so a reload of an unchanged mirror costs a scan of its keys instead of
+    encoding every number again. One row more than fits is asked for, to learn whether
+    the cache now holds the whole mirror (``NumberCache.load_finished``).
     """
     start = cache.load_started()
     loaded = 0
     outdated: list[str] = []
     async with engine.connect() as connection:
-        if len(cache):
+        if cache.needs_build:
+            cache.build_started(start)
+            result = await connection.stream(_IN_ORDER.limit(cache.max_entries + 1))
+            async for rows in result.partitions(100):
+                for row in rows:
+                    cache.load_row(start, row, _document(row))
+                loaded += len(rows)
+        else:
             result = await connection.stream(_VERSIONS.limit(cache.max_entries + 1))
             async for rows in result.partitions(1000):
                 for number, version in rows:
                     if not cache.renew(start.ticket, number, version):
                         outdated.append(number)
-                loaded += len(rows)
-        else:
-            result = await connection.stream(_ALL.limit(cache.max_entries + 1))
-            async for rows in result.partitions(100):
-                for row in rows:
-                    cache.put_row(start.ticket, row, _document(row))
                 loaded += len(rows)
     if outdated:
         # Read after the versions: stored under the load's ticket, so a number a notice
@@ -228,8 +235,8 @@ def _page_select(
 
 
 def _cached_body(cache: NumberCache, number: str, version: int) -> bytes | None:
-    entry = cache.get(number)
-    return entry.body if entry is not None and entry.version == version else None
+    held = cache.document(number)
+    return held.body if held is not None and held.version == version else None
 
 
 def _conditions(query: NumberQuery) -> list[ColumnElement[bool]]:

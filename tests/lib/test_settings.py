@@ -281,7 +281,7 @@ REFUSALS = {
     "SEARCH_CACHE_SECONDS": ("0", "a whole number of seconds >= 1, e.g. 60"),
     "NUMBER_CACHE_SIZE": (
         "-1",
-        "a whole number of numbers >= 0 (0 switches the cache off), e.g. 100000",
+        "a whole number of numbers >= 0 (0 switches the cache off), e.g. 2000000",
     ),
     "NUMBER_CACHE_SECONDS": ("0", "a whole number of seconds >= 1, e.g. 1800"),
     "KEY_CACHE_SIZE": ("-1", "a whole number of keys >= 0 (0 switches the cache off), e.g. 10000"),

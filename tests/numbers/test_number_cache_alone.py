@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -128,11 +129,27 @@ def everything(cache: NumberCache) -> list[str] | None:
     return None if found is None else found[0]
 
 
+def row(number: str, version: int = 1, country: str = "DE", **fields: Any) -> SimpleNamespace:
+    """A ``numbers`` row as a load reads it."""
+    columns = {
+        "tenant_id": None,
+        "pool_id": None,
+        "state": "active",
+        "friendly_name": "",
+        "feature_sms": False,
+        "feature_a2p_sms": False,
+        "feature_voice": False,
+        "tags": {},
+    }
+    return SimpleNamespace(number=number, version=version, country=country, **(columns | fields))
+
+
 def loaded(cache: NumberCache, numbers: list[str]) -> None:
-    """A whole-mirror load that found ``numbers``."""
+    """A whole-mirror load (a build of the columns) that found ``numbers``, in order."""
     start = cache.load_started()
+    cache.build_started(start)
     for number in numbers:
-        cache.put(start.ticket, number, entry())
+        cache.load_row(start, row(number), b"{}")
     cache.load_finished(start, whole=True)
 
 
@@ -223,8 +240,11 @@ def test_an_eviction_or_an_aged_out_entry_makes_the_cache_incomplete(
 ) -> None:
     cache = active(max_entries=2, max_age=5.0)
     loaded(cache, ["491", "492"])
-    cache.put(cache.ticket(), "493", entry())
-    assert not cache.complete  # 491 was evicted
+    assert cache.complete
+    for number in ("491", "492", "493"):  # read since (changed): the front holds two
+        cache.put(cache.ticket(), number, entry())
+    assert not cache.complete  # 491's newer row was evicted
+    assert cache.get("491") is None  # and its row in the columns is not served again
     loaded(cache, ["492", "493"])
     assert cache.complete
     later = time.monotonic() + 6.0

@@ -6,6 +6,7 @@ was built, and tests only the numbers whose name or digits hold ``q``."""
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 
 import pytest
 
@@ -45,17 +46,49 @@ def entry(name: str | None, version: int = 1) -> CachedNumber:
     return CachedNumber(None, b"{}", version, "DE", "active", None, name, frozenset(), None)
 
 
-def held(count: int, names: list[str | None] = NAMES) -> tuple[NumberCache, list[str]]:
+@pytest.fixture(params=["columns", "front"])
+def placement(request: pytest.FixtureRequest) -> str:
+    """Where the held rows live: built into the columns by a load, or each read into
+    the front (app.numbers.cache)."""
+    return request.param  # type: ignore[no-any-return]
+
+
+def held(
+    placement: str, count: int, names: list[str | None] = NAMES
+) -> tuple[NumberCache, list[str]]:
     """A complete cache of ``count`` numbers, named in turn from ``names``."""
     cache = NumberCache(1_000, 60.0)
     cache.activate()
     start = cache.load_started()
     numbers = [f"49151{70000000 + i:08d}" for i in range(count)]
+    if placement == "columns":
+        cache.build_started(start)
     for number, name in zip(numbers, itertools.cycle(names), strict=False):
-        cache.put(cache.ticket(), number, entry(name))
+        if placement == "columns":
+            cache.load_row(start, row(number, name), b"{}")
+        else:
+            cache.put(cache.ticket(), number, entry(name))
     cache.load_finished(start, whole=True)
     assert cache.complete
+    assert cache.get(numbers[0]) == entry(names[0])
     return cache, numbers
+
+
+def row(number: str, name: str | None) -> SimpleNamespace:
+    """A row whose lowered name is ``name`` (None: a name outside ASCII)."""
+    return SimpleNamespace(
+        number=number,
+        version=1,
+        country="DE",
+        state="active",
+        tenant_id=None,
+        pool_id=None,
+        friendly_name="Ärger" if name is None else name,
+        feature_sms=False,
+        feature_a2p_sms=False,
+        feature_voice=False,
+        tags={},
+    )
 
 
 def both(
@@ -88,14 +121,14 @@ def assert_every_page_alike(cache: NumberCache, searches: list[str] = SEARCHES) 
 
 
 @pytest.mark.parametrize("names", [ASCII, NAMES], ids=["ASCII names", "one not ASCII"])
-def test_every_search_finds_what_the_walk_finds(names: list[str | None]) -> None:
-    cache, _ = held(40, names)
+def test_every_search_finds_what_the_walk_finds(names: list[str | None], placement: str) -> None:
+    cache, _ = held(placement, 40, names)
     assert assert_every_page_alike(cache) > 60
 
 
-def test_a_name_memory_cannot_test_is_found_as_the_walk_finds_it() -> None:
+def test_a_name_memory_cannot_test_is_found_as_the_walk_finds_it(placement: str) -> None:
     """The walk gives up at such a number unless its digits hold q; so must the index."""
-    cache, numbers = held(16)  # numbers[7] and [15] are named None
+    cache, numbers = held(placement, 16)  # numbers[7] and [15] are named None
     page = [numbers[1]], [b"{}"]
     for q, wanted, expected in [
         ("hot", 6, None),  # the page reaches numbers[7]
@@ -106,8 +139,8 @@ def test_a_name_memory_cannot_test_is_found_as_the_walk_finds_it() -> None:
         assert both(cache, q, wanted=wanted) == (expected, expected), (q, wanted)
 
 
-def test_changes_since_the_index_was_built_are_searched() -> None:
-    cache, numbers = held(40, ASCII)
+def test_changes_since_the_index_was_built_are_searched(placement: str) -> None:
+    cache, numbers = held(placement, 40, ASCII)
     assert_every_page_alike(cache)  # builds the index
     cache.put(cache.ticket(), numbers[0], entry("new hotline", version=2))  # renamed
     cache.put(cache.ticket(), numbers[1], entry("", version=2))  # was "hotline"
@@ -124,9 +157,11 @@ def test_changes_since_the_index_was_built_are_searched() -> None:
     assert_every_page_alike(cache, [*SEARCHES, "new", "at the", "99999"])
 
 
-def test_an_index_past_its_changes_is_built_again(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_index_past_its_changes_is_built_again(
+    monkeypatch: pytest.MonkeyPatch, placement: str
+) -> None:
     monkeypatch.setattr(cache_module, "Q_INDEX_CHANGES", 2)
-    cache, numbers = held(40)
+    cache, numbers = held(placement, 40)
     assert_every_page_alike(cache)
     for n, number in enumerate(numbers[:5]):
         cache.put(cache.ticket(), number, entry(f"renamed {n}", version=2))
@@ -135,8 +170,8 @@ def test_an_index_past_its_changes_is_built_again(monkeypatch: pytest.MonkeyPatc
         assert_every_page_alike(cache, [*SEARCHES, "renamed", f"renamed {n}"])
 
 
-def test_only_numbers_holding_q_are_tested() -> None:
-    cache, _ = held(400, ASCII)
+def test_only_numbers_holding_q_are_tested(placement: str) -> None:
+    cache, _ = held(placement, 400, ASCII)
     tested: list[str] = []
     query = NumberQuery(page=PAGES.query("50", None), q="Sales")
     accept = _acceptor(None, query)
@@ -150,9 +185,9 @@ def test_only_numbers_holding_q_are_tested() -> None:
     assert tested == page[0]  # one number in seven is named "sales hotline"
 
 
-def test_a_q_holding_the_separator_is_left_to_the_database() -> None:
+def test_a_q_holding_the_separator_is_left_to_the_database(placement: str) -> None:
     """PostgreSQL's text cannot hold NUL: such a q is the database's to refuse."""
-    cache, _ = held(40, ASCII)
+    cache, _ = held(placement, 40, ASCII)
     for q in ("\x00", "hot\x00line"):
         query = NumberQuery(page=PAGES.query("7", None), q=q)
         assert page_numbers(cache, BOOTSTRAP_ADMIN, query) is None

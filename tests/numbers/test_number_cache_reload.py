@@ -61,11 +61,11 @@ async def test_a_reload_encodes_only_the_rows_of_another_version(
     assert encoded == [NUMBERS[1]]
     renamed = cache.get(NUMBERS[1])
     assert renamed is not None and b'"friendly_name":"Sales"' in renamed.body
-    assert cache.get(NUMBERS[0]) is first[NUMBERS[0]]  # renewed as it was, not rebuilt
+    assert cache.get(NUMBERS[0]) == first[NUMBERS[0]]  # renewed as it was
     assert cache.complete
 
 
-async def test_a_reload_reads_the_numbers_it_does_not_hold_and_completes_the_cache(
+async def test_a_first_load_builds_the_columns_and_keeps_nothing_twice(
     engine: AsyncEngine, sessions: Sessions, encoded: list[str]
 ) -> None:
     await seed_numbers(sessions, NUMBERS)
@@ -73,8 +73,26 @@ async def test_a_reload_reads_the_numbers_it_does_not_hold_and_completes_the_cac
     cache.activate()
     await service.reread_numbers(engine, cache, NUMBERS[:1])  # as a single read would
     assert not cache.complete and len(cache) == 1
+    assert cache.needs_build  # no columns yet
+
+    assert await service.load_numbers(engine, cache) == 3
+    assert not cache.needs_build
+    assert cache.complete and len(cache) == 3  # the front's row went: the columns hold it
+
+
+async def test_a_reload_reads_the_numbers_it_does_not_hold_and_completes_the_cache(
+    engine: AsyncEngine, sessions: Sessions, database_url: str, encoded: list[str]
+) -> None:
+    await seed_numbers(sessions, NUMBERS[:2])
+    cache = NumberCache(100, 1800)
+    cache.activate()  # deaf, as above
+    assert await service.load_numbers(engine, cache) == 2
+    await seed_numbers(sessions, NUMBERS[2:])
+    async with connected(database_url) as connection:
+        await connection.execute("DELETE FROM numbers WHERE number = $1", NUMBERS[0])
 
     encoded.clear()
-    assert await service.load_numbers(engine, cache) == 3
-    assert sorted(encoded) == NUMBERS[1:]
-    assert cache.complete and len(cache) == 3
+    assert await service.load_numbers(engine, cache) == 2
+    assert encoded == NUMBERS[2:]
+    assert cache.get(NUMBERS[0]) is None  # gone without a notice: the renewal saw it
+    assert cache.complete and len(cache) == 2

@@ -199,7 +199,7 @@ async def applied(cache: NumberCache, number: str, before: CachedNumber | None) 
     applied, and the number read again."""
 
     def done() -> bool:
-        return cache.complete and cache.get(number) is not before
+        return cache.complete and cache.get(number) != before
 
     await until(done, f"the notice about {number} to be applied")
 
