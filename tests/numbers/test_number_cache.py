@@ -19,6 +19,8 @@ import pytest
 from litestar import Litestar
 
 from app.lib.change_listener import APPLICATION_NAME, ChangeListener, loader_name
+from app.numbers import cache as cache_module
+from app.numbers import listener as listener_module
 from app.numbers.cache import NumberCache
 from app.numbers.listener import CHANNEL, NumberNotices, open_caches
 from app.resources import Resources
@@ -193,6 +195,37 @@ async def test_a_lost_connection_stops_its_loader(
         # The lost connection's loader ended with it: one loader, the new connection's.
         assert loaders() == 1
     assert loaders() == 0
+
+
+async def test_rows_read_again_past_the_front_s_limit_are_built_into_new_columns(
+    settings: Settings,
+    database_url: str,
+    resources: Resources,
+    sessions: Sessions,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The numbers notices named are read again into the front; past REBUILD_AT of
+    them the listener builds the columns anew soon, not at the next renewal."""
+    monkeypatch.setattr(cache_module, "REBUILD_AT", 1)
+    monkeypatch.setattr(listener_module, "REBUILD_SPACING", 0.1)
+    numbers = [DE_MOBILE, OTHER, "4915170264840"]
+    await seed_numbers(sessions, numbers)
+    cache = NumberCache(100, 1800)
+    notices = NumberNotices(cache, resources.engine)
+    async with ChangeListener(settings.database_url, [notices.subscription()]).running():
+        await until(lambda: cache.complete and len(cache) == 3, "the first build")
+        async with connected(database_url) as connection:
+            await connection.execute(
+                "UPDATE numbers SET friendly_name = 'Renamed' WHERE number = ANY($1)", numbers[:2]
+            )
+
+        def built_anew() -> bool:
+            held = [cache.document(number) for number in numbers[:2]]
+            renamed = all(d is not None and b'"Renamed"' in d.body for d in held)
+            return renamed and cache.complete and not cache._entries
+
+        await until(built_anew, "the renamed rows in new columns and none in the front")
+        assert len(cache) == 3
 
 
 # Bare mirror rows 4915100000001... for i from $1 to $2, inserted by one statement.
