@@ -16,7 +16,8 @@ Two parts hold the rows:
   columns cannot take), bounded by :data:`FRONT_SIZE`. A number is never both in the
   front and alive in the columns.
 
-A load builds new columns beside the served ones and takes their place when it ends.
+A load builds new columns beside the served ones and takes their place when it ends; a
+front past :data:`REBUILD_AT` is folded into new columns the same way, from memory.
 The numbers are also kept in number order, all of them and by each value of the
 indexed filters (the columns' positions, and sorted lists for the front), so that a
 list page can be answered from memory (:mod:`app.numbers.memory_pages`), but only while
@@ -45,12 +46,14 @@ __all__ = ["FORGET_LOG_SIZE", "CachedNumber", "Document", "LoadStart", "NumberCa
 _INDEXED = ("country", "state", "tenant_id", "pool_id")
 
 # The most rows the front holds (past it, the least recently used goes, and the cache is
-# no longer complete), and how many make the listener build the columns anew (soon,
-# rather than renew them): a front row costs ~1,300 bytes, ~10 times a row of the
-# columns, and a build of a million rows ~65 s of one core (bench/README, 1 December,
+# no longer complete), and how many make the listener fold it into new columns (soon,
+# rather than at the next renewal): a front row costs ~1,300 bytes, ~10 times a row of
+# the columns, and a fold of a million rows ~4 s of one core (bench/README, 1 December,
 # 19:00).
 FRONT_SIZE = 30_000
 REBUILD_AT = 15_000
+# Rows a fold copies between turns of the event loop (~4 us each).
+FOLD_BATCH = 1_000
 
 # Numbers stored or dropped in the front since its ``q`` index was built, past which it
 # is dropped (and built again by the next ``q`` page): a page tests those of them in the
@@ -133,9 +136,15 @@ class NumberCache(NoticedCache[str, CachedNumber]):
 
     @property
     def needs_build(self) -> bool:
-        """Whether the next load should build the columns anew rather than renew them:
-        none are served, or the front has grown past :data:`REBUILD_AT`."""
-        return self._columns is None or len(self._entries) > REBUILD_AT
+        """Whether the next load should build the columns from the database rather than
+        renew them: none are served."""
+        return self._columns is None
+
+    @property
+    def needs_fold(self) -> bool:
+        """Whether the front has grown past :data:`REBUILD_AT` beside served columns: the
+        next load folds it into new columns (:meth:`fold`) instead."""
+        return self._columns is not None and len(self._entries) > REBUILD_AT
 
     def document(self, name: str) -> Document | None:
         """:meth:`get` of what a read serves, without building the rest of the row."""
@@ -232,6 +241,41 @@ class NumberCache(NoticedCache[str, CachedNumber]):
             return
         self.holes = {n for n in self.holes if not self.unchanged_since(start.ticket, n)}
         self._loaded_at = start.at
+
+    def fold(self) -> Iterator[None]:
+        """Build new columns of the served ones' live rows and the front's, without
+        reading the database, and serve them; the front keeps only what they do not
+        hold. Yields after every :data:`FOLD_BATCH` rows, for the caller to let requests
+        in (a notice meanwhile marks the rows it names dead in both; a row read meanwhile
+        is compared at the end, as after a build). Gives up when the cache is emptied."""
+        old = self._columns
+        if old is None:
+            return
+        front = sorted((key, name) for name in self._entries if (key := key_of(name)) is not None)
+        held_since = [self._entries[name][0] for _, name in front]
+        new = self._building = Columns.continuing(old, min([old.stored_at, *held_since]))
+        at = 0
+        for position in range(len(old)):
+            key = old.keys[position]
+            while at < len(front) and front[at][0] < key:
+                self._fold_front(new, *front[at])
+                at += 1
+            if not old.dead[position]:
+                new.copy(old, position)
+            if position % FOLD_BATCH == FOLD_BATCH - 1:
+                yield
+                if self._building is not new:
+                    return
+        for key, name in front[at:]:
+            self._fold_front(new, key, name)
+        self._building = None
+        self._serve(new)
+
+    def _fold_front(self, new: Columns, key: int, name: str) -> None:
+        """Append the front's row of ``name``, if it still holds one."""
+        held = self._entries.get(name)
+        if held is not None:
+            new.append(key, name, held[1])
 
     def absent(self, ticket: int, numbers: Iterable[str]) -> None:
         """``numbers``, read after ``ticket``, are not in the mirror: no longer holes,
@@ -436,6 +480,7 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         own read have marked it dead); at another, the front's is kept (read after a
         change whose notice is still on its way) and theirs is dead."""
         self._columns = columns
+        kept = len(self._entries)
         for name in list(self._entries):
             key = key_of(name)
             position = None if key is None else columns.locate(key)
@@ -443,10 +488,26 @@ class NumberCache(NoticedCache[str, CachedNumber]):
                 continue
             if columns.versions[position] == self._entries[name][1].version:
                 columns.revive(position)
-                _, value = self._entries.pop(name)
-                self._dropped(name, value, lost=False)
+                del self._entries[name]
             else:
                 columns.kill(key)  # type: ignore[arg-type]
+        if len(self._entries) != kept:
+            self._front_rebuilt()
+
+    def _front_rebuilt(self) -> None:
+        """The front's orders and ``q`` index anew, for the entries it holds now: after
+        a build or fold has taken most of them, quicker than dropping them one by one
+        (~10 us each, a fold's 15,000 and more held the event loop for a quarter of a
+        second)."""
+        self._front_order = SortedList(self._entries)
+        self._front_indexes = {}
+        for name, (_, value) in self._entries.items():
+            for field in _INDEXED:
+                if (indexed := getattr(value, field)) is not None:
+                    self._front_indexes.setdefault((field, indexed), SortedList()).add(name)
+        self._unordered = sum(not (name.isascii() and name.isdigit()) for name in self._entries)
+        self._front_q = None
+        self._q_changed.clear()
 
     def _renewed(self, columns: Columns, seen: bytearray | None, start: LoadStart) -> None:
         """A renewal read every row: the columns' rows it did not find current are gone

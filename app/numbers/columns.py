@@ -11,7 +11,8 @@ one; zlib with a preset dictionary took 66 bytes and 1.3 us).
 
 Rows are appended in number order as the load reads them and never changed: a row that
 changes later is marked dead here and lives on in the cache's front
-(app.numbers.cache), until the next load builds new columns.
+(app.numbers.cache), until the front is folded into new columns (:meth:`Columns.copy`
+takes each live row over as it is) or the next build.
 """
 
 from __future__ import annotations
@@ -102,8 +103,53 @@ class Columns:
         # Each indexed field's value -> its positions, ascending (None is not indexed).
         self.indexes: dict[tuple[str, Any], array[int]] = {}
 
+    @classmethod
+    def continuing(cls, old: Columns, stored_at: float) -> Columns:
+        """Empty columns to fold ``old``'s live rows and newer ones into: the same codes
+        and the same dictionary, so that :meth:`copy` takes each row as it is."""
+        new = cls(stored_at)
+        new._holders, new._pools = old._holders, old._pools
+        new._countries, new._states = old._countries, old._states
+        if old._raw is None:
+            new._raw, new._compress, new._decompress = None, old._compress, old._decompress
+        return new
+
     def __len__(self) -> int:
         return len(self.keys)
+
+    def copy(self, old: Columns, position: int) -> None:
+        """Append ``old``'s row at ``position`` (after the last key here), as it is: its
+        codes, name and digits, and its body still compressed when the dictionary is
+        the same (:meth:`continuing`)."""
+        at = len(self.keys)
+        for field, codes, old_column, column in (
+            ("tenant_id", self._holders, old.holders, self.holders),
+            ("pool_id", self._pools, old.pools, self.pools),
+            ("country", self._countries, old.countries, self.countries),
+            ("state", self._states, old.states, self.states),
+        ):
+            code = old_column[position]
+            column.append(code)
+            if code:
+                value = (field, codes.values[code])
+                positions = self.indexes.get(value)
+                if positions is None:
+                    positions = self.indexes[value] = array("I")
+                positions.append(at)
+        self.keys.append(old.keys[position])
+        self.versions.append(old.versions[position])
+        self.features.append(old.features[position])
+        if (tags := old.tags.get(position)) is not None:
+            self.tags[at] = tags
+        self.q.copy(old.q, position)
+        if self._raw is None and self._decompress is old._decompress:
+            starts = old._body_starts
+            self._bodies += old._bodies[starts[position] : starts[position + 1]]
+            self._body_starts.append(len(self._bodies))
+        else:
+            self._keep_body(old.body(position))
+        self.dead.append(0)
+        self.alive += 1
 
     def append(self, key: int, number: str, entry: CachedNumber) -> bool:
         """Keep ``entry`` (with its encoded body) at the next position; False when it

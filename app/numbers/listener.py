@@ -73,7 +73,7 @@ class NumberNotices:
             # columns soon, not at the next renewal (at most once a REBUILD_SPACING,
             # should the loads fail).
             reload_at = renewal_at
-            if self.cache.needs_build:
+            if self.cache.needs_build or self.cache.needs_fold:
                 reload_at = min(reload_at, loaded_at + REBUILD_SPACING)
             if self._reload or time.monotonic() >= reload_at:
                 self._reload = False

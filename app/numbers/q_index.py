@@ -40,15 +40,18 @@ class JoinedText:
     def __len__(self) -> int:
         return len(self.starts) - 1
 
-    def append(self, part: bytes) -> None:
+    def append(self, part: bytes | bytearray) -> None:
         self.text += part
         self.text += _SEPARATOR
         self.starts.append(len(self.text))
 
+    def raw_part(self, position: int) -> bytearray:
+        starts = self.starts
+        return self.text[starts[position] : starts[position + 1] - 1]
+
     def part(self, position: int) -> str:
         """The part at ``position`` (ASCII, as every part here is)."""
-        starts = self.starts
-        return self.text[starts[position] : starts[position + 1] - 1].decode("ascii")
+        return self.raw_part(position).decode("ascii")
 
     def hits(self, needle: bytes, position: int) -> Iterator[int]:
         """The positions, from ``position`` on, of the parts holding ``needle`` (which
@@ -86,12 +89,23 @@ class QText:
         self.names.append(name.encode("ascii"))
         self.digits.append(number.encode("ascii"))
 
+    def copy(self, other: QText, position: int) -> None:
+        """Append ``other``'s number and name at ``position``."""
+        if self._undecided_at(position, other.undecided):
+            self.undecided.append(len(self.names))
+        self.names.append(other.names.raw_part(position))
+        self.digits.append(other.digits.raw_part(position))
+
+    @staticmethod
+    def _undecided_at(position: int, undecided: array[int]) -> bool:
+        if not undecided:  # most mirrors have no such name
+            return False
+        at = bisect_left(undecided, position)
+        return at < len(undecided) and undecided[at] == position
+
     def name(self, position: int) -> str | None:
-        undecided = self.undecided
-        if undecided:  # most mirrors have no such name
-            at = bisect_left(undecided, position)
-            if at < len(undecided) and undecided[at] == position:
-                return None
+        if self._undecided_at(position, self.undecided):
+            return None
         return self.names.part(position)
 
     def candidates(self, name: str, digits: str | None, start: int) -> Iterator[int]:

@@ -10,6 +10,7 @@ another tenant's number is simply not found either way.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -114,15 +115,21 @@ def _document(row: Row[Any]) -> bytes:
 async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
     """Read the mirror (as many numbers as ``cache`` holds) into ``cache``; how many.
 
-    A build (no columns yet, or a front grown past ``cache.REBUILD_AT``): one statement
-    (one snapshot) in number order, streamed in small batches into new columns (encoding
-    and compressing 100 takes ~2 ms, and the process goes on answering requests between
-    them while it loads). A renewal: only the numbers and their row versions are read; a
-    row held at its very version is renewed as it is, and only the others are read whole
-    and encoded, so a reload of an unchanged mirror costs a scan of its keys instead of
-    encoding every number again. One row more than fits is asked for, to learn whether
-    the cache now holds the whole mirror (``NumberCache.load_finished``).
+    A fold, when the rows read since the columns were built outgrow the cache's front
+    (``NumberCache.fold``: new columns from the served ones and the front, the database
+    not read). A build (no columns yet): one statement (one snapshot) in number order,
+    streamed in small batches into new columns (encoding and compressing 100 takes ~2 ms,
+    and the process goes on answering requests between them while it loads). A renewal:
+    only the numbers and their row versions are read; a row held at its very version is
+    renewed as it is, and only the others are read whole and encoded, so a reload of an
+    unchanged mirror costs a scan of its keys instead of encoding every number again. One
+    row more than fits is asked for, to learn whether the cache now holds the whole mirror
+    (``NumberCache.load_finished``).
     """
+    if cache.needs_fold:
+        for _ in cache.fold():
+            await asyncio.sleep(0)  # requests are answered between batches
+        return len(cache)
     start = cache.load_started()
     loaded = 0
     outdated: list[str] = []

@@ -17,6 +17,8 @@ import pytest
 from app.lib.auth import BOOTSTRAP_ADMIN
 from app.lib.pagination import PageQuery
 from app.lib.tags import parse_tag_filters
+from app.numbers import cache as cache_module
+from app.numbers import columns as columns_module
 from app.numbers.cache import CachedNumber, LoadStart, NumberCache
 from app.numbers.columns import key_of
 from app.numbers.memory_pages import _acceptor, page_numbers
@@ -218,9 +220,15 @@ def _plain(query: dict[str, Any]) -> dict[str, Any]:
     return query | {"tags": parse_tag_filters([query["tags"]])}
 
 
-def test_pages_from_the_columns_and_the_front_are_the_pages_of_the_same_rows() -> None:
+@pytest.mark.parametrize("folded", [False, True], ids=["beside the front", "folded"])
+@pytest.mark.parametrize("samples", [100, 10_000], ids=["compressed", "as they are"])
+def test_pages_from_the_columns_and_the_front_are_the_pages_of_the_same_rows(
+    folded: bool, samples: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Rows built into the columns, then changed, added and deleted through the front,
-    give every page that the same final rows held in the front alone give."""
+    give every page that the same final rows held in the front alone give; and so do
+    the new columns the front is folded into."""
+    monkeypatch.setattr(columns_module, "DICTIONARY_SAMPLES", samples)
     draw = random.Random(5)
     held = {number: row(number, draw) for number in numbers(400, draw)}
     cache = built(list(held.values()))
@@ -237,6 +245,11 @@ def test_pages_from_the_columns_and_the_front_are_the_pages_of_the_same_rows() -
         held[number] = row(number, draw)
         cache.put_row(cache.ticket(), held[number], body(number, held[number].friendly_name))
     assert cache.complete and len(cache) == len(held)
+    if folded:
+        list(cache.fold())
+        assert not cache._entries and cache.complete and len(cache) == len(held)
+    for number, each in held.items():  # every field, the undecided names' None too
+        assert cache.get(number) == CachedNumber.of(each, body(number, each.friendly_name))
 
     front = NumberCache(100_000, 60.0)
     front.activate()
@@ -253,6 +266,31 @@ def test_pages_from_the_columns_and_the_front_are_the_pages_of_the_same_rows() -
             assert cache.search(500, None, q, accept, 10**6) == front.search(
                 500, None, q, accept, 10**6
             )
+
+
+def test_changes_while_a_fold_runs_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between its batches a notice may name a row, or a newer read arrive, on either
+    side of the fold's progress: the new columns never serve what they replaced."""
+    monkeypatch.setattr(cache_module, "FOLD_BATCH", 2)
+    draw = random.Random(11)
+    rows = [row(number, draw) for number in numbers(12, draw)]
+    cache = built(rows)
+    for each in (rows[1], rows[9]):  # read again since the build: in the front
+        cache.put_row(cache.ticket(), row(each.number, draw, version=2), b"front")
+    fold = cache.fold()
+    next(fold)
+    next(fold)  # rows[0..3] copied, rows[1]'s from the front
+    cache.forget([rows[2].number, rows[6].number, rows[9].number])  # copied, not yet, front
+    cache.put_row(cache.ticket(), row(rows[3].number, draw, version=3), b"newer")
+    list(fold)
+    assert cache.holes == {rows[2].number, rows[6].number, rows[9].number}
+    bodies = {each.number: getattr(cache.document(each.number), "body", None) for each in rows}
+    assert bodies[rows[1].number] == b"front"
+    assert bodies[rows[3].number] == b"newer"
+    assert [bodies[each.number] for each in (rows[2], rows[6], rows[9])] == [None] * 3
+    assert bodies[rows[11].number] == body(rows[11].number, rows[11].friendly_name)
+    assert list(cache._entries) == [rows[3].number]  # the newer read, kept beside
+    assert len(cache) == len(rows) - 3
 
 
 def test_a_number_is_held_in_about_a_tenth_of_an_entry() -> None:
