@@ -51,7 +51,8 @@ class JoinedText:
 
     def part(self, position: int) -> str:
         """The part at ``position`` (ASCII, as every part here is)."""
-        return self.raw_part(position).decode("ascii")
+        starts = self.starts  # written out: a page reads a few hundred of these
+        return self.text[starts[position] : starts[position + 1] - 1].decode("ascii")
 
     def hits(self, needle: bytes, position: int) -> Iterator[int]:
         """The positions, from ``position`` on, of the parts holding ``needle`` (which
@@ -104,7 +105,7 @@ class QText:
         return at < len(undecided) and undecided[at] == position
 
     def name(self, position: int) -> str | None:
-        if self._undecided_at(position, self.undecided):
+        if self.undecided and self._undecided_at(position, self.undecided):
             return None
         return self.names.part(position)
 
