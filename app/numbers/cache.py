@@ -308,8 +308,8 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         """The first ``wanted`` numbers after ``after`` in number order that ``accept``
         takes (each, when None), and their bodies: of all numbers (``index`` None) or of
         one filter's value (``("country", "DE")``). None when ``accept`` cannot tell for
-        one, or when ``max_walk`` were tested without finding them all. A ``q`` page does not walk:
-        :meth:`search`.
+        one, or when ``max_walk`` were tested without finding them all. A ``q`` page does
+        not walk: :meth:`search`.
         """
         order = self._front_order if index is None else self._front_indexes.get(index)
         streams: list[Iterator[_Found]] = []
@@ -429,8 +429,7 @@ class NumberCache(NoticedCache[str, CachedNumber]):
             self._columns.kill(key)  # the front's row is the newer
         if replaced is None:
             self._front_order.add(name)
-            if not (name.isascii() and name.isdigit()):
-                self._unordered += 1
+            self._unordered += _unordered(name)
         for field in _INDEXED:
             new = getattr(value, field)
             old = None if replaced is None else getattr(replaced, field)
@@ -438,16 +437,12 @@ class NumberCache(NoticedCache[str, CachedNumber]):
                 if old is not None:
                     self._unindex(field, old, name)
                 if new is not None:
-                    numbers = self._front_indexes.get((field, new))
-                    if numbers is None:
-                        numbers = self._front_indexes[(field, new)] = SortedList()
-                    numbers.add(name)
+                    self._index(field, new, name)
 
     def _dropped(self, name: str, value: CachedNumber, *, lost: bool) -> None:
         self._q_stale(name)
         self._front_order.remove(name)
-        if not (name.isascii() and name.isdigit()):
-            self._unordered -= 1
+        self._unordered -= _unordered(name)
         for field in _INDEXED:
             old = getattr(value, field)
             if old is not None:
@@ -458,6 +453,12 @@ class NumberCache(NoticedCache[str, CachedNumber]):
     def _lost(self) -> None:
         self._losses += 1
         self._loaded_at = None
+
+    def _index(self, field: str, value: Any, name: str) -> None:
+        numbers = self._front_indexes.get((field, value))
+        if numbers is None:
+            numbers = self._front_indexes[(field, value)] = SortedList()
+        numbers.add(name)
 
     def _unindex(self, field: str, value: Any, name: str) -> None:
         numbers = self._front_indexes[(field, value)]
@@ -504,8 +505,8 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         for name, (_, value) in self._entries.items():
             for field in _INDEXED:
                 if (indexed := getattr(value, field)) is not None:
-                    self._front_indexes.setdefault((field, indexed), SortedList()).add(name)
-        self._unordered = sum(not (name.isascii() and name.isdigit()) for name in self._entries)
+                    self._index(field, indexed, name)
+        self._unordered = sum(map(_unordered, self._entries))
         self._front_q = None
         self._q_changed.clear()
 
@@ -536,6 +537,12 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         self.holes.clear()
         self._loaded_at = None
         self._unordered = 0
+
+
+def _unordered(name: str) -> bool:
+    """Whether ``name`` is not plain ASCII digits: PostgreSQL's collation may order it
+    otherwise than Python does."""
+    return not (name.isascii() and name.isdigit())
 
 
 def _rows(columns: Columns, positions: Iterator[int], tested: bool) -> Iterator[_Found]:

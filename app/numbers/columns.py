@@ -129,13 +129,7 @@ class Columns:
             ("state", self._states, old.states, self.states),
         ):
             code = old_column[position]
-            column.append(code)
-            if code:
-                value = (field, codes.values[code])
-                positions = self.indexes.get(value)
-                if positions is None:
-                    positions = self.indexes[value] = array("I")
-                positions.append(at)
+            self._coded(at, field, code, codes.values[code], column)
         self.keys.append(old.keys[position])
         self.versions.append(old.versions[position])
         self.features.append(old.features[position])
@@ -157,20 +151,14 @@ class Columns:
         if (self.keys and key <= self.keys[-1]) or entry.version > _MAX_VERSION:
             return False
         position = len(self.keys)
-        codes = (
-            ("tenant_id", self._holders.code(entry.tenant_id), self.holders),
-            ("pool_id", self._pools.code(entry.pool_id), self.pools),
-            ("country", self._countries.code(entry.country), self.countries),
-            ("state", self._states.code(entry.state), self.states),
-        )
-        for field, code, column in codes:
-            column.append(code)
-            if code:
-                value = (field, getattr(entry, field))
-                positions = self.indexes.get(value)
-                if positions is None:
-                    positions = self.indexes[value] = array("I")
-                positions.append(position)
+        for field, codes, column in (
+            ("tenant_id", self._holders, self.holders),
+            ("pool_id", self._pools, self.pools),
+            ("country", self._countries, self.countries),
+            ("state", self._states, self.states),
+        ):
+            value = getattr(entry, field)
+            self._coded(position, field, codes.code(value), value, column)
         self.keys.append(key)
         self.versions.append(entry.version)
         self.features.append(sum(1 << bit for bit, f in enumerate(FEATURES) if f in entry.features))
@@ -181,6 +169,16 @@ class Columns:
         self.dead.append(0)
         self.alive += 1
         return True
+
+    def _coded(self, position: int, field: str, code: int, value: Any, column: array[int]) -> None:
+        """The row at ``position`` has ``value`` (``code``) in ``field``'s column, and is
+        in that value's order unless it is None."""
+        column.append(code)
+        if code:
+            positions = self.indexes.get((field, value))
+            if positions is None:
+                positions = self.indexes[(field, value)] = array("I")
+            positions.append(position)
 
     def find(self, key: int) -> int | None:
         """The position of the live row of ``key``, if held."""

@@ -7,12 +7,11 @@ import gc
 import time
 import uuid
 from collections.abc import Callable
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
 from app.numbers.cache import FORGET_LOG_SIZE, CachedNumber, NumberCache
+from tests.support.number_rows import number_row
 
 
 def entry(
@@ -129,27 +128,12 @@ def everything(cache: NumberCache) -> list[str] | None:
     return None if found is None else found[0]
 
 
-def row(number: str, version: int = 1, country: str = "DE", **fields: Any) -> SimpleNamespace:
-    """A ``numbers`` row as a load reads it."""
-    columns = {
-        "tenant_id": None,
-        "pool_id": None,
-        "state": "active",
-        "friendly_name": "",
-        "feature_sms": False,
-        "feature_a2p_sms": False,
-        "feature_voice": False,
-        "tags": {},
-    }
-    return SimpleNamespace(number=number, version=version, country=country, **(columns | fields))
-
-
 def loaded(cache: NumberCache, numbers: list[str]) -> None:
     """A whole-mirror load (a build of the columns) that found ``numbers``, in order."""
     start = cache.load_started()
     cache.build_started(start)
     for number in numbers:
-        cache.load_row(start, row(number), b"{}")
+        cache.load_row(start, number_row(number), b"{}")
     cache.load_finished(start, whole=True)
 
 
@@ -270,17 +254,13 @@ def test_held_numbers_add_nothing_for_the_garbage_collector_to_walk() -> None:
     gc.collect()
     tracked = len(gc.get_objects())
     for n in range(2_000):
-        row = SimpleNamespace(
-            number=str(4915100000000 + n),
-            country="DE",
-            state="active",
+        row = number_row(
+            str(4915100000000 + n),
             tenant_id=uuid.UUID(int=tenant.int),  # each row read brings its own copy
             pool_id=uuid.UUID(int=pool.int),
             friendly_name="Support",
             feature_sms=True,
-            feature_a2p_sms=False,
             feature_voice=True,
-            tags={},
             version=n,
         )
         cache.put_row(cache.ticket(), row, b"{}")

@@ -16,6 +16,7 @@ from app.numbers.cache import CachedNumber, NumberCache
 from app.numbers.memory_pages import _acceptor, page_numbers
 from app.numbers.query import NumberQuery, q_digits
 from app.numbers.service import PAGES
+from tests.support.number_rows import number_row
 
 # Lowered, as entries keep them; None: a name outside ASCII, which memory cannot test.
 ASCII = ["", "hotline", "support", "sales hotline", "2fa sender", "a_b%c\\d", "x+y"]
@@ -76,19 +77,7 @@ def held(
 
 def row(number: str, name: str | None) -> SimpleNamespace:
     """A row whose lowered name is ``name`` (None: a name outside ASCII)."""
-    return SimpleNamespace(
-        number=number,
-        version=1,
-        country="DE",
-        state="active",
-        tenant_id=None,
-        pool_id=None,
-        friendly_name="Ärger" if name is None else name,
-        feature_sms=False,
-        feature_a2p_sms=False,
-        feature_voice=False,
-        tags={},
-    )
+    return number_row(number, friendly_name="Ärger" if name is None else name)
 
 
 def both(
