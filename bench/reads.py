@@ -387,6 +387,14 @@ def _wait_for_log(log: Path, event: str, count: int, within: float = 900) -> lis
     sys.exit(f"no {count} {event} lines within {within} s:\n{log.read_text()[-2000:]}")
 
 
+def _trouble(log: Path) -> list[dict]:
+    """The lines of ``log`` at warning level and above: a listener lost or a sync point
+    missed empties a worker's caches, and the figures after it measure a reload."""
+    lines = map(_json_or_none, log.read_text().splitlines())
+    serious = {"warning", "error", "critical"}
+    return [line for line in lines if line and line.get("level") in serious]
+
+
 def _json_or_none(line: str) -> dict | None:
     try:
         value = json.loads(line)
@@ -525,6 +533,7 @@ class Process:
     loads: list[dict]  # each worker's number_cache_loaded log line
     during_load: Result | None  # single reads while the workers loaded their caches
     memory: dict[str, dict[int, tuple[float, float]]]  # when -> pid -> (RSS, peak) MB
+    trouble: list[dict]  # the API's log lines at warning and above, in order
 
 
 def run_loads(work: Path, env: dict[str, str]) -> tuple[list[list[Result]], list[int], Process]:
@@ -575,7 +584,7 @@ def run_loads(work: Path, env: dict[str, str]) -> tuple[list[list[Result]], list
                 name = PAGE + (query or "") + (" (tenant key)" if key == TENANT_KEY else "")
                 pages.append(measure(name, base, lua_script(work, PAGE + query, key=key)))
         memory["end"] = {pid: memory_mb(pid) for pid in api.workers()}
-    process = Process(first_answer, loads, during, memory)
+    process = Process(first_answer, loads, during, memory, _trouble(work / "api.log"))
     return [single, pages], [len(document), len(page)], process
 
 
@@ -707,6 +716,10 @@ def report_process(process: Process) -> None:
                 f"  worker {pid} {when:>6}: RSS {rss:6.0f} MB, peak {peak:6.0f} MB "
                 f"(target < 300 MB: {verdict})"
             )
+    print(f"  the API logged {len(process.trouble)} lines at warning and above")
+    for line in process.trouble:
+        said = {k: v for k, v in line.items() if k not in {"event", "level", "timestamp"}}
+        print(f"    {line.get('timestamp')} {line['level']} {line['event']} {said}")
 
 
 def _target(what: str, bare: Result, results: list[Result]) -> None:

@@ -67,6 +67,8 @@ CLI_ADMIN = Principal(scope=KeyScope.ADMIN, key_id=None, tenant_id=None, actor=A
 class KeyCache(NoticedCache[bytes, Principal]):
     """The stored keys' principals by digest, kept in step by app.lib.key_cache."""
 
+    kind = "api_keys"
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:

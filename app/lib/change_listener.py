@@ -157,8 +157,10 @@ class ChangeListener:
             log.warning("cache_listener_lost", error_type="ConnectionClosed")
         finally:
             self._listening = None
+            task = asyncio.current_task()
+            reason = "stopped" if task is not None and task.cancelling() else "listener_lost"
             for subscription in self.subscriptions:
-                subscription.cache.deactivate()
+                subscription.cache.deactivate(reason)
             for task in background:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -187,7 +189,7 @@ class ChangeListener:
         except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
             log.warning("cache_sync_point_missed", error_type=type(error).__name__)
             for subscription in self.subscriptions:
-                subscription.cache.clear()
+                subscription.cache.clear("sync_point_missed")
         finally:
             del self._sync_points[token]
 

@@ -50,7 +50,7 @@ def key_subscription(cache: NoticedCache[bytes, Any]) -> Subscription:
         try:
             digests = [bytes.fromhex(digest) for digest in payload.split(",")]
         except ValueError:  # "*", or a notice nobody here wrote: forget everything
-            cache.clear()
+            cache.clear("forget_all")
         else:
             cache.forget(digests)
         return payload

@@ -104,6 +104,12 @@ OLDEST_UNFINISHED = Gauge(
     "Age of the oldest queued or running operation; 0 when there is none.",
 )
 QUEUE_DEPTH = Gauge("seven_numbers_queue_depth", "Jobs waiting in the arq queue.")
+CACHE_EMPTIED = Counter(
+    "seven_numbers_cache_emptied_total",
+    "An API process's cache emptied while it held rows, by cache and reason (forget_all, "
+    "listener_lost, sync_point_missed, aged_out): what it held is read again.",
+    ["cache", "reason"],
+)
 
 # prometheus_client's media type without its charset: Litestar appends "; charset=utf-8"
 # to every text/* type itself, and a second one is a malformed header.

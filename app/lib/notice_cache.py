@@ -19,7 +19,11 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
-from typing import Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
+
+import structlog
+
+from app.lib.metrics import CACHE_EMPTIED
 
 # How many names' notices are remembered for reads in flight; past that, every read in
 # flight is treated as outdated (cheaper than remembering more, and just as safe).
@@ -28,9 +32,14 @@ FORGET_LOG_SIZE = 20_000
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
+log = structlog.get_logger(__name__)
+
 
 class NoticedCache(Generic[K, V]):
     """A bounded LRU of rows by name, usable only while ``active``."""
+
+    kind: ClassVar[str] = "rows"
+    """What it holds, in its log lines and metrics."""
 
     def __init__(self, max_entries: int, max_age: float) -> None:
         self.max_entries = max_entries
@@ -104,8 +113,14 @@ class NoticedCache(Generic[K, V]):
             if entry is not None:
                 self._dropped(name, entry[1], lost=False)
 
-    def clear(self) -> None:
-        """Everything may have changed: drop all, and every row being read now."""
+    def clear(self, reason: str) -> None:
+        """Everything may have changed: drop all, and every row being read now.
+
+        ``reason`` is logged and counted when rows were held: each emptying costs a
+        reload, and one an operator did not expect (the listener lost, a sync point
+        missed) is worth seeing."""
+        if self._active:
+            self._count_emptied(reason, len(self))
         self._generation += 1
         self._floor = self._generation
         self._forgotten.clear()
@@ -114,13 +129,18 @@ class NoticedCache(Generic[K, V]):
 
     def activate(self) -> None:
         """The listener is listening: entries may be served and stored (from empty)."""
-        self.clear()
+        self.clear("listening")
         self._active = True
 
-    def deactivate(self) -> None:
+    def deactivate(self, reason: str) -> None:
         """Notices may be missed from now on: serve and store nothing, keep nothing."""
+        self.clear(reason)
         self._active = False
-        self.clear()
+
+    def _count_emptied(self, reason: str, held: int) -> None:
+        if held:
+            CACHE_EMPTIED.labels(self.kind, reason).inc()
+            log.info("cache_emptied", cache=self.kind, reason=reason, held=held)
 
     def _capacity(self) -> int:
         """The most entries held; past it, the least recently used goes."""

@@ -88,6 +88,8 @@ class _FrontQ(NamedTuple):
 class NumberCache(NoticedCache[str, CachedNumber]):
     """Mirror rows by number (digits), in number order too."""
 
+    kind = "numbers"
+
     def __init__(self, max_entries: int, max_age: float) -> None:
         super().__init__(max_entries, max_age)
         self._columns: Columns | None = None
@@ -522,6 +524,7 @@ class NumberCache(NoticedCache[str, CachedNumber]):
 
     def _lose_columns(self) -> None:
         """The served columns aged out (no renewal reached them): no longer served."""
+        self._count_emptied("aged_out", self._columns.alive)  # type: ignore[union-attr]
         if self._building is self._columns:
             self._building = None
         self._columns = None

@@ -59,7 +59,7 @@ class NumberNotices:
 
     def _on_notice(self, payload: str) -> None:
         if payload == FORGET_ALL:
-            self.cache.clear()
+            self.cache.clear("forget_all")
             self._reload = True
         else:
             self.cache.forget(payload.split(","))

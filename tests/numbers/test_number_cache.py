@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 from litestar import Litestar
+from prometheus_client import REGISTRY
 
 from app.lib.change_listener import APPLICATION_NAME, ChangeListener, loader_name
 from app.numbers import cache as cache_module
@@ -301,6 +302,8 @@ async def test_losing_the_listener_connection_empties_the_cache_until_it_is_back
 ) -> None:
     await seed_numbers(mirror.sessions, [DE_MOBILE], friendly_name="Support")
     assert (await mirror.read_cached())["friendly_name"] == "Support"
+    lost = {"cache": "numbers", "reason": "listener_lost"}
+    lost_before = REGISTRY.get_sample_value("seven_numbers_cache_emptied_total", lost) or 0
 
     terminated = await mirror.sql(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -314,6 +317,8 @@ async def test_losing_the_listener_connection_empties_the_cache_until_it_is_back
 
     await until(switched_off, "the cache to be switched off")
     assert len(mirror.cache) == 0
+    # Counted, for an operator to see why the process read the mirror again.
+    assert REGISTRY.get_sample_value("seven_numbers_cache_emptied_total", lost) == lost_before + 1
     # A change nobody in this process hears of (no LISTEN now) ...
     await mirror.sql("UPDATE numbers SET friendly_name = 'Sales' WHERE number = $1", DE_MOBILE)
     # ... is read at once: the database answers while the listener is away ...

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from prometheus_client import REGISTRY
 
 from app.numbers.cache import FORGET_LOG_SIZE, CachedNumber, NumberCache
 from tests.support.number_rows import number_row
@@ -57,7 +58,7 @@ def test_a_notice_about_another_number_does_not_stop_a_read() -> None:
 @pytest.mark.parametrize(
     "meanwhile",
     [
-        lambda cache: cache.clear(),
+        lambda cache: cache.clear("forget_all"),
         # More numbers than the cache remembers for reads in flight: every read is outdated.
         lambda cache: cache.forget([str(n) for n in range(FORGET_LOG_SIZE + 1)]),
     ],
@@ -79,8 +80,31 @@ def test_forget_and_clear_drop_entries() -> None:
         cache.put(cache.ticket(), number, entry(None, b"{}"))
     cache.forget(["492"])
     assert [cache.get(n) is not None for n in ("491", "492", "493")] == [True, False, True]
-    cache.clear()
+    cache.clear("forget_all")
     assert len(cache) == 0
+
+
+def emptied(reason: str) -> float:
+    """How often a number cache holding rows was emptied for ``reason`` (the metric)."""
+    labels = {"cache": "numbers", "reason": reason}
+    return REGISTRY.get_sample_value("seven_numbers_cache_emptied_total", labels) or 0.0
+
+
+def test_each_emptying_of_held_rows_is_counted_by_its_reason() -> None:
+    before = {reason: emptied(reason) for reason in ("forget_all", "listener_lost", "aged_out")}
+    cache = active(max_age=0.05)
+    cache.clear("forget_all")  # nothing held: nothing lost, nothing counted
+    cache.put(cache.ticket(), "491", entry())
+    cache.clear("forget_all")
+    cache.put(cache.ticket(), "491", entry())
+    cache.deactivate("listener_lost")
+    cache.deactivate("listener_lost")  # off already: nothing held
+    cache.activate()
+    loaded(cache, ["491", "492"])
+    time.sleep(0.06)
+    assert cache.get("491") is None  # the columns aged out
+    after = {reason: emptied(reason) - before[reason] for reason in before}
+    assert after == {"forget_all": 1, "listener_lost": 1, "aged_out": 1}
 
 
 def test_inactive_cache_serves_and_keeps_nothing() -> None:
@@ -89,7 +113,7 @@ def test_inactive_cache_serves_and_keeps_nothing() -> None:
     assert len(cache) == 0
     cache.activate()
     cache.put(cache.ticket(), "491", entry(None, b"{}"))
-    cache.deactivate()
+    cache.deactivate("listener_lost")
     assert cache.get("491") is None
     assert len(cache) == 0
 
@@ -160,7 +184,7 @@ def test_only_a_whole_load_makes_the_cache_complete() -> None:
     assert not cache.complete
     loaded(cache, ["491"])
     assert cache.complete
-    cache.clear()
+    cache.clear("forget_all")
     assert not cache.complete
 
 
@@ -203,7 +227,7 @@ def test_a_load_keeps_the_holes_named_while_it_ran() -> None:
     "lose",
     [
         lambda cache: cache.put(cache.ticket(), "493", entry()),  # evicts the oldest
-        lambda cache: cache.clear(),
+        lambda cache: cache.clear("forget_all"),
     ],
     ids=["eviction", "forget everything"],
 )

@@ -268,7 +268,7 @@ async def test_a_number_named_by_a_notice_and_not_read_again_leaves_pages_to_the
 async def test_a_cache_never_loaded_leaves_pages_to_the_database(
     pages: Pages, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pages.cache.clear()  # empty, and nothing will load it again
+    pages.cache.clear("forget_all")  # empty, and nothing will load it again
     answered = count_database_pages(monkeypatch)
     await pages.compare_all()
     assert len(answered) == pages.requests
