@@ -1,10 +1,14 @@
 """One row read by its key or added, with the caller's error when it is missing or one
-of its unique values is taken."""
+of its unique values is taken; Core rows made quick to read."""
 
 from __future__ import annotations
 
+import functools
+from collections import namedtuple
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,3 +40,22 @@ async def add_or_raise(session: AsyncSession, row: Base, taken: Exception) -> No
         await session.flush()
     except IntegrityError:
         raise taken from None
+
+
+def plain(rows: Sequence[Row[Any]]) -> list[Any]:
+    """``rows`` (of one statement) as named tuples with the same attributes.
+
+    A Row finds a column's attribute only after Python's ordinary lookup has failed (its
+    ``__getattr__``): ~1.2 us each on the reference machine, against ~80 ns for a named
+    tuple's. Where every row is read whole (a number's document and cache entry read ~40
+    attributes), converting first is ~4x quicker (bench/README, Reads, 1 December, 22:00).
+    """
+    if not rows:
+        return []
+    make = _plain_type(rows[0]._fields)._make
+    return [make(row) for row in rows]
+
+
+@functools.cache
+def _plain_type(fields: tuple[str, ...]) -> Any:
+    return namedtuple("PlainRow", fields)

@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.models import Number
+from app.db.rows import plain
 from app.lib.auth import Principal
 from app.lib.errors import NotFound
 from app.lib.pagination import Keyset, Page
@@ -97,6 +98,7 @@ async def number_document(
             row = (await connection.execute(_BY_NUMBER, {"number": number})).first()
         if row is None:
             raise number_not_found(number)
+        [row] = plain([row])
         tenant_id, body = row.tenant_id, _document(row)
         cache.put_row(ticket, row, body)
     if not may_see(principal, tenant_id):
@@ -138,7 +140,7 @@ async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
             cache.build_started(start)
             result = await connection.stream(_IN_ORDER.limit(cache.max_entries + 1))
             async for rows in result.partitions(100):
-                for row in rows:
+                for row in plain(rows):
                     cache.load_row(start, row, _document(row))
                 loaded += len(rows)
         else:
@@ -169,7 +171,7 @@ async def _read_into(
     async with engine.connect() as connection:
         result = await connection.stream(_SOME, {"numbers": numbers})
         async for rows in result.partitions(100):
-            for row in rows:
+            for row in plain(rows):
                 cache.put_row(ticket, row, _document(row))
                 found.add(row.number)
     cache.absent(ticket, (number for number in numbers if number not in found))
@@ -180,7 +182,7 @@ async def list_numbers(
 ) -> Page[NumberOut]:
     """One page in ``number`` order (the console's; the API's is :func:`page_document`)."""
     stmt = _page_select(_COLUMNS, principal, _conditions(query), query)
-    return PAGES.page((await db.execute(stmt)).all(), query.page).map(number_out)
+    return PAGES.page(plain((await db.execute(stmt)).all()), query.page).map(number_out)
 
 
 async def page_document(
@@ -225,7 +227,7 @@ async def _page_from_database(
     bodies = [_cached_body(cache, row.number, row.version) for row in rows[: query.page.limit]]
     if None in bodies:
         ticket = cache.ticket()
-        rows = (await db.execute(_page_select(_COLUMNS, principal, conditions, query))).all()
+        rows = plain((await db.execute(_page_select(_COLUMNS, principal, conditions, query))).all())
         bodies = [_document(row) for row in rows[: query.page.limit]]
         for row, body in zip(rows, bodies, strict=False):
             cache.put_row(ticket, row, body)
