@@ -158,7 +158,8 @@ class ChangeListener:
         finally:
             self._listening = None
             task = asyncio.current_task()
-            reason = "stopped" if task is not None and task.cancelling() else "listener_lost"
+            stopping = task is not None and task.cancelling()
+            reason = None if stopping else "listener_lost"
             for subscription in self.subscriptions:
                 subscription.cache.deactivate(reason)
             for task in background:

@@ -113,13 +113,14 @@ class NoticedCache(Generic[K, V]):
             if entry is not None:
                 self._dropped(name, entry[1], lost=False)
 
-    def clear(self, reason: str) -> None:
+    def clear(self, reason: str | None) -> None:
         """Everything may have changed: drop all, and every row being read now.
 
         ``reason`` is logged and counted when rows were held: each emptying costs a
         reload, and one an operator did not expect (the listener lost, a sync point
-        missed) is worth seeing."""
-        if self._active:
+        missed) is worth seeing. None: nothing to see (the process is stopping, or the
+        cache is switched on)."""
+        if self._active and reason is not None:
             self._count_emptied(reason, len(self))
         self._generation += 1
         self._floor = self._generation
@@ -129,10 +130,10 @@ class NoticedCache(Generic[K, V]):
 
     def activate(self) -> None:
         """The listener is listening: entries may be served and stored (from empty)."""
-        self.clear("listening")
+        self.clear(None)
         self._active = True
 
-    def deactivate(self, reason: str) -> None:
+    def deactivate(self, reason: str | None) -> None:
         """Notices may be missed from now on: serve and store nothing, keep nothing."""
         self.clear(reason)
         self._active = False

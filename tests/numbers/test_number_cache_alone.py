@@ -100,6 +100,9 @@ def test_each_emptying_of_held_rows_is_counted_by_its_reason() -> None:
     cache.deactivate("listener_lost")
     cache.deactivate("listener_lost")  # off already: nothing held
     cache.activate()
+    cache.put(cache.ticket(), "491", entry())
+    cache.deactivate(None)  # the process is stopping: nothing to count
+    cache.activate()
     loaded(cache, ["491", "492"])
     time.sleep(0.06)
     assert cache.get("491") is None  # the columns aged out
