@@ -122,13 +122,13 @@ async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
     A fold, when the rows read since the columns were built outgrow the cache's front
     (``NumberCache.fold``: new columns from the served ones and the front, the database
     not read). A build (no columns yet): one statement (one snapshot) in number order,
-    streamed in small batches into new columns (encoding and compressing 100 takes ~5 ms
-    here, and the process goes on answering requests between them while it loads). A renewal:
-    only the numbers and their row versions are read; a row held at its very version is
-    renewed as it is, and only the others are read whole and encoded, so a reload of an
-    unchanged mirror costs a scan of its keys instead of encoding every number again. One
-    row more than fits is asked for, to learn whether the cache now holds the whole mirror
-    (``NumberCache.load_finished``).
+    streamed into new columns :data:`LOAD_BATCH` rows at a time (encoding and compressing
+    them takes ~1 ms), and the process goes on answering requests between batches while
+    it loads. A renewal: only the numbers and their row versions are read; a row held at
+    its very version is renewed as it is, and only the others are read whole and encoded,
+    so a reload of an unchanged mirror costs a scan of its keys instead of encoding every
+    number again. One row more than fits is asked for, to learn whether the cache now
+    holds the whole mirror (``NumberCache.load_finished``).
     """
     if cache.needs_fold:
         for _ in cache.fold():
