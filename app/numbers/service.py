@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncResult, AsyncSession
 
 from app.db.models import Number
 from app.db.rows import plain
@@ -53,7 +53,7 @@ _FEATURE_COLUMNS = {
     "voice": Number.feature_voice,
 }
 PAGES = Keyset(Number.number, limit=50, max_limit=500)
-# Rows a build encodes between two turns of the requests (~50 us each here).
+# Rows a load encodes between two turns of the requests (~50 us each here).
 LOAD_BATCH = 20
 
 
@@ -141,13 +141,10 @@ async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
         if cache.needs_build:
             cache.build_started(start)
             result = await connection.stream(_IN_ORDER.limit(cache.max_entries + 1))
-            async for rows in result.partitions(LOAD_BATCH):
-                for row in plain(rows):
+            async for rows in _between_requests(result):
+                for row in rows:
                     cache.load_row(start, row, _document(row))
                 loaded += len(rows)
-                # A partition taken from the rows already fetched does not wait, so the
-                # requests would get their turn only at each fetch, 1,000 rows apart.
-                await asyncio.sleep(0)
         else:
             result = await connection.stream(_VERSIONS.limit(cache.max_entries + 1))
             async for rows in result.partitions(1000):
@@ -163,6 +160,16 @@ async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
     return loaded
 
 
+async def _between_requests(result: AsyncResult[Any]) -> AsyncIterator[list[Any]]:
+    """``result``'s rows, :data:`LOAD_BATCH` at a time as plain rows (app.db.rows.plain),
+    the requests getting a turn after each batch: a partition taken from the rows already
+    fetched does not wait, so without it they would get one only at each fetch, 1,000
+    rows apart."""
+    async for rows in result.partitions(LOAD_BATCH):
+        yield plain(rows)
+        await asyncio.sleep(0)
+
+
 async def reread_numbers(engine: AsyncEngine, cache: NumberCache, numbers: list[str]) -> None:
     """Read ``numbers`` (the cache's holes) again into ``cache``, in one statement; a
     number no longer in the mirror is no longer a hole."""
@@ -175,8 +182,8 @@ async def _read_into(
     found: set[str] = set()
     async with engine.connect() as connection:
         result = await connection.stream(_SOME, {"numbers": numbers})
-        async for rows in result.partitions(100):
-            for row in plain(rows):
+        async for rows in _between_requests(result):
+            for row in rows:
                 cache.put_row(ticket, row, _document(row))
                 found.add(row.number)
     cache.absent(ticket, (number for number in numbers if number not in found))
