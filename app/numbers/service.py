@@ -147,11 +147,11 @@ async def load_numbers(engine: AsyncEngine, cache: NumberCache) -> int:
                 loaded += len(rows)
         else:
             result = await connection.stream(_VERSIONS.limit(cache.max_entries + 1))
-            async for rows in result.partitions(1000):
-                for number, version in rows:
+            async for versions in result.partitions(1000):
+                for number, version in versions:
                     if not cache.renew(start.ticket, number, version):
                         outdated.append(number)
-                loaded += len(rows)
+                loaded += len(versions)
     if outdated:
         # Read after the versions: stored under the load's ticket, so a number a notice
         # named since the load began stays a hole for the listener to read again.
