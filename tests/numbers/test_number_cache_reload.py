@@ -3,6 +3,7 @@ whole only the rows of another version (a change whose notice it never heard).""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -96,3 +97,30 @@ async def test_a_reload_reads_the_numbers_it_does_not_hold_and_completes_the_cac
     assert encoded == NUMBERS[2:]
     assert cache.get(NUMBERS[0]) is None  # gone without a notice: the renewal saw it
     assert cache.complete and len(cache) == 2
+
+
+async def test_a_build_lets_requests_in_every_few_rows(
+    engine: AsyncEngine, sessions: Sessions, encoded: list[str]
+) -> None:
+    # SQLAlchemy hands a stream's partitions out of the rows it fetched without waiting
+    # (up to 1,000 a fetch): unless the build yields itself, other tasks (the requests)
+    # wait for a whole fetch's worth of encoding.
+    await seed_numbers(sessions, [f"49151702{n:05d}" for n in range(300)])
+    cache = NumberCache(1000, 1800)
+    cache.activate()
+    stretches: list[int] = []
+
+    async def another_task() -> None:
+        seen = 0
+        while True:
+            stretches.append(len(encoded) - seen)
+            seen = len(encoded)
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(another_task())
+    try:
+        assert await service.load_numbers(engine, cache) == 300
+    finally:
+        watcher.cancel()
+    assert len(encoded) == 300
+    assert max(stretches) <= service.LOAD_BATCH
