@@ -48,7 +48,7 @@ def plain(rows: Sequence[Row[Any]]) -> list[Any]:
     A Row finds a column's attribute only after Python's ordinary lookup has failed (its
     ``__getattr__``): ~1.2 us each on the reference machine, against ~80 ns for a named
     tuple's. Where every row is read whole (a number's document and cache entry read ~40
-    attributes), converting first is ~4x quicker (bench/README, Reads, 1 December, 22:00).
+    attributes), converting first is ~4x quicker (bench/README, Reads, 1 December, 22:20).
     """
     if not rows:
         return []

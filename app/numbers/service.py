@@ -53,7 +53,7 @@ _FEATURE_COLUMNS = {
     "voice": Number.feature_voice,
 }
 PAGES = Keyset(Number.number, limit=50, max_limit=500)
-# Rows a load encodes between two turns of the requests (~50 us each here).
+# Rows a load encodes between two turns of the requests (~1 ms of work here).
 LOAD_BATCH = 20
 
 
