@@ -11,7 +11,7 @@ another tenant's number is simply not found either way.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,7 +19,6 @@ import msgspec
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Row,
     Select,
     Text,
     any_,
@@ -62,6 +61,7 @@ _BY_NUMBER = select(*_COLUMNS).where(Number.number == bindparam("number"))
 # In the columns' order (app.numbers.columns): digits order alike in every collation.
 _IN_ORDER = select(*_COLUMNS).order_by(Number.number)
 _VERSIONS = select(Number.number, _VERSION)
+_NUMBER_AND_VERSION = (Number.__table__.c.number, _VERSION)
 _SOME = select(*_COLUMNS).where(
     Number.number == any_(bindparam("numbers", type_=postgresql.ARRAY(Text)))
 )
@@ -112,7 +112,8 @@ def number_not_found(number: str) -> NotFound:
     return NotFound(f"number {number} is not on the account", code="number_not_found")
 
 
-def _document(row: Row[Any]) -> bytes:
+def _document(row: Any) -> bytes:
+    """A row of the numbers columns (plain or not) as its ``NumberOut`` JSON."""
     return msgspec.json.encode(number_out(row))
 
 
@@ -233,17 +234,19 @@ async def _page_from_database(
     assembled from rows of two moments.
     """
     conditions = _conditions(query)
-    rows: Sequence[Row[Any]] = (
-        await db.execute(_page_select((Number.number, _VERSION), principal, conditions, query))
-    ).all()
-    bodies = [_cached_body(cache, row.number, row.version) for row in rows[: query.page.limit]]
-    if None in bodies:
-        ticket = cache.ticket()
-        rows = plain((await db.execute(_page_select(_COLUMNS, principal, conditions, query))).all())
-        bodies = [_document(row) for row in rows[: query.page.limit]]
-        for row, body in zip(rows, bodies, strict=False):
-            cache.put_row(ticket, row, body)
-    return [row.number for row in rows], bodies  # type: ignore[return-value]
+    limit = query.page.limit
+    versions = await db.execute(_page_select(_NUMBER_AND_VERSION, principal, conditions, query))
+    found = versions.all()
+    held = [_cached_body(cache, row.number, row.version) for row in found[:limit]]
+    bodies = [body for body in held if body is not None]
+    if len(bodies) == len(held):
+        return [row.number for row in found], bodies
+    ticket = cache.ticket()
+    rows = plain((await db.execute(_page_select(_COLUMNS, principal, conditions, query))).all())
+    bodies = [_document(row) for row in rows[:limit]]
+    for row, body in zip(rows, bodies, strict=False):
+        cache.put_row(ticket, row, body)
+    return [row.number for row in rows], bodies
 
 
 def _page_select(
