@@ -334,12 +334,18 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         q: tuple[str, str | None],
         accept: Accept,
         max_tested: int,
+        *,
+        q_alone: bool = False,
     ) -> tuple[list[str], list[bytes]] | None:
         """:meth:`first` of all numbers for a ``q`` (its lowered text, ASCII, and its
         digits, as app.numbers.q_index takes them), testing with ``accept`` only the
         numbers whose name or digits hold it, and the front's numbers stored or dropped
         since its index was built (the index may show their past). None when ``accept``
         cannot tell for one, or when ``max_tested`` were tested without finding them all.
+
+        ``q_alone``: ``q`` is the page's only condition, so a number of the columns whose
+        name or digits hold it is taken untested (as :meth:`first` takes each number of
+        a walk whose one condition is its order); only an undecided name is tested.
         """
         streams: list[Iterator[_Found]] = []
         if self._entries:
@@ -351,7 +357,10 @@ class NumberCache(NoticedCache[str, CachedNumber]):
                 return None
             dead = columns.dead
             positions = (p for p in columns.q.candidates(*q, start) if not dead[p])
-            streams.append(_rows(columns, positions, tested=True))
+            if q_alone:
+                streams.append(_q_hits(columns, positions))
+            else:
+                streams.append(_rows(columns, positions, tested=True))
         return self._take(_merged(streams), wanted, accept, max_tested)
 
     def index_size(self, index: tuple[str, Any]) -> int:
@@ -372,7 +381,8 @@ class NumberCache(NoticedCache[str, CachedNumber]):
         for tested, (number, entry, position) in enumerate(found):
             if tested == max_tested:
                 return None
-            verdict = True if accept is None else accept(number, entry)  # type: ignore[arg-type]
+            # An untested row (entry None) is one every condition already holds.
+            verdict = True if accept is None or entry is None else accept(number, entry)
             if verdict:
                 numbers.append(number)
                 if position is None:
@@ -554,6 +564,16 @@ def _rows(columns: Columns, positions: Iterator[int], tested: bool) -> Iterator[
     if not tested:
         return ((columns.number(p), None, p) for p in positions)
     return ((columns.number(p), columns.filterable(p), p) for p in positions)
+
+
+def _q_hits(columns: Columns, positions: Iterator[int]) -> Iterator[_Found]:
+    """The columns' rows at a ``q``'s candidate ``positions``, untested (their name or
+    digits hold it) but for an undecided name's."""
+    q = columns.q
+    return (
+        (columns.number(p), columns.filterable(p) if q.undecided_at(p) else None, p)
+        for p in positions
+    )
 
 
 def _merged(streams: list[Iterator[_Found]]) -> Iterator[_Found]:

@@ -49,7 +49,9 @@ def page_numbers(
         if SEPARATOR in query.q:  # PostgreSQL's text cannot hold it: its error, not ours
             return None
         q = (query.q.lower(), q_digits(query.q))
-        found = cache.search(query.page.limit + 1, after, q, accept, MAX_WALK)
+        # With q the page's only condition, a number the index finds holds it untested.
+        q_alone = not _indexed_filters(holder, query) and not query.features and not query.tags
+        found = cache.search(query.page.limit + 1, after, q, accept, MAX_WALK, q_alone=q_alone)
     else:
         given = _indexed_filters(holder, query)
         index = min(given, key=cache.index_size, default=None)

@@ -104,8 +104,12 @@ class QText:
         at = bisect_left(undecided, position)
         return at < len(undecided) and undecided[at] == position
 
+    def undecided_at(self, position: int) -> bool:
+        """Whether the name at ``position`` is one memory cannot test."""
+        return bool(self.undecided) and self._undecided_at(position, self.undecided)
+
     def name(self, position: int) -> str | None:
-        if self.undecided and self._undecided_at(position, self.undecided):
+        if self.undecided_at(position):
             return None
         return self.names.part(position)
 

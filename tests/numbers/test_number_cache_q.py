@@ -86,6 +86,9 @@ def both(
     """``q``'s page after ``after`` by the index, and by testing every number."""
     accept = _acceptor(None, NumberQuery(page=PAGES.query(str(wanted), None), q=q))
     searched = cache.search(wanted, after, (q.lower(), q_digits(q)), accept, 10**6)
+    # q being the only condition, the columns' hits are taken untested: the same page.
+    alone = cache.search(wanted, after, (q.lower(), q_digits(q)), accept, 10**6, q_alone=True)
+    assert alone == searched
     walked = cache.first(wanted, None, after, accept, 10**6)
     return searched, walked
 

@@ -14,7 +14,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from app.lib.auth import BOOTSTRAP_ADMIN
+from app.db.vocabulary import KeyScope
+from app.lib.auth import BOOTSTRAP_ADMIN, Principal
 from app.lib.pagination import PageQuery
 from app.lib.tags import parse_tag_filters
 from app.numbers import cache as cache_module
@@ -325,3 +326,32 @@ def test_a_number_is_held_in_about_a_tenth_of_an_entry() -> None:
     tracemalloc.stop()
     assert len(cache) == len(rows) and cache.complete
     assert held / len(rows) < 200, held / len(rows)
+
+
+def test_q_hits_are_taken_untested_only_when_q_is_the_only_condition() -> None:
+    """A ``q`` page takes the columns' hits untested only when ``q`` is all it asks; with
+    a filter, or a tenant's key, each hit is tested as the front's rows are."""
+    draw = random.Random(3)
+    rows = [
+        number_row(
+            number,
+            friendly_name=draw.choice(["Sales Hotline", "Support"]),
+            country=draw.choice(["DE", "AT"]),
+            tenant_id=draw.choice([None, *TENANTS]),
+        )
+        for number in numbers(200, draw)
+    ]
+    cache = built(rows)
+    front = NumberCache(100_000, 60.0)
+    front.activate()
+    start = front.load_started()
+    for each in rows:
+        front.put_row(front.ticket(), each, body(each.number, each.friendly_name))
+    front.load_finished(start, whole=True)
+    tenant = Principal(scope=KeyScope.TENANT, key_id=None, tenant_id=TENANTS[0])
+    for principal in (BOOTSTRAP_ADMIN, tenant):
+        for fields in ({"q": "sales"}, {"q": "sales", "country": "AT"}, {"q": "151"}):
+            asked = NumberQuery(page=PageQuery(limit=500, after=None), **fields)
+            found = page_numbers(cache, principal, asked)
+            assert found is not None and found[0], (principal, fields)
+            assert found == page_numbers(front, principal, asked), (principal, fields)
