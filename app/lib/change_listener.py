@@ -157,8 +157,8 @@ class ChangeListener:
             log.warning("cache_listener_lost", error_type="ConnectionClosed")
         finally:
             self._listening = None
-            task = asyncio.current_task()
-            stopping = task is not None and task.cancelling()
+            current = asyncio.current_task()
+            stopping = current is not None and current.cancelling()
             reason = None if stopping else "listener_lost"
             for subscription in self.subscriptions:
                 subscription.cache.deactivate(reason)

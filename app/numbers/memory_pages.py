@@ -45,19 +45,20 @@ def page_numbers(
     if holder is False:
         return [], []
     accept = _acceptor(holder, query)
+    given = _indexed_filters(holder, query)
+    unindexed = bool(query.features or query.tags)
     if query.q is not None:
         if SEPARATOR in query.q:  # PostgreSQL's text cannot hold it: its error, not ours
             return None
         q = (query.q.lower(), q_digits(query.q))
         # With q the page's only condition, a number the index finds holds it untested.
-        q_alone = not _indexed_filters(holder, query) and not query.features and not query.tags
+        q_alone = not given and not unindexed
         found = cache.search(query.page.limit + 1, after, q, accept, MAX_WALK, q_alone=q_alone)
     else:
-        given = _indexed_filters(holder, query)
         index = min(given, key=cache.index_size, default=None)
         # A page whose one condition is the order it walks takes each number of it, and
         # a number of the cache's columns is then never looked at but for its body.
-        only_the_order = len(given) <= 1 and not query.features and not query.tags
+        only_the_order = len(given) <= 1 and not unindexed
         test = None if only_the_order else accept
         found = cache.first(query.page.limit + 1, index, after, test, MAX_WALK)
     if found is None:

@@ -92,21 +92,18 @@ class QText:
 
     def copy(self, other: QText, position: int) -> None:
         """Append ``other``'s number and name at ``position``."""
-        if self._undecided_at(position, other.undecided):
+        if other.undecided_at(position):
             self.undecided.append(len(self.names))
         self.names.append(other.names.raw_part(position))
         self.digits.append(other.digits.raw_part(position))
 
-    @staticmethod
-    def _undecided_at(position: int, undecided: array[int]) -> bool:
+    def undecided_at(self, position: int) -> bool:
+        """Whether the name at ``position`` is one memory cannot test."""
+        undecided = self.undecided
         if not undecided:  # most mirrors have no such name
             return False
         at = bisect_left(undecided, position)
         return at < len(undecided) and undecided[at] == position
-
-    def undecided_at(self, position: int) -> bool:
-        """Whether the name at ``position`` is one memory cannot test."""
-        return bool(self.undecided) and self._undecided_at(position, self.undecided)
 
     def name(self, position: int) -> str | None:
         if self.undecided_at(position):

@@ -60,8 +60,8 @@ LOAD_BATCH = 20
 _BY_NUMBER = select(*_COLUMNS).where(Number.number == bindparam("number"))
 # In the columns' order (app.numbers.columns): digits order alike in every collation.
 _IN_ORDER = select(*_COLUMNS).order_by(Number.number)
-_VERSIONS = select(Number.number, _VERSION)
 _NUMBER_AND_VERSION = (Number.__table__.c.number, _VERSION)
+_VERSIONS = select(*_NUMBER_AND_VERSION)
 _SOME = select(*_COLUMNS).where(
     Number.number == any_(bindparam("numbers", type_=postgresql.ARRAY(Text)))
 )
