@@ -88,22 +88,26 @@ from app.costs.sql import (
     part_sql,
     parts_report_sql,
 )
+from app.db.driver import asyncpg_connection
 
 logger = logging.getLogger(__name__)
 
-#: The report of each grouping from the valid part (``REPORT_SQL``), and from the usable
-#: part with the touched numbers' slices computed afresh (``AFRESH_SQL``); no rows at all
-#: when there is none.
-REPORT_SQL, AFRESH_SQL = (
-    {
-        group_by: numbered(parts_report_sql(group_by, *condition), names)
+
+def _reports(conditions: tuple[str, ...], names: tuple[str, ...]) -> dict[GroupBy, str]:
+    """The report of each grouping from the parts that ``conditions`` pick; no rows at
+    all when there is none. Tags are never reported from the parts."""
+    return {
+        group_by: numbered(parts_report_sql(group_by, *conditions), names)
         for group_by in GroupBy
         if group_by != GroupBy.TAG
     }
-    for condition, names in (
-        ((valid_sql("p", True),), PARTS_REPORT_PARAMETERS),
-        ((usable_sql("p"), touched_sql("p")), (*PARTS_REPORT_PARAMETERS, *AFRESH_PARAMETERS)),
-    )
+
+
+#: From the valid part, and from the usable part with the touched numbers' slices
+#: computed afresh.
+REPORT_SQL = _reports((valid_sql("p", True),), PARTS_REPORT_PARAMETERS)
+AFRESH_SQL = _reports(
+    (usable_sql("p"), touched_sql("p")), (*PARTS_REPORT_PARAMETERS, *AFRESH_PARAMETERS)
 )
 _PART_SQL = numbered(part_sql(), PART_PARAMETERS)
 # One builder of a month and basis at a time across processes (the lock is the
@@ -136,8 +140,7 @@ async def build(engine: AsyncEngine, month: Month, basis: Basis, values: dict[st
         if await connection.scalar(_HAS_VALID, keys):
             return False
         await connection.execute(text(TUNING_SQL))
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None
+        driver = await asyncpg_connection(connection)
         part = await driver.fetchval(_PART_SQL, *(values[name] for name in PART_PARAMETERS))
         await splice.keep(driver, part)
         # Statistics that know the slices: never analyzed, the planner took the part's

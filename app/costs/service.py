@@ -33,6 +33,7 @@ from app.costs.sql import (
     numbered,
     report_sql,
 )
+from app.db.driver import asyncpg_connection
 from app.db.models import Number, Tenant
 
 # berlin_today: the report's default month is read from it (the controller, the CLI).
@@ -70,8 +71,7 @@ async def _fetch(
 ) -> list[Any]:
     """The rows of ``sql`` (asyncpg records), tuned, in the session's transaction."""
     await session.execute(_TUNING)  # also begins the transaction the statement joins
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
+    driver = await asyncpg_connection(await session.connection())
     return await driver.fetch(sql, *(values[name] for name in names))
 
 
@@ -221,7 +221,8 @@ def _report_values(
 def _report(records: list[Any]) -> tuple[Report, str | None]:
     """The report of a report statement's rows, and the snapshot on its totals row."""
     rows: list[Row] = []
-    totals = Row("total", 0, *[Decimal("0.00")] * 4)
+    zero = Decimal("0.00")
+    totals = Row("total", 0, zero, zero, zero, zero)
     snapshot = None
     # Positional unpacking: for 100,000 rows, named access on each row costs ~0.1 s.
     for key, numbers, is_total, recurring, setup, usage, total, name, read_in in records:

@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.driver import asyncpg_connection
 from app.seven.types import ActiveNumber
 from app.sync.diff import BUSY_NUMBERS, DiffCounts
 from app.sync.indexes import defer_index, deferred
@@ -87,8 +88,7 @@ async def load_baseline(
     indexes = (await conn.execute(_SECONDARY_INDEXES)).all()
     for index in indexes:
         await conn.execute(text(f"DROP INDEX {index.name}"))
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
+    driver = await asyncpg_connection(conn)
     await _copy_in_statements(driver, rows.of_batches(numbers))
     for index in indexes:
         if deferred(index.definition):

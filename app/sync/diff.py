@@ -55,6 +55,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.driver import asyncpg_connection
 from app.db.vocabulary import (
     IN_FLIGHT,
     LIVE_STATES,
@@ -368,8 +369,7 @@ async def load_incoming(
             f"SELECT {columns} FROM numbers WITH NO DATA"
         )
     )
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
+    driver = await asyncpg_connection(conn)
     await driver.copy_records_to_table(INCOMING_TABLE, records=rows, columns=copied)
 
 

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection
-from typing import Any
 
 import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.driver import asyncpg_connection
 
 #: The numbers whose digest the run held and met again (after ``keep_matched``).
 HELD_TABLE = "sync_held"
@@ -54,8 +55,7 @@ async def hold_digests(conn: AsyncConnection) -> dict[bytes, str]:
             f" SELECT number, {DIGEST_COLUMN} FROM numbers WHERE {DIGEST_COLUMN} IS NOT NULL"
         )
     )
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
+    driver = await asyncpg_connection(conn)
     # The driver's records (not SQLAlchemy's rows: a third of the time), a slice at a
     # time: a million records at once took the worker's peak from about 300 to 381 MB.
     cursor = await driver.cursor(f"SELECT {DIGEST_COLUMN}, number FROM {HELD_TABLE}")
