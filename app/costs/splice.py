@@ -58,12 +58,12 @@ async def keep(driver: Any, part: int) -> None:
     that kept the part): each row encoded and followed by a comma, the byte offset of
     each and of the end, the keys in order; and the exact sums of its figures."""
     rows = sorted(await driver.fetch(NUMBER_ROWS_SQL, part), key=_by_key)
-    recurring, setup = await driver.fetchrow(NUMBER_SUMS_SQL, part)
+    sum_recurring, sum_setup = await driver.fetchrow(NUMBER_SUMS_SQL, part)
     encoded, offsets, at = [], [], 0
-    for index, (key, *figures) in enumerate(rows):
+    for index, (key, recurring, setup, usage, total) in enumerate(rows):
         if index % _YIELD_EVERY == 0:  # ~0.15 s of encoding: let the answers in between
             await asyncio.sleep(0)
-        row = encoded_row(Row(key, 1, *figures, None)) + b","
+        row = encoded_row(Row(key, 1, recurring, setup, usage, total)) + b","
         offsets.append(at)
         encoded.append(row)
         at += len(row)
@@ -73,8 +73,8 @@ async def keep(driver: Any, part: int) -> None:
         _KEEP,
         part,
         len(rows),
-        recurring,
-        setup,
+        sum_recurring,
+        sum_setup,
         keys,
         msgspec.json.encode(offsets),
         b"".join(encoded),
@@ -110,5 +110,6 @@ def spliced(records: list[Any]) -> tuple[Rendered, str | None] | None:
     pieces.append(view[at:])
     rows = b"".join(pieces)
     rows = rows[:-1] + b"]" if rows.endswith(b",") else rows + b"]"
-    numbers, figures = totals[1], totals[3:7]
-    return stored(rows, encoded_totals(Row("total", numbers, *figures, None))), totals[12]
+    recurring, setup, usage, total = totals[3:7]
+    summed = Row("total", totals[1], recurring, setup, usage, total)
+    return stored(rows, encoded_totals(summed)), totals[12]
