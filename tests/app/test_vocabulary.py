@@ -151,3 +151,10 @@ tags = ["sync"]
         (17, "order"),
         (18, "clearing_failed"),
     ]
+
+
+def test_a_runs_statuses_are_the_operations_in_flight_and_finished_ones() -> None:
+    # A sync run is an operation that never awaits approval: a status added to either
+    # group belongs to runs too.
+    statuses = (*vocabulary.IN_FLIGHT, *vocabulary.FINISHED)
+    assert [status.value for status in vocabulary.RunStatus] == [s.value for s in statuses]
