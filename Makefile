@@ -96,6 +96,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy app workers sandbox dev
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -9,7 +9,7 @@ whole extent of the work before any child exists: what limits the work as a whol
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +27,7 @@ from app.seven.types import IntervalFees, PaymentInterval
 
 #: seven's dearest fees for a payment interval among the numbers it offers now for a
 #: country and features; None when it offers none.
-DearestFees = Callable[[str, list[str], PaymentInterval], Awaitable[IntervalFees | None]]
+DearestFees = Callable[[str, Sequence[str], PaymentInterval], Awaitable[IntervalFees | None]]
 
 
 async def submit_bulk_order(

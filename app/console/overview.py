@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from app.db.models import Delivery, Event, Number, Pool, WebhookEndpoint
 from app.db.vocabulary import DeliveryStatus
@@ -25,7 +26,7 @@ class Count:
 
 
 async def numbers_by(
-    session: AsyncSession, principal: Principal, column: ColumnElement[str | None]
+    session: AsyncSession, principal: Principal, column: QueryableAttribute[str]
 ) -> list[Count]:
     """How many of the numbers ``principal`` sees have each value of ``column``."""
     stmt = scope_numbers(

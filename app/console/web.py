@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar.types import ExceptionHandlersMap
 
 from app.console import sessions
 from app.lib.auth import Actor, Principal, current_actor
@@ -150,7 +151,7 @@ def _http_error_page(request: Request[Any, Any, Any], error: HTTPException) -> T
     )
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     SignInRequired: _sign_in_again,
     ServiceError: _error_page,
     HTTPException: _http_error_page,

@@ -40,15 +40,15 @@ def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
 
 
 def provide_settings(state: State) -> Settings:
-    return state.settings  # type: ignore[no-any-return]
+    return state.settings
 
 
 def provide_seven(state: State) -> SevenClient:
-    return state.seven  # type: ignore[no-any-return]
+    return state.seven
 
 
 def provide_queue(state: State) -> ArqRedis:
-    return state.queue  # type: ignore[no-any-return]
+    return state.queue
 
 
 DEPENDENCIES: dict[str, Callable[..., Any]] = {

@@ -198,6 +198,7 @@ def _body_too_large(
 ) -> Response[dict[str, Any]]:
     # The limit Litestar enforced for this route (request_max_body_size, MAX_BODY_BYTES).
     limit = request.route_handler.resolve_request_max_body_size()
+    assert limit is not None, "Litestar raises it only over a route's limit"
     message = too_large_message(limit)
     return error_response(413, "payload_too_large", message, {"max_body_bytes": limit})
 

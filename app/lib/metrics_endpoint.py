@@ -19,7 +19,7 @@ from app.lib.metrics import METRICS_MEDIA_TYPE
 
 
 def metrics_token_required(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
 ) -> None:
     """Guard of ``/metrics``: with ``METRICS_TOKEN`` set, only its bearer may scrape."""
     token: str | None = connection.app.state.settings.metrics_token

@@ -30,7 +30,7 @@ log = structlog.get_logger("seven_numbers.request")
 
 def request_id_of(scope: Scope) -> str | None:
     """The id the middleware gave this request (for services that record it)."""
-    state: dict[str, Any] = scope.get("state", {})  # type: ignore[assignment]
+    state: dict[str, Any] = scope.get("state", {})
     return state.get("request_id")
 
 
@@ -51,7 +51,7 @@ class RequestContextMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         request_id = _incoming_request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id  # type: ignore[typeddict-item]
+        scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()
 
@@ -61,12 +61,13 @@ class RequestContextMiddleware(ASGIMiddleware):
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
-                message = {**message, "headers": headers}  # type: ignore[assignment]
+                message = {**message, "headers": headers}
             await send(message)
 
-        method: str = scope["method"]
+        # Only HTTP scopes come here (``scopes``), and they carry a method.
+        method: str = scope["method"]  # type: ignore[typeddict-item]
         # The route's template (Litestar's router sets it before any middleware runs).
-        path: str = scope["path_template"]  # type: ignore[typeddict-item]
+        path: str = scope["path_template"]
         in_progress = None if path.startswith(_UNCOUNTED_PREFIX) else http_in_progress(method, path)
         if in_progress is not None:
             in_progress.inc()

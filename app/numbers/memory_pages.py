@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from app.lib.auth import Principal
 from app.lib.tags import TagFilter
@@ -67,7 +67,7 @@ def page_numbers(
     return numbers, bodies[: query.page.limit]
 
 
-def _holder(principal: Principal, query: NumberQuery) -> uuid.UUID | bool | None:
+def _holder(principal: Principal, query: NumberQuery) -> uuid.UUID | Literal[False] | None:
     """The holder every number of the page must have (app.lib.tenancy's rule and the
     ``tenant`` filter together): None for any, False when none can pass."""
     if principal.is_admin:

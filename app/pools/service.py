@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -265,7 +266,7 @@ async def next_free_at(
 ) -> datetime | None:
     """When the first number of the pool (fitting ``country`` and ``features``) now in
     its cool-down comes out of it; None when none is cooling down."""
-    fits = [FEATURE_COLUMNS[name].is_(True) for name in features]
+    fits: list[ColumnElement[bool]] = [FEATURE_COLUMNS[name].is_(True) for name in features]
     if country is not None:
         fits.append(Number.country == country)
     return await session.scalar(
@@ -396,11 +397,13 @@ class NamedAllocation:
 
 
 def _with_names() -> Select[tuple[Allocation, str, str | None]]:
-    # Joined in the one query: no lookup per row.
-    return (
+    # Joined in the one query: no lookup per row. The pool's name is None for a number
+    # outside any pool (the outer join), which its column's type does not say.
+    return cast(
+        "Select[tuple[Allocation, str, str | None]]",
         select(Allocation, Tenant.name, Pool.name)
         .join(Tenant, Tenant.id == Allocation.tenant_id)
-        .outerjoin(Pool, Pool.id == Allocation.pool_id)
+        .outerjoin(Pool, Pool.id == Allocation.pool_id),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +38,7 @@ class IdleQuery:
     page: PageQuery
 
 
-def _idle(query: IdleQuery) -> Select[tuple[object, ...]]:
+def _idle(query: IdleQuery) -> Select[Any]:
     first_day = query.today - timedelta(days=query.days - 1)
     window_opens = datetime.combine(first_day, time(), SEVEN_TIME_ZONE)
     used = and_(NumberUsageDaily.number == Number.number, _TRAFFIC)

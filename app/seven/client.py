@@ -44,7 +44,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -321,7 +321,7 @@ class SevenClient:
                     return found
         return None
 
-    async def stream_active(self) -> AsyncIterator[ActiveList]:
+    async def stream_active(self) -> AsyncGenerator[ActiveList, None]:
         """``GET /numbers/active`` read as it arrives: its numbers in batches, in order.
 
         For a large account (the sync), where ``list_active`` would hold the whole body:

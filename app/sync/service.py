@@ -52,7 +52,7 @@ import contextlib
 import dataclasses
 import time
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -279,7 +279,7 @@ async def _run_locked(
 
 async def _write_difference(
     conn: AsyncConnection,
-    numbers: AsyncIterable[list[ActiveNumber]],
+    numbers: AsyncIterable[Iterable[ActiveNumber]],
     run: _OpenRun,
     max_removed_share: float | None,
     confirm_missing_seconds: int,
