@@ -29,4 +29,4 @@ COPY alembic.ini ./
 COPY migrations ./migrations
 EXPOSE 8000
 # The README's production API command.
-CMD ["uvicorn", "app.asgi:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--no-access-log", "--timeout-graceful-shutdown", "20"]
+CMD ["uvicorn", "app.serve:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--no-access-log", "--timeout-graceful-shutdown", "20"]

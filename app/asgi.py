@@ -1,12 +1,8 @@
-"""The ASGI application: ``app.asgi:app`` (built on first access) and ``create_app()``.
-
-Importing this module does nothing; uvicorn's ``getattr(module, "app")`` builds the
-app, which reads the settings once. A settings problem ends start-up with its one line.
-"""
+"""The ASGI application's factory, ``create_app()``: what uvicorn serves is
+``app.serve:app``, built by it from the environment's settings."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -32,7 +28,7 @@ from app.lib.request_context import RequestContextMiddleware
 from app.lib.strict_query import declare_query_parameters, reject_unknown_query
 from app.numbers.listener import open_caches
 from app.resources import Resources
-from app.settings import Settings, SettingsError
+from app.settings import Settings
 from app.v1 import V1_HANDLERS
 from app.webhooks.controller import warn_if_unsigned
 
@@ -122,19 +118,3 @@ def _openapi_config() -> OpenAPIConfig:
             }
         ),
     )
-
-
-_app: Litestar | None = None
-
-
-def __getattr__(name: str) -> Any:
-    """Build ``app`` on first access (uvicorn's), not at import."""
-    global _app
-    if name != "app":
-        raise AttributeError(name)
-    if _app is None:
-        try:
-            _app = create_app()
-        except SettingsError as error:
-            sys.exit(f"seven-numbers cannot start: {error}")
-    return _app

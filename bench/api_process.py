@@ -1,5 +1,5 @@
 """The API as production runs it, in processes of its own: the README's command
-(``uvicorn app.asgi:app ... --workers 2 --no-access-log``) on a free local port, with the
+(``uvicorn app.serve:app ... --workers 2 --no-access-log``) on a free local port, with the
 benchmark's settings in its environment.
 
 A benchmark that submits through it measures what the service's API lets through, not
@@ -32,7 +32,7 @@ class ApiProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, **settings.to_env()}
         command = [
-            *[sys.executable, "-m", "uvicorn", "app.asgi:app", "--host", "127.0.0.1"],
+            *[sys.executable, "-m", "uvicorn", "app.serve:app", "--host", "127.0.0.1"],
             *["--port", str(self.port), "--workers", str(workers), "--no-access-log"],
             *["--timeout-graceful-shutdown", "20"],
         ]

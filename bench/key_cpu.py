@@ -4,7 +4,7 @@ than throughput.
     .venv/bin/python bench/key_cpu.py
 
 Builds the same scratch database as ``bench/reads.py`` (100,000 numbers, a tenant holding
-every 10th), serves ``app.asgi:app`` in one uvicorn process (no workers, so its own CPU
+every 10th), serves ``app.serve:app`` in one uvicorn process (no workers, so its own CPU
 times are the service's) and loads it with ``wrk -t1 -c16``: for the tenant's numbers
 (``GET /v1/numbers/{number}``) and ``GET /v1/whoami``, runs with the admin key and the
 tenant's key interleaved (A T T A A T), each 2 s of warm-up then ``RUN_SECONDS``. Prints
@@ -68,7 +68,7 @@ def main() -> None:
 def measure(work: Path, env: dict[str, str]) -> None:
     log = work / "api.log"
     port = reads._free_port()
-    argv = [sys.executable, "-m", "uvicorn", "app.asgi:app", "--host", "127.0.0.1"]
+    argv = [sys.executable, "-m", "uvicorn", "app.serve:app", "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--no-access-log"]
     with log.open("ab") as sink:
         server = subprocess.Popen(

@@ -9,7 +9,7 @@ What it does, in one run:
    mirrored numbers into it (40 % held by four tenants, 20 % in two pools), with a key of
    the first tenant;
 2. serves the service exactly as the README serves production
-   (``uvicorn app.asgi:app --workers 2 --no-access-log``, settings from the environment,
+   (``uvicorn app.serve:app --workers 2 --no-access-log``, settings from the environment,
    default log level), and a bare Litestar app that returns constant JSON documents of
    the same size as one number and as the first page of 50, served the same way (2
    workers: the machine has 2 cores);
@@ -553,7 +553,7 @@ def run_loads(work: Path, env: dict[str, str]) -> tuple[list[list[Result]], list
     numbers_file.write_text("\n".join(_read_sample(number for _, number in numbers())) + "\n")
     sample = next(numbers())[1]
     reads = lua_script(work, "/v1/numbers/", numbers_file)
-    with serve("app.asgi:app", env, work / "api.log") as api:
+    with serve("app.serve:app", env, work / "api.log") as api:
         base = api.base
         first_answer = {
             "GET /health/live": time_to_answer(api, "/health/live"),

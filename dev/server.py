@@ -365,7 +365,7 @@ def start_sandbox(
 def start_app(env: dict[str, str], host: str, port: int, children: list[Child], logs: Path) -> None:
     # The app logs one JSON line per request itself; uvicorn's access log would repeat it.
     api = [
-        sys.executable, "-m", "uvicorn", "app.asgi:app",
+        sys.executable, "-m", "uvicorn", "app.serve:app",
         "--host", host, "--port", str(port), "--no-access-log",
     ]  # fmt: skip
     spawn("API (uvicorn)", api, env, children, logs / "api.log")

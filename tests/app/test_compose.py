@@ -133,7 +133,7 @@ def test_the_services_image_holds_no_development_tool() -> None:
 
 def test_the_api_worker_and_migrations_run_the_readmes_commands() -> None:
     readme = _readme_commands()
-    assert readme["API"][:2] == ["uvicorn", "app.asgi:app"]
+    assert readme["API"][:2] == ["uvicorn", "app.serve:app"]
     assert SERVICES["api"]["command"] == readme["API"]
     assert SERVICES["worker"]["command"] == readme["worker"]
     assert SERVICES["migrations"]["command"] == readme["migrations"]

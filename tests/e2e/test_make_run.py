@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 20.0
 NEEDED = [
-    "app/asgi.py",
+    "app/serve.py",
     "workers/settings.py",
     "alembic.ini",
     "dev/server.py",

@@ -157,7 +157,7 @@ def test_the_api_stops_with_one_line_when_a_setting_is_missing() -> None:
     env = {k: v for k, v in GOOD.items() if k != "DATABASE_URL"}
     env["PATH"] = "/usr/bin:/bin"
     result = subprocess.run(
-        [sys.executable, "-c", "import app.asgi; app.asgi.app"],
+        [sys.executable, "-c", "import app.serve; app.serve.app"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -172,7 +172,7 @@ def test_the_api_stops_with_one_line_when_a_setting_is_missing() -> None:
 
 def test_importing_the_app_module_reads_no_setting() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "import app.asgi, workers"],
+        [sys.executable, "-c", "import app.serve, workers"],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin"},
         capture_output=True,

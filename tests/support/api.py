@@ -25,7 +25,7 @@ Headers = dict[str, str]
 
 
 class ApiProcess:
-    """``uvicorn app.asgi:app`` with the test's settings; stderr (the logs) to ``log_path``."""
+    """``uvicorn app.serve:app`` with the test's settings; stderr (the logs) to ``log_path``."""
 
     def __init__(self, settings: Settings, *, log_path: Path | None = None) -> None:
         self.settings = settings
@@ -40,7 +40,7 @@ class ApiProcess:
     def start(self, ready_within: float = 30.0) -> ApiProcess:
         env = {**os.environ, **self.settings.to_env()}
         args = [
-            *(sys.executable, "-m", "uvicorn", "app.asgi:app"),
+            *(sys.executable, "-m", "uvicorn", "app.serve:app"),
             *("--host", "127.0.0.1", "--port", "0"),
             *("--timeout-graceful-shutdown", "20", "--no-access-log"),
         ]

@@ -1,6 +1,7 @@
-"""The worker's start-up imports no web framework (the import-linter contract "The worker
-imports no web framework" says so of the import graph; this checks what a real start loads,
-lazy imports included)."""
+"""What the processes' starts import, lazy imports included: the worker no web framework
+(the import-linter contract "The worker imports no web framework" says so of the import
+graph), neither the worker nor the served API the console libraries only the operator CLI
+renders with."""
 
 from __future__ import annotations
 
@@ -54,5 +55,17 @@ def test_the_worker_started_as_python_m_workers_loads_no_rich() -> None:
         "import structlog.dev, workers.settings\n"
         "print(json.dumps(sorted(m for m, module in sys.modules.items()"
         " if m.split('.')[0] == 'rich' and module is not None)))\n"
+    )
+    assert _loaded(code) == []
+
+
+def test_the_served_api_loads_neither_rich_nor_pygments() -> None:
+    # httpx imports its command line (pygments, rich) and structlog imports rich whenever
+    # they are installed; the API renders no console (app/serve.py).
+    code = (
+        "import json, sys\n"
+        "import app.serve, structlog.dev, httpx\n"
+        "print(json.dumps(sorted(m for m, module in sys.modules.items()"
+        " if m.split('.')[0] in ('rich', 'pygments') and module is not None)))\n"
     )
     assert _loaded(code) == []
