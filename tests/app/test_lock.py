@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.support.child import run_python
 from tests.support.db import ROOT
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -120,16 +120,7 @@ def _without(hidden: tuple[str, ...], code: str) -> subprocess.CompletedProcess[
     """Run ``code`` in a child interpreter where the ``hidden`` packages are not installed
     (``None`` in ``sys.modules``: importing one fails, ``find_spec`` finds nothing)."""
     prelude = f"import sys\nsys.modules.update(dict.fromkeys({hidden!r}))\n"
-    return subprocess.run(
-        [sys.executable, "-c", prelude + code],
-        cwd=ROOT,
-        # The worker's settings module reads REDIS_URL when imported; no redis-server on PATH.
-        env={"REDIS_URL": "redis://127.0.0.1:6379/0", "PATH": "/nonexistent"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_python(prelude + code)
 
 
 def test_production_code_imports_neither_the_embedded_extra_nor_the_dev_tools() -> None:

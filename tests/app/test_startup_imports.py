@@ -6,10 +6,8 @@ renders with."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-from tests.support.db import ROOT
+from tests.support.child import run_python
 
 # What only the API uses; each would add to every worker start (bench/operations.py, cold).
 WEB_ONLY = ("litestar", "jinja2", "email_validator", "app.asgi", "app.console", "app.v1")
@@ -17,16 +15,7 @@ WEB_ONLY = ("litestar", "jinja2", "email_validator", "app.asgi", "app.console", 
 
 def _loaded(code: str) -> list[str]:
     """What ``code`` (ending in a line that prints a JSON list) printed."""
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        # The settings class reads REDIS_URL when imported; nothing connects.
-        env={"REDIS_URL": "redis://127.0.0.1:6379/0", "PATH": "/nonexistent"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_python(code)
     assert done.returncode == 0, done.stderr[-3000:]
     loaded: list[str] = json.loads(done.stdout.splitlines()[-1])
     return loaded
