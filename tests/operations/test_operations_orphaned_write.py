@@ -60,7 +60,9 @@ async def test_a_fresh_orphaned_order_waits_without_asking_or_ordering(
 ) -> None:
     outcome = await _run(settings, fresh_sandbox, sent_ago=5)
     assert isinstance(outcome, Wait)
-    assert CALL + SETTLE - 6 < outcome.seconds <= CALL + SETTLE - 5
+    # What is left of CALL + SETTLE from the send, 5 s ago (less the moments a loaded host
+    # takes between the insert and the run's reading of the clock).
+    assert CALL + SETTLE - 5 - 3 < outcome.seconds <= CALL + SETTLE - 5
     assert fresh_sandbox.requests("active_get") == []
     assert fresh_sandbox.requests("order") == []
 
