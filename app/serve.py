@@ -4,12 +4,8 @@ environment's settings; ``app.asgi.create_app`` builds one from given settings).
 Importing this module builds nothing; uvicorn's ``getattr(module, "app")`` does, once.
 A settings problem ends start-up with its one line.
 
-The API never renders a console: httpx imports its command line (with pygments and rich)
-and structlog imports rich for its console renderer's tracebacks, whenever they are
-installed, and the operator CLI installs them. Marked missing before anything imports
-them, they cost the API's start nothing: about 0.25 s of a process's 1.9 s import on the
-2-core reference machine (bench/README.md, Reads). The worker does the same
-(workers/__main__.py). The CLI and the tests import ``app.asgi``, never this module.
+The console libraries are left out of the process first (app/lib/console_free.py);
+the CLI and the tests import ``app.asgi``, never this module.
 """
 
 from __future__ import annotations
@@ -17,9 +13,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-# A None entry is how the import system marks a module missing (it raises ImportError).
-for _unused in ("rich", "pygments"):
-    sys.modules.setdefault(_unused, None)  # type: ignore[arg-type]
+from app.lib.console_free import leave_out_console_libraries
+
+leave_out_console_libraries()
 
 from litestar import Litestar  # noqa: E402
 

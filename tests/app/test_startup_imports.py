@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from app.lib.console_free import CONSOLE_ONLY
 from tests.support.child import run_python
 
 # What only the API uses; each would add to every worker start (bench/operations.py, cold).
@@ -31,30 +32,31 @@ def test_the_worker_settings_load_no_web_module() -> None:
     assert _loaded(code) == []
 
 
-def test_the_worker_started_as_python_m_workers_loads_no_rich() -> None:
-    # rich comes with Litestar; structlog would import it for tracebacks the worker's JSON
-    # logs never render (workers/__main__.py).
+def _console_libraries_loaded(start: str) -> list[str]:
+    """The console libraries loaded by ``start`` followed by importing what would pull
+    them in (structlog's console renderer, httpx's command line)."""
     code = (
-        "import json, runpy, sys\n"
+        f"import json, runpy, sys\n{start}\n"
+        "import structlog.dev, httpx\n"
+        "print(json.dumps(sorted(m for m, module in sys.modules.items()"
+        f" if m.split('.')[0] in {CONSOLE_ONLY!r} and module is not None)))\n"
+    )
+    return _loaded(code)
+
+
+def test_the_worker_started_as_python_m_workers_loads_no_console_library() -> None:
+    # rich comes with Litestar; structlog would import it for tracebacks the worker's JSON
+    # logs never render (app/lib/console_free.py).
+    start = (
         "sys.argv = ['workers', '--help']\n"
         "try:\n"
         "    runpy.run_module('workers', run_name='__main__')\n"
         "except SystemExit:\n"
         "    pass\n"
-        "import structlog.dev, workers.settings\n"
-        "print(json.dumps(sorted(m for m, module in sys.modules.items()"
-        " if m.split('.')[0] == 'rich' and module is not None)))\n"
+        "import workers.settings"
     )
-    assert _loaded(code) == []
+    assert _console_libraries_loaded(start) == []
 
 
-def test_the_served_api_loads_neither_rich_nor_pygments() -> None:
-    # httpx imports its command line (pygments, rich) and structlog imports rich whenever
-    # they are installed; the API renders no console (app/serve.py).
-    code = (
-        "import json, sys\n"
-        "import app.serve, structlog.dev, httpx\n"
-        "print(json.dumps(sorted(m for m, module in sys.modules.items()"
-        " if m.split('.')[0] in ('rich', 'pygments') and module is not None)))\n"
-    )
-    assert _loaded(code) == []
+def test_the_served_api_loads_no_console_library() -> None:
+    assert _console_libraries_loaded("import app.serve") == []
